@@ -1,0 +1,33 @@
+// Command cairn compiles, checks, plans and applies ML and LLM specs.
+// This package only parses flags, calls the packages and prints their results.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run executes the CLI and returns the process exit code; tests call it through testscript.
+func run(args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ec *exitError
+	if errors.As(err, &ec) {
+		if ec.msg != "" {
+			fmt.Fprintln(os.Stderr, "cairn: "+ec.msg)
+		}
+		return ec.code
+	}
+	// Cobra's own flag and argument errors, and anything unexpected, are usage errors.
+	fmt.Fprintln(os.Stderr, "cairn: "+err.Error())
+	return exitUsage
+}

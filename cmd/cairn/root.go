@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, per DESIGN.md.
+const (
+	exitOK      = 0
+	exitDenied  = 1 // check: policy denials; plan/apply: error
+	exitInvalid = 2 // vet/check: invalid spec; plan --detailed-exitcode: changes present
+	exitUsage   = 3 // vet/check: usage or internal error
+)
+
+// exitError carries an exit code out of a command. An empty msg means the
+// command has already printed what the user needs.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func exitf(code int, format string, args ...any) error {
+	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// commands is filled by each command file's init, so adding a command touches one file.
+var commands []func() *cobra.Command
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "cairn",
+		Short: "Declarative spec compiler and GitOps reconciler for ML and LLM applications",
+		Long: `cairn compiles CUE specs of models, features, prompts, RAG sources, evals, SLOs and
+deployments into one canonical bundle, checks it against OPA/Rego policies, plans the
+change against its registry state, and applies it.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return exitf(exitUsage, "%v (see 'cairn %s --help')", err, c.Name())
+	})
+	for _, f := range commands {
+		root.AddCommand(f())
+	}
+	return root
+}
+
+// repoDir returns the spec repo directory from the optional first argument.
+func repoDir(args []string) string {
+	if len(args) > 0 && args[0] != "" {
+		return args[0]
+	}
+	return "."
+}

@@ -1,0 +1,385 @@
+package compiler
+
+import "github.com/cairn-dev/cairn/internal/diag"
+
+// FormatVersion is bumped whenever the Bundle's JSON shape changes in a way
+// that policies or stored plans could notice.
+const FormatVersion = 1
+
+// Position is a place in a user's spec file (see diag.Position).
+type Position = diag.Position
+
+// Bundle is the canonical intermediate representation of a spec repo: every
+// object with its resolved references, derived facts and source position.
+// It is the input document of every policy (under input.bundle).
+type Bundle struct {
+	FormatVersion int                    `json:"format_version"`
+	Project       Project                `json:"project"`
+	Providers     map[string]*Provider   `json:"providers"`
+	Features      map[string]*Feature    `json:"features"`
+	Models        map[string]*Model      `json:"models"`
+	Prompts       map[string]*Prompt     `json:"prompts"`
+	RAG           map[string]*RAG        `json:"rag"`
+	Evals         map[string]*Eval       `json:"evals"`
+	SLOs          map[string]*SLO        `json:"slos"`
+	Deployments   map[string]*Deployment `json:"deployments"`
+	Governance    Governance             `json:"governance"`
+	// Gating lists, for every alias and label, the evals that gate it.
+	Gating []GateRef `json:"gating"`
+	// Files maps each referenced file (templates, datasets, documents) to its sha256.
+	Files map[string]string `json:"files"`
+
+	// FieldPos maps "kind/name" + "." + field path to the position of that field
+	// in the user's file ("models/fraud.aliases.prod"). Not part of the JSON:
+	// positions do not change what a bundle means.
+	FieldPos map[string]Position `json:"-"`
+	// Root is the spec repo's directory on this machine; not part of the JSON.
+	Root string `json:"-"`
+}
+
+type Project struct {
+	Name        string   `json:"name"`
+	Owners      []string `json:"owners"`
+	Description string   `json:"description,omitempty"`
+	Pos         Position `json:"pos"`
+}
+
+type RateLimit struct {
+	RequestsPerMinute int `json:"requests_per_minute,omitempty"`
+	TokensPerMinute   int `json:"tokens_per_minute,omitempty"`
+}
+
+type Price struct {
+	InputUSDPerMTok  float64 `json:"input_usd_per_mtok"`
+	OutputUSDPerMTok float64 `json:"output_usd_per_mtok"`
+}
+
+type Provider struct {
+	Name           string           `json:"name"`
+	Kind           string           `json:"kind"`
+	BaseURL        string           `json:"base_url,omitempty"`
+	APIKeyEnv      string           `json:"api_key_env"`
+	APIVersion     string           `json:"api_version,omitempty"`
+	RateLimit      *RateLimit       `json:"rate_limit,omitempty"`
+	TimeoutSeconds float64          `json:"timeout_seconds,omitempty"`
+	MaxConcurrency int              `json:"max_concurrency,omitempty"`
+	Prices         map[string]Price `json:"prices,omitempty"`
+	Pos            Position         `json:"pos"`
+}
+
+type Quality struct {
+	NotNull      *bool    `json:"not_null,omitempty"`
+	Min          *float64 `json:"min,omitempty"`
+	Max          *float64 `json:"max,omitempty"`
+	Allowed      []any    `json:"allowed,omitempty"`
+	MaxNullRatio *float64 `json:"max_null_ratio,omitempty"`
+}
+
+type Feature struct {
+	Name           string   `json:"name"`
+	Owner          string   `json:"owner"`
+	Entity         string   `json:"entity"`
+	Source         string   `json:"source"`
+	DType          string   `json:"dtype"`
+	Description    string   `json:"description,omitempty"`
+	Transformation string   `json:"transformation,omitempty"`
+	Freshness      string   `json:"freshness,omitempty"`
+	PII            bool     `json:"pii"`
+	Quality        *Quality `json:"quality,omitempty"`
+	// UsedBy lists the models that read this feature (derived).
+	UsedBy []string `json:"used_by"`
+	Pos    Position `json:"pos"`
+}
+
+type Gate struct {
+	Metrics   map[string]string `json:"metrics,omitempty"`
+	Evals     []string          `json:"evals,omitempty"`
+	Approvals int               `json:"approvals,omitempty"`
+}
+
+type RetrainWhen struct {
+	Metric string  `json:"metric"`
+	Below  float64 `json:"below"`
+}
+
+type KubernetesJobTrigger struct {
+	Image     string `json:"image"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+type TrainingTrigger struct {
+	Webhook       string                `json:"webhook,omitempty"`
+	KubernetesJob *KubernetesJobTrigger `json:"kubernetes_job,omitempty"`
+}
+
+type Training struct {
+	Data        string           `json:"data"`
+	Window      string           `json:"window,omitempty"`
+	Schedule    string           `json:"schedule,omitempty"`
+	RetrainWhen *RetrainWhen     `json:"retrain_when,omitempty"`
+	Trigger     *TrainingTrigger `json:"trigger,omitempty"`
+}
+
+type Explainability struct {
+	Method string `json:"method"`
+}
+
+type Drift struct {
+	Features  []string `json:"features"`
+	Method    string   `json:"method"`
+	Threshold float64  `json:"threshold"`
+}
+
+type Monitoring struct {
+	Drift *Drift `json:"drift,omitempty"`
+}
+
+type Model struct {
+	Name           string            `json:"name"`
+	Kind           string            `json:"kind"` // classic | llm
+	Owner          string            `json:"owner"`
+	Description    string            `json:"description"`
+	Domain         string            `json:"domain,omitempty"`
+	Risk           string            `json:"risk"`
+	Deprecated     string            `json:"deprecated,omitempty"`
+	Task           string            `json:"task,omitempty"`
+	Framework      string            `json:"framework,omitempty"`
+	Features       []string          `json:"features,omitempty"`
+	Training       *Training         `json:"training,omitempty"`
+	Explainability *Explainability   `json:"explainability,omitempty"`
+	Monitoring     *Monitoring       `json:"monitoring,omitempty"`
+	Provider       string            `json:"provider,omitempty"`
+	ModelID        string            `json:"model_id,omitempty"`
+	Aliases        map[string]string `json:"aliases"`
+	Gates          map[string]Gate   `json:"gates"`
+
+	// Derived facts.
+	PIIFeatures []string `json:"pii_features"` // features marked pii that reach this model
+	Sensitive   bool     `json:"sensitive"`    // domain is in governance.sensitive_domains
+	ServedBy    []string `json:"served_by"`    // deployments serving this model
+	Pos         Position `json:"pos"`
+}
+
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+type PromptModel struct {
+	Provider    string  `json:"provider"`
+	ID          string  `json:"id"`
+	Temperature float64 `json:"temperature"`
+	MaxTokens   int     `json:"max_tokens"`
+}
+
+type Prompt struct {
+	Name         string            `json:"name"`
+	Owner        string            `json:"owner"`
+	Description  string            `json:"description,omitempty"`
+	Version      string            `json:"version"`
+	Template     string            `json:"template,omitempty"`
+	TemplateFile string            `json:"template_file,omitempty"`
+	Messages     []Message         `json:"messages,omitempty"`
+	Inputs       []string          `json:"inputs"`
+	Model        PromptModel       `json:"model"`
+	RAG          string            `json:"rag,omitempty"`
+	Labels       map[string]string `json:"labels"`
+	Gates        map[string]Gate   `json:"gates"`
+
+	// Derived facts.
+	// ContentHash is "sha256:<hex>" over the canonical template, model params and inputs.
+	ContentHash string `json:"content_hash"`
+	// Variables are the {{ var }} names the template uses, sorted.
+	Variables []string `json:"variables"`
+	// TemplateTokens is the template's token count in the model's encoding.
+	TemplateTokens int      `json:"template_tokens"`
+	Encoding       string   `json:"encoding"`
+	ServedBy       []string `json:"served_by"`
+	Pos            Position `json:"pos"`
+}
+
+type RAGSourceFile struct {
+	Path           string `json:"path"`
+	License        string `json:"license"`
+	Classification string `json:"classification"`
+	PII            bool   `json:"pii"`
+	// Files are the repo-relative files the path (or glob) matched, sorted.
+	Files []string `json:"files"`
+}
+
+type Chunking struct {
+	Size    int `json:"size"`
+	Overlap int `json:"overlap"`
+}
+
+type Embedding struct {
+	Provider string `json:"provider"`
+	Model    string `json:"model"`
+}
+
+type Retrieval struct {
+	TopK int `json:"top_k"`
+}
+
+type RAG struct {
+	Name        string          `json:"name"`
+	Owner       string          `json:"owner"`
+	Description string          `json:"description,omitempty"`
+	Sources     []RAGSourceFile `json:"sources"`
+	Chunking    Chunking        `json:"chunking"`
+	Embedding   Embedding       `json:"embedding"`
+	Retrieval   Retrieval       `json:"retrieval"`
+
+	// Derived: the most restrictive classification of any source, and whether any carries PII.
+	Classification string   `json:"classification"`
+	PII            bool     `json:"pii"`
+	UsedBy         []string `json:"used_by"` // prompts
+	Pos            Position `json:"pos"`
+}
+
+type Judge struct {
+	Provider string `json:"provider"`
+	Model    string `json:"model"`
+}
+
+type Metric struct {
+	Scorer        string             `json:"scorer"`
+	Threshold     float64            `json:"threshold"`
+	Aggregate     string             `json:"aggregate"`
+	Judge         *Judge             `json:"judge,omitempty"`
+	Pattern       string             `json:"pattern,omitempty"`
+	SchemaFile    string             `json:"schema_file,omitempty"`
+	CaseThreshold *float64           `json:"case_threshold,omitempty"`
+	Scores        map[string]float64 `json:"scores,omitempty"`
+}
+
+type EvalTarget struct {
+	Prompt string `json:"prompt,omitempty"`
+	Model  string `json:"model,omitempty"`
+}
+
+type Eval struct {
+	Name        string            `json:"name"`
+	Description string            `json:"description,omitempty"`
+	Target      EvalTarget        `json:"target"`
+	Dataset     string            `json:"dataset"`
+	Metrics     map[string]Metric `json:"metrics"`
+	Repeats     int               `json:"repeats"`
+	MinPasses   int               `json:"min_passes,omitempty"`
+
+	// Derived.
+	Cases       int      `json:"cases"`        // rows in the dataset
+	DatasetHash string   `json:"dataset_hash"` // sha256 of the dataset file
+	Gates       []string `json:"gates"`        // "prompts/x@prod", "models/y@staging"
+	Pos         Position `json:"pos"`
+}
+
+type SLI struct {
+	Kind        string  `json:"kind"` // availability | latency
+	Errors      string  `json:"errors,omitempty"`
+	Total       string  `json:"total,omitempty"`
+	Metric      string  `json:"metric,omitempty"`
+	ThresholdMS float64 `json:"threshold_ms,omitempty"`
+}
+
+type Budget struct {
+	USDPerMonth      *float64 `json:"usd_per_month,omitempty"`
+	USDPer1kRequests *float64 `json:"usd_per_1k_requests,omitempty"`
+}
+
+type SLO struct {
+	Name        string   `json:"name"`
+	Deployment  string   `json:"deployment"`
+	Description string   `json:"description,omitempty"`
+	Objective   float64  `json:"objective"`
+	Window      string   `json:"window"`
+	SLI         SLI      `json:"sli"`
+	Budget      *Budget  `json:"budget,omitempty"`
+	Pos         Position `json:"pos"`
+}
+
+type Rollout struct {
+	Strategy       string `json:"strategy"`
+	Candidate      string `json:"candidate,omitempty"`
+	TrafficPercent *int   `json:"traffic_percent,omitempty"`
+}
+
+type Autoscaling struct {
+	Min    int     `json:"min"`
+	Max    int     `json:"max"`
+	Metric string  `json:"metric"`
+	Target float64 `json:"target"`
+}
+
+type Resources struct {
+	CPU    string `json:"cpu,omitempty"`
+	Memory string `json:"memory,omitempty"`
+	GPU    int    `json:"gpu,omitempty"`
+}
+
+type Traffic struct {
+	RequestsPerDay  int `json:"requests_per_day"`
+	AvgInputTokens  int `json:"avg_input_tokens,omitempty"`
+	AvgOutputTokens int `json:"avg_output_tokens,omitempty"`
+}
+
+// Projection is the projected cost of serving a deployment, derived from its
+// traffic and the served prompt's or model's price.
+type Projection struct {
+	ModelID          string  `json:"model_id"`
+	InputTokens      int     `json:"input_tokens"`  // per request
+	OutputTokens     int     `json:"output_tokens"` // per request
+	USDPerRequest    float64 `json:"usd_per_request"`
+	USDPer1kRequests float64 `json:"usd_per_1k_requests"`
+	USDPerMonth      float64 `json:"usd_per_month"` // 30 days
+	PriceSource      string  `json:"price_source"`  // "provider" | "catalog:<date>"
+	Error            string  `json:"error,omitempty"`
+}
+
+type Deployment struct {
+	Name        string       `json:"name"`
+	Model       string       `json:"model,omitempty"`
+	Prompt      string       `json:"prompt,omitempty"`
+	Description string       `json:"description,omitempty"`
+	Target      string       `json:"target"`
+	Namespace   string       `json:"namespace"`
+	Alias       string       `json:"alias"`
+	Exposure    string       `json:"exposure"` // internal | public
+	Image       string       `json:"image,omitempty"`
+	Rollout     Rollout      `json:"rollout"`
+	Autoscaling *Autoscaling `json:"autoscaling,omitempty"`
+	Resources   *Resources   `json:"resources,omitempty"`
+	Traffic     *Traffic     `json:"traffic,omitempty"`
+	Schedule    string       `json:"schedule,omitempty"`
+
+	// Derived.
+	Kind       string      `json:"kind"`    // "classic" | "llm": what is served
+	Version    string      `json:"version"` // the version the alias/label names in git
+	SLOs       []string    `json:"slos"`
+	RAG        []string    `json:"rag"` // rag sources feeding the served prompt
+	Projection *Projection `json:"projection,omitempty"`
+	Pos        Position    `json:"pos"`
+}
+
+type Waiver struct {
+	Policy   string   `json:"policy"`
+	Target   string   `json:"target"`
+	Reason   string   `json:"reason"`
+	Approver string   `json:"approver"`
+	Expires  string   `json:"expires"`
+	Pos      Position `json:"pos"`
+}
+
+type Governance struct {
+	SensitiveDomains []string `json:"sensitive_domains"`
+	MaxWaiverDays    int      `json:"max_waiver_days"`
+	Waivers          []Waiver `json:"waivers"`
+	Pos              Position `json:"pos"`
+}
+
+// GateRef says that an eval gates an alias (of a model) or label (of a prompt).
+type GateRef struct {
+	Object string `json:"object"` // "prompts/support-answer"
+	Alias  string `json:"alias"`  // alias or label name
+	Eval   string `json:"eval"`
+}
