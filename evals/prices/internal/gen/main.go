@@ -80,4 +80,3 @@ func main() {
 	}
 	log.Printf("%d models", len(c.Models))
 }
-
