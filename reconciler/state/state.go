@@ -1,0 +1,323 @@
+// Package state is cairn's registry and reconciler state: model and prompt
+// versions, aliases and labels, eval runs, rendered-target hashes, the apply
+// lock, the hash-chained audit log and a generic record API used by other
+// parts (eval cache, RAG snapshots, data-check evidence).
+//
+// Everything goes through the Store interface so that the SQLite backend (the
+// default) and the PostgreSQL backend are interchangeable; statetest.Run is the
+// conformance suite every backend must pass unchanged.
+package state
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultPath is where the state lives inside a spec repo unless --state or
+// CAIRN_STATE says otherwise.
+const DefaultPath = ".cairn/state.db"
+
+// EnvVar names the environment variable that selects the state store.
+const EnvVar = "CAIRN_STATE"
+
+// ErrNotFound is returned (wrapped) when a requested object does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ConflictError is returned when a write would change something immutable
+// (a registered version) or when a compare-and-set finds another value.
+type ConflictError struct {
+	Object string // "models/fraud@7", "prompts/x.labels.prod"
+	Detail string
+}
+
+func (e *ConflictError) Error() string { return e.Object + ": " + e.Detail }
+
+// IsConflict reports whether err is (or wraps) a ConflictError.
+func IsConflict(err error) bool {
+	var c *ConflictError
+	return errors.As(err, &c)
+}
+
+// ModelVersion is one trained model artifact, registered by a training
+// pipeline. Everything but RegisteredAt/RegisteredBy is its content, which is
+// immutable once registered.
+type ModelVersion struct {
+	Model        string             `json:"model"`
+	Version      string             `json:"version"`
+	ArtifactURI  string             `json:"artifact_uri"`
+	Metrics      map[string]float64 `json:"metrics"`
+	DataSnapshot string             `json:"data_snapshot,omitempty"`
+	Features     []string           `json:"features"`
+	Commit       string             `json:"commit,omitempty"`
+	RegisteredAt time.Time          `json:"registered_at"`
+	RegisteredBy string             `json:"registered_by,omitempty"`
+}
+
+// ContentHash is "sha256:<hex>" over the version's immutable content; eval
+// evidence for a model version is keyed by it.
+func (m ModelVersion) ContentHash() string {
+	feats := append([]string(nil), m.Features...)
+	sort.Strings(feats)
+	metrics := m.Metrics
+	if metrics == nil {
+		metrics = map[string]float64{}
+	}
+	// encoding/json sorts map keys, so this is canonical.
+	b, _ := json.Marshal(struct {
+		Model        string             `json:"model"`
+		Version      string             `json:"version"`
+		ArtifactURI  string             `json:"artifact_uri"`
+		Metrics      map[string]float64 `json:"metrics"`
+		DataSnapshot string             `json:"data_snapshot"`
+		Features     []string           `json:"features"`
+		Commit       string             `json:"commit"`
+	}{m.Model, m.Version, m.ArtifactURI, metrics, m.DataSnapshot, feats, m.Commit})
+	return HashBytes(b)
+}
+
+// Message is one chat message of a prompt version.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// PromptModel is the model and parameters a prompt version is sent with.
+type PromptModel struct {
+	Provider    string  `json:"provider"`
+	ID          string  `json:"id"`
+	Temperature float64 `json:"temperature"`
+	MaxTokens   int     `json:"max_tokens"`
+}
+
+// PromptVersion is one registered, content-addressed prompt version.
+type PromptVersion struct {
+	Prompt       string      `json:"prompt"`
+	Version      string      `json:"version"`
+	ContentHash  string      `json:"content_hash"`
+	Template     string      `json:"template,omitempty"`
+	Messages     []Message   `json:"messages,omitempty"`
+	Model        PromptModel `json:"model"`
+	Inputs       []string    `json:"inputs"`
+	RegisteredAt time.Time   `json:"registered_at"`
+	RegisteredBy string      `json:"registered_by,omitempty"`
+}
+
+// Pointer is an alias of a model ("models/fraud" prod → "7") or a label of a
+// prompt ("prompts/answer" prod → "1.3.0").
+type Pointer struct {
+	Object  string `json:"object"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Case statuses of an eval run. An ERROR is never a FAIL and never a PASS.
+const (
+	CasePass  = "PASS"
+	CaseFail  = "FAIL"
+	CaseError = "ERROR"
+)
+
+// CaseResult is one dataset row's outcome in an eval run.
+type CaseResult struct {
+	CaseID string             `json:"case_id"`
+	Status string             `json:"status"`
+	Scores map[string]float64 `json:"scores,omitempty"`
+	Output string             `json:"output,omitempty"`
+	Error  string             `json:"error,omitempty"`
+}
+
+// EvalRun is one run of an eval suite against one exact subject: a prompt's
+// content hash or a model version's content hash.
+type EvalRun struct {
+	ID            int64              `json:"id"`
+	Eval          string             `json:"eval"`
+	EvalHash      string             `json:"eval_hash"` // the suite definition + dataset it ran
+	Target        string             `json:"target"`    // "prompts/x" or "models/y"
+	TargetVersion string             `json:"target_version"`
+	SubjectHash   string             `json:"subject_hash"`
+	Passed        bool               `json:"passed"`
+	Metrics       map[string]float64 `json:"metrics"`
+	Summary       string             `json:"summary,omitempty"`
+	StartedAt     time.Time          `json:"started_at"`
+	FinishedAt    time.Time          `json:"finished_at"`
+	Cases         []CaseResult       `json:"cases,omitempty"`
+}
+
+// LockHolder says who holds a lock and since when.
+type LockHolder struct {
+	ID    string    `json:"id"` // unique per acquisition
+	Actor string    `json:"actor"`
+	Host  string    `json:"host"`
+	PID   int       `json:"pid"`
+	Since time.Time `json:"since"`
+}
+
+func (h LockHolder) String() string {
+	return fmt.Sprintf("%s (pid %d on %s) since %s", h.Actor, h.PID, h.Host, h.Since.UTC().Format(time.RFC3339))
+}
+
+// Ops are the reads and writes of the state. Outside Update each call is its
+// own transaction; inside Update all calls share one.
+type Ops interface {
+	// RegisterModelVersion stores a model version. Registering identical
+	// content again is a no-op (created=false); different content under the
+	// same version is a *ConflictError.
+	RegisterModelVersion(ctx context.Context, mv ModelVersion) (created bool, err error)
+	GetModelVersion(ctx context.Context, model, version string) (*ModelVersion, error)
+	// ListModelVersions lists versions of one model, or of all when model is "".
+	ListModelVersions(ctx context.Context, model string) ([]ModelVersion, error)
+
+	// RegisterPromptVersion is RegisterModelVersion for prompts; content is
+	// compared by ContentHash.
+	RegisterPromptVersion(ctx context.Context, pv PromptVersion) (created bool, err error)
+	GetPromptVersion(ctx context.Context, prompt, version string) (*PromptVersion, error)
+	ListPromptVersions(ctx context.Context, prompt string) ([]PromptVersion, error)
+
+	// GetPointer returns the version an alias/label points at.
+	GetPointer(ctx context.Context, object, name string) (version string, ok bool, err error)
+	// SetPointer moves an alias/label from `from` ("" = absent) to `to`
+	// ("" = delete); if the current value is not `from` it is a *ConflictError.
+	SetPointer(ctx context.Context, object, name, from, to string) error
+	// ListPointers lists pointers of objects starting with prefix ("" = all).
+	ListPointers(ctx context.Context, prefix string) ([]Pointer, error)
+
+	// RecordEvalRun stores a run and its cases and returns its id.
+	RecordEvalRun(ctx context.Context, run EvalRun) (int64, error)
+	// GetEvalRun returns a run with its cases.
+	GetEvalRun(ctx context.Context, id int64) (*EvalRun, error)
+	// LatestEvalRun returns the newest run (without cases) of eval against
+	// subjectHash with suite definition evalHash.
+	LatestEvalRun(ctx context.Context, eval, subjectHash, evalHash string) (*EvalRun, bool, error)
+	// ListEvalRuns lists runs (without cases), of one eval or all when "".
+	ListEvalRuns(ctx context.Context, eval string) ([]EvalRun, error)
+
+	// SetRenderedHash records the hash of a rendered file ("" deletes it).
+	SetRenderedHash(ctx context.Context, path, hash string) error
+	RenderedHashes(ctx context.Context) (map[string]string, error)
+
+	// Generic records, keyed by (kind, key).
+	PutRecord(ctx context.Context, kind, key string, value []byte) error
+	GetRecord(ctx context.Context, kind, key string) ([]byte, bool, error)
+	ListRecords(ctx context.Context, kind, prefix string) (map[string][]byte, error)
+	DeleteRecord(ctx context.Context, kind, key string) error
+	PutRecordOnce(ctx context.Context, kind, key string, value []byte) (inserted bool, err error)
+
+	// AppendAudit appends an entry to the hash chain, filling Seq, PrevHash
+	// and Hash; the returned entry is what was stored.
+	AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
+	// ListAudit returns the log in sequence order.
+	ListAudit(ctx context.Context) ([]AuditEntry, error)
+}
+
+// Store is a state backend.
+type Store interface {
+	Ops
+	// Update runs fn in one write transaction: every write fn makes through
+	// tx commits together, or (when fn or the commit fails) none does.
+	Update(ctx context.Context, fn func(tx Ops) error) error
+	// AcquireLock takes the named lock for h if it is free. Otherwise it
+	// returns the current holder and acquired=false.
+	AcquireLock(ctx context.Context, name string, h LockHolder) (current LockHolder, acquired bool, err error)
+	// ReleaseLock frees the lock if holderID still holds it; released says whether it did.
+	ReleaseLock(ctx context.Context, name, holderID string) (released bool, err error)
+	// SchemaVersion is the applied migration version.
+	SchemaVersion(ctx context.Context) (int, error)
+	Close() error
+}
+
+// Opener opens a backend for a URL of its scheme.
+type Opener func(ctx context.Context, url string) (Store, error)
+
+var (
+	backendsMu sync.Mutex
+	backends   = map[string]Opener{}
+)
+
+// RegisterBackend makes Open accept URLs with the scheme ("postgres"). The
+// PostgreSQL package calls it from init.
+func RegisterBackend(scheme string, open Opener) {
+	backendsMu.Lock()
+	defer backendsMu.Unlock()
+	backends[scheme] = open
+}
+
+// Open opens the state named by urlOrPath: a file path or sqlite://path for
+// SQLite, or a URL of a registered backend (postgres://…).
+func Open(ctx context.Context, urlOrPath string) (Store, error) {
+	if urlOrPath == "" {
+		return nil, errors.New("state: empty state location")
+	}
+	if scheme, _, ok := strings.Cut(urlOrPath, "://"); ok && !strings.ContainsAny(scheme, `/\.`) {
+		if scheme == "sqlite" || scheme == "file" {
+			return OpenSQLite(ctx, strings.TrimPrefix(urlOrPath, scheme+"://"))
+		}
+		backendsMu.Lock()
+		open := backends[scheme]
+		backendsMu.Unlock()
+		if open == nil {
+			return nil, fmt.Errorf("state: unsupported state URL scheme %q in %s (supported: sqlite://, a file path%s)", scheme, redactURL(urlOrPath), registeredSchemes())
+		}
+		return open(ctx, urlOrPath)
+	}
+	return OpenSQLite(ctx, urlOrPath)
+}
+
+// Location resolves where the state lives: the flag, else $CAIRN_STATE, else
+// DefaultPath inside the spec repo.
+func Location(flag, repoDir string) string {
+	if flag != "" {
+		return flag
+	}
+	if v := os.Getenv(EnvVar); v != "" {
+		return v
+	}
+	return filepath.Join(repoDir, DefaultPath)
+}
+
+func registeredSchemes() string {
+	backendsMu.Lock()
+	defer backendsMu.Unlock()
+	var s []string
+	for k := range backends {
+		s = append(s, k+"://")
+	}
+	sort.Strings(s)
+	if len(s) == 0 {
+		return ""
+	}
+	return ", " + strings.Join(s, ", ")
+}
+
+// redactURL drops a password from a URL so errors never print secrets.
+func redactURL(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		cred := rest[:at]
+		if user, _, ok := strings.Cut(cred, ":"); ok {
+			return scheme + "://" + user + ":xxxxx@" + rest[at+1:]
+		}
+	}
+	return u
+}
+
+// RedactURL is exported for backends and the CLI.
+func RedactURL(u string) string { return redactURL(u) }
+
+// HashBytes returns "sha256:<hex>" of b.
+func HashBytes(b []byte) string {
+	s := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(s[:])
+}
