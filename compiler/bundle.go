@@ -248,6 +248,7 @@ type Metric struct {
 	Aggregate     string             `json:"aggregate"`
 	Judge         *Judge             `json:"judge,omitempty"`
 	Pattern       string             `json:"pattern,omitempty"`
+	Value         string             `json:"value,omitempty"`
 	SchemaFile    string             `json:"schema_file,omitempty"`
 	CaseThreshold *float64           `json:"case_threshold,omitempty"`
 	Scores        map[string]float64 `json:"scores,omitempty"`

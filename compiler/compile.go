@@ -1,0 +1,310 @@
+// Package compiler turns a spec repo into a Bundle: it loads the CUE files,
+// unifies them with the embedded schema, resolves every reference, reads the
+// referenced files safely and derives the facts policies and plans need.
+package compiler
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/build"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/errors"
+
+	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/specs"
+)
+
+// Options tune a compilation.
+type Options struct {
+	// SkipProjection leaves deployments' cost projections out (for callers
+	// that only need the structure).
+	SkipProjection bool
+}
+
+// specDoc mirrors the spec language; it decodes from the schema-checked JSON.
+type specDoc struct {
+	Project     Project                `json:"project"`
+	Providers   map[string]*Provider   `json:"providers"`
+	Features    map[string]*Feature    `json:"features"`
+	Models      map[string]*Model      `json:"models"`
+	Prompts     map[string]*Prompt     `json:"prompts"`
+	RAG         map[string]*RAG        `json:"rag"`
+	Evals       map[string]*Eval       `json:"evals"`
+	SLOs        map[string]*SLO        `json:"slos"`
+	Deployments map[string]*Deployment `json:"deployments"`
+	Governance  Governance             `json:"governance"`
+}
+
+// Compile compiles the spec repo at dir. A non-empty list means the spec is
+// invalid (every entry has severity error) and the bundle is nil.
+func Compile(dir string, opts Options) (*Bundle, diag.List) {
+	c, ds := load(dir)
+	if len(ds) > 0 {
+		ds.Sort()
+		return nil, ds
+	}
+	b, ds := c.resolve(opts)
+	if len(ds) > 0 {
+		ds.Sort()
+		return nil, ds
+	}
+	return b, nil
+}
+
+// compilation carries one run's state from loading to resolution.
+type compilation struct {
+	fs  *repoFS
+	ix  *posIndex
+	doc specDoc
+}
+
+func errAt(code string, pos diag.Position, format string, args ...any) diag.Diagnostic {
+	return diag.Diagnostic{Severity: diag.Error, Code: code, Message: fmt.Sprintf(format, args...), Pos: pos}
+}
+
+func load(dir string) (*compilation, diag.List) {
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		return nil, diag.List{errAt(CodeNoRepo, diag.Position{}, "spec repo %q is not a directory", dir)}
+	}
+	r, err := newRepoFS(dir)
+	if err != nil {
+		return nil, diag.List{errAt(CodeNoRepo, diag.Position{}, "spec repo %q: %v", dir, err)}
+	}
+	rels, err := specFiles(r.root)
+	if err != nil {
+		return nil, diag.List{errAt(CodeUnreadable, diag.Position{}, "listing spec files in %q: %v", dir, stripRoot(err.Error(), r.root))}
+	}
+	if len(rels) == 0 {
+		return nil, diag.List{errAt(CodeEmptyRepo, diag.Position{}, "no .cue files in %q (spec files live at the repo root and under specs/; 'cairn init' writes an example)", dir)}
+	}
+	files, ds := parseFiles(r, rels)
+	if len(ds) > 0 {
+		return nil, ds
+	}
+	ix := &posIndex{pos: map[string]diag.Position{}, defined: map[string][]diag.Position{}}
+	for _, f := range files {
+		ix.add(f.file)
+	}
+	// The same object in two files is almost always a copy-paste mistake that
+	// CUE would silently merge.
+	for _, obj := range sortedKeys(ix.defined) {
+		where := ix.defined[obj]
+		if len(where) > 1 {
+			var others []string
+			for _, w := range where[1:] {
+				others = append(others, w.String())
+			}
+			ds = append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeDuplicate, Object: obj,
+				Message: fmt.Sprintf("%s is defined in more than one file (also at %s); define each object in one file", obj, strings.Join(others, ", ")),
+				Pos:     where[0]})
+		}
+	}
+	if len(ds) > 0 {
+		return nil, ds
+	}
+
+	ctx := cuecontext.New()
+	inst := build.NewContext().NewInstance(r.root, nil)
+	for _, f := range files {
+		if err := inst.AddSyntax(f.file); err != nil {
+			return nil, cueDiags(err, CodeEval, ix)
+		}
+	}
+	user := ctx.BuildInstance(inst)
+	if err := user.Err(); err != nil {
+		return nil, cueDiags(err, CodeEval, ix)
+	}
+	schema := ctx.CompileString(specs.Schema(), cue.Filename(specs.SchemaFile))
+	if err := schema.Err(); err != nil {
+		return nil, diag.List{errAt(CodeInternal, diag.Position{}, "embedded schema: %v", err)}
+	}
+	spec := schema.LookupPath(cue.ParsePath("#Spec"))
+	v := spec.Unify(user)
+	if err := v.Validate(cue.Concrete(true)); err != nil {
+		return nil, cueDiags(err, CodeSchema, ix)
+	}
+	js, err := v.MarshalJSON()
+	if err != nil {
+		return nil, cueDiags(err, CodeSchema, ix)
+	}
+	c := &compilation{fs: r, ix: ix}
+	if err := json.Unmarshal(js, &c.doc); err != nil {
+		return nil, diag.List{errAt(CodeInternal, diag.Position{}, "decoding the validated spec: %v", err)}
+	}
+	return c, nil
+}
+
+var (
+	reIncomplete = regexp.MustCompile(`^incomplete value`)
+	reNotAllowed = regexp.MustCompile(`field not allowed`)
+	reConflict   = regexp.MustCompile(`conflicting values (.*) and (.*) \(mismatched types (\w+) and (\w+)\)`)
+	reEmptyDisj  = regexp.MustCompile(`^\d+ errors in empty disjunction`)
+	reInvalidVal = regexp.MustCompile(`^invalid value (.*) \(out of bound (.*)\)`)
+	reNoMatch    = regexp.MustCompile(`^invalid value (.*) \(does not match (.*)\)`)
+)
+
+// cueDiags turns CUE errors into diagnostics at the user's own position,
+// never at cairn's schema.
+func cueDiags(err error, code string, ix *posIndex) diag.List {
+	var ds diag.List
+	seen := map[string]bool{}
+	for _, e := range errors.Errors(err) {
+		format, args := e.Msg()
+		msg := fmt.Sprintf(format, args...)
+		path := e.Path()
+		c := code
+		switch {
+		case reIncomplete.MatchString(msg) && len(path) > 0:
+			c = CodeMissing
+			msg = fmt.Sprintf("missing required field %q", path[len(path)-1])
+		case reNotAllowed.MatchString(msg) && len(path) > 0:
+			c = CodeUnknownField
+			msg = fmt.Sprintf("unknown field %q%s", path[len(path)-1], suggestField(path))
+		case reEmptyDisj.MatchString(msg):
+			continue // the branches' own errors say more; CUE reports them too
+		}
+		if m := reInvalidVal.FindStringSubmatch(msg); m != nil {
+			msg = fmt.Sprintf("value %s is out of bounds: must be %s", m[1], m[2])
+		} else if m := reNoMatch.FindStringSubmatch(msg); m != nil {
+			msg = fmt.Sprintf("value %s does not match the required pattern %s", m[1], m[2])
+		} else if m := reConflict.FindStringSubmatch(msg); m != nil {
+			msg = fmt.Sprintf("wrong type: %s is %s, expected %s", userSide(m), userType(m), schemaType(m))
+		}
+		pos := userPos(e, ix, path)
+		if c == CodeMissing {
+			// The missing field is not written anywhere: point at its parent.
+			pos = ix.lookup(path[:len(path)-1])
+		}
+		d := diag.Diagnostic{Severity: diag.Error, Code: c, Message: msg, Pos: pos}
+		d.Object, d.Path = objectPath(path)
+		key := d.Pos.String() + d.Code + d.Message + d.Object + d.Path
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		ds = append(ds, d)
+	}
+	if len(ds) == 0 {
+		ds = append(ds, errAt(code, diag.Position{}, "%v", err))
+	}
+	return ds
+}
+
+// conflict messages name the schema's side second; which side is the user's
+// is decided by type names (the schema's are the constraint kinds).
+func userSide(m []string) string   { return m[2] }
+func userType(m []string) string   { return m[4] }
+func schemaType(m []string) string { return m[3] }
+
+// userPos picks the error position that lies in a user's file; CUE reports
+// both the schema's constraint and the user's value.
+func userPos(e errors.Error, ix *posIndex, path []string) diag.Position {
+	best := diag.Position{}
+	for _, p := range errors.Positions(e) {
+		if p.IsValid() && p.Filename() != specs.SchemaFile {
+			best = posOf(p)
+			break
+		}
+	}
+	if byPath := ix.lookup(path); byPath.IsValid() && (!best.IsValid() || len(path) > 0) {
+		// The path's own label is the most precise place for value errors.
+		if !best.IsValid() {
+			return byPath
+		}
+	}
+	if best.IsValid() {
+		return best
+	}
+	return ix.lookup(path)
+}
+
+// objectPath splits a CUE path into "kind/name" and the field path inside it.
+func objectPath(path []string) (object, field string) {
+	if len(path) >= 2 && isKind(path[0]) {
+		return path[0] + "/" + path[1], strings.Join(path[2:], ".")
+	}
+	if len(path) >= 1 && (path[0] == "project" || path[0] == "governance") {
+		return path[0], strings.Join(path[1:], ".")
+	}
+	return "", strings.Join(path, ".")
+}
+
+// fieldsOf lists the schema's field names per context, for "did you mean".
+var knownFields = map[string][]string{
+	"":            {"project", "providers", "features", "models", "prompts", "rag", "evals", "slos", "deployments", "governance"},
+	"models":      {"kind", "owner", "description", "domain", "risk", "deprecated", "task", "framework", "features", "training", "explainability", "monitoring", "provider", "model_id", "aliases", "gates"},
+	"prompts":     {"owner", "description", "version", "template", "template_file", "messages", "inputs", "model", "rag", "labels", "gates"},
+	"features":    {"owner", "entity", "source", "dtype", "description", "transformation", "freshness", "pii", "quality"},
+	"deployments": {"model", "prompt", "description", "target", "namespace", "alias", "exposure", "image", "rollout", "autoscaling", "resources", "traffic", "schedule"},
+	"evals":       {"description", "target", "dataset", "metrics", "repeats", "min_passes"},
+	"slos":        {"deployment", "description", "objective", "window", "sli", "budget"},
+	"rag":         {"owner", "description", "sources", "chunking", "embedding", "retrieval"},
+	"providers":   {"kind", "base_url", "api_key_env", "api_version", "rate_limit", "timeout_seconds", "max_concurrency", "prices"},
+}
+
+func suggestField(path []string) string {
+	var ctx string
+	switch {
+	case len(path) == 1:
+		ctx = ""
+	case len(path) == 3 && isKind(path[0]):
+		ctx = path[0]
+	default:
+		return ""
+	}
+	if s := closest(path[len(path)-1], knownFields[ctx]); s != "" {
+		return fmt.Sprintf("; did you mean %q?", s)
+	}
+	return ""
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// closest returns the candidate nearest to s by edit distance, if near enough.
+func closest(s string, cands []string) string {
+	best, bestD := "", 1<<30
+	for _, c := range cands {
+		d := levenshtein(s, c)
+		if d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if bestD <= max(2, len(s)/3) {
+		return best
+	}
+	return ""
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

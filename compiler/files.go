@@ -1,0 +1,271 @@
+package compiler
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// Size limits: spec files are code, referenced files are data.
+const (
+	maxSpecFile = 4 << 20
+	maxDataFile = 64 << 20
+)
+
+// repoFS reads files strictly inside a spec repo: no absolute paths, no "..",
+// no symlink that points outside.
+type repoFS struct {
+	root   string // absolute, symlinks resolved
+	hashes map[string]string
+}
+
+func newRepoFS(dir string) (*repoFS, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, err
+	}
+	return &repoFS{root: real, hashes: map[string]string{}}, nil
+}
+
+// fileError is a problem with a referenced file; the caller places it at the
+// spec field that names the file.
+type fileError struct {
+	code string
+	msg  string
+}
+
+func (e *fileError) Error() string { return e.msg }
+
+// resolve checks that rel names something inside the repo and returns its real path.
+func (r *repoFS) resolve(rel string) (string, error) {
+	if rel == "" {
+		return "", &fileError{CodeFileMissing, "empty file path"}
+	}
+	if filepath.IsAbs(rel) || strings.HasPrefix(rel, "/") || (len(rel) > 1 && rel[1] == ':') {
+		return "", &fileError{CodeEscape, fmt.Sprintf("path %q is absolute; file references are relative to the spec repo root", rel)}
+	}
+	clean := path.Clean(filepath.ToSlash(rel))
+	if clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", &fileError{CodeEscape, fmt.Sprintf("path %q leaves the spec repo", rel)}
+	}
+	full := filepath.Join(r.root, filepath.FromSlash(clean))
+	real, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", &fileError{CodeFileMissing, fmt.Sprintf("file %q does not exist", rel)}
+		}
+		return "", &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rel, stripRoot(err.Error(), r.root))}
+	}
+	if real != r.root && !strings.HasPrefix(real, r.root+string(filepath.Separator)) {
+		return "", &fileError{CodeEscape, fmt.Sprintf("path %q is a symlink that leaves the spec repo", rel)}
+	}
+	return real, nil
+}
+
+func stripRoot(s, root string) string {
+	return strings.ReplaceAll(s, root+string(filepath.Separator), "")
+}
+
+// readText reads a referenced text file: inside the repo, not too large, UTF-8, not binary.
+func (r *repoFS) readText(rel string) ([]byte, error) {
+	real, err := r.resolve(rel)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		return nil, &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rel, stripRoot(err.Error(), r.root))}
+	}
+	if st.IsDir() {
+		return nil, &fileError{CodeFileMissing, fmt.Sprintf("%q is a directory, not a file", rel)}
+	}
+	if st.Size() > maxDataFile {
+		return nil, &fileError{CodeFileTooLarge, fmt.Sprintf("file %q is %d bytes; the limit is %d", rel, st.Size(), maxDataFile)}
+	}
+	b, err := os.ReadFile(real)
+	if err != nil {
+		return nil, &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rel, stripRoot(err.Error(), r.root))}
+	}
+	if bytes.IndexByte(b[:min(len(b), 8192)], 0) >= 0 {
+		return nil, &fileError{CodeBinary, fmt.Sprintf("file %q is binary; a text file is expected here", rel)}
+	}
+	if !utf8.Valid(b) {
+		line, col := invalidUTF8At(b)
+		return nil, &fileError{CodeNotUTF8, fmt.Sprintf("file %q is not valid UTF-8 (first bad byte at line %d, column %d)", rel, line, col)}
+	}
+	r.record(rel, b)
+	return b, nil
+}
+
+func (r *repoFS) record(rel string, b []byte) {
+	sum := sha256.Sum256(b)
+	r.hashes[path.Clean(filepath.ToSlash(rel))] = "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// hashFile records the hash of a file referenced as data (e.g. a RAG document, possibly binary).
+func (r *repoFS) hashFile(rel string) error {
+	real, err := r.resolve(rel)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		return &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rel, stripRoot(err.Error(), r.root))}
+	}
+	if st.Size() > maxDataFile {
+		return &fileError{CodeFileTooLarge, fmt.Sprintf("file %q is %d bytes; the limit is %d", rel, st.Size(), maxDataFile)}
+	}
+	b, err := os.ReadFile(real)
+	if err != nil {
+		return &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rel, stripRoot(err.Error(), r.root))}
+	}
+	r.record(rel, b)
+	return nil
+}
+
+func invalidUTF8At(b []byte) (line, col int) {
+	line, col = 1, 1
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return line, col
+		}
+		if r == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+		i += n
+	}
+	return line, col
+}
+
+func hasMeta(p string) bool { return strings.ContainsAny(p, "*?[") }
+
+// globToRegexp turns a slash-separated glob with ** into an anchored regexp.
+func globToRegexp(g string) (*regexp.Regexp, error) {
+	var b strings.Builder
+	b.WriteString("^")
+	for i := 0; i < len(g); i++ {
+		c := g[i]
+		switch {
+		case c == '*' && i+1 < len(g) && g[i+1] == '*':
+			i++
+			if i+1 < len(g) && g[i+1] == '/' {
+				i++
+				b.WriteString("(?:.*/)?")
+			} else {
+				b.WriteString(".*")
+			}
+		case c == '*':
+			b.WriteString("[^/]*")
+		case c == '?':
+			b.WriteString("[^/]")
+		case c == '[':
+			j := strings.IndexByte(g[i:], ']')
+			if j < 0 {
+				return nil, fmt.Errorf("unclosed [ in glob %q", g)
+			}
+			b.WriteString(g[i : i+j+1])
+			i += j
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	b.WriteString("$")
+	return regexp.Compile(b.String())
+}
+
+// glob returns the repo-relative regular files a path, directory or glob names, sorted.
+func (r *repoFS) glob(pattern string) ([]string, error) {
+	p := path.Clean(filepath.ToSlash(pattern))
+	if !hasMeta(p) {
+		real, err := r.resolve(p)
+		if err != nil {
+			return nil, err
+		}
+		st, err := os.Stat(real)
+		if err != nil {
+			return nil, &fileError{CodeUnreadable, err.Error()}
+		}
+		if !st.IsDir() {
+			return []string{p}, nil
+		}
+		p += "/**"
+	}
+	// Walk from the longest prefix without metacharacters.
+	segs := strings.Split(p, "/")
+	var prefix []string
+	for _, s := range segs {
+		if hasMeta(s) {
+			break
+		}
+		prefix = append(prefix, s)
+	}
+	base := strings.Join(prefix, "/")
+	if base == "" {
+		base = "."
+	}
+	if _, err := r.resolve(base); err != nil {
+		if fe, ok := err.(*fileError); ok && fe.code == CodeFileMissing {
+			return nil, &fileError{CodeGlobEmpty, fmt.Sprintf("%q matches no file: directory %q does not exist", pattern, base)}
+		}
+		return nil, err
+	}
+	re, err := globToRegexp(p)
+	if err != nil {
+		return nil, &fileError{CodeSchema, err.Error()}
+	}
+	var out []string
+	err = filepath.WalkDir(filepath.Join(r.root, filepath.FromSlash(base)), func(full string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(r.root, full)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if d.Name() == ".git" || d.Name() == ".cairn" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !re.MatchString(rel) {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			if _, err := r.resolve(rel); err != nil {
+				return err
+			}
+		} else if !d.Type().IsRegular() {
+			return nil
+		}
+		out = append(out, rel)
+		return nil
+	})
+	if err != nil {
+		if fe, ok := err.(*fileError); ok {
+			return nil, fe
+		}
+		return nil, &fileError{CodeUnreadable, stripRoot(err.Error(), r.root)}
+	}
+	if len(out) == 0 {
+		return nil, &fileError{CodeGlobEmpty, fmt.Sprintf("%q matches no file", pattern)}
+	}
+	sort.Strings(out)
+	return out, nil
+}

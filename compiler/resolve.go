@@ -1,0 +1,600 @@
+package compiler
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/cairn-dev/cairn/evals/tokens"
+	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/prompts"
+)
+
+// resolver checks references and derives facts, collecting every error.
+type resolver struct {
+	c  *compilation
+	b  *Bundle
+	ds diag.List
+}
+
+func (r *resolver) at(object string, field ...string) diag.Position {
+	kind, name, _ := strings.Cut(object, "/")
+	p := []string{kind}
+	if name != "" {
+		p = append(p, name)
+	}
+	for _, f := range field {
+		p = append(p, strings.Split(f, ".")...)
+	}
+	return r.c.ix.lookup(p)
+}
+
+func (r *resolver) errf(code, object, field, format string, args ...any) {
+	var pos diag.Position
+	if field != "" {
+		pos = r.at(object, field)
+	} else {
+		pos = r.at(object)
+	}
+	r.ds = append(r.ds, diag.Diagnostic{Severity: diag.Error, Code: code, Object: object, Path: field,
+		Message: fmt.Sprintf(format, args...), Pos: pos})
+}
+
+// fileErr reports a problem with a referenced file at the field naming it.
+func (r *resolver) fileErr(err error, object, field string) {
+	fe, ok := err.(*fileError)
+	if !ok {
+		fe = &fileError{CodeUnreadable, err.Error()}
+	}
+	r.errf(fe.code, object, field, "%s", fe.msg)
+}
+
+// ref checks that name exists in m; the message lists what does exist nearby.
+func ref[V any](r *resolver, m map[string]V, kind, name, object, field string) bool {
+	if _, ok := m[name]; ok {
+		return true
+	}
+	names := sortedKeys(m)
+	hint := ""
+	if s := closest(name, names); s != "" {
+		hint = fmt.Sprintf("; did you mean %q?", s)
+	} else if len(names) > 0 {
+		if len(names) > 8 {
+			names = append(names[:8], "…")
+		}
+		hint = fmt.Sprintf(" (defined: %s)", strings.Join(names, ", "))
+	} else {
+		hint = fmt.Sprintf(" (no %s are defined)", kind)
+	}
+	r.errf(CodeUnknownRef, object, field, "%s %q does not exist%s", strings.TrimSuffix(kind, "s"), name, hint)
+	return false
+}
+
+func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
+	d := &c.doc
+	b := &Bundle{
+		FormatVersion: FormatVersion,
+		Project:       d.Project,
+		Providers:     orEmpty(d.Providers),
+		Features:      orEmpty(d.Features),
+		Models:        orEmpty(d.Models),
+		Prompts:       orEmpty(d.Prompts),
+		RAG:           orEmpty(d.RAG),
+		Evals:         orEmpty(d.Evals),
+		SLOs:          orEmpty(d.SLOs),
+		Deployments:   orEmpty(d.Deployments),
+		Governance:    d.Governance,
+		Gating:        []GateRef{},
+		Files:         map[string]string{},
+		FieldPos:      map[string]Position{},
+		Root:          c.fs.root,
+	}
+	r := &resolver{c: c, b: b}
+	b.Project.Pos = r.at("project")
+	b.Governance.Pos = r.at("governance")
+	if b.Governance.Waivers == nil {
+		b.Governance.Waivers = []Waiver{}
+	}
+	for i := range b.Governance.Waivers {
+		b.Governance.Waivers[i].Pos = r.at("governance", fmt.Sprintf("waivers.%d", i))
+	}
+	sensitive := map[string]bool{}
+	for _, s := range b.Governance.SensitiveDomains {
+		sensitive[s] = true
+	}
+
+	for _, n := range sortedKeys(b.Providers) {
+		p := b.Providers[n]
+		p.Name, p.Pos = n, r.at("providers/"+n)
+		if (p.Kind == "openai-compatible" || p.Kind == "azure-openai") && p.BaseURL == "" {
+			r.errf(CodeProvider, "providers/"+n, "kind", "a provider of kind %q needs base_url", p.Kind)
+		}
+	}
+	for _, n := range sortedKeys(b.Features) {
+		f := b.Features[n]
+		f.Name, f.Pos, f.UsedBy = n, r.at("features/"+n), []string{}
+		if q := f.Quality; q != nil && q.Min != nil && q.Max != nil && *q.Min > *q.Max {
+			r.errf(CodeSchema, "features/"+n, "quality.min", "quality.min %v is greater than quality.max %v", *q.Min, *q.Max)
+		}
+	}
+	for _, n := range sortedKeys(b.Models) {
+		r.model(n, b.Models[n], sensitive)
+	}
+	for _, n := range sortedKeys(b.RAG) {
+		r.rag(n, b.RAG[n])
+	}
+	for _, n := range sortedKeys(b.Prompts) {
+		r.prompt(n, b.Prompts[n])
+	}
+	for _, n := range sortedKeys(b.Evals) {
+		r.eval(n, b.Evals[n])
+	}
+	for _, n := range sortedKeys(b.Deployments) {
+		r.deployment(n, b.Deployments[n])
+	}
+	for _, n := range sortedKeys(b.SLOs) {
+		s := b.SLOs[n]
+		s.Name, s.Pos = n, r.at("slos/"+n)
+		if ref(r, b.Deployments, "deployments", s.Deployment, "slos/"+n, "deployment") {
+			dep := b.Deployments[s.Deployment]
+			dep.SLOs = append(dep.SLOs, n)
+		}
+	}
+	r.gates()
+	if len(r.ds) > 0 {
+		return nil, r.ds
+	}
+	if !opts.SkipProjection {
+		r.projections()
+	}
+	for k, v := range c.fs.hashes {
+		b.Files[k] = v
+	}
+	for k, p := range c.ix.pos {
+		parts := strings.SplitN(k, ".", 3)
+		if len(parts) >= 2 && isKind(parts[0]) {
+			key := parts[0] + "/" + parts[1]
+			if len(parts) == 3 {
+				key += "." + parts[2]
+			}
+			b.FieldPos[key] = p
+		} else {
+			b.FieldPos[k] = p
+		}
+	}
+	return b, r.ds
+}
+
+func orEmpty[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return map[string]V{}
+	}
+	return m
+}
+
+func (r *resolver) model(n string, m *Model, sensitive map[string]bool) {
+	obj := "models/" + n
+	b := r.b
+	m.Name, m.Pos = n, r.at(obj)
+	m.PIIFeatures, m.ServedBy = []string{}, []string{}
+	m.Sensitive = m.Domain != "" && sensitive[m.Domain]
+	if m.Aliases == nil {
+		m.Aliases = map[string]string{}
+	}
+	if m.Gates == nil {
+		m.Gates = map[string]Gate{}
+	}
+	for i, f := range m.Features {
+		if ref(r, b.Features, "features", f, obj, fmt.Sprintf("features.%d", i)) {
+			ft := b.Features[f]
+			ft.UsedBy = append(ft.UsedBy, n)
+			if ft.PII {
+				m.PIIFeatures = append(m.PIIFeatures, f)
+			}
+		}
+	}
+	sort.Strings(m.PIIFeatures)
+	if m.Monitoring != nil && m.Monitoring.Drift != nil {
+		have := map[string]bool{}
+		for _, f := range m.Features {
+			have[f] = true
+		}
+		for i, f := range m.Monitoring.Drift.Features {
+			if !have[f] {
+				r.errf(CodeUnknownRef, obj, fmt.Sprintf("monitoring.drift.features.%d", i),
+					"drift monitor names feature %q, which is not among the model's features (%s)", f, strings.Join(m.Features, ", "))
+			}
+		}
+	}
+	if m.Kind == "llm" && m.Provider != "" {
+		ref(r, b.Providers, "providers", m.Provider, obj, "provider")
+	}
+	if m.Kind == "classic" && (m.Provider != "" || m.ModelID != "") {
+		r.errf(CodeSchema, obj, "provider", "provider and model_id are for kind \"llm\"; this model is %q", m.Kind)
+	}
+	for _, alias := range sortedKeys(m.Gates) {
+		for i, e := range m.Gates[alias].Evals {
+			r.gateEval(obj, "models", n, alias, i, e)
+		}
+	}
+}
+
+func (r *resolver) gateEval(obj, kind, name, alias string, i int, e string) {
+	field := fmt.Sprintf("gates.%s.evals.%d", alias, i)
+	if !ref(r, r.b.Evals, "evals", e, obj, field) {
+		return
+	}
+	ev := r.b.Evals[e]
+	tgt := ""
+	if kind == "models" {
+		tgt = ev.Target.Model
+	} else {
+		tgt = ev.Target.Prompt
+	}
+	if tgt != name {
+		what := "prompt " + ev.Target.Prompt
+		if ev.Target.Model != "" {
+			what = "model " + ev.Target.Model
+		}
+		r.errf(CodeWrongTarget, obj, field, "eval %q evaluates %s, not %s; a gate needs an eval of the object it gates", e, what, obj)
+		return
+	}
+	r.b.Gating = append(r.b.Gating, GateRef{Object: obj, Alias: alias, Eval: e})
+}
+
+func (r *resolver) gates() {
+	sort.Slice(r.b.Gating, func(i, j int) bool {
+		a, c := r.b.Gating[i], r.b.Gating[j]
+		if a.Object != c.Object {
+			return a.Object < c.Object
+		}
+		if a.Alias != c.Alias {
+			return a.Alias < c.Alias
+		}
+		return a.Eval < c.Eval
+	})
+	for _, g := range r.b.Gating {
+		ev := r.b.Evals[g.Eval]
+		ev.Gates = append(ev.Gates, g.Object+"@"+g.Alias)
+	}
+}
+
+func (r *resolver) rag(n string, s *RAG) {
+	obj := "rag/" + n
+	s.Name, s.Pos, s.UsedBy = n, r.at(obj), []string{}
+	if len(s.Sources) == 0 {
+		r.errf(CodeMissing, obj, "sources", "a RAG source needs at least one entry in sources")
+	}
+	rank := map[string]int{"public": 0, "internal": 1, "confidential": 2}
+	s.Classification = "public"
+	for i := range s.Sources {
+		src := &s.Sources[i]
+		field := fmt.Sprintf("sources.%d.path", i)
+		files, err := r.c.fs.glob(src.Path)
+		if err != nil {
+			r.fileErr(err, obj, field)
+			continue
+		}
+		for _, f := range files {
+			if err := r.c.fs.hashFile(f); err != nil {
+				r.fileErr(err, obj, field)
+			}
+		}
+		src.Files = files
+		if rank[src.Classification] > rank[s.Classification] {
+			s.Classification = src.Classification
+		}
+		s.PII = s.PII || src.PII
+	}
+	if s.Chunking.Overlap >= s.Chunking.Size {
+		r.errf(CodeSchema, obj, "chunking.overlap", "chunking.overlap %d must be smaller than chunking.size %d", s.Chunking.Overlap, s.Chunking.Size)
+	}
+}
+
+func (r *resolver) prompt(n string, p *Prompt) {
+	obj := "prompts/" + n
+	b := r.b
+	p.Name, p.Pos, p.ServedBy = n, r.at(obj), []string{}
+	if p.Labels == nil {
+		p.Labels = map[string]string{}
+	}
+	if p.Gates == nil {
+		p.Gates = map[string]Gate{}
+	}
+	if p.Inputs == nil {
+		p.Inputs = []string{}
+	}
+	ref(r, b.Providers, "providers", p.Model.Provider, obj, "model.provider")
+	if p.RAG != "" && ref(r, b.RAG, "rag sources", p.RAG, obj, "rag") {
+		b.RAG[p.RAG].UsedBy = append(b.RAG[p.RAG].UsedBy, n)
+	}
+	cur, _ := prompts.ParseSemver(p.Version)
+	for _, l := range sortedKeys(p.Labels) {
+		if v, err := prompts.ParseSemver(p.Labels[l]); err == nil && prompts.Compare(v, cur) > 0 {
+			r.errf(CodeLabelAhead, obj, "labels."+l, "label %q names version %s, newer than the prompt's version %s", l, p.Labels[l], p.Version)
+		}
+	}
+	for _, label := range sortedKeys(p.Gates) {
+		for i, e := range p.Gates[label].Evals {
+			r.gateEval(obj, "prompts", n, label, i, e)
+		}
+	}
+
+	sources := 0
+	for _, set := range []bool{p.Template != "", p.TemplateFile != "", len(p.Messages) > 0} {
+		if set {
+			sources++
+		}
+	}
+	if sources != 1 {
+		r.errf(CodeTemplateSource, obj, "", "a prompt needs exactly one of template, template_file or messages (it has %d)", sources)
+		return
+	}
+	// Collect the template text(s) with where each starts, for located errors.
+	type part struct {
+		text  string
+		file  string // template_file path, or "" for inline text
+		field string
+	}
+	var parts []part
+	switch {
+	case p.TemplateFile != "":
+		src, err := r.c.fs.readText(p.TemplateFile)
+		if err != nil {
+			r.fileErr(err, obj, "template_file")
+			return
+		}
+		p.Template = string(src)
+		parts = append(parts, part{p.Template, p.TemplateFile, "template_file"})
+	case p.Template != "":
+		parts = append(parts, part{p.Template, "", "template"})
+	default:
+		for i, m := range p.Messages {
+			parts = append(parts, part{m.Content, "", fmt.Sprintf("messages.%d.content", i)})
+		}
+	}
+	used := map[string]diag.Position{}
+	for _, pt := range parts {
+		vars, err := prompts.Parse(pt.text)
+		base := r.at(obj, pt.field)
+		locate := func(line, col int) diag.Position {
+			if pt.file != "" {
+				return diag.Position{File: pt.file, Line: line, Col: col}
+			}
+			return base // inline strings: the field is the most exact place we know
+		}
+		if err != nil {
+			se := err.(*prompts.SyntaxError)
+			r.ds = append(r.ds, diag.Diagnostic{Severity: diag.Error, Code: CodeTemplateSyntax, Object: obj, Path: pt.field,
+				Message: "template: " + se.Msg, Pos: locate(se.Line, se.Col)})
+			continue
+		}
+		for _, v := range vars {
+			if _, ok := used[v.Name]; !ok {
+				used[v.Name] = locate(v.Line, v.Col)
+			}
+		}
+	}
+	inputs := map[string]bool{}
+	for _, in := range p.Inputs {
+		inputs[in] = true
+	}
+	for _, v := range sortedKeys(used) {
+		if !inputs[v] && !(v == "context" && p.RAG != "") {
+			r.ds = append(r.ds, diag.Diagnostic{Severity: diag.Error, Code: CodeVarNotInput, Object: obj, Path: "inputs",
+				Message: fmt.Sprintf("template uses {{ %s }} but %q is not in inputs %v", v, v, p.Inputs), Pos: used[v]})
+		}
+	}
+	for i, in := range p.Inputs {
+		if _, ok := used[in]; !ok {
+			r.errf(CodeInputNotUsed, obj, fmt.Sprintf("inputs.%d", i), "input %q is never used in the template", in)
+		}
+	}
+	p.Variables = sortedKeys(used)
+
+	content := prompts.Content{Template: p.Template, Inputs: p.Inputs, RAG: p.RAG,
+		Model: prompts.Params{Provider: p.Model.Provider, ID: p.Model.ID, Temperature: p.Model.Temperature, MaxTokens: p.Model.MaxTokens}}
+	for _, m := range p.Messages {
+		content.Messages = append(content.Messages, prompts.Message{Role: m.Role, Content: m.Content})
+	}
+	p.ContentHash = prompts.Hash(content)
+	p.Encoding = tokens.EncodingFor(p.Model.ID)
+	var n2 int
+	var err error
+	if len(p.Messages) > 0 {
+		msgs := make([]tokens.Message, len(p.Messages))
+		for i, m := range p.Messages {
+			msgs[i] = tokens.Message{Role: m.Role, Content: m.Content}
+		}
+		n2, err = tokens.CountChat(p.Model.ID, msgs)
+	} else {
+		n2, err = tokens.Count(p.Encoding, prompts.Canonical(p.Template))
+	}
+	if err != nil {
+		r.errf(CodeInternal, obj, "", "counting tokens: %v", err)
+	}
+	p.TemplateTokens = n2
+}
+
+// datasetRow is the documented shape of an eval dataset line.
+type datasetRow struct {
+	ID        *string        `json:"id"`
+	Vars      map[string]any `json:"vars"`
+	Reference any            `json:"reference"`
+	Context   any            `json:"context"`
+	Output    any            `json:"output"`
+}
+
+func (r *resolver) eval(n string, e *Eval) {
+	obj := "evals/" + n
+	b := r.b
+	e.Name, e.Pos, e.Gates = n, r.at(obj), []string{}
+	var needs []string
+	switch {
+	case e.Target.Prompt != "":
+		if ref(r, b.Prompts, "prompts", e.Target.Prompt, obj, "target.prompt") {
+			for _, in := range b.Prompts[e.Target.Prompt].Inputs {
+				needs = append(needs, in)
+			}
+		}
+	case e.Target.Model != "":
+		ref(r, b.Models, "models", e.Target.Model, obj, "target.model")
+	}
+	if e.MinPasses > e.Repeats {
+		r.errf(CodeSchema, obj, "min_passes", "min_passes %d is more than repeats %d", e.MinPasses, e.Repeats)
+	}
+	for _, mn := range sortedKeys(e.Metrics) {
+		m := e.Metrics[mn]
+		field := "metrics." + mn
+		if m.Judge != nil {
+			ref(r, b.Providers, "providers", m.Judge.Provider, obj, field+".judge.provider")
+		}
+		switch m.Scorer {
+		case "regex":
+			if m.Pattern == "" {
+				r.errf(CodeMissing, obj, field, "the regex scorer needs a pattern")
+			} else if _, err := regexp.Compile(m.Pattern); err != nil {
+				r.errf(CodeRegex, obj, field+".pattern", "pattern does not compile: %v", err)
+			}
+		case "json_schema":
+			if m.SchemaFile == "" {
+				r.errf(CodeMissing, obj, field, "the json_schema scorer needs schema_file")
+			} else if src, err := r.c.fs.readText(m.SchemaFile); err != nil {
+				r.fileErr(err, obj, field+".schema_file")
+			} else if !json.Valid(src) {
+				r.errf(CodeDataset, obj, field+".schema_file", "%s is not valid JSON", m.SchemaFile)
+			}
+		}
+	}
+	src, err := r.c.fs.readText(e.Dataset)
+	if err != nil {
+		r.fileErr(err, obj, "dataset")
+		return
+	}
+	e.DatasetHash = r.c.fs.hashes[cleanRel(e.Dataset)]
+	sc := bufio.NewScanner(bytes.NewReader(src))
+	sc.Buffer(make([]byte, 0, 64*1024), maxDataFile)
+	line := 0
+	ids := map[string]int{}
+	bad := 0
+	for sc.Scan() {
+		line++
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		if bad >= 5 { // enough to fix the file; do not flood the output
+			break
+		}
+		rowErr := func(col int, format string, args ...any) {
+			bad++
+			r.ds = append(r.ds, diag.Diagnostic{Severity: diag.Error, Code: CodeDataset, Object: obj, Path: "dataset",
+				Message: fmt.Sprintf(format, args...), Pos: diag.Position{File: cleanRel(e.Dataset), Line: line, Col: col}})
+		}
+		var row datasetRow
+		dec := json.NewDecoder(bytes.NewReader(text))
+		if err := dec.Decode(&row); err != nil {
+			col := 1
+			if se, ok := err.(*json.SyntaxError); ok {
+				col = int(se.Offset)
+			}
+			rowErr(col, "dataset row is not a JSON object: %v", err)
+			continue
+		}
+		if row.ID == nil || *row.ID == "" {
+			rowErr(1, "dataset row has no \"id\"")
+			continue
+		}
+		if prev, dup := ids[*row.ID]; dup {
+			rowErr(1, "dataset row id %q repeats the id of line %d", *row.ID, prev)
+			continue
+		}
+		ids[*row.ID] = line
+		for _, need := range needs {
+			if need == "context" && b.Prompts[e.Target.Prompt].RAG != "" {
+				continue
+			}
+			if _, ok := row.Vars[need]; !ok {
+				bad++
+				r.ds = append(r.ds, diag.Diagnostic{Severity: diag.Error, Code: CodeDatasetVars, Object: obj, Path: "dataset",
+					Message: fmt.Sprintf("dataset row %q has no vars.%s, which prompt %s needs", *row.ID, need, e.Target.Prompt),
+					Pos:     diag.Position{File: cleanRel(e.Dataset), Line: line, Col: 1}})
+				break
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		r.errf(CodeDataset, obj, "dataset", "reading %s: %v", e.Dataset, err)
+	}
+	if len(ids) == 0 && bad == 0 {
+		r.errf(CodeDataset, obj, "dataset", "dataset %s has no rows", e.Dataset)
+	}
+	e.Cases = len(ids)
+}
+
+func cleanRel(p string) string {
+	return strings.TrimPrefix(strings.ReplaceAll(p, "\\", "/"), "./")
+}
+
+func (r *resolver) deployment(n string, d *Deployment) {
+	obj := "deployments/" + n
+	b := r.b
+	d.Name, d.Pos, d.SLOs, d.RAG = n, r.at(obj), []string{}, []string{}
+	if (d.Model == "") == (d.Prompt == "") {
+		r.errf(CodeDeployTarget, obj, "", "a deployment serves exactly one of model or prompt")
+		return
+	}
+	var versions map[string]string
+	what := ""
+	switch {
+	case d.Model != "":
+		if !ref(r, b.Models, "models", d.Model, obj, "model") {
+			return
+		}
+		m := b.Models[d.Model]
+		m.ServedBy = append(m.ServedBy, n)
+		versions, what, d.Kind = m.Aliases, "models/"+d.Model+".aliases", m.Kind
+	default:
+		if !ref(r, b.Prompts, "prompts", d.Prompt, obj, "prompt") {
+			return
+		}
+		p := b.Prompts[d.Prompt]
+		p.ServedBy = append(p.ServedBy, n)
+		versions, what, d.Kind = p.Labels, "prompts/"+d.Prompt+".labels", "llm"
+		if p.RAG != "" {
+			d.RAG = []string{p.RAG}
+		}
+	}
+	declared := func(alias, field string) bool {
+		if _, ok := versions[alias]; ok {
+			return true
+		}
+		r.errf(CodeAlias, obj, field, "%q is not declared in %s (declared: %s)", alias, what, strings.Join(sortedKeys(versions), ", "))
+		return false
+	}
+	if declared(d.Alias, "alias") {
+		d.Version = versions[d.Alias]
+	}
+	switch d.Rollout.Strategy {
+	case "canary", "shadow":
+		if d.Rollout.Candidate == "" {
+			r.errf(CodeRollout, obj, "rollout", "a %s rollout needs rollout.candidate (the alias or label of the new version)", d.Rollout.Strategy)
+		} else {
+			declared(d.Rollout.Candidate, "rollout.candidate")
+		}
+		if d.Rollout.Strategy == "canary" && d.Rollout.TrafficPercent == nil {
+			r.errf(CodeRollout, obj, "rollout", "a canary rollout needs rollout.traffic_percent")
+		}
+	default:
+		if d.Rollout.Candidate != "" || d.Rollout.TrafficPercent != nil {
+			r.errf(CodeRollout, obj, "rollout.strategy", "rollout.candidate and traffic_percent need strategy \"canary\" or \"shadow\"")
+		}
+	}
+	if d.Target == "batch" && d.Schedule == "" {
+		r.errf(CodeSchedule, obj, "target", "a batch deployment needs a schedule (cron)")
+	}
+}
