@@ -1,0 +1,241 @@
+// Package targets renders deploy targets (KServe, Kubernetes, Prometheus,
+// Terraform, Argo CD, GitHub Actions) from a compiled bundle and the registry
+// state. Every renderer is a pure function: the same Input gives the same
+// bytes, so `cairn render --check` and the reconciler's render_target actions
+// can compare files byte for byte.
+package targets
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/internal/diag"
+)
+
+// Input is everything a renderer may read.
+type Input struct {
+	Bundle *compiler.Bundle
+	State  View
+	// Git names where the rendered tree is committed; the Argo CD Application
+	// points at it. Without a RepoURL no Application is rendered.
+	Git GitSource
+}
+
+// GitSource locates the rendered tree in git.
+type GitSource struct {
+	RepoURL  string `json:"repo_url,omitempty"`
+	Revision string `json:"revision,omitempty"` // default "HEAD"
+	Path     string `json:"path,omitempty"`     // default "rendered"
+}
+
+// View is the part of the registry state renderers need; the reconciler
+// fills it from the state store. It marshals to JSON so a CLI or test can
+// load it from a file.
+type View struct {
+	// Models maps model name → version → registered version.
+	Models map[string]map[string]ModelVersion `json:"models,omitempty"`
+	// Prompts maps prompt name → version → registered version.
+	Prompts map[string]map[string]PromptVersion `json:"prompts,omitempty"`
+}
+
+// ModelVersion is one registered model version.
+type ModelVersion struct {
+	Version     string             `json:"version"`
+	ArtifactURI string             `json:"artifact_uri"`
+	Framework   string             `json:"framework,omitempty"`
+	Format      string             `json:"format,omitempty"` // serving format when it differs from the framework ("onnx")
+	Metrics     map[string]float64 `json:"metrics,omitempty"`
+}
+
+// PromptVersion is one registered prompt version.
+type PromptVersion struct {
+	Version     string               `json:"version"`
+	ContentHash string               `json:"content_hash"`
+	Template    string               `json:"template,omitempty"`
+	Messages    []compiler.Message   `json:"messages,omitempty"`
+	Inputs      []string             `json:"inputs,omitempty"`
+	Model       compiler.PromptModel `json:"model"`
+}
+
+// File is one rendered file.
+type File struct {
+	Path    string // relative to rendered/, with forward slashes: "kserve/fraud-detector.yaml"
+	Content []byte
+}
+
+// Names of the targets, in the order Render runs them.
+const (
+	TargetKServe        = "kserve"
+	TargetKubernetes    = "kubernetes"
+	TargetPrometheus    = "prometheus"
+	TargetTerraform     = "terraform"
+	TargetArgoCD        = "argocd"
+	TargetGitHubActions = "github-actions"
+)
+
+type renderer func(r *run) error
+
+var renderers = []struct {
+	name string
+	fn   renderer
+}{
+	{TargetKServe, renderKServe},
+	{TargetKubernetes, renderKubernetes},
+	{TargetPrometheus, renderPrometheus},
+	{TargetTerraform, renderTerraform},
+	{TargetArgoCD, renderArgoCD},
+	{TargetGitHubActions, renderActions},
+}
+
+// Names lists every target Render knows, for flags and error messages.
+func Names() []string {
+	out := make([]string, len(renderers))
+	for i, r := range renderers {
+		out[i] = r.name
+	}
+	return out
+}
+
+// Render renders every target, or only the named ones, and returns the files
+// sorted by path. Errors in the spec or the state (an alias naming an
+// unregistered version, a kubernetes target without an image) come back as a
+// diag.List naming the deployment, the field and its position.
+func Render(in Input, only ...string) ([]File, error) {
+	if in.Bundle == nil {
+		return nil, fmt.Errorf("targets: no bundle")
+	}
+	for _, name := range only {
+		if !slices.Contains(Names(), name) {
+			return nil, fmt.Errorf("targets: unknown target %q (known: %s)", name, strings.Join(Names(), ", "))
+		}
+	}
+	hash, err := bundleHash(in.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{in: in, b: in.Bundle, hash: hash, files: map[string][]byte{}}
+	for _, rd := range renderers {
+		if len(only) > 0 && !slices.Contains(only, rd.name) {
+			continue
+		}
+		if err := rd.fn(r); err != nil {
+			return nil, err
+		}
+	}
+	if len(r.errs) > 0 {
+		r.errs.Sort()
+		return nil, r.errs
+	}
+	out := make([]File, 0, len(r.files))
+	for p, c := range r.files {
+		out = append(out, File{Path: p, Content: c})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+// bundleHash is the bundle's identity for file headers and labels.
+var bundleHash = func(b *compiler.Bundle) (string, error) {
+	// TODO(lead): switch to (*compiler.Bundle).Hash() once it lands; until
+	// then the sha256 of encoding/json's output, whose map keys are sorted.
+	data, err := json.Marshal(b)
+	if err != nil {
+		return "", fmt.Errorf("targets: hashing bundle: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// run carries one Render call's state.
+type run struct {
+	in    Input
+	b     *compiler.Bundle
+	hash  string
+	files map[string][]byte
+	errs  diag.List
+}
+
+// Header is the first line(s) of every rendered file, in the file's comment syntax.
+func header(comment, hash string) string {
+	return comment + " generated by cairn — do not edit\n" + comment + " bundle " + hash + "\n"
+}
+
+func (r *run) add(path string, content []byte) {
+	r.files[path] = content
+}
+
+// shortHash fits a Kubernetes label value (≤63 characters): the first 12 hex digits.
+func (r *run) shortHash() string {
+	h := strings.TrimPrefix(r.hash, "sha256:")
+	if len(h) > 12 {
+		h = h[:12]
+	}
+	return h
+}
+
+// errorf records a diagnostic at a deployment's (or other object's) field.
+func (r *run) errorf(object, path, format string, args ...any) {
+	pos, ok := r.b.FieldPos[object+"."+path]
+	if !ok {
+		pos = r.objectPos(object)
+	}
+	r.errs = append(r.errs, diag.Diagnostic{
+		Severity: diag.Error,
+		Code:     "render",
+		Message:  fmt.Sprintf(format, args...),
+		Object:   object,
+		Path:     path,
+		Pos:      pos,
+	})
+}
+
+func (r *run) objectPos(object string) diag.Position {
+	kind, name, _ := strings.Cut(object, "/")
+	switch kind {
+	case "deployments":
+		if d := r.b.Deployments[name]; d != nil {
+			return d.Pos
+		}
+	case "slos":
+		if s := r.b.SLOs[name]; s != nil {
+			return s.Pos
+		}
+	case "prompts":
+		if p := r.b.Prompts[name]; p != nil {
+			return p.Pos
+		}
+	case "models":
+		if m := r.b.Models[name]; m != nil {
+			return m.Pos
+		}
+	}
+	return diag.Position{}
+}
+
+// sortedKeys returns a map's keys in order, so every loop over a map is deterministic.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// deployments returns the deployments with the given targets, by name.
+func (r *run) deployments(targets ...string) []*compiler.Deployment {
+	var out []*compiler.Deployment
+	for _, name := range sortedKeys(r.b.Deployments) {
+		d := r.b.Deployments[name]
+		if slices.Contains(targets, d.Target) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
