@@ -218,7 +218,8 @@ func jsonError(data []byte, err error) error {
 		return fmt.Errorf("invalid JSON: %v", err)
 	}
 	line, col := 1, 1
-	for i := int64(0); i < off && i < int64(len(data)); i++ {
+	// Offset counts the bytes read, the offending one included.
+	for i := int64(0); i < off-1 && i < int64(len(data)); i++ {
 		if data[i] == '\n' {
 			line, col = line+1, 1
 		} else {

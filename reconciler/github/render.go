@@ -3,6 +3,7 @@ package github
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -192,6 +193,8 @@ func RenderComment(r Report) string {
 	} else {
 		l := append(diag.List(nil), r.Diagnostics...)
 		l.Sort()
+		// Worst first; within a severity, by position.
+		sort.SliceStable(l, func(i, j int) bool { return severityRank[l[i].Severity] < severityRank[l[j].Severity] })
 		b.WriteString("| | rule | object | message | location |\n|---|---|---|---|---|\n")
 		for _, d := range l {
 			obj := d.Object
@@ -236,7 +239,7 @@ func RenderComment(r Report) string {
 			}
 			b.WriteString("\n\n")
 			if s.Error != "" {
-				fmt.Fprintf(&b, "❌ did not run: %s\n", esc(oneLine(s.Error)))
+				fmt.Fprintf(&b, "❌ did not run: %s\n\n", esc(oneLine(s.Error)))
 			}
 			if len(s.Metrics) > 0 {
 				b.WriteString("| metric | base | head | Δ | threshold | |\n|---|---:|---:|---:|---|---|\n")
@@ -254,7 +257,7 @@ func RenderComment(r Report) string {
 						status = "❌"
 					}
 					if m.Regressed() {
-						status += " regressed"
+						status += " (regressed)"
 					}
 					fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", cell(m.Name), num(m.Base), num(m.Head), delta(m.Base, m.Head), th, status)
 				}
@@ -274,6 +277,8 @@ func RenderComment(r Report) string {
 	}
 	return b.String()
 }
+
+var severityRank = map[diag.Severity]int{diag.Error: 0, diag.Deny: 1, diag.Warn: 2, diag.Waived: 3}
 
 func severityIcon(s diag.Severity) string {
 	switch s {
