@@ -1,0 +1,635 @@
+// Package evals runs eval suites: it plans the cases of a suite from the
+// Bundle and its dataset, executes each case against its provider (with a
+// result cache in the state store), scores it, and aggregates the suite's
+// metrics into a pass/fail verdict for promotion gates.
+//
+// The case loop is splittable: Plan returns self-contained, serialisable
+// Cases (each with its cache key) and Engine.ExecuteCase runs one, so cases
+// can be distributed as jobs.
+package evals
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/evals/prices"
+	"github.com/cairn-dev/cairn/evals/provider"
+	"github.com/cairn-dev/cairn/evals/scorer"
+	"github.com/cairn-dev/cairn/evals/tokens"
+	"github.com/cairn-dev/cairn/prompts"
+)
+
+// Status of a case or suite.
+type Status string
+
+const (
+	Pass  Status = "PASS"
+	Fail  Status = "FAIL"
+	Error Status = "ERROR"
+)
+
+// Row is one dataset line.
+type Row struct {
+	ID        string            `json:"id"`
+	Vars      map[string]string `json:"vars"`
+	Reference string            `json:"reference,omitempty"`
+	Context   []string          `json:"context,omitempty"`
+	Output    *string           `json:"output,omitempty"`
+}
+
+// MetricSpec is a metric of a suite, with its scorer settings resolved.
+type MetricSpec struct {
+	Name          string          `json:"name"`
+	Settings      scorer.Settings `json:"settings"`
+	Threshold     float64         `json:"threshold"`
+	CaseThreshold *float64        `json:"case_threshold,omitempty"`
+	Aggregate     string          `json:"aggregate"`
+}
+
+// caseBound is the per-case pass bound: case_threshold, else the threshold
+// for mean/max/p95 (same units), else 0.5 for pass_rate on 0..1 scorers.
+func (m MetricSpec) caseBound() (float64, error) {
+	if m.CaseThreshold != nil {
+		return *m.CaseThreshold, nil
+	}
+	if m.Aggregate != "pass_rate" {
+		return m.Threshold, nil
+	}
+	if scorer.Unit(m.Settings.Scorer) {
+		return 0.5, nil
+	}
+	return 0, fmt.Errorf("metric %s: aggregate pass_rate on %s needs case_threshold", m.Name, m.Settings.Scorer)
+}
+
+func passes(scorerName string, score, bound float64) bool {
+	if scorer.LowerIsBetter(scorerName) {
+		return score <= bound
+	}
+	return score >= bound
+}
+
+// Case is one execution of one dataset row (one repeat). It is
+// self-contained and JSON-serialisable.
+type Case struct {
+	Suite    string           `json:"suite"`
+	ID       string           `json:"id"`
+	Repeat   int              `json:"repeat"`
+	Target   string           `json:"target"` // "prompts/x" or "models/y"
+	Provider string           `json:"provider"`
+	Kind     string           `json:"kind"` // provider kind
+	Request  provider.Request `json:"request"`
+	Row      Row              `json:"row"`
+	Metrics  []MetricSpec     `json:"metrics"`
+	Price    *prices.Price    `json:"price,omitempty"`
+	PriceErr string           `json:"price_error,omitempty"`
+	GenKey   string           `json:"gen_key"` // cache key of the generation
+	Key      string           `json:"key"`     // cache key over everything that can change the result
+}
+
+// MetricResult is one metric on one case.
+type MetricResult struct {
+	Score  *float64 `json:"score,omitempty"`
+	Pass   bool     `json:"pass"`
+	Status Status   `json:"status"`
+	Reason string   `json:"reason,omitempty"`
+	Error  string   `json:"error,omitempty"`
+	Cached bool     `json:"cached"`
+}
+
+// CaseResult is a case's outcome.
+type CaseResult struct {
+	Suite        string                  `json:"suite"`
+	ID           string                  `json:"id"`
+	Repeat       int                     `json:"repeat"`
+	Key          string                  `json:"key"`
+	Status       Status                  `json:"status"`
+	Output       string                  `json:"output"`
+	Error        string                  `json:"error,omitempty"`
+	Metrics      map[string]MetricResult `json:"metrics"`
+	InputTokens  int                     `json:"input_tokens"`
+	OutputTokens int                     `json:"output_tokens"`
+	CostUSD      *float64                `json:"cost_usd,omitempty"`
+	LatencyMS    float64                 `json:"latency_ms"`
+	CacheHit     bool                    `json:"cache_hit"` // the generation came from the cache
+	Attempts     int                     `json:"attempts"`
+}
+
+// Aggregate is a suite metric.
+type Aggregate struct {
+	Name      string   `json:"name"`
+	Scorer    string   `json:"scorer"`
+	Aggregate string   `json:"aggregate"`
+	Value     *float64 `json:"value"` // nil when no case scored
+	Threshold float64  `json:"threshold"`
+	Op        string   `json:"op"` // ">=" or "<="
+	Pass      bool     `json:"pass"`
+	Cases     int      `json:"cases"`
+	Errors    int      `json:"errors"`
+}
+
+// RowResult is a dataset row over its repeats.
+type RowResult struct {
+	ID     string `json:"id"`
+	Status Status `json:"status"`
+	Passes int    `json:"passes"`
+	Errors int    `json:"errors"`
+	Runs   int    `json:"runs"`
+}
+
+// Run is a suite's result.
+type Run struct {
+	Suite       string       `json:"suite"`
+	Target      string       `json:"target"`
+	BundleHash  string       `json:"bundle_hash,omitempty"`
+	DatasetHash string       `json:"dataset_hash,omitempty"`
+	Status      Status       `json:"status"`
+	Passed      bool         `json:"passed"` // only true with zero errors and every metric passing
+	Metrics     []Aggregate  `json:"metrics"`
+	Rows        []RowResult  `json:"rows"`
+	Cases       []CaseResult `json:"cases"`
+	Errors      int          `json:"errors"`
+	CostUSD     float64      `json:"cost_usd"`
+	InputTokens int          `json:"input_tokens"`
+	OutTokens   int          `json:"output_tokens"`
+	CacheHits   int          `json:"cache_hits"`
+	DurationMS  float64      `json:"duration_ms"`
+}
+
+// Options control a run.
+type Options struct {
+	Parallel int  // cases in flight per provider (default 4)
+	NoCache  bool // ignore cached results (still writes fresh ones)
+	Store    Store
+	// Getenv reads API keys (default os.Getenv); keys are never logged or stored.
+	Getenv  func(string) string
+	Catalog *prices.Catalog
+	// Providers replaces the providers built from the bundle (tests, workers).
+	Providers map[string]provider.Provider
+	// Progress is called after each case.
+	Progress func(done, total int)
+	// Retry settings for network providers.
+	MaxRetries  int
+	BackoffBase time.Duration
+}
+
+func hashJSON(v any) string {
+	b, _ := json.Marshal(v)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// LoadDataset reads a JSONL dataset; errors name the file and line.
+func LoadDataset(path, display string) ([]Row, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", display, err)
+	}
+	var rows []Row
+	seen := map[string]int{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		var raw struct {
+			ID        any             `json:"id"`
+			Vars      map[string]any  `json:"vars"`
+			Reference *string         `json:"reference"`
+			Context   json.RawMessage `json:"context"`
+			Output    *string         `json:"output"`
+		}
+		dec := json.NewDecoder(strings.NewReader(text))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&raw); err != nil {
+			return nil, fmt.Errorf("%s:%d:1: %v", display, line, err)
+		}
+		r := Row{Vars: map[string]string{}, Output: raw.Output}
+		switch id := raw.ID.(type) {
+		case string:
+			r.ID = id
+		case float64:
+			r.ID = fmt.Sprint(id)
+		case nil:
+			return nil, fmt.Errorf("%s:%d:1: row has no id", display, line)
+		default:
+			return nil, fmt.Errorf("%s:%d:1: id must be a string or number, got %v", display, line, id)
+		}
+		if prev, ok := seen[r.ID]; ok {
+			return nil, fmt.Errorf("%s:%d:1: duplicate id %q (first on line %d)", display, line, r.ID, prev)
+		}
+		seen[r.ID] = line
+		for k, v := range raw.Vars {
+			switch v := v.(type) {
+			case string:
+				r.Vars[k] = v
+			default:
+				b, _ := json.Marshal(v)
+				r.Vars[k] = string(b)
+			}
+		}
+		if raw.Reference != nil {
+			r.Reference = *raw.Reference
+		}
+		if len(raw.Context) > 0 && string(raw.Context) != "null" {
+			var one string
+			if json.Unmarshal(raw.Context, &one) == nil {
+				r.Context = []string{one}
+			} else if err := json.Unmarshal(raw.Context, &r.Context); err != nil {
+				return nil, fmt.Errorf("%s:%d:1: context must be a string or a list of strings", display, line)
+			}
+		}
+		rows = append(rows, r)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", display, err)
+	}
+	return rows, nil
+}
+
+// safeJoin resolves a repo-relative path, refusing escapes.
+func safeJoin(root, rel string) (string, error) {
+	if filepath.IsAbs(rel) || strings.HasPrefix(filepath.Clean(rel), "..") {
+		return "", fmt.Errorf("path %q must stay inside the spec repo", rel)
+	}
+	return filepath.Join(root, filepath.FromSlash(rel)), nil
+}
+
+// Plan expands a suite into cases: one per dataset row and repeat.
+func Plan(b *compiler.Bundle, suite string, cat *prices.Catalog) ([]Case, error) {
+	ev, ok := b.Evals[suite]
+	if !ok {
+		names := make([]string, 0, len(b.Evals))
+		for n := range b.Evals {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("no eval suite %q (have: %s)", suite, strings.Join(names, ", "))
+	}
+	if cat == nil {
+		cat = prices.Default()
+	}
+	where := func() string {
+		if ev.Pos.IsValid() {
+			return ev.Pos.String() + ": "
+		}
+		return ""
+	}
+	// Resolve the target into a provider, model and message templates.
+	var (
+		provName, modelID string
+		msgs              []compiler.Message
+		temp              float64
+		maxTok            int
+		target            string
+	)
+	switch {
+	case ev.Target.Prompt != "":
+		p, ok := b.Prompts[ev.Target.Prompt]
+		if !ok {
+			return nil, fmt.Errorf("%seval %s: target prompt %q does not exist", where(), suite, ev.Target.Prompt)
+		}
+		target = "prompts/" + p.Name
+		provName, modelID, temp, maxTok = p.Model.Provider, p.Model.ID, p.Model.Temperature, p.Model.MaxTokens
+		switch {
+		case len(p.Messages) > 0:
+			msgs = p.Messages
+		case p.Template != "":
+			msgs = []compiler.Message{{Role: "user", Content: p.Template}}
+		case p.TemplateFile != "":
+			fp, err := safeJoin(b.Root, p.TemplateFile)
+			if err != nil {
+				return nil, err
+			}
+			t, err := os.ReadFile(fp)
+			if err != nil {
+				return nil, fmt.Errorf("prompt %s: template_file: %w", p.Name, err)
+			}
+			msgs = []compiler.Message{{Role: "user", Content: string(t)}}
+		}
+	case ev.Target.Model != "":
+		m, ok := b.Models[ev.Target.Model]
+		if !ok {
+			return nil, fmt.Errorf("%seval %s: target model %q does not exist", where(), suite, ev.Target.Model)
+		}
+		target = "models/" + m.Name
+		provName, modelID, maxTok = m.Provider, m.ModelID, 512
+		msgs = []compiler.Message{{Role: "user", Content: "{{ input }}"}}
+		if m.Kind != "llm" {
+			provName = "" // classic models: scored on logged outputs
+		}
+	default:
+		return nil, fmt.Errorf("%seval %s: no target", where(), suite)
+	}
+	kind := "replay"
+	var overrides map[string]prices.Price
+	if provName != "" {
+		pv, ok := b.Providers[provName]
+		if !ok {
+			return nil, fmt.Errorf("%seval %s: provider %q does not exist", where(), suite, provName)
+		}
+		kind = pv.Kind
+		overrides = map[string]prices.Price{}
+		for k, v := range pv.Prices {
+			overrides[k] = prices.Price{InputUSDPerMTok: v.InputUSDPerMTok, OutputUSDPerMTok: v.OutputUSDPerMTok}
+		}
+	}
+	var price *prices.Price
+	priceErr := ""
+	if p, _, err := cat.Lookup(modelID, overrides); err == nil {
+		price = &p
+	} else {
+		priceErr = err.Error()
+	}
+	// Metrics, sorted by name for determinism.
+	var metrics []MetricSpec
+	for name, m := range ev.Metrics {
+		s := scorer.Settings{Scorer: m.Scorer, Pattern: m.Pattern, Scores: m.Scores}
+		if m.Judge != nil {
+			s.JudgeProvider, s.JudgeModel = m.Judge.Provider, m.Judge.Model
+			if _, ok := b.Providers[m.Judge.Provider]; !ok {
+				return nil, fmt.Errorf("%seval %s: metric %s: judge provider %q does not exist", where(), suite, name, m.Judge.Provider)
+			}
+		}
+		if m.SchemaFile != "" {
+			fp, err := safeJoin(b.Root, m.SchemaFile)
+			if err != nil {
+				return nil, err
+			}
+			doc, err := os.ReadFile(fp)
+			if err != nil {
+				return nil, fmt.Errorf("%seval %s: metric %s: schema_file: %w", where(), suite, name, err)
+			}
+			s.Schema = string(doc)
+		}
+		if err := scorer.Validate(s); err != nil {
+			return nil, fmt.Errorf("%seval %s: metric %s: %w", where(), suite, name, err)
+		}
+		agg := m.Aggregate
+		if agg == "" {
+			agg = "mean"
+		}
+		ms := MetricSpec{Name: name, Settings: s, Threshold: m.Threshold, CaseThreshold: m.CaseThreshold, Aggregate: agg}
+		if _, err := ms.caseBound(); err != nil {
+			return nil, fmt.Errorf("%seval %s: %w", where(), suite, err)
+		}
+		metrics = append(metrics, ms)
+	}
+	sort.Slice(metrics, func(i, j int) bool { return metrics[i].Name < metrics[j].Name })
+
+	dsPath, err := safeJoin(b.Root, ev.Dataset)
+	if err != nil {
+		return nil, fmt.Errorf("%seval %s: dataset: %w", where(), suite, err)
+	}
+	rows, err := LoadDataset(dsPath, ev.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	repeats := max(ev.Repeats, 1)
+	var cases []Case
+	for _, r := range rows {
+		var rendered []provider.Message
+		for _, m := range msgs {
+			vars := r.Vars
+			if _, ok := vars["context"]; !ok && len(r.Context) > 0 {
+				vars = cloneWith(vars, "context", strings.Join(r.Context, "\n\n"))
+			}
+			text, err := prompts.Render(m.Content, vars)
+			if err != nil {
+				return nil, fmt.Errorf("%s: row %q: %v", ev.Dataset, r.ID, err)
+			}
+			rendered = append(rendered, provider.Message{Role: m.Role, Content: text})
+		}
+		for rep := 0; rep < repeats; rep++ {
+			c := Case{Suite: suite, ID: r.ID, Repeat: rep, Target: target, Provider: provName, Kind: kind,
+				Request: provider.Request{Model: modelID, Messages: rendered, Temperature: temp, MaxTokens: maxTok},
+				Row:     r, Metrics: metrics, Price: price, PriceErr: priceErr}
+			var pv *compiler.Provider
+			if provName != "" {
+				pv = b.Providers[provName]
+			}
+			genID := struct {
+				Kind, BaseURL, APIVersion string
+				Req                       provider.Request
+				Repeat                    int
+				Logged                    *string
+			}{Kind: kind, Req: c.Request, Repeat: rep}
+			if pv != nil {
+				genID.BaseURL, genID.APIVersion = pv.BaseURL, pv.APIVersion
+			}
+			if kind == "replay" {
+				genID.Logged = r.Output
+			}
+			c.GenKey = hashJSON(genID)
+			c.Key = hashJSON(struct {
+				Gen     string
+				Row     Row
+				Metrics []MetricSpec
+				V       string
+			}{c.GenKey, Row{Reference: r.Reference, Context: r.Context}, metrics, scorer.Version})
+			cases = append(cases, c)
+		}
+	}
+	return cases, nil
+}
+
+func cloneWith(m map[string]string, k, v string) map[string]string {
+	out := make(map[string]string, len(m)+1)
+	for a, b := range m {
+		out[a] = b
+	}
+	out[k] = v
+	return out
+}
+
+// Engine executes cases. It is safe for concurrent use.
+type Engine struct {
+	Providers map[string]provider.Provider
+	Store     Store
+	NoCache   bool
+}
+
+// NewEngine builds the providers of a bundle. API keys are read through
+// getenv from each provider's api_key_env.
+func NewEngine(b *compiler.Bundle, opts Options) (*Engine, error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	e := &Engine{Providers: map[string]provider.Provider{}, Store: opts.Store, NoCache: opts.NoCache}
+	if e.Store == nil {
+		e.Store = NewMemStore()
+	}
+	names := make([]string, 0, len(b.Providers))
+	for n := range b.Providers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if p, ok := opts.Providers[n]; ok {
+			e.Providers[n] = p
+			continue
+		}
+		pv := b.Providers[n]
+		if pv.Kind == "replay" {
+			e.Providers[n] = provider.Replay{}
+			continue
+		}
+		cfg := provider.Config{Name: n, Kind: pv.Kind, BaseURL: pv.BaseURL, APIKey: getenv(pv.APIKeyEnv), APIVersion: pv.APIVersion,
+			Timeout: time.Duration(pv.TimeoutSeconds * float64(time.Second)), MaxRetries: opts.MaxRetries, BackoffBase: opts.BackoffBase,
+			Concurrency: max(opts.Parallel, 1)}
+		if pv.MaxConcurrency > 0 && pv.MaxConcurrency < cfg.Concurrency {
+			cfg.Concurrency = pv.MaxConcurrency
+		}
+		if pv.RateLimit != nil {
+			cfg.RequestsPerMinute, cfg.TokensPerMinute = pv.RateLimit.RequestsPerMinute, pv.RateLimit.TokensPerMinute
+		}
+		p, err := provider.NewOpenAI(cfg)
+		if err != nil {
+			if pv.Pos.IsValid() {
+				return nil, fmt.Errorf("%s: %w", pv.Pos, err)
+			}
+			return nil, err
+		}
+		e.Providers[n] = p
+	}
+	return e, nil
+}
+
+type genRecord struct {
+	Content      string  `json:"content"`
+	InputTokens  int     `json:"input_tokens"`
+	OutputTokens int     `json:"output_tokens"`
+	LatencyMS    float64 `json:"latency_ms"`
+}
+
+// ExecuteCase runs one case: the generation (from the cache when possible),
+// then each metric (each score cached separately, so adding a metric does not
+// call the model again). Failures become ERROR results; the error return is
+// only for the store failing.
+func (e *Engine) ExecuteCase(ctx context.Context, c Case) (CaseResult, error) {
+	res := CaseResult{Suite: c.Suite, ID: c.ID, Repeat: c.Repeat, Key: c.Key, Metrics: map[string]MetricResult{}}
+	var gen genRecord
+	hit := false
+	if !e.NoCache {
+		if b, ok, err := e.Store.GetRecord(ctx, KindGen, c.GenKey); err != nil {
+			return res, fmt.Errorf("eval cache: %w", err)
+		} else if ok && json.Unmarshal(b, &gen) == nil {
+			hit = true
+		}
+	}
+	if !hit {
+		var p provider.Provider = provider.Replay{}
+		if c.Provider != "" {
+			var ok bool
+			if p, ok = e.Providers[c.Provider]; !ok {
+				res.Status, res.Error = Error, fmt.Sprintf("provider %q is not configured", c.Provider)
+				return res, nil
+			}
+		}
+		req := c.Request
+		req.Logged = c.Row.Output
+		resp, err := p.Complete(ctx, req)
+		res.Attempts = resp.Attempts
+		if err != nil {
+			res.Status, res.Error, res.LatencyMS = Error, err.Error(), resp.LatencyMS
+			return res, nil
+		}
+		gen = genRecord{Content: resp.Content, InputTokens: resp.PromptTokens, OutputTokens: resp.CompletionTokens, LatencyMS: resp.LatencyMS}
+		if !resp.UsageReported {
+			tm := make([]tokens.Message, len(req.Messages))
+			for i, m := range req.Messages {
+				tm[i] = tokens.Message{Role: m.Role, Content: m.Content}
+			}
+			if n, err := tokens.CountChat(req.Model, tm); err == nil {
+				gen.InputTokens = n
+			}
+			if n, err := tokens.Count(tokens.EncodingFor(req.Model), resp.Content); err == nil {
+				gen.OutputTokens = n
+			}
+		}
+		b, _ := json.Marshal(gen)
+		if err := e.Store.PutRecord(ctx, KindGen, c.GenKey, b); err != nil {
+			return res, fmt.Errorf("eval cache: %w", err)
+		}
+	}
+	res.CacheHit = hit
+	res.Output, res.InputTokens, res.OutputTokens, res.LatencyMS = gen.Content, gen.InputTokens, gen.OutputTokens, gen.LatencyMS
+	in := scorer.Input{Output: gen.Content, Reference: c.Row.Reference, Context: c.Row.Context, LatencyMS: gen.LatencyMS,
+		Tokens: gen.InputTokens + gen.OutputTokens, CostError: c.PriceErr}
+	if q := c.Row.Vars["question"]; q != "" {
+		in.Question = q
+	} else if n := len(c.Request.Messages); n > 0 {
+		in.Question = c.Request.Messages[n-1].Content
+	}
+	if c.Price != nil {
+		cost := prices.Cost(*c.Price, gen.InputTokens, gen.OutputTokens)
+		in.CostUSD, res.CostUSD = &cost, &cost
+	}
+	res.Status = Pass
+	for _, m := range c.Metrics {
+		mr := e.scoreMetric(ctx, c, m, in)
+		res.Metrics[m.Name] = mr
+		switch {
+		case mr.Status == Error:
+			res.Status = Error
+		case mr.Status == Fail && res.Status == Pass:
+			res.Status = Fail
+		}
+	}
+	return res, nil
+}
+
+func (e *Engine) scoreMetric(ctx context.Context, c Case, m MetricSpec, in scorer.Input) MetricResult {
+	bound, _ := m.caseBound()
+	// Latency, tokens and cost depend on this run's measurement, not on inputs alone: never cached.
+	cacheable := m.Settings.Scorer != "latency_ms" && m.Settings.Scorer != "cost_usd" && m.Settings.Scorer != "tokens"
+	key := hashJSON([]string{c.GenKey, hashJSON(c.Row.Reference), hashJSON(c.Row.Context), hashJSON(c.Row.Vars["question"]), m.Settings.Key()})
+	var r scorer.Result
+	cached := false
+	if cacheable && !e.NoCache {
+		if b, ok, _ := e.Store.GetRecord(ctx, KindScore, key); ok && json.Unmarshal(b, &r) == nil {
+			cached = true
+		}
+	}
+	if !cached {
+		d := scorer.Deps{}
+		if jp := m.Settings.JudgeProvider; jp != "" {
+			if p, ok := e.Providers[jp]; ok {
+				d.Judge = p
+				d.Moderator, _ = p.(provider.Moderator)
+				d.Embedder, _ = p.(provider.Embedder)
+			}
+		}
+		var err error
+		r, err = scorer.Score(ctx, m.Settings, in, d)
+		if err != nil {
+			return MetricResult{Status: Error, Error: err.Error()}
+		}
+		if cacheable {
+			b, _ := json.Marshal(r)
+			_ = e.Store.PutRecord(ctx, KindScore, key, b)
+		}
+	}
+	s := r.Score
+	mr := MetricResult{Score: &s, Reason: r.Reason, Cached: cached, Pass: passes(m.Settings.Scorer, s, bound)}
+	mr.Status = Fail
+	if mr.Pass {
+		mr.Status = Pass
+	}
+	return mr
+}

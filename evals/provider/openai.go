@@ -1,0 +1,299 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+	"golang.org/x/time/rate"
+
+	"github.com/cairn-dev/cairn/evals/tokens"
+)
+
+// OpenAI talks to OpenAI, Azure OpenAI or an OpenAI-compatible server.
+type OpenAI struct {
+	cfg    Config
+	client *openai.Client
+	sem    chan struct{}
+	rpm    *rate.Limiter
+	tpm    *rate.Limiter
+	sleep  func(ctx context.Context, d time.Duration) error
+}
+
+// NewOpenAI builds a provider from cfg; defaults: 60 s timeout, 4 retries,
+// 500 ms backoff base, 30 s max backoff, concurrency 8.
+func NewOpenAI(cfg Config) (*OpenAI, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 60 * time.Second
+	}
+	if cfg.MaxRetries < 0 {
+		cfg.MaxRetries = 0
+	} else if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = 4
+	}
+	if cfg.BackoffBase <= 0 {
+		cfg.BackoffBase = 500 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
+	var oc openai.ClientConfig
+	switch cfg.Kind {
+	case "azure-openai":
+		if cfg.BaseURL == "" {
+			return nil, fmt.Errorf("provider %s: azure-openai needs base_url (https://<resource>.openai.azure.com)", cfg.Name)
+		}
+		oc = openai.DefaultAzureConfig(cfg.APIKey, cfg.BaseURL)
+		if cfg.APIVersion != "" {
+			oc.APIVersion = cfg.APIVersion
+		}
+		oc.AzureModelMapperFunc = func(model string) string { return model } // deployment name = model id
+	case "openai", "openai-compatible":
+		oc = openai.DefaultConfig(cfg.APIKey)
+		if cfg.BaseURL != "" {
+			oc.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+		} else if cfg.Kind == "openai-compatible" {
+			return nil, fmt.Errorf("provider %s: openai-compatible needs base_url", cfg.Name)
+		}
+	default:
+		return nil, fmt.Errorf("provider %s: kind %q is not an OpenAI-family provider", cfg.Name, cfg.Kind)
+	}
+	oc.HTTPClient = &retryAfterDoer{c: &http.Client{Transport: http.DefaultTransport}}
+	p := &OpenAI{cfg: cfg, client: openai.NewClientWithConfig(oc), sem: make(chan struct{}, cfg.Concurrency), sleep: sleepCtx}
+	if cfg.RequestsPerMinute > 0 {
+		p.rpm = rate.NewLimiter(rate.Limit(float64(cfg.RequestsPerMinute)/60), max(1, cfg.RequestsPerMinute/60))
+	}
+	if cfg.TokensPerMinute > 0 {
+		p.tpm = rate.NewLimiter(rate.Limit(float64(cfg.TokensPerMinute)/60), cfg.TokensPerMinute)
+	}
+	return p, nil
+}
+
+// Config returns the provider's configuration.
+func (p *OpenAI) Config() Config { return p.cfg }
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// retryAfterDoer records the Retry-After header of throttled responses in a
+// slot carried by the request's context, because go-openai's errors do not
+// expose response headers.
+type retryAfterDoer struct{ c *http.Client }
+
+type retrySlotKey struct{}
+
+type retrySlot struct {
+	mu    sync.Mutex
+	after time.Duration
+}
+
+func (d *retryAfterDoer) Do(req *http.Request) (*http.Response, error) {
+	resp, err := d.c.Do(req)
+	if err == nil && resp != nil {
+		if slot, ok := req.Context().Value(retrySlotKey{}).(*retrySlot); ok {
+			if ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > 0 {
+				slot.mu.Lock()
+				slot.after = ra
+				slot.mu.Unlock()
+			}
+		}
+	}
+	return resp, err
+}
+
+// parseRetryAfter reads delta-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// retryable reports whether an error is worth another attempt: throttling,
+// server errors, timeouts, broken connections and unparseable bodies (a
+// truncated or malformed response is usually a transient proxy fault).
+func retryable(err error) bool {
+	var apiErr *openai.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.HTTPStatusCode == 429 || apiErr.HTTPStatusCode == 408 || apiErr.HTTPStatusCode >= 500
+	}
+	var reqErr *openai.RequestError
+	if errors.As(err, &reqErr) {
+		return reqErr.HTTPStatusCode == 429 || reqErr.HTTPStatusCode == 408 || reqErr.HTTPStatusCode >= 500
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &syn) || errors.As(err, &typ) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	return errors.Is(err, errEmptyChoices)
+}
+
+var errEmptyChoices = errors.New("response has no choices")
+
+// do runs one call with the provider's concurrency slot, rate limits,
+// per-attempt timeout and retries. tokens is the request's estimated size for
+// the tokens-per-minute limiter.
+func (p *OpenAI) do(ctx context.Context, tokensEst int, call func(ctx context.Context) error) (attempts int, err error) {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	defer func() { <-p.sem }()
+	for attempt := 0; ; attempt++ {
+		if p.rpm != nil {
+			if err := p.rpm.Wait(ctx); err != nil {
+				return attempt, err
+			}
+		}
+		if p.tpm != nil {
+			if err := p.tpm.WaitN(ctx, min(max(tokensEst, 1), p.cfg.TokensPerMinute)); err != nil {
+				return attempt, err
+			}
+		}
+		slot := &retrySlot{}
+		actx, cancel := context.WithTimeout(context.WithValue(ctx, retrySlotKey{}, slot), p.cfg.Timeout)
+		err = call(actx)
+		cancel()
+		if err == nil {
+			return attempt + 1, nil
+		}
+		if ctx.Err() != nil {
+			return attempt + 1, ctx.Err()
+		}
+		if attempt >= p.cfg.MaxRetries || !retryable(err) {
+			return attempt + 1, err
+		}
+		slot.mu.Lock()
+		wait := slot.after
+		slot.mu.Unlock()
+		if wait <= 0 {
+			// Exponential backoff with full jitter.
+			back := p.cfg.BackoffBase << attempt
+			wait = back/2 + time.Duration(rand.Int64N(int64(back/2)+1))
+		}
+		wait = min(wait, p.cfg.MaxBackoff)
+		if err := p.sleep(ctx, wait); err != nil {
+			return attempt + 1, err
+		}
+	}
+}
+
+// Complete runs a chat completion.
+func (p *OpenAI) Complete(ctx context.Context, req Request) (Response, error) {
+	msgs := make([]openai.ChatCompletionMessage, len(req.Messages))
+	tm := make([]tokens.Message, len(req.Messages))
+	for i, m := range req.Messages {
+		msgs[i] = openai.ChatCompletionMessage{Role: m.Role, Content: m.Content}
+		tm[i] = tokens.Message{Role: m.Role, Content: m.Content}
+	}
+	est, _ := tokens.CountChat(req.Model, tm)
+	var out openai.ChatCompletionResponse
+	start := time.Now()
+	attempts, err := p.do(ctx, est+req.MaxTokens, func(ctx context.Context) error {
+		r, err := p.client.CreateChatCompletion(ctx, openai.ChatCompletionRequest{
+			Model: req.Model, Messages: msgs, Temperature: float32(req.Temperature), MaxTokens: req.MaxTokens,
+		})
+		if err == nil && len(r.Choices) == 0 {
+			return errEmptyChoices
+		}
+		out = r
+		return err
+	})
+	lat := float64(time.Since(start).Microseconds()) / 1000
+	if err != nil {
+		return Response{Attempts: attempts, LatencyMS: lat}, fmt.Errorf("provider %s: chat completion after %d attempt(s): %w", p.cfg.Name, attempts, err)
+	}
+	res := Response{Content: out.Choices[0].Message.Content, LatencyMS: lat, Attempts: attempts}
+	if out.Usage.PromptTokens > 0 || out.Usage.CompletionTokens > 0 {
+		res.PromptTokens, res.CompletionTokens, res.UsageReported = out.Usage.PromptTokens, out.Usage.CompletionTokens, true
+	} else {
+		res.PromptTokens = est
+		res.CompletionTokens, _ = tokens.Count(tokens.EncodingFor(req.Model), res.Content)
+	}
+	return res, nil
+}
+
+// Moderate calls the moderation endpoint.
+func (p *OpenAI) Moderate(ctx context.Context, model, text string) (Moderation, error) {
+	var out openai.ModerationResponse
+	_, err := p.do(ctx, 0, func(ctx context.Context) error {
+		r, err := p.client.Moderations(ctx, openai.ModerationRequest{Model: model, Input: text})
+		if err == nil && len(r.Results) == 0 {
+			return errEmptyChoices
+		}
+		out = r
+		return err
+	})
+	if err != nil {
+		return Moderation{}, fmt.Errorf("provider %s: moderation: %w", p.cfg.Name, err)
+	}
+	r := out.Results[0]
+	m := Moderation{Flagged: r.Flagged, Scores: map[string]float64{}}
+	raw, _ := json.Marshal(r.CategoryScores)
+	var scores map[string]float64
+	_ = json.Unmarshal(raw, &scores)
+	for k, v := range scores {
+		m.Scores[k] = v
+		m.MaxScore = max(m.MaxScore, v)
+	}
+	return m, nil
+}
+
+// Embed calls the embeddings endpoint.
+func (p *OpenAI) Embed(ctx context.Context, model string, texts []string) ([][]float32, error) {
+	var out openai.EmbeddingResponse
+	_, err := p.do(ctx, 0, func(ctx context.Context) error {
+		r, err := p.client.CreateEmbeddings(ctx, openai.EmbeddingRequestStrings{Input: texts, Model: openai.EmbeddingModel(model)})
+		if err == nil && len(r.Data) != len(texts) {
+			return fmt.Errorf("embeddings: got %d vectors for %d inputs: %w", len(r.Data), len(texts), errEmptyChoices)
+		}
+		out = r
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: embeddings: %w", p.cfg.Name, err)
+	}
+	vecs := make([][]float32, len(texts))
+	for i, d := range out.Data {
+		if d.Index >= 0 && d.Index < len(vecs) {
+			vecs[d.Index] = d.Embedding
+		} else {
+			vecs[i] = d.Embedding
+		}
+	}
+	return vecs, nil
+}

@@ -1,0 +1,349 @@
+package evals
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/evals/prices"
+	"github.com/cairn-dev/cairn/evals/scorer"
+)
+
+// RunSuite plans and executes a suite and aggregates it. The per-case results
+// and the run are stored under the run id "<suite>@<bundle hash>".
+func RunSuite(ctx context.Context, b *compiler.Bundle, suite string, opts Options) (*Run, error) {
+	cases, err := Plan(b, suite, opts.Catalog)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := NewEngine(b, opts)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	results, err := eng.ExecuteAll(ctx, cases, opts.Parallel, opts.Progress)
+	if err != nil {
+		return nil, err
+	}
+	ev := b.Evals[suite]
+	r := Summarize(suite, cases, results, ev.MinPasses)
+	r.Target, r.DatasetHash = cases0Target(cases), ev.DatasetHash
+	r.DurationMS = float64(time.Since(start).Milliseconds())
+	if h := bundleHash(b); h != "" {
+		r.BundleHash = h
+	}
+	runID := suite + "@" + r.BundleHash
+	for _, c := range r.Cases {
+		v, _ := json.Marshal(c)
+		if err := eng.Store.PutRecord(ctx, KindCase, fmt.Sprintf("%s/%s#%d", runID, c.ID, c.Repeat), v); err != nil {
+			return nil, fmt.Errorf("eval results: %w", err)
+		}
+	}
+	v, _ := json.Marshal(r)
+	if err := eng.Store.PutRecord(ctx, KindRun, runID, v); err != nil {
+		return nil, fmt.Errorf("eval results: %w", err)
+	}
+	return r, nil
+}
+
+func bundleHash(b *compiler.Bundle) (h string) {
+	defer func() {
+		if recover() != nil { // a hand-built bundle may lack what hashing needs
+			h = ""
+		}
+	}()
+	return b.Hash()
+}
+
+func cases0Target(cs []Case) string {
+	if len(cs) > 0 {
+		return cs[0].Target
+	}
+	return ""
+}
+
+// ExecuteAll runs cases with up to parallel in flight, results in case order.
+func (e *Engine) ExecuteAll(ctx context.Context, cases []Case, parallel int, progress func(done, total int)) ([]CaseResult, error) {
+	if parallel <= 0 {
+		parallel = 4
+	}
+	results := make([]CaseResult, len(cases))
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		done    int
+		firstEr error
+	)
+	sem := make(chan struct{}, parallel)
+	for i := range cases {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			r, err := e.ExecuteCase(ctx, cases[i])
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstEr == nil {
+				firstEr = err
+			}
+			results[i] = r
+			done++
+			if progress != nil {
+				progress(done, len(cases))
+			}
+		}(i)
+	}
+	wg.Wait()
+	if firstEr != nil {
+		return nil, firstEr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// Summarize computes a run's metrics, rows and verdict from its case results.
+// minPasses is the passes a row needs over its repeats (0: all of them).
+func Summarize(suite string, cases []Case, results []CaseResult, minPasses int) *Run {
+	r := &Run{Suite: suite, Cases: results}
+	var metrics []MetricSpec
+	if len(cases) > 0 {
+		metrics = cases[0].Metrics
+	}
+	var costs []float64
+	for _, c := range results {
+		if c.Status == Error {
+			r.Errors++
+		}
+		if c.CacheHit {
+			r.CacheHits++
+		}
+		if c.CostUSD != nil {
+			costs = append(costs, *c.CostUSD)
+		}
+		r.InputTokens += c.InputTokens
+		r.OutTokens += c.OutputTokens
+	}
+	r.CostUSD = prices.Sum(costs...)
+	allPass := true
+	for _, m := range metrics {
+		a := computeMetric(m, results)
+		if !a.Pass {
+			allPass = false
+		}
+		r.Metrics = append(r.Metrics, a)
+	}
+	// Rows over repeats.
+	byRow := map[string]*RowResult{}
+	var order []string
+	for _, c := range results {
+		rr, ok := byRow[c.ID]
+		if !ok {
+			rr = &RowResult{ID: c.ID}
+			byRow[c.ID] = rr
+			order = append(order, c.ID)
+		}
+		rr.Runs++
+		switch c.Status {
+		case Pass:
+			rr.Passes++
+		case Error:
+			rr.Errors++
+		}
+	}
+	for _, id := range order {
+		rr := byRow[id]
+		need := minPasses
+		if need <= 0 || need > rr.Runs {
+			need = rr.Runs
+		}
+		switch {
+		case rr.Passes >= need:
+			rr.Status = Pass
+		case rr.Passes+rr.Errors >= need:
+			rr.Status = Error // the errors decide it: unknown, not failed
+		default:
+			rr.Status = Fail
+		}
+		r.Rows = append(r.Rows, *rr)
+	}
+	switch {
+	case r.Errors > 0 || len(results) == 0:
+		r.Status = Error
+	case allPass:
+		r.Status, r.Passed = Pass, true
+	default:
+		r.Status = Fail
+	}
+	return r
+}
+
+func computeMetric(m MetricSpec, results []CaseResult) Aggregate {
+	a := Aggregate{Name: m.Name, Scorer: m.Settings.Scorer, Aggregate: m.Aggregate, Threshold: m.Threshold, Op: ">="}
+	var vals []float64
+	passN := 0
+	for _, c := range results {
+		mr, ok := c.Metrics[m.Name]
+		if c.Status == Error && (!ok || mr.Status == Error || mr.Score == nil) {
+			a.Errors++
+			continue
+		}
+		if !ok || mr.Score == nil {
+			a.Errors++
+			continue
+		}
+		a.Cases++
+		vals = append(vals, *mr.Score)
+		if mr.Pass {
+			passN++
+		}
+	}
+	if len(vals) == 0 {
+		return a
+	}
+	var v float64
+	switch m.Aggregate {
+	case "pass_rate":
+		v = float64(passN) / float64(len(vals))
+	case "max":
+		v = vals[0]
+		for _, x := range vals {
+			v = math.Max(v, x)
+		}
+	case "p95":
+		s := append([]float64(nil), vals...)
+		sort.Float64s(s)
+		// Nearest-rank percentile.
+		v = s[int(math.Ceil(0.95*float64(len(s))))-1]
+	default:
+		var sum float64
+		for _, x := range vals {
+			sum += x
+		}
+		v = sum / float64(len(vals))
+	}
+	v = math.Round(v*1e6) / 1e6
+	a.Value = &v
+	lower := m.Aggregate != "pass_rate" && scorer.LowerIsBetter(m.Settings.Scorer)
+	if lower {
+		a.Op = "<="
+		a.Pass = v <= m.Threshold
+	} else {
+		a.Pass = v >= m.Threshold
+	}
+	return a
+}
+
+// Transition is a case whose status changed between two runs.
+type Transition struct {
+	ID     string `json:"id"`
+	Repeat int    `json:"repeat"`
+	From   Status `json:"from"` // "" when the case is new
+	To     Status `json:"to"`   // "" when the case was removed
+}
+
+// MetricDelta is a metric's change between two runs.
+type MetricDelta struct {
+	Name  string   `json:"name"`
+	Base  *float64 `json:"base"`
+	Head  *float64 `json:"head"`
+	Delta *float64 `json:"delta"`
+	// Regressed: the metric passed on base and fails on head.
+	Regressed bool `json:"regressed"`
+}
+
+// Delta compares two runs of a suite.
+type Delta struct {
+	Suite       string        `json:"suite"`
+	BaseStatus  Status        `json:"base_status"`
+	HeadStatus  Status        `json:"head_status"`
+	Transitions []Transition  `json:"transitions"`
+	Metrics     []MetricDelta `json:"metrics"`
+	CostDelta   float64       `json:"cost_delta_usd"`
+}
+
+// Compare compares base and head case by case. Either may be nil (a suite
+// added or removed).
+func Compare(base, head *Run) Delta {
+	d := Delta{}
+	type k struct {
+		id  string
+		rep int
+	}
+	bm, hm := map[k]Status{}, map[k]Status{}
+	var keys []k
+	if base != nil {
+		d.Suite, d.BaseStatus = base.Suite, base.Status
+		for _, c := range base.Cases {
+			bm[k{c.ID, c.Repeat}] = c.Status
+			keys = append(keys, k{c.ID, c.Repeat})
+		}
+	}
+	if head != nil {
+		d.Suite, d.HeadStatus = head.Suite, head.Status
+		for _, c := range head.Cases {
+			if _, ok := bm[k{c.ID, c.Repeat}]; !ok {
+				keys = append(keys, k{c.ID, c.Repeat})
+			}
+			hm[k{c.ID, c.Repeat}] = c.Status
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].id != keys[j].id {
+			return keys[i].id < keys[j].id
+		}
+		return keys[i].rep < keys[j].rep
+	})
+	for _, key := range keys {
+		if bm[key] != hm[key] {
+			d.Transitions = append(d.Transitions, Transition{ID: key.id, Repeat: key.rep, From: bm[key], To: hm[key]})
+		}
+	}
+	bmet, hmet := map[string]Aggregate{}, map[string]Aggregate{}
+	var names []string
+	if base != nil {
+		for _, a := range base.Metrics {
+			bmet[a.Name] = a
+			names = append(names, a.Name)
+		}
+		d.CostDelta -= base.CostUSD
+	}
+	if head != nil {
+		for _, a := range head.Metrics {
+			if _, ok := bmet[a.Name]; !ok {
+				names = append(names, a.Name)
+			}
+			hmet[a.Name] = a
+		}
+		d.CostDelta += head.CostUSD
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		b, bok := bmet[n]
+		h, hok := hmet[n]
+		md := MetricDelta{Name: n}
+		if bok {
+			md.Base = b.Value
+		}
+		if hok {
+			md.Head = h.Value
+		}
+		if md.Base != nil && md.Head != nil {
+			x := math.Round((*md.Head-*md.Base)*1e6) / 1e6
+			md.Delta = &x
+		}
+		md.Regressed = bok && hok && b.Pass && !h.Pass
+		d.Metrics = append(d.Metrics, md)
+	}
+	d.CostDelta = math.Round(d.CostDelta*1e9) / 1e9
+	return d
+}
