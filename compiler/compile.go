@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -142,12 +143,13 @@ func load(dir string) (*compilation, diag.List) {
 }
 
 var (
-	reIncomplete = regexp.MustCompile(`^incomplete value`)
-	reNotAllowed = regexp.MustCompile(`field not allowed`)
-	reConflict   = regexp.MustCompile(`conflicting values (.*) and (.*) \(mismatched types (\w+) and (\w+)\)`)
-	reEmptyDisj  = regexp.MustCompile(`^\d+ errors in empty disjunction`)
-	reInvalidVal = regexp.MustCompile(`^invalid value (.*) \(out of bound (.*)\)`)
-	reNoMatch    = regexp.MustCompile(`^invalid value (.*) \(does not match (.*)\)`)
+	reIncomplete  = regexp.MustCompile(`^incomplete value`)
+	reNotAllowed  = regexp.MustCompile(`field not allowed`)
+	reConflict    = regexp.MustCompile(`conflicting values (.*) and (.*) \(mismatched types (\w+) and (\w+)\)`)
+	reEmptyDisj   = regexp.MustCompile(`^\d+ errors in empty disjunction`)
+	reConflictLit = regexp.MustCompile(`^conflicting values ("[^"]*"|[-0-9.]+|true|false) and ("[^"]*"|[-0-9.]+|true|false)$`)
+	reInvalidVal  = regexp.MustCompile(`^invalid value (.*) \(out of bound (.*)\)`)
+	reNoMatch     = regexp.MustCompile(`^invalid value (.*) \(does not match (.*)\)`)
 )
 
 // cueDiags turns CUE errors into diagnostics at the user's own position,
@@ -155,32 +157,59 @@ var (
 func cueDiags(err error, code string, ix *posIndex) diag.List {
 	var ds diag.List
 	seen := map[string]bool{}
-	for _, e := range errors.Errors(err) {
+	errs := errors.Errors(err)
+	for i := 0; i < len(errs); i++ {
+		e := errs[i]
 		format, args := e.Msg()
 		msg := fmt.Sprintf(format, args...)
-		path := e.Path()
+		path := cleanPath(e.Path())
 		c := code
+		pos := userPos(e, ix, path)
 		switch {
+		case reEmptyDisj.MatchString(msg):
+			// The branches follow with the same path: one message for all of them.
+			var alts []string
+			got := ""
+			j := i + 1
+			allLiterals := true
+			var first string
+			for ; j < len(errs) && strings.Join(errs[j].Path(), ".") == strings.Join(e.Path(), "."); j++ {
+				f, a := errs[j].Msg()
+				m := fmt.Sprintf(f, a...)
+				if first == "" {
+					first = m
+					pos = userPos(errs[j], ix, path)
+				}
+				if cm := reConflictLit.FindStringSubmatch(m); cm != nil {
+					alts = append(alts, cm[1])
+					got = cm[2]
+				} else {
+					allLiterals = false
+				}
+			}
+			i = j - 1
+			if allLiterals && len(alts) > 0 {
+				sort.Strings(alts)
+				msg = fmt.Sprintf("value %s is not allowed: must be one of %s", got, strings.Join(alts, ", "))
+			} else if first != "" {
+				msg = "matches none of the allowed forms; the first says: " + first
+			}
 		case reIncomplete.MatchString(msg) && len(path) > 0:
 			c = CodeMissing
 			msg = fmt.Sprintf("missing required field %q", path[len(path)-1])
+			// The missing field is not written anywhere: point at its parent.
+			pos = ix.lookup(path[:len(path)-1])
 		case reNotAllowed.MatchString(msg) && len(path) > 0:
 			c = CodeUnknownField
 			msg = fmt.Sprintf("unknown field %q%s", path[len(path)-1], suggestField(path))
-		case reEmptyDisj.MatchString(msg):
-			continue // the branches' own errors say more; CUE reports them too
-		}
-		if m := reInvalidVal.FindStringSubmatch(msg); m != nil {
-			msg = fmt.Sprintf("value %s is out of bounds: must be %s", m[1], m[2])
-		} else if m := reNoMatch.FindStringSubmatch(msg); m != nil {
-			msg = fmt.Sprintf("value %s does not match the required pattern %s", m[1], m[2])
-		} else if m := reConflict.FindStringSubmatch(msg); m != nil {
-			msg = fmt.Sprintf("wrong type: %s is %s, expected %s", userSide(m), userType(m), schemaType(m))
-		}
-		pos := userPos(e, ix, path)
-		if c == CodeMissing {
-			// The missing field is not written anywhere: point at its parent.
-			pos = ix.lookup(path[:len(path)-1])
+		default:
+			if m := reInvalidVal.FindStringSubmatch(msg); m != nil {
+				msg = fmt.Sprintf("value %s is out of bounds: must be %s", m[1], m[2])
+			} else if m := reNoMatch.FindStringSubmatch(msg); m != nil {
+				msg = fmt.Sprintf("value %s does not match the required pattern %s", m[1], m[2])
+			} else if m := reConflict.FindStringSubmatch(msg); m != nil {
+				msg = fmt.Sprintf("wrong type: %s is %s, expected %s", userSide(m), userType(m), schemaType(m))
+			}
 		}
 		d := diag.Diagnostic{Severity: diag.Error, Code: c, Message: msg, Pos: pos}
 		d.Object, d.Path = objectPath(path)
@@ -203,24 +232,28 @@ func userSide(m []string) string   { return m[2] }
 func userType(m []string) string   { return m[4] }
 func schemaType(m []string) string { return m[3] }
 
+// cleanPath drops the schema's root and unquotes labels like "fraud-detector".
+func cleanPath(p []string) []string {
+	if len(p) > 0 && p[0] == "#Spec" {
+		p = p[1:]
+	}
+	out := make([]string, len(p))
+	for i, s := range p {
+		if u, err := strconv.Unquote(s); err == nil {
+			s = u
+		}
+		out[i] = s
+	}
+	return out
+}
+
 // userPos picks the error position that lies in a user's file; CUE reports
 // both the schema's constraint and the user's value.
 func userPos(e errors.Error, ix *posIndex, path []string) diag.Position {
-	best := diag.Position{}
 	for _, p := range errors.Positions(e) {
 		if p.IsValid() && p.Filename() != specs.SchemaFile {
-			best = posOf(p)
-			break
+			return posOf(p)
 		}
-	}
-	if byPath := ix.lookup(path); byPath.IsValid() && (!best.IsValid() || len(path) > 0) {
-		// The path's own label is the most precise place for value errors.
-		if !best.IsValid() {
-			return byPath
-		}
-	}
-	if best.IsValid() {
-		return best
 	}
 	return ix.lookup(path)
 }

@@ -1,0 +1,23 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-dev/cairn/specs"
+)
+
+func init() {
+	commands = append(commands, func() *cobra.Command {
+		return &cobra.Command{
+			Use:   "schema",
+			Short: "Print the CUE schema spec repos are checked against (#Spec)",
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				fmt.Fprint(cmd.OutOrStdout(), specs.Schema())
+				return nil
+			},
+		}
+	})
+}
