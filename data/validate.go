@@ -1,0 +1,260 @@
+package data
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+
+	"github.com/cairn-dev/cairn/compiler"
+)
+
+// MaxExamples is how many offending rows each rule keeps as examples.
+const MaxExamples = 5
+
+// Report is the result of checking a sample against the quality rules of a
+// feature set.
+type Report struct {
+	FeatureSet string           `json:"feature_set,omitempty"`
+	Data       *Fingerprint     `json:"data,omitempty"`
+	Rows       int              `json:"rows"`
+	Passed     bool             `json:"passed"`
+	Failures   int              `json:"failures"` // rules that failed
+	Features   []*FeatureReport `json:"features"`
+}
+
+// FeatureReport holds the rules checked for one feature (sorted by name).
+type FeatureReport struct {
+	Feature   string        `json:"feature"`
+	DType     string        `json:"dtype"`
+	Rows      int           `json:"rows"`
+	Nulls     int           `json:"nulls"`
+	NullRatio float64       `json:"null_ratio"`
+	Passed    bool          `json:"passed"`
+	Rules     []*RuleResult `json:"rules"`
+}
+
+// RuleResult is one declared rule: how many rows broke it and a few of them.
+// For max_null_ratio, Failures is the number of nulls when the ratio is exceeded.
+type RuleResult struct {
+	Rule     string    `json:"rule"`   // dtype | not_null | min | max | allowed | max_null_ratio
+	Expect   string    `json:"expect"` // the declared bound, as text
+	Checked  int       `json:"checked"`
+	Failures int       `json:"failures"`
+	Passed   bool      `json:"passed"`
+	Examples []Example `json:"examples,omitempty"`
+}
+
+// Example is an offending row.
+type Example struct {
+	Row   int    `json:"row"`
+	Value string `json:"value"`
+}
+
+func (r *RuleResult) fail(row int, v string) {
+	r.Failures++
+	if len(r.Examples) < MaxExamples {
+		r.Examples = append(r.Examples, Example{Row: row, Value: v})
+	}
+}
+
+// featureCheck is the compiled form of one feature's rules.
+type featureCheck struct {
+	f                 *compiler.Feature
+	col               int
+	rep               *FeatureReport
+	dtype, notNull    *RuleResult
+	min, max, allowed *RuleResult
+	nullRatio         *RuleResult
+	minV, maxV        float64
+	allowedSet        map[string]bool
+}
+
+// Validate streams r once and checks every declared rule of every feature:
+// the dtype always, then not_null, min, max, allowed and max_null_ratio as
+// declared. Rules other than not_null and max_null_ratio apply to non-null
+// values; min/max to numeric ones. Every feature must be a column of r.
+func Validate(features map[string]*compiler.Feature, r Reader) (*Report, error) {
+	if len(features) == 0 {
+		return nil, fmt.Errorf("no features to validate")
+	}
+	names := sortedKeys(features)
+	colIdx := make(map[string]int, len(r.Columns()))
+	for i, c := range r.Columns() {
+		colIdx[c] = i
+	}
+	var missing []string
+	checks := make([]*featureCheck, 0, len(names))
+	rep := &Report{}
+	for _, name := range names {
+		f := features[name]
+		i, ok := colIdx[name]
+		if !ok {
+			missing = append(missing, name)
+			continue
+		}
+		c := &featureCheck{f: f, col: i, rep: &FeatureReport{Feature: name, DType: f.DType}}
+		c.dtype = c.add("dtype", f.DType)
+		if q := f.Quality; q != nil {
+			if q.NotNull != nil && *q.NotNull {
+				c.notNull = c.add("not_null", "true")
+			}
+			if q.Min != nil {
+				c.min, c.minV = c.add("min", fmtNum(*q.Min)), *q.Min
+			}
+			if q.Max != nil {
+				c.max, c.maxV = c.add("max", fmtNum(*q.Max)), *q.Max
+			}
+			if len(q.Allowed) > 0 {
+				c.allowedSet = make(map[string]bool, len(q.Allowed))
+				var keys []string
+				for _, a := range q.Allowed {
+					k := allowedKey(a)
+					c.allowedSet[k] = true
+					keys = append(keys, k)
+				}
+				c.allowed = c.add("allowed", fmt.Sprintf("one of %s", quoteJoin(keys)))
+			}
+			if q.MaxNullRatio != nil {
+				c.nullRatio = c.add("max_null_ratio", fmtNum(*q.MaxNullRatio))
+			}
+		}
+		checks = append(checks, c)
+		rep.Features = append(rep.Features, c.rep)
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%s: feature column %s not found (the file has: %s)", r.Path(), quoteJoin(missing), joinCols(r.Columns()))
+	}
+	for r.Next() {
+		row := r.Row()
+		for _, c := range checks {
+			c.check(row, r.Value(c.col))
+		}
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	rep.Rows = r.Row()
+	rep.Passed = true
+	for _, c := range checks {
+		c.finish(rep.Rows)
+		for _, rr := range c.rep.Rules {
+			if !rr.Passed {
+				rep.Failures++
+				rep.Passed = false
+				c.rep.Passed = false
+			}
+		}
+	}
+	return rep, nil
+}
+
+func (c *featureCheck) add(rule, expect string) *RuleResult {
+	rr := &RuleResult{Rule: rule, Expect: expect}
+	c.rep.Rules = append(c.rep.Rules, rr)
+	return rr
+}
+
+func (c *featureCheck) check(row int, raw Value) {
+	c.rep.Rows++
+	if raw.IsNull() {
+		c.rep.Nulls++
+		if c.notNull != nil {
+			c.notNull.fail(row, "null")
+		}
+		return
+	}
+	if c.notNull != nil {
+		c.notNull.Checked++
+	}
+	c.dtype.Checked++
+	v, err := Coerce(raw, c.f.DType)
+	if err != nil {
+		c.dtype.fail(row, raw.String())
+		return // other rules cannot judge a value of the wrong type
+	}
+	if c.min != nil || c.max != nil {
+		if x, ok := v.Number(); ok {
+			if c.min != nil {
+				c.min.Checked++
+				if x < c.minV {
+					c.min.fail(row, v.String())
+				}
+			}
+			if c.max != nil {
+				c.max.Checked++
+				if x > c.maxV {
+					c.max.fail(row, v.String())
+				}
+			}
+		}
+	}
+	if c.allowed != nil {
+		c.allowed.Checked++
+		if !c.allowedSet[v.Key()] {
+			c.allowed.fail(row, v.String())
+		}
+	}
+}
+
+func (c *featureCheck) finish(rows int) {
+	if rows > 0 {
+		c.rep.NullRatio = float64(c.rep.Nulls) / float64(rows)
+	}
+	if c.nullRatio != nil {
+		c.nullRatio.Checked = rows
+		if c.rep.NullRatio > *c.f.Quality.MaxNullRatio {
+			c.nullRatio.Failures = c.rep.Nulls
+		}
+	}
+	c.rep.Passed = true
+	for _, rr := range c.rep.Rules {
+		rr.Passed = rr.Failures == 0
+	}
+}
+
+// allowedKey renders a declared allowed value the way Value.Key renders a cell.
+func allowedKey(a any) string {
+	switch x := a.(type) {
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case float64:
+		return fmtNum(x)
+	case int:
+		return fmtNum(float64(x))
+	case int64:
+		return fmtNum(float64(x))
+	}
+	return fmt.Sprint(a)
+}
+
+func fmtNum(f float64) string {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return fmt.Sprint(f)
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+func joinCols(c []string) string {
+	s := append([]string(nil), c...)
+	sort.Strings(s)
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += x
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	k := make([]string, 0, len(m))
+	for x := range m {
+		k = append(k, x)
+	}
+	sort.Strings(k)
+	return k
+}
