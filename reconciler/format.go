@@ -1,0 +1,165 @@
+package reconciler
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Plan output formats.
+const (
+	FormatText     = "text"
+	FormatJSON     = "json"
+	FormatMarkdown = "markdown"
+)
+
+// WritePlan writes the plan in a format: text, json (with format_version) or markdown.
+func WritePlan(w io.Writer, p *Plan, format string) error {
+	switch format {
+	case FormatText, "":
+		return writeText(w, p)
+	case FormatJSON:
+		b, err := json.MarshalIndent(p, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
+	case FormatMarkdown, "md":
+		return writeMarkdown(w, p)
+	}
+	return fmt.Errorf("unknown plan format %q (text, json, markdown)", format)
+}
+
+func counts(p *Plan) (ready, blocked int) {
+	for _, a := range p.Actions {
+		if a.Ready() {
+			ready++
+		} else {
+			blocked++
+		}
+	}
+	return
+}
+
+func symbol(a Action) string {
+	switch a.Type {
+	case RegisterPromptVersion, SnapshotRAG, RunEval:
+		return "+"
+	case RenderTarget:
+		if a.Before == "" {
+			return "+"
+		}
+	}
+	return "~"
+}
+
+// Summary is one line per action: "move_prompt_label prompts/x prod: 1.3.0 → 1.4.0".
+func (a Action) Summary() string {
+	s := string(a.Type) + " " + a.Object
+	switch a.Type {
+	case MovePromptLabel, MoveModelAlias:
+		before := a.Before
+		if before == "" {
+			before = "(unset)"
+		}
+		s += " " + a.Name + ": " + before + " → " + a.After
+	case RegisterPromptVersion:
+		s += " " + a.After + " (" + shortHash(a.Subject) + ")"
+	case RunEval:
+		s += " on " + a.Name + "@" + a.TargetVersion + " (" + shortHash(a.Subject) + ")"
+	case SnapshotRAG, RenderTarget:
+		s += " " + shortHash(a.After)
+	}
+	return s
+}
+
+func shortHash(h string) string {
+	if len(h) > 19 {
+		return h[:19]
+	}
+	return h
+}
+
+func gateMark(status string) string {
+	switch status {
+	case GatePassed:
+		return "✓"
+	case GatePending:
+		return "…"
+	}
+	return "✗"
+}
+
+func writeText(w io.Writer, p *Plan) error {
+	var b strings.Builder
+	if len(p.Actions) == 0 {
+		fmt.Fprintf(&b, "No changes: the state matches the specs (bundle %s).\n", shortHash(p.BundleHash))
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	ready, blocked := counts(p)
+	fmt.Fprintf(&b, "Plan: %d action(s), %d ready, %d blocked (bundle %s, %d approval(s))\n", len(p.Actions), ready, blocked, shortHash(p.BundleHash), p.Approvals)
+	for _, a := range p.Actions {
+		fmt.Fprintf(&b, "\n%s %s\n", symbol(a), a.Summary())
+		fmt.Fprintf(&b, "    reason: %s\n", a.Reason)
+		for _, g := range a.Gates {
+			fmt.Fprintf(&b, "    %s %s: %s\n", gateMark(g.Status), g.Gate, g.Detail)
+		}
+		fmt.Fprintf(&b, "    status: %s\n", a.Status)
+		if a.Pos.IsValid() {
+			fmt.Fprintf(&b, "    at: %s\n", a.Pos)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// mdEscape keeps spec values from breaking a Markdown table or injecting markup.
+func mdEscape(s string) string {
+	r := strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;", "`", "'", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`)
+	return r.Replace(s)
+}
+
+func writeMarkdown(w io.Writer, p *Plan) error {
+	var b strings.Builder
+	b.WriteString("### cairn plan\n\n")
+	if len(p.Actions) == 0 {
+		fmt.Fprintf(&b, "No changes: the state matches the specs (bundle `%s`).\n", shortHash(p.BundleHash))
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	ready, blocked := counts(p)
+	fmt.Fprintf(&b, "%d action(s): **%d ready**, **%d blocked** (bundle `%s`, %d approval(s))\n\n", len(p.Actions), ready, blocked, shortHash(p.BundleHash), p.Approvals)
+	b.WriteString("| | action | object | change | status |\n|---|---|---|---|---|\n")
+	for _, a := range p.Actions {
+		mark := "✅"
+		if !a.Ready() {
+			mark = "⛔"
+		}
+		change := a.After
+		if a.Type == MovePromptLabel || a.Type == MoveModelAlias {
+			before := a.Before
+			if before == "" {
+				before = "(unset)"
+			}
+			change = a.Name + ": " + before + " → " + a.After
+		} else {
+			change = shortHash(change)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mark, a.Type, mdEscape(a.Object), mdEscape(change), mdEscape(a.Status))
+	}
+	for _, a := range p.Actions {
+		if len(a.Gates) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n<details><summary>%s %s gates</summary>\n\n", mdEscape(a.Object), mdEscape(a.Name))
+		for _, g := range a.Gates {
+			fmt.Fprintf(&b, "- %s **%s**: %s\n", gateMark(g.Status), mdEscape(g.Gate), mdEscape(g.Detail))
+		}
+		b.WriteString("\n</details>\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

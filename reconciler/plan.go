@@ -1,0 +1,573 @@
+// Package reconciler plans and applies the change between a compiled Bundle
+// and the recorded registry state. A Plan is plain data (in the style of
+// Terraform's plans): typed actions with a reason, the object, before/after
+// and a gate status; Apply executes it one transaction per action.
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/prompts"
+	"github.com/cairn-dev/cairn/reconciler/state"
+)
+
+// FormatVersion of the plan JSON; bump when its shape changes.
+const FormatVersion = 1
+
+// CodeVersionNotBumped: a prompt's content changed but its version did not.
+const CodeVersionNotBumped = "E100"
+
+// ActionType names what an action does.
+type ActionType string
+
+const (
+	RegisterPromptVersion ActionType = "register_prompt_version"
+	SnapshotRAG           ActionType = "snapshot_rag"
+	RunEval               ActionType = "run_eval"
+	MovePromptLabel       ActionType = "move_prompt_label"
+	MoveModelAlias        ActionType = "move_model_alias"
+	RenderTarget          ActionType = "render_target"
+	TriggerTraining       ActionType = "trigger_training" // reserved for data checks
+)
+
+// phase orders actions so that every action's inputs exist before it runs.
+var phase = map[ActionType]int{
+	RegisterPromptVersion: 0, SnapshotRAG: 1, RunEval: 2, MovePromptLabel: 3, MoveModelAlias: 3, RenderTarget: 4, TriggerTraining: 5,
+}
+
+// StatusReady is the gate status of an action that may run.
+const StatusReady = "ready"
+
+// Gate check statuses.
+const (
+	GatePassed  = "passed"
+	GateFailed  = "failed"
+	GatePending = "pending" // satisfied by an earlier action of this plan, re-checked when applied
+)
+
+// GateCheck is one gate of a move, with the value it saw.
+type GateCheck struct {
+	Gate   string `json:"gate"` // "version", "metric auc", "eval fraud-holdout", "approvals"
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// Action is one step of a plan.
+type Action struct {
+	Type   ActionType `json:"type"`
+	Object string     `json:"object"`         // "prompts/support-answer", "evals/x", "rag/kb", "rendered/k8s/a.yaml"
+	Name   string     `json:"name,omitempty"` // the alias/label moved
+	Reason string     `json:"reason"`
+	Before string     `json:"before,omitempty"`
+	After  string     `json:"after,omitempty"`
+	// Status is "ready" or "blocked: <gate>: <what it saw>".
+	Status string        `json:"status"`
+	Gates  []GateCheck   `json:"gates,omitempty"`
+	Pos    diag.Position `json:"pos"`
+
+	// Subject is the exact content an eval judges (run_eval) or that is registered.
+	Subject       string `json:"subject,omitempty"`
+	TargetVersion string `json:"target_version,omitempty"`
+
+	content []byte // render_target: the file to write
+}
+
+// Ready reports whether the action may run.
+func (a Action) Ready() bool { return a.Status == StatusReady }
+
+// Key identifies an action within an apply (the same key never runs twice).
+func (a Action) Key() string {
+	return string(a.Type) + " " + a.Object + " " + a.Name + " " + a.After + " " + a.Subject
+}
+
+// Plan is the ordered list of actions that brings state to the bundle.
+type Plan struct {
+	FormatVersion int      `json:"format_version"`
+	BundleHash    string   `json:"bundle_hash"`
+	Approvals     int      `json:"approvals"`
+	Actions       []Action `json:"actions"`
+}
+
+// Changes reports whether the plan has anything to do (ready or blocked).
+func (p *Plan) Changes() bool { return len(p.Actions) > 0 }
+
+// Blocked returns the blocked actions.
+func (p *Plan) Blocked() []Action {
+	var out []Action
+	for _, a := range p.Actions {
+		if !a.Ready() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// EvalRequest asks for one eval suite to be run against one exact subject.
+type EvalRequest struct {
+	Eval          string
+	Target        string // "prompts/x" or "models/y"
+	TargetVersion string
+	SubjectHash   string
+	EvalHash      string
+}
+
+// EvalOutcome is what an eval runner reports.
+type EvalOutcome struct {
+	Passed  bool
+	Metrics map[string]float64
+	Summary string
+	Cases   []state.CaseResult
+}
+
+// EvalRunner runs eval suites (the evals package implements it). Nil means
+// not available: eval gates without recorded evidence are then blocked.
+type EvalRunner interface {
+	RunEval(ctx context.Context, b *compiler.Bundle, req EvalRequest) (EvalOutcome, error)
+}
+
+// File is one rendered file, Path relative to the spec repo ("rendered/k8s/x.yaml").
+type File struct {
+	Path    string
+	Content []byte
+}
+
+// Renderer renders deploy targets (the targets package implements it). Nil
+// means rendering is left to `cairn render`: the plan has no render_target actions.
+type Renderer interface {
+	Render(ctx context.Context, b *compiler.Bundle, st state.Ops) ([]File, error)
+}
+
+// RAGSnapshot is what a snapshotter reports.
+type RAGSnapshot struct {
+	ID      string `json:"id"`
+	Summary string `json:"summary,omitempty"`
+}
+
+// RAGSnapshotter snapshots and indexes a RAG source (the rag package
+// implements it). Nil means not available: the plan has no snapshot_rag actions.
+type RAGSnapshotter interface {
+	Snapshot(ctx context.Context, b *compiler.Bundle, name string) (RAGSnapshot, error)
+}
+
+// Options are the inputs of a plan besides the bundle and the state.
+type Options struct {
+	Approvals int // approvals present (from --approvals or the pull request)
+	Evals     EvalRunner
+	Renderer  Renderer
+	RAG       RAGSnapshotter
+}
+
+// RecordRAGSnapshot is the record kind where apply notes which RAG content
+// each source was snapshotted at (key: rag name, value: JSON ragRecord).
+const RecordRAGSnapshot = "reconciler.rag_snapshot"
+
+type ragRecord struct {
+	Hash string `json:"hash"`
+	ID   string `json:"id"`
+}
+
+// BuildPlan computes the plan. A prompt whose content changed without a
+// version bump makes it fail with a diag.List naming the prompt, the version
+// and both hashes.
+func BuildPlan(ctx context.Context, b *compiler.Bundle, st state.Ops, opts Options) (*Plan, error) {
+	p := &Plan{FormatVersion: FormatVersion, BundleHash: b.Hash(), Approvals: opts.Approvals, Actions: []Action{}}
+	pl := planner{ctx: ctx, b: b, st: st, opts: opts, plan: p, evals: map[string]bool{}}
+	if err := pl.prompts(); err != nil {
+		return nil, err
+	}
+	if err := pl.rag(); err != nil {
+		return nil, err
+	}
+	if err := pl.models(); err != nil {
+		return nil, err
+	}
+	if err := pl.render(); err != nil {
+		return nil, err
+	}
+	sort.SliceStable(p.Actions, func(i, j int) bool {
+		a, c := p.Actions[i], p.Actions[j]
+		if phase[a.Type] != phase[c.Type] {
+			return phase[a.Type] < phase[c.Type]
+		}
+		if a.Object != c.Object {
+			return a.Object < c.Object
+		}
+		return a.Name < c.Name
+	})
+	return p, nil
+}
+
+type planner struct {
+	ctx   context.Context
+	b     *compiler.Bundle
+	st    state.Ops
+	opts  Options
+	plan  *Plan
+	evals map[string]bool // run_eval actions already added (eval + subject)
+}
+
+func (pl *planner) add(a Action) { pl.plan.Actions = append(pl.plan.Actions, a) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	k := make([]string, 0, len(m))
+	for x := range m {
+		k = append(k, x)
+	}
+	sort.Strings(k)
+	return k
+}
+
+func (pl *planner) prompts() error {
+	var errs diag.List
+	for _, name := range sortedKeys(pl.b.Prompts) {
+		p := pl.b.Prompts[name]
+		obj := "prompts/" + name
+		reg, err := pl.st.GetPromptVersion(pl.ctx, name, p.Version)
+		switch {
+		case err == nil && reg.ContentHash != p.ContentHash:
+			errs = append(errs, diag.Diagnostic{Severity: diag.Error, Code: CodeVersionNotBumped, Object: obj, Path: "version",
+				Pos: pl.b.Position(obj + ".version"),
+				Message: fmt.Sprintf("prompt %s changed without a version bump: version %s is registered with content %s, the spec now hashes to %s; bump version",
+					name, p.Version, reg.ContentHash, p.ContentHash)})
+			continue
+		case err == nil:
+		case isNotFound(err):
+			pl.add(Action{Type: RegisterPromptVersion, Object: obj, After: p.Version, Subject: p.ContentHash, TargetVersion: p.Version,
+				Reason: fmt.Sprintf("version %s (content %s) is not registered", p.Version, p.ContentHash),
+				Status: StatusReady, Pos: pl.b.Position(obj + ".version")})
+		default:
+			return err
+		}
+		for _, label := range sortedKeys(p.Labels) {
+			want := p.Labels[label]
+			if err := pl.move(MovePromptLabel, obj, "labels", label, want, p.Gates[label]); err != nil {
+				return err
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func (pl *planner) models() error {
+	for _, name := range sortedKeys(pl.b.Models) {
+		m := pl.b.Models[name]
+		for _, alias := range sortedKeys(m.Aliases) {
+			if err := pl.move(MoveModelAlias, "models/"+name, "aliases", alias, m.Aliases[alias], m.Gates[alias]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func isNotFound(err error) bool { return errors.Is(err, state.ErrNotFound) }
+
+// move plans moving one alias/label and checks its gates.
+func (pl *planner) move(t ActionType, obj, field, name, want string, gate compiler.Gate) error {
+	cur, ok, err := pl.st.GetPointer(pl.ctx, obj, name)
+	if err != nil {
+		return err
+	}
+	if ok && cur == want {
+		return nil
+	}
+	a := Action{Type: t, Object: obj, Name: name, Before: cur, After: want, TargetVersion: want, Pos: pl.b.Position(obj + "." + field + "." + name)}
+	switch {
+	case !ok:
+		a.Reason = fmt.Sprintf("spec sets %s.%s = %s; not set in state", field, name, want)
+	case compareVersions(want, cur) < 0:
+		a.Reason = fmt.Sprintf("roll back %s.%s from %s to %s", field, name, cur, want)
+	default:
+		a.Reason = fmt.Sprintf("spec sets %s.%s = %s; state has %s", field, name, want, cur)
+	}
+
+	// The subject is the exact content the alias/label would serve.
+	subject, vcheck, err := pl.subject(obj, want)
+	if err != nil {
+		return err
+	}
+	a.Subject = subject
+	a.Gates = append(a.Gates, vcheck)
+	if t == MoveModelAlias && vcheck.Status == GatePassed {
+		mv, err := pl.st.GetModelVersion(pl.ctx, strings.TrimPrefix(obj, "models/"), want)
+		if err != nil {
+			return err
+		}
+		for _, metric := range sortedKeys(gate.Metrics) {
+			a.Gates = append(a.Gates, metricGate(metric, gate.Metrics[metric], mv))
+		}
+	}
+	for _, ev := range gate.Evals {
+		g, err := pl.evalGate(ev, obj, want, subject, vcheck.Status != GateFailed)
+		if err != nil {
+			return err
+		}
+		a.Gates = append(a.Gates, g)
+	}
+	if gate.Approvals > 0 {
+		g := GateCheck{Gate: "approvals", Status: GatePassed, Detail: fmt.Sprintf("%d of %d required approvals", pl.opts.Approvals, gate.Approvals)}
+		if pl.opts.Approvals < gate.Approvals {
+			g.Status = GateFailed
+		}
+		a.Gates = append(a.Gates, g)
+	}
+	a.Status = gateStatus(a.Gates)
+	pl.add(a)
+	return nil
+}
+
+func gateStatus(gs []GateCheck) string {
+	var why []string
+	for _, g := range gs {
+		if g.Status == GateFailed {
+			why = append(why, g.Gate+": "+g.Detail)
+		}
+	}
+	if len(why) == 0 {
+		return StatusReady
+	}
+	return "blocked: " + strings.Join(why, "; ")
+}
+
+// subject returns the content hash that version `v` of obj stands for and
+// the "version" gate: registered, about to be registered, or unknown.
+func (pl *planner) subject(obj, v string) (string, GateCheck, error) {
+	g := GateCheck{Gate: "version"}
+	kind, name, _ := strings.Cut(obj, "/")
+	if kind == "prompts" {
+		pv, err := pl.st.GetPromptVersion(pl.ctx, name, v)
+		if err == nil {
+			g.Status, g.Detail = GatePassed, fmt.Sprintf("%s is registered (%s)", v, pv.ContentHash)
+			return pv.ContentHash, g, nil
+		}
+		if !isNotFound(err) {
+			return "", g, err
+		}
+		if p := pl.b.Prompts[name]; p.Version == v {
+			g.Status, g.Detail = GatePending, fmt.Sprintf("%s is registered by this plan (%s)", v, p.ContentHash)
+			return p.ContentHash, g, nil
+		}
+		g.Status = GateFailed
+		g.Detail = fmt.Sprintf("version %s is not registered and the spec's current version is %s (only that one can be registered from this repo)", v, pl.b.Prompts[name].Version)
+		return "", g, nil
+	}
+	mv, err := pl.st.GetModelVersion(pl.ctx, name, v)
+	if err == nil {
+		g.Status, g.Detail = GatePassed, fmt.Sprintf("%s is registered (%s)", v, mv.ArtifactURI)
+		return mv.ContentHash(), g, nil
+	}
+	if !isNotFound(err) {
+		return "", g, err
+	}
+	g.Status = GateFailed
+	g.Detail = fmt.Sprintf("version %s is not registered (a training pipeline registers it with `cairn registry register %s --version %s --artifact URI`)", v, name, v)
+	return "", g, nil
+}
+
+// metricGate compares a registered metric with a bound such as ">= 0.92".
+func metricGate(metric, bound string, mv *state.ModelVersion) GateCheck {
+	g := GateCheck{Gate: "metric " + metric}
+	op, want, err := ParseBound(bound)
+	if err != nil {
+		g.Status, g.Detail = GateFailed, err.Error()
+		return g
+	}
+	got, ok := mv.Metrics[metric]
+	if !ok {
+		g.Status, g.Detail = GateFailed, fmt.Sprintf("%s is not recorded for version %s (needs %s %s)", metric, mv.Version, op, fmtNum(want))
+		return g
+	}
+	g.Detail = fmt.Sprintf("%s = %s, needs %s %s", metric, fmtNum(got), op, fmtNum(want))
+	if compareOp(got, op, want) {
+		g.Status = GatePassed
+	} else {
+		g.Status = GateFailed
+	}
+	return g
+}
+
+func fmtNum(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// ParseBound parses a metric gate bound: ">= 0.92", "<0.05", "== 1".
+func ParseBound(s string) (op string, v float64, err error) {
+	t := strings.TrimSpace(s)
+	for _, o := range []string{">=", "<=", "==", ">", "<"} {
+		if strings.HasPrefix(t, o) {
+			v, err := strconv.ParseFloat(strings.TrimSpace(t[len(o):]), 64)
+			if err != nil {
+				return "", 0, fmt.Errorf("bound %q: %q is not a number", s, strings.TrimSpace(t[len(o):]))
+			}
+			return o, v, nil
+		}
+	}
+	return "", 0, fmt.Errorf("bound %q must start with >=, <=, >, < or ==", s)
+}
+
+func compareOp(got float64, op string, want float64) bool {
+	switch op {
+	case ">=":
+		return got >= want
+	case "<=":
+		return got <= want
+	case ">":
+		return got > want
+	case "<":
+		return got < want
+	}
+	return got == want
+}
+
+// EvalHash identifies an eval suite's definition and dataset: evidence from a
+// run of an older definition does not count.
+func EvalHash(e *compiler.Eval) string {
+	b, _ := json.Marshal(struct {
+		Target      compiler.EvalTarget        `json:"target"`
+		DatasetHash string                     `json:"dataset_hash"`
+		Metrics     map[string]compiler.Metric `json:"metrics"`
+		Repeats     int                        `json:"repeats"`
+		MinPasses   int                        `json:"min_passes"`
+	}{e.Target, e.DatasetHash, e.Metrics, e.Repeats, e.MinPasses})
+	return state.HashBytes(b)
+}
+
+// evalGate checks eval evidence for an exact subject and, when it is missing
+// and a runner is available, plans the run.
+func (pl *planner) evalGate(evName, obj, version, subject string, canRun bool) (GateCheck, error) {
+	g := GateCheck{Gate: "eval " + evName}
+	ev := pl.b.Evals[evName]
+	if ev == nil {
+		g.Status, g.Detail = GateFailed, fmt.Sprintf("eval %s is not defined", evName)
+		return g, nil
+	}
+	if subject == "" {
+		g.Status, g.Detail = GateFailed, "no content to evaluate (version unknown)"
+		return g, nil
+	}
+	eh := EvalHash(ev)
+	run, ok, err := pl.st.LatestEvalRun(pl.ctx, evName, subject, eh)
+	if err != nil {
+		return g, err
+	}
+	if ok {
+		if run.Passed {
+			g.Status, g.Detail = GatePassed, fmt.Sprintf("run #%d passed for %s%s", run.ID, subject, summary(run.Summary))
+		} else {
+			g.Status, g.Detail = GateFailed, fmt.Sprintf("run #%d failed for %s%s", run.ID, subject, summary(run.Summary))
+		}
+		return g, nil
+	}
+	if pl.opts.Evals == nil {
+		g.Status, g.Detail = GateFailed, fmt.Sprintf("no run for %s and eval runner not available", subject)
+		return g, nil
+	}
+	kind, name, _ := strings.Cut(obj, "/")
+	if kind == "prompts" && pl.b.Prompts[name].Version != version {
+		g.Status, g.Detail = GateFailed, fmt.Sprintf("no run for %s; only the spec's current version %s can be evaluated from this repo", version, pl.b.Prompts[name].Version)
+		return g, nil
+	}
+	if !canRun {
+		g.Status, g.Detail = GateFailed, "cannot run: version unknown"
+		return g, nil
+	}
+	key := evName + " " + subject
+	if !pl.evals[key] {
+		pl.evals[key] = true
+		pl.add(Action{Type: RunEval, Object: "evals/" + evName, Name: obj, TargetVersion: version, Subject: subject,
+			Reason: fmt.Sprintf("gates %s@%s; no run for %s with this suite definition", obj, version, subject),
+			After:  eh, Status: StatusReady, Pos: ev.Pos})
+	}
+	g.Status, g.Detail = GatePending, fmt.Sprintf("run_eval %s for %s in this plan", evName, subject)
+	return g, nil
+}
+
+func summary(s string) string {
+	if s == "" {
+		return ""
+	}
+	return ": " + s
+}
+
+// RAGHash identifies a RAG source's content and settings.
+func RAGHash(b *compiler.Bundle, r *compiler.RAG) string {
+	files := map[string]string{}
+	for _, s := range r.Sources {
+		for _, f := range s.Files {
+			files[f] = b.Files[f]
+		}
+	}
+	j, _ := json.Marshal(struct {
+		Sources   []compiler.RAGSourceFile `json:"sources"`
+		Chunking  compiler.Chunking        `json:"chunking"`
+		Embedding compiler.Embedding       `json:"embedding"`
+		Files     map[string]string        `json:"files"`
+	}{r.Sources, r.Chunking, r.Embedding, files})
+	return state.HashBytes(j)
+}
+
+func (pl *planner) rag() error {
+	if pl.opts.RAG == nil {
+		return nil
+	}
+	for _, name := range sortedKeys(pl.b.RAG) {
+		r := pl.b.RAG[name]
+		want := RAGHash(pl.b, r)
+		raw, ok, err := pl.st.GetRecord(pl.ctx, RecordRAGSnapshot, name)
+		if err != nil {
+			return err
+		}
+		var rec ragRecord
+		if ok {
+			if err := json.Unmarshal(raw, &rec); err != nil {
+				return fmt.Errorf("state record %s/%s: %w", RecordRAGSnapshot, name, err)
+			}
+		}
+		if rec.Hash == want {
+			continue
+		}
+		reason := "sources changed since the last snapshot"
+		if !ok {
+			reason = "never snapshotted"
+		}
+		pl.add(Action{Type: SnapshotRAG, Object: "rag/" + name, Before: rec.Hash, After: want, Reason: reason, Status: StatusReady, Pos: r.Pos})
+	}
+	return nil
+}
+
+func (pl *planner) render() error {
+	if pl.opts.Renderer == nil {
+		return nil
+	}
+	files, err := pl.opts.Renderer.Render(pl.ctx, pl.b, pl.st)
+	if err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	have, err := pl.st.RenderedHashes(pl.ctx)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		h := state.HashBytes(f.Content)
+		if have[f.Path] == h {
+			continue
+		}
+		reason := "content changed"
+		if have[f.Path] == "" {
+			reason = "not rendered yet"
+		}
+		pl.add(Action{Type: RenderTarget, Object: f.Path, Before: have[f.Path], After: h, Reason: reason, Status: StatusReady, content: f.Content})
+	}
+	return nil
+}
+
+func compareVersions(a, b string) int { return prompts.CompareStrings(a, b) }
