@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"net/http"
 	"os"
@@ -74,6 +73,9 @@ func (h *HashEmbedder) EmbedQuery(ctx context.Context, text string) ([]float32, 
 // Feature weights: whole words carry the meaning; bigrams reward phrase
 // matches; character trigrams give partial credit for inflections and typos.
 const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+
 	wWord    = 1.0
 	wBigram  = 0.5
 	wTrigram = 0.2
@@ -82,10 +84,13 @@ const (
 func (h *HashEmbedder) embed(text string) []float32 {
 	v := make([]float64, h.Dim)
 	add := func(kind byte, feat string, w float64) {
-		f := fnv.New64a()
-		f.Write([]byte{kind, ':'})
-		f.Write([]byte(feat))
-		s := f.Sum64()
+		// FNV-1a inline: the hash.Hash interface allocates per feature.
+		s := uint64(fnvOffset)
+		s = (s ^ uint64(kind)) * fnvPrime
+		s = (s ^ ':') * fnvPrime
+		for i := 0; i < len(feat); i++ {
+			s = (s ^ uint64(feat[i])) * fnvPrime
+		}
 		// The sign bit makes collisions cancel out in expectation instead of piling up.
 		if s>>63 == 1 {
 			w = -w
