@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/evals"
+)
+
+func init() {
+	commands = append(commands, func() *cobra.Command {
+		var (
+			format   string
+			parallel int
+			noCache  bool
+		)
+		cmd := &cobra.Command{
+			Use:   "eval [dir] [suite ...]",
+			Short: "Run eval suites (all by default) and report per-case and per-metric results",
+			Long: `eval compiles the spec repo and runs the named eval suites (all when none are named)
+against their providers, with results cached by everything that can change them.
+Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec, 3 usage or internal error.`,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				writers := map[string]func(io.Writer, []*evals.Run) error{
+					"table": evals.WriteTable, "json": evals.WriteJSON, "junit": evals.WriteJUnit, "html": evals.WriteHTML}
+				write, ok := writers[format]
+				if !ok {
+					return exitf(exitUsage, "eval: unknown --format %q (table, json, junit or html)", format)
+				}
+				if parallel < 1 || parallel > 256 {
+					return exitf(exitUsage, "eval: --parallel %d: must be 1..256", parallel)
+				}
+				b, ds := compiler.Compile(repoDir(args), compiler.Options{SkipProjection: true})
+				if len(ds) > 0 {
+					for _, d := range ds {
+						cmd.PrintErrln(d.String())
+					}
+					return &exitError{code: exitInvalid}
+				}
+				suites := []string{}
+				if len(args) > 1 {
+					suites = args[1:]
+				} else {
+					for n := range b.Evals {
+						suites = append(suites, n)
+					}
+					sort.Strings(suites)
+				}
+				opts := evals.Options{Parallel: parallel, NoCache: noCache, Store: evals.NewMemStore()}
+				var runs []*evals.Run
+				failed := false
+				for _, s := range suites {
+					o := opts
+					if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+						bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("eval "+s), progressbar.OptionClearOnFinish())
+						o.Progress = func(done, total int) { bar.ChangeMax(total); _ = bar.Set(done) }
+						defer bar.Finish()
+					}
+					r, err := evals.RunSuite(context.Background(), b, s, o)
+					if err != nil {
+						return exitf(exitDenied, "eval: %v", err)
+					}
+					runs = append(runs, r)
+					failed = failed || !r.Passed
+				}
+				if err := write(cmd.OutOrStdout(), runs); err != nil {
+					return exitf(exitUsage, "eval: %v", err)
+				}
+				if failed {
+					return &exitError{code: exitDenied}
+				}
+				return nil
+			},
+		}
+		cmd.Flags().StringVar(&format, "format", "table", "output format: table, json, junit or html")
+		cmd.Flags().IntVar(&parallel, "parallel", 4, "cases in flight per provider")
+		cmd.Flags().BoolVar(&noCache, "no-cache", false, "ignore cached results")
+		return cmd
+	})
+}

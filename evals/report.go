@@ -1,0 +1,155 @@
+package evals
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+func fmtVal(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.4g", *v)
+}
+
+// WriteTable prints runs as a human-readable table.
+func WriteTable(w io.Writer, runs []*Run) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range runs {
+		fmt.Fprintf(tw, "suite %s (%s): %s  cases=%d errors=%d cache_hits=%d tokens=%d/%d cost=$%.6f\n",
+			r.Suite, r.Target, r.Status, len(r.Cases), r.Errors, r.CacheHits, r.InputTokens, r.OutTokens, r.CostUSD)
+		fmt.Fprintln(tw, "  METRIC\tSCORER\tAGGREGATE\tVALUE\tBOUND\tCASES\tERRORS\tRESULT")
+		for _, m := range r.Metrics {
+			res := "FAIL"
+			if m.Pass {
+				res = "PASS"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s %g\t%d\t%d\t%s\n", m.Name, m.Scorer, m.Aggregate, fmtVal(m.Value), m.Op, m.Threshold, m.Cases, m.Errors, res)
+		}
+		for _, c := range r.Cases {
+			if c.Status != Pass {
+				msg := c.Error
+				if msg == "" {
+					var parts []string
+					for _, m := range sortedKeys(c.Metrics) {
+						mr := c.Metrics[m]
+						if mr.Status != Pass {
+							parts = append(parts, fmt.Sprintf("%s=%s %s%s", m, fmtVal(mr.Score), mr.Reason, mr.Error))
+						}
+					}
+					msg = strings.Join(parts, "; ")
+				}
+				fmt.Fprintf(tw, "  %s %s#%d: %s\n", c.Status, c.ID, c.Repeat, oneLine(msg, 160))
+			}
+		}
+	}
+	return tw.Flush()
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func sortedKeys(m map[string]MetricResult) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	for i := 1; i < len(ks); i++ {
+		for j := i; j > 0 && ks[j] < ks[j-1]; j-- {
+			ks[j], ks[j-1] = ks[j-1], ks[j]
+		}
+	}
+	return ks
+}
+
+// WriteJSON prints runs as JSON.
+func WriteJSON(w io.Writer, runs []*Run) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		FormatVersion int    `json:"format_version"`
+		Runs          []*Run `json:"runs"`
+	}{1, runs})
+}
+
+type junitSuites struct {
+	XMLName xml.Name     `xml:"testsuites"`
+	Suites  []junitSuite `xml:"testsuite"`
+}
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Errors   int         `xml:"errors,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+type junitCase struct {
+	Name    string    `xml:"name,attr"`
+	Class   string    `xml:"classname,attr"`
+	Failure *junitMsg `xml:"failure,omitempty"`
+	Error   *junitMsg `xml:"error,omitempty"`
+}
+type junitMsg struct {
+	Message string `xml:"message,attr"`
+	Body    string `xml:",chardata"`
+}
+
+// WriteJUnit prints runs as JUnit XML: one testcase per case, ERROR as <error>.
+func WriteJUnit(w io.Writer, runs []*Run) error {
+	var out junitSuites
+	for _, r := range runs {
+		s := junitSuite{Name: r.Suite, Tests: len(r.Cases)}
+		for _, c := range r.Cases {
+			jc := junitCase{Name: fmt.Sprintf("%s#%d", c.ID, c.Repeat), Class: "evals." + r.Suite}
+			switch c.Status {
+			case Fail:
+				s.Failures++
+				b, _ := json.Marshal(c.Metrics)
+				jc.Failure = &junitMsg{Message: "case failed", Body: string(b)}
+			case Error:
+				s.Errors++
+				jc.Error = &junitMsg{Message: oneLine(c.Error, 200), Body: c.Error}
+			}
+			s.Cases = append(s.Cases, jc)
+		}
+		out.Suites = append(out.Suites, s)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// html/template escapes every value: outputs are model text and may hold markup.
+var htmlTmpl = template.Must(template.New("r").Funcs(template.FuncMap{"val": fmtVal}).Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>cairn eval</title>
+<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}.PASS{color:green}.FAIL{color:#b00}.ERROR{color:#b60}</style></head><body>
+{{range .}}<h2>{{.Suite}} <span class="{{.Status}}">{{.Status}}</span></h2>
+<p>target {{.Target}} · cases {{len .Cases}} · errors {{.Errors}} · cache hits {{.CacheHits}} · cost ${{printf "%.6f" .CostUSD}}</p>
+<table><tr><th>metric</th><th>scorer</th><th>aggregate</th><th>value</th><th>bound</th><th>cases</th><th>errors</th><th>pass</th></tr>
+{{range .Metrics}}<tr><td>{{.Name}}</td><td>{{.Scorer}}</td><td>{{.Aggregate}}</td><td>{{val .Value}}</td><td>{{.Op}} {{.Threshold}}</td><td>{{.Cases}}</td><td>{{.Errors}}</td><td>{{.Pass}}</td></tr>
+{{end}}</table>
+<table><tr><th>case</th><th>status</th><th>output</th><th>error</th></tr>
+{{range .Cases}}<tr><td>{{.ID}}#{{.Repeat}}</td><td class="{{.Status}}">{{.Status}}</td><td>{{.Output}}</td><td>{{.Error}}</td></tr>
+{{end}}</table>
+{{end}}</body></html>
+`))
+
+// WriteHTML prints runs as a self-contained, escaped HTML page.
+func WriteHTML(w io.Writer, runs []*Run) error { return htmlTmpl.Execute(w, runs) }
