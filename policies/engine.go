@@ -1,0 +1,352 @@
+package policies
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/util"
+
+	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/internal/diag"
+)
+
+// PolicyPrefix is the package prefix of every policy: package cairn.policy.<id>.
+const PolicyPrefix = "cairn.policy."
+
+// WaiversID is the id of the built-in policy that validates waivers; its
+// violations are never waived.
+const WaiversID = "waivers"
+
+// Policy describes one loaded policy package.
+type Policy struct {
+	ID          string `json:"id"`
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Severity is the METADATA custom.severity: "deny" (default) or "warn",
+	// which reports the package's deny results as warnings (a soft launch).
+	Severity string        `json:"severity"`
+	Builtin  bool          `json:"builtin"`
+	Pos      diag.Position `json:"pos"` // the package clause
+	rules    []string      // "deny" and/or "warn", the rules the package defines
+}
+
+// Engine holds the compiled policies and their prepared queries; build it
+// once per run with New and call Evaluate for each bundle.
+type Engine struct {
+	policies []Policy
+	queries  []rego.PreparedEvalQuery // one per policy, same order
+	waivers  *rego.PreparedEvalQuery  // data.cairn.policy.waivers.active, if loaded
+}
+
+// New parses and compiles the built-in library and the team's policies and
+// prepares their queries. Rego syntax, type and compile errors (including a
+// call to a removed built-in such as http.send) are returned as a diag.List
+// of severity error located at file:line:col.
+func New(opts Options) (*Engine, error) {
+	srcs, err := opts.sources(false)
+	if err != nil {
+		return nil, err
+	}
+	mods, errs := parse(srcs)
+	if len(errs) > 0 {
+		errs.Sort()
+		return nil, errs
+	}
+	c := newCompiler()
+	if c.Compile(mods); c.Failed() {
+		l := regoDiags(c.Errors, "")
+		l.Sort()
+		return nil, l
+	}
+	pols, errs := discover(mods)
+	if len(errs) > 0 {
+		errs.Sort()
+		return nil, errs
+	}
+	store, err := newStore()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{policies: pols}
+	ctx := context.Background()
+	for _, p := range pols {
+		var terms []string
+		for _, r := range p.rules {
+			terms = append(terms, fmt.Sprintf("%s = data.%s%s.%s", r, PolicyPrefix, p.ID, r))
+		}
+		pq, err := rego.New(
+			rego.Compiler(c),
+			rego.Store(store),
+			rego.Query(strings.Join(terms, "; ")),
+		).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("preparing policy %s: %w", p.ID, err)
+		}
+		e.queries = append(e.queries, pq)
+		if p.ID == WaiversID && p.Builtin {
+			wq, err := rego.New(
+				rego.Compiler(c),
+				rego.Store(store),
+				rego.Query("active = data."+PolicyPrefix+WaiversID+".active"),
+			).PrepareForEval(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("preparing waivers: %w", err)
+			}
+			e.waivers = &wq
+		}
+	}
+	return e, nil
+}
+
+func newStore() (storage.Store, error) {
+	data, err := builtinData()
+	if err != nil {
+		return nil, err
+	}
+	return inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false)), nil
+}
+
+// Policies lists the loaded policies, sorted by id.
+func (e *Engine) Policies() []Policy { return append([]Policy(nil), e.policies...) }
+
+// discover finds the policy packages (cairn.policy.<id>) among the modules,
+// with their METADATA, and checks that custom.id agrees with the package.
+func discover(mods map[string]*ast.Module) ([]Policy, diag.List) {
+	names := make([]string, 0, len(mods))
+	for n := range mods {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	byID := map[string]*Policy{}
+	var errs diag.List
+	for _, n := range names {
+		m := mods[n]
+		id, ok := policyID(m.Package.Path)
+		if !ok {
+			continue
+		}
+		p := byID[id]
+		if p == nil {
+			p = &Policy{ID: id, Severity: "deny", Builtin: strings.HasPrefix(n, builtinPrefix), Pos: locPos(m.Package.Location, n)}
+			byID[id] = p
+		}
+		for _, r := range m.Rules {
+			name := r.Head.Ref()[0].Value.String()
+			if (name == "deny" || name == "warn") && !contains(p.rules, name) {
+				p.rules = append(p.rules, name)
+			}
+		}
+		for _, a := range m.Annotations {
+			if a.Scope != "package" && a.Scope != "subpackages" {
+				continue
+			}
+			if a.Title != "" {
+				p.Title = a.Title
+			}
+			if a.Description != "" {
+				p.Description = strings.TrimSpace(a.Description)
+			}
+			if v, ok := a.Custom["id"]; ok && fmt.Sprint(v) != id {
+				errs = append(errs, diag.Diagnostic{Severity: diag.Error, Code: "policy_metadata",
+					Message: fmt.Sprintf("METADATA custom.id %q differs from the package's policy id %q", fmt.Sprint(v), id),
+					Pos:     locPos(a.Location, n)})
+			}
+			if v, ok := a.Custom["severity"]; ok {
+				switch s := fmt.Sprint(v); s {
+				case "deny", "warn":
+					p.Severity = s
+				default:
+					errs = append(errs, diag.Diagnostic{Severity: diag.Error, Code: "policy_metadata",
+						Message: fmt.Sprintf("METADATA custom.severity is %q; it must be \"deny\" or \"warn\"", s),
+						Pos:     locPos(a.Location, n)})
+				}
+			}
+		}
+	}
+	out := make([]Policy, 0, len(byID))
+	for _, p := range byID {
+		if len(p.rules) == 0 {
+			continue // a package of helpers, not a policy
+		}
+		sort.Strings(p.rules)
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, errs
+}
+
+// policyID returns <id> for package data.cairn.policy.<id> (nested ids are dotted).
+func policyID(path ast.Ref) (string, bool) {
+	// path is [data, cairn, policy, id...]
+	if len(path) < 4 {
+		return "", false
+	}
+	var parts []string
+	for _, t := range path[1:] {
+		s, ok := t.Value.(ast.String)
+		if !ok {
+			return "", false
+		}
+		parts = append(parts, string(s))
+	}
+	if parts[0] != "cairn" || parts[1] != "policy" {
+		return "", false
+	}
+	return strings.Join(parts[2:], "."), true
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Input builds the policy input document {bundle, now, context} as an OPA
+// value, once per evaluation.
+func Input(b *compiler.Bundle, now time.Time, ctxData map[string]any) (ast.Value, error) {
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("encoding bundle: %w", err)
+	}
+	var bundleDoc any
+	if err := util.UnmarshalJSON(raw, &bundleDoc); err != nil {
+		return nil, fmt.Errorf("decoding bundle: %w", err)
+	}
+	if ctxData == nil {
+		ctxData = map[string]any{}
+	}
+	// Round-trip the context through JSON so any JSON-able value is accepted.
+	rawCtx, err := json.Marshal(ctxData)
+	if err != nil {
+		return nil, fmt.Errorf("encoding policy context: %w", err)
+	}
+	var ctxDoc any
+	if err := util.UnmarshalJSON(rawCtx, &ctxDoc); err != nil {
+		return nil, fmt.Errorf("decoding policy context: %w", err)
+	}
+	return ast.InterfaceToValue(map[string]any{
+		"bundle":  bundleDoc,
+		"now":     now.UTC().Format(time.RFC3339Nano),
+		"context": ctxDoc,
+	})
+}
+
+// Evaluate runs every policy on the bundle at time now, applies the bundle's
+// waivers and returns the violations, sorted, each located at its field (or
+// object) in the user's files. A policy that fails at run time is reported as
+// a diagnostic of severity error at its location; the others still run. The
+// error result is for failures of cairn itself.
+func (e *Engine) Evaluate(ctx context.Context, b *compiler.Bundle, now time.Time, ctxData map[string]any) (diag.List, error) {
+	input, err := Input(b, now, ctxData)
+	if err != nil {
+		return nil, err
+	}
+	var out diag.List
+	for i, p := range e.policies {
+		rs, err := e.queries[i].Eval(ctx, rego.EvalParsedInput(input))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			out = append(out, runtimeDiag(p, err)...)
+			continue
+		}
+		if len(rs) == 0 {
+			continue
+		}
+		for _, rule := range p.rules {
+			sev := diag.Warn
+			if rule == "deny" && p.Severity == "deny" {
+				sev = diag.Deny
+			}
+			out = append(out, e.results(b, p, sev, rs[0].Bindings[rule])...)
+		}
+	}
+	if e.waivers != nil {
+		active, err := e.activeWaivers(ctx, input)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, applyWaivers(b, out, active, e.policies)...)
+	}
+	out.Sort()
+	return out, nil
+}
+
+// results turns a rule's set of {msg, target, path} into diagnostics.
+func (e *Engine) results(b *compiler.Bundle, p Policy, sev diag.Severity, v any) diag.List {
+	set, _ := v.([]any)
+	var out diag.List
+	for _, r := range set {
+		d := diag.Diagnostic{Severity: sev, Code: p.ID, Title: p.Title}
+		switch r := r.(type) {
+		case string: // a bare message, as conftest-style policies write them
+			d.Message = r
+		case map[string]any:
+			d.Message, _ = r["msg"].(string)
+			d.Object, _ = r["target"].(string)
+			d.Path, _ = r["path"].(string)
+		}
+		if d.Message == "" {
+			out = append(out, diag.Diagnostic{Severity: diag.Error, Code: "policy_result", Pos: p.Pos,
+				Message: fmt.Sprintf("policy %s returned a violation without a message; want {\"msg\": string, \"target\": \"kind/name\", \"path\": string}, got %v", p.ID, r)})
+			continue
+		}
+		d.Pos = Locate(b, d.Object, d.Path)
+		if !d.Pos.IsValid() && d.Object == "" {
+			d.Pos = p.Pos // nothing better than the policy itself
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func runtimeDiag(p Policy, err error) diag.List {
+	var te *topdown.Error
+	if errors.As(err, &te) {
+		d := diag.Diagnostic{Severity: diag.Error, Code: te.Code, Pos: p.Pos,
+			Message: fmt.Sprintf("policy %s failed: %s", p.ID, te.Message)}
+		if te.Location != nil {
+			d.Pos = locPos(te.Location, p.Pos.File)
+		}
+		return diag.List{d}
+	}
+	l := regoDiags(err, p.Pos.File)
+	for i := range l {
+		l[i].Message = fmt.Sprintf("policy %s failed: %s", p.ID, l[i].Message)
+	}
+	return l
+}
+
+func (e *Engine) activeWaivers(ctx context.Context, input ast.Value) (map[int]bool, error) {
+	rs, err := e.waivers.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, fmt.Errorf("evaluating waivers: %w", err)
+	}
+	active := map[int]bool{}
+	if len(rs) == 0 {
+		return active, nil
+	}
+	set, _ := rs[0].Bindings["active"].([]any)
+	for _, x := range set {
+		if n, ok := x.(json.Number); ok {
+			if i, err := n.Int64(); err == nil {
+				active[int(i)] = true
+			}
+		}
+	}
+	return active, nil
+}
