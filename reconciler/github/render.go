@@ -43,6 +43,8 @@ type SuiteDelta struct {
 	Metrics []MetricDelta
 	Changed []CaseChange // cases whose result differs between base and head
 	Error   string       // the suite could not run on the head
+	Errors  int          // cases that ended in ERROR on the head (neither pass nor fail)
+	Removed bool         // the suite exists on the base only
 }
 
 // MetricDelta is one metric's aggregate on base and head.
@@ -97,7 +99,11 @@ func (r Report) Conclusion() string {
 	if r.Diagnostics.Count(diag.Error) > 0 || r.Diagnostics.Count(diag.Deny) > 0 {
 		return Failure
 	}
+	errored := false
 	for _, s := range r.Evals {
+		if s.Removed {
+			continue
+		}
 		if s.Error != "" {
 			return Failure
 		}
@@ -106,8 +112,10 @@ func (r Report) Conclusion() string {
 				return Failure
 			}
 		}
+		errored = errored || s.Errors > 0
 	}
-	if r.Diagnostics.Count(diag.Warn) > 0 || len(r.Problems) > 0 {
+	// Errored cases are neither a pass nor a failure: the verdict is open.
+	if r.Diagnostics.Count(diag.Warn) > 0 || len(r.Problems) > 0 || errored {
 		return Neutral
 	}
 	return Success
@@ -146,6 +154,9 @@ func (r Report) Headline() string {
 func (r Report) failingMetrics() int {
 	f := 0
 	for _, s := range r.Evals {
+		if s.Removed {
+			continue
+		}
 		for _, m := range s.Metrics {
 			if !m.Pass() {
 				f++
@@ -238,8 +249,14 @@ func RenderComment(r Report) string {
 				fmt.Fprintf(&b, " → `%s`", cell(s.Target))
 			}
 			b.WriteString("\n\n")
+			if s.Removed {
+				b.WriteString("Removed by this pull request.\n\n")
+			}
 			if s.Error != "" {
 				fmt.Fprintf(&b, "❌ did not run: %s\n\n", esc(oneLine(s.Error)))
+			}
+			if s.Errors > 0 {
+				fmt.Fprintf(&b, "⚠️ %d cases ended in ERROR (counted neither as pass nor as fail)\n\n", s.Errors)
 			}
 			if len(s.Metrics) > 0 {
 				b.WriteString("| metric | base | head | Δ | threshold | |\n|---|---:|---:|---:|---|---|\n")
@@ -253,7 +270,9 @@ func RenderComment(r Report) string {
 						th = op + " " + num(m.Threshold)
 					}
 					status := "✅"
-					if !m.Pass() {
+					if s.Removed {
+						status = ""
+					} else if !m.Pass() {
 						status = "❌"
 					}
 					if m.Regressed() {
