@@ -12,7 +12,9 @@ func floatp(f float64) *float64 { return &f }
 // prompt served on Kubernetes with a canary label, a batch job, SageMaker
 // canary and shadow, Vertex canary and direct, and SLOs over 30d and 28d.
 func fixture() (*compiler.Bundle, View) {
-	pos := func(line int) compiler.Position { return compiler.Position{File: "specs/deploy.cue", Line: line, Col: 2} }
+	pos := func(line int) compiler.Position {
+		return compiler.Position{File: "specs/deploy.cue", Line: line, Col: 2}
+	}
 	b := &compiler.Bundle{
 		FormatVersion: compiler.FormatVersion,
 		Project:       compiler.Project{Name: "acme-ml", Owners: []string{"@acme/ml"}},

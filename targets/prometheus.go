@@ -2,6 +2,7 @@ package targets
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -66,7 +67,7 @@ type ruleTest struct {
 	Name           string          `yaml:"name"`
 	Interval       string          `yaml:"interval"`
 	InputSeries    []inputSeries   `yaml:"input_series"`
-	AlertRuleTests []alertRuleTest `yaml:"alert_rule_tests"`
+	AlertRuleTests []alertRuleTest `yaml:"alert_rule_test"`
 }
 
 type inputSeries struct {
@@ -226,12 +227,21 @@ func (r *run) newSLORules(s *compiler.SLO) (*sloRules, bool) {
 	return sr, true
 }
 
+var sumRateRe = regexp.MustCompile(`^sum\s*\(\s*(?:rate|increase)\s*\(\s*(.+?)\s*\[\{\{\.window\}\}\]\s*\)\s*\)$`)
+
 // windowed turns an SLI expression into a function of the window: a plain
 // selector becomes sum(rate(sel[w])); a query may place {{.window}} itself,
 // as in Sloth. The parsed selector is returned for generating test series.
 func windowed(expr string) (func(string) string, *selector, bool) {
 	if strings.Contains(expr, "{{.window}}") {
-		return func(w string) string { return strings.ReplaceAll(expr, "{{.window}}", w) }, nil, true
+		f := func(w string) string { return strings.ReplaceAll(expr, "{{.window}}", w) }
+		// The common sum(rate(sel[{{.window}}])) still yields a selector for tests.
+		if m := sumRateRe.FindStringSubmatch(strings.TrimSpace(expr)); m != nil {
+			if sel, ok := parseSelector(m[1]); ok {
+				return f, &sel, true
+			}
+		}
+		return f, nil, true
 	}
 	sel, ok := parseSelector(expr)
 	if !ok {

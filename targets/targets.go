@@ -6,9 +6,6 @@
 package targets
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -140,16 +137,14 @@ func Render(in Input, only ...string) ([]File, error) {
 	return out, nil
 }
 
-// bundleHash is the bundle's identity for file headers and labels.
+// bundleHash is the bundle's identity for file headers and labels (a
+// variable so that a test can pin it).
 var bundleHash = func(b *compiler.Bundle) (string, error) {
-	// TODO(lead): switch to (*compiler.Bundle).Hash() once it lands; until
-	// then the sha256 of encoding/json's output, whose map keys are sorted.
-	data, err := json.Marshal(b)
-	if err != nil {
-		return "", fmt.Errorf("targets: hashing bundle: %w", err)
+	h := b.Hash()
+	if h == "" {
+		return "", fmt.Errorf("targets: the bundle cannot be encoded, so it has no hash")
 	}
-	sum := sha256.Sum256(data)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
+	return h, nil
 }
 
 // run carries one Render call's state.
