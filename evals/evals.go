@@ -405,7 +405,9 @@ func Plan(b *compiler.Bundle, suite string, cat *prices.Catalog) ([]Case, error)
 		var rendered []provider.Message
 		for _, m := range msgs {
 			vars := r.Vars
-			if _, ok := vars["context"]; !ok && len(r.Context) > 0 {
+			// {{ context }} is the row's context; RAG retrieval is not wired in yet, so a RAG prompt's
+			// logged rows supply it (or it renders empty).
+			if _, ok := vars["context"]; !ok {
 				vars = cloneWith(vars, "context", strings.Join(r.Context, "\n\n"))
 			}
 			text, err := prompts.Render(m.Content, vars)

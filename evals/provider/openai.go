@@ -71,7 +71,11 @@ func NewOpenAI(cfg Config) (*OpenAI, error) {
 	default:
 		return nil, fmt.Errorf("provider %s: kind %q is not an OpenAI-family provider", cfg.Name, cfg.Kind)
 	}
-	oc.HTTPClient = &retryAfterDoer{c: &http.Client{Transport: http.DefaultTransport}}
+	// The default transport keeps 2 idle connections per host; with more
+	// cases in flight that means a new connection per request.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = max(cfg.Concurrency, 2)
+	oc.HTTPClient = &retryAfterDoer{c: &http.Client{Transport: tr}}
 	p := &OpenAI{cfg: cfg, client: openai.NewClientWithConfig(oc), sem: make(chan struct{}, cfg.Concurrency), sleep: sleepCtx}
 	if cfg.RequestsPerMinute > 0 {
 		p.rpm = rate.NewLimiter(rate.Limit(float64(cfg.RequestsPerMinute)/60), max(1, cfg.RequestsPerMinute/60))
