@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/policies"
+	"github.com/cairn-dev/cairn/reconciler"
+	ghub "github.com/cairn-dev/cairn/reconciler/github"
+	"github.com/cairn-dev/cairn/reconciler/state"
+)
+
+func init() {
+	commands = append(commands, func() *cobra.Command {
+		var (
+			repo, baseRef, headRef, headSHA, apiURL, stateLoc string
+			prNum                                             int
+			dryRun                                            bool
+		)
+		cmd := &cobra.Command{
+			Use:   "pr [dir]",
+			Short: "Post the plan and policy results to a pull request (sticky comment + check run)",
+			Long: `pr compiles and checks the spec repo, plans it against the state, and posts one
+sticky comment (updated in place on every run) and a check run with annotations at
+spec lines. In GitHub Actions it is configured by GITHUB_TOKEN, GITHUB_API_URL,
+GITHUB_REPOSITORY and the pull_request event (GITHUB_EVENT_PATH); flags override them.
+--dry-run prints the comment instead of posting it. The token is never printed.
+Exit codes: 0 posted, 1 posting failed, 3 usage or configuration error.`,
+			Args: cobra.MaximumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				cfg, err := ghub.ConfigFromEnv(os.Getenv)
+				if err != nil {
+					return exitf(exitUsage, "pr: %v", err)
+				}
+				if repo != "" {
+					if cfg.Owner, cfg.Repo, err = ghub.SplitRepository(repo); err != nil {
+						return exitf(exitUsage, "pr: --repo: %v", err)
+					}
+				}
+				if prNum != 0 {
+					cfg.PR = prNum
+				}
+				if baseRef != "" {
+					cfg.BaseRef = baseRef
+				}
+				if headRef != "" {
+					cfg.HeadRef = headRef
+				}
+				if headSHA != "" {
+					cfg.HeadSHA = headSHA
+				}
+				if apiURL != "" {
+					cfg.APIURL = apiURL
+				}
+				if !dryRun {
+					if err := cfg.Validate(); err != nil {
+						return exitf(exitUsage, "pr: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
+					}
+				}
+				ctx := cmd.Context()
+				if ctx == nil {
+					ctx = context.Background()
+				}
+				dir := repoDir(args)
+				r, annotations := prReport(ctx, dir, stateLoc, cfg)
+				body := ghub.RenderComment(r)
+				if dryRun {
+					fmt.Fprint(cmd.OutOrStdout(), body)
+					return nil
+				}
+				c, err := ghub.NewClient(cfg, nil, nil)
+				if err != nil {
+					return exitf(exitUsage, "pr: %v", err)
+				}
+				res, err := c.PostComment(ctx, ghub.Marker{Project: r.Project}, body)
+				if err != nil {
+					return exitf(exitDenied, "pr: %v", err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "comment: %d part(s) (%d created, %d updated, %d unchanged, %d deleted) %s\n",
+					len(res.IDs), res.Created, res.Updated, res.Unchanged, res.Deleted, firstOr(res.URLs))
+				cr, err := c.PublishCheckRun(ctx, ghub.CheckRun{
+					Name: "cairn", Title: r.Headline(), Summary: r.Summary(), Conclusion: r.Conclusion(), Annotations: annotations,
+				})
+				if err != nil {
+					return exitf(exitDenied, "pr: %v", err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "check run: %s, %d annotation(s) in %d request(s) %s\n",
+					r.Conclusion(), len(annotations), cr.Requests, cr.URL)
+				return nil
+			},
+		}
+		f := cmd.Flags()
+		f.StringVar(&repo, "repo", "", "repository owner/name (default $GITHUB_REPOSITORY)")
+		f.IntVar(&prNum, "pr", 0, "pull request number (default: from the event)")
+		f.StringVar(&baseRef, "base", "", "base ref (default: from the event)")
+		f.StringVar(&headRef, "head", "", "head ref (default: from the event)")
+		f.StringVar(&headSHA, "head-sha", "", "head commit for the check run (default: from the event)")
+		f.StringVar(&apiURL, "api-url", "", "GitHub API URL (default $GITHUB_API_URL or https://api.github.com)")
+		f.StringVar(&stateLoc, "state", "", "state store (default $CAIRN_STATE or .cairn/state.db)")
+		f.BoolVar(&dryRun, "dry-run", false, "print the comment instead of posting")
+		return cmd
+	})
+}
+
+// prReport compiles, checks and plans dir. Failures of a stage become
+// diagnostics or problems in the report, so the pull request still gets a
+// comment saying what went wrong.
+func prReport(ctx context.Context, dir, stateLoc string, cfg ghub.Config) (ghub.Report, []ghub.Annotation) {
+	r := ghub.Report{BaseRef: cfg.BaseRef, BaseSHA: cfg.BaseSHA, HeadRef: cfg.HeadRef, HeadSHA: cfg.HeadSHA}
+	if s := os.Getenv("GITHUB_SERVER_URL"); s != "" && os.Getenv("GITHUB_RUN_ID") != "" && cfg.Owner != "" {
+		r.RunURL = fmt.Sprintf("%s/%s/%s/actions/runs/%s", strings.TrimRight(s, "/"), cfg.Owner, cfg.Repo, os.Getenv("GITHUB_RUN_ID"))
+	}
+	prefix := repoPrefix(dir)
+	b, ds := compiler.Compile(dir, compiler.Options{})
+	if b == nil || ds.Count(diag.Error) > 0 {
+		r.Diagnostics = ds
+		r.Problems = append(r.Problems, "the spec does not compile; policies and plan were skipped")
+		return r, ghub.Annotations(ds, prefix)
+	}
+	r.Project, r.BundleHash = b.Project.Name, b.Hash()
+	eng, err := policies.New(policies.Options{Dir: dir})
+	if err != nil {
+		var l diag.List
+		if errors.As(err, &l) {
+			r.Diagnostics = append(ds, l...)
+		}
+		r.Problems = append(r.Problems, "policies do not compile: "+err.Error())
+		return r, ghub.Annotations(r.Diagnostics, prefix)
+	}
+	pd, err := eng.Evaluate(ctx, b, time.Now().UTC(), map[string]any{"pull_request": cfg.PR})
+	if err != nil {
+		r.Problems = append(r.Problems, "policy evaluation failed: "+err.Error())
+	}
+	r.Diagnostics = append(ds, pd...)
+
+	st, err := state.Open(ctx, state.Location(stateLoc, dir))
+	if err != nil {
+		r.Problems = append(r.Problems, "state store: "+err.Error())
+		return r, ghub.Annotations(r.Diagnostics, prefix)
+	}
+	defer st.Close()
+	p, err := reconciler.BuildPlan(ctx, b, st, reconciler.Options{})
+	if err != nil {
+		var l diag.List
+		if errors.As(err, &l) {
+			r.Diagnostics = append(r.Diagnostics, l...)
+		}
+		r.Problems = append(r.Problems, "plan: "+err.Error())
+		return r, ghub.Annotations(r.Diagnostics, prefix)
+	}
+	var md bytes.Buffer
+	if err := reconciler.WritePlan(&md, p, reconciler.FormatMarkdown); err != nil {
+		r.Problems = append(r.Problems, "plan: "+err.Error())
+	}
+	// The comment has its own "Plan" heading.
+	plan := strings.TrimPrefix(md.String(), "### cairn plan\n\n")
+	r.Plan = ghub.Plan{Changes: len(p.Actions), Blocked: len(p.Blocked()), Markdown: plan}
+	return r, ghub.Annotations(r.Diagnostics, prefix)
+}
+
+// repoPrefix is dir's path inside its git repository, which check-run
+// annotations need ("" when dir is the repository root or not in one).
+func repoPrefix(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	for d := abs; ; {
+		if _, err := os.Stat(filepath.Join(d, ".git")); err == nil {
+			rel, err := filepath.Rel(d, abs)
+			if err != nil || rel == "." {
+				return ""
+			}
+			return filepath.ToSlash(rel)
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return ""
+		}
+		d = parent
+	}
+}
+
+func firstOr(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
