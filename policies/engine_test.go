@@ -28,9 +28,9 @@ func cleanBundle() *compiler.Bundle {
 		},
 		Models: map[string]*compiler.Model{
 			"fraud": {Name: "fraud", Kind: "classic", Owner: "team:fraud", Risk: "medium", Features: []string{"amount"},
-				Monitoring: &compiler.Monitoring{Drift: &compiler.Drift{Features: []string{"amount"}, Method: "psi", Threshold: 0.2}},
-				Aliases:    map[string]string{"prod": "7", "staging": "8"},
-				Gates:      map[string]compiler.Gate{"prod": {Evals: []string{"holdout"}}},
+				Monitoring:  &compiler.Monitoring{Drift: &compiler.Drift{Features: []string{"amount"}, Method: "psi", Threshold: 0.2}},
+				Aliases:     map[string]string{"prod": "7", "staging": "8"},
+				Gates:       map[string]compiler.Gate{"prod": {Evals: []string{"holdout"}}},
 				PIIFeatures: []string{}, ServedBy: []string{"fraud-api"}, Pos: pos(20)},
 		},
 		Prompts: map[string]*compiler.Prompt{

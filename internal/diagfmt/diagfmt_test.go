@@ -26,7 +26,7 @@ func sample() diag.List {
 			Pos: diag.Position{File: "specs/m.cue", Line: 7, Col: 3}},
 		{Severity: diag.Deny, Code: "canary_traffic", Title: "First canary traffic is at most 10%",
 			Message: "canary of deployment \"api\" starts at 25% of traffic, 100% | 50%: too much\nsecond line",
-			Object: "deployments/api", Path: "rollout.traffic_percent", Pos: diag.Position{File: "specs/deploy,ments.cue", Line: 12, Col: 20}},
+			Object:  "deployments/api", Path: "rollout.traffic_percent", Pos: diag.Position{File: "specs/deploy,ments.cue", Line: 12, Col: 20}},
 		{Severity: diag.Warn, Code: "deprecated_models", Title: "Deprecated LLM model ids",
 			Message: "model id \"gpt-4-0613\" is deprecated on 2025-06-06 (in 30 days); plan the move", Object: "prompts/answer", Path: "model.id",
 			Pos: diag.Position{File: "prompts.cue", Line: 3}},
@@ -146,7 +146,7 @@ func TestSARIFContent(t *testing.T) {
 				Suppressions []any  `json:"suppressions"`
 				Locations    []struct {
 					PhysicalLocation struct {
-						ArtifactLocation struct{ URI string } `json:"artifactLocation"`
+						ArtifactLocation struct{ URI string }                 `json:"artifactLocation"`
 						Region           struct{ StartLine, StartColumn int } `json:"region"`
 					} `json:"physicalLocation"`
 				} `json:"locations"`
