@@ -292,39 +292,48 @@ func (pl *planner) move(t ActionType, obj, field, name, want string, gate compil
 		a.Reason = fmt.Sprintf("spec sets %s.%s = %s; state has %s", field, name, want, cur)
 	}
 
-	// The subject is the exact content the alias/label would serve.
-	subject, vcheck, err := pl.subject(obj, want)
+	subject, gates, err := pl.checks(t, obj, want, gate)
 	if err != nil {
 		return err
 	}
-	a.Subject = subject
-	a.Gates = append(a.Gates, vcheck)
+	a.Subject, a.Gates = subject, gates
+	a.Status = gateStatus(a.Gates)
+	pl.add(a)
+	return nil
+}
+
+// checks evaluates the gates for pointing obj at version: it returns the
+// subject (the exact content served) and one check per gate.
+func (pl *planner) checks(t ActionType, obj, version string, gate compiler.Gate) (string, []GateCheck, error) {
+	subject, vcheck, err := pl.subject(obj, version)
+	if err != nil {
+		return "", nil, err
+	}
+	gates := []GateCheck{vcheck}
 	if t == MoveModelAlias && vcheck.Status == GatePassed {
-		mv, err := pl.st.GetModelVersion(pl.ctx, strings.TrimPrefix(obj, "models/"), want)
+		mv, err := pl.st.GetModelVersion(pl.ctx, strings.TrimPrefix(obj, "models/"), version)
 		if err != nil {
-			return err
+			return "", nil, err
 		}
 		for _, metric := range sortedKeys(gate.Metrics) {
-			a.Gates = append(a.Gates, metricGate(metric, gate.Metrics[metric], mv))
+			gates = append(gates, metricGate(metric, gate.Metrics[metric], mv))
 		}
 	}
 	for _, ev := range gate.Evals {
-		g, err := pl.evalGate(ev, obj, want, subject, vcheck.Status != GateFailed)
+		g, err := pl.evalGate(ev, obj, version, subject, vcheck.Status != GateFailed)
 		if err != nil {
-			return err
+			return "", nil, err
 		}
-		a.Gates = append(a.Gates, g)
+		gates = append(gates, g)
 	}
 	if gate.Approvals > 0 {
 		g := GateCheck{Gate: "approvals", Status: GatePassed, Detail: fmt.Sprintf("%d of %d required approvals", pl.opts.Approvals, gate.Approvals)}
 		if pl.opts.Approvals < gate.Approvals {
 			g.Status = GateFailed
 		}
-		a.Gates = append(a.Gates, g)
+		gates = append(gates, g)
 	}
-	a.Status = gateStatus(a.Gates)
-	pl.add(a)
-	return nil
+	return subject, gates, nil
 }
 
 func gateStatus(gs []GateCheck) string {

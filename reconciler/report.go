@@ -1,0 +1,259 @@
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	ttemplate "text/template"
+	"time"
+
+	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/reconciler/state"
+)
+
+// ExpiringWithin is how close to its expiry a waiver is reported as expiring.
+const ExpiringWithin = 14 * 24 * time.Hour
+
+// Report is the compliance audit report: what is served, with which
+// evidence, which waivers apply, and where specs and state disagree.
+type Report struct {
+	FormatVersion int          `json:"format_version"`
+	Now           string       `json:"now"`
+	Project       string       `json:"project"`
+	BundleHash    string       `json:"bundle_hash"`
+	Served        []Served     `json:"served"`
+	Waivers       []WaiverInfo `json:"waivers"`
+	Differences   []Difference `json:"differences"`
+	Audit         AuditSummary `json:"audit"`
+}
+
+// Served is one alias/label as recorded in state, with its gate evidence now.
+type Served struct {
+	Object      string      `json:"object"`
+	Name        string      `json:"name"`
+	Version     string      `json:"version"`
+	Subject     string      `json:"subject,omitempty"`
+	Deployments []string    `json:"deployments"`
+	Gates       []GateCheck `json:"gates"`
+}
+
+// WaiverInfo is a declared waiver and its status at Now.
+type WaiverInfo struct {
+	Policy   string `json:"policy"`
+	Target   string `json:"target"`
+	Reason   string `json:"reason"`
+	Approver string `json:"approver"`
+	Expires  string `json:"expires"`
+	Status   string `json:"status"` // active | expiring | expired | invalid
+	DaysLeft int    `json:"days_left"`
+}
+
+// Difference is one place where the specs and the state disagree.
+type Difference struct {
+	Object string `json:"object"`
+	Field  string `json:"field"`
+	Spec   string `json:"spec"`
+	State  string `json:"state"`
+}
+
+// AuditSummary says whether the audit chain verifies.
+type AuditSummary struct {
+	Entries  int    `json:"entries"`
+	Head     string `json:"head"`
+	Verified bool   `json:"verified"`
+	Problem  string `json:"problem,omitempty"`
+}
+
+// BuildReport builds the report at now (passed in, so reports are reproducible).
+func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time.Time) (*Report, error) {
+	r := &Report{FormatVersion: FormatVersion, Now: now.UTC().Format(time.RFC3339), Project: b.Project.Name, BundleHash: b.Hash(),
+		Served: []Served{}, Waivers: []WaiverInfo{}, Differences: []Difference{}}
+	pl := planner{ctx: ctx, b: b, st: st, plan: &Plan{}, evals: map[string]bool{}}
+	ptrs, err := st.ListPointers(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	inState := map[string]string{}
+	for _, p := range ptrs {
+		inState[p.Object+"."+p.Name] = p.Version
+		kind, name, _ := strings.Cut(p.Object, "/")
+		s := Served{Object: p.Object, Name: p.Name, Version: p.Version, Deployments: []string{}}
+		var gate compiler.Gate
+		t := MovePromptLabel
+		switch kind {
+		case "prompts":
+			if pr := b.Prompts[name]; pr != nil {
+				gate = pr.Gates[p.Name]
+			}
+		case "models":
+			t = MoveModelAlias
+			if m := b.Models[name]; m != nil {
+				gate = m.Gates[p.Name]
+			}
+		}
+		// Approvals are a property of the review that moved it, recorded in
+		// the audit log; here only recorded evidence is re-checked.
+		gate.Approvals = 0
+		s.Subject, s.Gates, err = pl.checks(t, p.Object, p.Version, gate)
+		if err != nil {
+			return nil, err
+		}
+		for _, dn := range sortedKeys(b.Deployments) {
+			d := b.Deployments[dn]
+			if (d.Model == name && kind == "models" || d.Prompt == name && kind == "prompts") && d.Alias == p.Name {
+				s.Deployments = append(s.Deployments, dn)
+			}
+		}
+		r.Served = append(r.Served, s)
+	}
+	diff := func(obj, field, name, spec string) {
+		if st := inState[obj+"."+name]; st != spec {
+			r.Differences = append(r.Differences, Difference{Object: obj, Field: field + "." + name, Spec: orUnset(spec), State: orUnset(st)})
+		}
+		delete(inState, obj+"."+name)
+	}
+	for _, n := range sortedKeys(b.Models) {
+		for _, a := range sortedKeys(b.Models[n].Aliases) {
+			diff("models/"+n, "aliases", a, b.Models[n].Aliases[a])
+		}
+	}
+	for _, n := range sortedKeys(b.Prompts) {
+		p := b.Prompts[n]
+		for _, l := range sortedKeys(p.Labels) {
+			diff("prompts/"+n, "labels", l, p.Labels[l])
+		}
+		pv, err := st.GetPromptVersion(ctx, n, p.Version)
+		switch {
+		case isNotFound(err):
+			r.Differences = append(r.Differences, Difference{Object: "prompts/" + n, Field: "version", Spec: p.Version + " " + p.ContentHash, State: "(not registered)"})
+		case err != nil:
+			return nil, err
+		case pv.ContentHash != p.ContentHash:
+			r.Differences = append(r.Differences, Difference{Object: "prompts/" + n, Field: "version", Spec: p.Version + " " + p.ContentHash, State: p.Version + " " + pv.ContentHash})
+		}
+	}
+	for _, k := range sortedKeys(inState) {
+		obj, name, _ := strings.Cut(k, ".")
+		r.Differences = append(r.Differences, Difference{Object: obj, Field: name, Spec: "(not in specs)", State: inState[k]})
+	}
+	for _, w := range b.Governance.Waivers {
+		wi := WaiverInfo{Policy: w.Policy, Target: w.Target, Reason: w.Reason, Approver: w.Approver, Expires: w.Expires}
+		exp, err := parseDate(w.Expires)
+		switch {
+		case err != nil:
+			wi.Status = "invalid"
+		case !now.Before(exp):
+			wi.Status = "expired"
+		case exp.Sub(now) <= ExpiringWithin:
+			wi.Status = "expiring"
+		default:
+			wi.Status = "active"
+		}
+		if err == nil {
+			wi.DaysLeft = int(exp.Sub(now).Hours() / 24)
+		}
+		r.Waivers = append(r.Waivers, wi)
+	}
+	log, err := st.ListAudit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.Audit.Entries = len(log)
+	if len(log) > 0 {
+		r.Audit.Head = log[len(log)-1].Hash
+	}
+	if p := state.VerifyAudit(log, ""); p != nil {
+		r.Audit.Problem = p.Error()
+	} else {
+		r.Audit.Verified = true
+	}
+	return r, nil
+}
+
+func orUnset(s string) string {
+	if s == "" {
+		return "(unset)"
+	}
+	return s
+}
+
+// parseDate reads a waiver expiry: a date (end of that day, UTC) or RFC 3339.
+func parseDate(s string) (time.Time, error) {
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t.Add(24 * time.Hour), nil
+	}
+	return time.Parse(time.RFC3339, s)
+}
+
+// WriteReport writes the report as md, json or html (every value escaped).
+func WriteReport(w io.Writer, r *Report, format string) error {
+	switch format {
+	case "json":
+		b, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
+	case "md", "markdown", "":
+		return mdReport.Execute(w, r)
+	case "html":
+		return htmlReport.Execute(w, r)
+	}
+	return fmt.Errorf("unknown report format %q (md, json, html)", format)
+}
+
+var funcs = map[string]any{"md": mdEscape, "mark": gateMark, "join": strings.Join}
+
+// Markdown is text: every spec/state value goes through md (mdEscape).
+var mdReport = ttemplate.Must(ttemplate.New("md").Funcs(funcs).Parse(`# cairn audit report: {{md .Project}}
+
+Generated {{.Now}} for bundle ` + "`{{.BundleHash}}`" + `.
+Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified (head ` + "`{{.Audit.Head}}`" + `){{else}}**CHAIN BROKEN**: {{md .Audit.Problem}}{{end}}.
+
+## Served versions
+
+| object | alias/label | version | deployments | gate evidence |
+|---|---|---|---|---|
+{{range .Served}}| {{md .Object}} | {{md .Name}} | {{md .Version}} | {{md (join .Deployments ", ")}} | {{range .Gates}}{{mark .Status}} {{md .Gate}}: {{md .Detail}}<br>{{end}} |
+{{end}}
+## Waivers
+
+{{if .Waivers}}| policy | target | status | expires | approver | reason |
+|---|---|---|---|---|---|
+{{range .Waivers}}| {{md .Policy}} | {{md .Target}} | {{.Status}} | {{md .Expires}} | {{md .Approver}} | {{md .Reason}} |
+{{end}}{{else}}None declared.
+{{end}}
+## Specs vs state
+
+{{if .Differences}}| object | field | spec | state |
+|---|---|---|---|
+{{range .Differences}}| {{md .Object}} | {{md .Field}} | {{md .Spec}} | {{md .State}} |
+{{end}}{{else}}State matches the specs.
+{{end}}`))
+
+// html/template escapes every value it interpolates.
+var htmlReport = template.Must(template.New("html").Funcs(funcs).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>cairn audit report: {{.Project}}</title>
+<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}.bad{color:#b00}</style>
+</head><body>
+<h1>cairn audit report: {{.Project}}</h1>
+<p>Generated {{.Now}} for bundle <code>{{.BundleHash}}</code>.
+Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified (head <code>{{.Audit.Head}}</code>){{else}}<strong class="bad">chain broken</strong>: {{.Audit.Problem}}{{end}}.</p>
+<h2>Served versions</h2>
+<table><tr><th>object</th><th>alias/label</th><th>version</th><th>deployments</th><th>gate evidence</th></tr>
+{{range .Served}}<tr><td>{{.Object}}</td><td>{{.Name}}</td><td>{{.Version}}</td><td>{{join .Deployments ", "}}</td><td>{{range .Gates}}<div>{{mark .Status}} {{.Gate}}: {{.Detail}}</div>{{end}}</td></tr>
+{{end}}</table>
+<h2>Waivers</h2>
+{{if .Waivers}}<table><tr><th>policy</th><th>target</th><th>status</th><th>expires</th><th>approver</th><th>reason</th></tr>
+{{range .Waivers}}<tr><td>{{.Policy}}</td><td>{{.Target}}</td><td>{{.Status}}</td><td>{{.Expires}}</td><td>{{.Approver}}</td><td>{{.Reason}}</td></tr>
+{{end}}</table>{{else}}<p>None declared.</p>{{end}}
+<h2>Specs vs state</h2>
+{{if .Differences}}<table><tr><th>object</th><th>field</th><th>spec</th><th>state</th></tr>
+{{range .Differences}}<tr><td>{{.Object}}</td><td>{{.Field}}</td><td>{{.Spec}}</td><td>{{.State}}</td></tr>
+{{end}}</table>{{else}}<p>State matches the specs.</p>{{end}}
+</body></html>
+`))
