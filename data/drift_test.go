@@ -226,7 +226,7 @@ func TestDriftErrors(t *testing.T) {
 	}
 }
 
-// The fraud fixtures drift on transaction_amount only (the example's story).
+// The fraud fixtures drift on txn-amount only (the example's story).
 func TestDriftFraudFixtures(t *testing.T) {
 	var ids []string
 	for _, ext := range []string{".csv", ".parquet"} {
@@ -234,7 +234,7 @@ func TestDriftFraudFixtures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(res.DriftedFeatures, []string{"transaction_amount"}) {
+		if !slices.Equal(res.DriftedFeatures, []string{"txn-amount"}) {
 			t.Errorf("%s: drifted %v", ext, res.DriftedFeatures)
 		}
 		for _, f := range res.Features {

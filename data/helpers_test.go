@@ -15,26 +15,27 @@ const fixtures = "../testdata/data"
 
 func ptr[T any](v T) *T { return &v }
 
-// fraudFeatures mirrors the fraud-detection example's feature declarations.
+// fraudFeatures are examples/fraud-detection's feature declarations.
 func fraudFeatures() map[string]*compiler.Feature {
 	return map[string]*compiler.Feature{
-		"transaction_amount": {Name: "transaction_amount", Entity: "transaction", DType: "float",
-			Quality: &compiler.Quality{NotNull: ptr(true), Min: ptr(0.0), Max: ptr(20000.0)}},
-		"merchant_category": {Name: "merchant_category", Entity: "transaction", DType: "string",
-			Quality: &compiler.Quality{NotNull: ptr(true), Allowed: []any{"grocery", "electronics", "travel", "restaurants", "fuel", "online"}}},
-		"account_age_days": {Name: "account_age_days", Entity: "account", DType: "int",
+		"txn-amount": {Name: "txn-amount", Entity: "transaction", DType: "float",
+			Quality: &compiler.Quality{NotNull: ptr(true), Min: ptr(0.0), Max: ptr(50000.0)}},
+		"merchant-category": {Name: "merchant-category", Entity: "transaction", DType: "string",
+			Quality: &compiler.Quality{NotNull: ptr(true), Allowed: []any{"grocery", "travel", "electronics", "fuel", "dining", "other"}}},
+		"account-age-days": {Name: "account-age-days", Entity: "transaction", DType: "int",
 			Quality: &compiler.Quality{Min: ptr(0.0), MaxNullRatio: ptr(0.01)}},
-		"card_present": {Name: "card_present", Entity: "transaction", DType: "bool"},
-		"hour_of_day": {Name: "hour_of_day", Entity: "transaction", DType: "int",
-			Quality: &compiler.Quality{Min: ptr(0.0), Max: ptr(23.0)}},
+		"txn-count-24h": {Name: "txn-count-24h", Entity: "transaction", DType: "int",
+			Quality: &compiler.Quality{NotNull: ptr(true), Min: ptr(0.0)}},
+		"cardholder-country": {Name: "cardholder-country", Entity: "transaction", DType: "string", PII: true,
+			Quality: &compiler.Quality{MaxNullRatio: ptr(0.05)}},
 	}
 }
 
 func fraudModel(method string, threshold float64) *compiler.Model {
 	return &compiler.Model{Name: "fraud-detector", Kind: "classic",
-		Features: []string{"account_age_days", "card_present", "hour_of_day", "merchant_category", "transaction_amount"},
+		Features: []string{"txn-amount", "merchant-category", "account-age-days", "txn-count-24h", "cardholder-country"},
 		Monitoring: &compiler.Monitoring{Drift: &compiler.Drift{
-			Features: []string{"transaction_amount", "merchant_category", "account_age_days", "hour_of_day"},
+			Features: []string{"txn-amount", "merchant-category", "account-age-days"},
 			Method:   method, Threshold: threshold}}}
 }
 

@@ -55,7 +55,7 @@ func TestParity(t *testing.T) {
 }
 
 func TestParityFraudFixtures(t *testing.T) {
-	rep, err := Parity(fixtures+"/fraud_current.parquet", fixtures+"/fraud_online.csv", ParityOptions{Key: "transaction_id", Features: fraudFeatures()})
+	rep, err := Parity(fixtures+"/fraud_current.parquet", fixtures+"/fraud_online.csv", ParityOptions{Key: "transaction-id", Features: fraudFeatures()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestParityFraudFixtures(t *testing.T) {
 		t.Errorf("joined %d missing %d/%d", rep.Joined, rep.MissingOnline, rep.MissingOffline)
 	}
 	for _, f := range rep.Features {
-		if (f.Mismatches > 0) != (f.Feature == "transaction_amount") {
+		if (f.Mismatches > 0) != (f.Feature == "txn-amount") {
 			t.Errorf("%s: %d mismatches", f.Feature, f.Mismatches)
 		}
 	}

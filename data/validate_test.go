@@ -214,7 +214,7 @@ func TestMalformedInputs(t *testing.T) {
 
 func TestOpenSelectsColumns(t *testing.T) {
 	for _, p := range []string{fixtures + "/fraud_current.csv", fixtures + "/fraud_current.parquet"} {
-		r, err := Open(p, []string{"hour_of_day", "transaction_id"})
+		r, err := Open(p, []string{"txn-count-24h", "transaction-id"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,7 +235,7 @@ func TestOpenSelectsColumns(t *testing.T) {
 	}
 }
 
-// The fraud current sample fails account_age_days (nulls and negative
+// The fraud current sample fails account-age-days (nulls and negative
 // sentinels) and nothing else; the report is golden in three formats.
 func TestValidateFraudGolden(t *testing.T) {
 	p := fixtures + "/fraud_current.csv"
@@ -251,7 +251,7 @@ func TestValidateFraudGolden(t *testing.T) {
 	fp, _ := FingerprintFile(p)
 	rep.Data, rep.FeatureSet = &fp, "fraud-detector"
 	for _, f := range rep.Features {
-		if f.Passed != (f.Feature != "account_age_days") {
+		if f.Passed != (f.Feature != "account-age-days") {
 			t.Errorf("%s passed=%v", f.Feature, f.Passed)
 		}
 	}

@@ -1,6 +1,6 @@
 // Command fixturegen writes the fraud-detection data samples in
 // testdata/data: a reference and a current sample (CSV and Parquet) where
-// transaction_amount drifts and account_age_days breaks its quality rules,
+// txn-amount drifts and account-age-days breaks its quality rules,
 // and an online copy of the current sample for parity checks. Output is
 // deterministic (fixed seeds): `go generate ./data` rewrites identical bytes.
 package main
@@ -18,17 +18,20 @@ import (
 	"github.com/cairn-dev/cairn/data"
 )
 
+// The columns are the features of examples/fraud-detection, plus the key.
 var cols = []data.ColumnSpec{
-	{Name: "transaction_id", DType: "string"},
-	{Name: "transaction_amount", DType: "float"},
-	{Name: "merchant_category", DType: "string"},
-	{Name: "account_age_days", DType: "int"},
-	{Name: "card_present", DType: "bool"},
-	{Name: "hour_of_day", DType: "int"},
+	{Name: "transaction-id", DType: "string"},
+	{Name: "txn-amount", DType: "float"},
+	{Name: "merchant-category", DType: "string"},
+	{Name: "account-age-days", DType: "int"},
+	{Name: "txn-count-24h", DType: "int"},
+	{Name: "cardholder-country", DType: "string"},
 }
 
-var categories = []string{"grocery", "electronics", "travel", "restaurants", "fuel", "online"}
-var catWeights = []float64{0.30, 0.10, 0.08, 0.20, 0.12, 0.20}
+var categories = []string{"grocery", "travel", "electronics", "fuel", "dining", "other"}
+var catWeights = []float64{0.32, 0.08, 0.10, 0.15, 0.20, 0.15}
+
+var countries = []string{"DE", "FR", "NL", "ES", "IT", "US"}
 
 type sample struct {
 	seed     uint64
@@ -71,20 +74,24 @@ func (s sample) generate() [][]data.Value {
 		default:
 			age = data.Value{Kind: data.KindInt, Int: int64(r.ExpFloat64() * 700)}
 		}
+		country := data.Value{Kind: data.KindString, Str: countries[r.IntN(len(countries))]}
+		if r.Float64() < 0.01 {
+			country = data.Value{}
+		}
 		rows[i] = []data.Value{
 			{Kind: data.KindString, Str: fmt.Sprintf("tx-%06d", s.idOffset+i+1)},
 			{Kind: data.KindFloat, Float: amount},
 			{Kind: data.KindString, Str: pick(r)},
 			age,
-			{Kind: data.KindBool, Bool: r.Float64() < 0.35},
-			{Kind: data.KindInt, Int: int64(r.IntN(24))},
+			{Kind: data.KindInt, Int: int64(r.IntN(4) + r.IntN(4))},
+			country,
 		}
 	}
 	return rows
 }
 
 // online is the current sample as the online store served it: the first 990
-// rows, with transaction_amount rounded to whole units on every 50th row
+// rows, with txn-amount rounded to whole units on every 50th row
 // (a train/serve skew) and 5 rows that were never served.
 func online(rows [][]data.Value) [][]data.Value {
 	var out [][]data.Value
