@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/targets"
+)
+
+func init() {
+	commands = append(commands, func() *cobra.Command {
+		var (
+			out, statePath, repoURL, revision, viewFile string
+			check                                       bool
+			only                                        []string
+		)
+		cmd := &cobra.Command{
+			Use:   "render [dir]",
+			Short: "Render deploy targets (KServe, Kubernetes, Prometheus, Terraform, Argo CD, Actions) into rendered/",
+			Long: `render compiles the spec repo, resolves every served alias against the registry state,
+and writes the deploy targets under --out (default <dir>/rendered). Files cairn rendered
+earlier that are no longer produced are removed.
+
+--check writes nothing: it lists the files that differ from what the specs produce
+(changed, missing, or extra) and exits 1 when any does.
+Exit codes: 0 ok, 1 stale files or a render error, 2 invalid spec, 3 usage or internal error.`,
+			Args: cobra.MaximumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				dir := repoDir(args)
+				if out == "" {
+					out = filepath.Join(dir, "rendered")
+				}
+				b, ds := compiler.Compile(dir, compiler.Options{})
+				if len(ds) > 0 {
+					printRenderDiags(cmd, ds)
+					return &exitError{code: exitInvalid}
+				}
+				view, err := renderLoadView(cmd.Context(), dir, statePath, viewFile)
+				if err != nil {
+					return exitf(exitUsage, "render: %v", err)
+				}
+				git := renderGitSource(dir, out, repoURL, revision)
+				files, err := targets.Render(targets.Input{Bundle: b, State: view, Git: git}, only...)
+				if err != nil {
+					var l diag.List
+					if errors.As(err, &l) {
+						printRenderDiags(cmd, l)
+						return &exitError{code: exitDenied}
+					}
+					return exitf(exitUsage, "render: %v", err)
+				}
+				if git.RepoURL == "" && (len(only) == 0 || renderContains(only, targets.TargetArgoCD)) {
+					fmt.Fprintln(cmd.ErrOrStderr(), "note: no Argo CD Application rendered: no git remote \"origin\" and no --repo-url")
+				}
+				diffs, err := renderDiffFiles(out, files)
+				if err != nil {
+					return exitf(exitUsage, "render: %v", err)
+				}
+				w := cmd.OutOrStdout()
+				if check {
+					for _, d := range diffs {
+						fmt.Fprintf(w, "%s: %s\n", d.status, filepath.Join(out, filepath.FromSlash(d.path)))
+					}
+					if len(diffs) > 0 {
+						return exitf(exitDenied, "render --check: %d file(s) in %s differ from what the specs produce; run 'cairn render'", len(diffs), out)
+					}
+					fmt.Fprintf(w, "ok: %d rendered file(s) in %s are current (bundle %s)\n", len(files), out, b.Hash())
+					return nil
+				}
+				if err := renderWriteFiles(out, files, diffs); err != nil {
+					return exitf(exitUsage, "render: %v", err)
+				}
+				for _, d := range diffs {
+					fmt.Fprintf(w, "%s: %s\n", map[string]string{"changed": "updated", "missing": "created", "extra": "removed"}[d.status],
+						filepath.Join(out, filepath.FromSlash(d.path)))
+				}
+				fmt.Fprintf(w, "rendered %d file(s) to %s, %d changed (bundle %s)\n", len(files), out, len(diffs), b.Hash())
+				return nil
+			},
+		}
+		f := cmd.Flags()
+		f.StringVar(&out, "out", "", "directory to render into (default <dir>/rendered)")
+		f.BoolVar(&check, "check", false, "write nothing; exit 1 listing files that differ")
+		f.StringVar(&statePath, "state", "", "state store (path, sqlite:// or postgres:// URL; default $CAIRN_STATE or <dir>/.cairn/state.db)")
+		f.StringVar(&viewFile, "view", "", "read registered versions from a JSON targets.View file instead of the state store")
+		f.StringSliceVar(&only, "only", nil, "render only these targets ("+strings.Join(targets.Names(), ", ")+")")
+		f.StringVar(&repoURL, "repo-url", "", "git URL the Argo CD Application syncs (default: the repo's origin remote)")
+		f.StringVar(&revision, "revision", "", "git revision the Argo CD Application syncs (default HEAD)")
+		return cmd
+	})
+}
+
+func renderContains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func printRenderDiags(cmd *cobra.Command, ds diag.List) {
+	for _, d := range ds {
+		fmt.Fprintln(cmd.ErrOrStderr(), d.String())
+	}
+}
+
+// loadView reads the registered model and prompt versions renderers resolve
+// aliases against. A repo without a state store yet has none registered.
+func renderLoadView(ctx context.Context, dir, statePath, viewFile string) (targets.View, error) {
+	var v targets.View
+	if viewFile != "" {
+		data, err := os.ReadFile(viewFile)
+		if err != nil {
+			return v, err
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&v); err != nil {
+			return v, fmt.Errorf("%s: %v", viewFile, err)
+		}
+		return v, nil
+	}
+	loc := state.Location(statePath, dir)
+	if statePath == "" && os.Getenv(state.EnvVar) == "" {
+		if _, err := os.Stat(loc); errors.Is(err, fs.ErrNotExist) {
+			return v, nil
+		}
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	st, err := state.Open(ctx, loc)
+	if err != nil {
+		return v, err
+	}
+	defer st.Close()
+	mvs, err := st.ListModelVersions(ctx, "")
+	if err != nil {
+		return v, err
+	}
+	pvs, err := st.ListPromptVersions(ctx, "")
+	if err != nil {
+		return v, err
+	}
+	return renderViewFromState(mvs, pvs), nil
+}
+
+// viewFromState converts the state store's records to the renderers' view.
+func renderViewFromState(mvs []state.ModelVersion, pvs []state.PromptVersion) targets.View {
+	v := targets.View{Models: map[string]map[string]targets.ModelVersion{}, Prompts: map[string]map[string]targets.PromptVersion{}}
+	for _, mv := range mvs {
+		if v.Models[mv.Model] == nil {
+			v.Models[mv.Model] = map[string]targets.ModelVersion{}
+		}
+		v.Models[mv.Model][mv.Version] = targets.ModelVersion{Version: mv.Version, ArtifactURI: mv.ArtifactURI, Metrics: mv.Metrics}
+	}
+	for _, pv := range pvs {
+		if v.Prompts[pv.Prompt] == nil {
+			v.Prompts[pv.Prompt] = map[string]targets.PromptVersion{}
+		}
+		msgs := make([]compiler.Message, len(pv.Messages))
+		for i, m := range pv.Messages {
+			msgs[i] = compiler.Message{Role: m.Role, Content: m.Content}
+		}
+		if len(msgs) == 0 {
+			msgs = nil
+		}
+		v.Prompts[pv.Prompt][pv.Version] = targets.PromptVersion{
+			Version: pv.Version, ContentHash: pv.ContentHash, Template: pv.Template, Messages: msgs, Inputs: pv.Inputs,
+			Model: compiler.PromptModel{Provider: pv.Model.Provider, ID: pv.Model.ID, Temperature: pv.Model.Temperature, MaxTokens: pv.Model.MaxTokens},
+		}
+	}
+	return v
+}
+
+// gitSource finds the repository the rendered tree is committed to, for the
+// Argo CD Application: the origin remote (credentials stripped) and the
+// output directory's path inside the work tree.
+func renderGitSource(dir, out, repoURL, revision string) targets.GitSource {
+	g := targets.GitSource{RepoURL: renderRedactURL(repoURL), Revision: revision, Path: "rendered"}
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return g
+	}
+	if wt, err := repo.Worktree(); err == nil {
+		root := wt.Filesystem.Root()
+		absOut, err1 := filepath.Abs(out)
+		absRoot, err2 := filepath.EvalSymlinks(root)
+		if err1 == nil && err2 == nil {
+			if d, err := filepath.EvalSymlinks(filepath.Dir(absOut)); err == nil {
+				absOut = filepath.Join(d, filepath.Base(absOut))
+			}
+			if rel, err := filepath.Rel(absRoot, absOut); err == nil && !strings.HasPrefix(rel, "..") {
+				g.Path = filepath.ToSlash(rel)
+			}
+		}
+	}
+	if g.RepoURL == "" {
+		if rem, err := repo.Remote("origin"); err == nil && len(rem.Config().URLs) > 0 {
+			g.RepoURL = renderRedactURL(rem.Config().URLs[0])
+		}
+	}
+	return g
+}
+
+// redactGitURL drops user info (a token in https://x:TOKEN@host/...) so it is never rendered.
+func renderRedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return s // scp-like git@host:org/repo carries no secret
+	}
+	u.User = nil
+	return u.String()
+}
+
+type renderDiff struct {
+	status string // changed | missing | extra
+	path   string // relative to the output directory, slash-separated
+}
+
+// renderGeneratedMarker identifies files cairn rendered, so that stale ones can be
+// removed without touching anything a person put in the directory.
+const renderGeneratedMarker = "generated by cairn — do not edit"
+
+// diffRendered compares the output directory with the rendered files.
+func renderDiffFiles(out string, files []targets.File) ([]renderDiff, error) {
+	want := map[string]bool{}
+	var diffs []renderDiff
+	for _, f := range files {
+		want[f.Path] = true
+		got, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(f.Path)))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			diffs = append(diffs, renderDiff{"missing", f.Path})
+		case err != nil:
+			return nil, err
+		case !bytes.Equal(got, f.Content):
+			diffs = append(diffs, renderDiff{"changed", f.Path})
+		}
+	}
+	err := filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p == out {
+			return filepath.SkipDir
+		}
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(out, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if want[rel] {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(data[:min(len(data), 256)], []byte(renderGeneratedMarker)) {
+			diffs = append(diffs, renderDiff{"extra", rel})
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	sort.Slice(diffs, func(i, j int) bool { return diffs[i].path < diffs[j].path })
+	return diffs, nil
+}
+
+func renderWriteFiles(out string, files []targets.File, diffs []renderDiff) error {
+	content := map[string][]byte{}
+	for _, f := range files {
+		content[f.Path] = f.Content
+	}
+	for _, d := range diffs {
+		p := filepath.Join(out, filepath.FromSlash(d.path))
+		if d.status == "extra" {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, content[d.path], 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
