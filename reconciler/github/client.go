@@ -91,7 +91,6 @@ type permission string
 const (
 	permComments permission = "pull-requests: write"
 	permChecks   permission = "checks: write"
-	permRead     permission = "contents: read"
 )
 
 // explain turns a go-github error into an *APIError with a hint.
