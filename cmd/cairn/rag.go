@@ -191,12 +191,7 @@ func ragBuild(cmd *cobra.Command, dir string, f *ragFlags) error {
 }
 
 func ragBuildOne(ctx context.Context, b *compiler.Bundle, name string, st rag.Store, commit string) (*rag.Snapshot, rag.Diff, error) {
-	src := b.RAG[name]
-	emb, err := rag.EmbedderForSource(b, src)
-	if err != nil {
-		return nil, rag.Diff{}, err
-	}
-	return rag.Build(ctx, b.Root, src, st, emb, rag.Lineage{Commit: commit})
+	return rag.Snapshotter{Store: st, Lineage: rag.Lineage{Commit: commit}}.BuildSource(ctx, b, name)
 }
 
 func ragPrintDocs(w io.Writer, d *rag.Diff) {
