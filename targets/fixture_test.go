@@ -22,7 +22,11 @@ func fixture() (*compiler.Bundle, View) {
 			"fraud": {Name: "fraud", Kind: "classic", Framework: "xgboost", Owner: "@acme/ml", Risk: "high",
 				Aliases: map[string]string{"prod": "7", "staging": "8"}},
 			"churn": {Name: "churn", Kind: "classic", Framework: "scikit-learn", Owner: "@acme/ml",
-				Aliases: map[string]string{"prod": "3", "next": "4"}},
+				Features: []string{"tenure", "plan"},
+				Training: &compiler.Training{Data: "warehouse.growth.churn_labels", Window: "180d", Schedule: "0 4 * * 0",
+					Trigger: &compiler.TrainingTrigger{KubernetesJob: &compiler.KubernetesJobTrigger{Image: "ghcr.io/acme/churn-train:1.0.0"}}},
+				Monitoring: &compiler.Monitoring{Drift: &compiler.Drift{Features: []string{"tenure", "plan"}, Method: "psi", Threshold: 0.2}},
+				Aliases:    map[string]string{"prod": "3", "next": "4"}},
 		},
 		Prompts: map[string]*compiler.Prompt{
 			"answer": {Name: "answer", Owner: "@acme/support", Version: "1.4.0",

@@ -68,6 +68,7 @@ func renderKubernetes(r *run) error {
 			r.add("kubernetes/"+d.Namespace+"/"+d.Name+".yaml", r.yamlDocs(doc))
 		}
 	}
+	r.trainingCronJobs()
 	return nil
 }
 

@@ -120,6 +120,7 @@ func renderPrometheus(r *run) error {
 			}))
 		}
 	}
+	r.driftRules()
 	return nil
 }
 
