@@ -548,3 +548,43 @@ func appendFile(t testing.TB, path, s string) {
 	}
 	write(t, path, string(b)+s)
 }
+
+func TestRetrieverConcurrent(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore()
+	src := corpusRAG(t, corpusDir)
+	b := &compiler.Bundle{Root: corpusDir, RAG: map[string]*compiler.RAG{"help-center": src, "never-built": {Name: "never-built"}}}
+	r := NewRetriever(store, b)
+	if _, err := r.Retrieve(ctx, "help-center", "q", 0); err == nil || !strings.Contains(err.Error(), "no snapshot built yet") {
+		t.Fatalf("before build: %v", err)
+	}
+	if _, _, err := (Snapshotter{Store: store}).BuildSource(ctx, b, "help-center"); err != nil {
+		t.Fatal(err)
+	}
+	// The same Retriever now finds the snapshot: failures are not cached.
+	qs := readQuestions(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(qs))
+	for _, q := range qs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := r.Retrieve(ctx, "help-center", q.Question, 0)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if len(got) != src.Retrieval.TopK {
+				errs <- fmt.Errorf("%q: %d chunks, want top_k %d", q.Question, len(got), src.Retrieval.TopK)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if _, err := r.Retrieve(ctx, "nope", "q", 1); err == nil || !strings.Contains(err.Error(), "rag/nope: not declared") {
+		t.Errorf("undeclared: %v", err)
+	}
+}
