@@ -334,3 +334,14 @@ func TestBurnFactorScaledToWindow(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRender measures a full render of the fixture (every target):
+// go test ./targets -run '^$' -bench Render -benchtime 200x
+func BenchmarkRender(b *testing.B) {
+	in := fixtureInput()
+	for i := 0; i < b.N; i++ {
+		if _, err := Render(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

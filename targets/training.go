@@ -3,6 +3,7 @@ package targets
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/cairn-dev/cairn/compiler"
 )
@@ -89,7 +90,8 @@ func (r *run) driftRules() {
 		d := m.Monitoring.Drift
 		th := strconv.FormatFloat(d.Threshold, 'f', -1, 64)
 		alert := alertName(m.Name, "FeatureDrift")
-		sel := fmt.Sprintf(`{model=%q, method=%q}`, m.Name, d.Method)
+		// Only the declared features: feature names are cairn names, free of regex metacharacters.
+		sel := fmt.Sprintf(`{model=%q, method=%q, feature=~%q}`, m.Name, d.Method, strings.Join(d.Features, "|"))
 		ann := map[string]string{
 			"summary":     fmt.Sprintf("Feature {{ $labels.feature }} of model %s drifted: %s score {{ $value }} over %s", m.Name, d.Method, th),
 			"description": "Monitored features: " + joinComma(d.Features) + ".",
