@@ -20,12 +20,10 @@ func WritePlan(w io.Writer, p *Plan, format string) error {
 	case FormatText, "":
 		return writeText(w, p)
 	case FormatJSON:
-		b, err := json.MarshalIndent(p, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(append(b, '\n'))
-		return err
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // ">= 0.92" stays readable
+		return enc.Encode(p)
 	case FormatMarkdown, "md":
 		return writeMarkdown(w, p)
 	}

@@ -460,7 +460,7 @@ func (pl *planner) evalGate(evName, obj, version, subject string, canRun bool) (
 		return g, nil
 	}
 	if subject == "" {
-		g.Status, g.Detail = GateFailed, "no content to evaluate (version unknown)"
+		g.Status, g.Detail = GateFailed, fmt.Sprintf("not checked: version %s is unknown", version)
 		return g, nil
 	}
 	eh := EvalHash(ev)

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-dev/cairn/reconciler"
+	"github.com/cairn-dev/cairn/reconciler/state"
+)
+
+func init() {
+	commands = append(commands, func() *cobra.Command {
+		audit := &cobra.Command{Use: "audit", Short: "Verify the hash-chained audit log and write compliance reports"}
+		var stateFlag string
+		audit.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
+
+		var head string
+		verify := &cobra.Command{
+			Use:   "verify [dir]",
+			Short: "Recompute the audit chain and name the first entry that does not match",
+			Args:  cobra.MaximumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				ctx := cmd.Context()
+				st, err := openState(ctx, stateFlag, repoDir(args))
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				log, err := st.ListAudit(ctx)
+				if err != nil {
+					return exitf(exitDenied, "%v", err)
+				}
+				if p := state.VerifyAudit(log, head); p != nil {
+					return exitf(exitDenied, "audit log tampered: %v", p)
+				}
+				h := state.GenesisHash
+				if len(log) > 0 {
+					h = log[len(log)-1].Hash
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "audit log ok: %d entries, head %s\n", len(log), h)
+				return nil
+			},
+		}
+		verify.Flags().StringVar(&head, "head", "", "the head hash recorded earlier (detects entries removed from the end)")
+
+		var format, now string
+		report := &cobra.Command{
+			Use:   "report [dir]",
+			Short: "Write the compliance report: served versions with gate evidence, waivers, spec-vs-state differences",
+			Args:  cobra.MaximumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				switch format {
+				case "md", "json", "html":
+				default:
+					return exitf(exitUsage, "audit report: unknown --format %q (md, json, html)", format)
+				}
+				at := time.Now().UTC()
+				if now != "" {
+					t, err := time.Parse(time.RFC3339, now)
+					if err != nil {
+						return exitf(exitUsage, "audit report: --now %q is not RFC 3339", now)
+					}
+					at = t
+				}
+				dir := repoDir(args)
+				b, err := compileForPlan(cmd.ErrOrStderr(), dir)
+				if err != nil {
+					return err
+				}
+				ctx := cmd.Context()
+				st, err := openState(ctx, stateFlag, dir)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				r, err := reconciler.BuildReport(ctx, b, st, at)
+				if err != nil {
+					return exitf(exitDenied, "%v", err)
+				}
+				if err := reconciler.WriteReport(cmd.OutOrStdout(), r, format); err != nil {
+					return exitf(exitDenied, "%v", err)
+				}
+				if !r.Audit.Verified {
+					return exitf(exitDenied, "audit log tampered: %s", r.Audit.Problem)
+				}
+				return nil
+			},
+		}
+		report.Flags().StringVar(&format, "format", "md", "md, json or html")
+		report.Flags().StringVar(&now, "now", "", "report time, RFC 3339 (default: the current time)")
+		audit.AddCommand(verify, report)
+		return audit
+	})
+}
