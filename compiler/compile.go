@@ -51,6 +51,11 @@ func Compile(dir string, opts Options) (*Bundle, diag.List) {
 		return nil, ds
 	}
 	b, ds := c.resolve(opts)
+	if len(ds) == 0 && !opts.SkipProjection {
+		r := &resolver{c: c, b: b}
+		r.projections()
+		ds = r.ds
+	}
 	if len(ds) > 0 {
 		ds.Sort()
 		return nil, ds
@@ -199,6 +204,9 @@ func cueDiags(err error, code string, ix *posIndex) diag.List {
 			msg = fmt.Sprintf("missing required field %q", path[len(path)-1])
 			// The missing field is not written anywhere: point at its parent.
 			pos = ix.lookup(path[:len(path)-1])
+		case reNotAllowed.MatchString(msg) && len(path) == 2 && isKind(path[0]):
+			// Under a kind every label is a name; one the pattern rejects is a bad name, not a stray field.
+			msg = fmt.Sprintf("name %q is not allowed: names are lower-case letters, digits and '-', starting with a letter or digit, at most 63 characters", path[1])
 		case reNotAllowed.MatchString(msg) && len(path) > 0:
 			c = CodeUnknownField
 			msg = fmt.Sprintf("unknown field %q%s", path[len(path)-1], suggestField(path))
@@ -208,7 +216,13 @@ func cueDiags(err error, code string, ix *posIndex) diag.List {
 			} else if m := reNoMatch.FindStringSubmatch(msg); m != nil {
 				msg = fmt.Sprintf("value %s does not match the required pattern %s", m[1], m[2])
 			} else if m := reConflict.FindStringSubmatch(msg); m != nil {
-				msg = fmt.Sprintf("wrong type: %s is %s, expected %s", userSide(m), userType(m), schemaType(m))
+				got, gotType, want := m[2], m[4], m[3]
+				if looksLikeSchema(m[2]) && !looksLikeSchema(m[1]) {
+					got, gotType, want = m[1], m[3], m[4]
+				}
+				msg = fmt.Sprintf("wrong type: %s is a %s, expected a %s", got, gotType, want)
+			} else if others := otherUserPositions(e, pos); len(others) > 0 {
+				msg += " (also set at " + strings.Join(others, ", ") + ")"
 			}
 		}
 		d := diag.Diagnostic{Severity: diag.Error, Code: c, Message: msg, Pos: pos}
@@ -226,11 +240,27 @@ func cueDiags(err error, code string, ix *posIndex) diag.List {
 	return ds
 }
 
-// conflict messages name the schema's side second; which side is the user's
-// is decided by type names (the schema's are the constraint kinds).
-func userSide(m []string) string   { return m[2] }
-func userType(m []string) string   { return m[4] }
-func schemaType(m []string) string { return m[3] }
+// looksLikeSchema tells a schema constraint from a user's literal in CUE's
+// "conflicting values A and B" (the order varies).
+func looksLikeSchema(s string) bool {
+	return strings.ContainsAny(s, "#|") || strings.Contains(s, "...") || strings.Contains(s, "=~") ||
+		strings.HasPrefix(s, ">") || strings.HasPrefix(s, "<") ||
+		s == "string" || s == "int" || s == "number" || s == "bool" || s == "float"
+}
+
+// otherUserPositions lists the further places in users' files an error names
+// (a value set differently in two files).
+func otherUserPositions(e errors.Error, first diag.Position) []string {
+	var out []string
+	for _, p := range errors.Positions(e) {
+		if p.IsValid() && p.Filename() != specs.SchemaFile {
+			if q := posOf(p); q != first {
+				out = append(out, q.String())
+			}
+		}
+	}
+	return out
+}
 
 // cleanPath drops the schema's root and unquotes labels like "fraud-detector".
 func cleanPath(p []string) []string {

@@ -148,9 +148,6 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 	if len(r.ds) > 0 {
 		return nil, r.ds
 	}
-	if !opts.SkipProjection {
-		r.projections()
-	}
 	for k, v := range c.fs.hashes {
 		b.Files[k] = v
 	}
@@ -229,6 +226,9 @@ func (r *resolver) gateEval(obj, kind, name, alias string, i int, e string) {
 		return
 	}
 	ev := r.b.Evals[e]
+	if (ev.Target.Prompt != "" && r.b.Prompts[ev.Target.Prompt] == nil) || (ev.Target.Model != "" && r.b.Models[ev.Target.Model] == nil) {
+		return // the eval's own unknown target is reported where it is written
+	}
 	tgt := ""
 	if kind == "models" {
 		tgt = ev.Target.Model

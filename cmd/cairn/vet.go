@@ -24,7 +24,7 @@ Exit codes: 0 valid, 2 invalid spec, 3 usage or internal error.`,
 				if format != "text" && format != "json" {
 					return exitf(exitUsage, "vet: unknown --format %q (text or json)", format)
 				}
-				b, ds := compiler.Compile(repoDir(args), compiler.Options{SkipProjection: true})
+				b, ds := compiler.Compile(repoDir(args), compiler.Options{})
 				if err := writeVet(cmd.OutOrStdout(), format, b, ds); err != nil {
 					return exitf(exitUsage, "%v", err)
 				}
