@@ -26,7 +26,9 @@ func drift(drifted bool, method string, threshold float64) *data.DriftResult {
 }
 
 func TestDecide(t *testing.T) {
-	auc := func(v float64) map[string]MetricEvidence { return map[string]MetricEvidence{"auc": {Value: v, EvidenceID: "eval:run-7"}} }
+	auc := func(v float64) map[string]MetricEvidence {
+		return map[string]MetricEvidence{"auc": {Value: v, EvidenceID: "eval:run-7"}}
+	}
 	for _, tc := range []struct {
 		name     string
 		in       Inputs

@@ -1,0 +1,144 @@
+package data
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime/metrics"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cairn-dev/cairn/compiler"
+)
+
+// benchSample writes an n-row, 20-feature Parquet file: 14 float, 4 int and
+// 2 string features; shift moves the floats (the current sample drifts).
+func benchSample(b *testing.B, dir, name string, n int, shift float64, seed uint64) string {
+	var cols []ColumnSpec
+	for i := range 20 {
+		dt := "float"
+		switch {
+		case i >= 18:
+			dt = "string"
+		case i >= 14:
+			dt = "int"
+		}
+		cols = append(cols, ColumnSpec{Name: fmt.Sprintf("f%02d", i), DType: dt})
+	}
+	r := rand.New(rand.NewPCG(seed, 9))
+	cats := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	p := filepath.Join(dir, name)
+	f, err := os.Create(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	row := 0
+	err = WriteParquet(f, cols, 0, func(v []Value) bool {
+		if row == n {
+			return false
+		}
+		row++
+		for i := range v {
+			switch cols[i].DType {
+			case "float":
+				v[i] = Value{Kind: KindFloat, Float: r.NormFloat64() + shift}
+			case "int":
+				v[i] = Value{Kind: KindInt, Int: int64(r.IntN(1000))}
+			default:
+				v[i] = Value{Kind: KindString, Str: cats[r.IntN(len(cats))]}
+			}
+		}
+		return true
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+func benchFeatures() (map[string]*compiler.Feature, *compiler.Model) {
+	fs := map[string]*compiler.Feature{}
+	var names []string
+	for i := range 20 {
+		dt := "float"
+		switch {
+		case i >= 18:
+			dt = "string"
+		case i >= 14:
+			dt = "int"
+		}
+		n := fmt.Sprintf("f%02d", i)
+		q := &compiler.Quality{NotNull: ptr(true), Min: ptr(-3.0), Max: ptr(3.0)}
+		if dt == "string" {
+			q = &compiler.Quality{Allowed: []any{"a", "b", "c", "d", "e", "f", "g"}}
+		}
+		fs[n] = &compiler.Feature{Name: n, DType: dt, Quality: q}
+		names = append(names, n)
+	}
+	return fs, &compiler.Model{Name: "bench", Monitoring: &compiler.Monitoring{Drift: &compiler.Drift{Features: names, Method: "psi", Threshold: 0.2}}}
+}
+
+// peakHeap samples the live heap every 5 ms while fn runs.
+func peakHeap(fn func()) uint64 {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	go func() {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	fn()
+	close(done)
+	return peak.Load()
+}
+
+// BenchmarkValidateAndDrift: validation of one sample plus drift of all 20
+// features between two samples, at 100k and 1M rows (memory must stay flat).
+//
+//	go test ./data -run '^$' -bench ValidateAndDrift -benchtime 1x
+func BenchmarkValidateAndDrift(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			ref := benchSample(b, dir, "ref.parquet", n, 0, 1)
+			cur := benchSample(b, dir, "cur.parquet", n, 0.1, 2)
+			fs, m := benchFeatures()
+			b.ResetTimer()
+			var peak uint64
+			for range b.N {
+				p := peakHeap(func() {
+					r, err := Open(cur, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					rep, err := Validate(fs, r)
+					r.Close()
+					if err != nil || rep.Rows != n {
+						b.Fatal(err)
+					}
+					res, err := Drift(m, fs, ref, cur, DriftOptions{})
+					if err != nil || len(res.Features) != 20 {
+						b.Fatal(err)
+					}
+				})
+				peak = max(peak, p)
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+			b.ReportMetric(float64(n*20*3)/b.Elapsed().Seconds()*float64(b.N)/1e6, "Mvalues/s")
+		})
+	}
+}
