@@ -11,21 +11,18 @@ package cairn.policy.llm_budget
 
 import data.cairn.util
 
-# budgets(name) lists the budgets of the deployment's SLOs, each with the SLO's name.
-budgets(name) := [object.union(s.budget, {"slo": sname}) |
-	some sname, s in input.bundle.slos
-	s.deployment == name
-	s.budget
-]
-
 llm_deployments contains name if {
 	some name, d in input.bundle.deployments
 	util.is_llm(d)
 }
 
+# budgeted holds the deployments that some SLO gives a budget. Sets built in one pass
+# and membership tests keep a large bundle at O(deployments + SLOs).
+budgeted := {s.deployment | some s in input.bundle.slos; s.budget}
+
 deny contains v if {
 	some name in llm_deployments
-	count(budgets(name)) == 0
+	not name in budgeted
 	v := {
 		"msg": sprintf("LLM deployment %q declares no budget: give one of its SLOs budget.usd_per_month or budget.usd_per_1k_requests", [name]),
 		"target": util.target("deployments", name),
@@ -35,7 +32,7 @@ deny contains v if {
 
 deny contains v if {
 	some name in llm_deployments
-	count(budgets(name)) > 0
+	name in budgeted
 	d := input.bundle.deployments[name]
 	not d.projection
 	v := {
@@ -47,7 +44,7 @@ deny contains v if {
 
 deny contains v if {
 	some name in llm_deployments
-	count(budgets(name)) > 0
+	name in budgeted
 	err := input.bundle.deployments[name].projection.error
 	err != ""
 	v := {
@@ -61,15 +58,16 @@ deny contains v if {
 bounds := {"usd_per_month": "per month", "usd_per_1k_requests": "per 1k requests"}
 
 deny contains v if {
-	some name in llm_deployments
+	some sname, s in input.bundle.slos
+	name := s.deployment
+	name in llm_deployments
 	p := input.bundle.deployments[name].projection
 	not p.error
-	some b in budgets(name)
 	some field, unit in bounds
-	limit := b[field]
+	limit := s.budget[field]
 	p[field] > limit
 	v := {
-		"msg": sprintf("LLM deployment %q is projected at $%s %s, over the $%s budget of SLO %q", [name, util.usd(p[field]), unit, util.usd(limit), b.slo]),
+		"msg": sprintf("LLM deployment %q is projected at $%s %s, over the $%s budget of SLO %q", [name, util.usd(p[field]), unit, util.usd(limit), sname]),
 		"target": util.target("deployments", name),
 		"path": "traffic",
 	}

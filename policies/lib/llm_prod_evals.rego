@@ -23,18 +23,25 @@ at_prod contains ["models", name, "aliases.prod"] if {
 	m.aliases.prod
 }
 
-prod_evals(kind, name) := {e | some g in input.bundle.gating; g.object == util.target(kind, name); g.alias == "prod"; e := g.eval} | {e | some e in input.bundle[kind][name].gates.prod.evals}
+# covered holds [object, scorer] for every scorer of every eval gating an object's
+# prod alias or label, from the derived gating list and from the object's own gates.
+# Built in one pass each, so checks are set lookups.
+covered contains [g.object, m.scorer] if {
+	some g in input.bundle.gating
+	g.alias == "prod"
+	some m in input.bundle.evals[g.eval].metrics
+}
 
-scorers(kind, name) := {s |
-	some e in prod_evals(kind, name)
-	some metric in input.bundle.evals[e].metrics
-	s := metric.scorer
+covered contains [util.target(kind, name), m.scorer] if {
+	some [kind, name, _] in at_prod
+	some e in input.bundle[kind][name].gates.prod.evals
+	some m in input.bundle.evals[e].metrics
 }
 
 deny contains v if {
 	some [kind, name, path] in at_prod
 	some scorer in required
-	not scorer in scorers(kind, name)
+	not [util.target(kind, name), scorer] in covered
 	v := {
 		"msg": sprintf("%s is served at prod but none of its prod gate evals scores %s", [util.target(kind, name), scorer]),
 		"target": util.target(kind, name),

@@ -23,11 +23,10 @@ at_prod contains ["prompts", name, "labels"] if {
 	p.labels.prod
 }
 
-gated(obj) if {
-	some g in input.bundle.gating
-	g.object == obj
-	g.alias == "prod"
-}
+# gated_at_prod is computed once: a lookup per object instead of a scan.
+gated_at_prod := {g.object | some g in input.bundle.gating; g.alias == "prod"}
+
+gated(obj) if obj in gated_at_prod
 
 gated(obj) if {
 	[kind, name] := split(obj, "/")
