@@ -27,6 +27,7 @@ func TestScripts(t *testing.T) {
 			wd, _ := os.Getwd()
 			env.Setenv("EXAMPLES", wd+"/../../examples")
 			env.Setenv("SHARED", wd+"/../../../shared")
+			env.Setenv("TESTDATA", wd+"/../../testdata")
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

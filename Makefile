@@ -1,0 +1,63 @@
+# cairn — the two commands a new machine needs are `make demo` and `make test`.
+# Everything the tests use beyond Go is installed here (tools), never assumed.
+
+GO      ?= go
+BIN     := bin/cairn
+PKGS    := ./...
+export GOFLAGS := -buildvcs=false
+
+.PHONY: all build demo test test-short tools bench measure fuzz vet fmt clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/cairn
+
+# The main job, offline, on the example repos with a fresh SQLite state:
+# compile → check → plan → apply → audit.
+demo: build
+	bash scripts/demo.sh $(abspath $(BIN))
+
+# Every test. CI sets CAIRN_REQUIRE_TOOLS=1 and CAIRN_REQUIRE_POSTGRES=1 so
+# that a missing promtool or PostgreSQL fails instead of skipping.
+test: tools
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -short $(PKGS)
+
+# promtool validates the rendered Prometheus rules (Debian's prometheus package).
+tools:
+	@command -v promtool >/dev/null 2>&1 || { \
+		echo "installing promtool (Debian package prometheus, --no-install-recommends)"; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+		|| echo "warning: could not install promtool; its tests will skip (or fail under CAIRN_REQUIRE_TOOLS=1)"; }
+	@command -v promtool >/dev/null 2>&1 && promtool --version 2>&1 | head -1 || true
+
+# Benchmarks on generated large inputs; the README's Performance section quotes these.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x -benchmem ./compiler ./policies
+	$(GO) test -run '^$$' -bench Eval1000 -benchtime 1x ./evals
+	$(GO) test -run '^$$' -bench 10k -benchtime 5x -benchmem ./rag
+	$(GO) test -run '^$$' -bench ValidateAndDrift -benchtime 1x ./data
+	$(GO) test -run '^$$' -bench Render -benchtime 50x -benchmem ./targets
+	@if [ -d evals/distributed ]; then $(GO) test -run '^$$' -bench . -benchtime 1x ./evals/distributed; fi
+
+# The offline scorers' quality on the labelled sets in ../shared/data.
+measure:
+	$(GO) run ./evals/cmd/evalmeasure -toxicity ../shared/data/toxicity/surge-toxicity_en.csv \
+		-factuality ../shared/data/factuality/truthfulqa-first600.csv
+
+fuzz:
+	$(GO) test ./compiler -run '^$$' -fuzz FuzzCompile -fuzztime 60s
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -l -w .
+
+clean:
+	rm -rf bin
