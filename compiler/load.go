@@ -5,8 +5,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"cuelang.org/go/cue/ast"
@@ -77,59 +80,33 @@ type parsed struct {
 // parseFiles reads and parses every spec file, reporting unreadable, huge,
 // non-UTF-8 and malformed files at their location.
 func parseFiles(r *repoFS, rels []string) ([]parsed, diag.List) {
+	// Files parse independently: spread them over the cores, keep the order.
+	results := make([]parsed, len(rels))
+	errs := make([]diag.List, len(rels))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i], errs[i] = parseFile(r, rels[i])
+			}
+		}()
+	}
+	for i := range rels {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	var out []parsed
 	var ds diag.List
-	for _, rel := range rels {
-		real, err := r.resolve(rel)
-		if err != nil {
-			fe := err.(*fileError)
-			ds = append(ds, diag.Diagnostic{Severity: diag.Error, Code: fe.code, Message: fe.msg, Pos: diag.Position{File: rel}})
+	for i := range rels {
+		if len(errs[i]) > 0 {
+			ds = append(ds, errs[i]...)
 			continue
 		}
-		st, err := os.Stat(real)
-		if err != nil {
-			ds = append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeUnreadable, Message: "cannot read spec file: " + stripRoot(err.Error(), r.root), Pos: diag.Position{File: rel}})
-			continue
-		}
-		if st.Size() > maxSpecFile {
-			ds = append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeFileTooLarge,
-				Message: fmt.Sprintf("spec file is %d bytes; the limit is %d (split it into several files under specs/)", st.Size(), maxSpecFile),
-				Pos:     diag.Position{File: rel}})
-			continue
-		}
-		src, err := os.ReadFile(real)
-		if err != nil {
-			ds = append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeUnreadable, Message: "cannot read spec file: " + stripRoot(err.Error(), r.root), Pos: diag.Position{File: rel}})
-			continue
-		}
-		if !utf8.Valid(src) {
-			line, col := invalidUTF8At(src)
-			ds = append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeNotUTF8, Message: "spec file is not valid UTF-8",
-				Pos: diag.Position{File: rel, Line: line, Col: col}})
-			continue
-		}
-		f, err := parser.ParseFile(rel, src, parser.ParseComments)
-		if err != nil {
-			for _, e := range errors.Errors(err) {
-				format, args := e.Msg()
-				ds = append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeSyntax,
-					Message: "syntax error: " + fmt.Sprintf(format, args...), Pos: posOf(e.Position())})
-			}
-			continue
-		}
-		var imp *ast.ImportSpec
-		for is := range f.ImportSpecs() {
-			if imp == nil {
-				imp = is
-			}
-		}
-		if imp != nil {
-			ds = append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeImport,
-				Message: "spec files cannot import packages; the cairn schema is applied without an import",
-				Pos:     posOf(imp.Pos())})
-			continue
-		}
-		out = append(out, parsed{rel, f})
+		out = append(out, results[i])
 	}
 	if len(ds) > 0 {
 		return nil, ds
@@ -160,6 +137,55 @@ func parseFiles(r *repoFS, rels []string) ([]parsed, diag.List) {
 	return out, ds
 }
 
+// parseFile reads and parses one spec file.
+func parseFile(r *repoFS, rel string) (parsed, diag.List) {
+	var ds diag.List
+	real, err := r.resolve(rel)
+	if err != nil {
+		fe := err.(*fileError)
+		return parsed{}, append(ds, diag.Diagnostic{Severity: diag.Error, Code: fe.code, Message: fe.msg, Pos: diag.Position{File: rel}})
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		return parsed{}, append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeUnreadable, Message: "cannot read spec file: " + stripRoot(err.Error(), r.root), Pos: diag.Position{File: rel}})
+	}
+	if st.Size() > maxSpecFile {
+		return parsed{}, append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeFileTooLarge,
+			Message: fmt.Sprintf("spec file is %d bytes; the limit is %d (split it into several files under specs/)", st.Size(), maxSpecFile),
+			Pos:     diag.Position{File: rel}})
+	}
+	src, err := os.ReadFile(real)
+	if err != nil {
+		return parsed{}, append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeUnreadable, Message: "cannot read spec file: " + stripRoot(err.Error(), r.root), Pos: diag.Position{File: rel}})
+	}
+	if !utf8.Valid(src) {
+		line, col := invalidUTF8At(src)
+		return parsed{}, append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeNotUTF8, Message: "spec file is not valid UTF-8",
+			Pos: diag.Position{File: rel, Line: line, Col: col}})
+	}
+	f, err := parser.ParseFile(rel, src, parser.ParseComments)
+	if err != nil {
+		for _, e := range errors.Errors(err) {
+			format, args := e.Msg()
+			ds = append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeSyntax,
+				Message: "syntax error: " + fmt.Sprintf(format, args...), Pos: posOf(e.Position())})
+		}
+		return parsed{}, ds
+	}
+	var imp *ast.ImportSpec
+	for is := range f.ImportSpecs() {
+		if imp == nil {
+			imp = is
+		}
+	}
+	if imp != nil {
+		return parsed{}, append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeImport,
+			Message: "spec files cannot import packages; the cairn schema is applied without an import",
+			Pos:     posOf(imp.Pos())})
+	}
+	return parsed{rel, f}, nil
+}
+
 // posIndex records where each field path is written in the user's files, from
 // the syntax: cheap, and exact even where CUE merges values from several files.
 type posIndex struct {
@@ -177,10 +203,13 @@ func labelName(l ast.Label) (string, bool) {
 }
 
 func (ix *posIndex) add(f *ast.File) {
-	ix.walk(f.Decls, nil, f)
+	ix.walk(f.Decls, "", 0, "")
 }
 
-func (ix *posIndex) walk(decls []ast.Decl, prefix []string, f *ast.File) {
+// walk records field positions. key is the dotted path so far, depth its
+// length and kind its first element (paths are built as strings: this runs
+// over every field of every file).
+func (ix *posIndex) walk(decls []ast.Decl, key string, depth int, kind string) {
 	for _, d := range decls {
 		switch x := d.(type) {
 		case *ast.Field:
@@ -188,18 +217,20 @@ func (ix *posIndex) walk(decls []ast.Decl, prefix []string, f *ast.File) {
 			if !ok {
 				continue
 			}
-			p := append(append([]string(nil), prefix...), name)
-			key := strings.Join(p, ".")
-			if _, seen := ix.pos[key]; !seen {
-				ix.pos[key] = posOf(x.Label.Pos())
+			k, knd := name, name
+			if depth > 0 {
+				k, knd = key+"."+name, kind
 			}
-			if len(p) == 2 && isKind(p[0]) {
-				obj := p[0] + "/" + p[1]
+			if _, seen := ix.pos[k]; !seen {
+				ix.pos[k] = posOf(x.Label.Pos())
+			}
+			if depth == 1 && isKind(knd) {
+				obj := knd + "/" + name
 				fp := posOf(x.Label.Pos())
 				known := ix.defined[obj]
 				dup := false
-				for _, k := range known {
-					if k.File == fp.File {
+				for _, w := range known {
+					if w.File == fp.File {
 						dup = true
 					}
 				}
@@ -207,29 +238,28 @@ func (ix *posIndex) walk(decls []ast.Decl, prefix []string, f *ast.File) {
 					ix.defined[obj] = append(known, fp)
 				}
 			}
-			ix.value(x.Value, p, f)
+			ix.value(x.Value, k, depth+1, knd)
 		case *ast.EmbedDecl:
-			ix.value(x.Expr, prefix, f)
+			ix.value(x.Expr, key, depth, kind)
 		}
 	}
 }
 
-func (ix *posIndex) value(v ast.Expr, p []string, f *ast.File) {
+func (ix *posIndex) value(v ast.Expr, key string, depth int, kind string) {
 	switch x := v.(type) {
 	case *ast.StructLit:
-		ix.walk(x.Elts, p, f)
+		ix.walk(x.Elts, key, depth, kind)
 	case *ast.ListLit:
 		for i, e := range x.Elts {
-			q := append(append([]string(nil), p...), fmt.Sprint(i))
-			key := strings.Join(q, ".")
-			if _, seen := ix.pos[key]; !seen {
-				ix.pos[key] = posOf(e.Pos())
+			k := key + "." + strconv.Itoa(i)
+			if _, seen := ix.pos[k]; !seen {
+				ix.pos[k] = posOf(e.Pos())
 			}
-			ix.value(e, q, f)
+			ix.value(e, k, depth+1, kind)
 		}
 	case *ast.BinaryExpr: // a & b: both sides may carry fields
-		ix.value(x.X, p, f)
-		ix.value(x.Y, p, f)
+		ix.value(x.X, key, depth, kind)
+		ix.value(x.Y, key, depth, kind)
 	}
 }
 

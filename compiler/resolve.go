@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/cairn-dev/cairn/evals/tokens"
 	"github.com/cairn-dev/cairn/internal/diag"
@@ -16,9 +18,10 @@ import (
 
 // resolver checks references and derives facts, collecting every error.
 type resolver struct {
-	c  *compilation
-	b  *Bundle
-	ds diag.List
+	c      *compilation
+	b      *Bundle
+	ds     diag.List
+	counts []*Prompt // prompts whose tokens are still to count
 }
 
 func (r *resolver) at(object string, field ...string) diag.Position {
@@ -130,6 +133,7 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 	for _, n := range sortedKeys(b.Prompts) {
 		r.prompt(n, b.Prompts[n])
 	}
+	r.countTokens()
 	for _, n := range sortedKeys(b.Evals) {
 		r.eval(n, b.Evals[n])
 	}
@@ -139,6 +143,12 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 	for _, n := range sortedKeys(b.SLOs) {
 		s := b.SLOs[n]
 		s.Name, s.Pos = n, r.at("slos/"+n)
+		switch {
+		case s.SLI.Kind == "availability" && (s.SLI.Errors == "" || s.SLI.Total == "" || s.SLI.Metric != "" || s.SLI.ThresholdMS != 0):
+			r.errf(CodeSchema, "slos/"+n, "sli", "an availability SLI has errors and total (queries), and no metric or threshold_ms")
+		case s.SLI.Kind == "latency" && (s.SLI.Metric == "" || s.SLI.ThresholdMS == 0 || s.SLI.Errors != "" || s.SLI.Total != ""):
+			r.errf(CodeSchema, "slos/"+n, "sli", "a latency SLI has metric and threshold_ms, and no errors or total")
+		}
 		if ref(r, b.Deployments, "deployments", s.Deployment, "slos/"+n, "deployment") {
 			dep := b.Deployments[s.Deployment]
 			dep.SLOs = append(dep.SLOs, n)
@@ -206,6 +216,9 @@ func (r *resolver) model(n string, m *Model, sensitive map[string]bool) {
 					"drift monitor names feature %q, which is not among the model's features (%s)", f, strings.Join(m.Features, ", "))
 			}
 		}
+	}
+	if t := m.Training; t != nil && t.Trigger != nil && (t.Trigger.Webhook == "") == (t.Trigger.KubernetesJob == nil) {
+		r.errf(CodeSchema, obj, "training.trigger", "a training trigger is exactly one of webhook or kubernetes_job")
 	}
 	if m.Kind == "llm" && m.Provider != "" {
 		ref(r, b.Providers, "providers", m.Provider, obj, "provider")
@@ -403,21 +416,43 @@ func (r *resolver) prompt(n string, p *Prompt) {
 	}
 	p.ContentHash = prompts.Hash(content)
 	p.Encoding = tokens.EncodingFor(p.Model.ID)
-	var n2 int
-	var err error
-	if len(p.Messages) > 0 {
-		msgs := make([]tokens.Message, len(p.Messages))
-		for i, m := range p.Messages {
-			msgs[i] = tokens.Message{Role: m.Role, Content: m.Content}
+	r.counts = append(r.counts, p) // counted in parallel once every prompt is resolved
+}
+
+// countTokens fills each prompt's template token count, spread over the cores
+// (BPE encoding of thousands of templates is the compiler's largest own cost).
+func (r *resolver) countTokens() {
+	errs := make([]error, len(r.counts))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				p := r.counts[i]
+				if len(p.Messages) > 0 {
+					msgs := make([]tokens.Message, len(p.Messages))
+					for j, m := range p.Messages {
+						msgs[j] = tokens.Message{Role: m.Role, Content: m.Content}
+					}
+					p.TemplateTokens, errs[i] = tokens.CountChat(p.Model.ID, msgs)
+				} else {
+					p.TemplateTokens, errs[i] = tokens.Count(p.Encoding, prompts.Canonical(p.Template))
+				}
+			}
+		}()
+	}
+	for i := range r.counts {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			r.errf(CodeInternal, "prompts/"+r.counts[i].Name, "", "counting tokens: %v", err)
 		}
-		n2, err = tokens.CountChat(p.Model.ID, msgs)
-	} else {
-		n2, err = tokens.Count(p.Encoding, prompts.Canonical(p.Template))
 	}
-	if err != nil {
-		r.errf(CodeInternal, obj, "", "counting tokens: %v", err)
-	}
-	p.TemplateTokens = n2
 }
 
 // datasetRow is the documented shape of an eval dataset line.
@@ -434,6 +469,10 @@ func (r *resolver) eval(n string, e *Eval) {
 	b := r.b
 	e.Name, e.Pos, e.Gates = n, r.at(obj), []string{}
 	var needs []string
+	if (e.Target.Prompt == "") == (e.Target.Model == "") {
+		r.errf(CodeDeployTarget, obj, "target", "an eval targets exactly one of prompt or model")
+		return
+	}
 	switch {
 	case e.Target.Prompt != "":
 		if ref(r, b.Prompts, "prompts", e.Target.Prompt, obj, "target.prompt") {

@@ -118,4 +118,6 @@ case("label-ahead", "E054 specs/llm.cue:11:10", {L: ('labels: prod: "1.0.0"', 'l
 case("drift-feature", "E040 specs/classic.cue:10:33", {C: ('	aliases: prod: "3"', '	monitoring: drift: {features: ["age"], method: "psi", threshold: 0.2}\n	aliases: prod: "3"')})
 case("user-conflict", "E012 cairn.cue:3:17", add={"specs/more.cue": 'package app\n\nproject: name: "other"\n'})
 case("no-price", "E096 specs/llm.cue:25:2", {L: [('id: "gpt-4o-mini"', 'id: "acme-llm-7b"'), ('	namespace: "apps"\n', '	namespace: "apps"\n	traffic: requests_per_day: 1000\n')]})
+case("eval-two-targets", "E080 specs/llm.cue:16:2", {L: ('target: prompt: "answer"', 'target: {prompt: "answer", model: "scorer"}')})
+case("sli-incomplete", "E030 specs/llm.cue:30:2", {L: ('sli: {kind: "availability", errors: "e", total: "t"}', 'sli: {kind: "latency", errors: "e", total: "t"}')})
 case("empty-repo", "E002 -", drop=list(BASE))
