@@ -38,7 +38,8 @@ tools:
 
 # Benchmarks on generated large inputs; the README's Performance section quotes these.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3x -benchmem ./compiler ./policies
+	$(GO) test -run '^$$' -bench . -benchtime 3x -benchmem ./compiler
+	$(GO) test -run '^$$' -bench CheckLarge -benchtime 3x -benchmem ./policies
 	$(GO) test -run '^$$' -bench Eval1000 -benchtime 1x ./evals
 	$(GO) test -run '^$$' -bench 10k -benchtime 5x -benchmem ./rag
 	$(GO) test -run '^$$' -bench ValidateAndDrift -benchtime 1x ./data
