@@ -74,6 +74,8 @@ const (
 	TargetTerraform     = "terraform"
 	TargetArgoCD        = "argocd"
 	TargetGitHubActions = "github-actions"
+	TargetFeast         = "feast"
+	TargetExpectations  = "great-expectations"
 )
 
 type renderer func(r *run) error
@@ -88,6 +90,8 @@ var renderers = []struct {
 	{TargetTerraform, renderTerraform},
 	{TargetArgoCD, renderArgoCD},
 	{TargetGitHubActions, renderActions},
+	{TargetFeast, renderFeast},
+	{TargetExpectations, renderExpectations},
 }
 
 // Names lists every target Render knows, for flags and error messages.
