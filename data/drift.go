@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"sort"
 
@@ -117,32 +116,24 @@ func (o DriftOptions) Binning() string {
 		"an empty bin counts as proportion %g; nulls excluded", o.Bins, o.Bins, o.Bins-1, o.Epsilon)
 }
 
-// numAcc holds a numeric feature's values, exactly up to a limit and then as
-// a fixed-seed reservoir sample of that size.
-type numAcc struct {
-	n     int
-	limit int
-	vals  []float64
-	rng   *rand.Rand
-}
-
-func (a *numAcc) add(x float64) {
-	a.n++
-	if len(a.vals) < a.limit {
-		a.vals = append(a.vals, x)
-		return
-	}
-	if j := a.rng.IntN(a.n); j < a.limit {
-		a.vals[j] = x
-	}
-}
-
-func (a *numAcc) exact() bool { return a.n <= a.limit }
-
 type featAcc struct {
 	rows, nulls int
 	num         *numAcc
-	cat         map[string]int
+	cat         *catAcc
+}
+
+// catAcc counts the categories of a categorical feature.
+type catAcc struct {
+	idx    map[string]int
+	counts []int
+}
+
+func (c *catAcc) toMap() map[string]int {
+	m := make(map[string]int, len(c.idx))
+	for k, i := range c.idx {
+		m[k] = c.counts[i]
+	}
+	return m
 }
 
 // Drift computes PSI and KS for every feature in the model's
@@ -176,44 +167,77 @@ func Drift(model *compiler.Model, features map[string]*compiler.Feature, referen
 	if res.Current, err = FingerprintFile(current); err != nil {
 		return nil, err
 	}
-	ref, err := scanDrift(reference, names, dtypes, opts, 1)
+	ref, err := scanDrift(reference, names, dtypes, opts, 1, nil)
 	if err != nil {
 		return nil, err
 	}
-	cur, err := scanDrift(current, names, dtypes, opts, 2)
+	// The current sample's grids include the reference's, so that both are
+	// known exactly at the reference's points (and PSI cut points).
+	base := make([][]float64, len(names))
+	for i, a := range ref {
+		if a.num == nil || a.num.n == 0 {
+			continue
+		}
+		if a.num.cells != nil {
+			base[i] = a.num.cells.g
+		} else {
+			s := a.num.sorted()
+			base[i] = mergeGrids(gridOf(s, opts.GridPoints), quantileEdges(s, opts.Bins))
+		}
+	}
+	cur, err := scanDrift(current, names, dtypes, opts, 2, base)
 	if err != nil {
 		return nil, err
 	}
 
-	// Numeric features sampled beyond the exact limit get a grid and a second pass.
-	grids := make([][]float64, len(names))
+	// Numeric features beyond the exact limit were counted into grid cells in
+	// the same pass. Where a prefix made a poor grid (some open cell holds
+	// more than 2/GridPoints of a sample), a second pass recounts both
+	// samples over quantiles of the reservoir samples.
+	type numCells struct{ ref, cur *cells }
+	numeric := make([]numCells, len(names))
 	edges := make([][]float64, len(names))
 	var second []int
+	grids := make([][]float64, len(names))
 	for i := range names {
-		if ref[i].num == nil {
+		r, c := ref[i].num, cur[i].num
+		if r == nil {
 			continue
 		}
-		if ref[i].num.n == 0 || cur[i].num.n == 0 {
-			return nil, fmt.Errorf("feature %q has no non-null values in the %s sample", names[i], map[bool]string{true: "reference", false: "current"}[ref[i].num.n == 0])
+		if r.n == 0 || c.n == 0 {
+			return nil, fmt.Errorf("feature %q has no non-null values in the %s sample", names[i], map[bool]string{true: "reference", false: "current"}[r.n == 0])
 		}
-		slices.Sort(ref[i].num.vals)
-		slices.Sort(cur[i].num.vals)
-		edges[i] = quantileEdges(ref[i].num.vals, opts.Bins)
-		if !ref[i].num.exact() || !cur[i].num.exact() {
-			g := append(gridOf(ref[i].num.vals, opts.GridPoints), gridOf(cur[i].num.vals, opts.GridPoints)...)
-			g = append(g, edges[i]...)
-			slices.Sort(g)
-			grids[i] = slices.Compact(g)
-			second = append(second, i)
+		if r.exact() && c.exact() {
+			edges[i] = quantileEdges(r.sorted(), opts.Bins)
+			continue
 		}
+		rc, cc := r.finish(base[i]), c.finish(base[i])
+		if r.exact() {
+			edges[i] = quantileEdges(r.sorted(), opts.Bins)
+		} else {
+			edges[i] = cellEdges(rc, opts.Bins, r.hi)
+		}
+		if limit := 2 / float64(opts.GridPoints); rc.maxOpen() <= limit && cc.maxOpen() <= limit {
+			numeric[i] = numCells{rc, cc}
+			continue
+		}
+		rs, cs := r.sorted(), c.sorted()
+		edges[i] = quantileEdges(rs, opts.Bins)
+		g := append(gridOf(rs, opts.GridPoints), gridOf(cs, opts.GridPoints)...)
+		grids[i] = mergeGrids(g, edges[i])
+		second = append(second, i)
 	}
-	var refCells, curCells map[int]*cells
 	if len(second) > 0 {
-		if refCells, err = countCells(reference, names, dtypes, grids, second); err != nil {
+		refCells, err := countCells(reference, names, dtypes, grids, second)
+		if err != nil {
 			return nil, err
 		}
-		if curCells, err = countCells(current, names, dtypes, grids, second); err != nil {
+		curCells, err := countCells(current, names, dtypes, grids, second)
+		if err != nil {
 			return nil, err
+		}
+		for _, i := range second {
+			numeric[i] = numCells{refCells[i], curCells[i]}
 		}
 	}
 
@@ -223,10 +247,10 @@ func Drift(model *compiler.Model, features map[string]*compiler.Feature, referen
 			Current:   SampleStats{Rows: cur[i].rows, Nulls: cur[i].nulls}}
 		if ref[i].num != nil {
 			fd.Type = "numeric"
-			if grids[i] == nil {
-				numericExact(fd, ref[i].num.vals, cur[i].num.vals, edges[i], opts.Epsilon)
+			if nc := numeric[i]; nc.ref == nil {
+				numericExact(fd, ref[i].num.sorted(), cur[i].num.sorted(), edges[i], opts.Epsilon)
 			} else {
-				numericGrid(fd, refCells[i], curCells[i], grids[i], edges[i], opts.Epsilon)
+				numericCells(fd, nc.ref, nc.cur, edges[i], opts.Epsilon)
 			}
 			fd.Statistic = fd.PSI
 			if mon.Method == "ks" {
@@ -234,7 +258,7 @@ func Drift(model *compiler.Model, features map[string]*compiler.Feature, referen
 			}
 		} else {
 			fd.Type = "categorical"
-			if err := categorical(fd, ref[i].cat, cur[i].cat, opts.Epsilon); err != nil {
+			if err := categorical(fd, ref[i].cat.toMap(), cur[i].cat.toMap(), opts.Epsilon); err != nil {
 				return nil, err
 			}
 			fd.Statistic = fd.PSI
@@ -264,48 +288,108 @@ func evidenceID(r *DriftResult) string {
 	return "sha256:" + hex.EncodeToString(h[:])
 }
 
-func scanDrift(path string, names, dtypes []string, opts DriftOptions, seed uint64) ([]*featAcc, error) {
-	r, err := Open(path, names)
+// scanDrift reads a sample once, column by column: row and null counts,
+// numeric values (see numAcc; base[i] is the grid a numeric feature's cells
+// must include) and category counts.
+func scanDrift(path string, names, dtypes []string, opts DriftOptions, seed uint64, base [][]float64) ([]*featAcc, error) {
+	src, err := openColumns(path, names)
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
+	defer src.Close()
 	accs := make([]*featAcc, len(names))
+	sinks := make([]sink, len(names))
 	for i := range names {
-		accs[i] = &featAcc{}
+		a := &featAcc{}
+		accs[i] = a
 		if numericDType(dtypes[i]) {
-			accs[i].num = &numAcc{limit: opts.ExactLimit, rng: rand.New(rand.NewPCG(seed, uint64(i)))}
+			a.num = newNumAcc(opts.ExactLimit, opts.GridPoints, seed, uint64(i))
+			if base != nil {
+				a.num.base = base[i]
+			}
+			sinks[i] = a.numericSink(names[i], dtypes[i])
 		} else {
-			accs[i].cat = map[string]int{}
+			a.cat = &catAcc{idx: map[string]int{}}
+			sinks[i] = a.categoricalSink(names[i], dtypes[i], opts.MaxCategories)
 		}
 	}
-	for r.Next() {
-		for i, a := range accs {
-			a.rows++
-			v, err := Coerce(r.Value(i), dtypes[i])
-			if err != nil {
-				return nil, rowErr(r, fmt.Errorf("column %q: %w", names[i], err))
-			}
-			if v.IsNull() {
-				a.nulls++
-				continue
-			}
-			if a.num != nil {
-				x, _ := v.Number()
-				a.num.add(x)
-				continue
-			}
-			k := v.Key()
-			if _, ok := a.cat[k]; !ok && len(a.cat) >= opts.MaxCategories {
-				return nil, rowErr(r, fmt.Errorf("column %q has more than %d distinct values; is it really categorical?", names[i], opts.MaxCategories))
-			}
-			a.cat[k]++
-		}
-	}
-	if err := r.Err(); err != nil {
+	if _, err := src.scan(sinks); err != nil {
 		return nil, err
 	}
 	return accs, nil
+}
+
+func (a *featAcc) countNulls(ch *chunk) {
+	a.rows += ch.n
+	if ch.defs != nil {
+		for i := range ch.n {
+			if ch.null(i) {
+				a.nulls++
+			}
+		}
+	}
+}
+
+// coerceErr is the error for packed value j of a chunk that does not coerce.
+func coerceErr(ch *chunk, j int, name, dtype string) error {
+	_, err := Coerce(ch.value(j), dtype)
+	return ch.rowErr(ch.rowOf(j), fmt.Errorf("column %q: %w", name, err))
+}
+
+func (a *featAcc) numericSink(name, dtype string) sink {
+	var buf []float64
+	return func(ch *chunk) error {
+		xs, bad := ch.numbers(dtype, &buf)
+		if bad >= 0 {
+			return coerceErr(ch, bad, name, dtype)
+		}
+		a.countNulls(ch)
+		a.num.addAll(xs)
+		return nil
+	}
+}
+
+func (a *featAcc) categoricalSink(name, dtype string, maxCats int) sink {
+	c := a.cat
+	count := func(ch *chunk, j int, k []byte, ks string) error {
+		i, ok := c.idx[string(k)]
+		if !ok {
+			if len(c.idx) >= maxCats {
+				return ch.rowErr(ch.rowOf(j), fmt.Errorf("column %q has more than %d distinct values; is it really categorical?", name, maxCats))
+			}
+			if ks == "" {
+				ks = string(k)
+			}
+			i = len(c.counts)
+			c.idx[ks] = i
+			c.counts = append(c.counts, 0)
+		}
+		c.counts[i]++
+		return nil
+	}
+	return func(ch *chunk) error {
+		n := ch.nvals()
+		if dtype == "string" && ch.kind == KindString {
+			for j := range n {
+				if err := count(ch, j, ch.bytesAt(j), ""); err != nil {
+					return err
+				}
+			}
+		} else {
+			for j := range n {
+				v, err := Coerce(ch.value(j), dtype)
+				if err != nil {
+					return coerceErr(ch, j, name, dtype)
+				}
+				k := v.Key()
+				if err := count(ch, j, []byte(k), k); err != nil {
+					return err
+				}
+			}
+		}
+		a.countNulls(ch)
+		return nil
+	}
 }
 
 // gridOf returns up to k quantiles of a sorted sample.
@@ -320,60 +404,37 @@ func gridOf(sorted []float64, k int) []float64 {
 	return g
 }
 
-// cells counts a sample against a sorted grid: atom[i] values equal to g[i],
-// open[i] values strictly between g[i−1] and g[i] (open[len(g)] above the last).
-type cells struct {
-	n    int
-	atom []int
-	open []int
-}
-
+// countCells is the second pass: it counts the selected numeric features
+// of a sample into the cells of their grids.
 func countCells(path string, names, dtypes []string, grids [][]float64, which []int) (map[int]*cells, error) {
 	sel := make([]string, len(which))
 	for j, i := range which {
 		sel[j] = names[i]
 	}
-	r, err := Open(path, sel)
+	src, err := openColumns(path, sel)
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
+	defer src.Close()
 	out := make(map[int]*cells, len(which))
-	cs := make([]*cells, len(which))
+	sinks := make([]sink, len(which))
 	for j, i := range which {
-		cs[j] = &cells{atom: make([]int, len(grids[i])), open: make([]int, len(grids[i])+1)}
-		out[i] = cs[j]
-	}
-	for r.Next() {
-		for j, i := range which {
-			v, err := Coerce(r.Value(j), dtypes[i])
-			if err != nil {
-				return nil, rowErr(r, fmt.Errorf("column %q: %w", names[i], err))
+		c := newCells(grids[i])
+		out[i] = c
+		var buf []float64
+		sinks[j] = func(ch *chunk) error {
+			xs, bad := ch.numbers(dtypes[i], &buf)
+			if bad >= 0 {
+				return coerceErr(ch, bad, names[i], dtypes[i])
 			}
-			x, ok := v.Number()
-			if !ok {
-				continue // null
-			}
-			g, c := grids[i], cs[j]
-			c.n++
-			// Hand-rolled binary search: sort.Search's closure call dominated the profile.
-			k, hi := 0, len(g)
-			for k < hi {
-				m := int(uint(k+hi) >> 1)
-				if g[m] < x {
-					k = m + 1
-				} else {
-					hi = m
-				}
-			}
-			if k < len(g) && g[k] == x {
-				c.atom[k]++
-			} else {
-				c.open[k]++
-			}
+			c.add(xs)
+			return nil
 		}
 	}
-	return out, r.Err()
+	if _, err := src.scan(sinks); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func numericExact(fd *FeatureDrift, ref, cur, edges []float64, eps float64) {
@@ -390,35 +451,11 @@ func numericExact(fd *FeatureDrift, ref, cur, edges []float64, eps float64) {
 	fd.KS = &KSResult{Statistic: d, PValue: KSPValue(d, len(ref), len(cur)), Exact: true}
 }
 
-func numericGrid(fd *FeatureDrift, rc, cc *cells, grid, edges []float64, eps float64) {
-	rb := make([]int, len(edges)+1)
-	cb := make([]int, len(edges)+1)
-	for i, g := range grid {
-		b := binIndex(edges, g)
-		rb[b] += rc.atom[i] + rc.open[i]
-		cb[b] += cc.atom[i] + cc.open[i]
-	}
-	rb[len(edges)] += rc.open[len(grid)]
-	cb[len(edges)] += cc.open[len(grid)]
-	setBins(fd, edges, rb, cb, rc.n, cc.n, eps)
-
-	// D is attained at some grid point or inside an open cell; inside cell i
-	// neither ECDF moves by more than that cell's mass, which bounds the error.
-	n, m := float64(rc.n), float64(cc.n)
-	fr, fc, lo, hi := 0.0, 0.0, 0.0, 0.0
-	for i := 0; i <= len(grid); i++ {
-		or, oc := float64(rc.open[i])/n, float64(cc.open[i])/m
-		hi = math.Max(hi, math.Max(fr-fc+or, fc-fr+oc))
-		fr += or
-		fc += oc
-		if i < len(grid) {
-			fr += float64(rc.atom[i]) / n
-			fc += float64(cc.atom[i]) / m
-		}
-		d := math.Abs(fr - fc)
-		lo = math.Max(lo, d)
-		hi = math.Max(hi, d)
-	}
+// numericCells computes PSI over edges (grid points of both samples' cells)
+// and bounds KS from the cells.
+func numericCells(fd *FeatureDrift, rc, cc *cells, edges []float64, eps float64) {
+	setBins(fd, edges, binCounts(rc, edges), binCounts(cc, edges), rc.n, cc.n, eps)
+	lo, hi := ksCells(rc, cc)
 	fd.KS = &KSResult{Statistic: lo, PValue: KSPValue(lo, rc.n, cc.n), Exact: hi-lo < 1e-12, ErrorBound: hi - lo}
 	if fd.KS.Exact {
 		fd.KS.ErrorBound = 0

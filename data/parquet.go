@@ -28,15 +28,20 @@ type pqReader struct {
 
 // pqCursor walks one leaf column through all row groups and pages.
 type pqCursor struct {
-	file  *parquet.File
-	leaf  int
-	conv  func(parquet.Value) Value
-	rg    int
-	pages parquet.Pages
-	vr    parquet.ValueReader
-	eof   bool // vr is exhausted once buf is consumed
-	buf   []parquet.Value
-	i, n  int
+	file *parquet.File
+	leaf int
+	conv func(parquet.Value) Value
+	// For the typed column scan (columns.go): the kind of the values, the
+	// factor to nanoseconds for times, the definition level of a non-null.
+	kind   Kind
+	mul    int64
+	maxDef int
+	rg     int
+	pages  parquet.Pages
+	vr     parquet.ValueReader
+	eof    bool // vr is exhausted once buf is consumed
+	buf    []parquet.Value
+	i, n   int
 }
 
 func openParquet(path string, columns []string) (Reader, error) {
@@ -80,7 +85,9 @@ func openParquet(path string, columns []string) (Reader, error) {
 			f.Close()
 			return nil, fmt.Errorf("%s: column %q: %w", path, name, err)
 		}
-		r.curs = append(r.curs, &pqCursor{file: pf, leaf: leaf.ColumnIndex, conv: conv, buf: make([]parquet.Value, pqBatch)})
+		kind, mul := pqKind(col.Type())
+		r.curs = append(r.curs, &pqCursor{file: pf, leaf: leaf.ColumnIndex, conv: conv, kind: kind, mul: mul,
+			maxDef: leaf.MaxDefinitionLevel, buf: make([]parquet.Value, pqBatch)})
 	}
 	return r, nil
 }
@@ -123,6 +130,34 @@ func pqConverter(t parquet.Type) (func(parquet.Value) Value, error) {
 		return func(v parquet.Value) Value { return Value{Kind: KindString, Str: string(v.ByteArray())} }, nil
 	}
 	return nil, fmt.Errorf("unsupported physical type %s", t)
+}
+
+// pqKind is the Value kind a column's cells convert to, and for times the
+// factor from the stored unit to nanoseconds (pqConverter's mapping, unboxed).
+func pqKind(t parquet.Type) (Kind, int64) {
+	switch t.Kind() {
+	case parquet.Boolean:
+		return KindBool, 1
+	case parquet.Int32, parquet.Int64:
+		if lt := t.LogicalType(); lt != nil {
+			switch l := lt.Value.(type) {
+			case *format.TimestampType:
+				switch l.Unit.Value.(type) {
+				case *format.MilliSeconds:
+					return KindTime, 1e6
+				case *format.MicroSeconds:
+					return KindTime, 1e3
+				}
+				return KindTime, 1
+			case *format.DateType:
+				return KindTime, 86400e9
+			}
+		}
+		return KindInt, 1
+	case parquet.Float, parquet.Double:
+		return KindFloat, 1
+	}
+	return KindString, 1
 }
 
 func (c *pqCursor) next() (parquet.Value, error) {

@@ -68,6 +68,7 @@ type featureCheck struct {
 	nullRatio         *RuleResult
 	minV, maxV        float64
 	allowedSet        map[string]bool
+	buf               []float64 // numbers' scratch
 }
 
 // Validate streams r once and checks every declared rule of every feature:
@@ -125,16 +126,20 @@ func Validate(features map[string]*compiler.Feature, r Reader) (*Report, error) 
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%s: feature column %s not found (the file has: %s)", r.Path(), quoteJoin(missing), joinCols(r.Columns()))
 	}
-	for r.Next() {
-		row := r.Row()
-		for _, c := range checks {
-			c.check(row, r.Value(c.col))
-		}
+	// Each feature's rules read only its own column: scan column by column.
+	src := columnsOf(r)
+	sinks := make([]sink, len(r.Columns()))
+	for i := range sinks {
+		sinks[i] = func(*chunk) error { return nil }
 	}
-	if err := r.Err(); err != nil {
+	for _, c := range checks {
+		sinks[c.col] = c.consume
+	}
+	rows, err := src.scan(sinks)
+	if err != nil {
 		return nil, err
 	}
-	rep.Rows = r.Row()
+	rep.Rows = rows
 	rep.Passed = true
 	for _, c := range checks {
 		c.finish(rep.Rows)
@@ -153,6 +158,124 @@ func (c *featureCheck) add(rule, expect string) *RuleResult {
 	rr := &RuleResult{Rule: rule, Expect: expect}
 	c.rep.Rules = append(c.rep.Rules, rr)
 	return rr
+}
+
+// consume checks a chunk of the feature's column: the typed numeric and
+// string cases inline, anything else (and any chunk holding a value of the
+// wrong type) value by value through check.
+func (c *featureCheck) consume(ch *chunk) error {
+	switch {
+	case numericDType(c.f.DType):
+		xs, bad := ch.numbers(c.f.DType, &c.buf)
+		if bad >= 0 {
+			break
+		}
+		c.numeric(ch, xs)
+		return nil
+	case c.f.DType == "string" && ch.kind == KindString:
+		c.strings(ch)
+		return nil
+	}
+	j := 0
+	for i := range ch.n {
+		if ch.null(i) {
+			c.check(ch.row0+i+1, Value{})
+			continue
+		}
+		c.check(ch.row0+i+1, ch.value(j))
+		j++
+	}
+	return nil
+}
+
+// nulls counts the chunk's null rows and fails not_null on each.
+func (c *featureCheck) nulls(ch *chunk) int {
+	c.rep.Rows += ch.n
+	if ch.defs == nil {
+		return 0
+	}
+	n := 0
+	for i := range ch.n {
+		if ch.null(i) {
+			n++
+			if c.notNull != nil {
+				c.notNull.fail(ch.row0+i+1, "null")
+			}
+		}
+	}
+	c.rep.Nulls += n
+	return n
+}
+
+// numeric checks valid numbers xs (the chunk's packed values, coerced).
+func (c *featureCheck) numeric(ch *chunk, xs []float64) {
+	nn := ch.n - c.nulls(ch)
+	if c.notNull != nil {
+		c.notNull.Checked += nn
+	}
+	c.dtype.Checked += nn
+	if c.min == nil && c.max == nil && c.allowed == nil {
+		return
+	}
+	j := 0
+	for i := range ch.n {
+		if ch.null(i) {
+			continue
+		}
+		x := xs[j]
+		j++
+		if c.min != nil && x < c.minV || c.max != nil && x > c.maxV || c.allowed != nil {
+			v, _ := Coerce(ch.value(j-1), c.f.DType) // cannot fail: numbers coerced it
+			c.bounds(ch.row0+i+1, x, v)
+		}
+	}
+	if c.min != nil {
+		c.min.Checked += nn
+	}
+	if c.max != nil {
+		c.max.Checked += nn
+	}
+}
+
+// bounds records the min/max failures and the allowed check of one value
+// (the Checked counts are the caller's).
+func (c *featureCheck) bounds(row int, x float64, v Value) {
+	if c.min != nil && x < c.minV {
+		c.min.fail(row, v.String())
+	}
+	if c.max != nil && x > c.maxV {
+		c.max.fail(row, v.String())
+	}
+	if c.allowed != nil {
+		c.allowed.Checked++
+		if !c.allowedSet[v.Key()] {
+			c.allowed.fail(row, v.String())
+		}
+	}
+}
+
+// strings checks a chunk of strings for a string feature (no coercion).
+func (c *featureCheck) strings(ch *chunk) {
+	nn := ch.n - c.nulls(ch)
+	if c.notNull != nil {
+		c.notNull.Checked += nn
+	}
+	c.dtype.Checked += nn
+	if c.allowed == nil {
+		return
+	}
+	c.allowed.Checked += nn
+	j := 0
+	for i := range ch.n {
+		if ch.null(i) {
+			continue
+		}
+		b := ch.bytesAt(j)
+		j++
+		if !c.allowedSet[string(b)] {
+			c.allowed.fail(ch.row0+i+1, string(b))
+		}
+	}
 }
 
 func (c *featureCheck) check(row int, raw Value) {
