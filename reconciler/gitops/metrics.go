@@ -1,0 +1,146 @@
+package gitops
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the reconciler's Prometheus metrics, on their own registry so
+// that embedding cairn never collides with a host program's metrics.
+type Metrics struct {
+	Registry *prometheus.Registry
+	runs     *prometheus.CounterVec
+	duration prometheus.Histogram
+	actions  *prometheus.CounterVec
+	drift    *prometheus.GaugeVec
+	evalCost prometheus.Counter
+	leader   prometheus.Gauge
+	lastOK   prometheus.Gauge
+}
+
+// NewMetrics registers the metrics on a fresh registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cairn_reconcile_runs_total",
+			Help: "Reconcile runs by result (applied, noop, blocked, skipped, denied, invalid, error, interrupted, standby)."}, []string{"result"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cairn_reconcile_run_duration_seconds",
+			Help: "Duration of reconcile runs.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cairn_reconcile_actions_total",
+			Help: "Plan actions applied by reconcile, by kind."}, []string{"kind"}),
+		drift: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cairn_reconcile_drift_items",
+			Help: "Drift items found by the last reconcile run, by kind."}, []string{"kind"}),
+		evalCost: prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_reconcile_eval_cost_usd_total",
+			Help: "USD spent on eval runs started by reconcile."}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cairn_reconcile_leader",
+			Help: "1 when this reconciler is the leader, 0 on standby."}),
+		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cairn_reconcile_last_success_timestamp_seconds",
+			Help: "Unix time of the last reconcile run that did not fail."}),
+	}
+	m.Registry.MustRegister(m.runs, m.duration, m.actions, m.drift, m.evalCost, m.leader, m.lastOK)
+	for _, k := range DriftKinds {
+		m.drift.WithLabelValues(string(k)).Set(0)
+	}
+	return m
+}
+
+func (m *Metrics) observe(r *Run) {
+	if m == nil {
+		return
+	}
+	m.runs.WithLabelValues(r.Result).Inc()
+	if r.Result == ResultStandby {
+		m.leader.Set(0)
+		return
+	}
+	m.leader.Set(1)
+	m.duration.Observe(r.Finished.Sub(r.Started).Seconds())
+	for _, a := range r.Applied {
+		m.actions.WithLabelValues(string(a.Type)).Inc()
+	}
+	counts := map[DriftKind]int{}
+	for _, d := range r.Drift {
+		counts[d.Kind]++
+	}
+	if r.Result != ResultError && r.Result != ResultInvalid {
+		for _, k := range DriftKinds {
+			m.drift.WithLabelValues(string(k)).Set(float64(counts[k]))
+		}
+		m.lastOK.Set(float64(r.Finished.Unix()))
+	}
+	m.evalCost.Add(r.EvalCostUSD)
+}
+
+// Health is the /healthz document.
+type Health struct {
+	OK      bool      `json:"ok"`
+	Role    string    `json:"role"` // "leader" | "standby" | "starting"
+	Commit  string    `json:"commit,omitempty"`
+	LastRun *RunBrief `json:"last_run,omitempty"`
+}
+
+// RunBrief is a run in /healthz.
+type RunBrief struct {
+	Result     string    `json:"result"`
+	Commit     string    `json:"commit,omitempty"`
+	Started    time.Time `json:"started"`
+	DurationMS int64     `json:"duration_ms"`
+	Applied    int       `json:"applied"`
+	Blocked    int       `json:"blocked"`
+	Drift      int       `json:"drift"`
+	Error      string    `json:"error,omitempty"`
+}
+
+type healthState struct {
+	mu     sync.Mutex
+	last   *Run
+	commit string // the last commit reconciled successfully
+}
+
+func (h *healthState) set(r *Run) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last = r
+	if r.Commit.SHA != "" && r.Result != ResultError && r.Result != ResultInvalid && r.Result != ResultStandby {
+		h.commit = r.Commit.SHA
+	}
+}
+
+func (h *healthState) get() Health {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	hs := Health{OK: true, Role: "starting", Commit: h.commit}
+	if r := h.last; r != nil {
+		hs.Role = "leader"
+		if r.Result == ResultStandby {
+			hs.Role = "standby"
+		}
+		hs.OK = r.Result != ResultError && r.Result != ResultInvalid
+		hs.LastRun = &RunBrief{Result: r.Result, Commit: r.Commit.SHA, Started: r.Started.UTC(), DurationMS: r.Finished.Sub(r.Started).Milliseconds(),
+			Applied: len(r.Applied), Blocked: len(r.Blocked), Drift: len(r.Drift), Error: r.Error}
+	}
+	return hs
+}
+
+// Handler serves /metrics and /healthz (503 while the last run failed, so a
+// Kubernetes probe or an alert notices).
+func (r *Reconciler) Handler() http.Handler {
+	mux := http.NewServeMux()
+	if r.cfg.Metrics != nil {
+		mux.Handle("/metrics", promhttp.HandlerFor(r.cfg.Metrics.Registry, promhttp.HandlerOpts{}))
+	}
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		h := r.health.get()
+		w.Header().Set("Content-Type", "application/json")
+		if !h.OK {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(h)
+	})
+	return mux
+}

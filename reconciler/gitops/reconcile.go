@@ -1,0 +1,597 @@
+package gitops
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/evals/prices"
+	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/policies"
+	"github.com/cairn-dev/cairn/reconciler"
+	"github.com/cairn-dev/cairn/reconciler/state"
+)
+
+// Results of a run.
+const (
+	ResultApplied     = "applied"     // actions applied, none blocked
+	ResultBlocked     = "blocked"     // some actions wait for a gate
+	ResultNoop        = "noop"        // something changed but there was nothing to do
+	ResultSkipped     = "skipped"     // same commit, same state: no work done
+	ResultDenied      = "denied"      // a policy denies the spec: nothing applied
+	ResultInvalid     = "invalid"     // the spec does not compile
+	ResultError       = "error"       // fetch, state or apply failed
+	ResultInterrupted = "interrupted" // stopped by a signal between actions
+	ResultStandby     = "standby"     // another reconciler is the leader
+)
+
+// RecordLast is the record kind where reconcile remembers, per repository
+// and ref, the last commit it reconciled and the state fingerprint after it.
+const RecordLast = "gitops.last"
+
+// Leader is leader election: only the leader reconciles. reconciler/leader
+// (a PostgreSQL advisory lock) implements it; nil means always the leader.
+type Leader interface {
+	Leading(ctx context.Context) (bool, error)
+}
+
+// Config configures a Reconciler.
+type Config struct {
+	Source   string // a git URL or a local path (cloned like a URL)
+	Ref      string // branch, tag or commit; "" = the remote's default branch
+	CacheDir string // clones and reports live here
+	Store    state.Store
+	// Plugins returns the eval runner, renderer and RAG snapshotter for a
+	// checkout (nil: none, so eval gates without evidence stay blocked and
+	// nothing is rendered). Approvals in what it returns are ignored.
+	Plugins   func(co *Checkout) (reconciler.Options, error)
+	Approvals Approvals // nil = Static(0)
+	Leader    Leader    // nil = always the leader
+	// Catalog is the price catalog evals use (nil = the embedded one); it is
+	// compared with what recorded runs used.
+	Catalog      *prices.Catalog
+	Now          func() time.Time
+	Actor        string        // recorded in the audit log, with the commit's author; default "cairn-reconcile"
+	LockTimeout  time.Duration // how long to wait for another apply
+	ReportPath   string        // default <CacheDir>/reports/<repo>.<format>
+	ReportFormat string        // md (default), json or html
+	// SelfHeal re-renders rendered files found edited or missing (audited
+	// render_target actions) instead of only reporting them.
+	SelfHeal bool
+	Metrics  *Metrics
+	// OnAction is called after each applied action (progress output).
+	OnAction func(reconciler.Action)
+}
+
+// Run is what one reconcile run did and found. Plain data.
+type Run struct {
+	Source      string              `json:"source"`
+	Ref         string              `json:"ref,omitempty"`
+	Commit      Commit              `json:"commit"`
+	BundleHash  string              `json:"bundle_hash,omitempty"`
+	Started     time.Time           `json:"started"`
+	Finished    time.Time           `json:"finished"`
+	Result      string              `json:"result"`
+	Reason      string              `json:"reason,omitempty"` // why work was done or skipped
+	Error       string              `json:"error,omitempty"`
+	Approvals   Approval            `json:"approvals"`
+	Diagnostics diag.List           `json:"diagnostics,omitempty"` // compile errors and policy results
+	Applied     []reconciler.Action `json:"applied"`
+	Blocked     []reconciler.Action `json:"blocked"`
+	Drift       []DriftItem         `json:"drift"`
+	Problems    []string            `json:"problems,omitempty"`
+	EvalCostUSD float64             `json:"eval_cost_usd"`
+	ReportPath  string              `json:"report_path,omitempty"`
+	Report      *reconciler.Report  `json:"-"`
+}
+
+// Failed reports whether the run ended in an error or an invalid spec.
+func (r *Run) Failed() bool { return r.Result == ResultError || r.Result == ResultInvalid }
+
+type lastRecord struct {
+	Commit      string            `json:"commit"`
+	Fingerprint string            `json:"fingerprint"`
+	Approvals   int               `json:"approvals"`
+	Result      string            `json:"result"`
+	BundleHash  string            `json:"bundle_hash"`
+	Pointers    map[string]string `json:"pointers"`
+	Time        time.Time         `json:"time"`
+}
+
+// Reconciler runs reconcile passes over one repository and ref.
+type Reconciler struct {
+	cfg    Config
+	health healthState
+}
+
+// New checks cfg and returns a Reconciler.
+func New(cfg Config) (*Reconciler, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("gitops: no state store")
+	}
+	if cfg.CacheDir == "" {
+		return nil, errors.New("gitops: no cache directory")
+	}
+	if cfg.Source == "" {
+		return nil, errors.New("no repository: pass --repo PATH or URL")
+	}
+	switch cfg.ReportFormat {
+	case "":
+		cfg.ReportFormat = "md"
+	case "md", "json", "html":
+	default:
+		return nil, fmt.Errorf("unknown report format %q (md, json, html)", cfg.ReportFormat)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Actor == "" {
+		cfg.Actor = "cairn-reconcile"
+	}
+	if cfg.Approvals == nil {
+		cfg.Approvals = Static(0)
+	}
+	return &Reconciler{cfg: cfg}, nil
+}
+
+// Health is the /healthz document now.
+func (r *Reconciler) Health() Health { return r.health.get() }
+
+// Loop reconciles now and then every interval until ctx is cancelled (a
+// signal): the current action finishes, then Loop returns nil. onRun (may be
+// nil) sees every run.
+func (r *Reconciler) Loop(ctx context.Context, interval time.Duration, onRun func(*Run)) error {
+	if interval <= 0 {
+		return fmt.Errorf("interval %s: must be positive", interval)
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		run := r.RunOnce(ctx)
+		if onRun != nil {
+			onRun(run)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// RunOnce fetches, and when the commit, the state or the approvals changed
+// since the last run compiles, checks, plans, applies and renders; every run
+// (also one that skips the apply) reports drift and writes the audit report.
+func (r *Reconciler) RunOnce(ctx context.Context) *Run {
+	run := &Run{Source: RedactURL(r.cfg.Source), Ref: r.cfg.Ref, Started: r.cfg.Now().UTC(),
+		Applied: []reconciler.Action{}, Blocked: []reconciler.Action{}, Drift: []DriftItem{}}
+	r.run(ctx, run)
+	run.Finished = r.cfg.Now().UTC()
+	if run.Finished.Before(run.Started) {
+		run.Finished = run.Started
+	}
+	sortDrift(run.Drift)
+	r.cfg.Metrics.observe(run)
+	r.health.set(run)
+	return run
+}
+
+func (r *Reconciler) fail(run *Run, format string, args ...any) {
+	run.Result, run.Error = ResultError, fmt.Sprintf(format, args...)
+}
+
+func (r *Reconciler) run(ctx context.Context, run *Run) {
+	if ctx.Err() != nil {
+		run.Result = ResultInterrupted
+		return
+	}
+	if r.cfg.Leader != nil {
+		ok, err := r.cfg.Leader.Leading(ctx)
+		if err != nil {
+			r.fail(run, "leader election: %v", err)
+			return
+		}
+		if !ok {
+			run.Result, run.Reason = ResultStandby, "another reconciler is the leader"
+			return
+		}
+	}
+	co, err := Fetch(ctx, r.cfg.Source, r.cfg.Ref, r.cfg.CacheDir)
+	if err != nil {
+		if ctx.Err() != nil {
+			run.Result = ResultInterrupted
+			return
+		}
+		r.fail(run, "%v", err)
+		return
+	}
+	run.Source, run.Ref, run.Commit = co.Source, co.Ref, co.Commit
+	st := r.cfg.Store
+	now := r.cfg.Now().UTC()
+
+	// Hand edits are looked for before apply, which may overwrite them.
+	rendered, err := RenderedDrift(ctx, st, co.Dir)
+	if err != nil {
+		r.fail(run, "drift: %v", err)
+		return
+	}
+	run.Drift = append(run.Drift, rendered...)
+
+	b, ds := compiler.Compile(co.Dir, compiler.Options{})
+	if b == nil || ds.Count(diag.Error) > 0 {
+		run.Result, run.Diagnostics = ResultInvalid, ds
+		run.Error = fmt.Sprintf("the spec at %s does not compile: %d error(s)", shortSHA(co.Commit.SHA), ds.Count(diag.Error))
+		return
+	}
+	run.BundleHash = b.Hash()
+	eng, err := policies.New(policies.Options{Dir: co.Dir})
+	if err != nil {
+		var l diag.List
+		if errors.As(err, &l) {
+			run.Diagnostics = l
+		}
+		run.Result, run.Error = ResultInvalid, fmt.Sprintf("policies do not compile: %v", err)
+		return
+	}
+	pd, err := eng.Evaluate(ctx, b, now, map[string]any{"reconcile": map[string]any{"commit": co.Commit.SHA, "ref": co.Ref}})
+	if err != nil {
+		r.fail(run, "policy evaluation: %v", err)
+		return
+	}
+	run.Diagnostics = pd
+
+	approval, err := r.cfg.Approvals.Approvals(ctx, co.Commit.SHA)
+	if err != nil {
+		// Safe default: gates that need approvals stay blocked, the rest proceeds.
+		run.Problems = append(run.Problems, fmt.Sprintf("approvals: %v; counting 0", err))
+		approval = Approval{Source: "unavailable"}
+	}
+	run.Approvals = approval
+
+	key := co.Source + " " + r.cfg.Ref
+	last, err := readLast(ctx, st, key)
+	if err != nil {
+		r.fail(run, "%v", err)
+		return
+	}
+	fp, err := Fingerprint(ctx, st)
+	if err != nil {
+		r.fail(run, "state fingerprint: %v", err)
+		return
+	}
+	ptrs, err := PointerMap(ctx, st)
+	if err != nil {
+		r.fail(run, "%v", err)
+		return
+	}
+	reason := changeReason(last, co.Commit.SHA, fp, approval.Count)
+	if last != nil && last.Fingerprint != fp {
+		audit, err := st.ListAudit(ctx)
+		if err != nil {
+			r.fail(run, "%v", err)
+			return
+		}
+		run.Drift = append(run.Drift, MovedPointers(last.Pointers, ptrs, audit)...)
+	}
+
+	var plugins reconciler.Options
+	if r.cfg.Plugins != nil {
+		if plugins, err = r.cfg.Plugins(co); err != nil {
+			r.fail(run, "plugins: %v", err)
+			return
+		}
+	}
+	var runner *recordingRunner
+	if plugins.Evals != nil {
+		runner = &recordingRunner{inner: plugins.Evals, st: st, catalog: r.cfg.Catalog}
+		plugins.Evals = runner
+	}
+	plugins.Approvals = approval.Count
+
+	blocked := map[string]bool{}
+	switch {
+	case pd.Count(diag.Deny) > 0:
+		run.Result, run.Reason = ResultDenied, fmt.Sprintf("%d policy denial(s): nothing applied", pd.Count(diag.Deny))
+	case reason == "":
+		run.Result, run.Reason = ResultSkipped, "commit, state and approvals unchanged since the last run"
+		// Which differences a gate explains, without running anything.
+		p, err := reconciler.BuildPlan(ctx, b, st, reconciler.Options{Approvals: approval.Count})
+		if err == nil {
+			for _, a := range p.Blocked() {
+				blocked[pointerKey(a.Object, a.Name)] = true
+			}
+		}
+	default:
+		run.Reason = reason
+		if r.cfg.SelfHeal {
+			if err := forgetDrifted(ctx, st, rendered); err != nil {
+				r.fail(run, "self-heal: %v", err)
+				return
+			}
+		}
+		if !r.apply(ctx, run, b, co, plugins) {
+			if runner != nil {
+				run.EvalCostUSD = runner.takeCost()
+			}
+			return
+		}
+		if runner != nil {
+			run.EvalCostUSD = runner.takeCost()
+		}
+		for _, a := range run.Blocked {
+			blocked[pointerKey(a.Object, a.Name)] = true
+		}
+	}
+
+	after, err := PointerMap(ctx, st)
+	if err != nil {
+		r.fail(run, "%v", err)
+		return
+	}
+	run.Drift = append(run.Drift, SpecDrift(b, after, blocked)...)
+	stale, err := StaleEvals(ctx, b, st, r.cfg.Catalog)
+	if err != nil {
+		r.fail(run, "stale evals: %v", err)
+		return
+	}
+	run.Drift = append(run.Drift, stale...)
+	rep, err := reconciler.BuildReport(ctx, b, st, now)
+	if err != nil {
+		r.fail(run, "audit report: %v", err)
+		return
+	}
+	run.Report = rep
+	run.Drift = append(run.Drift, WaiverDrift(b, rep.Waivers)...)
+	run.Drift = append(run.Drift, DeprecationDrift(b, pd, now)...)
+	sortDrift(run.Drift)
+	if err := r.writeReport(run, co); err != nil {
+		run.Problems = append(run.Problems, "report: "+err.Error())
+	}
+	if run.Result == ResultSkipped {
+		return
+	}
+	if err := r.record(ctx, run, key, co); err != nil {
+		r.fail(run, "%v", err)
+	}
+}
+
+// apply runs the plan. A cancelled ctx (SIGTERM) lets the running action
+// finish: apply gets a context of its own that is cancelled only after an
+// action completes, so the next re-plan stops it. It reports whether the run
+// should go on to drift and the report.
+func (r *Reconciler) apply(ctx context.Context, run *Run, b *compiler.Bundle, co *Checkout, opts reconciler.Options) bool {
+	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	res, err := reconciler.Apply(actx, b, r.cfg.Store, reconciler.ApplyOptions{
+		Options: opts, Actor: r.cfg.Actor + " for " + co.Commit.Author, Commit: co.Commit.SHA, Now: r.cfg.Now, LockTimeout: r.cfg.LockTimeout,
+		OnAction: func(a reconciler.Action) {
+			run.Applied = append(run.Applied, a)
+			if r.cfg.OnAction != nil {
+				r.cfg.OnAction(a)
+			}
+			if ctx.Err() != nil {
+				cancel()
+			}
+		},
+	})
+	if ctx.Err() != nil {
+		run.Result = ResultInterrupted
+		run.Reason = fmt.Sprintf("stopped after %d action(s); the next run resumes", len(run.Applied))
+		return false
+	}
+	if err != nil {
+		var l diag.List
+		if errors.As(err, &l) {
+			run.Diagnostics = append(run.Diagnostics, l...)
+		}
+		r.fail(run, "apply: %v", err)
+		return false
+	}
+	run.Blocked = res.Blocked
+	switch {
+	case len(res.Blocked) > 0:
+		run.Result = ResultBlocked
+	case len(res.Applied) > 0:
+		run.Result = ResultApplied
+	default:
+		run.Result = ResultNoop
+	}
+	return true
+}
+
+// record appends the run to the audit log and remembers the commit and the
+// state fingerprint after it (computed last: the audit entry changes it).
+func (r *Reconciler) record(ctx context.Context, run *Run, key string, co *Checkout) error {
+	after, _ := marshalText(map[string]any{
+		"commit": co.Commit.SHA, "author": co.Commit.Author, "ref": co.Ref, "result": run.Result, "reason": run.Reason,
+		"applied": len(run.Applied), "blocked": len(run.Blocked), "drift": len(run.Drift),
+		"approvals": run.Approvals.Count, "approvals_source": run.Approvals.Source, "bundle_hash": run.BundleHash,
+	})
+	if _, err := r.cfg.Store.AppendAudit(ctx, state.AuditEntry{Time: r.cfg.Now().UTC(), Actor: r.cfg.Actor, Commit: co.Commit.SHA,
+		Action: "reconcile", Object: "repos/" + co.Source, After: after}); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	fp, err := Fingerprint(ctx, r.cfg.Store)
+	if err != nil {
+		return err
+	}
+	ptrs, err := PointerMap(ctx, r.cfg.Store)
+	if err != nil {
+		return err
+	}
+	v, _ := json.Marshal(lastRecord{Commit: co.Commit.SHA, Fingerprint: fp, Approvals: run.Approvals.Count, Result: run.Result,
+		BundleHash: run.BundleHash, Pointers: ptrs, Time: r.cfg.Now().UTC()})
+	return r.cfg.Store.PutRecord(ctx, RecordLast, key, v)
+}
+
+func readLast(ctx context.Context, st state.Ops, key string) (*lastRecord, error) {
+	raw, ok, err := st.GetRecord(ctx, RecordLast, key)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var l lastRecord
+	if err := json.Unmarshal(raw, &l); err != nil {
+		return nil, fmt.Errorf("state record %s %q: %w", RecordLast, key, err)
+	}
+	return &l, nil
+}
+
+// changeReason says why a run must do work, or "" when nothing changed.
+func changeReason(last *lastRecord, commit, fp string, approvals int) string {
+	switch {
+	case last == nil:
+		return "first reconcile of this repository and ref"
+	case last.Commit != commit:
+		return fmt.Sprintf("new commit %s (last reconciled %s)", shortSHA(commit), shortSHA(last.Commit))
+	case last.Fingerprint != fp:
+		return "the state changed since the last run"
+	case last.Approvals != approvals:
+		return fmt.Sprintf("approvals changed from %d to %d", last.Approvals, approvals)
+	case last.Result == ResultDenied || last.Result == ResultError || last.Result == ResultInterrupted:
+		return "the last run did not finish (" + last.Result + ")"
+	}
+	return ""
+}
+
+// Fingerprint identifies the parts of the state a reconcile acts on: the
+// audit chain head (every audited change), the aliases and labels, the
+// rendered hashes and the registered model versions (so that an edit made
+// without an audit entry is noticed too).
+func Fingerprint(ctx context.Context, st state.Ops) (string, error) {
+	audit, err := st.ListAudit(ctx)
+	if err != nil {
+		return "", err
+	}
+	head := state.GenesisHash
+	if len(audit) > 0 {
+		head = audit[len(audit)-1].Hash
+	}
+	ptrs, err := st.ListPointers(ctx, "")
+	if err != nil {
+		return "", err
+	}
+	rendered, err := st.RenderedHashes(ctx)
+	if err != nil {
+		return "", err
+	}
+	mvs, err := st.ListModelVersions(ctx, "")
+	if err != nil {
+		return "", err
+	}
+	models := make([]string, len(mvs))
+	for i, mv := range mvs {
+		models[i] = mv.Model + "@" + mv.Version + " " + mv.ContentHash()
+	}
+	b, _ := json.Marshal(struct {
+		Head     string            `json:"head"`
+		Entries  int               `json:"entries"`
+		Pointers []state.Pointer   `json:"pointers"`
+		Rendered map[string]string `json:"rendered"`
+		Models   []string          `json:"models"`
+	}{head, len(audit), ptrs, rendered, models})
+	return state.HashBytes(b), nil
+}
+
+// forgetDrifted clears the recorded hash of drifted rendered files, so that
+// the plan renders them again (as audited render_target actions).
+func forgetDrifted(ctx context.Context, st state.Store, items []DriftItem) error {
+	for _, d := range items {
+		if d.Kind == DriftRenderedEdited || d.Kind == DriftRenderedMissing {
+			if err := st.SetRenderedHash(ctx, d.Object, ""); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// AuditReport is the compliance audit report of a reconcile run: the
+// reconciler's report (served versions with evidence, waivers, spec vs
+// state, audit chain) plus the commit reconciled and the drift found.
+type AuditReport struct {
+	*reconciler.Report
+	Source    string      `json:"source"`
+	Ref       string      `json:"ref,omitempty"`
+	Commit    Commit      `json:"commit"`
+	Result    string      `json:"result"`
+	Approvals Approval    `json:"approvals"`
+	Drift     []DriftItem `json:"drift"`
+}
+
+// WriteAuditReport writes the report as md, json or html.
+func WriteAuditReport(w io.Writer, run *Run, format string) error {
+	if run.Report == nil {
+		return errors.New("the run produced no report")
+	}
+	ar := AuditReport{Report: run.Report, Source: run.Source, Ref: run.Ref, Commit: run.Commit, Result: run.Result, Approvals: run.Approvals, Drift: run.Drift}
+	switch format {
+	case "json":
+		b, err := json.MarshalIndent(ar, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
+	case "html":
+		return htmlAudit.Execute(w, ar)
+	case "md", "":
+		var buf bytes.Buffer
+		if err := reconciler.WriteReport(&buf, run.Report, "md"); err != nil {
+			return err
+		}
+		if err := mdAudit.Execute(&buf, ar); err != nil {
+			return err
+		}
+		_, err := w.Write(buf.Bytes())
+		return err
+	}
+	return fmt.Errorf("unknown report format %q (md, json, html)", format)
+}
+
+func (r *Reconciler) writeReport(run *Run, co *Checkout) error {
+	path := r.cfg.ReportPath
+	if path == "" {
+		path = filepath.Join(r.cfg.CacheDir, "reports", cacheKey(co.Source)+"."+r.cfg.ReportFormat)
+	}
+	var buf bytes.Buffer
+	if err := WriteAuditReport(&buf, run, r.cfg.ReportFormat); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	run.ReportPath = path
+	return nil
+}
+
+func mdEscape(s string) string {
+	r := strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;", "`", "'", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`)
+	return r.Replace(s)
+}
+
+// marshalText is json.Marshal without HTML escaping, so that "Name <email>"
+// reads as written in the audit log.
+func marshalText(v any) (string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(buf.String(), "\n"), nil
+}

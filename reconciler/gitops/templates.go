@@ -1,0 +1,47 @@
+package gitops
+
+import (
+	htemplate "html/template"
+	"text/template"
+)
+
+// mdAudit follows reconciler.WriteReport's Markdown with the reconcile
+// sections; every repository value goes through md.
+var mdAudit = template.Must(template.New("md").Funcs(template.FuncMap{"md": mdEscape}).Parse(`
+## Reconciled commit
+
+Repository {{md .Source}}{{if .Ref}} at {{md .Ref}}{{end}}: commit ` + "`{{.Commit.SHA}}`" + ` by {{md .Commit.Author}} ({{md .Commit.Message}}).
+Result: **{{.Result}}**. Approvals: {{.Approvals.Count}} ({{md .Approvals.Source}}).
+
+## Drift
+
+{{if .Drift}}| kind | object | detail | where |
+|---|---|---|---|
+{{range .Drift}}| {{.Kind}} | {{md .Object}} | {{md .Detail}} | {{if .Pos.IsValid}}{{md .Pos.String}}{{end}} |
+{{end}}{{else}}No drift.
+{{end}}`))
+
+// html/template escapes every value.
+var htmlAudit = htemplate.Must(htemplate.New("html").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>cairn audit report: {{.Project}}</title></head><body>
+<h1>cairn audit report: {{.Project}}</h1>
+<p>Generated {{.Now}} for bundle <code>{{.BundleHash}}</code>; repository {{.Source}}{{if .Ref}} at {{.Ref}}{{end}}, commit <code>{{.Commit.SHA}}</code> by {{.Commit.Author}}. Result: <strong>{{.Result}}</strong>. Approvals: {{.Approvals.Count}} ({{.Approvals.Source}}).
+Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified{{else}}<strong>chain broken</strong>: {{.Audit.Problem}}{{end}}.</p>
+<h2>Served versions</h2>
+<table><tr><th>object</th><th>alias/label</th><th>version</th><th>deployments</th><th>gate evidence</th></tr>
+{{range .Served}}<tr><td>{{.Object}}</td><td>{{.Name}}</td><td>{{.Version}}</td><td>{{range .Deployments}}{{.}} {{end}}</td><td>{{range .Gates}}<div>{{.Status}} {{.Gate}}: {{.Detail}}</div>{{end}}</td></tr>
+{{end}}</table>
+<h2>Waivers</h2>
+<table><tr><th>policy</th><th>target</th><th>status</th><th>expires</th><th>approver</th><th>reason</th></tr>
+{{range .Waivers}}<tr><td>{{.Policy}}</td><td>{{.Target}}</td><td>{{.Status}}</td><td>{{.Expires}}</td><td>{{.Approver}}</td><td>{{.Reason}}</td></tr>
+{{end}}</table>
+<h2>Specs vs state</h2>
+<table><tr><th>object</th><th>field</th><th>spec</th><th>state</th></tr>
+{{range .Differences}}<tr><td>{{.Object}}</td><td>{{.Field}}</td><td>{{.Spec}}</td><td>{{.State}}</td></tr>
+{{end}}</table>
+<h2>Drift</h2>
+<table><tr><th>kind</th><th>object</th><th>detail</th></tr>
+{{range .Drift}}<tr><td>{{.Kind}}</td><td>{{.Object}}</td><td>{{.Detail}}</td></tr>
+{{end}}</table>
+</body></html>
+`))
