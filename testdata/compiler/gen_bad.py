@@ -82,7 +82,7 @@ case("unknown-field", "E032 specs/classic.cue:9:2", {C: ('	description: "A score
 case("missing-field", "E031 specs/classic.cue:5:9", {C: ('	owner:       "@acme/ml"\n', '')})
 case("enum", "E030 specs/classic.cue:6:15", {C: ('kind:        "classic"', 'kind:        "deep"')})
 case("name-pattern", "E030 specs/classic.cue:5:9", {C: ("models: scorer: {", "models: Scorer_X: {")})
-case("owner-pattern", "E030 specs/classic.cue:7:15", {C: ('owner:       "@acme/ml"', 'owner:       "nobody"')})
+case("owner-pattern", "E030 specs/classic.cue:7:15", {C: ('owner:       "@acme/ml"', 'owner:       "Jane Doe"')})
 case("semver", "E030 specs/llm.cue:7:11", {L: ('version: "1.0.0"', 'version: "v1"')})
 case("list-type", "E030 cairn.cue:3:32", {"cairn.cue": ('owners: ["@acme/ml"]', 'owners: "@acme/ml"')})
 case("unknown-feature", "E040 specs/classic.cue:9:13", {C: ('features: ["amount"]', 'features: ["amuont"]')})
