@@ -405,6 +405,13 @@ func Plan(b *compiler.Bundle, suite string, cat *prices.Catalog) ([]Case, error)
 		var rendered []provider.Message
 		for _, m := range msgs {
 			vars := r.Vars
+			// A model is sent its row's input; a row of named features (a
+			// classic model's logged decision) is sent as one JSON object.
+			if ev.Target.Model != "" {
+				if _, ok := vars["input"]; !ok {
+					vars = cloneWith(vars, "input", varsJSON(r.Vars))
+				}
+			}
 			// {{ context }} is the row's context; RAG retrieval is not wired in yet, so a RAG prompt's
 			// logged rows supply it (or it renders empty).
 			if _, ok := vars["context"]; !ok {
@@ -447,6 +454,12 @@ func Plan(b *compiler.Bundle, suite string, cat *prices.Catalog) ([]Case, error)
 		}
 	}
 	return cases, nil
+}
+
+// varsJSON is the vars as canonical JSON (encoding/json sorts map keys).
+func varsJSON(vars map[string]string) string {
+	b, _ := json.Marshal(vars)
+	return string(b)
 }
 
 func cloneWith(m map[string]string, k, v string) map[string]string {

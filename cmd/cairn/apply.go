@@ -38,7 +38,7 @@ Exit codes: 0 applied, 1 error or a blocked gate.`,
 					commit = gitCommit(dir)
 				}
 				w := cmd.OutOrStdout()
-				opts := reconciler.ApplyOptions{Options: planOptions(approvals), Actor: actorName(actor), Commit: commit, LockTimeout: lockTimeout,
+				opts := reconciler.ApplyOptions{Options: planOptions(cmd, dir, st, approvals, commit), Actor: actorName(actor), Commit: commit, LockTimeout: lockTimeout,
 					OnAction: func(a reconciler.Action) { fmt.Fprintf(w, "applied: %s\n", a.Summary()) }}
 				res, err := reconciler.Apply(ctx, b, st, opts)
 				if err != nil {

@@ -12,14 +12,16 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals"
+	"github.com/cairn-dev/cairn/reconciler/state"
 )
 
 func init() {
 	commands = append(commands, func() *cobra.Command {
 		var (
-			format   string
-			parallel int
-			noCache  bool
+			format    string
+			parallel  int
+			noCache   bool
+			stateFlag string
 		)
 		cmd := &cobra.Command{
 			Use:   "eval [dir] [suite ...]",
@@ -37,7 +39,8 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 				if parallel < 1 || parallel > 256 {
 					return exitf(exitUsage, "eval: --parallel %d: must be 1..256", parallel)
 				}
-				b, ds := compiler.Compile(repoDir(args), compiler.Options{SkipProjection: true})
+				dir := repoDir(args)
+				b, ds := compiler.Compile(dir, compiler.Options{SkipProjection: true})
 				if len(ds) > 0 {
 					for _, d := range ds {
 						cmd.PrintErrln(d.String())
@@ -54,6 +57,16 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 					sort.Strings(suites)
 				}
 				opts := evals.Options{Parallel: parallel, NoCache: noCache, Store: evals.NewMemStore()}
+				// With a state store the cache and per-case results persist
+				// (and apply's gates reuse the cached scores).
+				if stateFlag != "" || os.Getenv(state.EnvVar) != "" {
+					st, err := openState(cmd.Context(), stateFlag, dir)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					opts.Store = st
+				}
 				var runs []*evals.Run
 				failed := false
 				for _, s := range suites {
@@ -82,6 +95,7 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 		cmd.Flags().StringVar(&format, "format", "table", "output format: table, json, junit or html")
 		cmd.Flags().IntVar(&parallel, "parallel", 4, "cases in flight per provider")
 		cmd.Flags().BoolVar(&noCache, "no-cache", false, "ignore cached results")
+		cmd.Flags().StringVar(&stateFlag, "state", "", "state store for the result cache and per-case results (default $CAIRN_STATE; none: in memory)")
 		return cmd
 	})
 }

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/reconciler"
+	"github.com/cairn-dev/cairn/reconciler/state"
 )
 
 // compileForPlan compiles the repo; for plan/apply an invalid spec is an error (exit 1).
@@ -67,7 +69,7 @@ Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes
 					return err
 				}
 				defer st.Close()
-				p, err := reconciler.BuildPlan(ctx, b, st, planOptions(approvals))
+				p, err := reconciler.BuildPlan(ctx, b, st, planOptions(cmd, dir, st, approvals, ""))
 				if err != nil {
 					return planError(cmd.ErrOrStderr(), err)
 				}
@@ -88,8 +90,16 @@ Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes
 	})
 }
 
-// planOptions wires the optional parts (eval runner, renderer, RAG snapshotter)
-// as they become available; nil means not available.
-func planOptions(approvals int) reconciler.Options {
-	return reconciler.Options{Approvals: approvals}
+// planOptions wires the real eval runner, renderer and RAG snapshotter on the
+// state store (shared with the reconcile loop through reconciler.Plugins).
+func planOptions(cmd *cobra.Command, dir string, st state.Store, approvals int, commit string) reconciler.Options {
+	w := cmd.ErrOrStderr()
+	return reconciler.Plugins(st, reconciler.PluginOptions{
+		Approvals: approvals,
+		Commit:    commit,
+		Git:       renderGitSource(dir, filepath.Join(dir, reconciler.RenderedDir), "", ""),
+		OnRenderHeld: func(reason string) {
+			fmt.Fprintf(w, "note: %s\n", reason)
+		},
+	})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/reconciler/state"
 	"github.com/cairn-dev/cairn/targets"
 )
@@ -150,43 +151,7 @@ func renderLoadView(ctx context.Context, dir, statePath, viewFile string) (targe
 		return v, err
 	}
 	defer st.Close()
-	mvs, err := st.ListModelVersions(ctx, "")
-	if err != nil {
-		return v, err
-	}
-	pvs, err := st.ListPromptVersions(ctx, "")
-	if err != nil {
-		return v, err
-	}
-	return renderViewFromState(mvs, pvs), nil
-}
-
-// viewFromState converts the state store's records to the renderers' view.
-func renderViewFromState(mvs []state.ModelVersion, pvs []state.PromptVersion) targets.View {
-	v := targets.View{Models: map[string]map[string]targets.ModelVersion{}, Prompts: map[string]map[string]targets.PromptVersion{}}
-	for _, mv := range mvs {
-		if v.Models[mv.Model] == nil {
-			v.Models[mv.Model] = map[string]targets.ModelVersion{}
-		}
-		v.Models[mv.Model][mv.Version] = targets.ModelVersion{Version: mv.Version, ArtifactURI: mv.ArtifactURI, Metrics: mv.Metrics}
-	}
-	for _, pv := range pvs {
-		if v.Prompts[pv.Prompt] == nil {
-			v.Prompts[pv.Prompt] = map[string]targets.PromptVersion{}
-		}
-		msgs := make([]compiler.Message, len(pv.Messages))
-		for i, m := range pv.Messages {
-			msgs[i] = compiler.Message{Role: m.Role, Content: m.Content}
-		}
-		if len(msgs) == 0 {
-			msgs = nil
-		}
-		v.Prompts[pv.Prompt][pv.Version] = targets.PromptVersion{
-			Version: pv.Version, ContentHash: pv.ContentHash, Template: pv.Template, Messages: msgs, Inputs: pv.Inputs,
-			Model: compiler.PromptModel{Provider: pv.Model.Provider, ID: pv.Model.ID, Temperature: pv.Model.Temperature, MaxTokens: pv.Model.MaxTokens},
-		}
-	}
-	return v
+	return reconciler.ViewFromState(ctx, st)
 }
 
 // gitSource finds the repository the rendered tree is committed to, for the

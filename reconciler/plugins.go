@@ -1,0 +1,296 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/evals"
+	"github.com/cairn-dev/cairn/evals/provider"
+	"github.com/cairn-dev/cairn/rag"
+	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/targets"
+)
+
+// PluginOptions configure the real plan/apply plug-ins built by Plugins.
+type PluginOptions struct {
+	Approvals int    // approvals present (from --approvals or the pull request)
+	Commit    string // spec repo commit, recorded as RAG snapshot lineage
+
+	// Git says where the rendered tree is committed (the Argo CD Application
+	// points at it); without a RepoURL no Application is rendered.
+	Git targets.GitSource
+
+	// Eval runner settings (see evals.Options).
+	Parallel  int
+	NoCache   bool
+	Getenv    func(string) string          // API keys; default os.Getenv
+	Providers map[string]provider.Provider // replaces the bundle's providers (tests, workers)
+
+	// RAGEmbedder configures network embedders (tests pass an httptest client).
+	RAGEmbedder []rag.EmbedderOption
+
+	// OnRenderHeld, if set, is told (once per distinct reason) when rendering
+	// is held back because a served alias or label cannot move yet.
+	OnRenderHeld func(reason string)
+}
+
+// Plugins returns plan/apply Options whose eval runner, renderer and RAG
+// snapshotter work on the given state store: eval caches, per-case results
+// and RAG snapshots persist in st, so a later plan sees them.
+func Plugins(st state.Store, opts PluginOptions) Options {
+	o := Options{Approvals: opts.Approvals}
+	o.Evals = &EvalPlugin{Store: st, Opts: opts}
+	o.RAG = &RAGPlugin{Store: st, Opts: opts}
+	o.Renderer = &RenderPlugin{Opts: opts, Evals: o.Evals}
+	return o
+}
+
+// EvalPlugin runs eval suites with evals.RunSuite, using the state store as
+// the eval cache and per-case result store.
+type EvalPlugin struct {
+	Store evals.Store
+	Opts  PluginOptions
+}
+
+// RunEval runs one suite against the exact subject requested. A prompt suite
+// can only judge the prompt's current content in the bundle: a request for
+// other content is an error, never a run against the wrong subject.
+func (p *EvalPlugin) RunEval(ctx context.Context, b *compiler.Bundle, req EvalRequest) (EvalOutcome, error) {
+	ev := b.Evals[req.Eval]
+	if ev == nil {
+		return EvalOutcome{}, fmt.Errorf("eval %s is not defined in the bundle", req.Eval)
+	}
+	if eh := EvalHash(ev); req.EvalHash != "" && req.EvalHash != eh {
+		return EvalOutcome{}, fmt.Errorf("eval %s: the suite definition changed since the plan (%s, now %s)", req.Eval, req.EvalHash, eh)
+	}
+	if kind, name, _ := strings.Cut(req.Target, "/"); kind == "prompts" {
+		pr := b.Prompts[name]
+		if pr == nil {
+			return EvalOutcome{}, fmt.Errorf("eval %s: prompt %s is not in the bundle", req.Eval, name)
+		}
+		if req.SubjectHash != "" && pr.ContentHash != req.SubjectHash {
+			return EvalOutcome{}, fmt.Errorf("eval %s: asked to judge %s@%s (%s) but the spec's prompt is %s (%s)",
+				req.Eval, req.Target, req.TargetVersion, req.SubjectHash, pr.Version, pr.ContentHash)
+		}
+	}
+	eo := evals.Options{Parallel: p.Opts.Parallel, NoCache: p.Opts.NoCache, Store: p.Store, Getenv: p.Opts.Getenv, Providers: p.Opts.Providers}
+	run, err := evals.RunSuite(ctx, b, req.Eval, eo)
+	if err != nil {
+		return EvalOutcome{}, err
+	}
+	return Outcome(run), nil
+}
+
+// Outcome converts an eval run into the evidence recorded for gates.
+func Outcome(run *evals.Run) EvalOutcome {
+	out := EvalOutcome{Passed: run.Passed, Metrics: map[string]float64{}}
+	var parts []string
+	for _, m := range run.Metrics {
+		if m.Value == nil {
+			parts = append(parts, fmt.Sprintf("%s: no scored case", m.Name))
+			continue
+		}
+		out.Metrics[m.Name] = *m.Value
+		verdict := "ok"
+		if !m.Pass {
+			verdict = "FAIL"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %s %s %s", m.Name, fmtNum(*m.Value), m.Op, fmtNum(m.Threshold), verdict))
+	}
+	pass, fail, errs := 0, 0, 0
+	repeats := false
+	for _, c := range run.Cases {
+		repeats = repeats || c.Repeat > 0
+	}
+	for _, c := range run.Cases {
+		switch c.Status {
+		case evals.Pass:
+			pass++
+		case evals.Fail:
+			fail++
+		default:
+			errs++
+		}
+		id := c.ID
+		if repeats {
+			id = fmt.Sprintf("%s#%d", c.ID, c.Repeat)
+		}
+		cr := state.CaseResult{CaseID: id, Status: string(c.Status), Output: c.Output, Error: c.Error}
+		for name, mr := range c.Metrics {
+			if mr.Score != nil {
+				if cr.Scores == nil {
+					cr.Scores = map[string]float64{}
+				}
+				cr.Scores[name] = *mr.Score
+			}
+		}
+		out.Cases = append(out.Cases, cr)
+	}
+	sort.Slice(out.Cases, func(i, j int) bool { return out.Cases[i].CaseID < out.Cases[j].CaseID })
+	out.Summary = fmt.Sprintf("%d pass, %d fail, %d error", pass, fail, errs)
+	if len(parts) > 0 {
+		out.Summary += "; " + strings.Join(parts, "; ")
+	}
+	return out
+}
+
+// RAGPlugin snapshots RAG sources into the state store with rag.Snapshotter.
+type RAGPlugin struct {
+	Store rag.Store
+	Opts  PluginOptions
+}
+
+// Snapshot builds one source; only new or changed chunks are embedded.
+func (p *RAGPlugin) Snapshot(ctx context.Context, b *compiler.Bundle, name string) (RAGSnapshot, error) {
+	s := rag.Snapshotter{Store: p.Store, Lineage: rag.Lineage{Commit: p.Opts.Commit}, Embedder: p.Opts.RAGEmbedder}
+	snap, diff, err := s.BuildSource(ctx, b, name)
+	if err != nil {
+		return RAGSnapshot{}, err
+	}
+	return RAGSnapshot{ID: snap.ID, Summary: diff.Summary()}, nil
+}
+
+// RenderedDir is where apply writes rendered targets, relative to the spec repo.
+const RenderedDir = "rendered"
+
+// RenderPlugin renders deploy targets with targets.Render against the
+// registry state.
+//
+// Rendered manifests must only ever name versions whose gates passed: so
+// while a move of an alias or label that a deployment serves is blocked,
+// nothing is rendered (the files already in rendered/ keep describing what
+// state serves). Moves that are ready or pending (about to run in this
+// apply) do not hold rendering: apply re-plans after every action and renders
+// last, once they are applied.
+type RenderPlugin struct {
+	Opts  PluginOptions
+	Evals EvalRunner // for the gate check (nil: eval gates without evidence block)
+
+	mu       sync.Mutex
+	lastHeld string
+}
+
+// Render returns the files to write under the spec repo (paths start with
+// "rendered/"), or none while rendering is held.
+func (p *RenderPlugin) Render(ctx context.Context, b *compiler.Bundle, st state.Ops) ([]File, error) {
+	held, err := p.held(ctx, b, st)
+	if err != nil {
+		return nil, err
+	}
+	if held != "" {
+		p.note(held)
+		return nil, nil
+	}
+	p.note("")
+	view, err := ViewFromState(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	// A prompt version this plan registers is served by the label moves that
+	// run before rendering: render it from the bundle.
+	for name, pr := range b.Prompts {
+		if _, ok := view.Prompts[name][pr.Version]; ok {
+			continue
+		}
+		if view.Prompts[name] == nil {
+			view.Prompts[name] = map[string]targets.PromptVersion{}
+		}
+		view.Prompts[name][pr.Version] = targets.PromptVersion{Version: pr.Version, ContentHash: pr.ContentHash, Template: pr.Template,
+			Messages: pr.Messages, Inputs: pr.Inputs, Model: pr.Model}
+	}
+	files, err := targets.Render(targets.Input{Bundle: b, State: view, Git: p.Opts.Git})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]File, len(files))
+	for i, f := range files {
+		out[i] = File{Path: path.Join(RenderedDir, f.Path), Content: f.Content}
+	}
+	return out, nil
+}
+
+func (p *RenderPlugin) note(reason string) {
+	p.mu.Lock()
+	changed := reason != p.lastHeld
+	p.lastHeld = reason
+	p.mu.Unlock()
+	if changed && reason != "" && p.Opts.OnRenderHeld != nil {
+		p.Opts.OnRenderHeld(reason)
+	}
+}
+
+// held returns why rendering must wait ("" when it need not): the blocked
+// moves of aliases and labels of served models and prompts.
+func (p *RenderPlugin) held(ctx context.Context, b *compiler.Bundle, st state.Ops) (string, error) {
+	served := map[string]bool{}
+	for _, d := range b.Deployments {
+		if d.Model != "" {
+			served["models/"+d.Model] = true
+		}
+		if d.Prompt != "" {
+			served["prompts/"+d.Prompt] = true
+		}
+	}
+	if len(served) == 0 {
+		return "", nil
+	}
+	// The same gates as the plan, without rendering (no recursion) or RAG.
+	pl, err := BuildPlan(ctx, b, st, Options{Approvals: p.Opts.Approvals, Evals: p.Evals})
+	if err != nil {
+		return "", err
+	}
+	var why []string
+	for _, a := range pl.Actions {
+		if (a.Type == MoveModelAlias || a.Type == MovePromptLabel) && served[a.Object] && !a.Ready() {
+			why = append(why, fmt.Sprintf("%s %s → %s is %s", a.Object, a.Name, a.After, a.Status))
+		}
+	}
+	if len(why) == 0 {
+		return "", nil
+	}
+	return "rendering waits for blocked moves: " + strings.Join(why, "; "), nil
+}
+
+// ViewFromState reads the registered model and prompt versions the
+// renderers resolve aliases and labels against.
+func ViewFromState(ctx context.Context, st state.Ops) (targets.View, error) {
+	mvs, err := st.ListModelVersions(ctx, "")
+	if err != nil {
+		return targets.View{}, err
+	}
+	pvs, err := st.ListPromptVersions(ctx, "")
+	if err != nil {
+		return targets.View{}, err
+	}
+	return ViewOf(mvs, pvs), nil
+}
+
+// ViewOf converts the state store's version records to the renderers' view.
+func ViewOf(mvs []state.ModelVersion, pvs []state.PromptVersion) targets.View {
+	v := targets.View{Models: map[string]map[string]targets.ModelVersion{}, Prompts: map[string]map[string]targets.PromptVersion{}}
+	for _, mv := range mvs {
+		if v.Models[mv.Model] == nil {
+			v.Models[mv.Model] = map[string]targets.ModelVersion{}
+		}
+		v.Models[mv.Model][mv.Version] = targets.ModelVersion{Version: mv.Version, ArtifactURI: mv.ArtifactURI, Metrics: mv.Metrics}
+	}
+	for _, pv := range pvs {
+		if v.Prompts[pv.Prompt] == nil {
+			v.Prompts[pv.Prompt] = map[string]targets.PromptVersion{}
+		}
+		var msgs []compiler.Message
+		for _, m := range pv.Messages {
+			msgs = append(msgs, compiler.Message{Role: m.Role, Content: m.Content})
+		}
+		v.Prompts[pv.Prompt][pv.Version] = targets.PromptVersion{
+			Version: pv.Version, ContentHash: pv.ContentHash, Template: pv.Template, Messages: msgs, Inputs: pv.Inputs,
+			Model: compiler.PromptModel{Provider: pv.Model.Provider, ID: pv.Model.ID, Temperature: pv.Model.Temperature, MaxTokens: pv.Model.MaxTokens},
+		}
+	}
+	return v
+}
