@@ -145,7 +145,7 @@ func (a *numAcc) addAll(xs []float64) {
 	// Reservoir: skip ahead to the values it takes.
 	end := a.n + len(xs)
 	for a.next <= end {
-		a.vals[a.rng.IntN(a.limit)] = xs[a.next-a.n-1]
+		a.vals[a.rng.IntN(len(a.vals))] = xs[a.next-a.n-1]
 		a.skip()
 	}
 	a.n = end
@@ -155,7 +155,18 @@ func (a *numAcc) toCells() {
 	slices.Sort(a.vals)
 	a.cells = newCells(mergeGrids(gridOf(a.vals, a.gridPoints), a.base))
 	a.cells.add(a.vals)
-	a.w = math.Exp(math.Log(a.rng.Float64()) / float64(a.limit))
+	// The reservoir only has to pick a fallback grid of gridPoints quantiles:
+	// 16 values per grid point are plenty, and a smaller reservoir means far
+	// fewer replacements (k·ln(n/k)) and less memory. A random subset of the
+	// prefix is a uniform sample of it, which Algorithm L continues.
+	if k := 16 * a.gridPoints; k < len(a.vals) {
+		for i := range k {
+			j := i + a.rng.IntN(len(a.vals)-i)
+			a.vals[i], a.vals[j] = a.vals[j], a.vals[i]
+		}
+		a.vals = append([]float64(nil), a.vals[:k]...) // frees the prefix
+	}
+	a.w = math.Exp(math.Log(a.rng.Float64()) / float64(len(a.vals)))
 	a.next = a.n
 	a.skip()
 }
@@ -167,7 +178,7 @@ func (a *numAcc) skip() {
 		return
 	}
 	a.next += int(s)
-	a.w *= math.Exp(math.Log(a.rng.Float64()) / float64(a.limit))
+	a.w *= math.Exp(math.Log(a.rng.Float64()) / float64(len(a.vals)))
 }
 
 // sorted returns the kept values sorted (all of them when exact).

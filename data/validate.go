@@ -225,8 +225,7 @@ func (c *featureCheck) numeric(ch *chunk, xs []float64) {
 		x := xs[j]
 		j++
 		if c.min != nil && x < c.minV || c.max != nil && x > c.maxV || c.allowed != nil {
-			v, _ := Coerce(ch.value(j-1), c.f.DType) // cannot fail: numbers coerced it
-			c.bounds(ch.row0+i+1, x, v)
+			c.bounds(ch.row0+i+1, x, lazyValue{ch, j - 1, c.f.DType})
 		}
 	}
 	if c.min != nil {
@@ -239,19 +238,41 @@ func (c *featureCheck) numeric(ch *chunk, xs []float64) {
 
 // bounds records the min/max failures and the allowed check of one value
 // (the Checked counts are the caller's).
-func (c *featureCheck) bounds(row int, x float64, v Value) {
+func (c *featureCheck) bounds(row int, x float64, lv lazyValue) {
+	// Only the first MaxExamples failures need the value as text.
 	if c.min != nil && x < c.minV {
-		c.min.fail(row, v.String())
+		c.min.failLazy(row, lv)
 	}
 	if c.max != nil && x > c.maxV {
-		c.max.fail(row, v.String())
+		c.max.failLazy(row, lv)
 	}
 	if c.allowed != nil {
+		v := lv.get()
 		c.allowed.Checked++
 		if !c.allowedSet[v.Key()] {
 			c.allowed.fail(row, v.String())
 		}
 	}
+}
+
+// lazyValue is packed value j of a chunk, coerced (and boxed) only if needed.
+type lazyValue struct {
+	ch    *chunk
+	j     int
+	dtype string
+}
+
+func (l lazyValue) get() Value {
+	v, _ := Coerce(l.ch.value(l.j), l.dtype) // cannot fail: numbers coerced it
+	return v
+}
+
+func (r *RuleResult) failLazy(row int, v lazyValue) {
+	if len(r.Examples) < MaxExamples {
+		r.fail(row, v.get().String())
+		return
+	}
+	r.Failures++
 }
 
 // strings checks a chunk of strings for a string feature (no coercion).
