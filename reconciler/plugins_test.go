@@ -166,7 +166,7 @@ func TestRenderHeldWhileServedMoveBlocked(t *testing.T) {
 	isvc, err := os.ReadFile(filepath.Join(dir, "rendered/kserve/fraud-api.yaml"))
 	must(t, err)
 	if !strings.Contains(string(isvc), "s3://m/9") || !strings.Contains(string(isvc), "canaryTrafficPercent: 10") {
-		t.Errorf("InferenceService does not send 10% to the canary 9:\n%s", isvc)
+		t.Errorf("InferenceService does not send 10%% to the canary 9:\n%s", isvc)
 	}
 }
 
