@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -90,9 +91,12 @@ const migrateLockKey int64 = 0x636169726e6d6967 // "cairnmig"
 // serialization failures, so callers see the same semantics as SQLite.
 type Store struct {
 	*state.SQLStore
-	pool   *pgxpool.Pool
+	pool   *pgxpool.Pool // SERIALIZABLE sessions, behind SQLStore
 	url    string
 	schema string
+
+	plainMu sync.Mutex
+	plain   *pgxpool.Pool // default isolation, for River and raw queries
 }
 
 // ParseConfig parses a state URL into a pool config with cairn's session
@@ -104,6 +108,10 @@ func ParseConfig(url string) (*pgxpool.Config, error) {
 		return nil, fmt.Errorf("state: invalid PostgreSQL URL %s: %s", state.RedactURL(url), redactErr(err, url))
 	}
 	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "serializable"
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default (max(4, CPUs)) starves a worker running many jobs.
+		cfg.MaxConns = 10
+	}
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "cairn"
 	}
@@ -152,7 +160,27 @@ func firstSchema(searchPath string) string {
 }
 
 func (s *Store) init(ctx context.Context) error {
-	conn, err := s.pool.Acquire(ctx)
+	return WithMigrationLock(ctx, s.pool, func() error {
+		if s.schema != "" {
+			if _, err := s.pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{s.schema}.Sanitize()); err != nil {
+				return fmt.Errorf("create schema %q: %w", s.schema, err)
+			}
+		}
+		db := stdlib.OpenDBFromPool(s.pool)
+		sqs, err := state.NewSQLStore(ctx, db, Dialect())
+		if err != nil {
+			db.Close()
+			return err
+		}
+		s.SQLStore = sqs
+		return nil
+	})
+}
+
+// WithMigrationLock runs fn holding the session advisory lock that
+// serialises cairn's migrations (state and River) across processes.
+func WithMigrationLock(ctx context.Context, pool *pgxpool.Pool, fn func() error) error {
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
@@ -162,23 +190,29 @@ func (s *Store) init(ctx context.Context) error {
 	}
 	// Unlock on the same session; a dying process loses it with its connection.
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrateLockKey)
-	if s.schema != "" {
-		if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{s.schema}.Sanitize()); err != nil {
-			return fmt.Errorf("create schema %q: %w", s.schema, err)
-		}
-	}
-	db := stdlib.OpenDBFromPool(s.pool)
-	sqs, err := state.NewSQLStore(ctx, db, Dialect())
-	if err != nil {
-		db.Close()
-		return err
-	}
-	s.SQLStore = sqs
-	return nil
+	return fn()
 }
 
-// Pool is the connection pool (River and the leader elector share it).
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+// Pool is a connection pool with the server's default isolation (READ
+// COMMITTED) on the same database and search_path, for River, the leader
+// elector and ad-hoc queries: River's queue queries are built for it, and
+// under SERIALIZABLE they would fail with serialization errors. It is
+// opened on first use and closed with the store.
+func (s *Store) Pool() *pgxpool.Pool {
+	s.plainMu.Lock()
+	defer s.plainMu.Unlock()
+	if s.plain == nil {
+		cfg := s.pool.Config()
+		delete(cfg.ConnConfig.RuntimeParams, "default_transaction_isolation")
+		p, err := pgxpool.NewWithConfig(context.Background(), cfg)
+		if err != nil {
+			// NewWithConfig only fails on an invalid config, which this one is not.
+			panic(fmt.Sprintf("postgres: plain pool: %v", err))
+		}
+		s.plain = p
+	}
+	return s.plain
+}
 
 // Schema is the schema from the URL's search_path ("" = the server default).
 func (s *Store) Schema() string { return s.schema }
@@ -190,6 +224,11 @@ func (s *Store) URL() string { return s.url }
 func (s *Store) Close() error {
 	err := s.SQLStore.Close()
 	s.pool.Close()
+	s.plainMu.Lock()
+	if s.plain != nil {
+		s.plain.Close()
+	}
+	s.plainMu.Unlock()
 	return err
 }
 
