@@ -16,7 +16,6 @@ import (
 	"github.com/cairn-dev/cairn/evals/prices"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/reconciler/state"
-	"github.com/cairn-dev/cairn/targets"
 )
 
 var fixedNow = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
@@ -96,7 +95,7 @@ func newFixture(t *testing.T) *fixture {
 		Source: f.repo.dir, CacheDir: f.cache, Store: st, Approvals: Static(1),
 		Now: func() time.Time { return fixedNow },
 		Plugins: func(co *Checkout) (reconciler.Options, error) {
-			return BuiltinPlugins(st, nil, targets.GitSource{}), nil
+			return reconciler.Plugins(st, reconciler.PluginOptions{Commit: co.Commit.SHA}), nil
 		},
 	}
 	return f

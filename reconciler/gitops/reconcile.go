@@ -50,8 +50,9 @@ type Config struct {
 	CacheDir string // clones and reports live here
 	Store    state.Store
 	// Plugins returns the eval runner, renderer and RAG snapshotter for a
-	// checkout (nil: none, so eval gates without evidence stay blocked and
-	// nothing is rendered). Approvals in what it returns are ignored.
+	// checkout, normally reconciler.Plugins (nil: none, so eval gates without
+	// evidence stay blocked and nothing is rendered). Approvals in what it
+	// returns are replaced by the run's.
 	Plugins   func(co *Checkout) (reconciler.Options, error)
 	Approvals Approvals // nil = Static(0)
 	Leader    Leader    // nil = always the leader

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-dev/cairn/reconciler"
+	ghub "github.com/cairn-dev/cairn/reconciler/github"
+	"github.com/cairn-dev/cairn/reconciler/gitops"
+	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/targets"
+)
+
+func init() {
+	commands = append(commands, func() *cobra.Command {
+		var (
+			repo, ref, listen, stateLoc, cacheDir, report, reportFormat, format, actor, ghRepo string
+			interval, lockTimeout                                                              time.Duration
+			once, selfHeal, failOnDrift                                                        bool
+			approvals                                                                          int
+		)
+		cmd := &cobra.Command{
+			Use:   "reconcile --repo PATH|URL",
+			Short: "Reconcile a spec repository continuously: fetch, check, plan, apply, render, report drift and audit",
+			Long: `reconcile clones (or fetches) the spec repository with go-git into --cache-dir, checks out
+--ref (default: the remote's default branch) and, when the commit, the state or the approvals
+changed since the last run, compiles, checks policies, plans and applies (running gating
+evals, moving aliases and labels, rendering targets). Every run reports drift (rendered files
+edited by hand, aliases/labels moved outside git, stale eval evidence, expiring waivers,
+deprecated models) and writes the compliance audit report.
+
+A local path is cloned like a URL: reconcile sees exactly a commit, never uncommitted edits.
+Approvals for gates come from the pull request that merged the commit when GITHUB_TOKEN and
+GITHUB_REPOSITORY (or --github-repo) are set, else from --approvals.
+With --listen it serves /metrics (Prometheus) and /healthz. SIGTERM or SIGINT lets the current
+action finish, then exits 0.
+Exit codes (--once): 0 reconciled, 1 error, invalid spec, policy denial, a blocked gate, or drift
+with --fail-on-drift; 3 usage error.`,
+			Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				if repo == "" {
+					return exitf(exitUsage, "reconcile: --repo PATH or URL is required")
+				}
+				if format != "text" && format != "json" {
+					return exitf(exitUsage, "reconcile: unknown --format %q (text, json)", format)
+				}
+				if !once && interval <= 0 {
+					return exitf(exitUsage, "reconcile: --interval %s must be positive (or pass --once)", interval)
+				}
+				if cacheDir == "" {
+					d, err := os.UserCacheDir()
+					if err != nil {
+						return exitf(exitUsage, "reconcile: no --cache-dir and no user cache directory: %v", err)
+					}
+					cacheDir = filepath.Join(d, "cairn")
+				}
+				if stateLoc == "" {
+					stateLoc = os.Getenv(state.EnvVar)
+				}
+				if stateLoc == "" {
+					stateLoc = filepath.Join(cacheDir, "state.db")
+					if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+						return exitf(exitDenied, "reconcile: %v", err)
+					}
+				}
+				ctx, stop := signal.NotifyContext(cmdContext(cmd), syscall.SIGTERM, os.Interrupt)
+				defer stop()
+				st, err := state.Open(ctx, stateLoc)
+				if err != nil {
+					return exitf(exitDenied, "reconcile: %v", err)
+				}
+				defer st.Close()
+
+				appr, err := approvalSource(ghRepo, approvals)
+				if err != nil {
+					return exitf(exitUsage, "reconcile: %v", err)
+				}
+				out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
+				cfg := gitops.Config{
+					Source: repo, Ref: ref, CacheDir: cacheDir, Store: st, Approvals: appr,
+					Actor: actor, LockTimeout: lockTimeout, ReportPath: report, ReportFormat: reportFormat,
+					SelfHeal: selfHeal, Metrics: gitops.NewMetrics(),
+					Plugins: func(co *gitops.Checkout) (reconciler.Options, error) {
+						return reconciler.Plugins(st, reconciler.PluginOptions{Commit: co.Commit.SHA, Git: argoSource(co, ref),
+							OnRenderHeld: func(why string) { fmt.Fprintf(errw, "render held: %s\n", why) }}), nil
+					},
+				}
+				if format == "text" {
+					cfg.OnAction = func(a reconciler.Action) { fmt.Fprintf(out, "applied: %s\n", a.Summary()) }
+				}
+				r, err := gitops.New(cfg)
+				if err != nil {
+					return exitf(exitUsage, "reconcile: %v", err)
+				}
+				if listen != "" {
+					ln, err := net.Listen("tcp", listen)
+					if err != nil {
+						return exitf(exitUsage, "reconcile: --listen %s: %v", listen, err)
+					}
+					srv := &http.Server{Handler: r.Handler(), ReadHeaderTimeout: 10 * time.Second}
+					go func() { _ = srv.Serve(ln) }()
+					defer srv.Shutdown(context.WithoutCancel(ctx))
+					fmt.Fprintf(errw, "serving /metrics and /healthz on http://%s\n", ln.Addr())
+				}
+				if once {
+					run := r.RunOnce(ctx)
+					if err := printRun(out, errw, run, format); err != nil {
+						return exitf(exitUsage, "reconcile: %v", err)
+					}
+					return runExit(run, failOnDrift)
+				}
+				_ = r.Loop(ctx, interval, func(run *gitops.Run) {
+					if err := printRun(out, errw, run, format); err != nil {
+						fmt.Fprintf(errw, "cairn: reconcile: %v\n", err)
+					}
+				})
+				fmt.Fprintln(errw, "reconcile: stopped by signal")
+				return nil
+			},
+		}
+		f := cmd.Flags()
+		f.StringVar(&repo, "repo", "", "spec repository: a git URL or a local path")
+		f.StringVar(&ref, "ref", "", "branch, tag or commit to reconcile (default: the remote's default branch)")
+		f.DurationVar(&interval, "interval", 5*time.Minute, "time between runs")
+		f.BoolVar(&once, "once", false, "run once and exit")
+		f.StringVar(&listen, "listen", "", "serve /metrics and /healthz on this address (e.g. :9090)")
+		f.StringVar(&stateLoc, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <cache-dir>/state.db)")
+		f.IntVar(&approvals, "approvals", 0, "approvals to count when GitHub is not configured")
+		f.StringVar(&cacheDir, "cache-dir", "", "where clones and reports live (default <user cache dir>/cairn)")
+		f.StringVar(&report, "report", "", "write the audit report here (default <cache-dir>/reports/<repo>.<format>)")
+		f.StringVar(&reportFormat, "report-format", "md", "audit report format: md, json or html")
+		f.StringVar(&format, "format", "text", "run output: text or json (one JSON document per run)")
+		f.StringVar(&actor, "actor", "", "who reconciles, for the audit log (default cairn-reconcile)")
+		f.StringVar(&ghRepo, "github-repo", "", "GitHub repository owner/name for approvals (default $GITHUB_REPOSITORY)")
+		f.DurationVar(&lockTimeout, "lock-timeout", time.Minute, "how long to wait for another apply")
+		f.BoolVar(&selfHeal, "self-heal", false, "re-render rendered files found edited or missing")
+		f.BoolVar(&failOnDrift, "fail-on-drift", false, "with --once, exit 1 when drift is found")
+		return cmd
+	})
+}
+
+func cmdContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+// approvalSource counts approvals on GitHub when a token and a repository
+// are configured, else uses --approvals.
+func approvalSource(repoFlag string, static int) (gitops.Approvals, error) {
+	token := strings.TrimSpace(os.Getenv("GITHUB_TOKEN"))
+	repo := repoFlag
+	if repo == "" {
+		repo = strings.TrimSpace(os.Getenv("GITHUB_REPOSITORY"))
+	}
+	if token == "" || repo == "" {
+		if repoFlag != "" {
+			return nil, errors.New("--github-repo needs GITHUB_TOKEN")
+		}
+		return gitops.Static(static), nil
+	}
+	owner, name, err := ghub.SplitRepository(repo)
+	if err != nil {
+		return nil, err
+	}
+	return gitops.NewGitHubApprovals(token, strings.TrimSpace(os.Getenv("GITHUB_API_URL")), owner, name, nil)
+}
+
+// argoSource points the Argo CD Application at the reconciled repository's
+// rendered/ tree; a local path has no URL a cluster could sync, so none.
+func argoSource(co *gitops.Checkout, ref string) targets.GitSource {
+	if filepath.IsAbs(co.Source) {
+		return targets.GitSource{}
+	}
+	rev := ref
+	if rev == "" {
+		rev = "HEAD"
+	}
+	return targets.GitSource{RepoURL: co.Source, Revision: rev, Path: "rendered"}
+}
+
+func printRun(out, errw io.Writer, run *gitops.Run, format string) error {
+	if format == "json" {
+		b, err := json.Marshal(run)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "%s\n", b)
+		return err
+	}
+	head := fmt.Sprintf("reconcile %s", run.Source)
+	if run.Commit.SHA != "" {
+		head += fmt.Sprintf(" at %.12s by %s", run.Commit.SHA, run.Commit.Author)
+	}
+	fmt.Fprintf(out, "%s: %s", head, run.Result)
+	if run.Reason != "" {
+		fmt.Fprintf(out, " (%s)", run.Reason)
+	}
+	fmt.Fprintln(out)
+	for _, d := range run.Diagnostics {
+		fmt.Fprintln(errw, d.String())
+	}
+	for _, a := range run.Blocked {
+		fmt.Fprintf(out, "blocked: %s\n    %s\n", a.Summary(), a.Status)
+	}
+	for _, d := range run.Drift {
+		fmt.Fprintf(out, "drift: %s\n", d)
+	}
+	for _, p := range run.Problems {
+		fmt.Fprintf(errw, "warning: %s\n", p)
+	}
+	if run.Error != "" {
+		fmt.Fprintf(errw, "cairn: reconcile: %s\n", run.Error)
+	}
+	if run.ReportPath != "" {
+		fmt.Fprintf(out, "report: %s\n", run.ReportPath)
+	}
+	fmt.Fprintf(out, "%d applied, %d blocked, %d drift item(s), eval cost $%.4f\n", len(run.Applied), len(run.Blocked), len(run.Drift), run.EvalCostUSD)
+	return nil
+}
+
+func runExit(run *gitops.Run, failOnDrift bool) error {
+	switch {
+	case run.Failed(), run.Result == gitops.ResultDenied, run.Result == gitops.ResultBlocked:
+		return &exitError{code: exitDenied}
+	case failOnDrift && len(run.Drift) > 0:
+		return &exitError{code: exitDenied}
+	}
+	return nil
+}
