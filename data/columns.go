@@ -159,11 +159,14 @@ func openColumns(path string, columns []string) (columnSource, error) {
 // columnsOf scans an open Reader by columns: Parquet readers that have not
 // been advanced yet use the typed, parallel path; others go row by row.
 func columnsOf(r Reader) columnSource {
-	if p, ok := r.(*pqReader); ok && p.row == 0 && p.err == nil {
+	if p, ok := r.(*pqReader); ok && p.row == 0 && p.err == nil && !forceRowScan {
 		return p
 	}
 	return &rowColumns{r: r}
 }
+
+// forceRowScan makes tests compare the typed Parquet path with the row path.
+var forceRowScan bool
 
 // firstErr keeps the error at the earliest (row, column).
 type firstErr struct {
