@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/build"
@@ -116,29 +117,26 @@ func load(dir string) (*compilation, diag.List) {
 		return nil, ds
 	}
 
-	ctx := cuecontext.New()
-	inst := build.NewContext().NewInstance(r.root, nil)
-	for _, f := range files {
-		if err := inst.AddSyntax(f.file); err != nil {
-			return nil, cueDiags(err, CodeEval, ix)
+	// Top-level fields are checked here, from the syntax; the schema is then
+	// applied per top-level field, in two groups evaluated in parallel.
+	for key, pos := range ix.pos {
+		// Definitions (#x), hidden fields (_x) and lets are the user's own helpers.
+		if strings.Contains(key, ".") || isTopLevel(key) || strings.HasPrefix(key, "#") || strings.HasPrefix(key, "_") {
+			continue
 		}
+		ds = append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeUnknownField, Path: key, Pos: pos,
+			Message: fmt.Sprintf("unknown field %q%s", key, suggestField([]string{key}))})
 	}
-	user := ctx.BuildInstance(inst)
-	if err := user.Err(); err != nil {
-		return nil, cueDiags(err, CodeEval, ix)
+	if _, ok := ix.pos["project"]; !ok {
+		ds = append(ds, errAt(CodeMissing, diag.Position{File: files[0].rel, Line: 1, Col: 1},
+			"missing required field \"project\" (project: {name: ..., owners: [...]})"))
 	}
-	schema := ctx.CompileString(specs.Schema(), cue.Filename(specs.SchemaFile))
-	if err := schema.Err(); err != nil {
-		return nil, diag.List{errAt(CodeInternal, diag.Position{}, "embedded schema: %v", err)}
+	if len(ds) > 0 {
+		return nil, ds
 	}
-	spec := schema.LookupPath(cue.ParsePath("#Spec"))
-	v := spec.Unify(user)
-	if err := v.Validate(cue.Concrete(true)); err != nil {
-		return nil, cueDiags(err, CodeSchema, ix)
-	}
-	js, err := v.MarshalJSON()
-	if err != nil {
-		return nil, cueDiags(err, CodeSchema, ix)
+	js, ds := evaluate(r, rels, files, ix)
+	if len(ds) > 0 {
+		return nil, ds
 	}
 	c := &compilation{fs: r, ix: ix}
 	if err := json.Unmarshal(js, &c.doc); err != nil {
@@ -156,6 +154,110 @@ var (
 	reInvalidVal  = regexp.MustCompile(`^invalid value (.*) \(out of bound (.*)\)`)
 	reNoMatch     = regexp.MustCompile(`^invalid value (.*) \(does not match (.*)\)`)
 )
+
+// groups splits the top-level fields into two halves of similar cost; each is
+// unified with its part of #Spec in its own CUE context, on its own core.
+var groups = [][]string{
+	{"prompts", "governance"},
+	{"project", "providers", "features", "models", "rag", "evals", "slos", "deployments"},
+}
+
+func isTopLevel(k string) bool {
+	for _, g := range groups {
+		for _, f := range g {
+			if f == k {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// evaluate unifies the user's value with the schema and returns it as JSON,
+// defaults filled in. CUE contexts are not safe for concurrent use and
+// building mutates the syntax, so the second group parses its own copy.
+func evaluate(r *repoFS, rels []string, files []parsed, ix *posIndex) ([]byte, diag.List) {
+	type result struct {
+		parts map[string]json.RawMessage
+		ds    diag.List
+	}
+	results := make([]result, len(groups))
+	var wg sync.WaitGroup
+	for gi, group := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := &results[gi]
+			res.parts = map[string]json.RawMessage{}
+			fs := files
+			if gi > 0 {
+				var pds diag.List
+				if fs, pds = parseFilesSeq(r, rels); len(pds) > 0 {
+					res.ds = pds
+					return
+				}
+			}
+			ctx := cuecontext.New()
+			inst := build.NewContext().NewInstance(r.root, nil)
+			for _, f := range fs {
+				if err := inst.AddSyntax(f.file); err != nil {
+					res.ds = cueDiags(err, CodeEval, ix)
+					return
+				}
+			}
+			user := ctx.BuildInstance(inst)
+			if err := user.Err(); err != nil {
+				res.ds = cueDiags(err, CodeEval, ix)
+				return
+			}
+			schema := ctx.CompileString(specs.Schema(), cue.Filename(specs.SchemaFile))
+			if err := schema.Err(); err != nil {
+				res.ds = diag.List{errAt(CodeInternal, diag.Position{}, "embedded schema: %v", err)}
+				return
+			}
+			for _, field := range group {
+				def := schema.LookupPath(cue.MakePath(cue.Def("Spec"), cue.Str(field)))
+				v := def
+				if uv := user.LookupPath(cue.MakePath(cue.Str(field))); uv.Exists() {
+					v = def.Unify(uv)
+				}
+				if err := v.Validate(cue.Concrete(true)); err != nil {
+					res.ds = append(res.ds, cueDiags(err, CodeSchema, ix)...)
+					continue
+				}
+				js, err := v.MarshalJSON()
+				if err != nil {
+					res.ds = append(res.ds, cueDiags(err, CodeSchema, ix)...)
+					continue
+				}
+				res.parts[field] = js
+			}
+		}()
+	}
+	wg.Wait()
+	all := map[string]json.RawMessage{}
+	var ds diag.List
+	seen := map[string]bool{}
+	for _, res := range results {
+		for _, d := range res.ds {
+			if k := d.String(); !seen[k] { // a user-value error is found by both groups
+				seen[k] = true
+				ds = append(ds, d)
+			}
+		}
+		for k, v := range res.parts {
+			all[k] = v
+		}
+	}
+	if len(ds) > 0 {
+		return nil, ds
+	}
+	js, err := json.Marshal(all)
+	if err != nil {
+		return nil, diag.List{errAt(CodeInternal, diag.Position{}, "encoding the validated spec: %v", err)}
+	}
+	return js, nil
+}
 
 // cueDiags turns CUE errors into diagnostics at the user's own position,
 // never at cairn's schema.

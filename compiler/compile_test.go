@@ -279,3 +279,29 @@ func TestProjection(t *testing.T) {
 		t.Fatalf("projection = %+v", p)
 	}
 }
+
+// Users may factor their specs with CUE's own means: definitions, hidden
+// fields, lets and comprehensions are not unknown fields.
+func TestUserHelpers(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "cairn.cue"), []byte(`package x
+
+#Team: "@acme/ml"
+_base: {owner: #Team, entity: "txn", source: "db.t"}
+let kinds = ["float", "int"]
+
+project: {name: "x", owners: [#Team]}
+features: {
+	for i, k in kinds {
+		"f-\(i)": _base & {dtype: k}
+	}
+}
+`), 0o644)
+	b, ds := Compile(dir, Options{})
+	if len(ds) > 0 {
+		t.Fatal(list(ds))
+	}
+	if len(b.Features) != 2 || b.Features["f-1"].DType != "int" || b.Features["f-0"].Owner != "@acme/ml" {
+		t.Fatalf("features = %+v", b.Features)
+	}
+}

@@ -137,6 +137,19 @@ func parseFiles(r *repoFS, rels []string) ([]parsed, diag.List) {
 	return out, ds
 }
 
+// parseFilesSeq parses the files again, in order, on the calling goroutine.
+func parseFilesSeq(r *repoFS, rels []string) ([]parsed, diag.List) {
+	out := make([]parsed, 0, len(rels))
+	for _, rel := range rels {
+		p, ds := parseFile(r, rel)
+		if len(ds) > 0 {
+			return nil, ds
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // parseFile reads and parses one spec file.
 func parseFile(r *repoFS, rel string) (parsed, diag.List) {
 	var ds diag.List
