@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,8 @@ type ApplyOptions struct {
 	LockTimeout time.Duration    // how long to wait for another apply; 0 = fail at once
 	// OnAction, if set, is called after each action is applied (for progress output).
 	OnAction func(Action)
+	// TrainingClient posts training webhooks; nil means a client with a 30 s timeout.
+	TrainingClient *http.Client
 }
 
 // Result is what an apply did.
@@ -241,6 +244,12 @@ func execute(ctx context.Context, b *compiler.Bundle, st state.Store, opts Apply
 		hook("ran " + a.Key())
 		entry.Before, entry.After = a.Before, a.After
 		change = func(tx state.Ops) error { return tx.SetRenderedHash(ctx, a.Object, a.After) }
+	case TriggerTraining:
+		c, err := fireTraining(ctx, b, st, opts, a, &entry)
+		if err != nil {
+			return err
+		}
+		change = c
 	default:
 		return fmt.Errorf("action type %s is not supported by this cairn", a.Type)
 	}

@@ -35,7 +35,7 @@ const (
 	MovePromptLabel       ActionType = "move_prompt_label"
 	MoveModelAlias        ActionType = "move_model_alias"
 	RenderTarget          ActionType = "render_target"
-	TriggerTraining       ActionType = "trigger_training" // reserved for data checks
+	TriggerTraining       ActionType = "trigger_training" // see training.go
 )
 
 // phase orders actions so that every action's inputs exist before it runs.
@@ -76,6 +76,9 @@ type Action struct {
 	// Subject is the exact content an eval judges (run_eval) or that is registered.
 	Subject       string `json:"subject,omitempty"`
 	TargetVersion string `json:"target_version,omitempty"`
+
+	// Training is the decision and evidence of a trigger_training action.
+	Training *TrainingRun `json:"training,omitempty"`
 
 	content []byte // render_target: the file to write
 }
@@ -187,6 +190,9 @@ func BuildPlan(ctx context.Context, b *compiler.Bundle, st state.Ops, opts Optio
 		return nil, err
 	}
 	if err := pl.models(); err != nil {
+		return nil, err
+	}
+	if err := pl.training(); err != nil {
 		return nil, err
 	}
 	if err := pl.render(); err != nil {
