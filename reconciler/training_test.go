@@ -33,8 +33,8 @@ func trainingBundle(root string, trigger *compiler.TrainingTrigger) *compiler.Bu
 		Gates:      map[string]compiler.Gate{"prod": {Metrics: map[string]string{"auc": ">= 0.92"}}},
 		Pos:        diag.Position{File: "specs/models.cue", Line: 1, Col: 9}}
 	return &compiler.Bundle{FormatVersion: compiler.FormatVersion, Root: root,
-		Project: compiler.Project{Name: "demo", Owners: []string{"@acme/risk"}},
-		Models:  map[string]*compiler.Model{"fraud": m},
+		Project:     compiler.Project{Name: "demo", Owners: []string{"@acme/risk"}},
+		Models:      map[string]*compiler.Model{"fraud": m},
 		Deployments: map[string]*compiler.Deployment{"fraud-api": {Name: "fraud-api", Model: "fraud", Target: "kserve", Namespace: "risk", Alias: "prod"}},
 		FieldPos: map[string]diag.Position{
 			"models/fraud.training":         {File: "specs/models.cue", Line: 10, Col: 2},
