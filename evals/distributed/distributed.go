@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"time"
 
@@ -108,6 +109,32 @@ type Enqueuer struct {
 	// StallTimeout fails the run when no case finishes for this long
 	// (default 10 minutes; negative waits for ever) — usually: no worker runs.
 	StallTimeout time.Duration
+	// SkipWorkerCheck enqueues even when no worker is running (they may start later).
+	SkipWorkerCheck bool
+}
+
+// WorkersRunning reports whether some cairn worker is up: workers elect a
+// River leader among themselves, so a live (unexpired) leader row whose
+// client is a cairn worker means at least one is.
+func WorkersRunning(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
+	var n int
+	err := pool.QueryRow(ctx, `SELECT count(*) FROM river_leader WHERE expires_at > now() AND leader_id LIKE $1`, workerPrefix+"%").Scan(&n)
+	return n > 0, err
+}
+
+// EnvInProcess set to "1" makes RunSuiteAuto run evals in this process even
+// with a PostgreSQL state (no workers needed).
+const EnvInProcess = "CAIRN_EVAL_INPROCESS"
+
+// RunSuiteAuto is what `cairn eval` and apply call: with a PostgreSQL state
+// store (opts.Store is a *postgres.Store) the cases go to workers; otherwise,
+// with injected opts.Providers (which exist only in this process), or with
+// CAIRN_EVAL_INPROCESS=1, it is evals.RunSuite.
+func RunSuiteAuto(ctx context.Context, b *compiler.Bundle, suite string, opts evals.Options) (*evals.Run, error) {
+	if ps, ok := opts.Store.(*postgres.Store); ok && len(opts.Providers) == 0 && os.Getenv(EnvInProcess) != "1" {
+		return RunSuite(ctx, ps.Pool(), b, suite, opts)
+	}
+	return evals.RunSuite(ctx, b, suite, opts)
 }
 
 // RunSuite is (&Enqueuer{Pool: pool}).RunSuite.
@@ -121,7 +148,7 @@ func RunSuite(ctx context.Context, pool *pgxpool.Pool, b *compiler.Bundle, suite
 // used: workers build providers from the bundle's definitions and their own
 // environment. opts.Progress is called as cases finish.
 func (q *Enqueuer) RunSuite(ctx context.Context, b *compiler.Bundle, suite string, opts evals.Options) (*evals.Run, error) {
-	cases, err := evals.Plan(b, suite, opts.Catalog)
+	cases, err := evals.PlanWithContext(ctx, b, suite, opts.Catalog, opts.Retriever)
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +158,13 @@ func (q *Enqueuer) RunSuite(ctx context.Context, b *compiler.Bundle, suite strin
 	}
 	if err := Migrate(ctx, q.Pool); err != nil {
 		return nil, err
+	}
+	if !q.SkipWorkerCheck {
+		if ok, err := WorkersRunning(ctx, q.Pool); err != nil {
+			return nil, fmt.Errorf("distributed eval: %w", err)
+		} else if !ok {
+			return nil, fmt.Errorf("distributed eval of %s: no cairn worker is running against this state: start `cairn worker --state <url>` (or set %s=1 to run evals in this process)", suite, EnvInProcess)
+		}
 	}
 	start := time.Now()
 	run := newRunID(suite, bundleHash(b))

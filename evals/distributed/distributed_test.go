@@ -223,11 +223,40 @@ func TestErrorsAreClear(t *testing.T) {
 	if _, err := distributed.RunSuite(context.Background(), store.Pool(), b, "qa", evals.Options{}); err == nil || !strings.Contains(err.Error(), "Store") {
 		t.Fatalf("no store: %v", err)
 	}
-	// No worker: the enqueuer gives up after the stall timeout with a hint.
-	q := &distributed.Enqueuer{Pool: store.Pool(), StallTimeout: 300 * time.Millisecond}
-	_, err := q.RunSuite(context.Background(), b, "qa", evalOpts(store))
-	if err == nil || !strings.Contains(err.Error(), "cairn worker") || !strings.Contains(err.Error(), "0 of 3 done") {
+	// No worker: refused at once, saying what to do.
+	_, err := distributed.RunSuite(context.Background(), store.Pool(), b, "qa", evalOpts(store))
+	if err == nil || !strings.Contains(err.Error(), "cairn worker --state") || !strings.Contains(err.Error(), distributed.EnvInProcess) {
 		t.Fatalf("no worker: %v", err)
+	}
+	// Enqueued anyway and nobody works: the stall timeout ends the wait with a hint.
+	q := &distributed.Enqueuer{Pool: store.Pool(), StallTimeout: 300 * time.Millisecond, SkipWorkerCheck: true}
+	_, err = q.RunSuite(context.Background(), b, "qa", evalOpts(store))
+	if err == nil || !strings.Contains(err.Error(), "cairn worker") || !strings.Contains(err.Error(), "0 of 3 done") {
+		t.Fatalf("stalled: %v", err)
+	}
+}
+
+// RunSuiteAuto distributes only with a PostgreSQL store and no in-process overrides.
+func TestRunSuiteAutoChoosesTheRunner(t *testing.T) {
+	u, _ := pgtest.Schema(t)
+	store := openStore(t, u)
+	srv := evaltest.New(evaltest.Options{})
+	defer srv.Close()
+	b := fixture(t, srv.URL(), 5)
+	ctx := context.Background()
+	if _, err := distributed.RunSuiteAuto(ctx, b, "qa", evalOpts(evals.NewMemStore())); err != nil {
+		t.Fatalf("memory store runs in process: %v", err)
+	}
+	if _, err := distributed.RunSuiteAuto(ctx, b, "qa", evalOpts(store)); err == nil || !strings.Contains(err.Error(), "no cairn worker") {
+		t.Fatalf("postgres store without workers: %v, want the no-worker error", err)
+	}
+	t.Setenv(distributed.EnvInProcess, "1")
+	run, err := distributed.RunSuiteAuto(ctx, b, "qa", evalOpts(store))
+	if err != nil || len(run.Cases) != 5 {
+		t.Fatalf("%s=1: %v", distributed.EnvInProcess, err)
+	}
+	if _, ok, _ := store.GetRecord(ctx, evals.KindRun, "qa@"+run.BundleHash); !ok {
+		t.Fatal("in-process run not recorded in the PostgreSQL state")
 	}
 }
 
