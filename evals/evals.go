@@ -28,6 +28,7 @@ import (
 	"github.com/cairn-dev/cairn/evals/scorer"
 	"github.com/cairn-dev/cairn/evals/tokens"
 	"github.com/cairn-dev/cairn/prompts"
+	"github.com/cairn-dev/cairn/rag"
 )
 
 // Status of a case or suite.
@@ -90,11 +91,16 @@ type Case struct {
 	Kind     string           `json:"kind"` // provider kind
 	Request  provider.Request `json:"request"`
 	Row      Row              `json:"row"`
-	Metrics  []MetricSpec     `json:"metrics"`
-	Price    *prices.Price    `json:"price,omitempty"`
-	PriceErr string           `json:"price_error,omitempty"`
-	GenKey   string           `json:"gen_key"` // cache key of the generation
-	Key      string           `json:"key"`     // cache key over everything that can change the result
+	// Retrieved are the chunks retrieved into {{ context }} (RAG prompts
+	// whose row brings no context). The faithfulness and context_recall
+	// scorers judge against them; factuality judges against the reference
+	// (and the row's own context) only, as the OpenAI fact rubric does.
+	Retrieved []string      `json:"retrieved,omitempty"`
+	Metrics   []MetricSpec  `json:"metrics"`
+	Price     *prices.Price `json:"price,omitempty"`
+	PriceErr  string        `json:"price_error,omitempty"`
+	GenKey    string        `json:"gen_key"` // cache key of the generation
+	Key       string        `json:"key"`     // cache key over everything that can change the result
 }
 
 // MetricResult is one metric on one case.
@@ -176,6 +182,8 @@ type Options struct {
 	Catalog *prices.Catalog
 	// Providers replaces the providers built from the bundle (tests, workers).
 	Providers map[string]provider.Provider
+	// Retriever fills {{ context }} of RAG prompts (nil: rows bring their own).
+	Retriever ContextRetriever
 	// Progress is called after each case.
 	Progress func(done, total int)
 	// Retry settings for network providers.
@@ -269,8 +277,26 @@ func safeJoin(root, rel string) (string, error) {
 	return filepath.Join(root, filepath.FromSlash(rel)), nil
 }
 
-// Plan expands a suite into cases: one per dataset row and repeat.
+// ContextRetriever fills a RAG prompt's {{ context }}: *rag.Retriever
+// implements it over the current snapshots in the state store.
+type ContextRetriever interface {
+	Retrieve(ctx context.Context, source, query string, k int) ([]rag.Chunk, error)
+}
+
+// Plan expands a suite into cases: one per dataset row and repeat. A RAG
+// prompt's rows that bring no context of their own render {{ context }} empty;
+// PlanWithContext retrieves it instead.
 func Plan(b *compiler.Bundle, suite string, cat *prices.Catalog) ([]Case, error) {
+	return PlanWithContext(context.Background(), b, suite, cat, nil)
+}
+
+// PlanWithContext is Plan with retrieval: when the target prompt has `rag`
+// and a row provides no context (neither a "context" field nor a var), the
+// source's top_k chunks for the row's question fill {{ context }} (numbered,
+// as rag.FormatContext renders them) and are what the faithfulness and
+// context_recall scorers judge against (Case.Retrieved). Retrieval happens
+// here, not in ExecuteCase, so a case stays self-contained for workers.
+func PlanWithContext(ctx context.Context, b *compiler.Bundle, suite string, cat *prices.Catalog, retr ContextRetriever) ([]Case, error) {
 	ev, ok := b.Evals[suite]
 	if !ok {
 		names := make([]string, 0, len(b.Evals))
@@ -292,6 +318,8 @@ func Plan(b *compiler.Bundle, suite string, cat *prices.Catalog) ([]Case, error)
 	// Resolve the target into a provider, model and message templates.
 	var (
 		provName, modelID string
+		ragSource         string
+		promptInputs      []string
 		msgs              []compiler.Message
 		temp              float64
 		maxTok            int
@@ -304,6 +332,7 @@ func Plan(b *compiler.Bundle, suite string, cat *prices.Catalog) ([]Case, error)
 			return nil, fmt.Errorf("%seval %s: target prompt %q does not exist", where(), suite, ev.Target.Prompt)
 		}
 		target = "prompts/" + p.Name
+		ragSource, promptInputs = p.RAG, p.Inputs
 		provName, modelID, temp, maxTok = p.Model.Provider, p.Model.ID, p.Model.Temperature, p.Model.MaxTokens
 		switch {
 		case len(p.Messages) > 0:
@@ -402,6 +431,19 @@ func Plan(b *compiler.Bundle, suite string, cat *prices.Catalog) ([]Case, error)
 	repeats := max(ev.Repeats, 1)
 	var cases []Case
 	for _, r := range rows {
+		var retrieved []string
+		if _, given := r.Vars["context"]; ragSource != "" && retr != nil && len(r.Context) == 0 && !given {
+			query := retrievalQuery(r.Vars, promptInputs)
+			chunks, err := retr.Retrieve(ctx, ragSource, query, b.RAG[ragSource].Retrieval.TopK)
+			if err != nil {
+				return nil, fmt.Errorf("%seval %s: row %q: retrieving {{ context }} from rag/%s: %w", where(), suite, r.ID, ragSource, err)
+			}
+			retrieved = make([]string, len(chunks))
+			for i, c := range chunks {
+				retrieved[i] = strings.TrimSpace(c.Text)
+			}
+			r.Vars = cloneWith(r.Vars, "context", rag.FormatContext(chunks))
+		}
 		var rendered []provider.Message
 		for _, m := range msgs {
 			vars := r.Vars
@@ -412,8 +454,8 @@ func Plan(b *compiler.Bundle, suite string, cat *prices.Catalog) ([]Case, error)
 					vars = cloneWith(vars, "input", varsJSON(r.Vars))
 				}
 			}
-			// {{ context }} is the row's context; RAG retrieval is not wired in yet, so a RAG prompt's
-			// logged rows supply it (or it renders empty).
+			// {{ context }} is the row's own context when it brings one (or it
+			// renders empty when nothing was retrieved).
 			if _, ok := vars["context"]; !ok {
 				vars = cloneWith(vars, "context", strings.Join(r.Context, "\n\n"))
 			}
@@ -426,7 +468,7 @@ func Plan(b *compiler.Bundle, suite string, cat *prices.Catalog) ([]Case, error)
 		for rep := 0; rep < repeats; rep++ {
 			c := Case{Suite: suite, ID: r.ID, Repeat: rep, Target: target, Provider: provName, Kind: kind,
 				Request: provider.Request{Model: modelID, Messages: rendered, Temperature: temp, MaxTokens: maxTok},
-				Row:     r, Metrics: metrics, Price: price, PriceErr: priceErr}
+				Row:     r, Retrieved: retrieved, Metrics: metrics, Price: price, PriceErr: priceErr}
 			var pv *compiler.Provider
 			if provName != "" {
 				pv = b.Providers[provName]
@@ -454,6 +496,38 @@ func Plan(b *compiler.Bundle, suite string, cat *prices.Catalog) ([]Case, error)
 		}
 	}
 	return cases, nil
+}
+
+// retrievalQuery is what a row asks the knowledge base: its first declared
+// input (the question, by convention), or all its input values joined when
+// that one is empty.
+func retrievalQuery(vars map[string]string, inputs []string) string {
+	for _, in := range inputs {
+		if in == "context" {
+			continue
+		}
+		if q := strings.TrimSpace(vars[in]); q != "" {
+			return q
+		}
+		break
+	}
+	var parts []string
+	for _, in := range inputs {
+		if v := strings.TrimSpace(vars[in]); v != "" && in != "context" {
+			parts = append(parts, v)
+		}
+	}
+	if len(parts) == 0 { // no declared input has a value: all vars, in a stable order
+		keys := make([]string, 0, len(vars))
+		for k := range vars {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			parts = append(parts, vars[k])
+		}
+	}
+	return strings.Join(parts, "\n")
 }
 
 // varsJSON is the vars as canonical JSON (encoding/json sorts map keys).
@@ -611,9 +685,12 @@ func (e *Engine) ExecuteCase(ctx context.Context, c Case) (CaseResult, error) {
 
 func (e *Engine) scoreMetric(ctx context.Context, c Case, m MetricSpec, in scorer.Input) MetricResult {
 	bound, _ := m.caseBound()
+	if (m.Settings.Scorer == "faithfulness" || m.Settings.Scorer == "context_recall") && len(in.Context) == 0 {
+		in.Context = c.Retrieved
+	}
 	// Latency, tokens and cost depend on this run's measurement, not on inputs alone: never cached.
 	cacheable := m.Settings.Scorer != "latency_ms" && m.Settings.Scorer != "cost_usd" && m.Settings.Scorer != "tokens"
-	key := hashJSON([]string{c.GenKey, hashJSON(c.Row.Reference), hashJSON(c.Row.Context), hashJSON(c.Row.Vars["question"]), m.Settings.Key()})
+	key := hashJSON([]string{c.GenKey, hashJSON(c.Row.Reference), hashJSON(in.Context), hashJSON(c.Row.Vars["question"]), m.Settings.Key()})
 	var r scorer.Result
 	cached := false
 	if cacheable && !e.NoCache {

@@ -17,7 +17,7 @@ import (
 // RunSuite plans and executes a suite and aggregates it. The per-case results
 // and the run are stored under the run id "<suite>@<bundle hash>".
 func RunSuite(ctx context.Context, b *compiler.Bundle, suite string, opts Options) (*Run, error) {
-	cases, err := Plan(b, suite, opts.Catalog)
+	cases, err := PlanWithContext(ctx, b, suite, opts.Catalog, opts.Retriever)
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,7 @@ type PluginOptions struct {
 // and RAG snapshots persist in st, so a later plan sees them.
 func Plugins(st state.Store, opts PluginOptions) Options {
 	o := Options{Approvals: opts.Approvals}
-	o.Evals = &EvalPlugin{Store: st, Opts: opts}
+	o.Evals = &EvalPlugin{Store: st, RAG: st, Opts: opts}
 	o.RAG = &RAGPlugin{Store: st, Opts: opts}
 	o.Renderer = &RenderPlugin{Opts: opts, Evals: o.Evals}
 	return o
@@ -54,6 +54,7 @@ func Plugins(st state.Store, opts PluginOptions) Options {
 // the eval cache and per-case result store.
 type EvalPlugin struct {
 	Store evals.Store
+	RAG   rag.Store // the snapshots {{ context }} is retrieved from (nil: rows bring their own)
 	Opts  PluginOptions
 }
 
@@ -79,6 +80,9 @@ func (p *EvalPlugin) RunEval(ctx context.Context, b *compiler.Bundle, req EvalRe
 		}
 	}
 	eo := evals.Options{Parallel: p.Opts.Parallel, NoCache: p.Opts.NoCache, Store: p.Store, Getenv: p.Opts.Getenv, Providers: p.Opts.Providers}
+	if p.RAG != nil {
+		eo.Retriever = rag.NewRetriever(p.RAG, b, p.Opts.RAGEmbedder...)
+	}
 	run, err := evals.RunSuite(ctx, b, req.Eval, eo)
 	if err != nil {
 		return EvalOutcome{}, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals"
+	"github.com/cairn-dev/cairn/rag"
 	"github.com/cairn-dev/cairn/reconciler/state"
 )
 
@@ -66,6 +67,12 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 					}
 					defer st.Close()
 					opts.Store = st
+					// {{ context }} from the snapshots apply or `cairn rag build` made.
+					opts.Retriever = rag.NewRetriever(st, b)
+				} else if r, err := evalMemRetriever(cmd.Context(), b, suites); err != nil {
+					return exitf(exitDenied, "eval: %v", err)
+				} else {
+					opts.Retriever = r
 				}
 				var runs []*evals.Run
 				failed := false
@@ -98,4 +105,27 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 		cmd.Flags().StringVar(&stateFlag, "state", "", "state store for the result cache and per-case results (default $CAIRN_STATE; none: in memory)")
 		return cmd
 	})
+}
+
+// evalMemRetriever snapshots, in memory, the RAG sources the suites' prompts
+// retrieve from, so that `cairn eval` without a state store still fills
+// {{ context }} the way apply does.
+func evalMemRetriever(ctx context.Context, b *compiler.Bundle, suites []string) (*rag.Retriever, error) {
+	store := rag.NewMemStore()
+	built := map[string]bool{}
+	for _, s := range suites {
+		ev := b.Evals[s]
+		if ev == nil || ev.Target.Prompt == "" || b.Prompts[ev.Target.Prompt] == nil {
+			continue // RunSuite reports unknown suites and targets
+		}
+		src := b.Prompts[ev.Target.Prompt].RAG
+		if src == "" || built[src] {
+			continue
+		}
+		built[src] = true
+		if _, _, err := (rag.Snapshotter{Store: store}).BuildSource(ctx, b, src); err != nil {
+			return nil, err
+		}
+	}
+	return rag.NewRetriever(store, b), nil
 }
