@@ -67,6 +67,9 @@ with --fail-on-drift; 3 usage error.`,
 					}
 					cacheDir = filepath.Join(d, "cairn")
 				}
+				if abs, err := filepath.Abs(cacheDir); err == nil {
+					cacheDir = abs
+				}
 				if stateLoc == "" {
 					stateLoc = os.Getenv(state.EnvVar)
 				}
@@ -93,8 +96,8 @@ with --fail-on-drift; 3 usage error.`,
 					Source: repo, Ref: ref, CacheDir: cacheDir, Store: st, Approvals: appr,
 					Actor: actor, LockTimeout: lockTimeout, ReportPath: report, ReportFormat: reportFormat,
 					SelfHeal: selfHeal, Metrics: gitops.NewMetrics(),
-					Plugins: func(co *gitops.Checkout) (reconciler.Options, error) {
-						return reconciler.Plugins(st, reconciler.PluginOptions{Commit: co.Commit.SHA, Git: argoSource(co, ref),
+					Plugins: func(co *gitops.Checkout, approvals int) (reconciler.Options, error) {
+						return reconciler.Plugins(st, reconciler.PluginOptions{Approvals: approvals, Commit: co.Commit.SHA, Git: argoSource(co, ref),
 							OnRenderHeld: func(why string) { fmt.Fprintf(errw, "render held: %s\n", why) }}), nil
 					},
 				}

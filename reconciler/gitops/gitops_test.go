@@ -94,8 +94,8 @@ func newFixture(t *testing.T) *fixture {
 	f.cfg = Config{
 		Source: f.repo.dir, CacheDir: f.cache, Store: st, Approvals: Static(1),
 		Now: func() time.Time { return fixedNow },
-		Plugins: func(co *Checkout) (reconciler.Options, error) {
-			return reconciler.Plugins(st, reconciler.PluginOptions{Commit: co.Commit.SHA}), nil
+		Plugins: func(co *Checkout, approvals int) (reconciler.Options, error) {
+			return reconciler.Plugins(st, reconciler.PluginOptions{Commit: co.Commit.SHA, Approvals: approvals}), nil
 		},
 	}
 	return f

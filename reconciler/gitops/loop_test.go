@@ -121,8 +121,8 @@ func TestInterruptFinishesTheCurrentAction(t *testing.T) {
 	f := newFixture(t)
 	br := &blockingRunner{started: make(chan struct{}), release: make(chan struct{})}
 	plugins := f.cfg.Plugins
-	f.cfg.Plugins = func(co *Checkout) (reconciler.Options, error) {
-		o, err := plugins(co)
+	f.cfg.Plugins = func(co *Checkout, approvals int) (reconciler.Options, error) {
+		o, err := plugins(co, approvals)
 		br.inner = o.Evals
 		o.Evals = br
 		return o, err

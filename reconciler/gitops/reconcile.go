@@ -52,8 +52,9 @@ type Config struct {
 	// Plugins returns the eval runner, renderer and RAG snapshotter for a
 	// checkout, normally reconciler.Plugins (nil: none, so eval gates without
 	// evidence stay blocked and nothing is rendered). Approvals in what it
-	// returns are replaced by the run's.
-	Plugins   func(co *Checkout) (reconciler.Options, error)
+	// returns are replaced by the run's (which it is passed, for plug-ins that
+	// look at gates themselves).
+	Plugins   func(co *Checkout, approvals int) (reconciler.Options, error)
 	Approvals Approvals // nil = Static(0)
 	Leader    Leader    // nil = always the leader
 	// Catalog is the price catalog evals use (nil = the embedded one); it is
@@ -285,7 +286,7 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 
 	var plugins reconciler.Options
 	if r.cfg.Plugins != nil {
-		if plugins, err = r.cfg.Plugins(co); err != nil {
+		if plugins, err = r.cfg.Plugins(co, approval.Count); err != nil {
 			r.fail(run, "plugins: %v", err)
 			return
 		}
