@@ -404,7 +404,7 @@ func TestKilledWorkerJobsAreRetriedByOthers(t *testing.T) {
 	if err := distributed.Migrate(context.Background(), store.Pool()); err != nil {
 		t.Fatal(err)
 	}
-	srv := evaltest.New(evaltest.Options{Latency: 40 * time.Millisecond})
+	srv := evaltest.New(evaltest.Options{Latency: 20 * time.Millisecond})
 	defer srv.Close()
 	const n = 1000
 	b := fixture(t, srv.URL(), n)

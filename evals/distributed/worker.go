@@ -47,6 +47,9 @@ type WorkerOptions struct {
 	// FetchPollInterval is how often River looks for jobs without a
 	// notification (default River's, 1s).
 	FetchPollInterval time.Duration
+	// FetchCooldown is the least time between two fetches (default 10ms; River's
+	// 100ms leaves slots idle when cases are short).
+	FetchCooldown time.Duration
 	// Getenv reads provider API keys (default os.Getenv).
 	Getenv func(string) string
 	// Logger receives River's and the worker's logs (default: warnings to stderr).
@@ -98,6 +101,9 @@ func NewWorker(ctx context.Context, store *postgres.Store, opts WorkerOptions) (
 	if opts.RescueAfter <= opts.JobTimeout {
 		opts.RescueAfter = opts.JobTimeout + time.Minute
 	}
+	if opts.FetchCooldown <= 0 {
+		opts.FetchCooldown = 10 * time.Millisecond
+	}
 	if opts.ReapInterval <= 0 {
 		opts.ReapInterval = time.Second
 	}
@@ -122,6 +128,7 @@ func NewWorker(ctx context.Context, store *postgres.Store, opts WorkerOptions) (
 		JobTimeout:           opts.JobTimeout,
 		RescueStuckJobsAfter: opts.RescueAfter,
 		FetchPollInterval:    opts.FetchPollInterval,
+		FetchCooldown:        opts.FetchCooldown,
 		Logger:               opts.Logger,
 	})
 	if err != nil {
