@@ -31,6 +31,14 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// copytree SRC DST: copies a directory tree (an example repo) into the
+			// script's work dir; testscript's cp copies files only.
+			"copytree": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: copytree SRC DST")
+				}
+				ts.Check(os.CopyFS(ts.MkAbs(args[1]), os.DirFS(ts.MkAbs(args[0]))))
+			},
 			// exitcode N cmd args...: runs cmd and asserts its exact exit code
 			// (testscript's "! exec" only says non-zero).
 			"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
