@@ -111,6 +111,10 @@ type Enqueuer struct {
 	StallTimeout time.Duration
 	// SkipWorkerCheck enqueues even when no worker is running (they may start later).
 	SkipWorkerCheck bool
+	// KeepResults keeps the per-job result records (which worker ran each
+	// case) after the run is aggregated; by default they are deleted with the
+	// same transaction that writes the run, so they do not pile up.
+	KeepResults bool
 }
 
 // WorkersRunning reports whether some cairn worker is up: workers elect a
@@ -211,32 +215,56 @@ func (q *Enqueuer) RunSuite(ctx context.Context, b *compiler.Bundle, suite strin
 	}
 	r.DurationMS = float64(time.Since(start).Milliseconds())
 	r.BundleHash = bundleHash(b)
-	if err := saveRun(ctx, store, r); err != nil {
+	var drop []string
+	if !q.KeepResults {
+		for k := range recs {
+			drop = append(drop, k)
+		}
+		sort.Strings(drop)
+	}
+	if err := saveRun(ctx, store, r, drop); err != nil {
 		return nil, fmt.Errorf("eval results: %w", err)
 	}
 	return r, nil
 }
 
-// saveRun writes the records evals.RunSuite writes, in one transaction when
-// the store has them (one commit instead of one per case).
-func saveRun(ctx context.Context, store evals.Store, r *evals.Run) error {
+// saveRun writes the records evals.RunSuite writes and deletes the job
+// results in drop, in one transaction when the store has them (one commit
+// instead of one per case).
+func saveRun(ctx context.Context, store evals.Store, r *evals.Run, drop []string) error {
+	type recordWriter interface {
+		PutRecord(ctx context.Context, kind, key string, value []byte) error
+	}
+	type recordDeleter interface {
+		DeleteRecord(ctx context.Context, kind, key string) error
+	}
 	runID := r.Suite + "@" + r.BundleHash
-	write := func(put func(ctx context.Context, kind, key string, value []byte) error) error {
+	write := func(w recordWriter) error {
 		for _, c := range r.Cases {
 			v, _ := json.Marshal(c)
-			if err := put(ctx, evals.KindCase, fmt.Sprintf("%s/%s#%d", runID, c.ID, c.Repeat), v); err != nil {
+			if err := w.PutRecord(ctx, evals.KindCase, fmt.Sprintf("%s/%s#%d", runID, c.ID, c.Repeat), v); err != nil {
 				return err
 			}
 		}
 		v, _ := json.Marshal(r)
-		return put(ctx, evals.KindRun, runID, v)
+		if err := w.PutRecord(ctx, evals.KindRun, runID, v); err != nil {
+			return err
+		}
+		if d, ok := w.(recordDeleter); ok {
+			for _, k := range drop {
+				if err := d.DeleteRecord(ctx, KindResult, k); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	}
 	if u, ok := store.(interface {
 		Update(context.Context, func(state.Ops) error) error
 	}); ok {
-		return u.Update(ctx, func(tx state.Ops) error { return write(tx.PutRecord) })
+		return u.Update(ctx, func(tx state.Ops) error { return write(tx) })
 	}
-	return write(store.PutRecord)
+	return write(store)
 }
 
 // wait polls the run's job states until every job completed.

@@ -191,6 +191,9 @@ func TestMatchesInProcessRunAndCaches(t *testing.T) {
 	if _, ok, _ := store.GetRecord(context.Background(), evals.KindRun, "qa@"+got.BundleHash); !ok {
 		t.Error("no eval.run record")
 	}
+	if left, _ := store.ListRecords(context.Background(), distributed.KindResult, ""); len(left) != 0 {
+		t.Errorf("%d job result records left after the run", len(left))
+	}
 	cases, _ := store.ListRecords(context.Background(), evals.KindCase, "qa@")
 	if len(cases) != n {
 		t.Errorf("eval.case records = %d, want %d", len(cases), n)
@@ -369,7 +372,7 @@ func TestThreeWorkerProcessesDrain1000(t *testing.T) {
 		ps = append(ps, spawn(t, u))
 	}
 	start := time.Now()
-	run, err := distributed.RunSuite(context.Background(), store.Pool(), b, "qa", evalOpts(store))
+	run, err := (&distributed.Enqueuer{Pool: store.Pool(), KeepResults: true}).RunSuite(context.Background(), b, "qa", evalOpts(store))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +429,7 @@ func TestKilledWorkerJobsAreRetriedByOthers(t *testing.T) {
 			})
 		}
 	}
-	run, err := distributed.RunSuite(context.Background(), store.Pool(), b, "qa", o)
+	run, err := (&distributed.Enqueuer{Pool: store.Pool(), KeepResults: true}).RunSuite(context.Background(), b, "qa", o)
 	if err != nil {
 		t.Fatal(err)
 	}
