@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,10 +14,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/evals"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/policies"
 	"github.com/cairn-dev/cairn/reconciler"
 	ghub "github.com/cairn-dev/cairn/reconciler/github"
+	"github.com/cairn-dev/cairn/reconciler/gitops"
 	"github.com/cairn-dev/cairn/reconciler/state"
 )
 
@@ -165,7 +168,102 @@ func prReport(ctx context.Context, dir, stateLoc string, cfg ghub.Config) (ghub.
 	// The comment has its own "Plan" heading.
 	plan := strings.TrimPrefix(md.String(), "### cairn plan\n\n")
 	r.Plan = ghub.Plan{Changes: len(p.Actions), Blocked: len(p.Blocked()), Markdown: plan}
+	if base := cfg.BaseSHA; base != "" || cfg.BaseRef != "" {
+		if base == "" {
+			base = cfg.BaseRef
+		}
+		deltas, problem := prEvalDeltas(ctx, dir, base, b, st)
+		r.Evals = deltas
+		if problem != "" {
+			r.Problems = append(r.Problems, problem)
+		}
+	}
 	return r, ghub.Annotations(r.Diagnostics, prefix)
+}
+
+// prEvalDeltas runs the eval suites the pull request affects on the base
+// (its tree extracted with go-git) and on the head, with the state store as
+// the shared result cache, so a base evaluated before costs nothing.
+func prEvalDeltas(ctx context.Context, dir, baseRev string, head *compiler.Bundle, st state.Store) ([]ghub.SuiteDelta, string) {
+	tmp, err := os.MkdirTemp("", "cairn-base-*")
+	if err != nil {
+		return nil, "eval deltas: " + err.Error()
+	}
+	defer os.RemoveAll(tmp)
+	var problem string
+	var base *compiler.Bundle
+	if _, err := gitops.ExtractTree(dir, baseRev, tmp); err != nil {
+		problem = "eval deltas: base " + err.Error() + "; showing the head only"
+	} else if bb, ds := compiler.Compile(tmp, compiler.Options{}); bb == nil || ds.Count(diag.Error) > 0 {
+		problem = fmt.Sprintf("the base (%s) does not compile; eval deltas show the head only", baseRev)
+	} else {
+		base = bb
+	}
+	opts := evals.Options{Store: st}
+	var out []ghub.SuiteDelta
+	for _, s := range prAffectedSuites(base, head) {
+		var hr, br *evals.Run
+		if head.Evals[s] != nil {
+			if hr, err = evals.RunSuite(ctx, head, s, opts); err != nil {
+				out = append(out, ghub.SuiteDelta{Suite: s, Target: evalTarget(head.Evals[s]), Error: err.Error()})
+				continue
+			}
+		}
+		if base != nil && base.Evals[s] != nil {
+			if br, err = evals.RunSuite(ctx, base, s, opts); err != nil {
+				br = nil // the delta then shows the head alone
+			}
+		}
+		out = append(out, ghub.FromEvals(br, hr))
+	}
+	return out, problem
+}
+
+// prAffectedSuites are the suites added, removed or changed by the pull
+// request, or whose target (prompt or model) changed; all of the head's when
+// there is no base to compare with.
+func prAffectedSuites(base, head *compiler.Bundle) []string {
+	var out []string
+	target := func(b *compiler.Bundle, e *compiler.Eval) string {
+		var v any
+		if e.Target.Prompt != "" {
+			if p := b.Prompts[e.Target.Prompt]; p != nil {
+				v = p.ContentHash
+			}
+		} else {
+			v = b.Models[e.Target.Model]
+		}
+		j, _ := json.Marshal(v)
+		return string(j)
+	}
+	names := map[string]bool{}
+	for n := range head.Evals {
+		names[n] = true
+	}
+	if base != nil {
+		for n := range base.Evals {
+			names[n] = true
+		}
+	}
+	for _, n := range sortedKeysOf(names) {
+		h := head.Evals[n]
+		if base == nil {
+			out = append(out, n)
+			continue
+		}
+		bs := base.Evals[n]
+		if h == nil || bs == nil || reconciler.EvalHash(h) != reconciler.EvalHash(bs) || target(head, h) != target(base, bs) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func evalTarget(e *compiler.Eval) string {
+	if e.Target.Prompt != "" {
+		return "prompts/" + e.Target.Prompt
+	}
+	return "models/" + e.Target.Model
 }
 
 // repoPrefix is dir's path inside its git repository, which check-run
