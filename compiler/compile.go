@@ -448,7 +448,7 @@ func closest(s string, cands []string) string {
 			best, bestD = c, d
 		}
 	}
-	if bestD <= max(2, len(s)/3) {
+	if bestD <= max(1, len(s)/3) && bestD < len(s) {
 		return best
 	}
 	return ""
