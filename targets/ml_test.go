@@ -3,6 +3,7 @@ package targets
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -431,5 +432,30 @@ func TestTrainingJob(t *testing.T) {
 	b, _ := fixture()
 	if _, err := TrainingJob(b, TrainingRun{Model: "fraud", EvidenceID: id}); err == nil || !strings.Contains(err.Error(), "no training.trigger.kubernetes_job") {
 		t.Errorf("model without a job trigger: %v", err)
+	}
+}
+
+// BenchmarkRenderFeatureTargets renders Feast and Great Expectations for
+// 1,000 features over 20 entities and 50 sources, read by 100 models:
+// go test ./targets -run '^$' -bench FeatureTargets -benchtime 20x
+func BenchmarkRenderFeatureTargets(b *testing.B) {
+	in := mlFixture()
+	dtypes := []string{"int", "float", "string", "bool", "timestamp"}
+	for i := 0; i < 1000; i++ {
+		name := fmt.Sprintf("f-%04d", i)
+		in.Bundle.Features[name] = &compiler.Feature{Name: name, Owner: "@acme/ml", Entity: fmt.Sprintf("e-%02d", i%20),
+			Source: fmt.Sprintf("warehouse.s.t%02d", i%50), DType: dtypes[i%5], Freshness: []string{"", "1h", "1d"}[i%3],
+			Quality: &compiler.Quality{NotNull: boolp(i%2 == 0), Min: floatp(0), MaxNullRatio: floatp(0.01)}}
+		m := fmt.Sprintf("m-%03d", i%100)
+		if in.Bundle.Models[m] == nil {
+			in.Bundle.Models[m] = &compiler.Model{Name: m, Kind: "classic", Owner: "@acme/ml"}
+		}
+		in.Bundle.Models[m].Features = append(in.Bundle.Models[m].Features, name)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Render(in, TargetFeast, TargetExpectations); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
