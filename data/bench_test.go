@@ -2,6 +2,7 @@ package data
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -150,5 +151,44 @@ func BenchmarkValidateAndDrift(b *testing.B) {
 			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 			b.ReportMetric(float64(n*20*3)/b.Elapsed().Seconds()*float64(b.N)/1e6, "Mvalues/s")
 		})
+	}
+}
+
+// TestBenchSampleAccuracy compares the one-pass drift of the 1M-row bench
+// samples with the exact computation (all values in memory: ~350 MB). Opt-in:
+//
+//	CAIRN_BENCH_DATA=/tmp/s go test ./data -run '^$' -bench ValidateAndDrift -benchtime 1x  # writes the samples
+//	CAIRN_BENCH_DATA=/tmp/s go test ./data -run BenchSampleAccuracy -v
+func TestBenchSampleAccuracy(t *testing.T) {
+	d := os.Getenv("CAIRN_BENCH_DATA")
+	ref, cur := filepath.Join(d, "1000000-ref.parquet"), filepath.Join(d, "1000000-cur.parquet")
+	if _, err := os.Stat(cur); d == "" || err != nil {
+		t.Skip("set CAIRN_BENCH_DATA to a directory holding the benchmark's samples")
+	}
+	fs, m := benchFeatures()
+	a, err := Drift(m, fs, ref, cur, DriftOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Drift(m, fs, ref, cur, DriftOptions{ExactLimit: 2_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bound, dErr, psiErr float64
+	for i, fa := range a.Features {
+		fe := e.Features[i]
+		psiErr = max(psiErr, math.Abs(fa.PSI-fe.PSI))
+		if fa.KS == nil {
+			continue
+		}
+		bound = max(bound, fa.KS.ErrorBound)
+		dErr = max(dErr, math.Abs(fe.KS.Statistic-fa.KS.Statistic))
+		if fe.KS.Statistic < fa.KS.Statistic-1e-12 || fe.KS.Statistic > fa.KS.Statistic+fa.KS.ErrorBound+1e-12 {
+			t.Errorf("%s: exact D %g outside [%g, +%g]", fa.Feature, fe.KS.Statistic, fa.KS.Statistic, fa.KS.ErrorBound)
+		}
+	}
+	t.Logf("max KS error bound %.6f (%.2f/1024), max |D − exact D| %.6f, max |PSI − exact PSI| %.6f", bound, bound*1024, dErr, psiErr)
+	if bound > 4.0/1024 {
+		t.Errorf("KS error bound %g above 4/1024", bound)
 	}
 }

@@ -17,12 +17,18 @@ type DriftOptions struct {
 	Bins    int     // PSI bins, cut at reference quantiles (default 10)
 	Epsilon float64 // proportion counted for an empty PSI bin (default 1e-4)
 	// ExactLimit is how many values of one feature in one sample are kept in
-	// memory (default 65,536). Up to it PSI and KS are exact; above it a
-	// second pass counts every value into a grid of GridPoints quantiles of
-	// each sample (taken from a fixed-seed reservoir), PSI stays exact for
-	// its cut points and KS is reported with a proven error bound.
+	// memory (default 65,536). Up to it PSI and KS are exact. Above it, in
+	// the same single pass, the first ExactLimit values pick a grid of
+	// GridPoints quantiles (the current sample's grid also holds the
+	// reference's points) and every value is counted exactly into the grid's
+	// cells: PSI is exact for its cut points (reference quantiles rounded up
+	// to the grid, off in level by at most one cell's mass) and KS is
+	// reported with a proven bound, the true D in [Statistic,
+	// Statistic+ErrorBound]. If the first values were unrepresentative (a
+	// cell holds more than 2/GridPoints of a sample: a sorted or trending
+	// file), a second pass recounts over quantiles of a fixed-seed reservoir.
 	ExactLimit int
-	GridPoints int // default 1024: KS error bound about 1/1024
+	GridPoints int // default 1024: KS error bound about 1/1024 to 4/1024
 	// MaxCategories bounds the distinct values of a categorical feature (default 10,000).
 	MaxCategories int
 }
