@@ -341,3 +341,19 @@ func TestParquetEarliestErrorWins(t *testing.T) {
 		}
 	}
 }
+
+// go test ./data -run '^$' -bench CellsAdd
+func BenchmarkCellsAdd(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	xs := make([]float64, 1<<16)
+	for i := range xs {
+		xs[i] = r.NormFloat64()
+	}
+	g := slices.Sorted(slices.Values(xs[:1<<14]))
+	c := newCells(mergeGrids(gridOf(g, 1024), gridOf(g[:8000], 1024)))
+	b.ResetTimer()
+	for b.Loop() {
+		c.add(xs)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(xs)), "ns/value")
+}
