@@ -61,6 +61,9 @@ func checkDiags(t *testing.T, ds diag.List, code, pos string) {
 		if d.Severity != diag.Error {
 			t.Errorf("severity %s, want error: %s", d.Severity, d)
 		}
+		if strings.Contains(d.Message, "AbCdEf1234567890") {
+			t.Errorf("message prints a secret: %s", d)
+		}
 		if d.Message == "" || strings.Contains(d.Message, "cairn:schema") {
 			t.Errorf("message leaks the schema or is empty: %s", d)
 		}

@@ -46,6 +46,15 @@ type specDoc struct {
 // Compile compiles the spec repo at dir. A non-empty list means the spec is
 // invalid (every entry has severity error) and the bundle is nil.
 func Compile(dir string, opts Options) (*Bundle, diag.List) {
+	b, ds := compile(dir, opts)
+	// Messages quote users' values; a credential pasted into a spec is never printed back.
+	for i := range ds {
+		ds[i].Message = diag.Redact(ds[i].Message)
+	}
+	return b, ds
+}
+
+func compile(dir string, opts Options) (*Bundle, diag.List) {
 	c, ds := load(dir)
 	if len(ds) > 0 {
 		ds.Sort()
@@ -322,10 +331,14 @@ func cueDiags(err error, code string, ix *posIndex) diag.List {
 				if looksLikeSchema(m[2]) && !looksLikeSchema(m[1]) {
 					got, gotType, want = m[1], m[3], m[4]
 				}
-				msg = fmt.Sprintf("wrong type: %s is a %s, expected a %s", got, gotType, want)
+				msg = fmt.Sprintf("wrong type: %s is %s, expected %s", got, article(gotType), article(want))
 			} else if others := otherUserPositions(e, pos); len(others) > 0 {
 				msg += " (also set at " + strings.Join(others, ", ") + ")"
 			}
+		}
+		if len(path) > 0 && path[len(path)-1] == "api_key_env" && diag.LooksSecret(msg) {
+			msg = "api_key_env names the environment variable that holds the key (e.g. \"OPENAI_API_KEY\"); this value looks like a key itself. " +
+				"Remove it from the spec, rotate it, and put it in the environment"
 		}
 		d := diag.Diagnostic{Severity: diag.Error, Code: c, Message: msg, Pos: pos}
 		d.Object, d.Path = objectPath(path)
@@ -340,6 +353,14 @@ func cueDiags(err error, code string, ix *posIndex) diag.List {
 		ds = append(ds, errAt(code, diag.Position{}, "%v", err))
 	}
 	return ds
+}
+
+// article puts "a" or "an" before a CUE kind name.
+func article(kind string) string {
+	if kind != "" && strings.ContainsRune("aeiou", rune(kind[0])) {
+		return "an " + kind
+	}
+	return "a " + kind
 }
 
 // looksLikeSchema tells a schema constraint from a user's literal in CUE's
@@ -454,22 +475,28 @@ func closest(s string, cands []string) string {
 	return ""
 }
 
+// levenshtein is the optimal-string-alignment distance: insertions,
+// deletions, substitutions and adjacent transpositions ("taks") cost 1.
 func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }

@@ -544,6 +544,11 @@ func (r *resolver) eval(n string, e *Eval) {
 			rowErr(col, "dataset row is not a JSON object: %v", err)
 			continue
 		}
+		// One row per line: anything after the object would be silently dropped.
+		if off := dec.InputOffset(); len(bytes.TrimSpace(text[off:])) > 0 {
+			rowErr(int(off)+1+bytes.Index(text[off:], bytes.TrimSpace(text[off:])[:1]), "unexpected text after the row's JSON object (one object per line)")
+			continue
+		}
 		if row.ID == nil || *row.ID == "" {
 			rowErr(1, "dataset row has no \"id\"")
 			continue

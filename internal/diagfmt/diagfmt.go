@@ -44,6 +44,14 @@ func Write(w io.Writer, format string, l diag.List, opts Options) error {
 	if opts.Title == "" {
 		opts.Title = "cairn check"
 	}
+	// Team policies' messages are the team's text; never let one print a credential.
+	red := make(diag.List, len(l))
+	for i, d := range l {
+		d.Message = diag.Redact(d.Message)
+		d.Waiver = diag.Redact(d.Waiver)
+		red[i] = d
+	}
+	l = red
 	switch format {
 	case "", "text":
 		return writeText(w, l)

@@ -120,4 +120,6 @@ case("user-conflict", "E012 cairn.cue:3:17", add={"specs/more.cue": 'package app
 case("no-price", "E096 specs/llm.cue:25:2", {L: [('id: "gpt-4o-mini"', 'id: "acme-llm-7b"'), ('	namespace: "apps"\n', '	namespace: "apps"\n	traffic: requests_per_day: 1000\n')]})
 case("eval-two-targets", "E080 specs/llm.cue:16:2", {L: ('target: prompt: "answer"', 'target: {prompt: "answer", model: "scorer"}')})
 case("sli-incomplete", "E030 specs/llm.cue:30:2", {L: ('sli: {kind: "availability", errors: "e", total: "t"}', 'sli: {kind: "latency", errors: "e", total: "t"}')})
+case("dataset-trailing", "E070 evals/answer.jsonl:1:40", add={"evals/answer.jsonl": '{"id": "a", "vars": {"question": "q?"}}{"id": "b", "vars": {"question": "q?"}}\n'})
+case("key-in-api-key-env", "E030 specs/llm.cue:3:48", {L: ('providers: main: {kind: "openai"}', 'providers: main: {kind: "openai", api_key_env: "sk-proj-AbCdEf1234567890AbCdEf1234567890"}')})
 case("empty-repo", "E002 -", drop=list(BASE))

@@ -1,0 +1,42 @@
+package diag
+
+import (
+	"regexp"
+	"strings"
+)
+
+// secretPatterns match credentials by shape (the same shapes the no_secrets
+// policy denies). A message that quotes a user's value passes through Redact
+// before anyone sees it, so a key pasted into a spec is never printed back.
+var secretPatterns = regexp.MustCompile(strings.Join([]string{
+	`\bsk-(?:(?:proj|svcacct|admin|ant)-)?[A-Za-z0-9_-]{16,}`,
+	`\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{22,})`,
+	`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`,
+	`\bAIza[0-9A-Za-z_-]{35}`,
+	`\bxox[abposr]-[A-Za-z0-9-]{10,}`,
+	`\bhf_[A-Za-z0-9]{30,}`,
+	`\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}`,
+	`-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[^"]*`,
+	`(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{20,}`,
+}, "|"))
+
+// passwordInURL keeps scheme and user, hides the password.
+var passwordInURL = regexp.MustCompile(`\b([a-z][a-z0-9+.-]*://[^/\s:@"]+:)[^/\s@"]+@`)
+
+// Redact replaces anything shaped like a credential with its first four
+// characters and a marker.
+func Redact(s string) string {
+	s = secretPatterns.ReplaceAllStringFunc(s, func(m string) string {
+		keep := 4
+		if len(m) < keep {
+			keep = len(m)
+		}
+		return m[:keep] + "…[redacted]"
+	})
+	return passwordInURL.ReplaceAllString(s, "$1[redacted]@")
+}
+
+// LooksSecret reports whether s contains something shaped like a credential.
+func LooksSecret(s string) bool {
+	return secretPatterns.MatchString(s) || passwordInURL.MatchString(s)
+}
