@@ -39,6 +39,20 @@ type Result struct {
 	Plan    *Plan    `json:"plan"`    // the plan at the start
 	Applied []Action `json:"applied"` // in the order applied
 	Blocked []Action `json:"blocked"` // still blocked at the end
+	// Interrupted: ctx was cancelled, Apply stopped between two actions (the
+	// error wraps ErrInterrupted); the next apply resumes.
+	Interrupted bool `json:"interrupted,omitempty"`
+}
+
+// ErrInterrupted is returned (wrapped, with ctx's cause) when Apply stops
+// because its context was cancelled: the running action was finished and
+// recorded, no further one was started.
+var ErrInterrupted = errors.New("apply interrupted")
+
+// interrupted marks res and returns the error saying how far apply got.
+func interrupted(ctx context.Context, res *Result) error {
+	res.Interrupted = true
+	return fmt.Errorf("%w after %d action(s) (the next apply resumes): %w", ErrInterrupted, len(res.Applied), context.Cause(ctx))
 }
 
 // LockError says another apply holds the lock.
@@ -65,6 +79,11 @@ func hook(point string) {
 // before it and a killed apply simply continues), runs each action's state
 // change and its audit entry in one transaction, and stops when no ready
 // action is left. Blocked actions are returned in Result.Blocked, not as an error.
+//
+// Cancelling ctx (a signal) does not abort the running action: each action
+// runs to completion on a context without ctx's cancellation (so an eval that
+// was paid for is recorded), and ctx is checked before the next one; Apply
+// then returns Result.Interrupted and an error wrapping ErrInterrupted.
 func Apply(ctx context.Context, b *compiler.Bundle, st state.Store, opts ApplyOptions) (*Result, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -82,8 +101,14 @@ func Apply(ctx context.Context, b *compiler.Bundle, st state.Store, opts ApplyOp
 	res := &Result{Applied: []Action{}, Blocked: []Action{}}
 	done := map[string]bool{}
 	for {
+		if ctx.Err() != nil {
+			return res, interrupted(ctx, res)
+		}
 		plan, err := BuildPlan(ctx, b, st, opts.Options)
 		if err != nil {
+			if ctx.Err() != nil {
+				return res, interrupted(ctx, res)
+			}
 			return res, err
 		}
 		if res.Plan == nil {
@@ -102,7 +127,7 @@ func Apply(ctx context.Context, b *compiler.Bundle, st state.Store, opts ApplyOp
 		}
 		done[next.Key()] = true
 		hook("before " + next.Key())
-		if err := execute(ctx, b, st, opts, *next); err != nil {
+		if err := execute(context.WithoutCancel(ctx), b, st, opts, *next); err != nil {
 			return res, fmt.Errorf("%s %s: %w", next.Type, next.Object, err)
 		}
 		hook("after " + next.Key())

@@ -10,6 +10,8 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals"
+	"github.com/cairn-dev/cairn/evals/distributed"
+	"github.com/cairn-dev/cairn/evals/prices"
 	"github.com/cairn-dev/cairn/evals/provider"
 	"github.com/cairn-dev/cairn/rag"
 	"github.com/cairn-dev/cairn/reconciler/state"
@@ -30,6 +32,9 @@ type PluginOptions struct {
 	NoCache   bool
 	Getenv    func(string) string          // API keys; default os.Getenv
 	Providers map[string]provider.Provider // replaces the bundle's providers (tests, workers)
+	// Prices is the price catalog eval runs meter cost with (nil:
+	// prices.Default()); gitops compares recorded runs against the same one.
+	Prices *prices.Catalog
 
 	// RAGEmbedder configures network embedders (tests pass an httptest client).
 	RAGEmbedder []rag.EmbedderOption
@@ -50,8 +55,10 @@ func Plugins(st state.Store, opts PluginOptions) Options {
 	return o
 }
 
-// EvalPlugin runs eval suites with evals.RunSuite, using the state store as
-// the eval cache and per-case result store.
+// EvalPlugin runs eval suites with distributed.RunSuiteAuto, using the state
+// store as the eval cache and per-case result store: with a PostgreSQL state
+// the cases go to `cairn worker`s, otherwise (or with injected Providers)
+// they run in this process with evals.RunSuite.
 type EvalPlugin struct {
 	Store evals.Store
 	RAG   rag.Store // the snapshots {{ context }} is retrieved from (nil: rows bring their own)
@@ -79,11 +86,15 @@ func (p *EvalPlugin) RunEval(ctx context.Context, b *compiler.Bundle, req EvalRe
 				req.Eval, req.Target, req.TargetVersion, req.SubjectHash, pr.Version, pr.ContentHash)
 		}
 	}
-	eo := evals.Options{Parallel: p.Opts.Parallel, NoCache: p.Opts.NoCache, Store: p.Store, Getenv: p.Opts.Getenv, Providers: p.Opts.Providers}
+	eo := evals.Options{Parallel: p.Opts.Parallel, NoCache: p.Opts.NoCache, Store: p.Store, Getenv: p.Opts.Getenv, Providers: p.Opts.Providers,
+		Catalog: p.Opts.Prices}
+	if eo.Catalog == nil {
+		eo.Catalog = prices.Default()
+	}
 	if p.RAG != nil {
 		eo.Retriever = rag.NewRetriever(p.RAG, b, p.Opts.RAGEmbedder...)
 	}
-	run, err := evals.RunSuite(ctx, b, req.Eval, eo)
+	run, err := distributed.RunSuiteAuto(ctx, b, req.Eval, eo)
 	if err != nil {
 		return EvalOutcome{}, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals"
+	"github.com/cairn-dev/cairn/evals/distributed"
 	"github.com/cairn-dev/cairn/rag"
 	"github.com/cairn-dev/cairn/reconciler/state"
 )
@@ -29,6 +30,8 @@ func init() {
 			Short: "Run eval suites (all by default) and report per-case and per-metric results",
 			Long: `eval compiles the spec repo and runs the named eval suites (all when none are named)
 against their providers, with results cached by everything that can change them.
+With a PostgreSQL --state the cases run on 'cairn worker' processes (CAIRN_EVAL_INPROCESS=1
+runs them here instead).
 Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec, 3 usage or internal error.`,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				writers := map[string]func(io.Writer, []*evals.Run) error{
@@ -83,7 +86,8 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 						o.Progress = func(done, total int) { bar.ChangeMax(total); _ = bar.Set(done) }
 						defer bar.Finish()
 					}
-					r, err := evals.RunSuite(context.Background(), b, s, o)
+					// PostgreSQL state: cases go to `cairn worker`s; else in this process.
+					r, err := distributed.RunSuiteAuto(context.Background(), b, s, o)
 					if err != nil {
 						return exitf(exitDenied, "eval: %v", err)
 					}

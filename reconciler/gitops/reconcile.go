@@ -291,6 +291,10 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 			return
 		}
 	}
+	// Eval runs meter cost with the catalog stale-eval detection compares with.
+	if ep, ok := plugins.Evals.(*reconciler.EvalPlugin); ok && ep.Opts.Prices == nil {
+		ep.Opts.Prices = r.cfg.Catalog
+	}
 	var runner *recordingRunner
 	if plugins.Evals != nil {
 		runner = &recordingRunner{inner: plugins.Evals, st: st, catalog: r.cfg.Catalog}
@@ -366,25 +370,19 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 }
 
 // apply runs the plan. A cancelled ctx (SIGTERM) lets the running action
-// finish: apply gets a context of its own that is cancelled only after an
-// action completes, so the next re-plan stops it. It reports whether the run
-// should go on to drift and the report.
+// finish: reconciler.Apply stops between actions and says so. It reports
+// whether the run should go on to drift and the report.
 func (r *Reconciler) apply(ctx context.Context, run *Run, b *compiler.Bundle, co *Checkout, opts reconciler.Options) bool {
-	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	res, err := reconciler.Apply(actx, b, r.cfg.Store, reconciler.ApplyOptions{
+	res, err := reconciler.Apply(ctx, b, r.cfg.Store, reconciler.ApplyOptions{
 		Options: opts, Actor: r.cfg.Actor + " for " + co.Commit.Author, Commit: co.Commit.SHA, Now: r.cfg.Now, LockTimeout: r.cfg.LockTimeout,
 		OnAction: func(a reconciler.Action) {
 			run.Applied = append(run.Applied, a)
 			if r.cfg.OnAction != nil {
 				r.cfg.OnAction(a)
 			}
-			if ctx.Err() != nil {
-				cancel()
-			}
 		},
 	})
-	if ctx.Err() != nil {
+	if errors.Is(err, reconciler.ErrInterrupted) || (err != nil && ctx.Err() != nil) {
 		run.Result = ResultInterrupted
 		run.Reason = fmt.Sprintf("stopped after %d action(s); the next run resumes", len(run.Applied))
 		return false
