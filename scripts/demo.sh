@@ -68,6 +68,23 @@ run_example() {
 
 	step "$name: audit report (markdown)"
 	"$cairn" audit report --state "$state" --now "$now" "$repo"
+
+	if [[ $name == fraud-detection ]]; then
+		# Classic ML in operation: this month's sample fails a quality rule and has drifted.
+		step "$name: data validate (current sample; fails on purpose)"
+		"$cairn" data validate "$repo" --feature-set fraud-detector --data "$repo/data/current.parquet" --state "$state" || true
+
+		step "$name: drift (reference vs current; drifts on purpose)"
+		"$cairn" drift "$repo" --model fraud-detector --reference "$repo/data/reference.parquet" \
+			--current "$repo/data/current.parquet" --state "$state" || true
+
+		step "$name: plan (the drift evidence triggers retraining)"
+		"$cairn" plan --approvals 1 --state "$state" "$repo"
+
+		step "$name: apply (renders the training Job, once per piece of evidence)"
+		"$cairn" apply --approvals 1 --state "$state" "$repo"
+		converged "$state" "$repo"
+	fi
 }
 
 run_example support-assistant

@@ -46,6 +46,9 @@ Exit codes: 0 clean (warnings allowed), 1 policy denials (or warnings with --fai
 					return exitf(exitUsage, "check: %v", err)
 				}
 				dir := repoDir(args)
+				if err := requireDir(dir); err != nil {
+					return err
+				}
 				opts := diagfmt.Options{ToolVersion: version, PathPrefix: withSlash(repoPrefix(dir))}
 				out := cmd.OutOrStdout()
 

@@ -18,6 +18,9 @@ func init() {
 			Short: "Compile a spec repo into its canonical bundle (JSON)",
 			Args:  cobra.MaximumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
+				if err := requireDir(repoDir(args)); err != nil {
+					return err
+				}
 				b, ds := compiler.Compile(repoDir(args), compiler.Options{})
 				if len(ds) > 0 {
 					for _, d := range ds {

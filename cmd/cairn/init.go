@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -25,11 +26,28 @@ func init() {
 				if err != nil {
 					return exitf(exitUsage, "init: %v", err)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "wrote the %s example (%d files) to %s\nnext: cairn vet %s\n", example, len(files), dir, dir)
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote the %s example (%d files) to %s\n%s", example, len(files), dir, nextSteps(example, dir))
 				return nil
 			},
 		}
 		cmd.Flags().StringVar(&example, "example", "support", "which example: fraud or support")
 		return cmd
 	})
+}
+
+// nextSteps tells a new user how to take the example through a full apply
+// offline: the approvals a PR would give, and the versions a training
+// pipeline would have registered.
+func nextSteps(example, dir string) string {
+	s := "next:\n  cairn check " + dir + "\n"
+	st := filepath.Join(dir, ".cairn", "state.db") // where plan and apply keep state by default
+	if example == "fraud" {
+		s += "  # a training pipeline registers the versions the aliases name:\n" +
+			"  cairn registry register fraud-detector --state " + st + " --version 7 --artifact s3://models/fraud/7 --metric auc=0.94 --metric false_positive_rate=0.03\n" +
+			"  cairn registry register fraud-detector --state " + st + " --version 8 --artifact s3://models/fraud/8 --metric auc=0.95 --metric false_positive_rate=0.03\n"
+	}
+	s += "  cairn plan --approvals 1 " + dir + "    # the prod gate wants one approval (in CI it comes from the pull request)\n" +
+		"  cairn apply --approvals 1 " + dir + "\n" +
+		"  cairn audit report " + dir + "\n"
+	return s
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 )
@@ -55,4 +57,17 @@ func repoDir(args []string) string {
 		return args[0]
 	}
 	return "."
+}
+
+// requireDir turns a spec repo path that is not a directory into a usage
+// error (exit 3): nothing was wrong with any spec.
+func requireDir(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return exitf(exitUsage, "spec repo %q: %v", dir, errors.Unwrap(err))
+	}
+	if !st.IsDir() {
+		return exitf(exitUsage, "spec repo %q is not a directory", dir)
+	}
+	return nil
 }

@@ -24,6 +24,9 @@ Exit codes: 0 valid, 2 invalid spec, 3 usage or internal error.`,
 				if format != "text" && format != "json" {
 					return exitf(exitUsage, "vet: unknown --format %q (text or json)", format)
 				}
+				if err := requireDir(repoDir(args)); err != nil {
+					return err
+				}
 				b, ds := compiler.Compile(repoDir(args), compiler.Options{})
 				if err := writeVet(cmd.OutOrStdout(), format, b, ds); err != nil {
 					return exitf(exitUsage, "%v", err)
