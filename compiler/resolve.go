@@ -13,6 +13,7 @@ import (
 
 	"github.com/cairn-dev/cairn/evals/tokens"
 	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/internal/promql"
 	"github.com/cairn-dev/cairn/prompts"
 )
 
@@ -148,6 +149,15 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 			r.errf(CodeSchema, "slos/"+n, "sli", "an availability SLI has errors and total (queries), and no metric or threshold_ms")
 		case s.SLI.Kind == "latency" && (s.SLI.Metric == "" || s.SLI.ThresholdMS == 0 || s.SLI.Errors != "" || s.SLI.Total != ""):
 			r.errf(CodeSchema, "slos/"+n, "sli", "a latency SLI has metric and threshold_ms, and no errors or total")
+		}
+		// The queries must be windowable for burn-rate rules; the renderer uses the same parser.
+		for _, q := range []struct{ field, query string }{{"sli.errors", s.SLI.Errors}, {"sli.total", s.SLI.Total}} {
+			if q.query == "" {
+				continue
+			}
+			if _, err := promql.WindowTemplate(q.query); err != nil {
+				r.errf(CodeQuery, "slos/"+n, q.field, "%v", err)
+			}
 		}
 		if ref(r, b.Deployments, "deployments", s.Deployment, "slos/"+n, "deployment") {
 			dep := b.Deployments[s.Deployment]

@@ -122,4 +122,5 @@ case("eval-two-targets", "E080 specs/llm.cue:16:2", {L: ('target: prompt: "answe
 case("sli-incomplete", "E030 specs/llm.cue:30:2", {L: ('sli: {kind: "availability", errors: "e", total: "t"}', 'sli: {kind: "latency", errors: "e", total: "t"}')})
 case("dataset-trailing", "E070 evals/answer.jsonl:1:40", add={"evals/answer.jsonl": '{"id": "a", "vars": {"question": "q?"}}{"id": "b", "vars": {"question": "q?"}}\n'})
 case("key-in-api-key-env", "E030 specs/llm.cue:3:48", {L: ('providers: main: {kind: "openai"}', 'providers: main: {kind: "openai", api_key_env: "sk-proj-AbCdEf1234567890AbCdEf1234567890"}')})
+case("sli-query", "E085 specs/llm.cue:30:30", {L: ('errors: "e"', 'errors: "sum(errors_total)"')})
 case("empty-repo", "E002 -", drop=list(BASE))
