@@ -64,6 +64,8 @@ type Elector struct {
 	name string
 	opts Options
 
+	tryMu sync.Mutex // one lock attempt at a time on the session (Campaign and Leading)
+
 	mu      sync.Mutex
 	conn    *pgx.Conn // the standby's or leader's session
 	leading bool
@@ -131,24 +133,12 @@ func (e *Elector) Status() string {
 }
 
 // Campaign blocks until this candidate holds the lock or ctx is done.
+// Leadership won here ends when ctx is done (or Resign, or the session fails).
 func (e *Elector) Campaign(ctx context.Context) (<-chan struct{}, error) {
-	e.mu.Lock()
-	if e.leading {
-		lost := e.lost
-		e.mu.Unlock()
-		return lost, nil
-	}
-	e.mu.Unlock()
 	var lastErr error
 	for {
-		ok, err := e.try(ctx)
+		lost, ok, err := e.acquire(ctx, ctx)
 		if ok {
-			e.mu.Lock()
-			e.leading, e.since = true, time.Now()
-			e.lost, e.resign = make(chan struct{}), make(chan struct{})
-			lost, resign, conn := e.lost, e.resign, e.conn
-			e.mu.Unlock()
-			go e.hold(ctx, conn, lost, resign)
 			return lost, nil
 		}
 		if err != nil {
@@ -164,6 +154,47 @@ func (e *Elector) Campaign(ctx context.Context) (<-chan struct{}, error) {
 		case <-time.After(e.opts.CheckInterval):
 		}
 	}
+}
+
+// Leading reports whether this candidate leads, making one non-blocking
+// attempt at the lock when it does not (so a lone reconciler leads from its
+// first run, without waiting for Run's next check). It is what gitops.Leader
+// asks. Leadership won here lasts until Resign, Close or a failed session,
+// not until ctx ends: ctx only bounds the attempt.
+func (e *Elector) Leading(ctx context.Context) (bool, error) {
+	_, ok, err := e.acquire(ctx, context.Background())
+	if err != nil {
+		return false, fmt.Errorf("leader: %q: %w", e.name, err)
+	}
+	return ok, nil
+}
+
+// acquire returns the current leadership or makes one attempt at the lock;
+// on success it holds the lock until holdCtx is done, Resign or the session
+// fails. Serialised: the session is one connection, and a second
+// pg_try_advisory_lock by the holder would succeed again (advisory locks are
+// re-entrant per session) and start a second holder.
+func (e *Elector) acquire(ctx, holdCtx context.Context) (<-chan struct{}, bool, error) {
+	e.tryMu.Lock()
+	defer e.tryMu.Unlock()
+	e.mu.Lock()
+	if e.leading {
+		lost := e.lost
+		e.mu.Unlock()
+		return lost, true, nil
+	}
+	e.mu.Unlock()
+	ok, err := e.try(ctx)
+	if !ok {
+		return nil, false, err
+	}
+	e.mu.Lock()
+	e.leading, e.since = true, time.Now()
+	e.lost, e.resign = make(chan struct{}), make(chan struct{})
+	lost, resign, conn := e.lost, e.resign, e.conn
+	e.mu.Unlock()
+	go e.hold(holdCtx, conn, lost, resign)
+	return lost, true, nil
 }
 
 // try makes one attempt on the standby session, reconnecting if needed.
@@ -197,11 +228,12 @@ func (e *Elector) hold(ctx context.Context, conn *pgx.Conn, lost, resign chan st
 	t := time.NewTicker(e.opts.CheckInterval)
 	defer t.Stop()
 	end := func() {
+		// Closing the session releases the lock; no unlock round trip needed.
+		// Closed before leading turns false, so that no attempt reuses it.
+		e.closeConn()
 		e.mu.Lock()
 		e.leading = false
 		e.mu.Unlock()
-		// Closing the session releases the lock; no unlock round trip needed.
-		e.closeConn()
 		close(lost)
 	}
 	for {
@@ -277,6 +309,8 @@ func (e *Elector) Run(ctx context.Context, onChange func(leading bool)) error {
 				onChange(false)
 			}
 		case <-ctx.Done():
+			// Leadership won by Leading is not tied to ctx: resign it.
+			e.Resign()
 			<-lost
 			if onChange != nil {
 				onChange(false)

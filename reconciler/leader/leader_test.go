@@ -200,3 +200,53 @@ func TestCampaignHonoursContext(t *testing.T) {
 		t.Fatal("keys must differ per schema and be stable")
 	}
 }
+
+// Leading (gitops.Leader) makes one attempt without blocking; leadership it
+// wins outlives the attempt's context, is shared with Run (no second holder)
+// and ends with Close, after which another candidate's Leading wins.
+func TestLeadingAttemptsOnce(t *testing.T) {
+	cfg := connCfg(t)
+	key := fmt.Sprint(time.Now().UnixNano())
+	a := leader.New(cfg, key, "reconcile", leader.Options{ID: "a", CheckInterval: interval})
+	defer a.Close()
+	b := leader.New(cfg, key, "reconcile", leader.Options{ID: "b", CheckInterval: interval})
+	defer b.Close()
+
+	actx, cancel := context.WithCancel(context.Background())
+	ok, err := a.Leading(actx)
+	cancel()
+	if err != nil || !ok {
+		t.Fatalf("a.Leading = %v, %v: want the free lock at once", ok, err)
+	}
+	start := time.Now()
+	if ok, err := b.Leading(context.Background()); err != nil || ok {
+		t.Fatalf("b.Leading = %v, %v while a leads", ok, err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("b.Leading blocked %s", d)
+	}
+	time.Sleep(2 * interval) // a's leadership outlives the cancelled attempt ctx
+	if !a.IsLeader() {
+		t.Fatal("a lost leadership when the Leading ctx ended")
+	}
+	// Run on the leader shares the leadership; cancelling Run resigns it.
+	rctx, rcancel := context.WithCancel(context.Background())
+	changes := make(chan bool, 4)
+	done := make(chan struct{})
+	go func() { _ = a.Run(rctx, func(l bool) { changes <- l }); close(done) }()
+	if l := <-changes; !l {
+		t.Fatal("Run on the leader reported standby")
+	}
+	if who, err := b.Leader(context.Background()); err != nil || who != "a" {
+		t.Fatalf("b.Leader() = %q, %v", who, err)
+	}
+	rcancel()
+	<-done
+	if l := <-changes; l || a.IsLeader() {
+		t.Fatal("Run did not resign when its ctx ended")
+	}
+	waitFor(t, 5*time.Second, "b takes over", func() bool {
+		ok, err := b.Leading(context.Background())
+		return err == nil && ok
+	})
+}
