@@ -29,20 +29,6 @@ type Options struct {
 	SkipProjection bool
 }
 
-// specDoc mirrors the spec language; it decodes from the schema-checked JSON.
-type specDoc struct {
-	Project     Project                `json:"project"`
-	Providers   map[string]*Provider   `json:"providers"`
-	Features    map[string]*Feature    `json:"features"`
-	Models      map[string]*Model      `json:"models"`
-	Prompts     map[string]*Prompt     `json:"prompts"`
-	RAG         map[string]*RAG        `json:"rag"`
-	Evals       map[string]*Eval       `json:"evals"`
-	SLOs        map[string]*SLO        `json:"slos"`
-	Deployments map[string]*Deployment `json:"deployments"`
-	Governance  Governance             `json:"governance"`
-}
-
 // Compile compiles the spec repo at dir. A non-empty list means the spec is
 // invalid (every entry has severity error) and the bundle is nil.
 func Compile(dir string, opts Options) (*Bundle, diag.List) {
@@ -77,7 +63,7 @@ func compile(dir string, opts Options) (*Bundle, diag.List) {
 type compilation struct {
 	fs  *repoFS
 	ix  *posIndex
-	doc specDoc
+	doc Bundle // the schema-checked spec, decoded; resolve completes it
 }
 
 func errAt(code string, pos diag.Position, format string, args ...any) diag.Diagnostic {
