@@ -10,7 +10,9 @@ func floatp(f float64) *float64 { return &f }
 // fixture is a hand-built bundle covering every target and rollout
 // strategy: a KServe canary, a KServe shadow, a direct Kubernetes model, a
 // prompt served on Kubernetes with a canary label, a batch job, SageMaker
-// canary and shadow, Vertex canary and direct, and SLOs over 30d and 28d.
+// canary and shadow, Vertex canary and direct, a prompt on a batch CronJob
+// and on a KServe custom predictor (canary), SLOs over 30d and 28d with a
+// selector, a query with a literal range and one with {{.window}}.
 func fixture() (*compiler.Bundle, View) {
 	pos := func(line int) compiler.Position {
 		return compiler.Position{File: "specs/deploy.cue", Line: line, Col: 2}
@@ -58,12 +60,22 @@ func fixture() (*compiler.Bundle, View) {
 				Image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1.7", Rollout: compiler.Rollout{Strategy: "shadow", Candidate: "staging"}, Pos: pos(70)},
 			"churn-vertex": {Name: "churn-vertex", Model: "churn", Target: "vertex", Namespace: "growth", Alias: "prod",
 				Rollout: compiler.Rollout{Strategy: "canary", Candidate: "next", TrafficPercent: intp(25)}, Pos: pos(80)},
+			"answer-digest": {Name: "answer-digest", Prompt: "answer", Target: "batch", Namespace: "support", Alias: "prod",
+				Image: "ghcr.io/acme/support-digest:0.3.0", Schedule: "30 3 * * *", Pos: pos(100)},
+			"answer-kserve": {Name: "answer-kserve", Prompt: "answer", Target: "kserve", Namespace: "support", Alias: "prod",
+				Image:       "ghcr.io/acme/prompt-server:1.0.0",
+				Rollout:     compiler.Rollout{Strategy: "canary", Candidate: "canary", TrafficPercent: intp(10)},
+				Autoscaling: &compiler.Autoscaling{Min: 1, Max: 3, Metric: "concurrency", Target: 4}, Pos: pos(110)},
 			"churn-vertex-direct": {Name: "churn-vertex-direct", Model: "churn", Target: "vertex", Namespace: "growth", Alias: "prod",
 				Rollout: compiler.Rollout{Strategy: "direct"}, Pos: pos(90)},
 		},
 		SLOs: map[string]*compiler.SLO{
 			"fraud-availability": {Name: "fraud-availability", Deployment: "fraud-api", Objective: 99.9, Window: "30d",
 				SLI: compiler.SLI{Kind: "availability", Errors: `http_requests_total{job="fraud-api",code=~"5.."}`, Total: `http_requests_total{job="fraud-api"}`}},
+			"churn-availability": {Name: "churn-availability", Deployment: "churn-svc", Objective: 99, Window: "30d",
+				SLI: compiler.SLI{Kind: "availability", Errors: `sum(rate(http_requests_total{job="churn",code=~"5.."}[5m]))`, Total: `sum(rate(http_requests_total{job="churn"}[5m]))`}},
+			"digest-success": {Name: "digest-success", Deployment: "answer-digest", Objective: 95, Window: "28d",
+				SLI: compiler.SLI{Kind: "availability", Errors: `sum(increase(digest_failed_total[{{ .window }}]))`, Total: `sum(increase(digest_runs_total[{{.window}}]))`}},
 			"support-latency": {Name: "support-latency", Deployment: "support", Objective: 99.5, Window: "28d",
 				SLI:    compiler.SLI{Kind: "latency", Metric: `http_request_duration_seconds{service="support"}`, ThresholdMS: 300},
 				Budget: &compiler.Budget{USDPerMonth: floatp(500), USDPer1kRequests: floatp(0.25)}},

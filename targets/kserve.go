@@ -14,8 +14,12 @@ import (
 // the mesh's job, so it is labelled with its role and the stable service.
 func renderKServe(r *run) error {
 	for _, d := range r.deployments("kserve") {
-		if d.Prompt != "" || d.Model == "" {
-			r.errorf("deployments/"+d.Name, "target", "deployment %s: target kserve serves models; a prompt is served by a kubernetes target", d.Name)
+		if d.Prompt != "" {
+			r.kservePrompt(d)
+			continue
+		}
+		if d.Model == "" {
+			r.errorf("deployments/"+d.Name, "", "deployment %s serves neither a model nor a prompt", d.Name)
 			continue
 		}
 		m, ro, ok := r.resolveModel(d)
@@ -58,6 +62,105 @@ func (r *run) inferenceService(d *compiler.Deployment, m *compiler.Model, name s
 		predictor["maxReplicas"] = a.Max
 		predictor["scaleMetric"] = a.Metric
 		// scaleTarget is an integer in the CRD (a percentage for cpu).
+		predictor["scaleTarget"] = int(math.Round(a.Target))
+	}
+	return map[string]any{
+		"apiVersion": "serving.kserve.io/v1beta1",
+		"kind":       "InferenceService",
+		"metadata": map[string]any{
+			"name":        name,
+			"namespace":   d.Namespace,
+			"labels":      labels,
+			"annotations": r.annotations(map[string]any{"cairn.dev/rollout": role}),
+		},
+		"spec": map[string]any{"predictor": predictor},
+	}
+}
+
+// kservePrompt serves a prompt from a custom predictor: the deployment's
+// image with the prompt ConfigMap mounted and the label in its environment.
+// A canary is the candidate label at canaryTrafficPercent; a shadow is a
+// second InferenceService. Without an image only the ConfigMap is rendered.
+func (r *run) kservePrompt(d *compiler.Deployment) {
+	obj := "deployments/" + d.Name
+	p, ok := r.servedPrompt(d)
+	if !ok {
+		return
+	}
+	ver, ok := p.Labels[d.Alias]
+	if !ok {
+		r.errorf(obj, "alias", "deployment %s serves label %q, which prompts/%s does not declare", d.Name, d.Alias, p.Name)
+		return
+	}
+	strategy := d.Rollout.Strategy
+	if strategy == "" {
+		strategy = "direct"
+	}
+	var cand, cver string
+	switch strategy {
+	case "direct":
+	case "canary", "shadow":
+		cand = d.Rollout.Candidate
+		if cver, ok = p.Labels[cand]; !ok {
+			r.errorf(obj, "rollout.candidate", "deployment %s: rollout candidate %q is not a label of prompts/%s", d.Name, cand, p.Name)
+			return
+		}
+		if strategy == "canary" && d.Rollout.TrafficPercent == nil {
+			r.errorf(obj, "rollout.traffic_percent", "deployment %s: a canary rollout needs rollout.traffic_percent", d.Name)
+			return
+		}
+	default:
+		r.errorf(obj, "rollout.strategy", "deployment %s: unknown rollout strategy %q", d.Name, strategy)
+		return
+	}
+	if d.Image == "" {
+		r.notef(obj, "image", "deployment %s has no image: rendered only ConfigMap %s/prompts-%s (the versions each label of prompts/%s serves); set image to the server that reads it to render its InferenceService",
+			d.Name, d.Namespace, p.Name, p.Name)
+		return
+	}
+	var docs []any
+	switch strategy {
+	case "canary":
+		isvc := r.promptInferenceService(d, p, d.Name, cand, cver, "canary")
+		isvc["metadata"].(map[string]any)["annotations"].(map[string]any)["cairn.dev/stable-version"] = ver
+		isvc["spec"].(map[string]any)["predictor"].(map[string]any)["canaryTrafficPercent"] = *d.Rollout.TrafficPercent
+		docs = append(docs, isvc)
+	case "shadow":
+		docs = append(docs, r.promptInferenceService(d, p, d.Name, d.Alias, ver, "stable"))
+		sh := r.promptInferenceService(d, p, d.Name+"-shadow", cand, cver, "shadow")
+		sh["metadata"].(map[string]any)["annotations"].(map[string]any)["cairn.dev/shadow-of"] = d.Name
+		docs = append(docs, sh)
+	default:
+		docs = append(docs, r.promptInferenceService(d, p, d.Name, d.Alias, ver, "stable"))
+	}
+	r.add("kserve/"+d.Name+".yaml", r.yamlDocs(docs...))
+}
+
+func (r *run) promptInferenceService(d *compiler.Deployment, p *compiler.Prompt, name, label, version, role string) map[string]any {
+	labels := r.labels(d, version)
+	labels["cairn.dev/role"] = role
+	container := map[string]any{
+		// KServe's name for a custom predictor's serving container.
+		"name":  "kserve-container",
+		"image": d.Image,
+		"ports": []any{map[string]any{"containerPort": containerPort, "protocol": "TCP"}},
+		"env": []map[string]any{
+			envVar("CAIRN_PROMPT", p.Name), envVar("CAIRN_PROMPT_LABEL", label), envVar("CAIRN_PROMPT_VERSION", version),
+			envVar("CAIRN_PROMPT_FILE", promptMount+"/"+label+".json"),
+		},
+		"volumeMounts": []any{map[string]any{"name": "prompts", "mountPath": promptMount, "readOnly": true}},
+	}
+	if res := resources(d.Resources); res != nil {
+		container["resources"] = res
+	}
+	predictor := map[string]any{
+		"containers": []any{container},
+		"volumes":    []any{map[string]any{"name": "prompts", "configMap": map[string]any{"name": "prompts-" + p.Name}}},
+	}
+	if a := d.Autoscaling; a != nil {
+		predictor["minReplicas"] = a.Min
+		predictor["maxReplicas"] = a.Max
+		predictor["scaleMetric"] = a.Metric
 		predictor["scaleTarget"] = int(math.Round(a.Target))
 	}
 	return map[string]any{

@@ -18,36 +18,36 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // renderKubernetes writes, per kubernetes deployment, a Deployment, a
 // Service and (with autoscaling) an autoscaling/v2 HPA; per served prompt and
 // namespace a ConfigMap with every label's version, content hash and
-// template; and a CronJob per batch deployment.
+// template; and a CronJob per batch deployment. A deployment without an image
+// gets only what cairn knows without one (its prompt ConfigMap) and a note.
 func renderKubernetes(r *run) error {
-	configMaps := map[string]map[string]any{} // path → ConfigMap, deduplicated across deployments
 	for _, d := range r.deployments("kubernetes") {
 		obj := "deployments/" + d.Name
-		if d.Image == "" {
-			r.errorf(obj, "image", "deployment %s: target kubernetes needs an image", d.Name)
-			continue
-		}
 		var docs []any
 		switch {
 		case d.Prompt != "":
-			p := r.b.Prompts[d.Prompt]
-			if p == nil {
-				r.errorf(obj, "prompt", "deployment %s serves prompt %q, which is not declared", d.Name, d.Prompt)
-				continue
-			}
-			cm, ok := r.promptConfigMap(d, p)
+			p, ok := r.servedPrompt(d)
 			if !ok {
 				continue
 			}
-			configMaps["kubernetes/"+d.Namespace+"/prompts-"+p.Name+".yaml"] = cm
-			docs = r.promptWorkloads(d, p)
-			if docs == nil {
+			// Built before the image check so that a bad label or candidate
+			// is an error with or without an image.
+			if docs = r.promptWorkloads(d, p); docs == nil {
+				continue
+			}
+			if d.Image == "" {
+				r.notef(obj, "image", "deployment %s has no image: rendered only ConfigMap %s/prompts-%s (the versions each label of prompts/%s serves); set image to the server that reads it to render its Deployment, Service and HPA",
+					d.Name, d.Namespace, p.Name, p.Name)
 				continue
 			}
 		case d.Model != "":
 			var ok bool
-			docs, ok = r.modelWorkloads(d)
-			if !ok {
+			if docs, ok = r.modelWorkloads(d); !ok {
+				continue
+			}
+			if d.Image == "" {
+				r.notef(obj, "image", "deployment %s has no image: rendered nothing for it, since a model server Deployment needs the image that serves models/%s; set image, or use target \"kserve\", which picks a serving runtime from the model format",
+					d.Name, d.Model)
 				continue
 			}
 		default:
@@ -60,9 +60,6 @@ func renderKubernetes(r *run) error {
 		}
 		r.add("kubernetes/"+d.Namespace+"/"+d.Name+".yaml", r.yamlDocs(docs...))
 	}
-	for _, p := range sortedKeys(configMaps) {
-		r.add(p, r.yamlDocs(configMaps[p]))
-	}
 	for _, d := range r.deployments("batch") {
 		if doc, ok := r.cronJob(d); ok {
 			r.add("kubernetes/"+d.Namespace+"/"+d.Name+".yaml", r.yamlDocs(doc))
@@ -70,6 +67,22 @@ func renderKubernetes(r *run) error {
 	}
 	r.trainingCronJobs()
 	return nil
+}
+
+// servedPrompt looks up a deployment's prompt and records its ConfigMap
+// (every label's registered version) for the namespace.
+func (r *run) servedPrompt(d *compiler.Deployment) (*compiler.Prompt, bool) {
+	p := r.b.Prompts[d.Prompt]
+	if p == nil {
+		r.errorf("deployments/"+d.Name, "prompt", "deployment %s serves prompt %q, which is not declared", d.Name, d.Prompt)
+		return nil, false
+	}
+	cm, ok := r.promptConfigMap(d, p)
+	if !ok {
+		return nil, false
+	}
+	r.configMaps["kubernetes/"+d.Namespace+"/prompts-"+p.Name+".yaml"] = cm
+	return p, true
 }
 
 // workload is one Deployment's variable part.
@@ -323,20 +336,15 @@ func (r *run) promptConfigMap(d *compiler.Deployment, p *compiler.Prompt) (map[s
 	}, true
 }
 
-// cronJob runs a batch deployment's model version on its schedule.
+// cronJob runs a batch deployment on its schedule: the image with the model
+// version the alias names, or with the prompt ConfigMap mounted and the
+// label's version in its environment. Without an image only the prompt's
+// ConfigMap is rendered, with a note.
 func (r *run) cronJob(d *compiler.Deployment) (map[string]any, bool) {
 	obj := "deployments/" + d.Name
 	bad := false
 	if d.Schedule == "" {
 		r.errorf(obj, "schedule", "deployment %s: target batch needs a schedule (cron)", d.Name)
-		bad = true
-	}
-	if d.Image == "" {
-		r.errorf(obj, "image", "deployment %s: target batch needs an image", d.Name)
-		bad = true
-	}
-	if d.Model == "" {
-		r.errorf(obj, "model", "deployment %s: target batch serves a model", d.Name)
 		bad = true
 	}
 	if s := d.Rollout.Strategy; s != "" && s != "direct" {
@@ -346,34 +354,90 @@ func (r *run) cronJob(d *compiler.Deployment) (map[string]any, bool) {
 	if bad {
 		return nil, false
 	}
-	m, ro, ok := r.resolveModel(d)
-	if !ok {
+	var (
+		version, configMap string
+		env                []map[string]any
+	)
+	switch {
+	case d.Prompt != "":
+		p, ok := r.servedPrompt(d)
+		if !ok {
+			return nil, false
+		}
+		ver, ok := p.Labels[d.Alias]
+		if !ok {
+			r.errorf(obj, "alias", "deployment %s serves label %q, which prompts/%s does not declare", d.Name, d.Alias, p.Name)
+			return nil, false
+		}
+		version, configMap = ver, "prompts-"+p.Name
+		env = []map[string]any{
+			envVar("CAIRN_PROMPT", p.Name), envVar("CAIRN_PROMPT_LABEL", d.Alias), envVar("CAIRN_PROMPT_VERSION", ver),
+			envVar("CAIRN_PROMPT_FILE", promptMount+"/"+d.Alias+".json"),
+		}
+		if d.Image == "" {
+			r.notef(obj, "image", "deployment %s has no image: rendered only ConfigMap %s/prompts-%s (the versions each label of prompts/%s serves); set image to the job that reads it to render its CronJob",
+				d.Name, d.Namespace, p.Name, p.Name)
+			return nil, false
+		}
+	case d.Model != "":
+		m := r.b.Models[d.Model]
+		if m == nil {
+			r.errorf(obj, "model", "deployment %s serves model %q, which is not declared", d.Name, d.Model)
+			return nil, false
+		}
+		if m.Kind == "llm" {
+			// A hosted LLM has no artifact: the job calls the provider.
+			ver, ok := m.Aliases[d.Alias]
+			if !ok {
+				r.errorf(obj, "alias", "deployment %s serves alias %q, which models/%s does not declare", d.Name, d.Alias, m.Name)
+				return nil, false
+			}
+			version = ver
+			env = []map[string]any{
+				envVar("CAIRN_MODEL", m.Name), envVar("CAIRN_MODEL_ALIAS", d.Alias),
+				envVar("CAIRN_MODEL_VERSION", ver), envVar("CAIRN_MODEL_ID", m.ModelID), envVar("CAIRN_PROVIDER", m.Provider),
+			}
+		} else {
+			_, ro, ok := r.resolveModel(d)
+			if !ok {
+				return nil, false
+			}
+			version = ro.Stable.Version
+			env = []map[string]any{
+				envVar("CAIRN_MODEL", m.Name), envVar("CAIRN_MODEL_VERSION", ro.Stable.Version),
+				envVar("CAIRN_MODEL_URI", ro.Stable.ArtifactURI), envVar("CAIRN_MODEL_FORMAT", ro.Stable.format(m)),
+			}
+		}
+		if d.Image == "" {
+			r.notef(obj, "image", "deployment %s has no image: rendered nothing for it, since its CronJob needs the image that runs models/%s; set image to render it",
+				d.Name, d.Model)
+			return nil, false
+		}
+	default:
+		r.errorf(obj, "", "deployment %s serves neither a model nor a prompt", d.Name)
 		return nil, false
 	}
-	container := map[string]any{
-		"name":  "batch",
-		"image": d.Image,
-		"env": []any{
-			envVar("CAIRN_MODEL", m.Name), envVar("CAIRN_MODEL_VERSION", ro.Stable.Version),
-			envVar("CAIRN_MODEL_URI", ro.Stable.ArtifactURI), envVar("CAIRN_MODEL_FORMAT", ro.Stable.format(m)),
-		},
-	}
+	container := map[string]any{"name": "batch", "image": d.Image, "env": env}
 	if res := resources(d.Resources); res != nil {
 		container["resources"] = res
 	}
-	labels := r.labels(d, ro.Stable.Version)
+	pod := map[string]any{"restartPolicy": "OnFailure", "containers": []any{container}}
+	if configMap != "" {
+		container["volumeMounts"] = []any{map[string]any{"name": "prompts", "mountPath": promptMount, "readOnly": true}}
+		pod["volumes"] = []any{map[string]any{"name": "prompts", "configMap": map[string]any{"name": configMap}}}
+	}
 	return map[string]any{
 		"apiVersion": "batch/v1",
 		"kind":       "CronJob",
-		"metadata":   map[string]any{"name": d.Name, "namespace": d.Namespace, "labels": labels, "annotations": r.annotations(nil)},
+		"metadata":   map[string]any{"name": d.Name, "namespace": d.Namespace, "labels": r.labels(d, version), "annotations": r.annotations(nil)},
 		"spec": map[string]any{
 			"schedule":          d.Schedule,
 			"concurrencyPolicy": "Forbid",
 			"jobTemplate": map[string]any{"spec": map[string]any{
 				"backoffLimit": 2,
 				"template": map[string]any{
-					"metadata": map[string]any{"labels": map[string]any{"cairn.dev/deployment": d.Name, "cairn.dev/version": ro.Stable.Version}},
-					"spec":     map[string]any{"restartPolicy": "OnFailure", "containers": []any{container}},
+					"metadata": map[string]any{"labels": map[string]any{"cairn.dev/deployment": d.Name, "cairn.dev/version": version}},
+					"spec":     pod,
 				},
 			}},
 		},

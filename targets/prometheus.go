@@ -2,11 +2,11 @@ package targets
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/internal/promql"
 	"github.com/shopspring/decimal"
 )
 
@@ -170,15 +170,15 @@ func (r *run) newSLORules(s *compiler.SLO) (*sloRules, bool) {
 	sr.windowSel = fmt.Sprintf(`{cairn_project=%q, cairn_slo=%q}`, r.b.Project.Name, s.Name)
 	switch s.SLI.Kind {
 	case "availability":
-		errQ, errSel, ok1 := windowed(s.SLI.Errors)
-		totQ, totSel, ok2 := windowed(s.SLI.Total)
-		if !ok1 {
-			r.errorf(obj, "sli.errors", "slos/%s: sli.errors %q is neither a metric selector nor a query with {{.window}}", s.Name, s.SLI.Errors)
+		errQ, errSel, err1 := windowed(s.SLI.Errors)
+		totQ, totSel, err2 := windowed(s.SLI.Total)
+		if err1 != nil {
+			r.errorf(obj, "sli.errors", "slos/%s: sli.errors %q: %v", s.Name, s.SLI.Errors, err1)
 		}
-		if !ok2 {
-			r.errorf(obj, "sli.total", "slos/%s: sli.total %q is neither a metric selector nor a query with {{.window}}", s.Name, s.SLI.Total)
+		if err2 != nil {
+			r.errorf(obj, "sli.total", "slos/%s: sli.total %q: %v", s.Name, s.SLI.Total, err2)
 		}
-		if !ok1 || !ok2 {
+		if err1 != nil || err2 != nil {
 			return nil, false
 		}
 		sr.sliQuery = func(w string) string {
@@ -228,28 +228,23 @@ func (r *run) newSLORules(s *compiler.SLO) (*sloRules, bool) {
 	return sr, true
 }
 
-var sumRateRe = regexp.MustCompile(`^sum\s*\(\s*(?:rate|increase)\s*\(\s*(.+?)\s*\[\{\{\.window\}\}\]\s*\)\s*\)$`)
-
-// windowed turns an SLI expression into a function of the window: a plain
-// selector becomes sum(rate(sel[w])); a query may place {{.window}} itself,
-// as in Sloth. The parsed selector is returned for generating test series.
-func windowed(expr string) (func(string) string, *selector, bool) {
-	if strings.Contains(expr, "{{.window}}") {
-		f := func(w string) string { return strings.ReplaceAll(expr, "{{.window}}", w) }
-		// The common sum(rate(sel[{{.window}}])) still yields a selector for tests.
-		if m := sumRateRe.FindStringSubmatch(strings.TrimSpace(expr)); m != nil {
-			if sel, ok := parseSelector(m[1]); ok {
-				return f, &sel, true
-			}
-		}
-		return f, nil, true
+// windowed turns an SLI expression into a function of the window with
+// promql.WindowTemplate: a plain selector becomes sum(rate(sel[w])), a query
+// with {{.window}} (as in Sloth) is filled in, and a query with literal
+// ranges has each range replaced by the window. The selector of the common
+// sum(rate(sel[w])) shape is returned for generating test series (nil for
+// other shapes, which get no promtool test).
+func windowed(expr string) (func(string) string, *selector, error) {
+	tmpl, err := promql.WindowTemplate(expr)
+	if err != nil {
+		return nil, nil, err
 	}
-	sel, ok := parseSelector(expr)
-	if !ok {
-		return nil, nil, false
+	f := func(w string) string { return promql.Expand(tmpl, w) }
+	if ps, ok := promql.RateSelector(tmpl); ok {
+		sel := fromPromQL(ps)
+		return f, &sel, nil
 	}
-	s := sel.String()
-	return func(w string) string { return "sum(rate(" + s + "[" + w + "]))" }, &sel, true
+	return f, nil, nil
 }
 
 // availabilitySeries builds error and total counters for a promtool test and
@@ -269,14 +264,14 @@ func availabilitySeries(errSel, totSel *selector, firing bool) ([]inputSeries, d
 	if firing {
 		e, t = 99, 1
 	}
-	errs, total := e, t
-	if totSel.matches(errSel.Name, el) {
-		total += e
+	// Requests that failed are requests: when the error series is not also
+	// a total series (errors_total beside requests_total), the total counter
+	// counts them itself, so the ratio stays within 0..1.
+	errs, total, totInc := e, t+e, t
+	if !totSel.matches(errSel.Name, el) {
+		totInc = t + e
 	}
-	if total == 0 {
-		return nil, decimal.Zero, false
-	}
-	series := []inputSeries{{Series: seriesString(totSel.Name, tl), Values: fmt.Sprintf("0+%dx180", t)}}
+	series := []inputSeries{{Series: seriesString(totSel.Name, tl), Values: fmt.Sprintf("0+%dx180", totInc)}}
 	if e > 0 {
 		series = append(series, inputSeries{Series: seriesString(errSel.Name, el), Values: fmt.Sprintf("0+%dx180", e)})
 	}

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/cairn-dev/cairn/internal/promql"
 )
 
 // selector is a parsed PromQL instant-vector selector: name{l="v", m=~"re"}.
@@ -21,41 +23,23 @@ type matcher struct {
 	Label, Op, Value string
 }
 
-var (
-	metricNameRe = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*`)
-	matcherRe    = regexp.MustCompile(`^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*")\s*(,|$)`)
-)
-
-// parseSelector parses a plain selector; ok is false for anything else
-// (a function call, a range, an arithmetic expression).
+// parseSelector parses a plain selector with the Prometheus parser (through
+// internal/promql); ok is false for anything else (a function call, a range,
+// an arithmetic expression, a selector without a metric name).
 func parseSelector(s string) (selector, bool) {
-	s = strings.TrimSpace(s)
-	name := metricNameRe.FindString(s)
-	if name == "" {
+	ps, err := promql.ParseSelector(s)
+	if err != nil {
 		return selector{}, false
 	}
-	rest := strings.TrimSpace(s[len(name):])
-	sel := selector{Name: name}
-	if rest == "" {
-		return sel, true
+	return fromPromQL(ps), true
+}
+
+func fromPromQL(ps promql.Selector) selector {
+	sel := selector{Name: ps.Name}
+	for _, m := range ps.Matchers {
+		sel.Matchers = append(sel.Matchers, matcher{Label: m.Label, Op: m.Op, Value: m.Value})
 	}
-	if !strings.HasPrefix(rest, "{") || !strings.HasSuffix(rest, "}") {
-		return selector{}, false
-	}
-	body := rest[1 : len(rest)-1]
-	for strings.TrimSpace(body) != "" {
-		m := matcherRe.FindStringSubmatch(body)
-		if m == nil {
-			return selector{}, false
-		}
-		v, err := strconv.Unquote(m[3])
-		if err != nil {
-			return selector{}, false
-		}
-		sel.Matchers = append(sel.Matchers, matcher{Label: m[1], Op: m[2], Value: v})
-		body = body[len(m[0]):]
-	}
-	return sel, true
+	return sel
 }
 
 // String writes the selector back, with extra matchers appended.

@@ -103,42 +103,65 @@ func Names() []string {
 	return out
 }
 
+// Result is what a render produces: the files, sorted by path, and notes
+// (severity warn) on what was left out and why, such as the workloads of a
+// deployment without an image. Notes never fail a render; the CLI prints them.
+type Result struct {
+	Files []File
+	Notes diag.List
+}
+
 // Render renders every target, or only the named ones, and returns the files
 // sorted by path. Errors in the spec or the state (an alias naming an
-// unregistered version, a kubernetes target without an image) come back as a
-// diag.List naming the deployment, the field and its position.
+// unregistered version) come back as a diag.List naming the deployment, the
+// field and its position. It drops RenderWithNotes' notes.
 func Render(in Input, only ...string) ([]File, error) {
+	res, err := RenderWithNotes(in, only...)
+	if err != nil {
+		return nil, err
+	}
+	return res.Files, nil
+}
+
+// RenderWithNotes is Render with the notes on what was not rendered.
+func RenderWithNotes(in Input, only ...string) (Result, error) {
 	if in.Bundle == nil {
-		return nil, fmt.Errorf("targets: no bundle")
+		return Result{}, fmt.Errorf("targets: no bundle")
 	}
 	for _, name := range only {
 		if !slices.Contains(Names(), name) {
-			return nil, fmt.Errorf("targets: unknown target %q (known: %s)", name, strings.Join(Names(), ", "))
+			return Result{}, fmt.Errorf("targets: unknown target %q (known: %s)", name, strings.Join(Names(), ", "))
 		}
 	}
 	hash, err := bundleHash(in.Bundle)
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
-	r := &run{in: in, b: in.Bundle, hash: hash, files: map[string][]byte{}}
+	r := &run{in: in, b: in.Bundle, hash: hash, files: map[string][]byte{}, configMaps: map[string]map[string]any{}}
 	for _, rd := range renderers {
 		if len(only) > 0 && !slices.Contains(only, rd.name) {
 			continue
 		}
 		if err := rd.fn(r); err != nil {
-			return nil, err
+			return Result{}, err
 		}
+	}
+	// Prompt ConfigMaps are shared by every deployment serving the prompt in
+	// a namespace, whichever target renders it.
+	for _, p := range sortedKeys(r.configMaps) {
+		r.add(p, r.yamlDocs(r.configMaps[p]))
 	}
 	if len(r.errs) > 0 {
 		r.errs.Sort()
-		return nil, r.errs
+		return Result{}, r.errs
 	}
 	out := make([]File, 0, len(r.files))
 	for p, c := range r.files {
 		out = append(out, File{Path: p, Content: c})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	r.notes.Sort()
+	return Result{Files: out, Notes: r.notes}, nil
 }
 
 // bundleHash is the bundle's identity for file headers and labels (a
@@ -158,6 +181,9 @@ type run struct {
 	hash  string
 	files map[string][]byte
 	errs  diag.List
+	notes diag.List
+	// configMaps holds the prompt ConfigMaps by path, deduplicated.
+	configMaps map[string]map[string]any
 }
 
 // Header is the first line(s) of every rendered file, in the file's comment syntax.
@@ -186,6 +212,22 @@ func (r *run) errorf(object, path, format string, args ...any) {
 	}
 	r.errs = append(r.errs, diag.Diagnostic{
 		Severity: diag.Error,
+		Code:     "render",
+		Message:  fmt.Sprintf(format, args...),
+		Object:   object,
+		Path:     path,
+		Pos:      pos,
+	})
+}
+
+// notef records a note (severity warn) on what was not rendered and why.
+func (r *run) notef(object, path, format string, args ...any) {
+	pos, ok := r.b.FieldPos[object+"."+path]
+	if !ok {
+		pos = r.objectPos(object)
+	}
+	r.notes = append(r.notes, diag.Diagnostic{
+		Severity: diag.Warn,
 		Code:     "render",
 		Message:  fmt.Sprintf(format, args...),
 		Object:   object,

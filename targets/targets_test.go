@@ -175,12 +175,25 @@ func TestUnregisteredVersionIsAnError(t *testing.T) {
 			[]string{"prompts/answer", `label "prod"`, `version "1.2.0"`, "not registered"}, ""},
 		{"canary without percent", func(in *Input) { in.Bundle.Deployments["fraud-api"].Rollout.TrafficPercent = nil },
 			[]string{"deployment fraud-api", "canary rollout needs rollout.traffic_percent"}, ""},
-		{"kubernetes without image", func(in *Input) { in.Bundle.Deployments["churn-svc"].Image = "" },
-			[]string{"deployment churn-svc", "needs an image"}, ""},
 		{"batch without schedule", func(in *Input) { in.Bundle.Deployments["churn-nightly"].Schedule = "" },
 			[]string{"deployment churn-nightly", "needs a schedule"}, ""},
-		{"sli not a selector", func(in *Input) { in.Bundle.SLOs["fraud-availability"].SLI.Errors = "sum(rate(x[5m]))" },
-			[]string{"slos/fraud-availability", "sli.errors", "neither a metric selector"}, ""},
+		{"sli without a range", func(in *Input) { in.Bundle.SLOs["fraud-availability"].SLI.Errors = "sum(errors_total)" },
+			[]string{"slos/fraud-availability", "sli.errors", `"sum(errors_total)"`, "no range", "{{.window}}"}, ""},
+		{"sli not promql", func(in *Input) { in.Bundle.SLOs["fraud-availability"].SLI.Total = "sum(rate(x[5m])" },
+			[]string{"slos/fraud-availability", "sli.total", "not valid PromQL", "1:16"}, ""},
+		{"batch canary", func(in *Input) {
+			in.Bundle.Deployments["answer-digest"].Rollout = compiler.Rollout{Strategy: "canary", Candidate: "canary", TrafficPercent: intp(5)}
+		}, []string{"deployment answer-digest", "only a direct rollout"}, ""},
+		{"batch prompt label undeclared", func(in *Input) { in.Bundle.Deployments["answer-digest"].Alias = "gold" },
+			[]string{"deployment answer-digest", `label "gold"`, "does not declare"}, ""},
+		{"kserve prompt candidate undeclared", func(in *Input) { in.Bundle.Deployments["answer-kserve"].Rollout.Candidate = "beta" },
+			[]string{"deployment answer-kserve", `candidate "beta"`, "not a label of prompts/answer"}, ""},
+		{"kserve prompt label unregistered", func(in *Input) { in.Bundle.Prompts["answer"].Labels["canary"] = "1.5.0" },
+			[]string{"prompts/answer", `label "canary"`, `version "1.5.0"`, "not registered"}, ""},
+		{"kubernetes model without image, unregistered", func(in *Input) {
+			in.Bundle.Deployments["churn-svc"].Image = ""
+			in.Bundle.Models["churn"].Aliases["prod"] = "9"
+		}, []string{"deployment churn-svc", `version "9"`, "not registered"}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
