@@ -435,18 +435,34 @@ func (rc *rowColumns) scan(sinks []sink) (int, error) {
 		live[i] = true
 	}
 	row0 := 0
+	workers := min(runtime.GOMAXPROCS(0), len(sinks))
 	flush := func() {
-		for i, c := range cs {
-			if c.n > 0 && live[i] {
-				c.row0 = row0
-				if csv {
-					c.lines = lines
+		// Reading is sequential; parsing the cells (the sinks' Coerce) is
+		// most of the work, so the columns of a batch go to parallel workers.
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(cs) {
+						return
+					}
+					if c := cs[i]; c.n > 0 && live[i] {
+						c.row0 = row0
+						if csv {
+							c.lines = lines
+						}
+						if err := sinks[i](c); err != nil {
+							fe.add(i, err)
+							live[i] = false
+						}
+					}
 				}
-				if err := sinks[i](c); err != nil {
-					fe.add(i, err)
-					live[i] = false
-				}
-			}
+			})
+		}
+		wg.Wait()
+		for _, c := range cs {
 			c.n, c.defs, c.vals = 0, c.defs[:0], c.vals[:0]
 		}
 		row0 += len(lines)
