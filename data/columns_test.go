@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -273,6 +274,13 @@ func TestParquetTypedPathMatchesRowPath(t *testing.T) {
 	}
 	typedRep, typedDrift := run(false)
 	rowRep, rowDrift := run(true)
+	// One worker or several: the same bytes out (evidence ids depend on it).
+	procs := runtime.GOMAXPROCS(1)
+	_, serialDrift := run(false)
+	runtime.GOMAXPROCS(procs)
+	if serialDrift.EvidenceID != typedDrift.EvidenceID {
+		t.Errorf("evidence id depends on the number of workers")
+	}
 	if !reflect.DeepEqual(typedRep, rowRep) {
 		a, b := fmt.Sprintf("%+v", typedRep.Features), fmt.Sprintf("%+v", rowRep.Features)
 		t.Errorf("validation differs:\ntyped %s\nrows  %s", a, b)
