@@ -1,6 +1,7 @@
 package data
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/cairn-dev/cairn/compiler"
 )
@@ -166,16 +168,19 @@ func Drift(model *compiler.Model, features map[string]*compiler.Feature, referen
 		dtypes[i] = f.DType
 	}
 	res := &DriftResult{Model: model.Name, Method: mon.Method, Threshold: mon.Threshold, Binning: opts.Binning(), DriftedFeatures: []string{}}
-	var err error
-	if res.Reference, err = FingerprintFile(reference); err != nil {
-		return nil, err
-	}
-	if res.Current, err = FingerprintFile(current); err != nil {
-		return nil, err
+	// Hashing the files (a tenth of the work) overlaps the scans; its
+	// errors still come first, as when it ran before them.
+	var fpErr [2]error
+	var hashing sync.WaitGroup
+	hashing.Go(func() { res.Reference, fpErr[0] = FingerprintFile(reference) })
+	hashing.Go(func() { res.Current, fpErr[1] = FingerprintFile(current) })
+	fail := func(err error) (*DriftResult, error) {
+		hashing.Wait()
+		return nil, cmp.Or(fpErr[0], fpErr[1], err)
 	}
 	ref, err := scanDrift(reference, names, dtypes, opts, 1, nil)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	// The current sample's grids include the reference's, so that both are
 	// known exactly at the reference's points (and PSI cut points).
@@ -193,7 +198,7 @@ func Drift(model *compiler.Model, features map[string]*compiler.Feature, referen
 	}
 	cur, err := scanDrift(current, names, dtypes, opts, 2, base)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 
 	// Numeric features beyond the exact limit were counted into grid cells in
@@ -211,7 +216,7 @@ func Drift(model *compiler.Model, features map[string]*compiler.Feature, referen
 			continue
 		}
 		if r.n == 0 || c.n == 0 {
-			return nil, fmt.Errorf("feature %q has no non-null values in the %s sample", names[i], map[bool]string{true: "reference", false: "current"}[r.n == 0])
+			return fail(fmt.Errorf("feature %q has no non-null values in the %s sample", names[i], map[bool]string{true: "reference", false: "current"}[r.n == 0]))
 		}
 		if r.exact() && c.exact() {
 			edges[i] = quantileEdges(r.sorted(), opts.Bins)
@@ -239,11 +244,11 @@ func Drift(model *compiler.Model, features map[string]*compiler.Feature, referen
 	if len(second) > 0 {
 		refCells, err := countCells(reference, names, dtypes, grids, second)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
 		curCells, err := countCells(current, names, dtypes, grids, second)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
 		for _, i := range second {
 			numeric[i] = numCells{refCells[i], curCells[i]}
@@ -268,7 +273,7 @@ func Drift(model *compiler.Model, features map[string]*compiler.Feature, referen
 		} else {
 			fd.Type = "categorical"
 			if err := categorical(fd, ref[i].cat.toMap(), cur[i].cat.toMap(), opts.Epsilon); err != nil {
-				return nil, err
+				return fail(err)
 			}
 			fd.Statistic = fd.PSI
 			if mon.Method == "ks" {
@@ -281,6 +286,9 @@ func Drift(model *compiler.Model, features map[string]*compiler.Feature, referen
 			res.DriftedFeatures = append(res.DriftedFeatures, name)
 		}
 		res.Features = append(res.Features, fd)
+	}
+	if _, err := fail(nil); err != nil {
+		return nil, err
 	}
 	res.EvidenceID = evidenceID(res)
 	return res, nil
