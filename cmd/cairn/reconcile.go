@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -20,17 +21,19 @@ import (
 	"github.com/cairn-dev/cairn/reconciler"
 	ghub "github.com/cairn-dev/cairn/reconciler/github"
 	"github.com/cairn-dev/cairn/reconciler/gitops"
+	"github.com/cairn-dev/cairn/reconciler/leader"
 	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/reconciler/state/postgres"
 	"github.com/cairn-dev/cairn/targets"
 )
 
 func init() {
 	commands = append(commands, func() *cobra.Command {
 		var (
-			repo, ref, listen, stateLoc, cacheDir, report, reportFormat, format, actor, ghRepo string
-			interval, lockTimeout                                                              time.Duration
-			once, selfHeal, failOnDrift                                                        bool
-			approvals                                                                          int
+			repo, ref, listen, stateLoc, cacheDir, report, reportFormat, format, actor, ghRepo, leaderID string
+			interval, lockTimeout, leaderCheck, leaderTimeout                                            time.Duration
+			once, selfHeal, failOnDrift                                                                  bool
+			approvals                                                                                    int
 		)
 		cmd := &cobra.Command{
 			Use:   "reconcile --repo PATH|URL",
@@ -46,7 +49,12 @@ A local path is cloned like a URL: reconcile sees exactly a commit, never uncomm
 Approvals for gates come from the pull request that merged the commit when GITHUB_TOKEN and
 GITHUB_REPOSITORY (or --github-repo) are set, else from --approvals.
 With --listen it serves /metrics (Prometheus) and /healthz. SIGTERM or SIGINT lets the current
-action finish, then exits 0.
+action finish, then exits 0 (a second signal exits at once).
+
+With a postgres:// state, reconcilers on several machines elect one leader (a PostgreSQL
+advisory lock held on its own session): only the leader reconciles, the others report
+"standby" and take over within --leader-timeout when the leader dies. /healthz says
+"leader" or "standby" and who leads.
 Exit codes (--once): 0 reconciled, 1 error, invalid spec, policy denial, a blocked gate, or drift
 with --fail-on-drift; 3 usage error.`,
 			Args: cobra.NoArgs,
@@ -81,6 +89,9 @@ with --fail-on-drift; 3 usage error.`,
 				}
 				ctx, stop := signal.NotifyContext(cmdContext(cmd), syscall.SIGTERM, os.Interrupt)
 				defer stop()
+				// After the first signal the default handling is back: a
+				// second one ends the process without waiting for the action.
+				go func() { <-ctx.Done(); stop() }()
 				st, err := state.Open(ctx, stateLoc)
 				if err != nil {
 					return exitf(exitDenied, "reconcile: %v", err)
@@ -91,7 +102,8 @@ with --fail-on-drift; 3 usage error.`,
 				if err != nil {
 					return exitf(exitUsage, "reconcile: %v", err)
 				}
-				out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
+				// Leader election reports from its own goroutine.
+				out, errw := &lockedWriter{w: cmd.OutOrStdout()}, &lockedWriter{w: cmd.ErrOrStderr()}
 				cfg := gitops.Config{
 					Source: repo, Ref: ref, CacheDir: cacheDir, Store: st, Approvals: appr,
 					Actor: actor, LockTimeout: lockTimeout, ReportPath: report, ReportFormat: reportFormat,
@@ -103,6 +115,16 @@ with --fail-on-drift; 3 usage error.`,
 				}
 				if format == "text" {
 					cfg.OnAction = func(a reconciler.Action) { fmt.Fprintf(out, "applied: %s\n", a.Summary()) }
+				}
+				var elector *leader.Elector
+				if ps, ok := st.(*postgres.Store); ok {
+					if leaderCheck <= 0 || leaderTimeout <= 0 {
+						return exitf(exitUsage, "reconcile: --leader-check %s and --leader-timeout %s must be positive", leaderCheck, leaderTimeout)
+					}
+					elector = leader.ForStore(ps, "reconcile", leader.Options{ID: leaderID, CheckInterval: leaderCheck, LockTimeout: leaderTimeout})
+					defer elector.Close()
+					cfg.Leader = elector
+					cfg.OnLeaderChange = func(bool) { fmt.Fprintf(errw, "reconcile: %s\n", elector.Status()) }
 				}
 				r, err := gitops.New(cfg)
 				if err != nil {
@@ -151,6 +173,9 @@ with --fail-on-drift; 3 usage error.`,
 		f.DurationVar(&lockTimeout, "lock-timeout", time.Minute, "how long to wait for another apply")
 		f.BoolVar(&selfHeal, "self-heal", false, "re-render rendered files found edited or missing")
 		f.BoolVar(&failOnDrift, "fail-on-drift", false, "with --once, exit 1 when drift is found")
+		f.StringVar(&leaderID, "leader-id", "", "this reconciler's name in leader election (postgres:// state; default host:pid)")
+		f.DurationVar(&leaderCheck, "leader-check", time.Second, "how often a standby tries to lead and the leader checks its lock")
+		f.DurationVar(&leaderTimeout, "leader-timeout", 10*time.Second, "how long the server keeps the lock of a leader that vanished without closing its connection")
 		return cmd
 	})
 }
@@ -234,6 +259,18 @@ func printRun(out, errw io.Writer, run *gitops.Run, format string) error {
 	}
 	fmt.Fprintf(out, "%d applied, %d blocked, %d drift item(s), eval cost $%.4f\n", len(run.Applied), len(run.Blocked), len(run.Drift), run.EvalCostUSD)
 	return nil
+}
+
+// lockedWriter serialises writes from the run loop and the elector.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func runExit(run *gitops.Run, failOnDrift bool) error {

@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"sync"
@@ -78,10 +79,15 @@ func (m *Metrics) observe(r *Run) {
 
 // Health is the /healthz document.
 type Health struct {
-	OK      bool      `json:"ok"`
-	Role    string    `json:"role"` // "leader" | "standby" | "starting"
-	Commit  string    `json:"commit,omitempty"`
-	LastRun *RunBrief `json:"last_run,omitempty"`
+	OK   bool   `json:"ok"`
+	Role string `json:"role"` // "leader" | "standby" | "starting"
+	// With leader election: this reconciler's ID and who leads now ("" when
+	// nobody does; LeaderError when that could not be read).
+	ID          string    `json:"id,omitempty"`
+	Leader      string    `json:"leader,omitempty"`
+	LeaderError string    `json:"leader_error,omitempty"`
+	Commit      string    `json:"commit,omitempty"`
+	LastRun     *RunBrief `json:"last_run,omitempty"`
 }
 
 // RunBrief is a run in /healthz.
@@ -134,8 +140,25 @@ func (r *Reconciler) Handler() http.Handler {
 	if r.cfg.Metrics != nil {
 		mux.Handle("/metrics", promhttp.HandlerFor(r.cfg.Metrics.Registry, promhttp.HandlerOpts{}))
 	}
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, req *http.Request) {
 		h := r.health.get()
+		if li, ok := r.cfg.Leader.(LeaderInfo); ok {
+			// The live role, not the last run's: a standby that just took
+			// over says so before its first run as leader ends.
+			h.ID = li.ID()
+			if li.IsLeader() {
+				h.Role, h.Leader = "leader", li.ID()
+			} else {
+				h.Role = "standby"
+				ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+				who, err := li.Leader(ctx)
+				cancel()
+				h.Leader = who
+				if err != nil {
+					h.LeaderError = err.Error()
+				}
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		if !h.OK {
 			w.WriteHeader(http.StatusServiceUnavailable)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
@@ -43,6 +44,21 @@ type Leader interface {
 	Leading(ctx context.Context) (bool, error)
 }
 
+// campaigner is a Leader that campaigns continuously (reconciler/leader's
+// Elector): Loop runs it, so a standby takes over as soon as the lock is free.
+type campaigner interface {
+	Run(ctx context.Context, onChange func(leading bool)) error
+}
+
+// LeaderInfo is what /healthz shows of the election when the Leader also
+// implements it (reconciler/leader's Elector does): this candidate's ID,
+// whether it leads now and who leads.
+type LeaderInfo interface {
+	IsLeader() bool
+	ID() string
+	Leader(ctx context.Context) (string, error)
+}
+
 // Config configures a Reconciler.
 type Config struct {
 	Source   string // a git URL or a local path (cloned like a URL)
@@ -71,6 +87,9 @@ type Config struct {
 	Metrics  *Metrics
 	// OnAction is called after each applied action (progress output).
 	OnAction func(reconciler.Action)
+	// OnLeaderChange, if set, is told when Loop's campaign wins or loses
+	// leadership (only with a Leader that campaigns, such as leader.Elector).
+	OnLeaderChange func(leading bool)
 }
 
 // Run is what one reconcile run did and found. Plain data.
@@ -110,8 +129,10 @@ type lastRecord struct {
 
 // Reconciler runs reconcile passes over one repository and ref.
 type Reconciler struct {
-	cfg    Config
-	health healthState
+	cfg     Config
+	health  healthState
+	wake    chan struct{}
+	standby atomic.Bool // the last run stood by
 }
 
 // New checks cfg and returns a Reconciler.
@@ -141,7 +162,16 @@ func New(cfg Config) (*Reconciler, error) {
 	if cfg.Approvals == nil {
 		cfg.Approvals = Static(0)
 	}
-	return &Reconciler{cfg: cfg}, nil
+	return &Reconciler{cfg: cfg, wake: make(chan struct{}, 1)}, nil
+}
+
+// Wake makes a running Loop reconcile now instead of at its next tick (a
+// standby that just became the leader should not wait an interval). Never blocks.
+func (r *Reconciler) Wake() {
+	select {
+	case r.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
 }
 
 // Health is the /healthz document now.
@@ -154,6 +184,22 @@ func (r *Reconciler) Loop(ctx context.Context, interval time.Duration, onRun fun
 	if interval <= 0 {
 		return fmt.Errorf("interval %s: must be positive", interval)
 	}
+	if c, ok := r.cfg.Leader.(campaigner); ok {
+		done := make(chan struct{})
+		defer func() { <-done }() // the campaign has resigned when Loop returns
+		go func() {
+			defer close(done)
+			_ = c.Run(ctx, func(leading bool) { // errors only when ctx ends
+				if r.cfg.OnLeaderChange != nil {
+					r.cfg.OnLeaderChange(leading)
+				}
+				// A standby that just won runs now, not an interval later.
+				if leading && r.standby.Load() {
+					r.Wake()
+				}
+			})
+		}()
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -165,6 +211,7 @@ func (r *Reconciler) Loop(ctx context.Context, interval time.Duration, onRun fun
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-r.wake:
 		}
 	}
 }
@@ -181,6 +228,7 @@ func (r *Reconciler) RunOnce(ctx context.Context) *Run {
 		run.Finished = run.Started
 	}
 	sortDrift(run.Drift)
+	r.standby.Store(run.Result == ResultStandby)
 	r.cfg.Metrics.observe(run)
 	r.health.set(run)
 	return run
