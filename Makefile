@@ -44,7 +44,7 @@ bench:
 	$(GO) test -run '^$$' -bench 10k -benchtime 5x -benchmem ./rag
 	$(GO) test -run '^$$' -bench ValidateAndDrift -benchtime 1x ./data
 	$(GO) test -run '^$$' -bench Render -benchtime 50x -benchmem ./targets
-	@if [ -d evals/distributed ]; then $(GO) test -run '^$$' -bench . -benchtime 1x ./evals/distributed; fi
+	$(GO) test -run '^$$' -bench Workers -benchtime 1x ./evals/distributed
 
 # The offline scorers' quality on the labelled sets in ../shared/data.
 measure:
