@@ -2,6 +2,7 @@ package evals
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -45,4 +46,59 @@ func BenchmarkEval1000(b *testing.B) {
 		}
 		b.ReportMetric(float64(time.Since(cstart).Milliseconds()), "cached-ms")
 	}
+}
+
+// BenchmarkClassicDataset runs a 100,000-row classic-model suite (logged
+// predictions, ~470-byte feature rows, regex scorer) through RunSuite with
+// no store, as `cairn eval` does, and reports the live heap after the run
+// (the results it returns) and the peak heap during it.
+//
+//	go test ./evals -run '^$' -bench ClassicDataset -benchtime 1x
+func BenchmarkClassicDataset(b *testing.B) {
+	const n = 100_000
+	bundle := classicFixture(b, n)
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		peak := watchHeap()
+		start := time.Now()
+		run, err := RunSuite(context.Background(), bundle, "holdout", Options{})
+		el := time.Since(start)
+		maxHeap := peak()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(run.Cases) != n || run.InputTokens != 0 {
+			b.Fatalf("%d cases, %d tokens", len(run.Cases), run.InputTokens)
+		}
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(n/el.Seconds(), "cases/s")
+		b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "live-MB")
+		b.ReportMetric(float64(maxHeap)/(1<<20), "peak-heap-MB")
+		runtime.KeepAlive(run)
+	}
+}
+
+// watchHeap samples the heap in use every 50 ms until the returned function
+// is called, which returns the largest sample.
+func watchHeap() func() uint64 {
+	stop, done := make(chan struct{}), make(chan uint64)
+	go func() {
+		var peak uint64
+		var ms runtime.MemStats
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+			select {
+			case <-stop:
+				done <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 { close(stop); return <-done }
 }

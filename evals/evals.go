@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -47,6 +48,9 @@ type Row struct {
 	Reference string            `json:"reference,omitempty"`
 	Context   []string          `json:"context,omitempty"`
 	Output    *string           `json:"output,omitempty"`
+	// Query overrides what a RAG prompt's row retrieves {{ context }} with
+	// (see retrievalQuery).
+	Query string `json:"query,omitempty"`
 }
 
 // MetricSpec is a metric of a suite, with its scorer settings resolved.
@@ -83,14 +87,17 @@ func passes(scorerName string, score, bound float64) bool {
 // Case is one execution of one dataset row (one repeat). It is
 // self-contained and JSON-serialisable.
 type Case struct {
-	Suite    string           `json:"suite"`
-	ID       string           `json:"id"`
-	Repeat   int              `json:"repeat"`
-	Target   string           `json:"target"` // "prompts/x" or "models/y"
-	Provider string           `json:"provider"`
-	Kind     string           `json:"kind"` // provider kind
-	Request  provider.Request `json:"request"`
-	Row      Row              `json:"row"`
+	Suite    string `json:"suite"`
+	ID       string `json:"id"`
+	Repeat   int    `json:"repeat"`
+	Target   string `json:"target"` // "prompts/x" or "models/y"
+	Provider string `json:"provider"`
+	Kind     string `json:"kind"` // provider kind
+	// Classic: the target is a classic model; its output is a logged
+	// prediction, so tokens and cost (LLM metering) are not counted.
+	Classic bool             `json:"classic,omitempty"`
+	Request provider.Request `json:"request"`
+	Row     Row              `json:"row"`
 	// Retrieved are the chunks retrieved into {{ context }} (RAG prompts
 	// whose row brings no context). The faithfulness and context_recall
 	// scorers judge against them; factuality judges against the reference
@@ -115,13 +122,15 @@ type MetricResult struct {
 
 // CaseResult is a case's outcome.
 type CaseResult struct {
-	Suite        string                  `json:"suite"`
-	ID           string                  `json:"id"`
-	Repeat       int                     `json:"repeat"`
-	Key          string                  `json:"key"`
-	Status       Status                  `json:"status"`
-	Output       string                  `json:"output"`
-	Error        string                  `json:"error,omitempty"`
+	Suite  string `json:"suite"`
+	ID     string `json:"id"`
+	Repeat int    `json:"repeat"`
+	Key    string `json:"key"`
+	Status Status `json:"status"`
+	Output string `json:"output"`
+	Error  string `json:"error,omitempty"`
+	// Metrics is shared, read-only, between the cases of a run whose metric
+	// results are equal (see RunSuite).
 	Metrics      map[string]MetricResult `json:"metrics"`
 	InputTokens  int                     `json:"input_tokens"`
 	OutputTokens int                     `json:"output_tokens"`
@@ -199,74 +208,120 @@ func hashJSON(v any) string {
 
 // LoadDataset reads a JSONL dataset; errors name the file and line.
 func LoadDataset(path, display string) ([]Row, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("dataset %s: %w", display, err)
-	}
 	var rows []Row
-	seen := map[string]int{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
-		}
-		var raw struct {
-			ID        any             `json:"id"`
-			Vars      map[string]any  `json:"vars"`
-			Reference *string         `json:"reference"`
-			Context   json.RawMessage `json:"context"`
-			Output    *string         `json:"output"`
-		}
-		dec := json.NewDecoder(strings.NewReader(text))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&raw); err != nil {
-			return nil, fmt.Errorf("%s:%d:1: %v", display, line, err)
-		}
-		r := Row{Vars: map[string]string{}, Output: raw.Output}
-		switch id := raw.ID.(type) {
-		case string:
-			r.ID = id
-		case float64:
-			r.ID = fmt.Sprint(id)
-		case nil:
-			return nil, fmt.Errorf("%s:%d:1: row has no id", display, line)
-		default:
-			return nil, fmt.Errorf("%s:%d:1: id must be a string or number, got %v", display, line, id)
-		}
-		if prev, ok := seen[r.ID]; ok {
-			return nil, fmt.Errorf("%s:%d:1: duplicate id %q (first on line %d)", display, line, r.ID, prev)
-		}
-		seen[r.ID] = line
-		for k, v := range raw.Vars {
-			switch v := v.(type) {
-			case string:
-				r.Vars[k] = v
-			default:
-				b, _ := json.Marshal(v)
-				r.Vars[k] = string(b)
-			}
-		}
-		if raw.Reference != nil {
-			r.Reference = *raw.Reference
-		}
-		if len(raw.Context) > 0 && string(raw.Context) != "null" {
-			var one string
-			if json.Unmarshal(raw.Context, &one) == nil {
-				r.Context = []string{one}
-			} else if err := json.Unmarshal(raw.Context, &r.Context); err != nil {
-				return nil, fmt.Errorf("%s:%d:1: context must be a string or a list of strings", display, line)
-			}
-		}
+	err := forEachRow(path, display, func(r Row) error {
 		rows = append(rows, r)
+		return nil
+	})
+	return rows, err
+}
+
+// maxLine bounds one dataset line (a row with a long document in it is fine;
+// a file with no newlines at all is not a dataset).
+const maxLine = 64 << 20
+
+// forEachRow streams a JSONL dataset row by row, so that a large dataset is
+// never held in memory whole; errors name the file, line and column.
+func forEachRow(path, display string, fn func(Row) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("dataset %s: %w", display, err)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("dataset %s: %w", display, err)
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 256<<10)
+	seen := map[string]int{}
+	var long []byte
+	for line := 1; ; line++ {
+		text, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull { // a line longer than the buffer
+			long = append(long[:0], text...)
+			for err == bufio.ErrBufferFull {
+				text, err = br.ReadSlice('\n')
+				long = append(long, text...)
+				if len(long) > maxLine {
+					return fmt.Errorf("%s:%d:1: line longer than %d MiB", display, line, maxLine>>20)
+				}
+			}
+			text = long
+		}
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("dataset %s: %w", display, err)
+		}
+		if t := bytes.TrimSpace(text); len(t) > 0 {
+			r, rerr := parseRow(t, display, line)
+			if rerr != nil {
+				return rerr
+			}
+			if prev, ok := seen[r.ID]; ok {
+				return fmt.Errorf("%s:%d:1: duplicate id %q (first on line %d)", display, line, r.ID, prev)
+			}
+			seen[r.ID] = line
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
 	}
-	return rows, nil
+}
+
+// parseRow decodes one dataset line (already trimmed).
+func parseRow(text []byte, display string, line int) (Row, error) {
+	var raw struct {
+		ID        any             `json:"id"`
+		Vars      map[string]any  `json:"vars"`
+		Reference *string         `json:"reference"`
+		Context   json.RawMessage `json:"context"`
+		Output    *string         `json:"output"`
+		Query     *string         `json:"query"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(text))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return Row{}, fmt.Errorf("%s:%d:1: %v", display, line, err)
+	}
+	// One object per line: text after it would otherwise be dropped silently.
+	if off := dec.InputOffset(); off < int64(len(text)) {
+		rest := bytes.TrimLeft(text[off:], " \t\r")
+		col := len(text) - len(rest) + 1
+		return Row{}, fmt.Errorf("%s:%d:%d: unexpected text after the row's JSON object (one object per line)", display, line, col)
+	}
+	r := Row{Vars: make(map[string]string, len(raw.Vars)), Output: raw.Output}
+	switch id := raw.ID.(type) {
+	case string:
+		r.ID = id
+	case float64:
+		r.ID = fmt.Sprint(id)
+	case nil:
+		return Row{}, fmt.Errorf("%s:%d:1: row has no id", display, line)
+	default:
+		return Row{}, fmt.Errorf("%s:%d:1: id must be a string or number, got %v", display, line, id)
+	}
+	for k, v := range raw.Vars {
+		switch v := v.(type) {
+		case string:
+			r.Vars[k] = v
+		default:
+			b, _ := json.Marshal(v)
+			r.Vars[k] = string(b)
+		}
+	}
+	if raw.Reference != nil {
+		r.Reference = *raw.Reference
+	}
+	if raw.Query != nil {
+		r.Query = *raw.Query
+	}
+	if len(raw.Context) > 0 && string(raw.Context) != "null" {
+		var one string
+		if json.Unmarshal(raw.Context, &one) == nil {
+			r.Context = []string{one}
+		} else if err := json.Unmarshal(raw.Context, &r.Context); err != nil {
+			return Row{}, fmt.Errorf("%s:%d:1: context must be a string or a list of strings", display, line)
+		}
+	}
+	return r, nil
 }
 
 // safeJoin resolves a repo-relative path, refusing escapes.
@@ -297,6 +352,62 @@ func Plan(b *compiler.Bundle, suite string, cat *prices.Catalog) ([]Case, error)
 // context_recall scorers judge against (Case.Retrieved). Retrieval happens
 // here, not in ExecuteCase, so a case stays self-contained for workers.
 func PlanWithContext(ctx context.Context, b *compiler.Bundle, suite string, cat *prices.Catalog, retr ContextRetriever) ([]Case, error) {
+	p, err := newSuitePlanner(b, suite, cat, retr)
+	if err != nil {
+		return nil, err
+	}
+	// The whole dataset is read (and rejected on a bad line) before the first
+	// retrieval.
+	rows, err := LoadDataset(p.dsPath, p.ev.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	var cases []Case
+	for _, r := range rows {
+		cs, err := p.rowCases(ctx, r, false)
+		if err != nil {
+			return nil, err
+		}
+		cases = append(cases, cs...)
+	}
+	return cases, nil
+}
+
+// suitePlanner is a suite with its target, provider, prices and metrics
+// resolved once; rowCases expands one dataset row. RunSuite streams rows
+// through it, Plan collects every case.
+type suitePlanner struct {
+	b        *compiler.Bundle
+	ev       *compiler.Eval
+	suite    string
+	retr     ContextRetriever
+	dsPath   string
+	repeats  int
+	target   string
+	provName string
+	pv       *compiler.Provider
+	kind     string
+	modelID  string
+	// classic: the target is a classic model, whose "output" is a logged
+	// prediction, not an LLM generation: it is never token-metered.
+	classic   bool
+	ragSource string
+	msgs      []compiler.Message
+	temp      float64
+	maxTok    int
+	price     *prices.Price
+	priceErr  string
+	metrics   []MetricSpec
+}
+
+func (p *suitePlanner) where() string {
+	if p.ev.Pos.IsValid() {
+		return p.ev.Pos.String() + ": "
+	}
+	return ""
+}
+
+func newSuitePlanner(b *compiler.Bundle, suite string, cat *prices.Catalog, retr ContextRetriever) (*suitePlanner, error) {
 	ev, ok := b.Evals[suite]
 	if !ok {
 		names := make([]string, 0, len(b.Evals))
@@ -309,83 +420,68 @@ func PlanWithContext(ctx context.Context, b *compiler.Bundle, suite string, cat 
 	if cat == nil {
 		cat = prices.Default()
 	}
-	where := func() string {
-		if ev.Pos.IsValid() {
-			return ev.Pos.String() + ": "
-		}
-		return ""
-	}
+	p := &suitePlanner{b: b, ev: ev, suite: suite, retr: retr, repeats: max(ev.Repeats, 1)}
+	where := p.where
 	// Resolve the target into a provider, model and message templates.
-	var (
-		provName, modelID string
-		ragSource         string
-		promptInputs      []string
-		msgs              []compiler.Message
-		temp              float64
-		maxTok            int
-		target            string
-	)
 	switch {
 	case ev.Target.Prompt != "":
-		p, ok := b.Prompts[ev.Target.Prompt]
+		pr, ok := b.Prompts[ev.Target.Prompt]
 		if !ok {
 			return nil, fmt.Errorf("%seval %s: target prompt %q does not exist", where(), suite, ev.Target.Prompt)
 		}
-		target = "prompts/" + p.Name
-		ragSource, promptInputs = p.RAG, p.Inputs
-		provName, modelID, temp, maxTok = p.Model.Provider, p.Model.ID, p.Model.Temperature, p.Model.MaxTokens
+		p.target = "prompts/" + pr.Name
+		p.ragSource = pr.RAG
+		p.provName, p.modelID, p.temp, p.maxTok = pr.Model.Provider, pr.Model.ID, pr.Model.Temperature, pr.Model.MaxTokens
 		switch {
-		case len(p.Messages) > 0:
-			msgs = p.Messages
-		case p.Template != "":
-			msgs = []compiler.Message{{Role: "user", Content: p.Template}}
-		case p.TemplateFile != "":
-			fp, err := safeJoin(b.Root, p.TemplateFile)
+		case len(pr.Messages) > 0:
+			p.msgs = pr.Messages
+		case pr.Template != "":
+			p.msgs = []compiler.Message{{Role: "user", Content: pr.Template}}
+		case pr.TemplateFile != "":
+			fp, err := safeJoin(b.Root, pr.TemplateFile)
 			if err != nil {
 				return nil, err
 			}
 			t, err := os.ReadFile(fp)
 			if err != nil {
-				return nil, fmt.Errorf("prompt %s: template_file: %w", p.Name, err)
+				return nil, fmt.Errorf("prompt %s: template_file: %w", pr.Name, err)
 			}
-			msgs = []compiler.Message{{Role: "user", Content: string(t)}}
+			p.msgs = []compiler.Message{{Role: "user", Content: string(t)}}
 		}
 	case ev.Target.Model != "":
 		m, ok := b.Models[ev.Target.Model]
 		if !ok {
 			return nil, fmt.Errorf("%seval %s: target model %q does not exist", where(), suite, ev.Target.Model)
 		}
-		target = "models/" + m.Name
-		provName, modelID, maxTok = m.Provider, m.ModelID, 512
-		msgs = []compiler.Message{{Role: "user", Content: "{{ input }}"}}
+		p.target = "models/" + m.Name
+		p.provName, p.modelID, p.maxTok = m.Provider, m.ModelID, 512
+		p.msgs = []compiler.Message{{Role: "user", Content: "{{ input }}"}}
 		if m.Kind != "llm" {
-			provName = "" // classic models: scored on logged outputs
+			p.provName = "" // classic models: scored on logged outputs
+			p.classic = true
 		}
 	default:
 		return nil, fmt.Errorf("%seval %s: no target", where(), suite)
 	}
-	kind := "replay"
+	p.kind = "replay"
 	var overrides map[string]prices.Price
-	if provName != "" {
-		pv, ok := b.Providers[provName]
+	if p.provName != "" {
+		pv, ok := b.Providers[p.provName]
 		if !ok {
-			return nil, fmt.Errorf("%seval %s: provider %q does not exist", where(), suite, provName)
+			return nil, fmt.Errorf("%seval %s: provider %q does not exist", where(), suite, p.provName)
 		}
-		kind = pv.Kind
+		p.pv, p.kind = pv, pv.Kind
 		overrides = map[string]prices.Price{}
 		for k, v := range pv.Prices {
 			overrides[k] = prices.Price{InputUSDPerMTok: v.InputUSDPerMTok, OutputUSDPerMTok: v.OutputUSDPerMTok}
 		}
 	}
-	var price *prices.Price
-	priceErr := ""
-	if p, _, err := cat.Lookup(modelID, overrides); err == nil {
-		price = &p
+	if pr, _, err := cat.Lookup(p.modelID, overrides); err == nil {
+		p.price = &pr
 	} else {
-		priceErr = err.Error()
+		p.priceErr = err.Error()
 	}
 	// Metrics, sorted by name for determinism.
-	var metrics []MetricSpec
 	for name, m := range ev.Metrics {
 		s := scorer.Settings{Scorer: m.Scorer, Pattern: m.Pattern, Scores: m.Scores}
 		if m.Judge != nil {
@@ -416,118 +512,120 @@ func PlanWithContext(ctx context.Context, b *compiler.Bundle, suite string, cat 
 		if _, err := ms.caseBound(); err != nil {
 			return nil, fmt.Errorf("%seval %s: %w", where(), suite, err)
 		}
-		metrics = append(metrics, ms)
+		p.metrics = append(p.metrics, ms)
 	}
-	sort.Slice(metrics, func(i, j int) bool { return metrics[i].Name < metrics[j].Name })
+	sort.Slice(p.metrics, func(i, j int) bool { return p.metrics[i].Name < p.metrics[j].Name })
 
 	dsPath, err := safeJoin(b.Root, ev.Dataset)
 	if err != nil {
 		return nil, fmt.Errorf("%seval %s: dataset: %w", where(), suite, err)
 	}
-	rows, err := LoadDataset(dsPath, ev.Dataset)
-	if err != nil {
-		return nil, err
+	p.dsPath = dsPath
+	return p, nil
+}
+
+// rowCases expands one row into its cases (one per repeat). With dryRun it
+// only renders the prompt (no retrieval, no cache keys): RunSuite's first
+// pass, which rejects a bad row before any provider call.
+func (p *suitePlanner) rowCases(ctx context.Context, r Row, dryRun bool) ([]Case, error) {
+	var retrieved []string
+	if _, given := r.Vars["context"]; !dryRun && p.ragSource != "" && p.retr != nil && len(r.Context) == 0 && !given {
+		query := retrievalQuery(r)
+		chunks, err := p.retr.Retrieve(ctx, p.ragSource, query, p.b.RAG[p.ragSource].Retrieval.TopK)
+		if err != nil {
+			return nil, fmt.Errorf("%seval %s: row %q: retrieving {{ context }} from rag/%s: %w", p.where(), p.suite, r.ID, p.ragSource, err)
+		}
+		retrieved = make([]string, len(chunks))
+		for i, c := range chunks {
+			retrieved[i] = strings.TrimSpace(c.Text)
+		}
+		r.Vars = cloneWith(r.Vars, "context", rag.FormatContext(chunks))
 	}
-	repeats := max(ev.Repeats, 1)
-	var cases []Case
-	for _, r := range rows {
-		var retrieved []string
-		if _, given := r.Vars["context"]; ragSource != "" && retr != nil && len(r.Context) == 0 && !given {
-			query := retrievalQuery(r.Vars, promptInputs)
-			chunks, err := retr.Retrieve(ctx, ragSource, query, b.RAG[ragSource].Retrieval.TopK)
-			if err != nil {
-				return nil, fmt.Errorf("%seval %s: row %q: retrieving {{ context }} from rag/%s: %w", where(), suite, r.ID, ragSource, err)
+	rendered := make([]provider.Message, 0, len(p.msgs))
+	for _, m := range p.msgs {
+		vars := r.Vars
+		// A model is sent its row's input; a row of named features (a
+		// classic model's logged decision) is sent as one JSON object.
+		if p.ev.Target.Model != "" {
+			if _, ok := vars["input"]; !ok {
+				vars = cloneWith(vars, "input", varsJSON(r.Vars))
 			}
-			retrieved = make([]string, len(chunks))
-			for i, c := range chunks {
-				retrieved[i] = strings.TrimSpace(c.Text)
-			}
-			r.Vars = cloneWith(r.Vars, "context", rag.FormatContext(chunks))
 		}
-		var rendered []provider.Message
-		for _, m := range msgs {
-			vars := r.Vars
-			// A model is sent its row's input; a row of named features (a
-			// classic model's logged decision) is sent as one JSON object.
-			if ev.Target.Model != "" {
-				if _, ok := vars["input"]; !ok {
-					vars = cloneWith(vars, "input", varsJSON(r.Vars))
-				}
-			}
-			// {{ context }} is the row's own context when it brings one (or it
-			// renders empty when nothing was retrieved).
-			if _, ok := vars["context"]; !ok {
-				vars = cloneWith(vars, "context", strings.Join(r.Context, "\n\n"))
-			}
-			text, err := prompts.Render(m.Content, vars)
-			if err != nil {
-				return nil, fmt.Errorf("%s: row %q: %v", ev.Dataset, r.ID, err)
-			}
-			rendered = append(rendered, provider.Message{Role: m.Role, Content: text})
+		// {{ context }} is the row's own context when it brings one (or it
+		// renders empty when nothing was retrieved).
+		if _, ok := vars["context"]; !ok {
+			vars = cloneWith(vars, "context", strings.Join(r.Context, "\n\n"))
 		}
-		for rep := 0; rep < repeats; rep++ {
-			c := Case{Suite: suite, ID: r.ID, Repeat: rep, Target: target, Provider: provName, Kind: kind,
-				Request: provider.Request{Model: modelID, Messages: rendered, Temperature: temp, MaxTokens: maxTok},
-				Row:     r, Retrieved: retrieved, Metrics: metrics, Price: price, PriceErr: priceErr}
-			var pv *compiler.Provider
-			if provName != "" {
-				pv = b.Providers[provName]
-			}
-			genID := struct {
-				Kind, BaseURL, APIVersion string
-				Req                       provider.Request
-				Repeat                    int
-				Logged                    *string
-			}{Kind: kind, Req: c.Request, Repeat: rep}
-			if pv != nil {
-				genID.BaseURL, genID.APIVersion = pv.BaseURL, pv.APIVersion
-			}
-			if kind == "replay" {
-				genID.Logged = r.Output
-			}
-			c.GenKey = hashJSON(genID)
-			c.Key = hashJSON(struct {
-				Gen     string
-				Row     Row
-				Metrics []MetricSpec
-				V       string
-			}{c.GenKey, Row{Reference: r.Reference, Context: r.Context}, metrics, scorer.Version})
-			cases = append(cases, c)
+		text, err := prompts.Render(m.Content, vars)
+		if err != nil {
+			return nil, fmt.Errorf("%s: row %q: %v", p.ev.Dataset, r.ID, err)
 		}
+		rendered = append(rendered, provider.Message{Role: m.Role, Content: text})
+	}
+	if dryRun {
+		return nil, nil
+	}
+	cases := make([]Case, 0, p.repeats)
+	for rep := 0; rep < p.repeats; rep++ {
+		c := Case{Suite: p.suite, ID: r.ID, Repeat: rep, Target: p.target, Provider: p.provName, Kind: p.kind, Classic: p.classic,
+			Request: provider.Request{Model: p.modelID, Messages: rendered, Temperature: p.temp, MaxTokens: p.maxTok},
+			Row:     r, Retrieved: retrieved, Metrics: p.metrics, Price: p.price, PriceErr: p.priceErr}
+		genID := struct {
+			Kind, BaseURL, APIVersion string
+			Req                       provider.Request
+			Repeat                    int
+			Logged                    *string
+		}{Kind: p.kind, Req: c.Request, Repeat: rep}
+		if p.pv != nil {
+			genID.BaseURL, genID.APIVersion = p.pv.BaseURL, p.pv.APIVersion
+		}
+		if p.kind == "replay" {
+			genID.Logged = r.Output
+		}
+		c.GenKey = hashJSON(genID)
+		c.Key = hashJSON(struct {
+			Gen     string
+			Row     Row
+			Metrics []MetricSpec
+			V       string
+		}{c.GenKey, Row{Reference: r.Reference, Context: r.Context}, p.metrics, scorer.Version})
+		cases = append(cases, c)
 	}
 	return cases, nil
 }
 
-// retrievalQuery is what a row asks the knowledge base: its first declared
-// input (the question, by convention), or all its input values joined when
-// that one is empty.
-func retrievalQuery(vars map[string]string, inputs []string) string {
-	for _, in := range inputs {
-		if in == "context" {
-			continue
-		}
-		if q := strings.TrimSpace(vars[in]); q != "" {
+// queryVars are the var names taken as a row's question, in this order.
+var queryVars = []string{"question", "query", "q", "input", "prompt", "text"}
+
+// retrievalQuery is what a row asks the knowledge base (documented in
+// evals/README.md): the row's "query" field when it has one; else its first
+// non-empty var named question, query, q, input, prompt or text; else its
+// longest var value (ties: the first var name in sorted order). "context"
+// is never the query. The first declared input is not used: it is often a
+// setting such as max_sentences, not the question.
+func retrievalQuery(r Row) string {
+	if q := strings.TrimSpace(r.Query); q != "" {
+		return q
+	}
+	for _, k := range queryVars {
+		if q := strings.TrimSpace(r.Vars[k]); q != "" {
 			return q
 		}
-		break
 	}
-	var parts []string
-	for _, in := range inputs {
-		if v := strings.TrimSpace(vars[in]); v != "" && in != "context" {
-			parts = append(parts, v)
-		}
-	}
-	if len(parts) == 0 { // no declared input has a value: all vars, in a stable order
-		keys := make([]string, 0, len(vars))
-		for k := range vars {
+	keys := make([]string, 0, len(r.Vars))
+	for k := range r.Vars {
+		if k != "context" {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			parts = append(parts, vars[k])
+	}
+	sort.Strings(keys)
+	best := ""
+	for _, k := range keys {
+		if q := strings.TrimSpace(r.Vars[k]); len(q) > len(best) {
+			best = q
 		}
 	}
-	return strings.Join(parts, "\n")
+	return best
 }
 
 // varsJSON is the vars as canonical JSON (encoding/json sorts map keys).
@@ -639,7 +737,7 @@ func (e *Engine) ExecuteCase(ctx context.Context, c Case) (CaseResult, error) {
 			return res, nil
 		}
 		gen = genRecord{Content: resp.Content, InputTokens: resp.PromptTokens, OutputTokens: resp.CompletionTokens, LatencyMS: resp.LatencyMS}
-		if !resp.UsageReported {
+		if !resp.UsageReported && !c.Classic {
 			tm := make([]tokens.Message, len(req.Messages))
 			for i, m := range req.Messages {
 				tm[i] = tokens.Message{Role: m.Role, Content: m.Content}
@@ -657,6 +755,9 @@ func (e *Engine) ExecuteCase(ctx context.Context, c Case) (CaseResult, error) {
 		}
 	}
 	res.CacheHit = hit
+	if c.Classic { // a prediction, not a generation (older cache entries did count it)
+		gen.InputTokens, gen.OutputTokens = 0, 0
+	}
 	res.Output, res.InputTokens, res.OutputTokens, res.LatencyMS = gen.Content, gen.InputTokens, gen.OutputTokens, gen.LatencyMS
 	in := scorer.Input{Output: gen.Content, Reference: c.Row.Reference, Context: c.Row.Context, LatencyMS: gen.LatencyMS,
 		Tokens: gen.InputTokens + gen.OutputTokens, CostError: c.PriceErr}

@@ -76,6 +76,7 @@ func sortedKeys(m map[string]MetricResult) []string {
 func WriteJSON(w io.Writer, runs []*Run) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // ">=" and model text as written; this is not HTML
 	return enc.Encode(struct {
 		FormatVersion int    `json:"format_version"`
 		Runs          []*Run `json:"runs"`

@@ -136,17 +136,23 @@ func TestPlanRetrievalErrorNamesRowAndSource(t *testing.T) {
 
 func TestRetrievalQuery(t *testing.T) {
 	for _, tc := range []struct {
-		vars   map[string]string
-		inputs []string
-		want   string
+		name string
+		row  Row
+		want string
 	}{
-		{map[string]string{"question": "Q?", "product": "Shop"}, []string{"question", "product"}, "Q?"},
-		{map[string]string{"question": " ", "product": "Shop", "tier": "pro"}, []string{"question", "product", "tier"}, "Shop\npro"},
-		{map[string]string{"context": "x", "q": "Q"}, []string{"context", "q"}, "Q"},
-		{map[string]string{"b": "2", "a": "1"}, nil, "1\n2"},
+		{"question var", Row{Vars: map[string]string{"question": "Q?", "product": "Shop"}}, "Q?"},
+		// The finding: the first declared input was a setting, "1".
+		{"setting first", Row{Vars: map[string]string{"max_sentences": "1", "text": "Explain embargo dates"}}, "Explain embargo dates"},
+		{"preference order", Row{Vars: map[string]string{"input": "in", "query": "qq", "text": "tt"}}, "qq"},
+		{"blank question skipped", Row{Vars: map[string]string{"question": " ", "q": "Q"}}, "Q"},
+		{"longest value", Row{Vars: map[string]string{"max_sentences": "1", "article": "A long article body", "tone": "brief"}}, "A long article body"},
+		{"context never the query", Row{Vars: map[string]string{"context": "a very long context string", "topic": "refunds"}}, "refunds"},
+		{"tie: first name", Row{Vars: map[string]string{"b": "xy", "a": "zw"}}, "zw"},
+		{"row query overrides", Row{Query: " refund window ", Vars: map[string]string{"question": "Q?"}}, "refund window"},
+		{"nothing", Row{Vars: map[string]string{}}, ""},
 	} {
-		if got := retrievalQuery(tc.vars, tc.inputs); got != tc.want {
-			t.Errorf("retrievalQuery(%v, %v) = %q, want %q", tc.vars, tc.inputs, got, tc.want)
+		if got := retrievalQuery(tc.row); got != tc.want {
+			t.Errorf("%s: retrievalQuery(%+v) = %q, want %q", tc.name, tc.row, got, tc.want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package evals
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -15,27 +16,67 @@ import (
 )
 
 // RunSuite plans and executes a suite and aggregates it. The per-case results
-// and the run are stored under the run id "<suite>@<bundle hash>".
+// and the run are stored in opts.Store under the run id "<suite>@<bundle
+// hash>"; with no opts.Store the cache lives for this run only and no
+// records are written.
+//
+// The dataset is streamed twice rather than planned whole: a first pass
+// parses and renders every row (a bad row is an error before any provider
+// call, and the case count is known), the second plans each row just before
+// it runs. Memory is then the results, not the cases (a 100k-row dataset's
+// cases hold every rendered prompt).
 func RunSuite(ctx context.Context, b *compiler.Bundle, suite string, opts Options) (*Run, error) {
-	cases, err := PlanWithContext(ctx, b, suite, opts.Catalog, opts.Retriever)
+	p, err := newSuitePlanner(b, suite, opts.Catalog, opts.Retriever)
 	if err != nil {
+		return nil, err
+	}
+	rows := 0
+	if err := forEachRow(p.dsPath, p.ev.Dataset, func(r Row) error {
+		rows++
+		_, err := p.rowCases(ctx, r, true)
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	eng, err := NewEngine(b, opts)
 	if err != nil {
 		return nil, err
 	}
+	total := rows * p.repeats
 	start := time.Now()
-	results, err := eng.ExecuteAll(ctx, cases, opts.Parallel, opts.Progress)
+	results, err := eng.executeStream(ctx, total, opts.Parallel, opts.Progress, func(emit func(Case) error) error {
+		return forEachRow(p.dsPath, p.ev.Dataset, func(r Row) error {
+			cs, err := p.rowCases(ctx, r, false)
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				if err := emit(c); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
 	if err != nil {
 		return nil, err
 	}
 	ev := b.Evals[suite]
-	r := Summarize(suite, cases, results, ev.MinPasses)
-	r.Target, r.DatasetHash = cases0Target(cases), ev.DatasetHash
+	var metrics []MetricSpec
+	if total > 0 {
+		metrics = p.metrics
+	}
+	r := summarize(suite, metrics, results, ev.MinPasses)
+	if total > 0 {
+		r.Target = p.target
+	}
+	r.DatasetHash = ev.DatasetHash
 	r.DurationMS = float64(time.Since(start).Milliseconds())
 	if h := bundleHash(b); h != "" {
 		r.BundleHash = h
+	}
+	if opts.Store == nil {
+		return r, nil // nothing could read the records back
 	}
 	runID := suite + "@" + r.BundleHash
 	for _, c := range r.Cases {
@@ -44,11 +85,20 @@ func RunSuite(ctx context.Context, b *compiler.Bundle, suite string, opts Option
 			return nil, fmt.Errorf("eval results: %w", err)
 		}
 	}
-	v, _ := json.Marshal(r)
-	if err := eng.Store.PutRecord(ctx, KindRun, runID, v); err != nil {
+	if err := eng.Store.PutRecord(ctx, KindRun, runID, RunRecord(r)); err != nil {
 		return nil, fmt.Errorf("eval results: %w", err)
 	}
 	return r, nil
+}
+
+// RunRecord is the eval.run record of a run: the run without its cases,
+// which are their own eval.case records (a 100k-case run would otherwise be
+// stored twice, the second time as one huge value).
+func RunRecord(r *Run) []byte {
+	summary := *r
+	summary.Cases = nil
+	v, _ := json.Marshal(summary)
+	return v
 }
 
 func bundleHash(b *compiler.Bundle) (h string) {
@@ -60,6 +110,121 @@ func bundleHash(b *compiler.Bundle) (h string) {
 	return b.Hash()
 }
 
+// ExecuteAll runs cases with up to parallel in flight, results in case order.
+func (e *Engine) ExecuteAll(ctx context.Context, cases []Case, parallel int, progress func(done, total int)) ([]CaseResult, error) {
+	return e.executeStream(ctx, len(cases), parallel, progress, func(emit func(Case) error) error {
+		for _, c := range cases {
+			if err := emit(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// errStop ends a producer early (the context is done); it is not reported.
+var errStop = errors.New("stop")
+
+// executeStream runs the total cases that produce emits, in order, with up
+// to parallel in flight; results are in emit order. Only the results are
+// kept: each case is dropped once it has run.
+func (e *Engine) executeStream(ctx context.Context, total, parallel int, progress func(done, total int), produce func(emit func(Case) error) error) ([]CaseResult, error) {
+	if parallel <= 0 {
+		parallel = 4
+	}
+	results := make([]CaseResult, total)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		done    int
+		firstEr error
+	)
+	in := interner{}
+	type job struct {
+		i int
+		c Case
+	}
+	jobs := make(chan job, parallel)
+	for w := 0; w < parallel; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				r, err := e.ExecuteCase(ctx, j.c)
+				mu.Lock()
+				if err != nil && firstEr == nil {
+					firstEr = err
+				}
+				r.Metrics = in.metrics(r.Metrics)
+				results[j.i] = r
+				done++
+				if progress != nil {
+					progress(done, total)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	n := 0
+	perr := produce(func(c Case) error {
+		if ctx.Err() != nil {
+			return errStop
+		}
+		if n >= total { // the dataset changed between the two passes
+			return fmt.Errorf("eval: the dataset changed while it was read (more than %d cases)", total)
+		}
+		jobs <- job{n, c}
+		n++
+		return nil
+	})
+	close(jobs)
+	wg.Wait()
+	if perr != nil && perr != errStop {
+		return nil, perr
+	}
+	if firstEr != nil {
+		return nil, firstEr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if n != total {
+		return nil, fmt.Errorf("eval: the dataset changed while it was read (%d cases, expected %d)", n, total)
+	}
+	return results, nil
+}
+
+// interner shares one Metrics map between the cases whose metric results
+// are equal: most cases of a large suite score alike, and a map per case
+// was most of a 100k-case run's memory.
+type interner map[string]map[string]MetricResult
+
+func (in interner) metrics(m map[string]MetricResult) map[string]MetricResult {
+	b, err := json.Marshal(m) // sorted keys: equal maps give equal bytes
+	if err != nil {
+		return m
+	}
+	if prev, ok := in[string(b)]; ok {
+		return prev
+	}
+	if len(in) < 4096 { // bounded: real-valued scores rarely repeat
+		in[string(b)] = m
+	}
+	return m
+}
+
+// Summarize computes a run's metrics, rows and verdict from its case results.
+// minPasses is the passes a row needs over its repeats (0: all of them).
+func Summarize(suite string, cases []Case, results []CaseResult, minPasses int) *Run {
+	var metrics []MetricSpec
+	if len(cases) > 0 {
+		metrics = cases[0].Metrics
+	}
+	r := summarize(suite, metrics, results, minPasses)
+	r.Target = cases0Target(cases)
+	return r
+}
+
 func cases0Target(cs []Case) string {
 	if len(cs) > 0 {
 		return cs[0].Target
@@ -67,58 +232,8 @@ func cases0Target(cs []Case) string {
 	return ""
 }
 
-// ExecuteAll runs cases with up to parallel in flight, results in case order.
-func (e *Engine) ExecuteAll(ctx context.Context, cases []Case, parallel int, progress func(done, total int)) ([]CaseResult, error) {
-	if parallel <= 0 {
-		parallel = 4
-	}
-	results := make([]CaseResult, len(cases))
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		done    int
-		firstEr error
-	)
-	sem := make(chan struct{}, parallel)
-	for i := range cases {
-		if ctx.Err() != nil {
-			break
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(i int) {
-			defer func() { <-sem; wg.Done() }()
-			r, err := e.ExecuteCase(ctx, cases[i])
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstEr == nil {
-				firstEr = err
-			}
-			results[i] = r
-			done++
-			if progress != nil {
-				progress(done, len(cases))
-			}
-		}(i)
-	}
-	wg.Wait()
-	if firstEr != nil {
-		return nil, firstEr
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return results, nil
-}
-
-// Summarize computes a run's metrics, rows and verdict from its case results.
-// minPasses is the passes a row needs over its repeats (0: all of them).
-func Summarize(suite string, cases []Case, results []CaseResult, minPasses int) *Run {
+func summarize(suite string, metrics []MetricSpec, results []CaseResult, minPasses int) *Run {
 	r := &Run{Suite: suite, Cases: results}
-	var metrics []MetricSpec
-	if len(cases) > 0 {
-		metrics = cases[0].Metrics
-	}
 	var costs []float64
 	for _, c := range results {
 		if c.Status == Error {
@@ -188,7 +303,12 @@ func Summarize(suite string, cases []Case, results []CaseResult, minPasses int) 
 }
 
 func computeMetric(m MetricSpec, results []CaseResult) Aggregate {
+	// The operator is the metric's, whether or not any case scored.
+	lower := m.Aggregate != "pass_rate" && scorer.LowerIsBetter(m.Settings.Scorer)
 	a := Aggregate{Name: m.Name, Scorer: m.Settings.Scorer, Aggregate: m.Aggregate, Threshold: m.Threshold, Op: ">="}
+	if lower {
+		a.Op = "<="
+	}
 	var vals []float64
 	passN := 0
 	for _, c := range results {
@@ -233,9 +353,7 @@ func computeMetric(m MetricSpec, results []CaseResult) Aggregate {
 	}
 	v = math.Round(v*1e6) / 1e6
 	a.Value = &v
-	lower := m.Aggregate != "pass_rate" && scorer.LowerIsBetter(m.Settings.Scorer)
 	if lower {
-		a.Op = "<="
 		a.Pass = v <= m.Threshold
 	} else {
 		a.Pass = v >= m.Threshold

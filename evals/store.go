@@ -20,7 +20,7 @@ const (
 	KindGen   = "eval.gen"   // cache: generation key → provider response
 	KindScore = "eval.score" // cache: score key → metric score
 	KindCase  = "eval.case"  // "<run id>/<case id>#<repeat>" → CaseResult
-	KindRun   = "eval.run"   // run id → Run
+	KindRun   = "eval.run"   // run id → Run without its cases (RunRecord)
 )
 
 // MemStore is an in-memory Store.

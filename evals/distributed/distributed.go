@@ -246,8 +246,7 @@ func saveRun(ctx context.Context, store evals.Store, r *evals.Run, drop []string
 				return err
 			}
 		}
-		v, _ := json.Marshal(r)
-		if err := w.PutRecord(ctx, evals.KindRun, runID, v); err != nil {
+		if err := w.PutRecord(ctx, evals.KindRun, runID, evals.RunRecord(r)); err != nil {
 			return err
 		}
 		if d, ok := w.(recordDeleter); ok {

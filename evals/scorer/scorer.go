@@ -15,6 +15,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -159,7 +160,7 @@ func Score(ctx context.Context, s Settings, in Input, d Deps) (Result, error) {
 		}
 		return Result{Score: 0, Reason: "reference not found in the output"}, nil
 	case "regex":
-		re, err := regexp.Compile(s.Pattern)
+		re, err := compileRegex(s.Pattern)
 		if err != nil {
 			return Result{}, fmt.Errorf("regex %q: %v", s.Pattern, err)
 		}
@@ -205,7 +206,35 @@ func Score(ctx context.Context, s Settings, in Input, d Deps) (Result, error) {
 	return Result{}, fmt.Errorf("unknown scorer %q", s.Scorer)
 }
 
+// Compiled patterns and schemas, by source: a suite scores every case with
+// the same one, and compiling per case dominated large runs. Both compiled
+// forms are safe for concurrent use.
+var regexCache, schemaCache sync.Map
+
+func compileRegex(pattern string) (*regexp.Regexp, error) {
+	if re, ok := regexCache.Load(pattern); ok {
+		return re.(*regexp.Regexp), nil
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, err
+	}
+	regexCache.Store(pattern, re)
+	return re, nil
+}
+
 func compileSchema(doc string) (*jsonschema.Schema, error) {
+	if sch, ok := schemaCache.Load(doc); ok {
+		return sch.(*jsonschema.Schema), nil
+	}
+	sch, err := compileSchemaDoc(doc)
+	if err == nil {
+		schemaCache.Store(doc, sch)
+	}
+	return sch, err
+}
+
+func compileSchemaDoc(doc string) (*jsonschema.Schema, error) {
 	if strings.TrimSpace(doc) == "" {
 		return nil, errors.New("scorer json_schema needs schema_file")
 	}
