@@ -188,11 +188,16 @@ func (r *run) newSLORules(s *compiler.SLO) (*sloRules, bool) {
 			return availabilitySeries(errSel, totSel, firing)
 		}
 	case "latency":
-		sel, ok := parseSelector(s.SLI.Metric)
-		if !ok || s.SLI.ThresholdMS <= 0 {
-			r.errorf(obj, "sli.metric", "slos/%s: sli.metric %q is not a histogram metric selector", s.Name, s.SLI.Metric)
+		ps, err := promql.ParseSelector(s.SLI.Metric)
+		if err != nil {
+			r.errorf(obj, "sli.metric", "slos/%s: sli.metric %q must be a histogram metric selector: %v", s.Name, s.SLI.Metric, err)
 			return nil, false
 		}
+		if s.SLI.ThresholdMS <= 0 {
+			r.errorf(obj, "sli.threshold_ms", "slos/%s: sli.threshold_ms %v is not a positive number of milliseconds", s.Name, s.SLI.ThresholdMS)
+			return nil, false
+		}
+		sel := fromPromQL(ps)
 		for _, suf := range []string{"_bucket", "_count", "_sum"} {
 			sel.Name = strings.TrimSuffix(sel.Name, suf)
 		}
