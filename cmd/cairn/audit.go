@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-dev/cairn/reconciler"
+	"github.com/cairn-dev/cairn/reconciler/gitops"
 	"github.com/cairn-dev/cairn/reconciler/state"
 )
 
@@ -46,10 +47,17 @@ func init() {
 		verify.Flags().StringVar(&head, "head", "", "the head hash recorded earlier (detects entries removed from the end)")
 
 		var format, now string
+		var failOnDrift bool
 		report := &cobra.Command{
 			Use:   "report [dir]",
-			Short: "Write the compliance report: served versions with gate evidence, waivers, spec-vs-state differences",
-			Args:  cobra.MaximumNArgs(1),
+			Short: "Write the compliance report: served versions with gate evidence, waivers, spec-vs-state differences, drift",
+			Long: `report writes the compliance report of the spec directory against its state: served
+versions with their gate evidence, waivers, differences between specs and state, the audit
+chain, and the drift found locally without fetching or applying (rendered files edited by
+hand or missing, aliases and labels changed outside cairn or moved since the last reconcile,
+stale eval evidence, waivers expiring within 14 days, models near their deprecation date).
+Exit codes: 0 written, 1 error, a broken audit chain, or drift with --fail-on-drift; 3 usage error.`,
+			Args: cobra.MaximumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				switch format {
 				case "md", "json", "html":
@@ -79,17 +87,26 @@ func init() {
 				if err != nil {
 					return exitf(exitDenied, "%v", err)
 				}
-				if err := reconciler.WriteReport(cmd.OutOrStdout(), r, format); err != nil {
+				drift, err := gitops.LocalDrift(ctx, b, st, dir, r, nil, at)
+				if err != nil {
+					return exitf(exitDenied, "%v", err)
+				}
+				ar := gitops.AuditReport{Report: r, Source: dir, Commit: gitops.Commit{SHA: gitCommit(dir)}, Drift: drift}
+				if err := ar.Write(cmd.OutOrStdout(), format); err != nil {
 					return exitf(exitDenied, "%v", err)
 				}
 				if !r.Audit.Verified {
 					return exitf(exitDenied, "audit log tampered: %s", r.Audit.Problem)
+				}
+				if failOnDrift && len(drift) > 0 {
+					return exitf(exitDenied, "audit report: %d drift item(s)", len(drift))
 				}
 				return nil
 			},
 		}
 		report.Flags().StringVar(&format, "format", "md", "md, json or html")
 		report.Flags().StringVar(&now, "now", "", "report time, RFC 3339 (default: the current time)")
+		report.Flags().BoolVar(&failOnDrift, "fail-on-drift", false, "exit 1 when drift is found")
 		audit.AddCommand(verify, report)
 		return audit
 	})

@@ -563,23 +563,36 @@ func forgetDrifted(ctx context.Context, st state.Store, items []DriftItem) error
 
 // AuditReport is the compliance audit report of a reconcile run: the
 // reconciler's report (served versions with evidence, waivers, spec vs
-// state, audit chain) plus the commit reconciled and the drift found.
+// state, audit chain) plus the commit reconciled and the drift found. A
+// report of a local spec directory (`cairn audit report`) has no Result:
+// Source is the directory, Commit its git HEAD if any.
 type AuditReport struct {
 	*reconciler.Report
 	Source    string      `json:"source"`
 	Ref       string      `json:"ref,omitempty"`
 	Commit    Commit      `json:"commit"`
-	Result    string      `json:"result"`
+	Result    string      `json:"result,omitempty"`
 	Approvals Approval    `json:"approvals"`
 	Drift     []DriftItem `json:"drift"`
 }
 
-// WriteAuditReport writes the report as md, json or html.
+// WriteAuditReport writes the run's report as md, json or html.
 func WriteAuditReport(w io.Writer, run *Run, format string) error {
 	if run.Report == nil {
 		return errors.New("the run produced no report")
 	}
 	ar := AuditReport{Report: run.Report, Source: run.Source, Ref: run.Ref, Commit: run.Commit, Result: run.Result, Approvals: run.Approvals, Drift: run.Drift}
+	return ar.Write(w, format)
+}
+
+// Write writes the report as md, json or html.
+func (ar *AuditReport) Write(w io.Writer, format string) error {
+	if ar.Report == nil {
+		return errors.New("audit report: no report")
+	}
+	if ar.Drift == nil {
+		ar.Drift = []DriftItem{}
+	}
 	switch format {
 	case "json":
 		b, err := json.MarshalIndent(ar, "", "  ")
@@ -592,7 +605,7 @@ func WriteAuditReport(w io.Writer, run *Run, format string) error {
 		return htmlAudit.Execute(w, ar)
 	case "md", "":
 		var buf bytes.Buffer
-		if err := reconciler.WriteReport(&buf, run.Report, "md"); err != nil {
+		if err := reconciler.WriteReport(&buf, ar.Report, "md"); err != nil {
 			return err
 		}
 		if err := mdAudit.Execute(&buf, ar); err != nil {

@@ -7,14 +7,16 @@ import (
 
 // mdAudit follows reconciler.WriteReport's Markdown with the reconcile
 // sections; every repository value goes through md.
-var mdAudit = template.Must(template.New("md").Funcs(template.FuncMap{"md": mdEscape}).Parse(`
+var mdAudit = template.Must(template.New("md").Funcs(template.FuncMap{"md": mdEscape}).Parse(`{{if .Result}}
 ## Reconciled commit
 
 Repository {{md .Source}}{{if .Ref}} at {{md .Ref}}{{end}}: commit ` + "`{{.Commit.SHA}}`" + ` by {{md .Commit.Author}} ({{md .Commit.Message}}).
 Result: **{{.Result}}**. Approvals: {{.Approvals.Count}} ({{md .Approvals.Source}}).
-
+{{end}}
 ## Drift
-
+{{if not .Result}}
+Found locally in {{md .Source}}{{if .Commit.SHA}} at commit ` + "`{{.Commit.SHA}}`" + `{{end}}, without fetching or applying: rendered files, aliases and labels moved since the last reconcile, eval evidence, waivers, deprecation dates.
+{{end}}
 {{if .Drift}}| kind | object | detail | where |
 |---|---|---|---|
 {{range .Drift}}| {{.Kind}} | {{md .Object}} | {{md .Detail}} | {{if .Pos.IsValid}}{{md .Pos.String}}{{end}} |
@@ -25,7 +27,7 @@ Result: **{{.Result}}**. Approvals: {{.Approvals.Count}} ({{md .Approvals.Source
 var htmlAudit = htemplate.Must(htemplate.New("html").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>cairn audit report: {{.Project}}</title></head><body>
 <h1>cairn audit report: {{.Project}}</h1>
-<p>Generated {{.Now}} for bundle <code>{{.BundleHash}}</code>; repository {{.Source}}{{if .Ref}} at {{.Ref}}{{end}}, commit <code>{{.Commit.SHA}}</code> by {{.Commit.Author}}. Result: <strong>{{.Result}}</strong>. Approvals: {{.Approvals.Count}} ({{.Approvals.Source}}).
+<p>Generated {{.Now}} for bundle <code>{{.BundleHash}}</code>; {{if .Result}}repository {{.Source}}{{if .Ref}} at {{.Ref}}{{end}}, commit <code>{{.Commit.SHA}}</code> by {{.Commit.Author}}. Result: <strong>{{.Result}}</strong>. Approvals: {{.Approvals.Count}} ({{.Approvals.Source}}).{{else}}spec directory {{.Source}}{{if .Commit.SHA}} at commit <code>{{.Commit.SHA}}</code>{{end}}.{{end}}
 Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified{{else}}<strong>chain broken</strong>: {{.Audit.Problem}}{{end}}.</p>
 <h2>Served versions</h2>
 <table><tr><th>object</th><th>alias/label</th><th>version</th><th>deployments</th><th>gate evidence</th></tr>
@@ -40,8 +42,8 @@ Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified{{els
 {{range .Differences}}<tr><td>{{.Object}}</td><td>{{.Field}}</td><td>{{.Spec}}</td><td>{{.State}}</td></tr>
 {{end}}</table>
 <h2>Drift</h2>
-<table><tr><th>kind</th><th>object</th><th>detail</th></tr>
-{{range .Drift}}<tr><td>{{.Kind}}</td><td>{{.Object}}</td><td>{{.Detail}}</td></tr>
+<table><tr><th>kind</th><th>object</th><th>detail</th><th>where</th></tr>
+{{range .Drift}}<tr><td>{{.Kind}}</td><td>{{.Object}}</td><td>{{.Detail}}</td><td>{{if .Pos.IsValid}}{{.Pos.String}}{{end}}</td></tr>
 {{end}}</table>
 </body></html>
 `))
