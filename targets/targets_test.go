@@ -181,7 +181,9 @@ func TestUnregisteredVersionIsAnError(t *testing.T) {
 			[]string{"slos/fraud-availability", "sli.errors", `"sum(errors_total)"`, "no range", "{{.window}}"}, ""},
 		{"sli not promql", func(in *Input) { in.Bundle.SLOs["fraud-availability"].SLI.Total = "sum(rate(x[5m])" },
 			[]string{"slos/fraud-availability", "sli.total", "not valid PromQL", "1:16"}, ""},
-		{"latency metric not a selector", func(in *Input) { in.Bundle.SLOs["support-latency"].SLI.Metric = "histogram_quantile(0.99, rate(x_bucket[5m]))" },
+		{"latency metric not a selector", func(in *Input) {
+			in.Bundle.SLOs["support-latency"].SLI.Metric = "histogram_quantile(0.99, rate(x_bucket[5m]))"
+		},
 			[]string{"slos/support-latency", "sli.metric", "must be a histogram metric selector", "not a metric selector"}, ""},
 		{"batch canary", func(in *Input) {
 			in.Bundle.Deployments["answer-digest"].Rollout = compiler.Rollout{Strategy: "canary", Candidate: "canary", TrafficPercent: intp(5)}
