@@ -16,6 +16,7 @@ import (
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/prompts"
+	"github.com/cairn-dev/cairn/rag"
 	"github.com/cairn-dev/cairn/reconciler/state"
 )
 
@@ -530,6 +531,13 @@ func RAGHash(b *compiler.Bundle, r *compiler.RAG) string {
 	return state.HashBytes(j)
 }
 
+// rag plans a snapshot_rag per source whose content differs from its
+// current snapshot. The current snapshot is the rag package's (written by
+// apply or by `cairn rag build` into the same state store), compared with a
+// scan of the sources (rag.PlanSource: no embedding); before/after are
+// snapshot ids and the reason names the documents added, changed and
+// removed. When the sources cannot be scanned here (a missing file: apply
+// will report it), the plan falls back to the hash apply recorded.
 func (pl *planner) rag() error {
 	if pl.opts.RAG == nil {
 		return nil
@@ -547,6 +555,13 @@ func (pl *planner) rag() error {
 				return fmt.Errorf("state record %s/%s: %w", RecordRAGSnapshot, name, err)
 			}
 		}
+		if diff, err := rag.PlanSource(pl.ctx, pl.b.Root, r, pl.st, rag.Lineage{}); err == nil {
+			if !diff.HasChanges() {
+				continue
+			}
+			pl.add(Action{Type: SnapshotRAG, Object: "rag/" + name, Before: diff.From, After: diff.To, Reason: ragReason(diff), Status: StatusReady, Pos: r.Pos})
+			continue
+		}
 		if rec.Hash == want {
 			continue
 		}
@@ -557,6 +572,39 @@ func (pl *planner) rag() error {
 		pl.add(Action{Type: SnapshotRAG, Object: "rag/" + name, Before: rec.Hash, After: want, Reason: reason, Status: StatusReady, Pos: r.Pos})
 	}
 	return nil
+}
+
+// ragReason says what a snapshot would change, naming up to 5 documents per
+// kind of change.
+func ragReason(d rag.Diff) string {
+	names := func(what string, paths []string) string {
+		const most = 5
+		s := what + " " + strings.Join(paths[:min(len(paths), most)], ", ")
+		if len(paths) > most {
+			s += fmt.Sprintf(" and %d more", len(paths)-most)
+		}
+		return s
+	}
+	var parts []string
+	if d.From == "" {
+		parts = append(parts, fmt.Sprintf("never snapshotted (%d documents)", len(d.Added)))
+	} else {
+		for _, c := range []struct {
+			what  string
+			paths []string
+		}{{"added", d.Added}, {"changed", d.Changed}, {"removed", d.Removed}, {"relabeled", d.Relabeled}} {
+			if len(c.paths) > 0 {
+				parts = append(parts, names(c.what, c.paths))
+			}
+		}
+		if d.Reembed {
+			parts = append(parts, "re-embed all: "+d.Reason)
+		}
+		if len(parts) == 0 {
+			parts = append(parts, "snapshot settings changed")
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (pl *planner) render() error {
