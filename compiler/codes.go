@@ -32,6 +32,7 @@ const (
 	CodeAlias          = "E081" // a served alias or label that is not declared
 	CodeRollout        = "E082" // an incomplete canary/shadow rollout
 	CodeSchedule       = "E083" // a batch deployment without a schedule
+	CodeServing        = "E086" // a target that cannot serve what the deployment names
 	CodeQuery          = "E085" // an SLI query that cannot be windowed for burn-rate rules
 	CodeGlobEmpty      = "E090" // a RAG source path that matches no file
 	CodeProvider       = "E095" // a provider that lacks what its kind needs

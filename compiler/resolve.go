@@ -150,6 +150,11 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 		case s.SLI.Kind == "latency" && (s.SLI.Metric == "" || s.SLI.ThresholdMS == 0 || s.SLI.Errors != "" || s.SLI.Total != ""):
 			r.errf(CodeSchema, "slos/"+n, "sli", "a latency SLI has metric and threshold_ms, and no errors or total")
 		}
+		if s.SLI.Kind == "latency" && s.SLI.Metric != "" {
+			if _, err := promql.ParseSelector(s.SLI.Metric); err != nil {
+				r.errf(CodeQuery, "slos/"+n, "sli.metric", "a latency SLI names a histogram metric (optionally with label matchers): %v", err)
+			}
+		}
 		// The queries must be windowable for burn-rate rules; the renderer uses the same parser.
 		for _, q := range []struct{ field, query string }{{"sli.errors", s.SLI.Errors}, {"sli.total", s.SLI.Total}} {
 			if q.query == "" {
@@ -650,5 +655,14 @@ func (r *resolver) deployment(n string, d *Deployment) {
 	}
 	if d.Target == "batch" && d.Schedule == "" {
 		r.errf(CodeSchedule, obj, "target", "a batch deployment needs a schedule (cron)")
+	}
+	// Combinations no renderer can serve are errors now, not at render time.
+	switch {
+	case d.Prompt != "" && (d.Target == "sagemaker" || d.Target == "vertex"):
+		r.errf(CodeServing, obj, "target", "a %s endpoint serves a model artifact; serve prompt %s with target kubernetes, kserve or batch", d.Target, d.Prompt)
+	case d.Kind == "llm" && d.Model != "" && (d.Target == "kserve" || d.Target == "sagemaker" || d.Target == "vertex"):
+		r.errf(CodeServing, obj, "target", "models/%s is a hosted LLM (no artifact to deploy on %s); serve it with target kubernetes or batch", d.Model, d.Target)
+	case d.Target == "batch" && d.Rollout.Strategy != "direct":
+		r.errf(CodeServing, obj, "rollout.strategy", "a batch deployment runs one version; rollout %q needs an online target", d.Rollout.Strategy)
 	}
 }

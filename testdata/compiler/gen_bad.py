@@ -123,4 +123,7 @@ case("sli-incomplete", "E030 specs/llm.cue:30:2", {L: ('sli: {kind: "availabilit
 case("dataset-trailing", "E070 evals/answer.jsonl:1:40", add={"evals/answer.jsonl": '{"id": "a", "vars": {"question": "q?"}}{"id": "b", "vars": {"question": "q?"}}\n'})
 case("key-in-api-key-env", "E030 specs/llm.cue:3:48", {L: ('providers: main: {kind: "openai"}', 'providers: main: {kind: "openai", api_key_env: "sk-proj-AbCdEf1234567890AbCdEf1234567890"}')})
 case("sli-query", "E085 specs/llm.cue:30:30", {L: ('errors: "e"', 'errors: "sum(errors_total)"')})
+case("prompt-on-sagemaker", "E086 specs/llm.cue:23:2", {L: ('target:    "kubernetes"', 'target:    "sagemaker"')})
+case("batch-canary", "E086 specs/llm.cue:26:12", {L: [('target:    "kubernetes"', 'target:    "batch"'), ('	namespace: "apps"\n', '	namespace: "apps"\n	schedule: "0 3 * * *"\n	rollout: {strategy: "canary", candidate: "prod", traffic_percent: 10}\n')]})
+case("latency-metric", "E085 specs/llm.cue:30:25", {L: ('sli: {kind: "availability", errors: "e", total: "t"}', 'sli: {kind: "latency", metric: "histogram_quantile(0.9, x)", threshold_ms: 200}')})
 case("empty-repo", "E002 -", drop=list(BASE))
