@@ -54,7 +54,8 @@ action finish, then exits 0 (a second signal exits at once).
 With a postgres:// state, reconcilers on several machines elect one leader (a PostgreSQL
 advisory lock held on its own session): only the leader reconciles, the others report
 "standby" and take over within --leader-timeout when the leader dies. /healthz says
-"leader" or "standby" and who leads.
+"leader" or "standby" and who leads. Gating evals then run on 'cairn worker' processes
+(CAIRN_EVAL_INPROCESS=1 runs them here).
 Exit codes (--once): 0 reconciled, 1 error, invalid spec, policy denial, a blocked gate, or drift
 with --fail-on-drift; 3 usage error.`,
 			Args: cobra.NoArgs,
