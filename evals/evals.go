@@ -185,7 +185,9 @@ type Run struct {
 type Options struct {
 	Parallel int  // cases in flight per provider (default 4)
 	NoCache  bool // ignore cached results (still writes fresh ones)
-	Store    Store
+	// Store keeps the result cache, per-case results and runs. Nil: nothing
+	// is recorded and the cache lasts the run, for network results only.
+	Store Store
 	// Getenv reads API keys (default os.Getenv); keys are never logged or stored.
 	Getenv  func(string) string
 	Catalog *prices.Catalog
@@ -648,6 +650,11 @@ type Engine struct {
 	Providers map[string]provider.Provider
 	Store     Store
 	NoCache   bool
+	// ephemeral: no store was given, so the cache lasts this run only and
+	// holds only what costs a network call (provider generations, judged
+	// scores); replayed outputs and local scores are recomputed, which is
+	// cheaper than keeping 100k entries in memory.
+	ephemeral bool
 }
 
 // NewEngine builds the providers of a bundle. API keys are read through
@@ -659,7 +666,7 @@ func NewEngine(b *compiler.Bundle, opts Options) (*Engine, error) {
 	}
 	e := &Engine{Providers: map[string]provider.Provider{}, Store: opts.Store, NoCache: opts.NoCache}
 	if e.Store == nil {
-		e.Store = NewMemStore()
+		e.Store, e.ephemeral = NewMemStore(), true
 	}
 	names := make([]string, 0, len(b.Providers))
 	for n := range b.Providers {
@@ -712,7 +719,8 @@ func (e *Engine) ExecuteCase(ctx context.Context, c Case) (CaseResult, error) {
 	res := CaseResult{Suite: c.Suite, ID: c.ID, Repeat: c.Repeat, Key: c.Key, Metrics: map[string]MetricResult{}}
 	var gen genRecord
 	hit := false
-	if !e.NoCache {
+	cacheGen := !(e.ephemeral && c.Kind == "replay")
+	if !e.NoCache && cacheGen {
 		if b, ok, err := e.Store.GetRecord(ctx, KindGen, c.GenKey); err != nil {
 			return res, fmt.Errorf("eval cache: %w", err)
 		} else if ok && json.Unmarshal(b, &gen) == nil {
@@ -749,9 +757,11 @@ func (e *Engine) ExecuteCase(ctx context.Context, c Case) (CaseResult, error) {
 				gen.OutputTokens = n
 			}
 		}
-		b, _ := json.Marshal(gen)
-		if err := e.Store.PutRecord(ctx, KindGen, c.GenKey, b); err != nil {
-			return res, fmt.Errorf("eval cache: %w", err)
+		if cacheGen {
+			b, _ := json.Marshal(gen)
+			if err := e.Store.PutRecord(ctx, KindGen, c.GenKey, b); err != nil {
+				return res, fmt.Errorf("eval cache: %w", err)
+			}
 		}
 	}
 	res.CacheHit = hit
@@ -790,7 +800,8 @@ func (e *Engine) scoreMetric(ctx context.Context, c Case, m MetricSpec, in score
 		in.Context = c.Retrieved
 	}
 	// Latency, tokens and cost depend on this run's measurement, not on inputs alone: never cached.
-	cacheable := m.Settings.Scorer != "latency_ms" && m.Settings.Scorer != "cost_usd" && m.Settings.Scorer != "tokens"
+	cacheable := m.Settings.Scorer != "latency_ms" && m.Settings.Scorer != "cost_usd" && m.Settings.Scorer != "tokens" &&
+		!(e.ephemeral && m.Settings.JudgeProvider == "")
 	key := hashJSON([]string{c.GenKey, hashJSON(c.Row.Reference), hashJSON(in.Context), hashJSON(c.Row.Vars["question"]), m.Settings.Key()})
 	var r scorer.Result
 	cached := false

@@ -202,3 +202,40 @@ func TestMetricsInterned(t *testing.T) {
 		t.Errorf("statuses %+v %+v", run.Cases[0].Metrics, run.Cases[1].Metrics)
 	}
 }
+
+// Without a store, provider generations are still cached for the run (a
+// duplicate row is not paid for twice); replayed outputs are not kept.
+func TestEphemeralCacheKeepsOnlyNetworkResults(t *testing.T) {
+	srv := evaltest.New(evaltest.Options{})
+	defer srv.Close()
+	b := fixture(t, srv.URL(), 1, nil)
+	os.WriteFile(filepath.Join(b.Root, "ds.jsonl"), []byte(`{"id": "a", "vars": {"question": "q1"}, "reference": "answer: q1"}
+{"id": "b", "vars": {"question": "q1"}, "reference": "answer: q1"}
+{"id": "c", "vars": {"question": "q2"}, "reference": "answer: q2"}
+`), 0o644)
+	o := fastOpts(nil)
+	o.Parallel = 1 // the duplicate runs after its twin
+	run, err := RunSuite(context.Background(), b, "qa", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.RequestsTo("chat/completions"); n != 2 || run.CacheHits != 1 || run.Status != Pass {
+		t.Errorf("%d provider calls, %d cache hits, %s; want 2, 1, PASS", n, run.CacheHits, run.Status)
+	}
+	classic := classicFixture(t, 3)
+	os.WriteFile(filepath.Join(classic.Root, "ds.jsonl"), []byte(`{"id": "a", "vars": {"x": 1}, "output": "5"}
+{"id": "b", "vars": {"x": 1}, "output": "5"}
+`), 0o644)
+	run, err = RunSuite(context.Background(), classic, "holdout", Options{Parallel: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.CacheHits != 0 || run.Status != Pass || len(run.Cases) != 2 {
+		t.Errorf("replay without a store: %d hits, %s, %d cases", run.CacheHits, run.Status, len(run.Cases))
+	}
+	// With a store, the same rows are cached as before.
+	run, err = RunSuite(context.Background(), classic, "holdout", Options{Parallel: 1, Store: NewMemStore()})
+	if err != nil || run.CacheHits != 1 {
+		t.Errorf("replay with a store: %d hits, %v", run.CacheHits, err)
+	}
+}

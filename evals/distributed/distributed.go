@@ -133,12 +133,13 @@ const EnvInProcess = "CAIRN_EVAL_INPROCESS"
 // RunSuiteAuto is what `cairn eval` and apply call: with a PostgreSQL state
 // store (opts.Store is a *postgres.Store) the cases go to workers; otherwise,
 // with injected opts.Providers (which exist only in this process), or with
-// CAIRN_EVAL_INPROCESS=1, it is evals.RunSuite.
+// CAIRN_EVAL_INPROCESS=1, it is evals.RunSuite (writing to a state store in
+// batched transactions).
 func RunSuiteAuto(ctx context.Context, b *compiler.Bundle, suite string, opts evals.Options) (*evals.Run, error) {
 	if ps, ok := opts.Store.(*postgres.Store); ok && len(opts.Providers) == 0 && os.Getenv(EnvInProcess) != "1" {
 		return RunSuite(ctx, ps.Pool(), b, suite, opts)
 	}
-	return evals.RunSuite(ctx, b, suite, opts)
+	return runInProcess(ctx, b, suite, opts)
 }
 
 // RunSuite is (&Enqueuer{Pool: pool}).RunSuite.
