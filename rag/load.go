@@ -15,6 +15,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/tmc/langchaingo/documentloaders"
 	"github.com/tmc/langchaingo/schema"
 )
@@ -131,7 +132,7 @@ func parse(ctx context.Context, typ string, data []byte) (docs []schema.Document
 	case "text", "markdown":
 		return documentloaders.NewText(bytes.NewReader(data)).Load(ctx)
 	case "html":
-		return documentloaders.NewHTML(bytes.NewReader(data)).Load(ctx)
+		return loadHTML(data)
 	case "csv":
 		docs, err = documentloaders.NewCSV(bytes.NewReader(data)).Load(ctx)
 		if err != nil {
@@ -163,6 +164,23 @@ func parse(ctx context.Context, typ string, data []byte) (docs []schema.Document
 		return docs, nil
 	}
 	return nil, fmt.Errorf("no loader for %s", typ)
+}
+
+// loadHTML is a page's readable text: the body without script, style,
+// noscript, template or head content, with entities decoded. (langchaingo's
+// HTML loader kept script bodies and returned the text HTML-escaped:
+// `alert(&#34;x&#34;)` in a chunk.) Chunks are plain text, never markup.
+func loadHTML(data []byte) ([]schema.Document, error) {
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("invalid HTML: %w", err)
+	}
+	doc.Find("script, style, noscript, template, head").Remove()
+	sel := doc.Selection
+	if body := doc.Find("body"); body.Length() > 0 {
+		sel = body
+	}
+	return []schema.Document{{PageContent: strings.TrimSpace(sel.Text()), Metadata: map[string]any{}}}, nil
 }
 
 func humanBytes(n int64) string {
