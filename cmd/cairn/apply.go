@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,7 +32,11 @@ Exit codes: 0 applied, 1 error or a blocked gate.`,
 				if err != nil {
 					return err
 				}
-				ctx := cmd.Context()
+				// Ctrl-C or SIGTERM lets the running action finish and record itself;
+				// a second signal kills the process as usual.
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				go func() { <-ctx.Done(); stop() }()
 				st, err := openState(ctx, stateFlag, dir)
 				if err != nil {
 					return err
@@ -44,6 +52,9 @@ Exit codes: 0 applied, 1 error or a blocked gate.`,
 				if err != nil {
 					if res == nil || res.Plan == nil {
 						return planError(cmd.ErrOrStderr(), err)
+					}
+					if errors.Is(err, reconciler.ErrInterrupted) {
+						return exitf(exitDenied, "%v", err)
 					}
 					return exitf(exitDenied, "apply stopped: %v (%d action(s) applied before; run apply again to resume)", err, len(res.Applied))
 				}
