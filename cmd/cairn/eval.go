@@ -60,7 +60,8 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 					}
 					sort.Strings(suites)
 				}
-				opts := evals.Options{Parallel: parallel, NoCache: noCache, Store: evals.NewMemStore()}
+				// Without a state store nothing is recorded: the run keeps only its results.
+				opts := evals.Options{Parallel: parallel, NoCache: noCache}
 				// With a state store the cache and per-case results persist
 				// (and apply's gates reuse the cached scores).
 				if stateFlag != "" || os.Getenv(state.EnvVar) != "" {
