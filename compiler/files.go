@@ -1,11 +1,13 @@
 package compiler
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -134,6 +136,73 @@ func (r *repoFS) hashFile(rel string) error {
 		return &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rel, stripRoot(err.Error(), r.root))}
 	}
 	r.record(rel, b)
+	return nil
+}
+
+// openText opens a referenced text file for streaming: inside the repo, not
+// too large. The caller checks content line by line (scanLines) so a large
+// dataset is never held in memory whole.
+func (r *repoFS) openText(rel string) (*os.File, error) {
+	real, err := r.resolve(rel)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		return nil, &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rel, stripRoot(err.Error(), r.root))}
+	}
+	if st.IsDir() {
+		return nil, &fileError{CodeFileMissing, fmt.Sprintf("%q is a directory, not a file", rel)}
+	}
+	if st.Size() > maxDataFile {
+		return nil, &fileError{CodeFileTooLarge, fmt.Sprintf("file %q is %d bytes; the limit is %d", rel, st.Size(), maxDataFile)}
+	}
+	f, err := os.Open(real)
+	if err != nil {
+		return nil, &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rel, stripRoot(err.Error(), r.root))}
+	}
+	return f, nil
+}
+
+// scanLines streams a text file line by line, hashing it as it goes and
+// rejecting binary and non-UTF-8 content at its line and column; fn sees each
+// line (without its newline) and its number. The hash is recorded at the end.
+func (r *repoFS) scanLines(rel string, fn func(line int, text []byte)) error {
+	f, err := r.openText(rel)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	br := bufio.NewReaderSize(io.TeeReader(f, h), 64*1024)
+	for line := 1; ; line++ {
+		text, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull { // a long line: gather it whole
+			long := append([]byte(nil), text...)
+			for err == bufio.ErrBufferFull {
+				text, err = br.ReadSlice('\n')
+				long = append(long, text...)
+			}
+			text = long
+		}
+		if len(text) > 0 {
+			if bytes.IndexByte(text, 0) >= 0 {
+				return &fileError{CodeBinary, fmt.Sprintf("file %q is binary (a NUL byte on line %d); a text file is expected here", rel, line)}
+			}
+			if !utf8.Valid(text) {
+				_, col := invalidUTF8At(text)
+				return &fileError{CodeNotUTF8, fmt.Sprintf("file %q is not valid UTF-8 (first bad byte at line %d, column %d)", rel, line, col)}
+			}
+			fn(line, bytes.TrimRight(text, "\r\n"))
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rel, err)}
+		}
+	}
+	r.hashes[path.Clean(filepath.ToSlash(rel))] = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	return nil
 }
 

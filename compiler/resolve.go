@@ -1,7 +1,6 @@
 package compiler
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -524,25 +523,14 @@ func (r *resolver) eval(n string, e *Eval) {
 			}
 		}
 	}
-	src, err := r.c.fs.readText(e.Dataset)
-	if err != nil {
-		r.fileErr(err, obj, "dataset")
-		return
-	}
-	e.DatasetHash = r.c.fs.hashes[cleanRel(e.Dataset)]
-	sc := bufio.NewScanner(bytes.NewReader(src))
-	sc.Buffer(make([]byte, 0, 64*1024), maxDataFile)
 	line := 0
 	ids := map[string]int{}
 	bad := 0
-	for sc.Scan() {
-		line++
-		text := bytes.TrimSpace(sc.Bytes())
-		if len(text) == 0 {
-			continue
-		}
-		if bad >= 5 { // enough to fix the file; do not flood the output
-			break
+	err := r.c.fs.scanLines(e.Dataset, func(n int, raw []byte) {
+		line = n
+		text := bytes.TrimSpace(raw)
+		if len(text) == 0 || bad >= 5 { // five are enough to fix the file; do not flood the output
+			return
 		}
 		rowErr := func(col int, format string, args ...any) {
 			bad++
@@ -557,20 +545,20 @@ func (r *resolver) eval(n string, e *Eval) {
 				col = int(se.Offset)
 			}
 			rowErr(col, "dataset row is not a JSON object: %v", err)
-			continue
+			return
 		}
 		// One row per line: anything after the object would be silently dropped.
 		if off := dec.InputOffset(); len(bytes.TrimSpace(text[off:])) > 0 {
 			rowErr(int(off)+1+bytes.Index(text[off:], bytes.TrimSpace(text[off:])[:1]), "unexpected text after the row's JSON object (one object per line)")
-			continue
+			return
 		}
 		if row.ID == nil || *row.ID == "" {
 			rowErr(1, "dataset row has no \"id\"")
-			continue
+			return
 		}
 		if prev, dup := ids[*row.ID]; dup {
 			rowErr(1, "dataset row id %q repeats the id of line %d", *row.ID, prev)
-			continue
+			return
 		}
 		ids[*row.ID] = line
 		for _, need := range needs {
@@ -585,10 +573,12 @@ func (r *resolver) eval(n string, e *Eval) {
 				break
 			}
 		}
+	})
+	if err != nil {
+		r.fileErr(err, obj, "dataset")
+		return
 	}
-	if err := sc.Err(); err != nil {
-		r.errf(CodeDataset, obj, "dataset", "reading %s: %v", e.Dataset, err)
-	}
+	e.DatasetHash = r.c.fs.hashes[cleanRel(e.Dataset)]
 	if len(ids) == 0 && bad == 0 {
 		r.errf(CodeDataset, obj, "dataset", "dataset %s has no rows", e.Dataset)
 	}
