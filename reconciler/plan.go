@@ -444,8 +444,9 @@ func compareOp(got float64, op string, want float64) bool {
 	return got == want
 }
 
-// EvalHash identifies an eval suite's definition and dataset: evidence from a
-// run of an older definition does not count.
+// EvalHash identifies an eval suite's definition and dataset only. Gates key
+// evidence by EvalHashFor, which also covers the knowledge base a prompt
+// target retrieves from.
 func EvalHash(e *compiler.Eval) string {
 	b, _ := json.Marshal(struct {
 		Target      compiler.EvalTarget        `json:"target"`
@@ -455,6 +456,32 @@ func EvalHash(e *compiler.Eval) string {
 		MinPasses   int                        `json:"min_passes"`
 	}{e.Target, e.DatasetHash, e.Metrics, e.Repeats, e.MinPasses})
 	return state.HashBytes(b)
+}
+
+// EvalHashFor identifies the evidence an eval run stands for: the suite
+// definition and dataset (EvalHash) and, when the target is a prompt with a
+// rag source, that source's content (RAGHash) — retrieved chunks fill
+// {{ context }}, so a changed knowledge base makes old runs stale. Targets
+// without rag hash exactly as EvalHash, so their recorded evidence still counts.
+func EvalHashFor(b *compiler.Bundle, e *compiler.Eval) string {
+	base := EvalHash(e)
+	if b == nil || e.Target.Prompt == "" {
+		return base
+	}
+	p := b.Prompts[e.Target.Prompt]
+	if p == nil || p.RAG == "" {
+		return base
+	}
+	r := b.RAG[p.RAG]
+	if r == nil {
+		return base
+	}
+	j, _ := json.Marshal(struct {
+		Suite string `json:"suite"`
+		RAG   string `json:"rag"`
+		Hash  string `json:"rag_hash"`
+	}{base, p.RAG, RAGHash(b, r)})
+	return state.HashBytes(j)
 }
 
 // evalGate checks eval evidence for an exact subject and, when it is missing
@@ -470,7 +497,7 @@ func (pl *planner) evalGate(evName, obj, version, subject string, canRun bool) (
 		g.Status, g.Detail = GateFailed, fmt.Sprintf("not checked: version %s is unknown", version)
 		return g, nil
 	}
-	eh := EvalHash(ev)
+	eh := EvalHashFor(pl.b, ev)
 	run, ok, err := pl.st.LatestEvalRun(pl.ctx, evName, subject, eh)
 	if err != nil {
 		return g, err
@@ -500,11 +527,19 @@ func (pl *planner) evalGate(evName, obj, version, subject string, canRun bool) (
 	if !pl.evals[key] {
 		pl.evals[key] = true
 		pl.add(Action{Type: RunEval, Object: "evals/" + evName, Name: obj, TargetVersion: version, Subject: subject,
-			Reason: fmt.Sprintf("gates %s@%s; no run for %s with this suite definition", obj, version, subject),
+			Reason: fmt.Sprintf("gates %s@%s; no run for %s with this suite definition%s", obj, version, subject, ragNote(pl.b, ev)),
 			After:  eh, Status: StatusReady, Pos: ev.Pos})
 	}
 	g.Status, g.Detail = GatePending, fmt.Sprintf("run_eval %s for %s in this plan", evName, subject)
 	return g, nil
+}
+
+// ragNote names the knowledge base an eval's evidence is tied to.
+func ragNote(b *compiler.Bundle, e *compiler.Eval) string {
+	if p := b.Prompts[e.Target.Prompt]; p != nil && p.RAG != "" && b.RAG[p.RAG] != nil {
+		return " and rag " + p.RAG + " content"
+	}
+	return ""
 }
 
 func summary(s string) string {

@@ -73,8 +73,8 @@ func (p *EvalPlugin) RunEval(ctx context.Context, b *compiler.Bundle, req EvalRe
 	if ev == nil {
 		return EvalOutcome{}, fmt.Errorf("eval %s is not defined in the bundle", req.Eval)
 	}
-	if eh := EvalHash(ev); req.EvalHash != "" && req.EvalHash != eh {
-		return EvalOutcome{}, fmt.Errorf("eval %s: the suite definition changed since the plan (%s, now %s)", req.Eval, req.EvalHash, eh)
+	if eh := EvalHashFor(b, ev); req.EvalHash != "" && req.EvalHash != eh {
+		return EvalOutcome{}, fmt.Errorf("eval %s: the suite definition or its rag content changed since the plan (%s, now %s)", req.Eval, req.EvalHash, eh)
 	}
 	if kind, name, _ := strings.Cut(req.Target, "/"); kind == "prompts" {
 		pr := b.Prompts[name]

@@ -75,7 +75,7 @@ func TestPluginsConvergeSupportExample(t *testing.T) {
 	}
 	p := b.Prompts["support-answer"]
 	for _, ev := range []string{"support-quality", "support-safety"} {
-		run, ok, err := st.LatestEvalRun(ctx, ev, p.ContentHash, EvalHash(b.Evals[ev]))
+		run, ok, err := st.LatestEvalRun(ctx, ev, p.ContentHash, EvalHashFor(b, b.Evals[ev]))
 		must(t, err)
 		if !ok || !run.Passed {
 			t.Fatalf("%s: no passing run recorded for %s: %+v", ev, p.ContentHash, run)
@@ -176,7 +176,7 @@ func TestEvalPluginRefusesOtherSubject(t *testing.T) {
 	b := compileExample(t, dir)
 	ev := Plugins(newStore(t), PluginOptions{}).Evals
 	_, err := ev.RunEval(context.Background(), b, EvalRequest{Eval: "support-safety", Target: "prompts/support-answer", TargetVersion: "1.3.0",
-		SubjectHash: "sha256:0000", EvalHash: EvalHash(b.Evals["support-safety"])})
+		SubjectHash: "sha256:0000", EvalHash: EvalHashFor(b, b.Evals["support-safety"])})
 	if err == nil || !strings.Contains(err.Error(), "asked to judge prompts/support-answer@1.3.0 (sha256:0000)") {
 		t.Fatalf("err = %v", err)
 	}
