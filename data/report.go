@@ -2,10 +2,11 @@ package data
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/cairn-dev/cairn/internal/junit"
 )
 
 // WriteText writes the report for people: one line per rule, failures with
@@ -54,33 +55,6 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Failure   *junitFailure `xml:"failure,omitempty"`
-}
-
-type junitFailure struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
-}
-
 // WriteJUnit writes one test suite per feature and one test case per rule,
 // the shape CI systems render natively.
 func (r *Report) WriteJUnit(w io.Writer) error {
@@ -88,38 +62,25 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	if r.Data != nil {
 		name += " " + r.Data.Path
 	}
-	out := junitSuites{Name: name}
+	out := junit.Suites{Name: name}
 	for _, f := range r.Features {
-		s := junitSuite{Name: "features/" + f.Feature}
+		s := junit.Suite{Name: "features/" + f.Feature}
 		for _, rr := range f.Rules {
-			c := junitCase{Name: rr.Rule + " " + rr.Expect, Classname: "features." + f.Feature}
+			c := junit.Case{Name: rr.Rule + " " + rr.Expect, Classname: "features." + f.Feature}
 			if !rr.Passed {
 				var ex []string
 				for _, e := range rr.Examples {
 					ex = append(ex, fmt.Sprintf("row %d: %s", e.Row, e.Value))
 				}
-				c.Failure = &junitFailure{
+				c.Failure = &junit.Problem{
 					Message: fmt.Sprintf("%d of %d rows break %s %s", rr.Failures, rr.Checked, rr.Rule, rr.Expect),
 					Type:    rr.Rule,
 					Text:    strings.Join(ex, "\n"),
 				}
-				s.Failures++
 			}
 			s.Cases = append(s.Cases, c)
-			s.Tests++
 		}
-		out.Tests += s.Tests
-		out.Failures += s.Failures
 		out.Suites = append(out.Suites, s)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, out, junit.Counters{Root: junit.Tests | junit.Failures, Suite: junit.Tests | junit.Failures})
 }

@@ -2,12 +2,13 @@ package evals
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"html/template"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/cairn-dev/cairn/internal/junit"
 )
 
 func fmtVal(v *float64) string {
@@ -83,58 +84,25 @@ func WriteJSON(w io.Writer, runs []*Run) error {
 	}{1, runs})
 }
 
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-type junitCase struct {
-	Name    string    `xml:"name,attr"`
-	Class   string    `xml:"classname,attr"`
-	Failure *junitMsg `xml:"failure,omitempty"`
-	Error   *junitMsg `xml:"error,omitempty"`
-}
-type junitMsg struct {
-	Message string `xml:"message,attr"`
-	Body    string `xml:",chardata"`
-}
-
 // WriteJUnit prints runs as JUnit XML: one testcase per case, ERROR as <error>.
 func WriteJUnit(w io.Writer, runs []*Run) error {
-	var out junitSuites
+	var out junit.Suites
 	for _, r := range runs {
-		s := junitSuite{Name: r.Suite, Tests: len(r.Cases)}
+		s := junit.Suite{Name: r.Suite}
 		for _, c := range r.Cases {
-			jc := junitCase{Name: fmt.Sprintf("%s#%d", c.ID, c.Repeat), Class: "evals." + r.Suite}
+			jc := junit.Case{Name: fmt.Sprintf("%s#%d", c.ID, c.Repeat), Classname: "evals." + r.Suite}
 			switch c.Status {
 			case Fail:
-				s.Failures++
 				b, _ := json.Marshal(c.Metrics)
-				jc.Failure = &junitMsg{Message: "case failed", Body: string(b)}
+				jc.Failure = &junit.Problem{Message: "case failed", Text: string(b)}
 			case Error:
-				s.Errors++
-				jc.Error = &junitMsg{Message: oneLine(c.Error, 200), Body: c.Error}
+				jc.Error = &junit.Problem{Message: oneLine(c.Error, 200), Text: c.Error}
 			}
 			s.Cases = append(s.Cases, jc)
 		}
 		out.Suites = append(out.Suites, s)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, out, junit.Counters{Suite: junit.Tests | junit.Failures | junit.Errors})
 }
 
 // html/template escapes every value: outputs are model text and may hold markup.
