@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/targets"
 )
 
 // ApplyLock is the name of the lock one apply holds.
@@ -263,7 +265,7 @@ func execute(ctx context.Context, b *compiler.Bundle, st state.Store, opts Apply
 		entry.After = doc(map[string]string{"hash": a.After, "snapshot": snap.ID, "summary": snap.Summary})
 		change = func(tx state.Ops) error { return tx.PutRecord(ctx, RecordRAGSnapshot, name, []byte(rec)) }
 	case RenderTarget:
-		if err := writeFile(b.Root, a.Object, a.content); err != nil {
+		if err := writeRendered(b.Root, a); err != nil {
 			return err
 		}
 		hook("ran " + a.Key())
@@ -288,6 +290,31 @@ func execute(ctx context.Context, b *compiler.Bundle, st state.Store, opts Apply
 		hook("in-tx " + a.Key())
 		return nil
 	})
+}
+
+// writeRendered restores or writes a rendered file, or removes a stale one
+// (After ""), through targets.Write like `cairn render`. A stale file is
+// re-checked for the cairn header first: what a person wrote is never removed.
+func writeRendered(root string, a Action) error {
+	rel, err := renderedRel(a.Object)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(root, RenderedDir)
+	if a.After == "" {
+		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !targets.Generated(rel, data) {
+			return fmt.Errorf("%s has no cairn header: not removing a file cairn did not write", a.Object)
+		}
+		return targets.Write(dir, nil, []targets.Change{{Status: "extra", Path: rel}})
+	}
+	return targets.Write(dir, []targets.File{{Path: rel, Content: a.content}}, []targets.Change{{Status: "changed", Path: rel}})
 }
 
 // writeFile writes rel under root atomically (temp file + rename), refusing

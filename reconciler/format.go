@@ -49,6 +49,9 @@ func symbol(a Action) string {
 		if a.Before == "" {
 			return "+"
 		}
+		if a.After == "" {
+			return "-"
+		}
 	}
 	return "~"
 }

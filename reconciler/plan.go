@@ -9,6 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +21,7 @@ import (
 	"github.com/cairn-dev/cairn/prompts"
 	"github.com/cairn-dev/cairn/rag"
 	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/targets"
 )
 
 // FormatVersion of the plan JSON; bump when its shape changes.
@@ -642,6 +646,11 @@ func ragReason(d rag.Diff) string {
 	return strings.Join(parts, "; ")
 }
 
+// render plans render_target actions. Like Terraform's refresh it compares
+// the files on disk as well as the hashes apply recorded: a file edited by
+// hand or deleted is restored, and a file cairn generated that is no longer
+// rendered is removed (an action with After ""), exactly as `cairn render`
+// does (targets.Diff: files without the cairn header are never removed).
 func (pl *planner) render() error {
 	if pl.opts.Renderer == nil {
 		return nil
@@ -654,18 +663,76 @@ func (pl *planner) render() error {
 	if err != nil {
 		return err
 	}
+	tf := make([]targets.File, 0, len(files))
+	for _, f := range files {
+		rel, err := renderedRel(f.Path)
+		if err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
+		tf = append(tf, targets.File{Path: rel, Content: f.Content})
+	}
+	dir := filepath.Join(pl.b.Root, RenderedDir)
+	changes, err := targets.Diff(dir, tf)
+	if err != nil {
+		return fmt.Errorf("render: compare %s: %w", dir, err)
+	}
+	onDisk := map[string]targets.Change{}
+	for _, c := range changes {
+		onDisk[RenderedDir+"/"+c.Path] = c
+	}
 	for _, f := range files {
 		h := state.HashBytes(f.Content)
-		if have[f.Path] == h {
+		a := Action{Type: RenderTarget, Object: f.Path, Before: have[f.Path], After: h, Status: StatusReady, content: f.Content}
+		switch c, differs := onDisk[f.Path]; {
+		case have[f.Path] == "":
+			a.Reason = "not rendered yet"
+		case have[f.Path] != h:
+			a.Reason = "content changed"
+		case differs && c.Status == "missing":
+			a.Reason = "missing"
+		case differs:
+			a.Reason = "edited outside cairn"
+			a.Before = diskHash(filepath.Join(dir, filepath.FromSlash(c.Path)))
+		default:
 			continue
 		}
-		reason := "content changed"
-		if have[f.Path] == "" {
-			reason = "not rendered yet"
+		pl.add(a)
+	}
+	// No files at all means rendering is held (or nothing is deployed yet):
+	// never read that as "every rendered file is stale".
+	if len(files) == 0 {
+		return nil
+	}
+	for _, c := range changes {
+		if c.Status != "extra" || c.Foreign {
+			continue
 		}
-		pl.add(Action{Type: RenderTarget, Object: f.Path, Before: have[f.Path], After: h, Reason: reason, Status: StatusReady, content: f.Content})
+		obj := RenderedDir + "/" + c.Path
+		before := have[obj]
+		if before == "" {
+			before = diskHash(filepath.Join(dir, filepath.FromSlash(c.Path)))
+		}
+		pl.add(Action{Type: RenderTarget, Object: obj, Before: before, Reason: "no longer rendered (a file cairn generated)", Status: StatusReady})
 	}
 	return nil
+}
+
+// renderedRel returns a rendered file's path relative to rendered/,
+// refusing anything outside it.
+func renderedRel(p string) (string, error) {
+	rel, ok := strings.CutPrefix(p, RenderedDir+"/")
+	if !ok || rel == "" || path.IsAbs(rel) || path.Clean(rel) != rel || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("rendered path %q is not a clean path under %s/", p, RenderedDir)
+	}
+	return rel, nil
+}
+
+func diskHash(p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return ""
+	}
+	return state.HashBytes(b)
 }
 
 func compareVersions(a, b string) int { return prompts.CompareStrings(a, b) }
