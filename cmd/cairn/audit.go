@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -23,25 +24,21 @@ func init() {
 			Short: "Recompute the audit chain and name the first entry that does not match",
 			Args:  cobra.MaximumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				ctx := cmd.Context()
-				st, err := openState(ctx, stateFlag, repoDir(args))
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				log, err := st.ListAudit(ctx)
-				if err != nil {
-					return exitf(exitDenied, "%v", err)
-				}
-				if p := state.VerifyAudit(log, head); p != nil {
-					return exitf(exitDenied, "audit log tampered: %v", p)
-				}
-				h := state.GenesisHash
-				if len(log) > 0 {
-					h = log[len(log)-1].Hash
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "audit log ok: %d entries, head %s\n", len(log), h)
-				return nil
+				return withState(cmd, stateFlag, repoDir(args), func(ctx context.Context, st state.Store) error {
+					log, err := st.ListAudit(ctx)
+					if err != nil {
+						return exitf(exitDenied, "%v", err)
+					}
+					if p := state.VerifyAudit(log, head); p != nil {
+						return exitf(exitDenied, "audit log tampered: %v", p)
+					}
+					h := state.GenesisHash
+					if len(log) > 0 {
+						h = log[len(log)-1].Hash
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "audit log ok: %d entries, head %s\n", len(log), h)
+					return nil
+				})
 			},
 		}
 		verify.Flags().StringVar(&head, "head", "", "the head hash recorded earlier (detects entries removed from the end)")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -155,9 +154,7 @@ Exit codes: 0 all rules pass, 1 a rule fails, 2 invalid spec, 3 usage or data fi
 	f := cmd.Flags()
 	f.StringVar(&set, "feature-set", "", "a model (its features) or an entity (its features)")
 	f.StringVar(&file, "data", "", "the sample: .csv or .parquet")
-	f.StringVar(&format, "format", "text", "output format: text, json or junit")
-	f.StringVar(&statePath, "state", "", "state store (path, sqlite:// or postgres:// URL; default $CAIRN_STATE or <dir>/.cairn/state.db)")
-	f.BoolVar(&noRecord, "no-record", false, "do not record the result in the state store")
+	evidenceFlags(cmd, &format, "text, json or junit", &statePath, &noRecord)
 	return cmd
 }
 
@@ -220,17 +217,13 @@ Exit codes: 0 within --max-mismatch and no missing rows, 1 otherwise, 2 invalid 
 	f.StringVar(&set, "feature-set", "", "compare only this model's or entity's features (needs the spec repo)")
 	f.Float64Var(&tol, "tolerance", 1e-6, "numeric tolerance (relative above magnitude 1, absolute below)")
 	f.Float64Var(&maxShare, "max-mismatch", 0, "largest acceptable per-feature mismatch share")
-	f.StringVar(&format, "format", "text", "output format: text or json")
-	f.StringVar(&statePath, "state", "", "state store (path, sqlite:// or postgres:// URL; default $CAIRN_STATE or <dir>/.cairn/state.db)")
-	f.BoolVar(&noRecord, "no-record", false, "do not record the result in the state store")
+	evidenceFlags(cmd, &format, "text or json", &statePath, &noRecord)
 	return cmd
 }
 
 func writeParity(w io.Writer, format string, r *data.ParityReport) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(w, r)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "parity %s vs %s on %s (tolerance %g)\n", r.Offline.Path, r.Online.Path, r.Key, r.Tolerance)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -68,18 +67,14 @@ Exit codes: 0 no drift, 1 drift above the threshold, 2 invalid spec, 3 usage or 
 		f.StringVar(&model, "model", "", "the model whose monitoring.drift to check")
 		f.StringVar(&ref, "reference", "", "reference sample (.csv or .parquet)")
 		f.StringVar(&cur, "current", "", "current sample (.csv or .parquet)")
-		f.StringVar(&format, "format", "text", "output format: text or json")
-		f.StringVar(&statePath, "state", "", "state store (path, sqlite:// or postgres:// URL; default $CAIRN_STATE or <dir>/.cairn/state.db)")
-		f.BoolVar(&noRecord, "no-record", false, "do not record the result in the state store")
+		evidenceFlags(cmd, &format, "text or json", &statePath, &noRecord)
 		return cmd
 	})
 }
 
 func writeDrift(w io.Writer, format string, r *data.DriftResult) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(w, r)
 	}
 	var b strings.Builder
 	verdict := "no drift"

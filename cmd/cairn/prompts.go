@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -31,47 +32,39 @@ func init() {
 			Short: "List prompts with their registered versions and labels",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				ctx := cmd.Context()
-				st, err := openState(ctx, stateFlag, ".")
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				vs, err := st.ListPromptVersions(ctx, "")
-				if err != nil {
-					return exitf(exitDenied, "%v", err)
-				}
-				ptrs, err := st.ListPointers(ctx, "prompts/")
-				if err != nil {
-					return exitf(exitDenied, "%v", err)
-				}
-				labels := map[string][]string{}
-				for _, p := range ptrs {
-					labels[p.Object+"@"+p.Version] = append(labels[p.Object+"@"+p.Version], p.Name)
-				}
-				if format == "json" {
-					type row struct {
-						Prompt      string   `json:"prompt"`
-						Version     string   `json:"version"`
-						ContentHash string   `json:"content_hash"`
-						Labels      []string `json:"labels"`
+				return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+					vs, err := st.ListPromptVersions(ctx, "")
+					if err != nil {
+						return exitf(exitDenied, "%v", err)
 					}
-					rows := []row{}
+					labels, err := pointerNames(ctx, st, "prompts/")
+					if err != nil {
+						return err
+					}
+					if format == "json" {
+						type row struct {
+							Prompt      string   `json:"prompt"`
+							Version     string   `json:"version"`
+							ContentHash string   `json:"content_hash"`
+							Labels      []string `json:"labels"`
+						}
+						rows := []row{}
+						for _, v := range vs {
+							rows = append(rows, row{v.Prompt, v.Version, v.ContentHash, append([]string{}, labels["prompts/"+v.Prompt+"@"+v.Version]...)})
+						}
+						return writeJSON(cmd.OutOrStdout(), rows)
+					}
+					if len(vs) == 0 {
+						fmt.Fprintln(cmd.OutOrStdout(), "no prompt versions registered")
+						return nil
+					}
+					tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "PROMPT\tVERSION\tLABELS\tCONTENT\tMODEL")
 					for _, v := range vs {
-						rows = append(rows, row{v.Prompt, v.Version, v.ContentHash, append([]string{}, labels["prompts/"+v.Prompt+"@"+v.Version]...)})
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Prompt, v.Version, strings.Join(labels["prompts/"+v.Prompt+"@"+v.Version], ","), v.ContentHash, v.Model.ID)
 					}
-					return writeJSON(cmd.OutOrStdout(), rows)
-				}
-				if len(vs) == 0 {
-					fmt.Fprintln(cmd.OutOrStdout(), "no prompt versions registered")
-					return nil
-				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "PROMPT\tVERSION\tLABELS\tCONTENT\tMODEL")
-				for _, v := range vs {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Prompt, v.Version, strings.Join(labels["prompts/"+v.Prompt+"@"+v.Version], ","), v.ContentHash, v.Model.ID)
-				}
-				return tw.Flush()
+					return tw.Flush()
+				})
 			},
 		}
 		list.Flags().StringVar(&format, "format", "text", "text or json")
@@ -81,30 +74,26 @@ func init() {
 			Short: "Show a registered prompt version (default: the newest)",
 			Args:  cobra.RangeArgs(1, 2),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				ctx := cmd.Context()
-				st, err := openState(ctx, stateFlag, ".")
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				pv, err := resolvePromptVersion(cmd, st, args[0], args[1:])
-				if err != nil {
-					return err
-				}
-				if format == "json" {
-					return writeJSON(cmd.OutOrStdout(), pv)
-				}
-				w := cmd.OutOrStdout()
-				fmt.Fprintf(w, "prompt:     %s\nversion:    %s\ncontent:    %s\nmodel:      %s/%s temperature=%g max_tokens=%d\ninputs:     %s\nregistered: %s by %s\n",
-					pv.Prompt, pv.Version, pv.ContentHash, pv.Model.Provider, pv.Model.ID, pv.Model.Temperature, pv.Model.MaxTokens,
-					strings.Join(pv.Inputs, ", "), state.FormatTime(pv.RegisteredAt), pv.RegisteredBy)
-				if pv.Template != "" {
-					fmt.Fprintf(w, "template:\n%s\n", indentBlock(prompts.Canonical(pv.Template)))
-				}
-				for _, m := range pv.Messages {
-					fmt.Fprintf(w, "[%s]\n%s\n", m.Role, indentBlock(m.Content))
-				}
-				return nil
+				return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+					pv, err := resolvePromptVersion(cmd, st, args[0], args[1:])
+					if err != nil {
+						return err
+					}
+					if format == "json" {
+						return writeJSON(cmd.OutOrStdout(), pv)
+					}
+					w := cmd.OutOrStdout()
+					fmt.Fprintf(w, "prompt:     %s\nversion:    %s\ncontent:    %s\nmodel:      %s/%s temperature=%g max_tokens=%d\ninputs:     %s\nregistered: %s by %s\n",
+						pv.Prompt, pv.Version, pv.ContentHash, pv.Model.Provider, pv.Model.ID, pv.Model.Temperature, pv.Model.MaxTokens,
+						strings.Join(pv.Inputs, ", "), state.FormatTime(pv.RegisteredAt), pv.RegisteredBy)
+					if pv.Template != "" {
+						fmt.Fprintf(w, "template:\n%s\n", indentBlock(prompts.Canonical(pv.Template)))
+					}
+					for _, m := range pv.Messages {
+						fmt.Fprintf(w, "[%s]\n%s\n", m.Role, indentBlock(m.Content))
+					}
+					return nil
+				})
 			},
 		}
 		show.Flags().StringVar(&format, "format", "text", "text or json")
@@ -114,30 +103,26 @@ func init() {
 			Short: "Registrations and label moves of a prompt, from the audit log",
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				ctx := cmd.Context()
-				st, err := openState(ctx, stateFlag, ".")
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				log, err := st.ListAudit(ctx)
-				if err != nil {
-					return exitf(exitDenied, "%v", err)
-				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "#\tTIME\tACTOR\tACTION\tBEFORE\tAFTER")
-				n := 0
-				for _, e := range log {
-					if e.Object != "prompts/"+args[0] {
-						continue
+				return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+					log, err := st.ListAudit(ctx)
+					if err != nil {
+						return exitf(exitDenied, "%v", err)
 					}
-					n++
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, state.FormatTime(e.Time), e.Actor, e.Action, e.Before, e.After)
-				}
-				if n == 0 {
-					return exitf(exitDenied, "no history for prompts/%s", args[0])
-				}
-				return tw.Flush()
+					tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "#\tTIME\tACTOR\tACTION\tBEFORE\tAFTER")
+					n := 0
+					for _, e := range log {
+						if e.Object != "prompts/"+args[0] {
+							continue
+						}
+						n++
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, state.FormatTime(e.Time), e.Actor, e.Action, e.Before, e.After)
+					}
+					if n == 0 {
+						return exitf(exitDenied, "no history for prompts/%s", args[0])
+					}
+					return tw.Flush()
+				})
 			},
 		}
 
@@ -146,27 +131,23 @@ func init() {
 			Short: "Show how two registered versions (or labels) of a prompt differ",
 			Args:  cobra.ExactArgs(3),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				ctx := cmd.Context()
-				st, err := openState(ctx, stateFlag, ".")
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				a, err := resolvePromptVersion(cmd, st, args[0], args[1:2])
-				if err != nil {
-					return err
-				}
-				b, err := resolvePromptVersion(cmd, st, args[0], args[2:3])
-				if err != nil {
-					return err
-				}
-				d := prompts.Diff(args[0]+"@"+a.Version, promptContent(a), args[0]+"@"+b.Version, promptContent(b))
-				if d == "" {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s and %s have the same content (%s)\n", a.Version, b.Version, a.ContentHash)
+				return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+					a, err := resolvePromptVersion(cmd, st, args[0], args[1:2])
+					if err != nil {
+						return err
+					}
+					b, err := resolvePromptVersion(cmd, st, args[0], args[2:3])
+					if err != nil {
+						return err
+					}
+					d := prompts.Diff(args[0]+"@"+a.Version, promptContent(a), args[0]+"@"+b.Version, promptContent(b))
+					if d == "" {
+						fmt.Fprintf(cmd.OutOrStdout(), "%s and %s have the same content (%s)\n", a.Version, b.Version, a.ContentHash)
+						return nil
+					}
+					fmt.Fprint(cmd.OutOrStdout(), d)
 					return nil
-				}
-				fmt.Fprint(cmd.OutOrStdout(), d)
-				return nil
+				})
 			},
 		}
 		root.AddCommand(list, show, history, diff)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/user"
 	"strconv"
@@ -53,12 +52,6 @@ func gitCommit(dir string) string {
 		return ""
 	}
 	return h.Hash().String()
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func init() {
@@ -136,49 +129,41 @@ func init() {
 			Short: "List registered model versions and the aliases pointing at them",
 			Args:  cobra.MaximumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				ctx := cmd.Context()
-				st, err := openState(ctx, stateFlag, ".")
-				if err != nil {
-					return err
-				}
-				defer st.Close()
 				model := ""
 				if len(args) == 1 {
 					model = args[0]
 				}
-				vs, err := st.ListModelVersions(ctx, model)
-				if err != nil {
-					return exitf(exitDenied, "%v", err)
-				}
-				ptrs, err := st.ListPointers(ctx, "models/")
-				if err != nil {
-					return exitf(exitDenied, "%v", err)
-				}
-				aliases := map[string][]string{}
-				for _, p := range ptrs {
-					aliases[p.Object+"@"+p.Version] = append(aliases[p.Object+"@"+p.Version], p.Name)
-				}
-				if format == "json" {
-					type row struct {
-						state.ModelVersion
-						Aliases []string `json:"aliases"`
+				return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+					vs, err := st.ListModelVersions(ctx, model)
+					if err != nil {
+						return exitf(exitDenied, "%v", err)
 					}
-					rows := []row{}
+					aliases, err := pointerNames(ctx, st, "models/")
+					if err != nil {
+						return err
+					}
+					if format == "json" {
+						type row struct {
+							state.ModelVersion
+							Aliases []string `json:"aliases"`
+						}
+						rows := []row{}
+						for _, v := range vs {
+							rows = append(rows, row{v, append([]string{}, aliases["models/"+v.Model+"@"+v.Version]...)})
+						}
+						return writeJSON(cmd.OutOrStdout(), rows)
+					}
+					if len(vs) == 0 {
+						fmt.Fprintln(cmd.OutOrStdout(), "no model versions registered")
+						return nil
+					}
+					tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "MODEL\tVERSION\tALIASES\tARTIFACT\tMETRICS")
 					for _, v := range vs {
-						rows = append(rows, row{v, append([]string{}, aliases["models/"+v.Model+"@"+v.Version]...)})
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Model, v.Version, strings.Join(aliases["models/"+v.Model+"@"+v.Version], ","), v.ArtifactURI, fmtMetrics(v.Metrics))
 					}
-					return writeJSON(cmd.OutOrStdout(), rows)
-				}
-				if len(vs) == 0 {
-					fmt.Fprintln(cmd.OutOrStdout(), "no model versions registered")
-					return nil
-				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "MODEL\tVERSION\tALIASES\tARTIFACT\tMETRICS")
-				for _, v := range vs {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Model, v.Version, strings.Join(aliases["models/"+v.Model+"@"+v.Version], ","), v.ArtifactURI, fmtMetrics(v.Metrics))
-				}
-				return tw.Flush()
+					return tw.Flush()
+				})
 			},
 		}
 		list.Flags().StringVar(&format, "format", "text", "text or json")
@@ -188,23 +173,19 @@ func init() {
 			Short: "Show one model version with its lineage",
 			Args:  cobra.ExactArgs(2),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				ctx := cmd.Context()
-				st, err := openState(ctx, stateFlag, ".")
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				v, err := st.GetModelVersion(ctx, args[0], args[1])
-				if err != nil {
-					return exitf(exitDenied, "%v", err)
-				}
-				if format == "json" {
-					return writeJSON(cmd.OutOrStdout(), v)
-				}
-				w := cmd.OutOrStdout()
-				fmt.Fprintf(w, "model:         %s\nversion:       %s\ncontent hash:  %s\nartifact:      %s\nmetrics:       %s\n", v.Model, v.Version, v.ContentHash(), v.ArtifactURI, fmtMetrics(v.Metrics))
-				fmt.Fprintf(w, "data snapshot: %s\nfeatures:      %s\ncommit:        %s\nregistered:    %s by %s\n", v.DataSnapshot, strings.Join(v.Features, ", "), v.Commit, state.FormatTime(v.RegisteredAt), v.RegisteredBy)
-				return nil
+				return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+					v, err := st.GetModelVersion(ctx, args[0], args[1])
+					if err != nil {
+						return exitf(exitDenied, "%v", err)
+					}
+					if format == "json" {
+						return writeJSON(cmd.OutOrStdout(), v)
+					}
+					w := cmd.OutOrStdout()
+					fmt.Fprintf(w, "model:         %s\nversion:       %s\ncontent hash:  %s\nartifact:      %s\nmetrics:       %s\n", v.Model, v.Version, v.ContentHash(), v.ArtifactURI, fmtMetrics(v.Metrics))
+					fmt.Fprintf(w, "data snapshot: %s\nfeatures:      %s\ncommit:        %s\nregistered:    %s by %s\n", v.DataSnapshot, strings.Join(v.Features, ", "), v.Commit, state.FormatTime(v.RegisteredAt), v.RegisteredBy)
+					return nil
+				})
 			},
 		}
 		show.Flags().StringVar(&format, "format", "text", "text or json")
