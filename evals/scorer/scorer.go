@@ -24,7 +24,7 @@ import (
 
 // Version changes whenever a scorer's behaviour changes, so cached scores
 // made by older code are not reused.
-const Version = "cairn-scorer/1"
+const Version = "cairn-scorer/2"
 
 // Settings are a metric's scorer and its parameters.
 type Settings struct {
@@ -345,21 +345,85 @@ func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 
 var sentenceRe = regexp.MustCompile(`[^.!?\n]+[.!?]?`)
 
-// supportedFraction is the share of text's sentences whose content the
-// source supports (the offline factuality heuristic at sentence level).
+// SupportThreshold is the share of a claim's content words that must occur
+// in the context for the claim to count as supported.
+const SupportThreshold = 0.6
+
+// supportedFraction is the share of text's sentences (claims) that the
+// source supports — per sentence, not coverage of the source: a claim is
+// supported when at least SupportThreshold of its content words occur in the
+// source, every number it states appears there, and its polarity agrees with
+// the source sentence it overlaps most (a negated claim of an affirmative
+// fact is not supported, nor the reverse).
 func supportedFraction(text, source, what string) Result {
+	src := analyse(source)
+	var srcSents []claimWords
+	for _, s := range sentenceRe.FindAllString(source, -1) {
+		if c := analyse(s); len(c.content) > 0 {
+			srcSents = append(srcSents, c)
+		}
+	}
 	var n, ok int
+	var why []string
 	for _, s := range sentenceRe.FindAllString(text, -1) {
-		if len(analyse(s).content) == 0 {
+		claim := analyse(s)
+		if len(claim.set) == 0 {
 			continue
 		}
 		n++
-		if FactualityOffline("", s, source, nil).Score >= FactualityThreshold {
-			ok++
+		if reason := unsupported(claim, src, srcSents); reason != "" {
+			if len(why) < 3 {
+				why = append(why, fmt.Sprintf("%q: %s", strings.TrimSpace(s), reason))
+			}
+			continue
 		}
+		ok++
 	}
 	if n == 0 {
 		return Result{Score: 0, Reason: "no sentences"}
 	}
-	return Result{Score: round3(float64(ok) / float64(n)), Reason: fmt.Sprintf("%d/%d %s", ok, n, what)}
+	reason := fmt.Sprintf("%d/%d %s", ok, n, what)
+	if len(why) > 0 {
+		reason += "; unsupported: " + strings.Join(why, "; ")
+	}
+	return Result{Score: round3(float64(ok) / float64(n)), Reason: reason}
+}
+
+// unsupported says why a claim is not supported by the source, or "".
+func unsupported(claim, src claimWords, srcSents []claimWords) string {
+	var in int
+	for w := range claim.set {
+		if src.set[w] {
+			in++
+		}
+	}
+	share := float64(in) / float64(len(claim.set))
+	if share < SupportThreshold {
+		return fmt.Sprintf("%d/%d content words in the context", in, len(claim.set))
+	}
+	for num := range claim.nums {
+		if num == "one" { // "one of", "the one": rarely a quantity
+			continue
+		}
+		if !src.nums[num] {
+			return "number " + num + " not in the context"
+		}
+	}
+	// Polarity against the source sentence sharing the most content words.
+	best, bestN := -1, 0
+	for i, ss := range srcSents {
+		var k int
+		for w := range claim.set {
+			if ss.set[w] {
+				k++
+			}
+		}
+		if k > bestN {
+			best, bestN = i, k
+		}
+	}
+	if best >= 0 && (claim.neg > 0) != (srcSents[best].neg > 0) {
+		return "negation differs from the context"
+	}
+	return ""
 }
