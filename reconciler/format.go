@@ -72,6 +72,16 @@ func (a Action) Summary() string {
 		s += " on " + a.Name + "@" + a.TargetVersion + " (" + shortHash(a.Subject) + ")"
 	case SnapshotRAG, RenderTarget:
 		s += " " + shortHash(a.After)
+	case TriggerTraining:
+		// Which trigger fires, and on which evidence: one firing per evidence id.
+		trigger := a.Name
+		if a.Training != nil && a.Training.Trigger != "" {
+			trigger = a.Training.Trigger
+		}
+		if trigger == "" {
+			trigger = "no trigger declared"
+		}
+		s += " via " + trigger + " (evidence " + shortHash(a.After) + ")"
 	}
 	return s
 }
