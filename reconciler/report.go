@@ -76,6 +76,10 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 	if err != nil {
 		return nil, err
 	}
+	log, err := st.ListAudit(ctx)
+	if err != nil {
+		return nil, err
+	}
 	inState := map[string]string{}
 	for _, p := range ptrs {
 		inState[p.Object+"."+p.Name] = p.Version
@@ -94,17 +98,31 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 				gate = m.Gates[p.Name]
 			}
 		}
-		// Approvals are a property of the review that moved it, recorded in
-		// the audit log; here only recorded evidence is re-checked.
+		// Approvals are a property of the review that moved it: they are
+		// read from the move's audit entry, not re-checked against today's count.
+		approvals := gate.Approvals
 		gate.Approvals = 0
 		s.Subject, s.Gates, err = pl.checks(t, p.Object, p.Version, gate)
 		if err != nil {
 			return nil, err
 		}
+		if g, ok := approvalEvidence(log, t, p.Object, p.Name, p.Version, approvals); ok {
+			s.Gates = append(s.Gates, g)
+		}
 		for _, dn := range sortedKeys(b.Deployments) {
 			d := b.Deployments[dn]
-			if (d.Model == name && kind == "models" || d.Prompt == name && kind == "prompts") && d.Alias == p.Name {
+			if !(d.Model == name && kind == "models" || d.Prompt == name && kind == "prompts") {
+				continue
+			}
+			switch {
+			case d.Alias == p.Name:
 				s.Deployments = append(s.Deployments, dn)
+			case d.Rollout.Candidate == p.Name && d.Rollout.Strategy != "direct":
+				role := d.Rollout.Strategy
+				if d.Rollout.TrafficPercent != nil {
+					role += fmt.Sprintf(" %d%%", *d.Rollout.TrafficPercent)
+				}
+				s.Deployments = append(s.Deployments, dn+" ("+role+")")
 			}
 		}
 		r.Served = append(r.Served, s)
@@ -157,10 +175,6 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 		}
 		r.Waivers = append(r.Waivers, wi)
 	}
-	log, err := st.ListAudit(ctx)
-	if err != nil {
-		return nil, err
-	}
 	r.Audit.Entries = len(log)
 	if len(log) > 0 {
 		r.Audit.Head = log[len(log)-1].Hash
@@ -171,6 +185,46 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 		r.Audit.Verified = true
 	}
 	return r, nil
+}
+
+// approvalEvidence finds the approvals gate recorded in the audit entry of
+// the latest move of obj's name to version. ok is false when approvals are
+// neither required nor recorded.
+func approvalEvidence(log []state.AuditEntry, t ActionType, obj, name, version string, required int) (GateCheck, bool) {
+	for i := len(log) - 1; i >= 0; i-- {
+		e := log[i]
+		if e.Action != string(t) || e.Object != obj {
+			continue
+		}
+		var after struct {
+			Name    string      `json:"name"`
+			Version string      `json:"version"`
+			Gates   []GateCheck `json:"gates"`
+		}
+		if json.Unmarshal([]byte(e.After), &after) != nil || after.Name != name {
+			continue
+		}
+		if after.Version != version {
+			break // the latest move went elsewhere: state was changed outside cairn since
+		}
+		when := fmt.Sprintf("at the move by %s on %s", e.Actor, e.Time.UTC().Format(time.RFC3339))
+		for _, g := range after.Gates {
+			if g.Gate == "approvals" {
+				g.Detail += " (recorded " + when + ")"
+				return g, true
+			}
+		}
+		if required == 0 {
+			return GateCheck{}, false
+		}
+		return GateCheck{Gate: "approvals", Status: GateFailed,
+			Detail: fmt.Sprintf("%d required; none recorded %s (not required then)", required, when)}, true
+	}
+	if required == 0 {
+		return GateCheck{}, false
+	}
+	return GateCheck{Gate: "approvals", Status: GateFailed,
+		Detail: fmt.Sprintf("%d required; no move to %s in the audit log (set outside cairn)", required, version)}, true
 }
 
 func orUnset(s string) string {

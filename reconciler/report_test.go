@@ -69,3 +69,63 @@ func TestReport(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+// The approvals a move had are read from its audit entry, and an alias a
+// deployment serves as its canary candidate lists that deployment.
+func TestReportApprovalsAndCandidates(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	seed(t, st)
+	root := t.TempDir()
+	_, err := Apply(ctx, fullBundle(root), st, fullOptions(&fakeRunner{}))
+	must(t, err)
+	b := fullBundle(root)
+	ten := 10
+	b.Deployments = map[string]*compiler.Deployment{
+		"answer-api": {Name: "answer-api", Prompt: "answer", Alias: "prod", Rollout: compiler.Rollout{Strategy: "canary", Candidate: "staging", TrafficPercent: &ten}},
+		"fraud-api":  {Name: "fraud-api", Model: "fraud", Alias: "prod", Rollout: compiler.Rollout{Strategy: "direct"}},
+	}
+	b.Models["fraud"].Gates["staging"] = compiler.Gate{Metrics: map[string]string{"auc": ">= 0.90"}, Approvals: 2} // required after the move
+	r, err := BuildReport(ctx, b, st, t0)
+	must(t, err)
+	got := map[string]Served{}
+	for _, s := range r.Served {
+		got[s.Object+" "+s.Name] = s
+	}
+	approvals := func(s Served) *GateCheck {
+		for i, g := range s.Gates {
+			if g.Gate == "approvals" {
+				return &s.Gates[i]
+			}
+		}
+		return nil
+	}
+	for _, tc := range []struct {
+		key, deployments, status, detail string
+	}{
+		{"prompts/answer prod", "answer-api", GatePassed, "1 of 1 required approvals (recorded at the move by test on 2026-03-01T12:00:"},
+		{"prompts/answer staging", "answer-api (canary 10%)", "", ""},
+		{"models/fraud prod", "fraud-api", "", ""},
+		{"models/fraud staging", "", GateFailed, "2 required; none recorded at the move by test"},
+	} {
+		s, ok := got[tc.key]
+		if !ok {
+			t.Fatalf("%s not served: %+v", tc.key, r.Served)
+		}
+		if d := strings.Join(s.Deployments, ", "); d != tc.deployments {
+			t.Errorf("%s deployments = %q, want %q", tc.key, d, tc.deployments)
+		}
+		g := approvals(s)
+		switch {
+		case tc.status == "" && g != nil:
+			t.Errorf("%s: unexpected approvals gate %+v", tc.key, g)
+		case tc.status != "" && (g == nil || g.Status != tc.status || !strings.HasPrefix(g.Detail, tc.detail)):
+			t.Errorf("%s approvals = %+v, want %s %q…", tc.key, g, tc.status, tc.detail)
+		}
+	}
+	var md bytes.Buffer
+	must(t, WriteReport(&md, r, "md"))
+	if !strings.Contains(md.String(), "answer-api (canary 10%)") || !strings.Contains(md.String(), "approvals: 1 of 1 required approvals") {
+		t.Errorf("markdown:\n%s", md.String())
+	}
+}
