@@ -252,7 +252,7 @@ func prAffectedSuites(base, head *compiler.Bundle) []string {
 			continue
 		}
 		bs := base.Evals[n]
-		if h == nil || bs == nil || reconciler.EvalHash(h) != reconciler.EvalHash(bs) || target(head, h) != target(base, bs) {
+		if h == nil || bs == nil || reconciler.EvalHashFor(head, h) != reconciler.EvalHashFor(base, bs) || target(head, h) != target(base, bs) {
 			out = append(out, n)
 		}
 	}

@@ -203,7 +203,7 @@ func StaleEvals(ctx context.Context, b *compiler.Bundle, st state.Ops, cat *pric
 		if err != nil || subject == "" {
 			continue // an unregistered version is reported by the plan, not here
 		}
-		eh := reconciler.EvalHash(ev)
+		eh := reconciler.EvalHashFor(b, ev)
 		key := evalInputsKey(g.Eval, subject, eh)
 		if seen[key] {
 			continue
