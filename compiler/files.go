@@ -84,23 +84,14 @@ func stripRoot(s, root string) string {
 
 // readText reads a referenced text file: inside the repo, not too large, UTF-8, not binary.
 func (r *repoFS) readText(rel string) ([]byte, error) {
-	real, err := r.resolve(rel)
+	f, err := r.openText(rel)
 	if err != nil {
 		return nil, err
 	}
-	st, err := os.Stat(real)
+	defer f.Close()
+	b, err := io.ReadAll(f)
 	if err != nil {
-		return nil, &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rel, stripRoot(err.Error(), r.root))}
-	}
-	if st.IsDir() {
-		return nil, &fileError{CodeFileMissing, fmt.Sprintf("%q is a directory, not a file", rel)}
-	}
-	if st.Size() > maxDataFile {
-		return nil, &fileError{CodeFileTooLarge, fmt.Sprintf("file %q is %d bytes; the limit is %d", rel, st.Size(), maxDataFile)}
-	}
-	b, err := os.ReadFile(real)
-	if err != nil {
-		return nil, &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rel, stripRoot(err.Error(), r.root))}
+		return nil, &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rel, err)}
 	}
 	if bytes.IndexByte(b[:min(len(b), 8192)], 0) >= 0 {
 		return nil, &fileError{CodeBinary, fmt.Sprintf("file %q is binary; a text file is expected here", rel)}
