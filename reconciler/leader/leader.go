@@ -66,13 +66,12 @@ type Elector struct {
 
 	tryMu sync.Mutex // one lock attempt at a time on the session (Campaign and Leading)
 
-	mu       sync.Mutex
-	conn     *pgx.Conn // the standby's or leader's session
-	leading  bool
-	lost     chan struct{}
-	resign   chan struct{}
-	since    time.Time
-	resigned time.Time // when Resign last gave leadership up
+	mu      sync.Mutex
+	conn    *pgx.Conn // the standby's or leader's session
+	leading bool
+	lost    chan struct{}
+	resign  chan struct{}
+	since   time.Time
 }
 
 // New makes an elector for name on the server of cfg. Candidates with the
@@ -184,13 +183,7 @@ func (e *Elector) acquire(ctx, holdCtx context.Context) (<-chan struct{}, bool, 
 		e.mu.Unlock()
 		return lost, true, nil
 	}
-	// After resigning, step back for two check intervals so that a standby
-	// (which tries once an interval) wins: resigning hands over.
-	backoff := !e.resigned.IsZero() && time.Since(e.resigned) < 2*e.opts.CheckInterval
 	e.mu.Unlock()
-	if backoff {
-		return nil, false, nil
-	}
 	ok, err := e.try(ctx)
 	if !ok {
 		return nil, false, err
@@ -269,7 +262,6 @@ func (e *Elector) Resign() {
 	resign, lost, leading := e.resign, e.lost, e.leading
 	if leading {
 		e.resign = nil
-		e.resigned = time.Now()
 	}
 	e.mu.Unlock()
 	if leading && resign != nil {

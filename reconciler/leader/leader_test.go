@@ -132,12 +132,18 @@ func TestExactlyOneLeaderAndHandover(t *testing.T) {
 	if took > 3*interval+time.Second {
 		t.Errorf("handover took %s", took)
 	}
-	// Resign hands over too.
+	// Resign hands over too: the resigned elector campaigns again and may win
+	// the new election, but leadership must end and be held again by one.
 	second := leaders()[0]
+	mu.Lock()
+	before := lost[second.ID()]
+	mu.Unlock()
 	second.Resign()
 	waitFor(t, 5*time.Second, "handover after resign", func() bool {
-		l := leaders()
-		return len(l) == 1 && l[0] != second
+		mu.Lock()
+		ended := lost[second.ID()] > before
+		mu.Unlock()
+		return ended && len(leaders()) == 1
 	})
 }
 
