@@ -245,7 +245,9 @@ func (e *Elector) hold(ctx context.Context, conn *pgx.Conn, lost, resign chan st
 			end()
 			return
 		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, e.opts.CheckInterval)
+			// A dead session fails at once; a slow answer on a busy machine is not
+			// a lost leadership, so the ping may take longer than one interval.
+			pctx, cancel := context.WithTimeout(ctx, max(e.opts.CheckInterval, 2*time.Second))
 			err := conn.Ping(pctx)
 			cancel()
 			if err != nil {
