@@ -165,7 +165,18 @@ func (q *Enqueuer) RunSuite(ctx context.Context, b *compiler.Bundle, suite strin
 		return nil, err
 	}
 	if !q.SkipWorkerCheck {
-		if ok, err := WorkersRunning(ctx, q.Pool); err != nil {
+		// A worker started at the same moment registers within a moment: give
+		// it a few seconds before calling the queue unattended.
+		ok, err := WorkersRunning(ctx, q.Pool)
+		for wait := time.Now().Add(3 * time.Second); err == nil && !ok && time.Now().Before(wait); {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+			ok, err = WorkersRunning(ctx, q.Pool)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("distributed eval: %w", err)
 		} else if !ok {
 			return nil, fmt.Errorf("distributed eval of %s: no cairn worker is running against this state: start `cairn worker --state <url>` (or set %s=1 to run evals in this process)", suite, EnvInProcess)
