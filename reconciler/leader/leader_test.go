@@ -69,7 +69,11 @@ func TestExactlyOneLeaderAndHandover(t *testing.T) {
 	var es []*leader.Elector
 	var mu sync.Mutex
 	lost := map[string]int{} // how often each elector saw its leadership end
-	for _, id := range []string{"a", "b", "c"} {
+	// IDs unique to this run: the test ends a session by its application
+	// name, and other packages' tests on the same server name theirs "a", "b".
+	run := time.Now().UnixNano() % 1e9
+	for _, base := range []string{"a", "b", "c"} {
+		id := fmt.Sprintf("%s-%d", base, run)
 		e := leader.New(cfg, schema, "reconcile", leader.Options{ID: id, CheckInterval: interval})
 		es = append(es, e)
 		go e.Run(ctx, func(leading bool) {
