@@ -14,6 +14,7 @@ func TestRedact(t *testing.T) {
 		{`base_url "https://bob:hunter2secret@example.com/v1"`, "hunter2secret"},
 		{`"-----BEGIN RSA PRIVATE KEY-----\nMIIEow..."`, "MIIEow"},
 		{`Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123`, "abcdefghijklmnopqrstuvwxyz"},
+		{`authorization: BeArEr abcdefghijklmnopqrstuvwxyz0123`, "abcdefghijklmnopqrstuvwxyz"},
 	} {
 		got := Redact(c.in)
 		if strings.Contains(got, c.mustNot) || !strings.Contains(got, "[redacted]") {
