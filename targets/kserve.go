@@ -57,24 +57,7 @@ func (r *run) inferenceService(d *compiler.Deployment, m *compiler.Model, name s
 		model["resources"] = res
 	}
 	predictor := map[string]any{"model": model}
-	if a := d.Autoscaling; a != nil {
-		predictor["minReplicas"] = a.Min
-		predictor["maxReplicas"] = a.Max
-		predictor["scaleMetric"] = a.Metric
-		// scaleTarget is an integer in the CRD (a percentage for cpu).
-		predictor["scaleTarget"] = int(math.Round(a.Target))
-	}
-	return map[string]any{
-		"apiVersion": "serving.kserve.io/v1beta1",
-		"kind":       "InferenceService",
-		"metadata": map[string]any{
-			"name":        name,
-			"namespace":   d.Namespace,
-			"labels":      labels,
-			"annotations": r.annotations(map[string]any{"cairn.dev/rollout": role}),
-		},
-		"spec": map[string]any{"predictor": predictor},
-	}
+	return r.isvc(d, name, role, labels, predictor)
 }
 
 // kservePrompt serves a prompt from a custom predictor: the deployment's
@@ -157,23 +140,7 @@ func (r *run) promptInferenceService(d *compiler.Deployment, p *compiler.Prompt,
 		"containers": []any{container},
 		"volumes":    []any{map[string]any{"name": "prompts", "configMap": map[string]any{"name": "prompts-" + p.Name}}},
 	}
-	if a := d.Autoscaling; a != nil {
-		predictor["minReplicas"] = a.Min
-		predictor["maxReplicas"] = a.Max
-		predictor["scaleMetric"] = a.Metric
-		predictor["scaleTarget"] = int(math.Round(a.Target))
-	}
-	return map[string]any{
-		"apiVersion": "serving.kserve.io/v1beta1",
-		"kind":       "InferenceService",
-		"metadata": map[string]any{
-			"name":        name,
-			"namespace":   d.Namespace,
-			"labels":      labels,
-			"annotations": r.annotations(map[string]any{"cairn.dev/rollout": role}),
-		},
-		"spec": map[string]any{"predictor": predictor},
-	}
+	return r.isvc(d, name, role, labels, predictor)
 }
 
 // resources maps a deployment's resources to Kubernetes requests and limits.
@@ -200,4 +167,26 @@ func resources(res *compiler.Resources) map[string]any {
 		out["requests"] = req
 	}
 	return out
+}
+
+// isvc wraps a predictor in an InferenceService; autoscaling is the
+// deployment's. scaleTarget is an integer in the CRD (a percentage for cpu).
+func (r *run) isvc(d *compiler.Deployment, name, role string, labels map[string]any, predictor map[string]any) map[string]any {
+	if a := d.Autoscaling; a != nil {
+		predictor["minReplicas"] = a.Min
+		predictor["maxReplicas"] = a.Max
+		predictor["scaleMetric"] = a.Metric
+		predictor["scaleTarget"] = int(math.Round(a.Target))
+	}
+	return map[string]any{
+		"apiVersion": "serving.kserve.io/v1beta1",
+		"kind":       "InferenceService",
+		"metadata": map[string]any{
+			"name":        name,
+			"namespace":   d.Namespace,
+			"labels":      labels,
+			"annotations": r.annotations(map[string]any{"cairn.dev/rollout": role}),
+		},
+		"spec": map[string]any{"predictor": predictor},
+	}
 }
