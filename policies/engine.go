@@ -88,6 +88,7 @@ func New(opts Options) (*Engine, error) {
 			rego.Compiler(c),
 			rego.Store(store),
 			rego.Query(strings.Join(terms, "; ")),
+			matchStringsFunc,
 		).PrepareForEval(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("preparing policy %s: %w", p.ID, err)
@@ -98,6 +99,7 @@ func New(opts Options) (*Engine, error) {
 				rego.Compiler(c),
 				rego.Store(store),
 				rego.Query("active = data."+PolicyPrefix+WaiversID+".active"),
+				matchStringsFunc,
 			).PrepareForEval(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("preparing waivers: %w", err)

@@ -114,7 +114,7 @@ func capabilities() *ast.Capabilities {
 		}
 		kept = append(kept, b)
 	}
-	caps.Builtins = kept
+	caps.Builtins = append(kept, matchStringsDecl)
 	caps.AllowNet = []string{}
 	return caps
 }

@@ -47,6 +47,7 @@ func Test(ctx context.Context, opts Options, filter string) ([]TestResult, error
 		SetCompiler(newCompiler().WithEnablePrintStatements(true)).
 		SetStore(store).
 		SetModules(mods).
+		AddCustomBuiltins(customBuiltins()).
 		CapturePrintOutput(true).
 		RaiseBuiltinErrors(false).
 		SetTimeout(30 * time.Second)

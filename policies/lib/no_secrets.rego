@@ -32,10 +32,10 @@ object_kinds := {"providers", "features", "models", "prompts", "rag", "evals", "
 
 singletons := {"project", "governance"}
 
+# cairn.match_strings is walk + regex.match done natively: [path, string] for
+# every string of the bundle that matches.
 findings contains [target, path, kind] if {
-	walk(input.bundle, [p, s])
-	is_string(s)
-	regex.match(any_secret, s)
+	some [p, s] in cairn.match_strings(input.bundle, any_secret)
 	some kind, re in patterns
 	regex.match(re, s)
 	[target, path] := locate(p)
