@@ -352,9 +352,11 @@ func checkResults(t *testing.T, store *postgres.Store, run *evals.Run, n int) ma
 	return byWorker
 }
 
-// Three worker processes drain 1,000 jobs: every case executed and recorded
-// exactly once (one provider call each), work spread over the processes.
-func TestThreeWorkerProcessesDrain1000(t *testing.T) {
+// threeWorkers sets up the multi-process tests: a migrated PostgreSQL state,
+// a loopback provider with the given latency, a suite of n cases and three
+// worker processes.
+func threeWorkers(t *testing.T, latency time.Duration, n int) (*postgres.Store, *evaltest.Server, *compiler.Bundle, []*proc) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}
@@ -363,14 +365,21 @@ func TestThreeWorkerProcessesDrain1000(t *testing.T) {
 	if err := distributed.Migrate(context.Background(), store.Pool()); err != nil {
 		t.Fatal(err)
 	}
-	srv := evaltest.New(evaltest.Options{Latency: 5 * time.Millisecond})
-	defer srv.Close()
-	const n = 1000
+	srv := evaltest.New(evaltest.Options{Latency: latency})
+	t.Cleanup(srv.Close)
 	b := fixture(t, srv.URL(), n)
 	var ps []*proc
 	for i := 0; i < 3; i++ {
 		ps = append(ps, spawn(t, u))
 	}
+	return store, srv, b, ps
+}
+
+// Three worker processes drain 1,000 jobs: every case executed and recorded
+// exactly once (one provider call each), work spread over the processes.
+func TestThreeWorkerProcessesDrain1000(t *testing.T) {
+	const n = 1000
+	store, srv, b, ps := threeWorkers(t, 5*time.Millisecond, n)
 	start := time.Now()
 	run, err := (&distributed.Enqueuer{Pool: store.Pool(), KeepResults: true}).RunSuite(context.Background(), b, "qa", evalOpts(store))
 	if err != nil {
@@ -399,22 +408,8 @@ func TestThreeWorkerProcessesDrain1000(t *testing.T) {
 // A worker SIGKILLed mid-run: its jobs are taken over by the others, no case
 // gets a second result, and the run completes.
 func TestKilledWorkerJobsAreRetriedByOthers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("multi-process test")
-	}
-	u, _ := pgtest.Schema(t)
-	store := openStore(t, u)
-	if err := distributed.Migrate(context.Background(), store.Pool()); err != nil {
-		t.Fatal(err)
-	}
-	srv := evaltest.New(evaltest.Options{Latency: 20 * time.Millisecond})
-	defer srv.Close()
 	const n = 1000
-	b := fixture(t, srv.URL(), n)
-	var ps []*proc
-	for i := 0; i < 3; i++ {
-		ps = append(ps, spawn(t, u))
-	}
+	store, srv, b, ps := threeWorkers(t, 20*time.Millisecond, n)
 	victim := ps[0]
 	var once sync.Once
 	var killedAt time.Time
