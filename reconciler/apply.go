@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/reconciler/state"
 	"github.com/cairn-dev/cairn/targets"
 )
@@ -32,24 +33,47 @@ type ApplyOptions struct {
 	LockTimeout time.Duration    // how long to wait for another apply; 0 = fail at once
 	// OnAction, if set, is called after each action is applied (for progress output).
 	OnAction func(Action)
-	// TrainingClient posts training webhooks; nil means a client with a 30 s timeout.
+	// TrainingClient posts training webhooks; nil means a client with a 10 s timeout.
 	TrainingClient *http.Client
+	// TriggerTimeout bounds one training trigger, retries included
+	// (default 30 s): an unreachable or silent webhook never wedges an apply.
+	TriggerTimeout time.Duration
 }
 
 // Result is what an apply did.
 type Result struct {
-	Plan    *Plan    `json:"plan"`    // the plan at the start
+	Plan    *Plan    `json:"plan"`    // the plan applied
 	Applied []Action `json:"applied"` // in the order applied
-	Blocked []Action `json:"blocked"` // still blocked at the end
+	// Blocked are the actions held back: blocked in the plan, or held when
+	// applied because a gate they depend on did not pass (an eval that ran
+	// and failed, a move held, a file whose content would name a version
+	// that did not pass).
+	Blocked []Action `json:"blocked"`
+	// Failed are training triggers that could not be delivered: recorded in
+	// state and in the audit log, retried with back-off by later applies.
+	Failed []Action `json:"failed,omitempty"`
 	// Interrupted: ctx was cancelled, Apply stopped between two actions (the
 	// error wraps ErrInterrupted); the next apply resumes.
 	Interrupted bool `json:"interrupted,omitempty"`
+}
+
+// Partial reports whether some actions were applied and others held back.
+func (r *Result) Partial() bool {
+	return len(r.Applied) > 0 && (len(r.Blocked) > 0 || len(r.Failed) > 0)
 }
 
 // ErrInterrupted is returned (wrapped, with ctx's cause) when Apply stops
 // because its context was cancelled: the running action was finished and
 // recorded, no further one was started.
 var ErrInterrupted = errors.New("apply interrupted")
+
+// DeniedError: a plan with compile errors or unwaived policy denials is
+// never applied; nothing changes.
+type DeniedError struct{ Denials diag.List }
+
+func (e *DeniedError) Error() string {
+	return fmt.Sprintf("the policy check denies this change (%s); nothing applied", strings.TrimPrefix(denialStatus(e.Denials), "blocked: policy: "))
+}
 
 // interrupted marks res and returns the error saying how far apply got.
 func interrupted(ctx context.Context, res *Result) error {
@@ -76,68 +100,136 @@ func hook(point string) {
 	}
 }
 
-// Apply brings the state to the bundle. It holds the apply lock throughout,
-// re-plans before every action (so each action sees the results of the ones
-// before it and a killed apply simply continues), runs each action's state
-// change and its audit entry in one transaction, and stops when no ready
-// action is left. Blocked actions are returned in Result.Blocked, not as an error.
+// Apply applies exactly the plan p, made from bundle b, and nothing else.
+// A denied plan changes nothing (DeniedError). Under the apply lock it first
+// refuses a plan made against another bundle or state (StalePlanError), then
+// runs the plan's ready actions in order, each state change in one
+// transaction with its audit entry, so a killed apply leaves every action
+// either done or not started. Gates are checked again as each action runs: a
+// move whose eval ran and failed is held, and a rendered file whose content
+// would differ from the plan's (because a move it depends on was held) is
+// held too, so no file ever names a version that did not pass. Blocked and
+// held actions are in Result.Blocked, not an error.
 //
 // Cancelling ctx (a signal) does not abort the running action: each action
 // runs to completion on a context without ctx's cancellation (so an eval that
 // was paid for is recorded), and ctx is checked before the next one; Apply
 // then returns Result.Interrupted and an error wrapping ErrInterrupted.
-func Apply(ctx context.Context, b *compiler.Bundle, st state.Store, opts ApplyOptions) (*Result, error) {
+func Apply(ctx context.Context, p *Plan, b *compiler.Bundle, st state.Store, opts ApplyOptions) (*Result, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Options.Now == nil {
+		opts.Options.Now = opts.Now
 	}
 	if opts.Actor == "" {
 		opts.Actor = "unknown"
 	}
+	res := &Result{Plan: p, Applied: []Action{}, Blocked: []Action{}}
+	if p.Denied {
+		return res, &DeniedError{Denials: p.Denials()}
+	}
 	holder, err := lock(ctx, st, opts)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	defer st.ReleaseLock(context.WithoutCancel(ctx), ApplyLock, holder.ID)
 	hook("locked")
-
-	res := &Result{Applied: []Action{}, Blocked: []Action{}}
-	done := map[string]bool{}
-	for {
+	if err := checkFresh(ctx, p, b.Hash(), st); err != nil {
+		return res, err
+	}
+	ap := &applier{b: b, st: st, opts: opts, plan: p}
+	for _, a := range p.Actions {
 		if ctx.Err() != nil {
 			return res, interrupted(ctx, res)
 		}
-		plan, err := BuildPlan(ctx, b, st, opts.Options)
+		if !a.Ready() {
+			res.Blocked = append(res.Blocked, a)
+			continue
+		}
+		a, ok, err := ap.recheck(context.WithoutCancel(ctx), a)
 		if err != nil {
-			if ctx.Err() != nil {
-				return res, interrupted(ctx, res)
+			return res, fmt.Errorf("%s %s: %w", a.Type, a.Object, err)
+		}
+		if !ok {
+			res.Blocked = append(res.Blocked, a)
+			continue
+		}
+		hook("before " + a.Key())
+		if err := ap.execute(context.WithoutCancel(ctx), a); err != nil {
+			var tf *triggerFailure
+			if errors.As(err, &tf) {
+				a.Status = "failed: " + tf.Error()
+				res.Failed = append(res.Failed, a)
+				continue
 			}
-			return res, err
+			return res, fmt.Errorf("%s %s: %w", a.Type, a.Object, err)
 		}
-		if res.Plan == nil {
-			res.Plan = plan
-		}
-		var next *Action
-		for i := range plan.Actions {
-			if a := plan.Actions[i]; a.Ready() && !done[a.Key()] {
-				next = &a
-				break
-			}
-		}
-		if next == nil {
-			res.Blocked = plan.Blocked()
-			return res, nil
-		}
-		done[next.Key()] = true
-		hook("before " + next.Key())
-		if err := execute(context.WithoutCancel(ctx), b, st, opts, *next); err != nil {
-			return res, fmt.Errorf("%s %s: %w", next.Type, next.Object, err)
-		}
-		hook("after " + next.Key())
-		res.Applied = append(res.Applied, *next)
+		hook("after " + a.Key())
+		res.Applied = append(res.Applied, a)
 		if opts.OnAction != nil {
-			opts.OnAction(*next)
+			opts.OnAction(a)
 		}
 	}
+	if err := ap.finish(context.WithoutCancel(ctx)); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// PlanAndApply is `cairn apply` without a plan file: it plans against the
+// state and applies that plan. When applying held something back that the
+// plan had counted on (an eval ran and failed, so its move was held and the
+// files that would have named the new version too), it plans again from the
+// state as it now is and applies what is ready, until a round applies
+// nothing: one apply converges as far as the gates allow. A plan made stale
+// by another apply that finished while this one waited for the lock is made
+// again.
+func PlanAndApply(ctx context.Context, b *compiler.Bundle, st state.Store, opts ApplyOptions) (*Result, error) {
+	total := &Result{Applied: []Action{}, Blocked: []Action{}}
+	stale := 0
+	for {
+		p, err := BuildPlan(ctx, b, st, opts.Options)
+		if err != nil {
+			if ctx.Err() != nil {
+				return total, interrupted(ctx, total)
+			}
+			return total, err
+		}
+		if total.Plan == nil {
+			total.Plan = p
+		}
+		res, err := Apply(ctx, p, b, st, opts)
+		var se *StalePlanError
+		if errors.As(err, &se) && stale < 3 {
+			stale++
+			continue
+		}
+		total.Applied = append(total.Applied, res.Applied...)
+		total.Failed = append(total.Failed, res.Failed...)
+		total.Blocked = res.Blocked
+		total.Interrupted = res.Interrupted
+		if err != nil || len(res.Applied) == 0 || !heldWhileApplying(p, res) {
+			return total, err
+		}
+	}
+}
+
+// heldWhileApplying reports whether an action the plan had ready was held
+// when applied.
+func heldWhileApplying(p *Plan, res *Result) bool {
+	ready := map[string]bool{}
+	for _, a := range p.Actions {
+		if a.Ready() {
+			ready[a.Key()] = true
+		}
+	}
+	for _, a := range res.Blocked {
+		if ready[a.Key()] {
+			return true
+		}
+	}
+	return false
 }
 
 func lock(ctx context.Context, st state.Store, opts ApplyOptions) (state.LockHolder, error) {
@@ -192,110 +284,10 @@ func pointerDoc(field, name, version string) string {
 	return doc(map[string]string{field: name, "version": version})
 }
 
-// execute applies one action: the slow part (running an eval, snapshotting,
-// writing a file) first, then the state change and its audit entry in one
-// transaction, so a kill leaves either both or neither.
-func execute(ctx context.Context, b *compiler.Bundle, st state.Store, opts ApplyOptions, a Action) error {
-	now := opts.Now().UTC()
-	entry := state.AuditEntry{Time: now, Actor: opts.Actor, Commit: opts.Commit, Action: string(a.Type), Object: a.Object}
-	var change func(tx state.Ops) error
-	switch a.Type {
-	case RegisterPromptVersion:
-		name := strings.TrimPrefix(a.Object, "prompts/")
-		p := b.Prompts[name]
-		if p == nil {
-			return fmt.Errorf("prompt %s is not in the bundle", name)
-		}
-		pv := state.PromptVersion{Prompt: name, Version: p.Version, ContentHash: p.ContentHash, Template: p.Template, Inputs: p.Inputs,
-			Model:        state.PromptModel{Provider: p.Model.Provider, ID: p.Model.ID, Temperature: p.Model.Temperature, MaxTokens: p.Model.MaxTokens},
-			RegisteredAt: now, RegisteredBy: opts.Actor}
-		for _, m := range p.Messages {
-			pv.Messages = append(pv.Messages, state.Message{Role: m.Role, Content: m.Content})
-		}
-		entry.After = doc(map[string]string{"version": p.Version, "content_hash": p.ContentHash})
-		change = func(tx state.Ops) error {
-			_, err := tx.RegisterPromptVersion(ctx, pv)
-			return err
-		}
-	case MovePromptLabel, MoveModelAlias:
-		field := "label"
-		if a.Type == MoveModelAlias {
-			field = "alias"
-		}
-		entry.Before = pointerDoc(field, a.Name, a.Before)
-		entry.After = doc(struct {
-			Name    string      `json:"name"`
-			Version string      `json:"version"`
-			Subject string      `json:"subject,omitempty"`
-			Gates   []GateCheck `json:"gates"`
-		}{a.Name, a.After, a.Subject, a.Gates})
-		change = func(tx state.Ops) error { return tx.SetPointer(ctx, a.Object, a.Name, a.Before, a.After) }
-	case RunEval:
-		if opts.Evals == nil {
-			return errors.New("eval runner not available")
-		}
-		name := strings.TrimPrefix(a.Object, "evals/")
-		req := EvalRequest{Eval: name, Target: a.Name, TargetVersion: a.TargetVersion, SubjectHash: a.Subject, EvalHash: a.After}
-		started := opts.Now().UTC()
-		out, err := opts.Evals.RunEval(ctx, b, req)
-		if err != nil {
-			return err
-		}
-		hook("ran " + a.Key())
-		run := state.EvalRun{Eval: name, EvalHash: a.After, Target: a.Name, TargetVersion: a.TargetVersion, SubjectHash: a.Subject,
-			Passed: out.Passed, Metrics: out.Metrics, Summary: out.Summary, StartedAt: started, FinishedAt: opts.Now().UTC(), Cases: out.Cases}
-		change = func(tx state.Ops) error {
-			id, err := tx.RecordEvalRun(ctx, run)
-			entry.After = doc(map[string]any{"run": id, "target": run.Target, "version": run.TargetVersion, "subject": run.SubjectHash,
-				"passed": run.Passed, "metrics": run.Metrics, "summary": run.Summary})
-			return err
-		}
-	case SnapshotRAG:
-		if opts.RAG == nil {
-			return errors.New("rag snapshotter not available")
-		}
-		name := strings.TrimPrefix(a.Object, "rag/")
-		snap, err := opts.RAG.Snapshot(ctx, b, name)
-		if err != nil {
-			return err
-		}
-		hook("ran " + a.Key())
-		rec := doc(ragRecord{Hash: a.After, ID: snap.ID})
-		entry.Before = a.Before
-		entry.After = doc(map[string]string{"hash": a.After, "snapshot": snap.ID, "summary": snap.Summary})
-		change = func(tx state.Ops) error { return tx.PutRecord(ctx, RecordRAGSnapshot, name, []byte(rec)) }
-	case RenderTarget:
-		if err := writeRendered(b.Root, a); err != nil {
-			return err
-		}
-		hook("ran " + a.Key())
-		entry.Before, entry.After = a.Before, a.After
-		change = func(tx state.Ops) error { return tx.SetRenderedHash(ctx, a.Object, a.After) }
-	case TriggerTraining:
-		c, err := fireTraining(ctx, b, st, opts, a, &entry)
-		if err != nil {
-			return err
-		}
-		change = c
-	default:
-		return fmt.Errorf("action type %s is not supported by this cairn", a.Type)
-	}
-	return st.Update(ctx, func(tx state.Ops) error {
-		if err := change(tx); err != nil {
-			return err
-		}
-		if _, err := tx.AppendAudit(ctx, entry); err != nil {
-			return err
-		}
-		hook("in-tx " + a.Key())
-		return nil
-	})
-}
-
 // writeRendered restores or writes a rendered file, or removes a stale one
 // (After ""), through targets.Write like `cairn render`. A stale file is
 // re-checked for the cairn header first: what a person wrote is never removed.
-func writeRendered(root string, a Action) error {
+func writeRendered(root string, a Action, content []byte) error {
 	rel, err := renderedRel(a.Object)
 	if err != nil {
 		return err
@@ -314,7 +306,7 @@ func writeRendered(root string, a Action) error {
 		}
 		return targets.Write(dir, nil, []targets.Change{{Status: "extra", Path: rel}})
 	}
-	return targets.Write(dir, []targets.File{{Path: rel, Content: a.content}}, []targets.Change{{Status: "changed", Path: rel}})
+	return targets.Write(dir, []targets.File{{Path: rel, Content: content}}, []targets.Change{{Status: "changed", Path: rel}})
 }
 
 // writeFile writes rel under root atomically (temp file + rename), refusing

@@ -37,7 +37,7 @@ func TestApplyInterruptedBetweenActions(t *testing.T) {
 	root := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	runner := &cancellingRunner{cancel: cancel}
-	res, err := Apply(ctx, fullBundle(root), st, fullOptions(runner))
+	res, err := PlanAndApply(ctx, fullBundle(root), st, fullOptions(runner))
 	if !errors.Is(err, ErrInterrupted) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want ErrInterrupted wrapping context.Canceled", err)
 	}
@@ -68,7 +68,7 @@ func TestApplyInterruptedBetweenActions(t *testing.T) {
 		t.Fatalf("%d eval runs recorded, want the finished one", len(runs))
 	}
 	// The lock was released: the next apply resumes where this one stopped.
-	res, err = Apply(context.Background(), fullBundle(root), st, fullOptions(runner))
+	res, err = PlanAndApply(context.Background(), fullBundle(root), st, fullOptions(runner))
 	must(t, err)
 	if res.Interrupted || len(res.Blocked) != 0 || len(res.Applied) != 6 {
 		t.Fatalf("resumed apply: %d applied, %d blocked, interrupted=%v", len(res.Applied), len(res.Blocked), res.Interrupted)
@@ -80,7 +80,7 @@ func TestApplyInterruptedBetweenActions(t *testing.T) {
 	// Already cancelled: nothing starts.
 	done, stop := context.WithCancel(context.Background())
 	stop()
-	res, err = Apply(done, fullBundle(t.TempDir()), newStore(t), fullOptions(&fakeRunner{}))
+	res, err = PlanAndApply(done, fullBundle(t.TempDir()), newStore(t), fullOptions(&fakeRunner{}))
 	if err == nil || (res != nil && len(res.Applied) != 0) {
 		t.Fatalf("apply on a cancelled context: %v, %+v", err, res)
 	}

@@ -94,7 +94,7 @@ func TestApplyConvergesAndIsIdempotent(t *testing.T) {
 	seed(t, st)
 	root := t.TempDir()
 	runner := &fakeRunner{}
-	res, err := Apply(ctx, fullBundle(root), st, fullOptions(runner))
+	res, err := PlanAndApply(ctx, fullBundle(root), st, fullOptions(runner))
 	must(t, err)
 	var types []string
 	for _, a := range res.Applied {
@@ -126,7 +126,7 @@ func TestApplyConvergesAndIsIdempotent(t *testing.T) {
 	}
 	before := dump(t, st, root)
 	// Second apply: nothing to do, nothing run again.
-	res, err = Apply(ctx, fullBundle(root), st, fullOptions(runner))
+	res, err = PlanAndApply(ctx, fullBundle(root), st, fullOptions(runner))
 	must(t, err)
 	if len(res.Applied) != 0 || res.Plan.Changes() {
 		t.Fatalf("second apply applied %v", res.Applied)
@@ -145,7 +145,7 @@ func TestApplyFailedEvalBlocksAndIsNotRerun(t *testing.T) {
 	seed(t, st)
 	runner := &fakeRunner{fail: map[string]bool{"answer-quality": true}}
 	b := fullBundle(t.TempDir())
-	res, err := Apply(ctx, b, st, fullOptions(runner))
+	res, err := PlanAndApply(ctx, b, st, fullOptions(runner))
 	must(t, err)
 	if len(res.Blocked) != 1 || res.Blocked[0].Name != "prod" || !strings.Contains(res.Blocked[0].Status, "eval answer-quality: run #1 failed") {
 		t.Fatalf("blocked = %+v, want prompts/answer prod blocked by the failed run", res.Blocked)
@@ -153,7 +153,7 @@ func TestApplyFailedEvalBlocksAndIsNotRerun(t *testing.T) {
 	if v, ok, _ := st.GetPointer(ctx, "prompts/answer", "prod"); ok {
 		t.Fatalf("prod moved to %s despite a failed eval", v)
 	}
-	res, err = Apply(ctx, b, st, fullOptions(runner))
+	res, err = PlanAndApply(ctx, b, st, fullOptions(runner))
 	must(t, err)
 	if len(res.Applied) != 0 || len(res.Blocked) != 1 || len(runner.calls) != 2 {
 		t.Fatalf("second apply: applied %d, blocked %d, runs %v", len(res.Applied), len(res.Blocked), runner.calls)
@@ -164,7 +164,7 @@ func TestApplyWithoutRunnerNeverPassesEvalGate(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
 	seed(t, st)
-	res, err := Apply(ctx, fullBundle(t.TempDir()), st, ApplyOptions{Options: Options{Approvals: 1}, Now: fixedClock()})
+	res, err := PlanAndApply(ctx, fullBundle(t.TempDir()), st, ApplyOptions{Options: Options{Approvals: 1}, Now: fixedClock()})
 	must(t, err)
 	var blocked []string
 	for _, a := range res.Blocked {
@@ -207,7 +207,7 @@ func TestConcurrentApplies(t *testing.T) {
 			defer wg.Done()
 			opts := fullOptions(&slowRunner{})
 			opts.Actor = fmt.Sprintf("applier-%d", i)
-			results[i], errs[i] = Apply(ctx, fullBundle(root), open(), opts)
+			results[i], errs[i] = PlanAndApply(ctx, fullBundle(root), open(), opts)
 		}(i)
 	}
 	wg.Wait()
@@ -248,7 +248,7 @@ func TestConcurrentApplies(t *testing.T) {
 	// A second apply that waits for the lock finds nothing left to do.
 	opts := fullOptions(&fakeRunner{})
 	opts.LockTimeout = 5 * time.Second
-	res, err := Apply(ctx, fullBundle(root), st, opts)
+	res, err := PlanAndApply(ctx, fullBundle(root), st, opts)
 	must(t, err)
 	if len(res.Applied) != 0 {
 		t.Fatalf("apply after the winner applied %v", res.Applied)
@@ -270,13 +270,13 @@ func TestLockWaitsThenSucceeds(t *testing.T) {
 	}()
 	opts := fullOptions(&fakeRunner{})
 	opts.LockTimeout = 5 * time.Second
-	if _, err := Apply(ctx, fullBundle(t.TempDir()), st, opts); err != nil {
+	if _, err := PlanAndApply(ctx, fullBundle(t.TempDir()), st, opts); err != nil {
 		t.Fatalf("apply did not wait for the lock: %v", err)
 	}
 	// A lock held on another host is never taken over, however old.
 	_, _, _ = st.AcquireLock(ctx, ApplyLock, other)
 	opts.LockTimeout = 200 * time.Millisecond
-	_, err = Apply(ctx, fullBundle(t.TempDir()), st, opts)
+	_, err = PlanAndApply(ctx, fullBundle(t.TempDir()), st, opts)
 	var le *LockError
 	if !errors.As(err, &le) || le.Holder.Actor != "bob" || !strings.Contains(err.Error(), "bob (pid 1 on elsewhere) since 2026-03-01T12:00:00Z") {
 		t.Fatalf("err = %v, want a lock error naming bob", err)
@@ -302,7 +302,7 @@ func TestCrashChild(t *testing.T) {
 	st, err := state.Open(context.Background(), dbPath)
 	must(t, err)
 	defer st.Close()
-	if _, err := Apply(context.Background(), fullBundle(os.Getenv("CAIRN_CRASH_ROOT")), st, fullOptions(&fakeRunner{})); err != nil {
+	if _, err := PlanAndApply(context.Background(), fullBundle(os.Getenv("CAIRN_CRASH_ROOT")), st, fullOptions(&fakeRunner{})); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -318,7 +318,7 @@ func TestCrashResume(t *testing.T) {
 	seed(t, clean)
 	var names []string
 	crashHook = func(p string) { names = append(names, p) }
-	_, err := Apply(ctx, fullBundle(cleanRoot), clean, fullOptions(&fakeRunner{}))
+	_, err := PlanAndApply(ctx, fullBundle(cleanRoot), clean, fullOptions(&fakeRunner{}))
 	crashHook = nil
 	must(t, err)
 	want := dump(t, clean, cleanRoot)
@@ -364,7 +364,7 @@ func TestCrashResume(t *testing.T) {
 			must(t, err)
 			got := dump(t, st, root)
 			// One more apply has nothing to do.
-			res, err := Apply(ctx, fullBundle(root), st, fullOptions(&fakeRunner{}))
+			res, err := PlanAndApply(ctx, fullBundle(root), st, fullOptions(&fakeRunner{}))
 			must(t, err)
 			st.Close()
 			if got != want {

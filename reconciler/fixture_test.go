@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/prompts"
 	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/targets"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -129,12 +131,16 @@ func (f *fakeRunner) RunEval(ctx context.Context, b *compiler.Bundle, req EvalRe
 
 type fakeRenderer struct{}
 
-func (fakeRenderer) Render(ctx context.Context, b *compiler.Bundle, st state.Ops) ([]File, error) {
+func (fakeRenderer) Render(ctx context.Context, b *compiler.Bundle, v targets.View) ([]File, error) {
 	var out []File
 	for _, name := range sortedKeys(b.Prompts) {
-		p := b.Prompts[name]
+		// What the state serves, never the bundle's wish.
+		var served []string
+		for _, l := range sortedKeys(v.Labels[name]) {
+			served = append(served, l+"="+v.Labels[name][l])
+		}
 		out = append(out, File{Path: "rendered/kubernetes/" + name + ".yaml",
-			Content: fmt.Appendf(nil, "# bundle %s\nprompt: %s\nversion: %s\n", b.Hash(), name, p.Version)})
+			Content: fmt.Appendf(nil, "# bundle %s\nprompt: %s\nserved: %s\n", b.Hash(), name, strings.Join(served, ","))})
 	}
 	return out, nil
 }

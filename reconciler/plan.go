@@ -15,8 +15,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/evals/prices"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/prompts"
 	"github.com/cairn-dev/cairn/rag"
@@ -41,11 +43,16 @@ const (
 	MoveModelAlias        ActionType = "move_model_alias"
 	RenderTarget          ActionType = "render_target"
 	TriggerTraining       ActionType = "trigger_training" // see training.go
+	// Gated destroys: what served an environment and is gone from the specs.
+	DeletePromptLabel ActionType = "delete_prompt_label"
+	DeleteModelAlias  ActionType = "delete_model_alias"
+	DeleteDeployment  ActionType = "delete_deployment"
 )
 
 // phase orders actions so that every action's inputs exist before it runs.
 var phase = map[ActionType]int{
-	RegisterPromptVersion: 0, SnapshotRAG: 1, RunEval: 2, MovePromptLabel: 3, MoveModelAlias: 3, RenderTarget: 4, TriggerTraining: 5,
+	RegisterPromptVersion: 0, SnapshotRAG: 1, RunEval: 2, MovePromptLabel: 3, MoveModelAlias: 3,
+	DeletePromptLabel: 3, DeleteModelAlias: 3, DeleteDeployment: 3, RenderTarget: 4, TriggerTraining: 5,
 }
 
 // StatusReady is the gate status of an action that may run.
@@ -84,8 +91,6 @@ type Action struct {
 
 	// Training is the decision and evidence of a trigger_training action.
 	Training *TrainingRun `json:"training,omitempty"`
-
-	content []byte // render_target: the file to write
 }
 
 // Ready reports whether the action may run.
@@ -96,12 +101,44 @@ func (a Action) Key() string {
 	return string(a.Type) + " " + a.Object + " " + a.Name + " " + a.After + " " + a.Subject
 }
 
-// Plan is the ordered list of actions that brings state to the bundle.
+// Plan is the ordered list of actions that brings state to the bundle. It
+// is made against one bundle and one state (State); Apply refuses it when
+// either changed since, as Terraform refuses a stale saved plan.
 type Plan struct {
 	FormatVersion int      `json:"format_version"`
 	BundleHash    string   `json:"bundle_hash"`
+	State         StateRef `json:"state"`
 	Approvals     int      `json:"approvals"`
-	Actions       []Action `json:"actions"`
+	// Policy holds the check stage's results: compile errors, denials,
+	// warnings and waived denials, each at its file:line:col.
+	Policy diag.List `json:"policy,omitempty"`
+	// Denied: an error or an unwaived denial in Policy blocks every action,
+	// and Apply changes nothing.
+	Denied  bool     `json:"denied,omitempty"`
+	Actions []Action `json:"actions"`
+}
+
+// Denials returns the policy results that block the plan: errors and
+// unwaived denials.
+func (p *Plan) Denials() diag.List {
+	var out diag.List
+	for _, d := range p.Policy {
+		if d.Severity == diag.Error || d.Severity == diag.Deny {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Waived returns the denials that waivers let through.
+func (p *Plan) Waived() diag.List {
+	var out diag.List
+	for _, d := range p.Policy {
+		if d.Severity == diag.Waived {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Changes reports whether the plan has anything to do (ready or blocked).
@@ -147,10 +184,11 @@ type File struct {
 	Content []byte
 }
 
-// Renderer renders deploy targets (the targets package implements it). Nil
-// means rendering is left to `cairn render`: the plan has no render_target actions.
+// Renderer renders deploy targets (the targets package implements it)
+// against a view of what the state serves. Nil means rendering is left to
+// `cairn render`: the plan has no render_target actions.
 type Renderer interface {
-	Render(ctx context.Context, b *compiler.Bundle, st state.Ops) ([]File, error)
+	Render(ctx context.Context, b *compiler.Bundle, view targets.View) ([]File, error)
 }
 
 // RAGSnapshot is what a snapshotter reports.
@@ -171,6 +209,14 @@ type Options struct {
 	Evals     EvalRunner
 	Renderer  Renderer
 	RAG       RAGSnapshotter
+	// Policy is what the check stage found (pipeline.Check): any error or
+	// unwaived denial in it blocks every action of the plan.
+	Policy diag.List
+	// Prices is the catalog eval runs meter cost with, recorded with each
+	// run's inputs (nil: prices.Default()).
+	Prices *prices.Catalog
+	// Now is the clock training-trigger back-off is judged by (nil: time.Now).
+	Now func() time.Time
 }
 
 // RecordRAGSnapshot is the record kind where apply notes which RAG content
@@ -186,7 +232,16 @@ type ragRecord struct {
 // version bump makes it fail with a diag.List naming the prompt, the version
 // and both hashes.
 func BuildPlan(ctx context.Context, b *compiler.Bundle, st state.Ops, opts Options) (*Plan, error) {
-	p := &Plan{FormatVersion: FormatVersion, BundleHash: b.Hash(), Approvals: opts.Approvals, Actions: []Action{}}
+	ref, err := ReadStateRef(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{FormatVersion: FormatVersion, BundleHash: b.Hash(), State: ref, Approvals: opts.Approvals, Actions: []Action{}}
+	if len(opts.Policy) > 0 {
+		p.Policy = append(diag.List{}, opts.Policy...)
+		p.Policy.Sort()
+	}
+	p.Denied = len(p.Denials()) > 0
 	pl := planner{ctx: ctx, b: b, st: st, opts: opts, plan: p, evals: map[string]bool{}}
 	if err := pl.prompts(); err != nil {
 		return nil, err
@@ -197,11 +252,20 @@ func BuildPlan(ctx context.Context, b *compiler.Bundle, st state.Ops, opts Optio
 	if err := pl.models(); err != nil {
 		return nil, err
 	}
+	if err := pl.deletes(); err != nil {
+		return nil, err
+	}
 	if err := pl.training(); err != nil {
 		return nil, err
 	}
 	if err := pl.render(); err != nil {
 		return nil, err
+	}
+	if p.Denied {
+		why := denialStatus(p.Denials())
+		for i := range p.Actions {
+			p.Actions[i].Status = why
+		}
 	}
 	sort.SliceStable(p.Actions, func(i, j int) bool {
 		a, c := p.Actions[i], p.Actions[j]
@@ -214,6 +278,21 @@ func BuildPlan(ctx context.Context, b *compiler.Bundle, st state.Ops, opts Optio
 		return a.Name < c.Name
 	})
 	return p, nil
+}
+
+// denialStatus is the status of every action of a denied plan: the first
+// denial with its position, and how many there are.
+func denialStatus(ds diag.List) string {
+	d := ds[0]
+	where := ""
+	if d.Pos.IsValid() {
+		where = d.Pos.String() + ": "
+	}
+	more := ""
+	if len(ds) > 1 {
+		more = fmt.Sprintf(" (and %d more)", len(ds)-1)
+	}
+	return fmt.Sprintf("blocked: policy: %s%s %s: %s%s", where, d.Severity, d.Code, d.Message, more)
 }
 
 type planner struct {
@@ -646,16 +725,26 @@ func ragReason(d rag.Diff) string {
 	return strings.Join(parts, "; ")
 }
 
-// render plans render_target actions. Like Terraform's refresh it compares
-// the files on disk as well as the hashes apply recorded: a file edited by
-// hand or deleted is restored, and a file cairn generated that is no longer
-// rendered is removed (an action with After ""), exactly as `cairn render`
-// does (targets.Diff: files without the cairn header are never removed).
+// render plans render_target actions. The files are rendered from the
+// view of what the state will serve once this plan is applied: the state's
+// aliases and labels, moved where this plan's moves are ready or pending
+// (their gates are checked again when applied), never where a move is
+// blocked. Like Terraform's refresh it compares the files on disk as well as
+// the hashes apply recorded: a file edited by hand or deleted is restored,
+// and a file cairn generated that is no longer rendered is removed (an
+// action with After ""), exactly as `cairn render` does (targets.Diff: files
+// without the cairn header are never removed). The removal of a deployment's
+// files waits for its delete_deployment gate.
 func (pl *planner) render() error {
 	if pl.opts.Renderer == nil {
 		return nil
 	}
-	files, err := pl.opts.Renderer.Render(pl.ctx, pl.b, pl.st)
+	view, err := ServedView(pl.ctx, pl.st)
+	if err != nil {
+		return err
+	}
+	Project(&view, pl.b, pl.plan.Actions)
+	files, err := pl.opts.Renderer.Render(pl.ctx, pl.b, view)
 	if err != nil {
 		return fmt.Errorf("render: %w", err)
 	}
@@ -682,7 +771,7 @@ func (pl *planner) render() error {
 	}
 	for _, f := range files {
 		h := state.HashBytes(f.Content)
-		a := Action{Type: RenderTarget, Object: f.Path, Before: have[f.Path], After: h, Status: StatusReady, content: f.Content}
+		a := Action{Type: RenderTarget, Object: f.Path, Before: have[f.Path], After: h, Status: StatusReady}
 		switch c, differs := onDisk[f.Path]; {
 		case have[f.Path] == "":
 			a.Reason = "not rendered yet"
@@ -698,11 +787,7 @@ func (pl *planner) render() error {
 		}
 		pl.add(a)
 	}
-	// No files at all means rendering is held (or nothing is deployed yet):
-	// never read that as "every rendered file is stale".
-	if len(files) == 0 {
-		return nil
-	}
+	held := pl.heldDeploymentFiles()
 	for _, c := range changes {
 		if c.Status != "extra" || c.Foreign {
 			continue
@@ -712,7 +797,11 @@ func (pl *planner) render() error {
 		if before == "" {
 			before = diskHash(filepath.Join(dir, filepath.FromSlash(c.Path)))
 		}
-		pl.add(Action{Type: RenderTarget, Object: obj, Before: before, Reason: "no longer rendered (a file cairn generated)", Status: StatusReady})
+		a := Action{Type: RenderTarget, Object: obj, Before: before, Reason: "no longer rendered (a file cairn generated)", Status: StatusReady}
+		if why, ok := held[c.Path]; ok {
+			a.Status = "blocked: " + why
+		}
+		pl.add(a)
 	}
 	return nil
 }

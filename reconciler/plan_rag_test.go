@@ -82,7 +82,7 @@ func TestPlanRecognisesRAGBuild(t *testing.T) {
 	}
 
 	// Apply snapshots it; the plan after that is clean again.
-	_, err = Apply(ctx, b, st, ApplyOptions{Options: opts, Actor: "test", Now: fixedClock()})
+	_, err = PlanAndApply(ctx, b, st, ApplyOptions{Options: opts, Actor: "test", Now: fixedClock()})
 	must(t, err)
 	p, err = BuildPlan(ctx, b, st, opts)
 	must(t, err)

@@ -39,8 +39,9 @@ type PluginOptions struct {
 	// RAGEmbedder configures network embedders (tests pass an httptest client).
 	RAGEmbedder []rag.EmbedderOption
 
-	// OnRenderHeld, if set, is told (once per distinct reason) when rendering
-	// is held back because a served alias or label cannot move yet.
+	// OnRenderHeld, if set, is told (once per distinct note) what rendering
+	// left out and why: a deployment whose alias or label has no version
+	// that passed its gates, a deployment without an image.
 	OnRenderHeld func(reason string)
 }
 
@@ -51,7 +52,8 @@ func Plugins(st state.Store, opts PluginOptions) Options {
 	o := Options{Approvals: opts.Approvals}
 	o.Evals = &EvalPlugin{Store: st, RAG: st, Opts: opts}
 	o.RAG = &RAGPlugin{Store: st, Opts: opts}
-	o.Renderer = &RenderPlugin{Opts: opts, Evals: o.Evals}
+	o.Renderer = &RenderPlugin{Opts: opts}
+	o.Prices = opts.Prices
 	return o
 }
 
@@ -173,102 +175,46 @@ func (p *RAGPlugin) Snapshot(ctx context.Context, b *compiler.Bundle, name strin
 // RenderedDir is where apply writes rendered targets, relative to the spec repo.
 const RenderedDir = "rendered"
 
-// RenderPlugin renders deploy targets with targets.Render against the
-// registry state.
-//
-// Rendered manifests must only ever name versions whose gates passed: so
-// while a move of an alias or label that a deployment serves is blocked,
-// nothing is rendered (the files already in rendered/ keep describing what
-// state serves). Moves that are ready or pending (about to run in this
-// apply) do not hold rendering: apply re-plans after every action and renders
-// last, once they are applied.
+// RenderPlugin renders deploy targets with targets.RenderWithNotes against
+// a view of what the state serves (ServedView, projected by the plan's own
+// moves): rendered manifests only ever name versions whose gates passed.
+// Deployments the view does not serve yet are left out, and the notes say
+// so through OnRenderHeld.
 type RenderPlugin struct {
-	Opts  PluginOptions
-	Evals EvalRunner // for the gate check (nil: eval gates without evidence block)
+	Opts PluginOptions
 
-	mu       sync.Mutex
-	lastHeld string
+	mu    sync.Mutex
+	noted map[string]bool
 }
 
-// Render returns the files to write under the spec repo (paths start with
-// "rendered/"), or none while rendering is held.
-func (p *RenderPlugin) Render(ctx context.Context, b *compiler.Bundle, st state.Ops) ([]File, error) {
-	held, err := p.held(ctx, b, st)
+// Render returns the files to write under the spec repo (paths start with "rendered/").
+func (p *RenderPlugin) Render(ctx context.Context, b *compiler.Bundle, view targets.View) ([]File, error) {
+	res, err := targets.RenderWithNotes(targets.Input{Bundle: b, State: view, Git: p.Opts.Git})
 	if err != nil {
 		return nil, err
 	}
-	if held != "" {
-		p.note(held)
-		return nil, nil
+	for _, n := range res.Notes {
+		p.note(n.String())
 	}
-	p.note("")
-	view, err := ViewFromState(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	// A prompt version this plan registers is served by the label moves that
-	// run before rendering: render it from the bundle.
-	for name, pr := range b.Prompts {
-		if _, ok := view.Prompts[name][pr.Version]; ok {
-			continue
-		}
-		if view.Prompts[name] == nil {
-			view.Prompts[name] = map[string]targets.PromptVersion{}
-		}
-		view.Prompts[name][pr.Version] = targets.PromptVersion{Version: pr.Version, ContentHash: pr.ContentHash, Template: pr.Template,
-			Messages: pr.Messages, Inputs: pr.Inputs, Model: pr.Model}
-	}
-	files, err := targets.Render(targets.Input{Bundle: b, State: view, Git: p.Opts.Git})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]File, len(files))
-	for i, f := range files {
+	out := make([]File, len(res.Files))
+	for i, f := range res.Files {
 		out[i] = File{Path: path.Join(RenderedDir, f.Path), Content: f.Content}
 	}
 	return out, nil
 }
 
-func (p *RenderPlugin) note(reason string) {
+// note passes each distinct note on once.
+func (p *RenderPlugin) note(s string) {
 	p.mu.Lock()
-	changed := reason != p.lastHeld
-	p.lastHeld = reason
+	if p.noted == nil {
+		p.noted = map[string]bool{}
+	}
+	seen := p.noted[s]
+	p.noted[s] = true
 	p.mu.Unlock()
-	if changed && reason != "" && p.Opts.OnRenderHeld != nil {
-		p.Opts.OnRenderHeld(reason)
+	if !seen && p.Opts.OnRenderHeld != nil {
+		p.Opts.OnRenderHeld(s)
 	}
-}
-
-// held returns why rendering must wait ("" when it need not): the blocked
-// moves of aliases and labels of served models and prompts.
-func (p *RenderPlugin) held(ctx context.Context, b *compiler.Bundle, st state.Ops) (string, error) {
-	served := map[string]bool{}
-	for _, d := range b.Deployments {
-		if d.Model != "" {
-			served["models/"+d.Model] = true
-		}
-		if d.Prompt != "" {
-			served["prompts/"+d.Prompt] = true
-		}
-	}
-	if len(served) == 0 {
-		return "", nil
-	}
-	// The same gates as the plan, without rendering (no recursion) or RAG.
-	pl, err := BuildPlan(ctx, b, st, Options{Approvals: p.Opts.Approvals, Evals: p.Evals})
-	if err != nil {
-		return "", err
-	}
-	var why []string
-	for _, a := range pl.Actions {
-		if (a.Type == MoveModelAlias || a.Type == MovePromptLabel) && served[a.Object] && !a.Ready() {
-			why = append(why, fmt.Sprintf("%s %s → %s is %s", a.Object, a.Name, a.After, a.Status))
-		}
-	}
-	if len(why) == 0 {
-		return "", nil
-	}
-	return "rendering waits for blocked moves: " + strings.Join(why, "; "), nil
 }
 
 // ViewFromState reads the registered model and prompt versions the

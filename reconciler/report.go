@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/reconciler/state"
 )
 
@@ -27,7 +28,80 @@ type Report struct {
 	Served        []Served     `json:"served"`
 	Waivers       []WaiverInfo `json:"waivers"`
 	Differences   []Difference `json:"differences"`
+	Policy        PolicyReport `json:"policy"`
 	Audit         AuditSummary `json:"audit"`
+}
+
+// PolicyReport is the policy section: what the check finds now (denials
+// and the waivers that let denials through), and per apply the policy
+// decisions it acted on, from the audit log.
+type PolicyReport struct {
+	Checked bool             `json:"checked"` // Current was filled by a check
+	Current []PolicyResult   `json:"current"`
+	Applies []PolicyDecision `json:"applies"`
+}
+
+// PolicyResult is one denial, warning or waived denial now.
+type PolicyResult struct {
+	Severity string `json:"severity"`
+	Policy   string `json:"policy"`
+	Target   string `json:"target"`
+	Pos      string `json:"pos,omitempty"`
+	Message  string `json:"message"`
+	Waiver   string `json:"waiver,omitempty"`
+}
+
+// PolicyDecision is what one apply acted on: the audit entry recording it,
+// its warnings and the waivers it used (approver, expiry and reason).
+type PolicyDecision struct {
+	Seq      int64          `json:"seq"`
+	Time     string         `json:"time"`
+	Actor    string         `json:"actor"`
+	Commit   string         `json:"commit,omitempty"`
+	Bundle   string         `json:"bundle"`
+	Denials  int            `json:"denials"`
+	Warnings int            `json:"warnings"`
+	Waived   []PolicyResult `json:"waived"`
+}
+
+// SetCheck puts the check stage's results in the policy section.
+func (r *Report) SetCheck(ds diag.List) {
+	r.Policy.Checked = true
+	r.Policy.Current = []PolicyResult{}
+	for _, d := range ds {
+		if d.Severity == diag.Deny || d.Severity == diag.Waived || d.Severity == diag.Error {
+			r.Policy.Current = append(r.Policy.Current, PolicyResult{Severity: string(d.Severity), Policy: d.Code, Target: d.Object,
+				Pos: d.Pos.String(), Message: d.Message, Waiver: d.Waiver})
+		}
+	}
+}
+
+// policyDecisions reads the policy_check entries of the audit log.
+func policyDecisions(log []state.AuditEntry) []PolicyDecision {
+	out := []PolicyDecision{}
+	for _, e := range log {
+		if e.Action != AuditPolicy {
+			continue
+		}
+		var v struct {
+			Denials  int `json:"denials"`
+			Warnings int `json:"warnings"`
+			Waived   []struct {
+				Policy string `json:"policy"`
+				Target string `json:"target"`
+				Pos    string `json:"pos"`
+				Waiver string `json:"waiver"`
+			} `json:"waived"`
+		}
+		_ = json.Unmarshal([]byte(e.After), &v)
+		d := PolicyDecision{Seq: e.Seq, Time: state.FormatTime(e.Time), Actor: e.Actor, Commit: e.Commit,
+			Bundle: strings.TrimPrefix(e.Object, "bundles/"), Denials: v.Denials, Warnings: v.Warnings, Waived: []PolicyResult{}}
+		for _, w := range v.Waived {
+			d.Waived = append(d.Waived, PolicyResult{Severity: "waived", Policy: w.Policy, Target: w.Target, Pos: w.Pos, Waiver: w.Waiver})
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // Served is one alias/label as recorded in state, with its gate evidence now.
@@ -80,6 +154,7 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 	if err != nil {
 		return nil, err
 	}
+	r.Policy = PolicyReport{Current: []PolicyResult{}, Applies: policyDecisions(log)}
 	inState := map[string]string{}
 	for _, p := range ptrs {
 		inState[p.Object+"."+p.Name] = p.Version
@@ -281,6 +356,22 @@ Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified (hea
 {{range .Waivers}}| {{md .Policy}} | {{md .Target}} | {{.Status}} | {{md .Expires}} | {{md .Approver}} | {{md .Reason}} |
 {{end}}{{else}}None declared.
 {{end}}
+## Policy decisions
+
+{{if .Policy.Checked}}{{if .Policy.Current}}Now:
+
+| severity | policy | target | at | message | waiver |
+|---|---|---|---|---|---|
+{{range .Policy.Current}}| {{.Severity}} | {{md .Policy}} | {{md .Target}} | {{md .Pos}} | {{md .Message}} | {{md .Waiver}} |
+{{end}}{{else}}Now: no denials and no waived denials.
+{{end}}{{end}}
+{{if .Policy.Applies}}Per apply (from the audit log):
+
+| audit entry | time | actor | denials | warnings | waivers used (approver, expiry, reason) |
+|---|---|---|---|---|---|
+{{range .Policy.Applies}}| #{{.Seq}} | {{.Time}} | {{md .Actor}} | {{.Denials}} | {{.Warnings}} | {{range .Waived}}{{md .Policy}} on {{md .Target}}: {{md .Waiver}}<br>{{end}} |
+{{end}}{{else}}No apply recorded a waiver or a warning.
+{{end}}
 ## Specs vs state
 
 {{if .Differences}}| object | field | spec | state |
@@ -305,6 +396,13 @@ Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified (hea
 {{if .Waivers}}<table><tr><th>policy</th><th>target</th><th>status</th><th>expires</th><th>approver</th><th>reason</th></tr>
 {{range .Waivers}}<tr><td>{{.Policy}}</td><td>{{.Target}}</td><td>{{.Status}}</td><td>{{.Expires}}</td><td>{{.Approver}}</td><td>{{.Reason}}</td></tr>
 {{end}}</table>{{else}}<p>None declared.</p>{{end}}
+<h2>Policy decisions</h2>
+{{if .Policy.Checked}}{{if .Policy.Current}}<table><tr><th>severity</th><th>policy</th><th>target</th><th>at</th><th>message</th><th>waiver</th></tr>
+{{range .Policy.Current}}<tr><td>{{.Severity}}</td><td>{{.Policy}}</td><td>{{.Target}}</td><td>{{.Pos}}</td><td>{{.Message}}</td><td>{{.Waiver}}</td></tr>
+{{end}}</table>{{else}}<p>Now: no denials and no waived denials.</p>{{end}}{{end}}
+{{if .Policy.Applies}}<table><tr><th>audit entry</th><th>time</th><th>actor</th><th>denials</th><th>warnings</th><th>waivers used</th></tr>
+{{range .Policy.Applies}}<tr><td>#{{.Seq}}</td><td>{{.Time}}</td><td>{{.Actor}}</td><td>{{.Denials}}</td><td>{{.Warnings}}</td><td>{{range .Waived}}<div>{{.Policy}} on {{.Target}}: {{.Waiver}}</div>{{end}}</td></tr>
+{{end}}</table>{{else}}<p>No apply recorded a waiver or a warning.</p>{{end}}
 <h2>Specs vs state</h2>
 {{if .Differences}}<table><tr><th>object</th><th>field</th><th>spec</th><th>state</th></tr>
 {{range .Differences}}<tr><td>{{.Object}}</td><td>{{.Field}}</td><td>{{.Spec}}</td><td>{{.State}}</td></tr>

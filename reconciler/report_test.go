@@ -15,7 +15,7 @@ func TestReport(t *testing.T) {
 	st := newStore(t)
 	seed(t, st)
 	root := t.TempDir()
-	_, err := Apply(ctx, fullBundle(root), st, fullOptions(&fakeRunner{}))
+	_, err := PlanAndApply(ctx, fullBundle(root), st, fullOptions(&fakeRunner{}))
 	must(t, err)
 	b := fullBundle(root)
 	evil := `<script>alert("x")</script>`
@@ -77,7 +77,7 @@ func TestReportApprovalsAndCandidates(t *testing.T) {
 	st := newStore(t)
 	seed(t, st)
 	root := t.TempDir()
-	_, err := Apply(ctx, fullBundle(root), st, fullOptions(&fakeRunner{}))
+	_, err := PlanAndApply(ctx, fullBundle(root), st, fullOptions(&fakeRunner{}))
 	must(t, err)
 	b := fullBundle(root)
 	ten := 10

@@ -71,7 +71,11 @@ func (pl *planner) training() error {
 		if m.Kind != "classic" || m.Training == nil {
 			continue
 		}
-		a, err := planTraining(pl.ctx, pl.b, pl.st, m)
+		now := pl.opts.Now
+		if now == nil {
+			now = time.Now
+		}
+		a, err := planTraining(pl.ctx, pl.b, pl.st, m, now)
 		if err != nil {
 			return fmt.Errorf("models/%s: training: %w", name, err)
 		}
@@ -82,7 +86,7 @@ func (pl *planner) training() error {
 	return nil
 }
 
-func planTraining(ctx context.Context, b *compiler.Bundle, st state.Ops, m *compiler.Model) (*Action, error) {
+func planTraining(ctx context.Context, b *compiler.Bundle, st state.Ops, m *compiler.Model, now func() time.Time) (*Action, error) {
 	obj := "models/" + m.Name
 	in := training.Inputs{Metrics: map[string]training.MetricEvidence{}}
 	var mv *state.ModelVersion
@@ -136,7 +140,7 @@ func planTraining(ctx context.Context, b *compiler.Bundle, st state.Ops, m *comp
 	if err != nil {
 		return nil, err
 	}
-	retry := ""
+	retry, backoff := "", ""
 	if ok {
 		var rec training.TriggerRecord
 		if err := json.Unmarshal(prev, &rec); err != nil {
@@ -145,7 +149,13 @@ func planTraining(ctx context.Context, b *compiler.Bundle, st state.Ops, m *comp
 		if rec.Status != "failed" {
 			return nil, nil
 		}
-		retry = fmt.Sprintf("; retrying: the last attempt failed after %d attempt(s): %s", rec.Attempts, rec.Error)
+		retry = fmt.Sprintf("; retrying: delivery %d failed after %d attempt(s): %s", max(rec.Failures, 1), rec.Attempts, rec.Error)
+		if at, err := time.Parse(time.RFC3339, rec.At); err == nil && now != nil {
+			if next := at.Add(TriggerBackoff(rec.Failures)); now().Before(next) {
+				backoff = fmt.Sprintf("blocked: training.trigger: delivery %d failed (%s); retried after %s (back-off %s)",
+					max(rec.Failures, 1), rec.Error, next.UTC().Format(time.RFC3339), TriggerBackoff(rec.Failures))
+			}
+		}
 	}
 
 	tr := TrainingRun{EvidenceID: d.EvidenceID, Reasons: d.Reasons, Evidence: trainingEvidence(m, in, mv)}
@@ -177,7 +187,20 @@ func planTraining(ctx context.Context, b *compiler.Bundle, st state.Ops, m *comp
 		a.Reason += fmt.Sprintf("; the schedule %q is not triggered from the plan, the rendered CronJob runs it", m.Training.Schedule)
 	}
 	a.Reason += retry
+	if backoff != "" && a.Ready() {
+		a.Status = backoff
+	}
 	return a, nil
+}
+
+// TriggerBackoff is how long after its n-th failed delivery a training
+// trigger waits before the next apply retries it: 1 min, doubling, at most 1 h.
+func TriggerBackoff(failures int) time.Duration {
+	d := time.Minute
+	for i := 1; i < failures && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
 }
 
 func consumed(ctx context.Context, st state.Ops, model, evidenceID string) (bool, error) {
@@ -229,11 +252,19 @@ func fireTraining(ctx context.Context, b *compiler.Bundle, st state.Store, opts 
 	var extra func(tx state.Ops) error
 	switch tr.Trigger {
 	case TriggerWebhook:
-		f := &training.Firer{Store: st, Client: opts.TrainingClient}
+		// Bounded: a dead or silent webhook fails this action (recorded,
+		// retried with back-off by later applies) and the apply goes on.
+		f := &training.Firer{Store: st, Client: opts.TrainingClient, Attempts: 3}
 		if opts.Now != nil {
 			f.Now = opts.Now
 		}
-		res, err := f.FireWebhook(ctx, m.Training.Trigger.Webhook, training.PayloadFor(d, m.Training, b.Hash()))
+		timeout := opts.TriggerTimeout
+		if timeout <= 0 {
+			timeout = 30 * time.Second
+		}
+		fctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		res, err := f.FireWebhook(fctx, m.Training.Trigger.Webhook, training.PayloadFor(d, m.Training, b.Hash()))
 		if err != nil {
 			return nil, err
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/data"
@@ -176,7 +177,7 @@ func TestTrainingWebhookFiresOncePerEvidence(t *testing.T) {
 		t.Errorf("the plan shows the webhook URL:\n%s", plan.String())
 	}
 
-	res, err := Apply(ctx, b, st, applyOpts())
+	res, err := PlanAndApply(ctx, b, st, applyOpts())
 	must(t, err)
 	if n := len(applied(t, res, TriggerTraining)); n != 1 {
 		t.Fatalf("first apply fired %d triggers", n)
@@ -193,7 +194,7 @@ func TestTrainingWebhookFiresOncePerEvidence(t *testing.T) {
 	if acts := trainingActions(t, b, st); len(acts) != 0 {
 		t.Fatalf("second plan: %+v", acts)
 	}
-	res, err = Apply(ctx, b, st, applyOpts())
+	res, err = PlanAndApply(ctx, b, st, applyOpts())
 	must(t, err)
 	if len(res.Applied) != 0 || len(wh.delivered()) != 1 {
 		t.Fatalf("second apply: applied %+v, %d delivered", res.Applied, len(wh.delivered()))
@@ -202,7 +203,7 @@ func TestTrainingWebhookFiresOncePerEvidence(t *testing.T) {
 	// New drift evidence fires again, for that evidence.
 	drift2 := "sha256:" + strings.Repeat("d2", 32)
 	recordDrift(t, st, drift2, 0.31)
-	_, err = Apply(ctx, b, st, applyOpts())
+	_, err = PlanAndApply(ctx, b, st, applyOpts())
 	must(t, err)
 	if got := wh.delivered(); len(got) != 2 || got[1].EvidenceID != drift2 {
 		t.Fatalf("after new drift: %+v", got)
@@ -221,9 +222,9 @@ func TestTrainingWebhookFiresOncePerEvidence(t *testing.T) {
 	if !strings.Contains(acts[0].Reason, "metric auc = 0.85 is below 0.9") {
 		t.Errorf("reason %q", acts[0].Reason)
 	}
-	_, err = Apply(ctx, b, st, applyOpts())
+	_, err = PlanAndApply(ctx, b, st, applyOpts())
 	must(t, err)
-	_, err = Apply(ctx, b, st, applyOpts())
+	_, err = PlanAndApply(ctx, b, st, applyOpts())
 	must(t, err)
 	if got := wh.delivered(); len(got) != 3 || got[2].EvidenceID != mv.ContentHash() {
 		t.Fatalf("after metric evidence: %d delivered %+v", len(got), got)
@@ -246,7 +247,8 @@ func TestTrainingWebhookFiresOncePerEvidence(t *testing.T) {
 	}
 }
 
-// A failed delivery is recorded and retried by the next apply, which says so.
+// A failed delivery does not stop the apply: it is recorded in state and in
+// the audit log, and a later apply retries it after a back-off, saying so.
 func TestTrainingWebhookFailureIsRetried(t *testing.T) {
 	ctx := context.Background()
 	wh := newWebhook(t, 1)
@@ -255,21 +257,76 @@ func TestTrainingWebhookFailureIsRetried(t *testing.T) {
 	servedAt7(t, st, 0.95)
 	recordDrift(t, st, "sha256:"+strings.Repeat("e1", 32), 0.5)
 
-	_, err := Apply(ctx, b, st, applyOpts())
-	if err == nil || !strings.Contains(err.Error(), "400") || strings.Contains(err.Error(), "s3cret") {
-		t.Fatalf("first apply: err = %v (must name the status, never the URL)", err)
+	res, err := PlanAndApply(ctx, b, st, applyOpts())
+	must(t, err)
+	if len(res.Failed) != 1 || !strings.Contains(res.Failed[0].Status, "400") || strings.Contains(res.Failed[0].Status, "s3cret") {
+		t.Fatalf("first apply: failed %+v (must name the status, never the URL)", res.Failed)
+	}
+	log, err := st.ListAudit(ctx)
+	must(t, err)
+	if last := log[len(log)-1]; last.Action != "trigger_training_failed" || !strings.Contains(last.After, "400") || strings.Contains(last.After, "s3cret") {
+		t.Fatalf("audit: %+v", last)
+	}
+	// Within the back-off the trigger waits; after it, it is retried.
+	p, err := BuildPlan(ctx, b, st, Options{Now: func() time.Time { return t0.Add(30 * time.Second) }})
+	must(t, err)
+	if len(p.Actions) != 1 || !strings.Contains(p.Actions[0].Status, "back-off 1m0s") {
+		t.Fatalf("within the back-off: %+v", p.Actions)
 	}
 	acts := trainingActions(t, b, st)
-	if len(acts) != 1 || !strings.Contains(acts[0].Reason, "retrying: the last attempt failed") {
-		t.Fatalf("after a failure: %+v", acts)
+	if len(acts) != 1 || !acts[0].Ready() || !strings.Contains(acts[0].Reason, "retrying: delivery 1 failed") {
+		t.Fatalf("after the back-off: %+v", acts)
 	}
-	_, err = Apply(ctx, b, st, applyOpts())
+	later := ApplyOptions{Actor: "test", Now: func() time.Time { return t0.Add(2 * time.Minute) }}
+	_, err = PlanAndApply(ctx, b, st, later)
 	must(t, err)
 	if len(wh.delivered()) != 1 || wh.calls != 2 {
 		t.Errorf("delivered %d in %d calls", len(wh.delivered()), wh.calls)
 	}
 	if acts := trainingActions(t, b, st); len(acts) != 0 {
 		t.Errorf("after delivery: %+v", acts)
+	}
+}
+
+// A trigger to a closed port or to a server that never answers fails within
+// its bound, is recorded, and never blocks the other actions of the apply.
+func TestTrainingTriggerNeverWedges(t *testing.T) {
+	ctx := context.Background()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // never answers until the client gives up
+		case <-r.Context().Done():
+		case <-time.After(2 * time.Second):
+		}
+	}))
+	t.Cleanup(func() { silent.CloseClientConnections(); silent.Close() })
+	for name, url := range map[string]string{"closed port": closedURL, "never answers": silent.URL} {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			b := trainingBundle(root, &compiler.TrainingTrigger{Webhook: url})
+			st := newStore(t)
+			servedAt7(t, st, 0.95)
+			recordDrift(t, st, "sha256:"+strings.Repeat("c3", 32), 0.5)
+			opts := applyOpts()
+			opts.Renderer = &filesRenderer{paths: []string{"rendered/kubernetes/risk/other.yaml"}}
+			opts.TriggerTimeout = 500 * time.Millisecond
+			start := time.Now()
+			res, err := PlanAndApply(ctx, b, st, opts)
+			must(t, err)
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("apply took %s with a %s trigger bound", took, opts.TriggerTimeout)
+			}
+			if len(res.Failed) != 1 || len(applied(t, res, RenderTarget)) != 1 || strings.Contains(res.Failed[0].Status, "record:") {
+				t.Fatalf("failed %+v, applied %+v: the trigger must fail alone", res.Failed, res.Applied)
+			}
+			raw, ok, err := st.GetRecord(ctx, training.KindTrigger, "fraud/sha256:"+strings.Repeat("c3", 32))
+			must(t, err)
+			if !ok || !strings.Contains(string(raw), `"status":"failed"`) || !strings.Contains(string(raw), `"failures":1`) {
+				t.Fatalf("trigger record %s", raw)
+			}
+		})
 	}
 }
 
@@ -292,7 +349,7 @@ func TestTrainingKubernetesJob(t *testing.T) {
 	if acts[0].Training.Manifest != manifest || !strings.Contains(acts[0].Reason, "write the Job "+manifest) {
 		t.Errorf("manifest %q, reason %q", acts[0].Training.Manifest, acts[0].Reason)
 	}
-	res, err := Apply(ctx, b, st, applyOpts())
+	res, err := PlanAndApply(ctx, b, st, applyOpts())
 	must(t, err)
 	if len(applied(t, res, TriggerTraining)) != 1 {
 		t.Fatalf("applied %+v", res.Applied)
@@ -318,7 +375,7 @@ func TestTrainingKubernetesJob(t *testing.T) {
 
 	// Same evidence: nothing to do, the file is left as written.
 	must(t, os.WriteFile(filepath.Join(root, filepath.FromSlash(manifest)), []byte("# applied by kubectl\n"), 0o644))
-	res, err = Apply(ctx, b, st, applyOpts())
+	res, err = PlanAndApply(ctx, b, st, applyOpts())
 	must(t, err)
 	if len(res.Applied) != 0 {
 		t.Errorf("second apply: %+v", res.Applied)
@@ -341,7 +398,7 @@ func TestTrainingWithoutTriggerIsBlocked(t *testing.T) {
 	if len(acts) != 1 || acts[0].Ready() || !strings.Contains(acts[0].Status, "declares no trigger") || acts[0].Pos.Line != 10 {
 		t.Fatalf("%+v", acts)
 	}
-	res, err := Apply(context.Background(), b, st, applyOpts())
+	res, err := PlanAndApply(context.Background(), b, st, applyOpts())
 	must(t, err)
 	if len(res.Applied) != 0 || len(res.Blocked) != 1 {
 		t.Errorf("apply: %+v", res)
@@ -376,14 +433,14 @@ func TestRetrainedVersionGoesThroughGates(t *testing.T) {
 	st := newStore(t)
 	servedAt7(t, st, 0.95)
 	recordDrift(t, st, "sha256:"+strings.Repeat("cd", 32), 0.4)
-	_, err := Apply(ctx, b, st, applyOpts())
+	_, err := PlanAndApply(ctx, b, st, applyOpts())
 	must(t, err)
 
 	// The pipeline registers version 8 (auc 0.91, under the prod gate's 0.92)
 	// and the spec points prod at it.
 	registerModel(t, st, "8", 0.91, 0.01)
 	b.Models["fraud"].Aliases["prod"] = "8"
-	res, err := Apply(ctx, b, st, applyOpts())
+	res, err := PlanAndApply(ctx, b, st, applyOpts())
 	must(t, err)
 	if len(res.Applied) != 0 || len(res.Blocked) != 1 || res.Blocked[0].Type != MoveModelAlias ||
 		!strings.Contains(res.Blocked[0].Status, "metric auc: auc = 0.91, needs >= 0.92") {
@@ -396,7 +453,7 @@ func TestRetrainedVersionGoesThroughGates(t *testing.T) {
 	// Version 9 passes the gate and moves; no trigger fires on the way.
 	registerModel(t, st, "9", 0.94, 0.01)
 	b.Models["fraud"].Aliases["prod"] = "9"
-	res, err = Apply(ctx, b, st, applyOpts())
+	res, err = PlanAndApply(ctx, b, st, applyOpts())
 	must(t, err)
 	if len(res.Applied) != 1 || res.Applied[0].Type != MoveModelAlias || res.Applied[0].After != "9" {
 		t.Fatalf("gated move: %+v", res.Applied)

@@ -48,7 +48,7 @@ func acceptanceInput(t *testing.T, name string) Input {
 			v.Prompts[p.Name][ver] = PromptVersion{Version: ver, ContentHash: p.ContentHash, Template: p.Template, Messages: p.Messages, Inputs: p.Inputs, Model: p.Model}
 		}
 	}
-	return Input{Bundle: b, State: v, Git: GitSource{RepoURL: "https://github.com/acme/" + name + ".git"}}
+	return Input{Bundle: b, State: servedAsDeclared(b, v), Git: GitSource{RepoURL: "https://github.com/acme/" + name + ".git"}}
 }
 
 func TestAcceptanceReposRender(t *testing.T) {

@@ -108,5 +108,5 @@ func fixture() (*compiler.Bundle, View) {
 
 func fixtureInput() Input {
 	b, v := fixture()
-	return Input{Bundle: b, State: v, Git: GitSource{RepoURL: "https://github.com/acme/ml-specs.git", Revision: "main", Path: "rendered"}}
+	return Input{Bundle: b, State: servedAsDeclared(b, v), Git: GitSource{RepoURL: "https://github.com/acme/ml-specs.git", Revision: "main", Path: "rendered"}}
 }

@@ -81,7 +81,9 @@ func (r *run) servedPrompt(d *compiler.Deployment) (*compiler.Prompt, bool) {
 	if !ok {
 		return nil, false
 	}
-	r.configMaps["kubernetes/"+d.Namespace+"/prompts-"+p.Name+".yaml"] = cm
+	path := "kubernetes/" + d.Namespace + "/prompts-" + p.Name + ".yaml"
+	r.configMaps[path] = cm
+	r.own(path)
 	return p, true
 }
 

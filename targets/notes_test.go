@@ -89,6 +89,7 @@ func TestBatchLLMModel(t *testing.T) {
 		Aliases: map[string]string{"prod": "2"}}
 	in.Bundle.Deployments["writer-nightly"] = &compiler.Deployment{Name: "writer-nightly", Model: "writer", Target: "batch",
 		Namespace: "content", Alias: "prod", Image: "ghcr.io/acme/writer:1", Schedule: "0 1 * * *"}
+	in.State = servedAsDeclared(in.Bundle, in.State)
 	docs := decodeDocs(t, "writer", fileMap(mustRender(t, in, TargetKubernetes))["kubernetes/content/writer-nightly.yaml"])
 	if len(docs) != 1 || docs[0]["kind"] != "CronJob" {
 		t.Fatalf("docs = %v", docs)

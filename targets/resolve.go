@@ -102,24 +102,15 @@ func (r *run) registered(d *compiler.Deployment, m *compiler.Model, field, name,
 	return mv, true
 }
 
-// promptVersion returns the prompt version a label names: the registry's
-// record, or the bundle's own current version before it is registered.
+// promptVersion returns the registered prompt version a label names. A
+// version that is not registered is never rendered: the plan's projection
+// of a version it registers puts it in the View itself.
 func (r *run) promptVersion(p *compiler.Prompt, ver string) (PromptVersion, bool) {
 	if pv, ok := r.in.State.Prompts[p.Name][ver]; ok {
 		if pv.Version == "" {
 			pv.Version = ver
 		}
 		return pv, true
-	}
-	if ver == p.Version {
-		return PromptVersion{
-			Version:     p.Version,
-			ContentHash: p.ContentHash,
-			Template:    p.Template,
-			Messages:    p.Messages,
-			Inputs:      p.Inputs,
-			Model:       p.Model,
-		}, true
 	}
 	return PromptVersion{}, false
 }

@@ -39,6 +39,14 @@ type View struct {
 	Models map[string]map[string]ModelVersion `json:"models,omitempty"`
 	// Prompts maps prompt name → version → registered version.
 	Prompts map[string]map[string]PromptVersion `json:"prompts,omitempty"`
+	// Aliases maps model name → alias → version, and Labels prompt name →
+	// label → version: what the state serves, i.e. what passed its gates.
+	// Renderers resolve deployments against these, never against the specs'
+	// desired aliases and labels: a version the specs name before its gates
+	// passed is never rendered. A deployment whose alias or label has no
+	// version here is left out, with a note.
+	Aliases map[string]map[string]string `json:"aliases,omitempty"`
+	Labels  map[string]map[string]string `json:"labels,omitempty"`
 }
 
 // ModelVersion is one registered model version.
@@ -109,6 +117,9 @@ func Names() []string {
 type Result struct {
 	Files []File
 	Notes diag.List
+	// Owners maps each file's path to the targets that wrote it (a prompt
+	// ConfigMap is shared by the targets of the deployments serving it).
+	Owners map[string][]string
 }
 
 // Render renders every target, or only the named ones, and returns the files
@@ -137,19 +148,22 @@ func RenderWithNotes(in Input, only ...string) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	r := &run{in: in, b: in.Bundle, hash: hash, files: map[string][]byte{}, configMaps: map[string]map[string]any{}}
+	r := &run{in: in, hash: hash, files: map[string][]byte{}, configMaps: map[string]map[string]any{}, owners: map[string][]string{}}
+	r.b, r.notes = served(in.Bundle, in.State)
 	for _, rd := range renderers {
 		if len(only) > 0 && !slices.Contains(only, rd.name) {
 			continue
 		}
+		r.target = rd.name
 		if err := rd.fn(r); err != nil {
 			return Result{}, err
 		}
 	}
+	r.target = ""
 	// Prompt ConfigMaps are shared by every deployment serving the prompt in
 	// a namespace, whichever target renders it.
 	for _, p := range sortedKeys(r.configMaps) {
-		r.add(p, r.yamlDocs(r.configMaps[p]))
+		r.files[p] = r.yamlDocs(r.configMaps[p])
 	}
 	if len(r.errs) > 0 {
 		r.errs.Sort()
@@ -161,7 +175,96 @@ func RenderWithNotes(in Input, only ...string) (Result, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	r.notes.Sort()
-	return Result{Files: out, Notes: r.notes}, nil
+	return Result{Files: out, Notes: r.notes, Owners: r.owners}, nil
+}
+
+// served returns the bundle as the state serves it: every model's aliases
+// and every prompt's labels replaced by the state's pointers, and the
+// deployments whose alias or label the state does not serve yet left out
+// (a canary or shadow whose candidate is not served renders its stable
+// version alone). The notes say what was left out and why. The bundle's own
+// identity (its hash, in every file header) is unchanged.
+func served(b *compiler.Bundle, v View) (*compiler.Bundle, diag.List) {
+	out := *b
+	var notes diag.List
+	note := func(object, path string, pos diag.Position, format string, args ...any) {
+		if p, ok := b.FieldPos[object+"."+path]; ok {
+			pos = p
+		}
+		notes = append(notes, diag.Diagnostic{Severity: diag.Warn, Code: "render", Object: object, Path: path, Pos: pos, Message: fmt.Sprintf(format, args...)})
+	}
+	out.Models = make(map[string]*compiler.Model, len(b.Models))
+	for name, m := range b.Models {
+		c := *m
+		c.Aliases = servedPointers(m.Aliases, v.Aliases[name])
+		out.Models[name] = &c
+	}
+	out.Prompts = make(map[string]*compiler.Prompt, len(b.Prompts))
+	for name, p := range b.Prompts {
+		c := *p
+		c.Labels = servedPointers(p.Labels, v.Labels[name])
+		out.Prompts[name] = &c
+	}
+	out.Deployments = make(map[string]*compiler.Deployment, len(b.Deployments))
+	for _, name := range sortedKeys(b.Deployments) {
+		d := b.Deployments[name]
+		obj := "deployments/" + name
+		var ptrs map[string]string
+		what, field := "", ""
+		switch {
+		case d.Model != "" && b.Models[d.Model] != nil:
+			ptrs, what, field = out.Models[d.Model].Aliases, "models/"+d.Model, "alias"
+		case d.Prompt != "" && b.Prompts[d.Prompt] != nil:
+			ptrs, what, field = out.Prompts[d.Prompt].Labels, "prompts/"+d.Prompt, "label"
+		default:
+			out.Deployments[name] = d // the renderer reports what is wrong with it
+			continue
+		}
+		if !declared(b, d, d.Alias) {
+			out.Deployments[name] = d // the renderer reports the undeclared alias
+			continue
+		}
+		if _, ok := ptrs[d.Alias]; !ok {
+			note(obj, "alias", d.Pos, "deployment %s left out: %s %s %q has no version that passed its gates in the state (cairn apply moves it once they pass)",
+				name, what, field, d.Alias)
+			continue
+		}
+		if s := d.Rollout.Strategy; (s == "canary" || s == "shadow") && d.Rollout.Candidate != "" {
+			if _, ok := ptrs[d.Rollout.Candidate]; declared(b, d, d.Rollout.Candidate) && !ok {
+				note(obj, "rollout.candidate", d.Pos, "deployment %s: %s candidate %s %q has no version that passed its gates in the state: rendered its stable version alone",
+					name, s, field, d.Rollout.Candidate)
+				c := *d
+				c.Rollout.Strategy, c.Rollout.Candidate, c.Rollout.TrafficPercent = "direct", "", nil
+				d = &c
+			}
+		}
+		out.Deployments[name] = d
+	}
+	return &out, notes
+}
+
+// declared reports whether the specs declare the alias or label a
+// deployment names on its model or prompt.
+func declared(b *compiler.Bundle, d *compiler.Deployment, name string) bool {
+	if d.Model != "" {
+		_, ok := b.Models[d.Model].Aliases[name]
+		return ok
+	}
+	_, ok := b.Prompts[d.Prompt].Labels[name]
+	return ok
+}
+
+// servedPointers keeps the declared names (so that a renderer can tell an
+// undeclared alias from one not served yet) at the versions the state
+// serves; names the state does not serve are dropped.
+func servedPointers(declared, state map[string]string) map[string]string {
+	out := map[string]string{}
+	for name := range declared {
+		if v, ok := state[name]; ok {
+			out[name] = v
+		}
+	}
+	return out
 }
 
 // bundleHash is the bundle's identity for file headers and labels (a
@@ -184,6 +287,8 @@ type run struct {
 	notes diag.List
 	// configMaps holds the prompt ConfigMaps by path, deduplicated.
 	configMaps map[string]map[string]any
+	target     string              // the renderer running
+	owners     map[string][]string // path → targets that wrote it
 }
 
 // Header is the first line(s) of every rendered file, in the file's comment syntax.
@@ -193,6 +298,13 @@ func header(comment, hash string) string {
 
 func (r *run) add(path string, content []byte) {
 	r.files[path] = content
+	r.own(path)
+}
+
+func (r *run) own(path string) {
+	if r.target != "" && !slices.Contains(r.owners[path], r.target) {
+		r.owners[path] = append(r.owners[path], r.target)
+	}
 }
 
 // shortHash fits a Kubernetes label value (≤63 characters): the first 12 hex digits.
@@ -279,4 +391,21 @@ func (r *run) deployments(targets ...string) []*compiler.Deployment {
 		}
 	}
 	return out
+}
+
+// DeploymentFiles are the paths (relative to rendered/) a deployment's own
+// objects are rendered to by any target; shared files (a prompt's
+// ConfigMap, SLO rules) are not among them.
+func DeploymentFiles(name, namespace string) []string {
+	return []string{"kserve/" + name + ".yaml", "kubernetes/" + namespace + "/" + name + ".yaml", "terraform/" + name + ".tf"}
+}
+
+// Dir is the directory (relative to rendered/, with a trailing slash) that a
+// target owns: `render --only T` compares and removes files only there, plus
+// the exact files T wrote elsewhere (a prompt ConfigMap under kubernetes/).
+func Dir(target string) string {
+	if target == TargetExpectations {
+		return "great_expectations/"
+	}
+	return target + "/"
 }

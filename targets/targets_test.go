@@ -203,6 +203,7 @@ func TestUnregisteredVersionIsAnError(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			in := fixtureInput()
 			c.mutate(&in)
+			in.State = servedAsDeclared(in.Bundle, in.State) // the state serves the mutated pointers
 			files, err := Render(in)
 			if err == nil {
 				t.Fatalf("rendered %d files, want an error", len(files))

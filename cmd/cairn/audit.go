@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-dev/cairn/pipeline"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/reconciler/gitops"
 	"github.com/cairn-dev/cairn/reconciler/state"
@@ -70,10 +71,14 @@ Exit codes: 0 written, 1 error, a broken audit chain, or drift with --fail-on-dr
 					at = t
 				}
 				dir := repoDir(args)
-				b, err := compileForPlan(cmd.ErrOrStderr(), dir)
+				c, err := (&policyFlags{now: at.Format(time.RFC3339)}).check(cmd, dir)
 				if err != nil {
 					return err
 				}
+				if !c.Compiled() {
+					return pipelineError(cmd.ErrOrStderr(), "audit report", &pipeline.InvalidError{Diagnostics: c.Diagnostics})
+				}
+				b := c.Bundle
 				ctx := cmd.Context()
 				st, err := openState(ctx, stateFlag, dir)
 				if err != nil {
@@ -84,6 +89,7 @@ Exit codes: 0 written, 1 error, a broken audit chain, or drift with --fail-on-dr
 				if err != nil {
 					return exitf(exitDenied, "%v", err)
 				}
+				r.SetCheck(c.Diagnostics)
 				drift, err := gitops.LocalDrift(ctx, b, st, dir, r, nil, at)
 				if err != nil {
 					return exitf(exitDenied, "%v", err)

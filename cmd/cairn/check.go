@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,78 +8,53 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/internal/diagfmt"
-	"github.com/cairn-dev/cairn/policies"
 )
 
-func init() {
-	commands = append(commands, func() *cobra.Command {
-		var (
-			format     string
-			failOnWarn bool
-			nowFlag    string
-			ctxPairs   []string
-		)
-		cmd := &cobra.Command{
-			Use:   "check [dir]",
-			Short: "Validate a spec repo and check it against the built-in and team policies",
-			Long: `check compiles the spec repo (as vet does), then evaluates the built-in policy library and
+func init() { commands = append(commands, newCheckCmd) }
+
+func newCheckCmd() *cobra.Command {
+	var (
+		format     string
+		failOnWarn bool
+		pf         policyFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "check [dir]",
+		Short: "Validate a spec repo and check it against the built-in and team policies",
+		Long: `check compiles the spec repo (as vet does), then evaluates the built-in policy library and
 the repo's policies/*.rego against the bundle, applying governance.waivers. Every result is
-reported at its file:line:col; waived violations are reported as waived.
+reported at its file:line:col; waived violations are reported as waived. plan, apply and
+render run the same check and are blocked by the same denials.
 
 Exit codes: 0 clean (warnings allowed), 1 policy denials (or warnings with --fail-on-warn),
 2 invalid spec or policy, 3 usage or internal error.`,
-			Args: cobra.MaximumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if !slices.Contains(diagfmt.Formats, format) {
-					return exitf(exitUsage, "check: unknown --format %q (one of %s)", format, strings.Join(diagfmt.Formats, ", "))
-				}
-				now, err := parseNow(nowFlag)
-				if err != nil {
-					return exitf(exitUsage, "check: %v", err)
-				}
-				pctx, err := parseContext(ctxPairs)
-				if err != nil {
-					return exitf(exitUsage, "check: %v", err)
-				}
-				dir := repoDir(args)
-				if err := requireDir(dir); err != nil {
-					return err
-				}
-				opts := diagfmt.Options{ToolVersion: version, PathPrefix: withSlash(repoPrefix(dir))}
-				out := cmd.OutOrStdout()
-
-				b, ds := compiler.Compile(dir, compiler.Options{})
-				if b == nil || ds.Count(diag.Error) > 0 {
-					return finishCheck(out, format, ds, opts, false)
-				}
-				eng, err := policies.New(policies.Options{Dir: dir})
-				if err != nil {
-					var l diag.List
-					if errors.As(err, &l) {
-						return finishCheck(out, format, append(ds, l...), opts, false)
-					}
-					return exitf(exitUsage, "check: %v", err)
-				}
-				for _, p := range eng.Policies() {
-					opts.Rules = append(opts.Rules, diagfmt.Rule{ID: p.ID, Title: p.Title, Description: p.Description})
-				}
-				pd, err := eng.Evaluate(cmd.Context(), b, now, pctx)
-				if err != nil {
-					return exitf(exitUsage, "check: evaluating policies: %v", err)
-				}
-				return finishCheck(out, format, append(ds, pd...), opts, failOnWarn)
-			},
-		}
-		f := cmd.Flags()
-		f.StringVar(&format, "format", "text", "output format: "+strings.Join(diagfmt.Formats, ", "))
-		f.BoolVar(&failOnWarn, "fail-on-warn", false, "exit 1 on warnings too")
-		f.StringVar(&nowFlag, "now", "", "evaluate as of this time (RFC 3339 or YYYY-MM-DD, UTC); default: the current time")
-		f.StringArrayVar(&ctxPairs, "context", nil, "key=value made available to policies as input.context.key (repeatable)")
-		return cmd
-	})
+		Example: `  cairn check examples/fraud-detection
+  cairn check . --format sarif > cairn.sarif
+  cairn check . --now 2026-06-01 --fail-on-warn`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !slices.Contains(diagfmt.Formats, format) {
+				return exitf(exitUsage, "check: unknown --format %q (one of %s)", format, strings.Join(diagfmt.Formats, ", "))
+			}
+			dir := repoDir(args)
+			c, err := pf.check(cmd, dir)
+			if err != nil {
+				return err
+			}
+			opts := diagfmt.Options{ToolVersion: version, PathPrefix: withSlash(repoPrefix(dir))}
+			for _, p := range c.Policies {
+				opts.Rules = append(opts.Rules, diagfmt.Rule{ID: p.ID, Title: p.Title, Description: p.Description})
+			}
+			return finishCheck(cmd.OutOrStdout(), format, c.Diagnostics, opts, failOnWarn && c.Compiled())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&format, "format", "text", "output format: "+strings.Join(diagfmt.Formats, ", "))
+	f.BoolVar(&failOnWarn, "fail-on-warn", false, "exit 1 on warnings too")
+	pf.add(cmd)
+	return cmd
 }
 
 // finishCheck writes the diagnostics and maps them to check's exit code.

@@ -15,7 +15,7 @@ func main() {
 // run executes the CLI and returns the process exit code; tests call it through testscript.
 func run(args []string) int {
 	root := newRootCmd()
-	root.SetArgs(args)
+	root.SetArgs(terraformFlags(args))
 	err := root.Execute()
 	if err == nil {
 		return 0
@@ -30,4 +30,17 @@ func run(args []string) int {
 	// Cobra's own flag and argument errors, and anything unexpected, are usage errors.
 	fmt.Fprintln(os.Stderr, "cairn: "+err.Error())
 	return exitUsage
+}
+
+// terraformFlags accepts Terraform's single-dash spelling of plan's -out
+// (pflag would read "-out" as the shorthands -o -u -t).
+func terraformFlags(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "-out" || len(a) > 5 && a[:5] == "-out=" {
+			a = "-" + a
+		}
+		out[i] = a
+	}
+	return out
 }

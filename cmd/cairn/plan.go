@@ -1,93 +1,94 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"io"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/cairn-dev/cairn/compiler"
-	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/pipeline"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/reconciler/state"
 )
 
-// compileForPlan compiles the repo; for plan/apply an invalid spec is an error (exit 1).
-func compileForPlan(w io.Writer, dir string) (*compiler.Bundle, error) {
-	b, ds := compiler.Compile(dir, compiler.Options{})
-	if len(ds) > 0 {
-		for _, d := range ds {
-			fmt.Fprintln(w, d.String())
-		}
-		return nil, exitf(exitDenied, "the spec is invalid: %d error(s)", len(ds))
-	}
-	return b, nil
-}
+func init() { commands = append(commands, newPlanCmd) }
 
-// planError prints a plan's diagnostics (e.g. a prompt changed without a version bump).
-func planError(w io.Writer, err error) error {
-	var ds diag.List
-	if errors.As(err, &ds) {
-		for _, d := range ds {
-			fmt.Fprintln(w, d.String())
-		}
-		return exitf(exitDenied, "cannot plan: %d error(s)", len(ds))
-	}
-	return exitf(exitDenied, "%v", err)
-}
+func newPlanCmd() *cobra.Command {
+	var (
+		stateFlag, format, out string
+		detailed               bool
+		approvals              int
+		pf                     policyFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "plan [dir]",
+		Short: "Show what apply would change in the registry state, and which gates block it",
+		Long: `plan checks the spec repo (compile, built-in and team policies, waivers), compares the
+bundle with the registry state and lists typed actions (register_prompt_version,
+move_prompt_label, move_model_alias, delete_prompt_label, delete_model_alias,
+delete_deployment, run_eval, snapshot_rag, render_target, trigger_training), each with its
+reason, before/after and gate status. An unwaived policy denial, or a team policy that does
+not compile, blocks every action and is shown with its file:line.
 
-func init() {
-	commands = append(commands, func() *cobra.Command {
-		var stateFlag, format string
-		var detailed bool
-		var approvals int
-		cmd := &cobra.Command{
-			Use:   "plan [dir]",
-			Short: "Show what apply would change in the registry state, and which gates block it",
-			Long: `plan compares the compiled specs with the registry state and lists typed actions
-(register_prompt_version, move_prompt_label, move_model_alias, run_eval, snapshot_rag,
-render_target), each with its reason, before/after and gate status.
-Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes present
-(with --detailed-exitcode).`,
-			Args: cobra.MaximumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				switch format {
-				case "text", "json", "markdown", "md":
-				default:
-					return exitf(exitUsage, "plan: unknown --format %q (text, json, markdown)", format)
-				}
-				dir := repoDir(args)
-				b, err := compileForPlan(cmd.ErrOrStderr(), dir)
+--out FILE (also -out FILE) saves the plan: the bundle hash, the state it was made against,
+the actions, gates and policy results. 'cairn apply FILE' applies exactly that plan, and
+refuses it when the specs or the state changed since.
+
+Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, invalid spec or policy
+denial, 2 changes present (with --detailed-exitcode), 3 usage.`,
+		Example: `  cairn plan examples/support-assistant
+  cairn plan . --approvals 2 --format markdown
+  cairn plan . -out cairn.plan && cairn apply cairn.plan`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch format {
+			case "text", "json", "markdown":
+			default:
+				return exitf(exitUsage, "plan: unknown --format %q (text, json, markdown)", format)
+			}
+			if approvals < 0 {
+				return exitf(exitUsage, "plan: --approvals %d: must be 0 or more", approvals)
+			}
+			dir := repoDir(args)
+			c, err := pf.check(cmd, dir)
+			if err != nil {
+				return err
+			}
+			if !c.Compiled() {
+				return pipelineError(cmd.ErrOrStderr(), "plan", &pipeline.InvalidError{Diagnostics: c.Diagnostics})
+			}
+			return withState(cmd, stateFlag, dir, func(ctx context.Context, st state.Store) error {
+				p, err := pipeline.Plan(ctx, c, st, planOptions(cmd, dir, st, approvals, ""))
 				if err != nil {
-					return err
-				}
-				ctx := cmd.Context()
-				st, err := openState(ctx, stateFlag, dir)
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				p, err := reconciler.BuildPlan(ctx, b, st, planOptions(cmd, dir, st, approvals, ""))
-				if err != nil {
-					return planError(cmd.ErrOrStderr(), err)
+					return pipelineError(cmd.ErrOrStderr(), "plan", err)
 				}
 				if err := reconciler.WritePlan(cmd.OutOrStdout(), p, format); err != nil {
 					return exitf(exitDenied, "%v", err)
+				}
+				if out != "" {
+					if err := reconciler.WritePlanFile(out, p); err != nil {
+						return exitf(exitDenied, "plan: %v", err)
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "Saved the plan to %s; apply exactly it with: cairn apply %s\n", out, out)
+				}
+				if p.Denied {
+					return exitf(exitDenied, "plan: blocked by the policy check: %d denial(s) or error(s); nothing can be applied", len(p.Denials()))
 				}
 				if detailed && p.Changes() {
 					return &exitError{code: exitInvalid}
 				}
 				return nil
-			},
-		}
-		cmd.Flags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
-		cmd.Flags().StringVar(&format, "format", "text", "text, json or markdown")
-		cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
-		cmd.Flags().IntVar(&approvals, "approvals", 0, "number of approvals the change has (from the pull request)")
-		return cmd
-	})
+			})
+		},
+	}
+	cmd.Flags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
+	cmd.Flags().StringVar(&format, "format", "text", "text, json or markdown")
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
+	cmd.Flags().IntVar(&approvals, "approvals", 0, "number of approvals the change has (from the pull request)")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "save the plan to this file for 'cairn apply FILE'")
+	pf.add(cmd)
+	return cmd
 }
 
 // planOptions wires the real eval runner, renderer and RAG snapshotter on the
@@ -98,8 +99,8 @@ func planOptions(cmd *cobra.Command, dir string, st state.Store, approvals int, 
 		Approvals: approvals,
 		Commit:    commit,
 		Git:       renderGitSource(dir, filepath.Join(dir, reconciler.RenderedDir), "", ""),
-		OnRenderHeld: func(reason string) {
-			fmt.Fprintf(w, "note: %s\n", reason)
+		OnRenderHeld: func(note string) {
+			fmt.Fprintf(w, "note: %s\n", note)
 		},
 	})
 }

@@ -9,14 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals"
 	"github.com/cairn-dev/cairn/internal/diag"
-	"github.com/cairn-dev/cairn/policies"
+	"github.com/cairn-dev/cairn/pipeline"
 	"github.com/cairn-dev/cairn/reconciler"
 	ghub "github.com/cairn-dev/cairn/reconciler/github"
 	"github.com/cairn-dev/cairn/reconciler/gitops"
@@ -124,27 +123,23 @@ func prReport(ctx context.Context, dir, stateLoc string, cfg ghub.Config) (ghub.
 		r.RunURL = fmt.Sprintf("%s/%s/%s/actions/runs/%s", strings.TrimRight(s, "/"), cfg.Owner, cfg.Repo, os.Getenv("GITHUB_RUN_ID"))
 	}
 	prefix := repoPrefix(dir)
-	b, ds := compiler.Compile(dir, compiler.Options{})
-	if b == nil || ds.Count(diag.Error) > 0 {
-		r.Diagnostics = ds
-		r.Problems = append(r.Problems, "the spec does not compile; policies and plan were skipped")
-		return r, ghub.Annotations(ds, prefix)
-	}
-	r.Project, r.BundleHash = b.Project.Name, b.Hash()
-	eng, err := policies.New(policies.Options{Dir: dir})
-	if err != nil {
-		var l diag.List
-		if errors.As(err, &l) {
-			r.Diagnostics = append(ds, l...)
-		}
-		r.Problems = append(r.Problems, "policies do not compile: "+err.Error())
-		return r, ghub.Annotations(r.Diagnostics, prefix)
-	}
-	pd, err := eng.Evaluate(ctx, b, time.Now().UTC(), map[string]any{"pull_request": cfg.PR})
+	// The same pipeline as check, plan and apply: a denial here is the
+	// denial apply would refuse on.
+	c, err := pipeline.Check(ctx, dir, pipeline.CheckOptions{Context: map[string]any{"pull_request": cfg.PR}})
+	r.Diagnostics = c.Diagnostics
 	if err != nil {
 		r.Problems = append(r.Problems, "policy evaluation failed: "+err.Error())
+		return r, ghub.Annotations(r.Diagnostics, prefix)
 	}
-	r.Diagnostics = append(ds, pd...)
+	if !c.Compiled() {
+		r.Problems = append(r.Problems, "the spec does not compile; policies and plan were skipped")
+		return r, ghub.Annotations(r.Diagnostics, prefix)
+	}
+	b := c.Bundle
+	r.Project, r.BundleHash = b.Project.Name, b.Hash()
+	if c.Diagnostics.Count(diag.Error) > 0 {
+		r.Problems = append(r.Problems, "policies do not compile: "+c.Diagnostics.Error())
+	}
 
 	st, err := state.Open(ctx, state.Location(stateLoc, dir))
 	if err != nil {
@@ -152,7 +147,7 @@ func prReport(ctx context.Context, dir, stateLoc string, cfg ghub.Config) (ghub.
 		return r, ghub.Annotations(r.Diagnostics, prefix)
 	}
 	defer st.Close()
-	p, err := reconciler.BuildPlan(ctx, b, st, reconciler.Options{})
+	p, err := pipeline.Plan(ctx, c, st, reconciler.Options{})
 	if err != nil {
 		var l diag.List
 		if errors.As(err, &l) {

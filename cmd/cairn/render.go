@@ -1,151 +1,135 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 
-	"github.com/cairn-dev/cairn/compiler"
-	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/pipeline"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/reconciler/state"
 	"github.com/cairn-dev/cairn/targets"
 )
 
-func init() {
-	commands = append(commands, func() *cobra.Command {
-		var (
-			out, statePath, repoURL, revision, viewFile string
-			check                                       bool
-			only                                        []string
-		)
-		cmd := &cobra.Command{
-			Use:   "render [dir]",
-			Short: "Render deploy targets (KServe, Kubernetes, Prometheus, Terraform, Argo CD, Actions) into rendered/",
-			Long: `render compiles the spec repo, resolves every served alias against the registry state,
-and writes the deploy targets under --out (default <dir>/rendered). Files cairn rendered
-earlier that are no longer produced are removed.
+func init() { commands = append(commands, newRenderCmd) }
 
---check writes nothing: it lists the files that differ from what the specs produce
+func newRenderCmd() *cobra.Command {
+	var (
+		out, statePath, repoURL, revision string
+		check                             bool
+		only                              []string
+		pf                                policyFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "render [dir]",
+		Short: "Render deploy targets (KServe, Kubernetes, Prometheus, Terraform, Argo CD, Actions) into rendered/",
+		Long: `render checks the spec repo as plan and apply do, resolves every served alias and label
+against the registry state — the version the state records there after its gates passed,
+never the version the specs ask for before it passed — and writes the deploy targets under
+--out (default <dir>/rendered). A deployment whose alias or label has no such version yet
+(an empty state: nothing has passed) is left out with a note saying why; run 'cairn apply'
+to move it once its gates pass. Files cairn rendered earlier that are no longer produced
+are removed. An unwaived policy denial, or a team policy that does not compile, renders
+nothing. The state is only read: a missing one is an empty registry.
+
+--only T reads and writes only target T's files (its directory, and the files it writes
+elsewhere, such as a prompt ConfigMap).
+--check writes nothing: it lists the files that differ from what the state serves
 (changed, missing, or extra) and exits 1 when any does.
-Exit codes: 0 ok, 1 stale files or a render error, 2 invalid spec, 3 usage or internal error.`,
-			Args: cobra.MaximumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				dir := repoDir(args)
-				if out == "" {
-					out = filepath.Join(dir, "rendered")
+
+Exit codes: 0 ok, 1 stale files, a render error, an invalid spec or a policy denial,
+3 usage or internal error.`,
+		Example: `  cairn render examples/fraud-detection
+  cairn render . --check
+  cairn render . --only kserve --repo-url https://github.com/acme/specs.git`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, t := range only {
+				if !slices.Contains(targets.Names(), t) {
+					return exitf(exitUsage, "render: unknown target %q in --only (known: %s)", t, strings.Join(targets.Names(), ", "))
 				}
-				b, ds := compiler.Compile(dir, compiler.Options{})
-				if len(ds) > 0 {
-					printRenderDiags(cmd, ds)
-					return &exitError{code: exitInvalid}
-				}
-				view, err := renderLoadView(cmd.Context(), dir, statePath, viewFile)
-				if err != nil {
-					return exitf(exitUsage, "render: %v", err)
-				}
-				git := renderGitSource(dir, out, repoURL, revision)
-				res, err := targets.RenderWithNotes(targets.Input{Bundle: b, State: view, Git: git}, only...)
-				files := res.Files
-				for _, n := range res.Notes { // e.g. a deployment without image: only its ConfigMap is rendered
-					fmt.Fprintln(cmd.ErrOrStderr(), "note: "+n.String())
-				}
-				if err != nil {
-					var l diag.List
-					if errors.As(err, &l) {
-						printRenderDiags(cmd, l)
-						return &exitError{code: exitDenied}
-					}
-					return exitf(exitUsage, "render: %v", err)
-				}
-				if git.RepoURL == "" && (len(only) == 0 || renderContains(only, targets.TargetArgoCD)) {
-					fmt.Fprintln(cmd.ErrOrStderr(), "note: no Argo CD Application rendered: no git remote \"origin\" and no --repo-url")
-				}
-				diffs, err := targets.Diff(out, files)
-				if err != nil {
-					return exitf(exitUsage, "render: %v", err)
-				}
-				w := cmd.OutOrStdout()
-				if check {
-					for _, d := range diffs {
-						fmt.Fprintf(w, "%s: %s%s\n", d.Status, filepath.Join(out, filepath.FromSlash(d.Path)), foreignNote(d))
-					}
-					if len(diffs) > 0 {
-						return exitf(exitDenied, "render --check: %d file(s) in %s differ from what the specs produce; run 'cairn render'", len(diffs), out)
-					}
-					fmt.Fprintf(w, "ok: %d rendered file(s) in %s are current (bundle %s)\n", len(files), out, b.Hash())
-					return nil
-				}
-				if err := targets.Write(out, files, diffs); err != nil {
-					return exitf(exitUsage, "render: %v", err)
-				}
+			}
+			dir := repoDir(args)
+			if out == "" {
+				out = filepath.Join(dir, "rendered")
+			}
+			c, err := pf.check(cmd, dir)
+			if err != nil {
+				return err
+			}
+			if !c.Compiled() {
+				printDiags(cmd.ErrOrStderr(), c.Diagnostics)
+				return &exitError{code: exitDenied}
+			}
+			view, err := renderLoadView(cmd.Context(), dir, statePath)
+			if err != nil {
+				return exitf(exitUsage, "render: %v", err)
+			}
+			git := renderGitSource(dir, out, repoURL, revision)
+			res, err := pipeline.Render(cmd.Context(), c, view, pipeline.RenderOptions{Out: out, Only: only, Git: git})
+			if err != nil {
+				return pipelineError(cmd.ErrOrStderr(), "render", err)
+			}
+			for _, n := range res.Notes { // what was left out and why
+				fmt.Fprintln(cmd.ErrOrStderr(), "note: "+n.String())
+			}
+			if git.RepoURL == "" && (len(only) == 0 || slices.Contains(only, targets.TargetArgoCD)) {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note: no Argo CD Application rendered: no git remote \"origin\" and no --repo-url")
+			}
+			b, files, diffs := c.Bundle, res.Files, res.Changes
+			w := cmd.OutOrStdout()
+			if check {
 				for _, d := range diffs {
-					verb := map[string]string{"changed": "updated", "missing": "created", "extra": "removed"}[d.Status]
-					if d.Foreign {
-						verb = "left alone" // a file cairn did not write is never deleted
-					}
-					fmt.Fprintf(w, "%s: %s%s\n", verb, filepath.Join(out, filepath.FromSlash(d.Path)), foreignNote(d))
+					fmt.Fprintf(w, "%s: %s%s\n", d.Status, filepath.Join(out, filepath.FromSlash(d.Path)), foreignNote(d))
 				}
-				fmt.Fprintf(w, "rendered %d file(s) to %s, %d changed (bundle %s)\n", len(files), out, len(diffs), b.Hash())
+				if len(diffs) > 0 {
+					return exitf(exitDenied, "render --check: %d file(s) in %s differ from what the state serves; run 'cairn render' (or 'cairn apply')", len(diffs), out)
+				}
+				fmt.Fprintf(w, "ok: %d rendered file(s) in %s are current (bundle %s)\n", len(files), out, b.Hash())
 				return nil
-			},
-		}
-		f := cmd.Flags()
-		f.StringVar(&out, "out", "", "directory to render into (default <dir>/rendered)")
-		f.BoolVar(&check, "check", false, "write nothing; exit 1 listing files that differ")
-		f.StringVar(&statePath, "state", "", "state store (path, sqlite:// or postgres:// URL; default $CAIRN_STATE or <dir>/.cairn/state.db)")
-		f.StringVar(&viewFile, "view", "", "read registered versions from a JSON targets.View file instead of the state store")
-		f.StringSliceVar(&only, "only", nil, "render only these targets ("+strings.Join(targets.Names(), ", ")+")")
-		f.StringVar(&repoURL, "repo-url", "", "git URL the Argo CD Application syncs (default: the repo's origin remote)")
-		f.StringVar(&revision, "revision", "", "git revision the Argo CD Application syncs (default HEAD)")
-		return cmd
-	})
-}
-
-func renderContains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+			}
+			if err := targets.Write(out, files, diffs); err != nil {
+				return exitf(exitUsage, "render: %v", err)
+			}
+			for _, d := range diffs {
+				verb := map[string]string{"changed": "updated", "missing": "created", "extra": "removed"}[d.Status]
+				if d.Foreign {
+					verb = "left alone" // a file cairn did not write is never deleted
+				}
+				fmt.Fprintf(w, "%s: %s%s\n", verb, filepath.Join(out, filepath.FromSlash(d.Path)), foreignNote(d))
+			}
+			fmt.Fprintf(w, "rendered %d file(s) to %s, %d changed (bundle %s)\n", len(files), out, len(diffs), b.Hash())
+			return nil
+		},
 	}
-	return false
+	f := cmd.Flags()
+	f.StringVar(&out, "out", "", "directory to render into (default <dir>/rendered)")
+	f.BoolVar(&check, "check", false, "write nothing; exit 1 listing files that differ")
+	f.StringVar(&statePath, "state", "", "state store (path, sqlite:// or postgres:// URL; default $CAIRN_STATE or <dir>/.cairn/state.db)")
+	f.StringSliceVar(&only, "only", nil, "render only these targets ("+strings.Join(targets.Names(), ", ")+")")
+	f.StringVar(&repoURL, "repo-url", "", "git URL the Argo CD Application syncs (default: the repo's origin remote)")
+	f.StringVar(&revision, "revision", "", "git revision the Argo CD Application syncs (default HEAD)")
+	pf.add(cmd)
+	return cmd
 }
 
-func printRenderDiags(cmd *cobra.Command, ds diag.List) {
-	for _, d := range ds {
-		fmt.Fprintln(cmd.ErrOrStderr(), d.String())
-	}
-}
-
-// loadView reads the registered model and prompt versions renderers resolve
-// aliases against. A repo without a state store yet has none registered.
-func renderLoadView(ctx context.Context, dir, statePath, viewFile string) (targets.View, error) {
+// renderLoadView reads what the state serves (reconciler.ServedView). The
+// state is only read: without one (no file at the default location) nothing
+// has passed its gates, and the view is empty.
+func renderLoadView(ctx context.Context, dir, statePath string) (targets.View, error) {
 	var v targets.View
-	if viewFile != "" {
-		data, err := os.ReadFile(viewFile)
-		if err != nil {
-			return v, err
-		}
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&v); err != nil {
-			return v, fmt.Errorf("%s: %v", viewFile, err)
-		}
-		return v, nil
-	}
 	loc := state.Location(statePath, dir)
-	if statePath == "" && os.Getenv(state.EnvVar) == "" {
-		if _, err := os.Stat(loc); errors.Is(err, fs.ErrNotExist) {
+	if path := strings.TrimPrefix(loc, "sqlite://"); !strings.Contains(path, "://") {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			return v, nil
 		}
 	}
@@ -157,7 +141,7 @@ func renderLoadView(ctx context.Context, dir, statePath, viewFile string) (targe
 		return v, err
 	}
 	defer st.Close()
-	return reconciler.ViewFromState(ctx, st)
+	return reconciler.ServedView(ctx, st)
 }
 
 // gitSource finds the repository the rendered tree is committed to, for the

@@ -8,13 +8,31 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Exit codes, per DESIGN.md.
+// Exit codes, per DESIGN.md; exitCodesHelp is the table `cairn help
+// exit-codes` prints, and every command follows it.
 const (
 	exitOK      = 0
-	exitDenied  = 1 // check: policy denials; plan/apply: error
+	exitDenied  = 1 // check: policy denials; plan/apply/render: error, denial or blocked gate (nothing changed)
 	exitInvalid = 2 // vet/check: invalid spec; plan --detailed-exitcode: changes present
-	exitUsage   = 3 // vet/check: usage or internal error
+	exitUsage   = 3 // usage or internal error
+	exitPartial = 4 // apply: some actions applied, others held back by their gates
+	exitStale   = 5 // apply PLANFILE: the specs or the state changed since the plan was made
 )
+
+const exitCodesHelp = `Exit codes of every cairn command:
+
+  0  success: clean (warnings allowed), applied, rendered, current
+  1  vet/check: policy denials (or warnings with --fail-on-warn);
+     plan/apply/render/pr/reconcile: an error, an invalid spec, a policy denial
+     or a blocked gate — nothing was changed; render --check: stale files
+  2  vet/check: invalid spec or policy;
+     plan --detailed-exitcode: changes present
+  3  usage error: an unknown flag, a bad flag value, a missing spec repo
+  4  apply: partial — some actions were applied, others held back by their
+     gates (each listed with why)
+  5  apply PLANFILE: the saved plan is stale — the specs or the state changed
+     since it was made; make a new plan
+`
 
 // exitError carries an exit code out of a command. An empty msg means the
 // command has already printed what the user needs.
@@ -48,6 +66,8 @@ change against its registry state, and applies it.`,
 	for _, f := range commands {
 		root.AddCommand(f())
 	}
+	root.AddCommand(&cobra.Command{Use: "exit-codes", Short: "The exit codes every command follows", Long: exitCodesHelp,
+		Run: func(cmd *cobra.Command, args []string) { fmt.Fprint(cmd.OutOrStdout(), exitCodesHelp) }})
 	return root
 }
 

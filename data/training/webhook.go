@@ -43,7 +43,7 @@ func PayloadFor(d Decision, t *compiler.Training, bundleHash string) Payload {
 // recording each in the state store.
 type Firer struct {
 	Store  data.Store
-	Client *http.Client // default: a client with a 30 s timeout
+	Client *http.Client // default: a client with a 10 s timeout
 	// Attempts is the number of tries on 5xx, 429 and transport errors (default 4).
 	Attempts int
 	// Backoff is the first retry delay, doubled each time (default 500 ms);
@@ -59,6 +59,9 @@ type TriggerRecord struct {
 	EvidenceID string `json:"evidence_id"`
 	Status     string `json:"status"` // claimed | fired | failed
 	Attempts   int    `json:"attempts"`
+	// Failures counts the deliveries that failed, across calls: later
+	// applies back off by it.
+	Failures   int    `json:"failures,omitempty"`
 	HTTPStatus int    `json:"http_status,omitempty"`
 	Error      string `json:"error,omitempty"`
 	At         string `json:"at,omitempty"`
@@ -101,6 +104,7 @@ func (f *Firer) FireWebhook(ctx context.Context, url string, p Payload) (FireRes
 		if prev.Status != "failed" {
 			return FireResult{Already: prev.Status}, nil
 		}
+		rec.Failures = prev.Failures
 		if err := f.Store.PutRecord(ctx, KindTrigger, key, mustJSON(rec)); err != nil {
 			return FireResult{}, fmt.Errorf("training trigger %s: claim: %w", key, err)
 		}
@@ -110,11 +114,13 @@ func (f *Firer) FireWebhook(ctx context.Context, url string, p Payload) (FireRes
 	rec.Attempts, rec.HTTPStatus, rec.At = res.Attempts, res.HTTPStatus, f.now()
 	if postErr != nil {
 		rec.Status, rec.Error = "failed", postErr.Error()
+		rec.Failures++
 	} else {
 		rec.Status = "fired"
 		res.Fired = true
 	}
-	if err := f.Store.PutRecord(ctx, KindTrigger, key, mustJSON(rec)); err != nil {
+	// Recorded even when ctx's deadline ended the delivery.
+	if err := f.Store.PutRecord(context.WithoutCancel(ctx), KindTrigger, key, mustJSON(rec)); err != nil {
 		return res, errors.Join(postErr, fmt.Errorf("training trigger %s: record: %w", key, err))
 	}
 	if postErr != nil {
@@ -126,7 +132,7 @@ func (f *Firer) FireWebhook(ctx context.Context, url string, p Payload) (FireRes
 func (f *Firer) post(ctx context.Context, target, idem string, body []byte) (FireResult, error) {
 	client := f.Client
 	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
+		client = &http.Client{Timeout: 10 * time.Second}
 	}
 	attempts := f.Attempts
 	if attempts <= 0 {
@@ -142,7 +148,7 @@ func (f *Firer) post(ctx context.Context, target, idem string, body []byte) (Fir
 		if i > 0 {
 			select {
 			case <-ctx.Done():
-				return res, ctx.Err()
+				return res, fmt.Errorf("%w; gave up after %d attempt(s): %v", last, res.Attempts, ctx.Err())
 			case <-time.After(delay):
 			}
 			delay *= 2

@@ -3,115 +3,32 @@ package gitops
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"sort"
-	"strings"
 	"sync"
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals"
-	"github.com/cairn-dev/cairn/evals/prices"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/reconciler/state"
 )
 
-// RecordEvalInputs is the record kind where reconcile notes what each eval
-// run used besides the suite definition (which reconciler.EvalHash already
-// covers): the judges with their provider settings, the resolved scorer
-// settings and the price catalog. Key: "<eval> <subject> <eval hash>", the
-// same triple LatestEvalRun looks a run up by.
-const RecordEvalInputs = "gitops.eval_inputs"
+// The eval inputs every apply records (reconciler.EvalInputs), which the
+// stale-eval drift check compares with what a run would use now.
+type EvalInputs = reconciler.EvalInputs
 
-// EvalInputs is what an eval run depended on outside its suite definition.
-type EvalInputs struct {
-	Judges  []string `json:"judges"`  // "factuality: openai/gpt-4o (openai https://…)", sorted
-	Scorers string   `json:"scorers"` // hash of the resolved per-metric scorer settings
-	Catalog string   `json:"catalog"` // "2025-11-21 litellm@caddc6dd"
-	Prices  []string `json:"prices"`  // "gpt-4o-mini in 0.15 out 0.6 per Mtok", sorted
-}
+const RecordEvalInputs = reconciler.RecordEvalInputs
 
-func evalInputsKey(eval, subject, evalHash string) string {
-	return eval + " " + subject + " " + evalHash
-}
+var (
+	CurrentEvalInputs = reconciler.CurrentEvalInputs
+	StaleReasons      = reconciler.StaleReasons
+	evalInputsKey     = reconciler.EvalInputsKey
+)
 
-// CurrentEvalInputs resolves what a run of suite would use now.
-func CurrentEvalInputs(b *compiler.Bundle, suite string, cat *prices.Catalog) (EvalInputs, error) {
-	if cat == nil {
-		cat = prices.Default()
-	}
-	cases, err := evals.Plan(b, suite, cat)
-	if err != nil {
-		return EvalInputs{}, err
-	}
-	in := EvalInputs{Judges: []string{}, Prices: []string{}, Catalog: cat.Date() + " " + cat.Source()}
-	judges, priced := map[string]bool{}, map[string]bool{}
-	var settings []evals.MetricSpec
-	for i, c := range cases {
-		if i == 0 {
-			settings = c.Metrics
-		}
-		for _, m := range c.Metrics {
-			if m.Settings.JudgeProvider == "" {
-				continue
-			}
-			j := fmt.Sprintf("%s: %s/%s", m.Name, m.Settings.JudgeProvider, m.Settings.JudgeModel)
-			if p := b.Providers[m.Settings.JudgeProvider]; p != nil {
-				j += fmt.Sprintf(" (%s %s)", p.Kind, p.BaseURL)
-			}
-			judges[j] = true
-		}
-		switch {
-		case c.Price != nil:
-			priced[fmt.Sprintf("%s in %g out %g per Mtok", c.Request.Model, c.Price.InputUSDPerMTok, c.Price.OutputUSDPerMTok)] = true
-		case c.PriceErr != "":
-			priced[c.Request.Model+": "+c.PriceErr] = true
-		}
-	}
-	for j := range judges {
-		in.Judges = append(in.Judges, j)
-	}
-	for p := range priced {
-		in.Prices = append(in.Prices, p)
-	}
-	sort.Strings(in.Judges)
-	sort.Strings(in.Prices)
-	s, _ := json.Marshal(settings)
-	in.Scorers = state.HashBytes(s)
-	return in, nil
-}
-
-// StaleReasons says how then differs from now; empty when it does not.
-func StaleReasons(then, now EvalInputs) []string {
-	var why []string
-	if strings.Join(then.Judges, "; ") != strings.Join(now.Judges, "; ") {
-		why = append(why, fmt.Sprintf("judge changed from [%s] to [%s]", orNone(then.Judges), orNone(now.Judges)))
-	}
-	if then.Scorers != now.Scorers {
-		why = append(why, "scorer settings changed")
-	}
-	if then.Catalog != now.Catalog {
-		why = append(why, fmt.Sprintf("price catalog changed from %s to %s", then.Catalog, now.Catalog))
-	}
-	if strings.Join(then.Prices, "; ") != strings.Join(now.Prices, "; ") {
-		why = append(why, fmt.Sprintf("prices changed from [%s] to [%s]", orNone(then.Prices), orNone(now.Prices)))
-	}
-	return why
-}
-
-func orNone(s []string) string {
-	if len(s) == 0 {
-		return "none"
-	}
-	return strings.Join(s, "; ")
-}
-
-// recordingRunner wraps the eval runner apply uses: after each run it records
-// the run's inputs (for stale-eval drift) and adds the run's cost, which
-// evals.RunSuite stores in the state, to the reconcile run's total.
+// recordingRunner wraps the eval runner apply uses: after each run it adds
+// the run's cost, which evals.RunSuite stores in the state, to the reconcile
+// run's total. (Apply itself records each run's inputs.)
 type recordingRunner struct {
-	inner   reconciler.EvalRunner
-	st      state.Store
-	catalog *prices.Catalog
+	inner reconciler.EvalRunner
+	st    state.Store
 
 	mu   sync.Mutex
 	cost float64
@@ -121,12 +38,6 @@ func (r *recordingRunner) RunEval(ctx context.Context, b *compiler.Bundle, req r
 	out, err := r.inner.RunEval(ctx, b, req)
 	if err != nil {
 		return out, err
-	}
-	if in, err := CurrentEvalInputs(b, req.Eval, r.catalog); err == nil {
-		v, _ := json.Marshal(in)
-		if err := r.st.PutRecord(ctx, RecordEvalInputs, evalInputsKey(req.Eval, req.SubjectHash, req.EvalHash), v); err != nil {
-			return out, fmt.Errorf("record eval inputs: %w", err)
-		}
 	}
 	// evals.RunSuite stores the run under "<suite>@<bundle hash>"; a runner
 	// that does not simply contributes no cost.

@@ -13,10 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals/prices"
 	"github.com/cairn-dev/cairn/internal/diag"
-	"github.com/cairn-dev/cairn/policies"
+	"github.com/cairn-dev/cairn/pipeline"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/reconciler/state"
 )
@@ -107,6 +106,7 @@ type Run struct {
 	Diagnostics diag.List           `json:"diagnostics,omitempty"` // compile errors and policy results
 	Applied     []reconciler.Action `json:"applied"`
 	Blocked     []reconciler.Action `json:"blocked"`
+	Undelivered []reconciler.Action `json:"undelivered,omitempty"` // training triggers not delivered (retried later)
 	Drift       []DriftItem         `json:"drift"`
 	Problems    []string            `json:"problems,omitempty"`
 	EvalCostUSD float64             `json:"eval_cost_usd"`
@@ -275,28 +275,27 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 	}
 	run.Drift = append(run.Drift, rendered...)
 
-	b, ds := compiler.Compile(co.Dir, compiler.Options{})
-	if b == nil || ds.Count(diag.Error) > 0 {
-		run.Result, run.Diagnostics = ResultInvalid, ds
-		run.Error = fmt.Sprintf("the spec at %s does not compile: %d error(s)", shortSHA(co.Commit.SHA), ds.Count(diag.Error))
-		return
-	}
-	run.BundleHash = b.Hash()
-	eng, err := policies.New(policies.Options{Dir: co.Dir})
-	if err != nil {
-		var l diag.List
-		if errors.As(err, &l) {
-			run.Diagnostics = l
-		}
-		run.Result, run.Error = ResultInvalid, fmt.Sprintf("policies do not compile: %v", err)
-		return
-	}
-	pd, err := eng.Evaluate(ctx, b, now, map[string]any{"reconcile": map[string]any{"commit": co.Commit.SHA, "ref": co.Ref}})
+	// The one pipeline every command calls: compile, then check against the
+	// built-in and team policies with waivers.
+	chk, err := pipeline.Check(ctx, co.Dir, pipeline.CheckOptions{Now: now,
+		Context: map[string]any{"reconcile": map[string]any{"commit": co.Commit.SHA, "ref": co.Ref}}})
 	if err != nil {
 		r.fail(run, "policy evaluation: %v", err)
 		return
 	}
+	if !chk.Compiled() {
+		run.Result, run.Diagnostics = ResultInvalid, chk.Diagnostics
+		run.Error = fmt.Sprintf("the spec at %s does not compile: %d error(s)", shortSHA(co.Commit.SHA), chk.Diagnostics.Count(diag.Error))
+		return
+	}
+	b := chk.Bundle
+	run.BundleHash = b.Hash()
+	pd := chk.Diagnostics
 	run.Diagnostics = pd
+	if pd.Count(diag.Error) > 0 {
+		run.Result, run.Error = ResultInvalid, fmt.Sprintf("policies do not compile: %v", pd)
+		return
+	}
 
 	approval, err := r.cfg.Approvals.Approvals(ctx, co.Commit.SHA)
 	if err != nil {
@@ -343,9 +342,12 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 	if ep, ok := plugins.Evals.(*reconciler.EvalPlugin); ok && ep.Opts.Prices == nil {
 		ep.Opts.Prices = r.cfg.Catalog
 	}
+	if plugins.Prices == nil {
+		plugins.Prices = r.cfg.Catalog
+	}
 	var runner *recordingRunner
 	if plugins.Evals != nil {
-		runner = &recordingRunner{inner: plugins.Evals, st: st, catalog: r.cfg.Catalog}
+		runner = &recordingRunner{inner: plugins.Evals, st: st}
 		plugins.Evals = runner
 	}
 	plugins.Approvals = approval.Count
@@ -357,7 +359,7 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 	case reason == "":
 		run.Result, run.Reason = ResultSkipped, "commit, state and approvals unchanged since the last run"
 		// Which differences a gate explains, without running anything.
-		p, err := reconciler.BuildPlan(ctx, b, st, reconciler.Options{Approvals: approval.Count})
+		p, err := pipeline.Plan(ctx, chk, st, reconciler.Options{Approvals: approval.Count})
 		if err == nil {
 			for _, a := range p.Blocked() {
 				blocked[pointerKey(a.Object, a.Name)] = true
@@ -371,7 +373,7 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 				return
 			}
 		}
-		if !r.apply(ctx, run, b, co, plugins) {
+		if !r.apply(ctx, run, chk, co, plugins) {
 			if runner != nil {
 				run.EvalCostUSD = runner.takeCost()
 			}
@@ -402,6 +404,7 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 		r.fail(run, "audit report: %v", err)
 		return
 	}
+	rep.SetCheck(pd)
 	run.Report = rep
 	run.Drift = append(run.Drift, WaiverDrift(b, rep.Waivers)...)
 	run.Drift = append(run.Drift, DeprecationDrift(b, pd, now)...)
@@ -420,8 +423,8 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 // apply runs the plan. A cancelled ctx (SIGTERM) lets the running action
 // finish: reconciler.Apply stops between actions and says so. It reports
 // whether the run should go on to drift and the report.
-func (r *Reconciler) apply(ctx context.Context, run *Run, b *compiler.Bundle, co *Checkout, opts reconciler.Options) bool {
-	res, err := reconciler.Apply(ctx, b, r.cfg.Store, reconciler.ApplyOptions{
+func (r *Reconciler) apply(ctx context.Context, run *Run, chk *pipeline.Checked, co *Checkout, opts reconciler.Options) bool {
+	res, err := pipeline.Apply(ctx, chk, r.cfg.Store, reconciler.ApplyOptions{
 		Options: opts, Actor: r.cfg.Actor + " for " + co.Commit.Author, Commit: co.Commit.SHA, Now: r.cfg.Now, LockTimeout: r.cfg.LockTimeout,
 		OnAction: func(a reconciler.Action) {
 			run.Applied = append(run.Applied, a)
@@ -444,6 +447,7 @@ func (r *Reconciler) apply(ctx context.Context, run *Run, b *compiler.Bundle, co
 		return false
 	}
 	run.Blocked = res.Blocked
+	run.Undelivered = res.Failed
 	switch {
 	case len(res.Blocked) > 0:
 		run.Result = ResultBlocked
@@ -509,43 +513,12 @@ func changeReason(last *lastRecord, commit, fp string, approvals int) string {
 	return ""
 }
 
-// Fingerprint identifies the parts of the state a reconcile acts on: the
-// audit chain head (every audited change), the aliases and labels, the
-// rendered hashes and the registered model versions (so that an edit made
-// without an audit entry is noticed too).
+// Fingerprint identifies the parts of the state a reconcile acts on (the
+// plan's state reference: audit head, aliases and labels, rendered hashes,
+// registered model versions).
 func Fingerprint(ctx context.Context, st state.Ops) (string, error) {
-	audit, err := st.ListAudit(ctx)
-	if err != nil {
-		return "", err
-	}
-	head := state.GenesisHash
-	if len(audit) > 0 {
-		head = audit[len(audit)-1].Hash
-	}
-	ptrs, err := st.ListPointers(ctx, "")
-	if err != nil {
-		return "", err
-	}
-	rendered, err := st.RenderedHashes(ctx)
-	if err != nil {
-		return "", err
-	}
-	mvs, err := st.ListModelVersions(ctx, "")
-	if err != nil {
-		return "", err
-	}
-	models := make([]string, len(mvs))
-	for i, mv := range mvs {
-		models[i] = mv.Model + "@" + mv.Version + " " + mv.ContentHash()
-	}
-	b, _ := json.Marshal(struct {
-		Head     string            `json:"head"`
-		Entries  int               `json:"entries"`
-		Pointers []state.Pointer   `json:"pointers"`
-		Rendered map[string]string `json:"rendered"`
-		Models   []string          `json:"models"`
-	}{head, len(audit), ptrs, rendered, models})
-	return state.HashBytes(b), nil
+	ref, err := reconciler.ReadStateRef(ctx, st)
+	return ref.Fingerprint, err
 }
 
 // forgetDrifted clears the recorded hash of drifted rendered files, so that
