@@ -112,6 +112,15 @@ func writeText(w io.Writer, p *Plan) error {
 	}
 	ready, blocked := counts(p)
 	fmt.Fprintf(&b, "Plan: %d action(s), %d ready, %d blocked (bundle %s, %d approval(s))\n", len(p.Actions), ready, blocked, shortHash(p.BundleHash), p.Approvals)
+	if p.Denied {
+		fmt.Fprintf(&b, "\nBlocked by the policy check (nothing can be applied until each is fixed or waived):\n")
+		for _, d := range p.Denials() {
+			fmt.Fprintf(&b, "    %s\n", d.String())
+		}
+	}
+	for _, d := range p.Waived() {
+		fmt.Fprintf(&b, "    waived: %s\n", d.String())
+	}
 	for _, a := range p.Actions {
 		fmt.Fprintf(&b, "\n%s %s\n", symbol(a), a.Summary())
 		fmt.Fprintf(&b, "    reason: %s\n", a.Reason)
@@ -143,6 +152,13 @@ func writeMarkdown(w io.Writer, p *Plan) error {
 	}
 	ready, blocked := counts(p)
 	fmt.Fprintf(&b, "%d action(s): **%d ready**, **%d blocked** (bundle `%s`, %d approval(s))\n\n", len(p.Actions), ready, blocked, shortHash(p.BundleHash), p.Approvals)
+	if p.Denied {
+		b.WriteString("**Blocked by the policy check** (nothing can be applied until each is fixed or waived):\n\n")
+		for _, d := range p.Denials() {
+			fmt.Fprintf(&b, "- `%s` %s %s: %s\n", mdEscape(d.Pos.String()), d.Severity, mdEscape(d.Code), mdEscape(d.Message))
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("| | action | object | change | status |\n|---|---|---|---|---|\n")
 	for _, a := range p.Actions {
 		mark := "✅"

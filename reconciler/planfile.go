@@ -81,7 +81,7 @@ func DecodePlan(name string, r io.Reader) (*Plan, error) {
 	if err := dec.Decode(&p); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			line, col := lineCol(data, se.Offset)
+			line, col := lineCol(data, se.Offset-1) // Offset is just past the bad byte
 			return nil, &PlanFileError{name, fmt.Sprintf("invalid JSON at line %d, column %d: %v", line, col, err)}
 		}
 		return nil, &PlanFileError{name, err.Error()}

@@ -85,6 +85,22 @@ func TestPluginsConvergeSupportExample(t *testing.T) {
 		if len(full.Cases) != b.Evals[ev].Cases {
 			t.Errorf("%s: %d cases recorded, dataset has %d", ev, len(full.Cases), b.Evals[ev].Cases)
 		}
+		// A plain apply records what the run depended on (judges, scorer
+		// settings, prices), so stale-eval drift sees every run.
+		raw, ok, err := st.GetRecord(ctx, RecordEvalInputs, EvalInputsKey(ev, p.ContentHash, EvalHashFor(b, b.Evals[ev])))
+		must(t, err)
+		want, err := CurrentEvalInputs(b, ev, nil)
+		must(t, err)
+		if !ok || string(raw) != string(jsonBytes(want)) {
+			t.Errorf("%s: eval inputs recorded %q, want %s", ev, raw, jsonBytes(want))
+		}
+	}
+	log, err := st.ListAudit(ctx)
+	must(t, err)
+	for _, e := range log {
+		if e.Action == string(RunEval) && (!strings.Contains(e.After, `"dataset_hash":"sha256:`) || !strings.Contains(e.After, `"scorers":"sha256:`)) {
+			t.Errorf("run_eval audit entry lacks its inputs: %s", e.After)
+		}
 	}
 	// The eval cache lives in the state store.
 	gens, err := st.ListRecords(ctx, evals.KindGen, "")

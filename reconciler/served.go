@@ -258,7 +258,11 @@ func (pl *planner) heldDeploymentFiles() map[string]string {
 		if json.Unmarshal(raw, &d) != nil {
 			continue
 		}
-		for _, f := range targets.DeploymentFiles(d.Name, d.Namespace) {
+		prompt := ""
+		if kind, name, _ := strings.Cut(d.Serves, "/"); kind == "prompts" {
+			prompt = name
+		}
+		for _, f := range targets.DeploymentFiles(d.Name, d.Namespace, prompt) {
 			out[f] = fmt.Sprintf("held with %s: %s", a.Object, strings.TrimPrefix(a.Status, "blocked: "))
 		}
 	}

@@ -394,10 +394,15 @@ func (r *run) deployments(targets ...string) []*compiler.Deployment {
 }
 
 // DeploymentFiles are the paths (relative to rendered/) a deployment's own
-// objects are rendered to by any target; shared files (a prompt's
-// ConfigMap, SLO rules) are not among them.
-func DeploymentFiles(name, namespace string) []string {
-	return []string{"kserve/" + name + ".yaml", "kubernetes/" + namespace + "/" + name + ".yaml", "terraform/" + name + ".tf"}
+// objects are rendered to by any target, and the ConfigMap of the prompt it
+// serves in its namespace (prompt "" for a model deployment). SLO rules are
+// their own objects.
+func DeploymentFiles(name, namespace, prompt string) []string {
+	out := []string{"kserve/" + name + ".yaml", "kubernetes/" + namespace + "/" + name + ".yaml", "terraform/" + name + ".tf"}
+	if prompt != "" {
+		out = append(out, "kubernetes/"+namespace+"/prompts-"+prompt+".yaml")
+	}
+	return out
 }
 
 // Dir is the directory (relative to rendered/, with a trailing slash) that a
