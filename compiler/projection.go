@@ -3,7 +3,7 @@ package compiler
 import (
 	"github.com/shopspring/decimal"
 
-	"github.com/cairn-dev/cairn/evals/prices"
+	"github.com/cairn-dev/cairn/prices"
 )
 
 // CodePrice: an LLM deployment whose model has no price. A missing price is

@@ -10,10 +10,10 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/cairn-dev/cairn/evals/tokens"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/internal/promql"
 	"github.com/cairn-dev/cairn/prompts"
+	"github.com/cairn-dev/cairn/tokens"
 )
 
 // resolver checks references and derives facts, collecting every error.

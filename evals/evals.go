@@ -24,12 +24,12 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
-	"github.com/cairn-dev/cairn/evals/prices"
 	"github.com/cairn-dev/cairn/evals/provider"
 	"github.com/cairn-dev/cairn/evals/scorer"
-	"github.com/cairn-dev/cairn/evals/tokens"
+	"github.com/cairn-dev/cairn/prices"
 	"github.com/cairn-dev/cairn/prompts"
 	"github.com/cairn-dev/cairn/rag"
+	"github.com/cairn-dev/cairn/tokens"
 )
 
 // Status of a case or suite.
@@ -195,6 +195,9 @@ type Options struct {
 	Providers map[string]provider.Provider
 	// Retriever fills {{ context }} of RAG prompts (nil: rows bring their own).
 	Retriever ContextRetriever
+	// InProcess runs the cases in this process even with a state store that
+	// can queue them for workers (the CLI sets it from CAIRN_EVAL_INPROCESS=1).
+	InProcess bool
 	// Progress is called after each case.
 	Progress func(done, total int)
 	// Retry settings for network providers.

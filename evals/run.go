@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
-	"github.com/cairn-dev/cairn/evals/prices"
 	"github.com/cairn-dev/cairn/evals/scorer"
+	"github.com/cairn-dev/cairn/prices"
 )
 
 // RunSuite plans and executes a suite and aggregates it. The per-case results

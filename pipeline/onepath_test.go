@@ -24,7 +24,7 @@ func TestCommandsCallThePipeline(t *testing.T) {
 	for _, f := range files {
 		paths = append(paths, filepath.Join("..", "cmd", "cairn", f))
 	}
-	paths = append(paths, filepath.Join("..", "reconciler", "gitops", "reconcile.go"))
+	paths = append(paths, filepath.Join("..", "gitops", "reconcile.go"))
 	for _, p := range paths {
 		fset := token.NewFileSet()
 		f, err := parser.ParseFile(fset, p, nil, 0)

@@ -18,7 +18,7 @@ import (
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/policies"
 	"github.com/cairn-dev/cairn/reconciler"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
 
 // CheckOptions are the inputs of the check stage besides the repo.

@@ -8,7 +8,7 @@ import (
 )
 
 // Store is the slice of the state store that rag needs. The state store
-// (reconciler/state) implements it; MemStore is an in-memory one for tests
+// (state) implements it; MemStore is an in-memory one for tests
 // and one-shot tools. Values are opaque bytes; a missing key is not an error.
 type Store interface {
 	PutRecord(ctx context.Context, kind, key string, value []byte) error

@@ -12,7 +12,7 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/internal/diag"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
 
 // applier carries one Apply's progress.
@@ -235,7 +235,7 @@ func (ap *applier) execute(ctx context.Context, a Action) error {
 			return errors.New("eval runner not available")
 		}
 		name := strings.TrimPrefix(a.Object, "evals/")
-		req := EvalRequest{Eval: name, Target: a.Name, TargetVersion: a.TargetVersion, SubjectHash: a.Subject, EvalHash: a.After}
+		req := EvalRequest{Eval: name, Target: a.Name, TargetVersion: a.TargetVersion, SubjectHash: a.Subject, EvalHash: a.After, Prices: opts.Prices}
 		started := opts.Now().UTC()
 		out, err := opts.Evals.RunEval(ctx, b, req)
 		if err != nil {

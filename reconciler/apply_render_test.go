@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/cairn-dev/cairn/compiler"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 	"github.com/cairn-dev/cairn/targets"
 )
 

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
 
 // fullBundle has every action type ready: a new prompt version with both

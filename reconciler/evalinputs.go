@@ -8,8 +8,8 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals"
-	"github.com/cairn-dev/cairn/evals/prices"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/prices"
+	"github.com/cairn-dev/cairn/state"
 )
 
 // RecordEvalInputs is the record kind where apply notes what each eval

@@ -18,11 +18,11 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
-	"github.com/cairn-dev/cairn/evals/prices"
 	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/prices"
 	"github.com/cairn-dev/cairn/prompts"
 	"github.com/cairn-dev/cairn/rag"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 	"github.com/cairn-dev/cairn/targets"
 )
 
@@ -162,6 +162,8 @@ type EvalRequest struct {
 	TargetVersion string
 	SubjectHash   string
 	EvalHash      string
+	// Prices is the catalog to meter cost with (nil: the runner's own).
+	Prices *prices.Catalog
 }
 
 // EvalOutcome is what an eval runner reports.

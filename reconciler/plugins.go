@@ -11,10 +11,10 @@ import (
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals"
 	"github.com/cairn-dev/cairn/evals/distributed"
-	"github.com/cairn-dev/cairn/evals/prices"
 	"github.com/cairn-dev/cairn/evals/provider"
+	"github.com/cairn-dev/cairn/prices"
 	"github.com/cairn-dev/cairn/rag"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 	"github.com/cairn-dev/cairn/targets"
 )
 
@@ -35,6 +35,10 @@ type PluginOptions struct {
 	// Prices is the price catalog eval runs meter cost with (nil:
 	// prices.Default()); gitops compares recorded runs against the same one.
 	Prices *prices.Catalog
+
+	// InProcess runs eval cases in this process even with a PostgreSQL
+	// state (the CLI sets it from CAIRN_EVAL_INPROCESS=1).
+	InProcess bool
 
 	// RAGEmbedder configures network embedders (tests pass an httptest client).
 	RAGEmbedder []rag.EmbedderOption
@@ -88,8 +92,11 @@ func (p *EvalPlugin) RunEval(ctx context.Context, b *compiler.Bundle, req EvalRe
 				req.Eval, req.Target, req.TargetVersion, req.SubjectHash, pr.Version, pr.ContentHash)
 		}
 	}
-	eo := evals.Options{Parallel: p.Opts.Parallel, NoCache: p.Opts.NoCache, Store: p.Store, Getenv: p.Opts.Getenv, Providers: p.Opts.Providers,
+	eo := evals.Options{Parallel: p.Opts.Parallel, NoCache: p.Opts.NoCache, Store: p.Store, Getenv: p.Opts.Getenv, Providers: p.Opts.Providers, InProcess: p.Opts.InProcess,
 		Catalog: p.Opts.Prices}
+	if req.Prices != nil {
+		eo.Catalog = req.Prices
+	}
 	if eo.Catalog == nil {
 		eo.Catalog = prices.Default()
 	}

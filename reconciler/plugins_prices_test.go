@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/cairn-dev/cairn/evals"
-	"github.com/cairn-dev/cairn/evals/prices"
+	"github.com/cairn-dev/cairn/prices"
 )
 
 // The eval runner meters cost with PluginOptions.Prices, and with the

@@ -11,7 +11,7 @@ import (
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals"
 	"github.com/cairn-dev/cairn/rag"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
 
 // copyExample copies examples/<name> into a temp dir so apply can write rendered/.

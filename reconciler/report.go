@@ -12,7 +12,7 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/internal/diag"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
 
 // ExpiringWithin is how close to its expiry a waiver is reported as expiring.

@@ -18,7 +18,7 @@ import (
 	"github.com/cairn-dev/cairn/data"
 	"github.com/cairn-dev/cairn/data/training"
 	"github.com/cairn-dev/cairn/internal/diag"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 	"gopkg.in/yaml.v3"
 )
 

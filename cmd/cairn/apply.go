@@ -14,8 +14,6 @@ import (
 	"github.com/cairn-dev/cairn/reconciler"
 )
 
-func init() { commands = append(commands, newApplyCmd) }
-
 func newApplyCmd() *cobra.Command {
 	var (
 		stateFlag, actor, commit, planFile string

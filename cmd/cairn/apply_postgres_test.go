@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/evals/distributed"
-	"github.com/cairn-dev/cairn/reconciler/state/postgres"
-	"github.com/cairn-dev/cairn/reconciler/state/postgres/pgtest"
+	"github.com/cairn-dev/cairn/state/postgres"
+	"github.com/cairn-dev/cairn/state/postgres/pgtest"
 )
 
 // cli runs the CLI in this process and returns its exit code and output.

@@ -7,110 +7,108 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-dev/cairn/gitops"
 	"github.com/cairn-dev/cairn/pipeline"
 	"github.com/cairn-dev/cairn/reconciler"
-	"github.com/cairn-dev/cairn/reconciler/gitops"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
 
-func init() {
-	commands = append(commands, func() *cobra.Command {
-		audit := &cobra.Command{Use: "audit", Short: "Verify the hash-chained audit log and write compliance reports"}
-		var stateFlag string
-		audit.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
+func newAuditCmd() *cobra.Command {
+	audit := &cobra.Command{Use: "audit", Short: "Verify the hash-chained audit log and write compliance reports"}
+	var stateFlag string
+	audit.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
 
-		var head string
-		verify := &cobra.Command{
-			Use:   "verify [dir]",
-			Short: "Recompute the audit chain and name the first entry that does not match",
-			Args:  cobra.MaximumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return withState(cmd, stateFlag, repoDir(args), func(ctx context.Context, st state.Store) error {
-					log, err := st.ListAudit(ctx)
-					if err != nil {
-						return exitf(exitDenied, "%v", err)
-					}
-					if p := state.VerifyAudit(log, head); p != nil {
-						return exitf(exitDenied, "audit log tampered: %v", p)
-					}
-					h := state.GenesisHash
-					if len(log) > 0 {
-						h = log[len(log)-1].Hash
-					}
-					fmt.Fprintf(cmd.OutOrStdout(), "audit log ok: %d entries, head %s\n", len(log), h)
-					return nil
-				})
-			},
-		}
-		verify.Flags().StringVar(&head, "head", "", "the head hash recorded earlier (detects entries removed from the end)")
+	var head string
+	verify := &cobra.Command{
+		Use:   "verify [dir]",
+		Short: "Recompute the audit chain and name the first entry that does not match",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withState(cmd, stateFlag, repoDir(args), func(ctx context.Context, st state.Store) error {
+				log, err := st.ListAudit(ctx)
+				if err != nil {
+					return exitf(exitDenied, "%v", err)
+				}
+				if p := state.VerifyAudit(log, head); p != nil {
+					return exitf(exitDenied, "audit log tampered: %v", p)
+				}
+				h := state.GenesisHash
+				if len(log) > 0 {
+					h = log[len(log)-1].Hash
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "audit log ok: %d entries, head %s\n", len(log), h)
+				return nil
+			})
+		},
+	}
+	verify.Flags().StringVar(&head, "head", "", "the head hash recorded earlier (detects entries removed from the end)")
 
-		var format, now string
-		var failOnDrift bool
-		report := &cobra.Command{
-			Use:   "report [dir]",
-			Short: "Write the compliance report: served versions with gate evidence, waivers, spec-vs-state differences, drift",
-			Long: `report writes the compliance report of the spec directory against its state: served
+	var format, now string
+	var failOnDrift bool
+	report := &cobra.Command{
+		Use:   "report [dir]",
+		Short: "Write the compliance report: served versions with gate evidence, waivers, spec-vs-state differences, drift",
+		Long: `report writes the compliance report of the spec directory against its state: served
 versions with their gate evidence, waivers, differences between specs and state, the audit
 chain, and the drift found locally without fetching or applying (rendered files edited by
 hand or missing, aliases and labels changed outside cairn or moved since the last reconcile,
 stale eval evidence, waivers expiring within 14 days, models near their deprecation date).
 Exit codes: 0 written, 1 error, a broken audit chain, or drift with --fail-on-drift; 3 usage error.`,
-			Args: cobra.MaximumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				switch format {
-				case "md", "json", "html":
-				default:
-					return exitf(exitUsage, "audit report: unknown --format %q (md, json, html)", format)
-				}
-				at := time.Now().UTC()
-				if now != "" {
-					t, err := time.Parse(time.RFC3339, now)
-					if err != nil {
-						return exitf(exitUsage, "audit report: --now %q is not RFC 3339", now)
-					}
-					at = t
-				}
-				dir := repoDir(args)
-				c, err := (&policyFlags{now: at.Format(time.RFC3339)}).check(cmd, dir)
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch format {
+			case "md", "json", "html":
+			default:
+				return exitf(exitUsage, "audit report: unknown --format %q (md, json, html)", format)
+			}
+			at := time.Now().UTC()
+			if now != "" {
+				t, err := time.Parse(time.RFC3339, now)
 				if err != nil {
-					return err
+					return exitf(exitUsage, "audit report: --now %q is not RFC 3339", now)
 				}
-				if !c.Compiled() {
-					return pipelineError(cmd.ErrOrStderr(), "audit report", &pipeline.InvalidError{Diagnostics: c.Diagnostics})
-				}
-				b := c.Bundle
-				ctx := cmd.Context()
-				st, err := openState(ctx, stateFlag, dir)
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				r, err := reconciler.BuildReport(ctx, b, st, at)
-				if err != nil {
-					return exitf(exitDenied, "%v", err)
-				}
-				r.SetCheck(c.Diagnostics)
-				drift, err := gitops.LocalDrift(ctx, b, st, dir, r, nil, at)
-				if err != nil {
-					return exitf(exitDenied, "%v", err)
-				}
-				ar := gitops.AuditReport{Report: r, Source: dir, Commit: gitops.Commit{SHA: gitCommit(dir)}, Drift: drift}
-				if err := ar.Write(cmd.OutOrStdout(), format); err != nil {
-					return exitf(exitDenied, "%v", err)
-				}
-				if !r.Audit.Verified {
-					return exitf(exitDenied, "audit log tampered: %s", r.Audit.Problem)
-				}
-				if failOnDrift && len(drift) > 0 {
-					return exitf(exitDenied, "audit report: %d drift item(s)", len(drift))
-				}
-				return nil
-			},
-		}
-		report.Flags().StringVar(&format, "format", "md", "md, json or html")
-		report.Flags().StringVar(&now, "now", "", "report time, RFC 3339 (default: the current time)")
-		report.Flags().BoolVar(&failOnDrift, "fail-on-drift", false, "exit 1 when drift is found")
-		audit.AddCommand(verify, report)
-		return audit
-	})
+				at = t
+			}
+			dir := repoDir(args)
+			c, err := (&policyFlags{now: at.Format(time.RFC3339)}).check(cmd, dir)
+			if err != nil {
+				return err
+			}
+			if !c.Compiled() {
+				return pipelineError(cmd.ErrOrStderr(), "audit report", &pipeline.InvalidError{Diagnostics: c.Diagnostics})
+			}
+			b := c.Bundle
+			ctx := cmd.Context()
+			st, err := openState(ctx, stateFlag, dir)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r, err := reconciler.BuildReport(ctx, b, st, at)
+			if err != nil {
+				return exitf(exitDenied, "%v", err)
+			}
+			r.SetCheck(c.Diagnostics)
+			drift, err := gitops.LocalDrift(ctx, b, st, dir, r, nil, at)
+			if err != nil {
+				return exitf(exitDenied, "%v", err)
+			}
+			ar := gitops.AuditReport{Report: r, Source: dir, Commit: gitops.Commit{SHA: gitCommit(dir)}, Drift: drift}
+			if err := ar.Write(cmd.OutOrStdout(), format); err != nil {
+				return exitf(exitDenied, "%v", err)
+			}
+			if !r.Audit.Verified {
+				return exitf(exitDenied, "audit log tampered: %s", r.Audit.Problem)
+			}
+			if failOnDrift && len(drift) > 0 {
+				return exitf(exitDenied, "audit report: %d drift item(s)", len(drift))
+			}
+			return nil
+		},
+	}
+	report.Flags().StringVar(&format, "format", "md", "md, json or html")
+	report.Flags().StringVar(&now, "now", "", "report time, RFC 3339 (default: the current time)")
+	report.Flags().BoolVar(&failOnDrift, "fail-on-drift", false, "exit 1 when drift is found")
+	audit.AddCommand(verify, report)
+	return audit
 }

@@ -1,4 +1,4 @@
 package main
 
 // State backends beyond the built-in SQLite register themselves by URL scheme.
-import _ "github.com/cairn-dev/cairn/reconciler/state/postgres" // postgres://
+import _ "github.com/cairn-dev/cairn/state/postgres" // postgres://

@@ -12,8 +12,6 @@ import (
 	"github.com/cairn-dev/cairn/internal/diagfmt"
 )
 
-func init() { commands = append(commands, newCheckCmd) }
-
 func newCheckCmd() *cobra.Command {
 	var (
 		format     string

@@ -12,18 +12,16 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/data"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
 
-func init() {
-	commands = append(commands, func() *cobra.Command {
-		cmd := &cobra.Command{
-			Use:   "data",
-			Short: "Check data samples against declared feature quality rules and train/serve parity",
-		}
-		cmd.AddCommand(newDataValidateCmd(), newDataParityCmd())
-		return cmd
-	})
+func newDataCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "data",
+		Short: "Check data samples against declared feature quality rules and train/serve parity",
+	}
+	cmd.AddCommand(newDataValidateCmd(), newDataParityCmd())
+	return cmd
 }
 
 // dataCompile compiles the spec repo, printing its errors (exit 2 when invalid).

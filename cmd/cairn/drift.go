@@ -10,66 +10,64 @@ import (
 	"github.com/cairn-dev/cairn/data"
 )
 
-func init() {
-	commands = append(commands, func() *cobra.Command {
-		var model, ref, cur, format, statePath string
-		var noRecord bool
-		cmd := &cobra.Command{
-			Use:   "drift [dir] --model M --reference FILE --current FILE",
-			Short: "Compute PSI and Kolmogorov-Smirnov drift of a model's monitored features",
-			Long: `drift compares a current sample with a reference sample for every feature in
+func newDriftCmd() *cobra.Command {
+	var model, ref, cur, format, statePath string
+	var noRecord bool
+	cmd := &cobra.Command{
+		Use:   "drift [dir] --model M --reference FILE --current FILE",
+		Short: "Compute PSI and Kolmogorov-Smirnov drift of a model's monitored features",
+		Long: `drift compares a current sample with a reference sample for every feature in
 models[M].monitoring.drift.features: PSI over 10 equal-frequency bins cut at the reference
 quantiles (empty bins count as 1e-4; categorical features: one bin per category) and the
 two-sample KS statistic with its asymptotic p-value (categorical: total variation distance).
 The declared method's statistic is compared with the threshold. The result, with the
 sha256 of both files, is recorded in the state store as evidence (unless --no-record).
 Exit codes: 0 no drift, 1 drift above the threshold, 2 invalid spec, 3 usage or data error.`,
-			Args: cobra.MaximumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if model == "" || ref == "" || cur == "" {
-					return exitf(exitUsage, "drift: --model, --reference and --current are required")
-				}
-				if format != "text" && format != "json" {
-					return exitf(exitUsage, "drift: unknown --format %q (text or json)", format)
-				}
-				dir := repoDir(args)
-				b, err := dataCompile(cmd, dir)
-				if err != nil {
-					return err
-				}
-				m, ok := b.Models[model]
-				if !ok {
-					return exitf(exitUsage, "drift: no model %q in %s", model, dir)
-				}
-				res, err := data.Drift(m, b.Features, ref, cur, data.DriftOptions{})
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if model == "" || ref == "" || cur == "" {
+				return exitf(exitUsage, "drift: --model, --reference and --current are required")
+			}
+			if format != "text" && format != "json" {
+				return exitf(exitUsage, "drift: unknown --format %q (text or json)", format)
+			}
+			dir := repoDir(args)
+			b, err := dataCompile(cmd, dir)
+			if err != nil {
+				return err
+			}
+			m, ok := b.Models[model]
+			if !ok {
+				return exitf(exitUsage, "drift: no model %q in %s", model, dir)
+			}
+			res, err := data.Drift(m, b.Features, ref, cur, data.DriftOptions{})
+			if err != nil {
+				return exitf(exitUsage, "drift: %v", err)
+			}
+			res.ComputedAt = nowRFC3339()
+			if !noRecord {
+				err := dataRecord(cmd.Context(), statePath, dir, func(st data.Store) error {
+					return data.RecordDrift(cmd.Context(), st, res)
+				})
 				if err != nil {
 					return exitf(exitUsage, "drift: %v", err)
 				}
-				res.ComputedAt = nowRFC3339()
-				if !noRecord {
-					err := dataRecord(cmd.Context(), statePath, dir, func(st data.Store) error {
-						return data.RecordDrift(cmd.Context(), st, res)
-					})
-					if err != nil {
-						return exitf(exitUsage, "drift: %v", err)
-					}
-				}
-				if err := writeDrift(cmd.OutOrStdout(), format, res); err != nil {
-					return exitf(exitUsage, "drift: %v", err)
-				}
-				if res.Drifted {
-					return &exitError{code: exitDenied}
-				}
-				return nil
-			},
-		}
-		f := cmd.Flags()
-		f.StringVar(&model, "model", "", "the model whose monitoring.drift to check")
-		f.StringVar(&ref, "reference", "", "reference sample (.csv or .parquet)")
-		f.StringVar(&cur, "current", "", "current sample (.csv or .parquet)")
-		evidenceFlags(cmd, &format, "text or json", &statePath, &noRecord)
-		return cmd
-	})
+			}
+			if err := writeDrift(cmd.OutOrStdout(), format, res); err != nil {
+				return exitf(exitUsage, "drift: %v", err)
+			}
+			if res.Drifted {
+				return &exitError{code: exitDenied}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&model, "model", "", "the model whose monitoring.drift to check")
+	f.StringVar(&ref, "reference", "", "reference sample (.csv or .parquet)")
+	f.StringVar(&cur, "current", "", "current sample (.csv or .parquet)")
+	evidenceFlags(cmd, &format, "text or json", &statePath, &noRecord)
+	return cmd
 }
 
 func writeDrift(w io.Writer, format string, r *data.DriftResult) error {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-dev/cairn/compiler"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/evals/distributed"
+	"github.com/cairn-dev/cairn/state"
 )
 
 func bundleFormat() int { return compiler.FormatVersion }
@@ -54,3 +56,8 @@ func evidenceFlags(cmd *cobra.Command, format *string, formats string, statePath
 	f.StringVar(statePath, "state", "", "state store (path, sqlite:// or postgres:// URL; default $CAIRN_STATE or <dir>/.cairn/state.db)")
 	f.BoolVar(noRecord, "no-record", false, "do not record the result in the state store")
 }
+
+// evalInProcess reads CAIRN_EVAL_INPROCESS: "1" runs eval cases in this
+// process even with a PostgreSQL state (no workers needed). Only the CLI
+// reads the environment.
+func evalInProcess() bool { return os.Getenv(distributed.EnvInProcess) == "1" }

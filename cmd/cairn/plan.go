@@ -9,10 +9,8 @@ import (
 
 	"github.com/cairn-dev/cairn/pipeline"
 	"github.com/cairn-dev/cairn/reconciler"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
-
-func init() { commands = append(commands, newPlanCmd) }
 
 func newPlanCmd() *cobra.Command {
 	var (
@@ -96,6 +94,7 @@ denial, 2 changes present (with --detailed-exitcode), 3 usage.`,
 func planOptions(cmd *cobra.Command, dir string, st state.Store, approvals int, commit string) reconciler.Options {
 	w := cmd.ErrOrStderr()
 	return reconciler.Plugins(st, reconciler.PluginOptions{
+		InProcess: evalInProcess(),
 		Approvals: approvals,
 		Commit:    commit,
 		Git:       renderGitSource(dir, filepath.Join(dir, reconciler.RenderedDir), "", ""),

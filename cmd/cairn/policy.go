@@ -13,15 +13,13 @@ import (
 	"github.com/cairn-dev/cairn/policies"
 )
 
-func init() {
-	commands = append(commands, func() *cobra.Command {
-		cmd := &cobra.Command{
-			Use:   "policy",
-			Short: "Test and list policies (the built-in library and the repo's policies/*.rego)",
-		}
-		cmd.AddCommand(newPolicyTestCmd(), newPolicyListCmd())
-		return cmd
-	})
+func newPolicyCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "policy",
+		Short: "Test and list policies (the built-in library and the repo's policies/*.rego)",
+	}
+	cmd.AddCommand(newPolicyTestCmd(), newPolicyListCmd())
+	return cmd
 }
 
 func newPolicyTestCmd() *cobra.Command {

@@ -14,104 +14,102 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals"
+	ghub "github.com/cairn-dev/cairn/github"
+	"github.com/cairn-dev/cairn/gitops"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/pipeline"
 	"github.com/cairn-dev/cairn/reconciler"
-	ghub "github.com/cairn-dev/cairn/reconciler/github"
-	"github.com/cairn-dev/cairn/reconciler/gitops"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
 
-func init() {
-	commands = append(commands, func() *cobra.Command {
-		var (
-			repo, baseRef, headRef, headSHA, apiURL, stateLoc string
-			prNum                                             int
-			dryRun                                            bool
-		)
-		cmd := &cobra.Command{
-			Use:   "pr [dir]",
-			Short: "Post the plan and policy results to a pull request (sticky comment + check run)",
-			Long: `pr compiles and checks the spec repo, plans it against the state, and posts one
+func newPRCmd() *cobra.Command {
+	var (
+		repo, baseRef, headRef, headSHA, apiURL, stateLoc string
+		prNum                                             int
+		dryRun                                            bool
+	)
+	cmd := &cobra.Command{
+		Use:   "pr [dir]",
+		Short: "Post the plan and policy results to a pull request (sticky comment + check run)",
+		Long: `pr compiles and checks the spec repo, plans it against the state, and posts one
 sticky comment (updated in place on every run) and a check run with annotations at
 spec lines. In GitHub Actions it is configured by GITHUB_TOKEN, GITHUB_API_URL,
 GITHUB_REPOSITORY and the pull_request event (GITHUB_EVENT_PATH); flags override them.
 --dry-run prints the comment instead of posting it. The token is never printed.
 Exit codes: 0 posted, 1 posting failed, 3 usage or configuration error.`,
-			Args: cobra.MaximumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				cfg, err := ghub.ConfigFromEnv(os.Getenv)
-				if err != nil {
-					return exitf(exitUsage, "pr: %v", err)
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := ghub.ConfigFromEnv(os.Getenv)
+			if err != nil {
+				return exitf(exitUsage, "pr: %v", err)
+			}
+			if repo != "" {
+				if cfg.Owner, cfg.Repo, err = ghub.SplitRepository(repo); err != nil {
+					return exitf(exitUsage, "pr: --repo: %v", err)
 				}
-				if repo != "" {
-					if cfg.Owner, cfg.Repo, err = ghub.SplitRepository(repo); err != nil {
-						return exitf(exitUsage, "pr: --repo: %v", err)
-					}
+			}
+			if prNum != 0 {
+				cfg.PR = prNum
+			}
+			if baseRef != "" {
+				cfg.BaseRef = baseRef
+			}
+			if headRef != "" {
+				cfg.HeadRef = headRef
+			}
+			if headSHA != "" {
+				cfg.HeadSHA = headSHA
+			}
+			if apiURL != "" {
+				cfg.APIURL = apiURL
+			}
+			if !dryRun {
+				if err := cfg.Validate(); err != nil {
+					return exitf(exitUsage, "pr: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
 				}
-				if prNum != 0 {
-					cfg.PR = prNum
-				}
-				if baseRef != "" {
-					cfg.BaseRef = baseRef
-				}
-				if headRef != "" {
-					cfg.HeadRef = headRef
-				}
-				if headSHA != "" {
-					cfg.HeadSHA = headSHA
-				}
-				if apiURL != "" {
-					cfg.APIURL = apiURL
-				}
-				if !dryRun {
-					if err := cfg.Validate(); err != nil {
-						return exitf(exitUsage, "pr: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
-					}
-				}
-				ctx := cmd.Context()
-				if ctx == nil {
-					ctx = context.Background()
-				}
-				dir := repoDir(args)
-				r, annotations := prReport(ctx, dir, stateLoc, cfg)
-				body := ghub.RenderComment(r)
-				if dryRun {
-					fmt.Fprint(cmd.OutOrStdout(), body)
-					return nil
-				}
-				c, err := ghub.NewClient(cfg, nil, nil)
-				if err != nil {
-					return exitf(exitUsage, "pr: %v", err)
-				}
-				res, err := c.PostComment(ctx, ghub.Marker{Project: r.Project}, body)
-				if err != nil {
-					return exitf(exitDenied, "pr: %v", err)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "comment: %d part(s) (%d created, %d updated, %d unchanged, %d deleted) %s\n",
-					len(res.IDs), res.Created, res.Updated, res.Unchanged, res.Deleted, firstOr(res.URLs))
-				cr, err := c.PublishCheckRun(ctx, ghub.CheckRun{
-					Name: "cairn", Title: r.Headline(), Summary: r.Summary(), Conclusion: r.Conclusion(), Annotations: annotations,
-				})
-				if err != nil {
-					return exitf(exitDenied, "pr: %v", err)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "check run: %s, %d annotation(s) in %d request(s) %s\n",
-					r.Conclusion(), len(annotations), cr.Requests, cr.URL)
+			}
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			dir := repoDir(args)
+			r, annotations := prReport(ctx, dir, stateLoc, cfg)
+			body := ghub.RenderComment(r)
+			if dryRun {
+				fmt.Fprint(cmd.OutOrStdout(), body)
 				return nil
-			},
-		}
-		f := cmd.Flags()
-		f.StringVar(&repo, "repo", "", "repository owner/name (default $GITHUB_REPOSITORY)")
-		f.IntVar(&prNum, "pr", 0, "pull request number (default: from the event)")
-		f.StringVar(&baseRef, "base", "", "base ref (default: from the event)")
-		f.StringVar(&headRef, "head", "", "head ref (default: from the event)")
-		f.StringVar(&headSHA, "head-sha", "", "head commit for the check run (default: from the event)")
-		f.StringVar(&apiURL, "api-url", "", "GitHub API URL (default $GITHUB_API_URL or https://api.github.com)")
-		f.StringVar(&stateLoc, "state", "", "state store (default $CAIRN_STATE or .cairn/state.db)")
-		f.BoolVar(&dryRun, "dry-run", false, "print the comment instead of posting")
-		return cmd
-	})
+			}
+			c, err := ghub.NewClient(cfg, nil, nil)
+			if err != nil {
+				return exitf(exitUsage, "pr: %v", err)
+			}
+			res, err := c.PostComment(ctx, ghub.Marker{Project: r.Project}, body)
+			if err != nil {
+				return exitf(exitDenied, "pr: %v", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "comment: %d part(s) (%d created, %d updated, %d unchanged, %d deleted) %s\n",
+				len(res.IDs), res.Created, res.Updated, res.Unchanged, res.Deleted, firstOr(res.URLs))
+			cr, err := c.PublishCheckRun(ctx, ghub.CheckRun{
+				Name: "cairn", Title: r.Headline(), Summary: r.Summary(), Conclusion: r.Conclusion(), Annotations: annotations,
+			})
+			if err != nil {
+				return exitf(exitDenied, "pr: %v", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "check run: %s, %d annotation(s) in %d request(s) %s\n",
+				r.Conclusion(), len(annotations), cr.Requests, cr.URL)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&repo, "repo", "", "repository owner/name (default $GITHUB_REPOSITORY)")
+	f.IntVar(&prNum, "pr", 0, "pull request number (default: from the event)")
+	f.StringVar(&baseRef, "base", "", "base ref (default: from the event)")
+	f.StringVar(&headRef, "head", "", "head ref (default: from the event)")
+	f.StringVar(&headSHA, "head-sha", "", "head commit for the check run (default: from the event)")
+	f.StringVar(&apiURL, "api-url", "", "GitHub API URL (default $GITHUB_API_URL or https://api.github.com)")
+	f.StringVar(&stateLoc, "state", "", "state store (default $CAIRN_STATE or .cairn/state.db)")
+	f.BoolVar(&dryRun, "dry-run", false, "print the comment instead of posting")
+	return cmd
 }
 
 // prReport compiles, checks and plans dir. Failures of a stage become

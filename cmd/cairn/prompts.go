@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-dev/cairn/prompts"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
 
 func promptContent(pv *state.PromptVersion) prompts.Content {
@@ -21,138 +21,136 @@ func promptContent(pv *state.PromptVersion) prompts.Content {
 	return c
 }
 
-func init() {
-	commands = append(commands, func() *cobra.Command {
-		root := &cobra.Command{Use: "prompts", Short: "Prompt registry: registered versions, labels, history and diffs"}
-		var stateFlag, format string
-		root.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or .cairn/state.db)")
+func newPromptsCmd() *cobra.Command {
+	root := &cobra.Command{Use: "prompts", Short: "Prompt registry: registered versions, labels, history and diffs"}
+	var stateFlag, format string
+	root.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or .cairn/state.db)")
 
-		list := &cobra.Command{
-			Use:   "list",
-			Short: "List prompts with their registered versions and labels",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
-					vs, err := st.ListPromptVersions(ctx, "")
-					if err != nil {
-						return exitf(exitDenied, "%v", err)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List prompts with their registered versions and labels",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+				vs, err := st.ListPromptVersions(ctx, "")
+				if err != nil {
+					return exitf(exitDenied, "%v", err)
+				}
+				labels, err := pointerNames(ctx, st, "prompts/")
+				if err != nil {
+					return err
+				}
+				if format == "json" {
+					type row struct {
+						Prompt      string   `json:"prompt"`
+						Version     string   `json:"version"`
+						ContentHash string   `json:"content_hash"`
+						Labels      []string `json:"labels"`
 					}
-					labels, err := pointerNames(ctx, st, "prompts/")
-					if err != nil {
-						return err
-					}
-					if format == "json" {
-						type row struct {
-							Prompt      string   `json:"prompt"`
-							Version     string   `json:"version"`
-							ContentHash string   `json:"content_hash"`
-							Labels      []string `json:"labels"`
-						}
-						rows := []row{}
-						for _, v := range vs {
-							rows = append(rows, row{v.Prompt, v.Version, v.ContentHash, append([]string{}, labels["prompts/"+v.Prompt+"@"+v.Version]...)})
-						}
-						return writeJSON(cmd.OutOrStdout(), rows)
-					}
-					if len(vs) == 0 {
-						fmt.Fprintln(cmd.OutOrStdout(), "no prompt versions registered")
-						return nil
-					}
-					tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "PROMPT\tVERSION\tLABELS\tCONTENT\tMODEL")
+					rows := []row{}
 					for _, v := range vs {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Prompt, v.Version, strings.Join(labels["prompts/"+v.Prompt+"@"+v.Version], ","), v.ContentHash, v.Model.ID)
+						rows = append(rows, row{v.Prompt, v.Version, v.ContentHash, append([]string{}, labels["prompts/"+v.Prompt+"@"+v.Version]...)})
 					}
-					return tw.Flush()
-				})
-			},
-		}
-		list.Flags().StringVar(&format, "format", "text", "text or json")
-
-		show := &cobra.Command{
-			Use:   "show <name> [version|label]",
-			Short: "Show a registered prompt version (default: the newest)",
-			Args:  cobra.RangeArgs(1, 2),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
-					pv, err := resolvePromptVersion(cmd, st, args[0], args[1:])
-					if err != nil {
-						return err
-					}
-					if format == "json" {
-						return writeJSON(cmd.OutOrStdout(), pv)
-					}
-					w := cmd.OutOrStdout()
-					fmt.Fprintf(w, "prompt:     %s\nversion:    %s\ncontent:    %s\nmodel:      %s/%s temperature=%g max_tokens=%d\ninputs:     %s\nregistered: %s by %s\n",
-						pv.Prompt, pv.Version, pv.ContentHash, pv.Model.Provider, pv.Model.ID, pv.Model.Temperature, pv.Model.MaxTokens,
-						strings.Join(pv.Inputs, ", "), state.FormatTime(pv.RegisteredAt), pv.RegisteredBy)
-					if pv.Template != "" {
-						fmt.Fprintf(w, "template:\n%s\n", indentBlock(prompts.Canonical(pv.Template)))
-					}
-					for _, m := range pv.Messages {
-						fmt.Fprintf(w, "[%s]\n%s\n", m.Role, indentBlock(m.Content))
-					}
+					return writeJSON(cmd.OutOrStdout(), rows)
+				}
+				if len(vs) == 0 {
+					fmt.Fprintln(cmd.OutOrStdout(), "no prompt versions registered")
 					return nil
-				})
-			},
-		}
-		show.Flags().StringVar(&format, "format", "text", "text or json")
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "PROMPT\tVERSION\tLABELS\tCONTENT\tMODEL")
+				for _, v := range vs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Prompt, v.Version, strings.Join(labels["prompts/"+v.Prompt+"@"+v.Version], ","), v.ContentHash, v.Model.ID)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	list.Flags().StringVar(&format, "format", "text", "text or json")
 
-		history := &cobra.Command{
-			Use:   "history <name>",
-			Short: "Registrations and label moves of a prompt, from the audit log",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
-					log, err := st.ListAudit(ctx)
-					if err != nil {
-						return exitf(exitDenied, "%v", err)
-					}
-					tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "#\tTIME\tACTOR\tACTION\tBEFORE\tAFTER")
-					n := 0
-					for _, e := range log {
-						if e.Object != "prompts/"+args[0] {
-							continue
-						}
-						n++
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, state.FormatTime(e.Time), e.Actor, e.Action, e.Before, e.After)
-					}
-					if n == 0 {
-						return exitf(exitDenied, "no history for prompts/%s", args[0])
-					}
-					return tw.Flush()
-				})
-			},
-		}
+	show := &cobra.Command{
+		Use:   "show <name> [version|label]",
+		Short: "Show a registered prompt version (default: the newest)",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+				pv, err := resolvePromptVersion(cmd, st, args[0], args[1:])
+				if err != nil {
+					return err
+				}
+				if format == "json" {
+					return writeJSON(cmd.OutOrStdout(), pv)
+				}
+				w := cmd.OutOrStdout()
+				fmt.Fprintf(w, "prompt:     %s\nversion:    %s\ncontent:    %s\nmodel:      %s/%s temperature=%g max_tokens=%d\ninputs:     %s\nregistered: %s by %s\n",
+					pv.Prompt, pv.Version, pv.ContentHash, pv.Model.Provider, pv.Model.ID, pv.Model.Temperature, pv.Model.MaxTokens,
+					strings.Join(pv.Inputs, ", "), state.FormatTime(pv.RegisteredAt), pv.RegisteredBy)
+				if pv.Template != "" {
+					fmt.Fprintf(w, "template:\n%s\n", indentBlock(prompts.Canonical(pv.Template)))
+				}
+				for _, m := range pv.Messages {
+					fmt.Fprintf(w, "[%s]\n%s\n", m.Role, indentBlock(m.Content))
+				}
+				return nil
+			})
+		},
+	}
+	show.Flags().StringVar(&format, "format", "text", "text or json")
 
-		diff := &cobra.Command{
-			Use:   "diff <name> <v1> <v2>",
-			Short: "Show how two registered versions (or labels) of a prompt differ",
-			Args:  cobra.ExactArgs(3),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
-					a, err := resolvePromptVersion(cmd, st, args[0], args[1:2])
-					if err != nil {
-						return err
+	history := &cobra.Command{
+		Use:   "history <name>",
+		Short: "Registrations and label moves of a prompt, from the audit log",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+				log, err := st.ListAudit(ctx)
+				if err != nil {
+					return exitf(exitDenied, "%v", err)
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "#\tTIME\tACTOR\tACTION\tBEFORE\tAFTER")
+				n := 0
+				for _, e := range log {
+					if e.Object != "prompts/"+args[0] {
+						continue
 					}
-					b, err := resolvePromptVersion(cmd, st, args[0], args[2:3])
-					if err != nil {
-						return err
-					}
-					d := prompts.Diff(args[0]+"@"+a.Version, promptContent(a), args[0]+"@"+b.Version, promptContent(b))
-					if d == "" {
-						fmt.Fprintf(cmd.OutOrStdout(), "%s and %s have the same content (%s)\n", a.Version, b.Version, a.ContentHash)
-						return nil
-					}
-					fmt.Fprint(cmd.OutOrStdout(), d)
+					n++
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, state.FormatTime(e.Time), e.Actor, e.Action, e.Before, e.After)
+				}
+				if n == 0 {
+					return exitf(exitDenied, "no history for prompts/%s", args[0])
+				}
+				return tw.Flush()
+			})
+		},
+	}
+
+	diff := &cobra.Command{
+		Use:   "diff <name> <v1> <v2>",
+		Short: "Show how two registered versions (or labels) of a prompt differ",
+		Args:  cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+				a, err := resolvePromptVersion(cmd, st, args[0], args[1:2])
+				if err != nil {
+					return err
+				}
+				b, err := resolvePromptVersion(cmd, st, args[0], args[2:3])
+				if err != nil {
+					return err
+				}
+				d := prompts.Diff(args[0]+"@"+a.Version, promptContent(a), args[0]+"@"+b.Version, promptContent(b))
+				if d == "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s and %s have the same content (%s)\n", a.Version, b.Version, a.ContentHash)
 					return nil
-				})
-			},
-		}
-		root.AddCommand(list, show, history, diff)
-		return root
-	})
+				}
+				fmt.Fprint(cmd.OutOrStdout(), d)
+				return nil
+			})
+		},
+	}
+	root.AddCommand(list, show, history, diff)
+	return root
 }
 
 // resolvePromptVersion accepts a version or a label name; none means the newest version.

@@ -13,12 +13,8 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/rag"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
-
-func init() {
-	commands = append(commands, newRAGCmd)
-}
 
 type ragFlags struct {
 	state   string

@@ -18,27 +18,26 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-dev/cairn/evals/distributed"
+	ghub "github.com/cairn-dev/cairn/github"
+	"github.com/cairn-dev/cairn/gitops"
+	"github.com/cairn-dev/cairn/gitops/leader"
 	"github.com/cairn-dev/cairn/reconciler"
-	ghub "github.com/cairn-dev/cairn/reconciler/github"
-	"github.com/cairn-dev/cairn/reconciler/gitops"
-	"github.com/cairn-dev/cairn/reconciler/leader"
-	"github.com/cairn-dev/cairn/reconciler/state"
-	"github.com/cairn-dev/cairn/reconciler/state/postgres"
+	"github.com/cairn-dev/cairn/state"
 	"github.com/cairn-dev/cairn/targets"
 )
 
-func init() {
-	commands = append(commands, func() *cobra.Command {
-		var (
-			repo, ref, listen, stateLoc, cacheDir, report, reportFormat, format, actor, ghRepo, leaderID string
-			interval, lockTimeout, leaderCheck, leaderTimeout                                            time.Duration
-			once, selfHeal, failOnDrift                                                                  bool
-			approvals                                                                                    int
-		)
-		cmd := &cobra.Command{
-			Use:   "reconcile --repo PATH|URL",
-			Short: "Reconcile a spec repository continuously: fetch, check, plan, apply, render, report drift and audit",
-			Long: `reconcile clones (or fetches) the spec repository with go-git into --cache-dir, checks out
+func newReconcileCmd() *cobra.Command {
+	var (
+		repo, ref, listen, stateLoc, cacheDir, report, reportFormat, format, actor, ghRepo, leaderID string
+		interval, lockTimeout, leaderCheck, leaderTimeout                                            time.Duration
+		once, selfHeal, failOnDrift                                                                  bool
+		approvals                                                                                    int
+	)
+	cmd := &cobra.Command{
+		Use:   "reconcile --repo PATH|URL",
+		Short: "Reconcile a spec repository continuously: fetch, check, plan, apply, render, report drift and audit",
+		Long: `reconcile clones (or fetches) the spec repository with go-git into --cache-dir, checks out
 --ref (default: the remote's default branch) and, when the commit, the state or the approvals
 changed since the last run, compiles, checks policies, plans and applies (running gating
 evals, moving aliases and labels, rendering targets). Every run reports drift (rendered files
@@ -58,127 +57,126 @@ advisory lock held on its own session): only the leader reconciles, the others r
 (CAIRN_EVAL_INPROCESS=1 runs them here).
 Exit codes (--once): 0 reconciled, 1 error, invalid spec, policy denial, a blocked gate, or drift
 with --fail-on-drift; 3 usage error.`,
-			Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if repo == "" {
-					return exitf(exitUsage, "reconcile: --repo PATH or URL is required")
-				}
-				if format != "text" && format != "json" {
-					return exitf(exitUsage, "reconcile: unknown --format %q (text, json)", format)
-				}
-				if !once && interval <= 0 {
-					return exitf(exitUsage, "reconcile: --interval %s must be positive (or pass --once)", interval)
-				}
-				if cacheDir == "" {
-					d, err := os.UserCacheDir()
-					if err != nil {
-						return exitf(exitUsage, "reconcile: no --cache-dir and no user cache directory: %v", err)
-					}
-					cacheDir = filepath.Join(d, "cairn")
-				}
-				if abs, err := filepath.Abs(cacheDir); err == nil {
-					cacheDir = abs
-				}
-				if stateLoc == "" {
-					stateLoc = os.Getenv(state.EnvVar)
-				}
-				if stateLoc == "" {
-					stateLoc = filepath.Join(cacheDir, "state.db")
-					if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-						return exitf(exitDenied, "reconcile: %v", err)
-					}
-				}
-				ctx, stop := signal.NotifyContext(cmdContext(cmd), syscall.SIGTERM, os.Interrupt)
-				defer stop()
-				// After the first signal the default handling is back: a
-				// second one ends the process without waiting for the action.
-				go func() { <-ctx.Done(); stop() }()
-				st, err := state.Open(ctx, stateLoc)
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if repo == "" {
+				return exitf(exitUsage, "reconcile: --repo PATH or URL is required")
+			}
+			if format != "text" && format != "json" {
+				return exitf(exitUsage, "reconcile: unknown --format %q (text, json)", format)
+			}
+			if !once && interval <= 0 {
+				return exitf(exitUsage, "reconcile: --interval %s must be positive (or pass --once)", interval)
+			}
+			if cacheDir == "" {
+				d, err := os.UserCacheDir()
 				if err != nil {
+					return exitf(exitUsage, "reconcile: no --cache-dir and no user cache directory: %v", err)
+				}
+				cacheDir = filepath.Join(d, "cairn")
+			}
+			if abs, err := filepath.Abs(cacheDir); err == nil {
+				cacheDir = abs
+			}
+			if stateLoc == "" {
+				stateLoc = os.Getenv(state.EnvVar)
+			}
+			if stateLoc == "" {
+				stateLoc = filepath.Join(cacheDir, "state.db")
+				if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 					return exitf(exitDenied, "reconcile: %v", err)
 				}
-				defer st.Close()
+			}
+			ctx, stop := signal.NotifyContext(cmdContext(cmd), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			// After the first signal the default handling is back: a
+			// second one ends the process without waiting for the action.
+			go func() { <-ctx.Done(); stop() }()
+			st, err := state.Open(ctx, stateLoc)
+			if err != nil {
+				return exitf(exitDenied, "reconcile: %v", err)
+			}
+			defer st.Close()
 
-				appr, err := approvalSource(ghRepo, approvals)
+			appr, err := approvalSource(ghRepo, approvals)
+			if err != nil {
+				return exitf(exitUsage, "reconcile: %v", err)
+			}
+			// Leader election reports from its own goroutine.
+			out, errw := &lockedWriter{w: cmd.OutOrStdout()}, &lockedWriter{w: cmd.ErrOrStderr()}
+			cfg := gitops.Config{
+				Source: repo, Ref: ref, CacheDir: cacheDir, Store: st, Approvals: appr,
+				Actor: actor, LockTimeout: lockTimeout, ReportPath: report, ReportFormat: reportFormat,
+				SelfHeal: selfHeal, Metrics: gitops.NewMetrics(),
+				Plugins: func(co *gitops.Checkout, approvals int) (reconciler.Options, error) {
+					return reconciler.Plugins(st, reconciler.PluginOptions{Approvals: approvals, Commit: co.Commit.SHA, Git: argoSource(co, ref), InProcess: evalInProcess(),
+						OnRenderHeld: func(why string) { fmt.Fprintf(errw, "render held: %s\n", why) }}), nil
+				},
+			}
+			if format == "text" {
+				cfg.OnAction = func(a reconciler.Action) { fmt.Fprintf(out, "applied: %s\n", a.Summary()) }
+			}
+			var elector *leader.Elector
+			if ps, ok := st.(distributed.SharedStore); ok { // PostgreSQL: reconcilers elect a leader
+				if leaderCheck <= 0 || leaderTimeout <= 0 {
+					return exitf(exitUsage, "reconcile: --leader-check %s and --leader-timeout %s must be positive", leaderCheck, leaderTimeout)
+				}
+				elector = leader.ForStore(ps, "reconcile", leader.Options{ID: leaderID, CheckInterval: leaderCheck, LockTimeout: leaderTimeout})
+				defer elector.Close()
+				cfg.Leader = elector
+				cfg.OnLeaderChange = func(bool) { fmt.Fprintf(errw, "reconcile: %s\n", elector.Status()) }
+			}
+			r, err := gitops.New(cfg)
+			if err != nil {
+				return exitf(exitUsage, "reconcile: %v", err)
+			}
+			if listen != "" {
+				ln, err := net.Listen("tcp", listen)
 				if err != nil {
+					return exitf(exitUsage, "reconcile: --listen %s: %v", listen, err)
+				}
+				srv := &http.Server{Handler: r.Handler(), ReadHeaderTimeout: 10 * time.Second}
+				go func() { _ = srv.Serve(ln) }()
+				defer srv.Shutdown(context.WithoutCancel(ctx))
+				fmt.Fprintf(errw, "serving /metrics and /healthz on http://%s\n", ln.Addr())
+			}
+			if once {
+				run := r.RunOnce(ctx)
+				if err := printRun(out, errw, run, format); err != nil {
 					return exitf(exitUsage, "reconcile: %v", err)
 				}
-				// Leader election reports from its own goroutine.
-				out, errw := &lockedWriter{w: cmd.OutOrStdout()}, &lockedWriter{w: cmd.ErrOrStderr()}
-				cfg := gitops.Config{
-					Source: repo, Ref: ref, CacheDir: cacheDir, Store: st, Approvals: appr,
-					Actor: actor, LockTimeout: lockTimeout, ReportPath: report, ReportFormat: reportFormat,
-					SelfHeal: selfHeal, Metrics: gitops.NewMetrics(),
-					Plugins: func(co *gitops.Checkout, approvals int) (reconciler.Options, error) {
-						return reconciler.Plugins(st, reconciler.PluginOptions{Approvals: approvals, Commit: co.Commit.SHA, Git: argoSource(co, ref),
-							OnRenderHeld: func(why string) { fmt.Fprintf(errw, "render held: %s\n", why) }}), nil
-					},
+				return runExit(run, failOnDrift)
+			}
+			_ = r.Loop(ctx, interval, func(run *gitops.Run) {
+				if err := printRun(out, errw, run, format); err != nil {
+					fmt.Fprintf(errw, "cairn: reconcile: %v\n", err)
 				}
-				if format == "text" {
-					cfg.OnAction = func(a reconciler.Action) { fmt.Fprintf(out, "applied: %s\n", a.Summary()) }
-				}
-				var elector *leader.Elector
-				if ps, ok := st.(*postgres.Store); ok {
-					if leaderCheck <= 0 || leaderTimeout <= 0 {
-						return exitf(exitUsage, "reconcile: --leader-check %s and --leader-timeout %s must be positive", leaderCheck, leaderTimeout)
-					}
-					elector = leader.ForStore(ps, "reconcile", leader.Options{ID: leaderID, CheckInterval: leaderCheck, LockTimeout: leaderTimeout})
-					defer elector.Close()
-					cfg.Leader = elector
-					cfg.OnLeaderChange = func(bool) { fmt.Fprintf(errw, "reconcile: %s\n", elector.Status()) }
-				}
-				r, err := gitops.New(cfg)
-				if err != nil {
-					return exitf(exitUsage, "reconcile: %v", err)
-				}
-				if listen != "" {
-					ln, err := net.Listen("tcp", listen)
-					if err != nil {
-						return exitf(exitUsage, "reconcile: --listen %s: %v", listen, err)
-					}
-					srv := &http.Server{Handler: r.Handler(), ReadHeaderTimeout: 10 * time.Second}
-					go func() { _ = srv.Serve(ln) }()
-					defer srv.Shutdown(context.WithoutCancel(ctx))
-					fmt.Fprintf(errw, "serving /metrics and /healthz on http://%s\n", ln.Addr())
-				}
-				if once {
-					run := r.RunOnce(ctx)
-					if err := printRun(out, errw, run, format); err != nil {
-						return exitf(exitUsage, "reconcile: %v", err)
-					}
-					return runExit(run, failOnDrift)
-				}
-				_ = r.Loop(ctx, interval, func(run *gitops.Run) {
-					if err := printRun(out, errw, run, format); err != nil {
-						fmt.Fprintf(errw, "cairn: reconcile: %v\n", err)
-					}
-				})
-				fmt.Fprintln(errw, "reconcile: stopped by signal")
-				return nil
-			},
-		}
-		f := cmd.Flags()
-		f.StringVar(&repo, "repo", "", "spec repository: a git URL or a local path")
-		f.StringVar(&ref, "ref", "", "branch, tag or commit to reconcile (default: the remote's default branch)")
-		f.DurationVar(&interval, "interval", 5*time.Minute, "time between runs")
-		f.BoolVar(&once, "once", false, "run once and exit")
-		f.StringVar(&listen, "listen", "", "serve /metrics and /healthz on this address (e.g. :9090)")
-		f.StringVar(&stateLoc, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <cache-dir>/state.db)")
-		f.IntVar(&approvals, "approvals", 0, "approvals to count when GitHub is not configured")
-		f.StringVar(&cacheDir, "cache-dir", "", "where clones and reports live (default <user cache dir>/cairn)")
-		f.StringVar(&report, "report", "", "write the audit report here (default <cache-dir>/reports/<repo>.<format>)")
-		f.StringVar(&reportFormat, "report-format", "md", "audit report format: md, json or html")
-		f.StringVar(&format, "format", "text", "run output: text or json (one JSON document per run)")
-		f.StringVar(&actor, "actor", "", "who reconciles, for the audit log (default cairn-reconcile)")
-		f.StringVar(&ghRepo, "github-repo", "", "GitHub repository owner/name for approvals (default $GITHUB_REPOSITORY)")
-		f.DurationVar(&lockTimeout, "lock-timeout", time.Minute, "how long to wait for another apply")
-		f.BoolVar(&selfHeal, "self-heal", false, "re-render rendered files found edited or missing")
-		f.BoolVar(&failOnDrift, "fail-on-drift", false, "with --once, exit 1 when drift is found")
-		f.StringVar(&leaderID, "leader-id", "", "this reconciler's name in leader election (postgres:// state; default host:pid)")
-		f.DurationVar(&leaderCheck, "leader-check", time.Second, "how often a standby tries to lead and the leader checks its lock")
-		f.DurationVar(&leaderTimeout, "leader-timeout", 10*time.Second, "how long the server keeps the lock of a leader that vanished without closing its connection")
-		return cmd
-	})
+			})
+			fmt.Fprintln(errw, "reconcile: stopped by signal")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&repo, "repo", "", "spec repository: a git URL or a local path")
+	f.StringVar(&ref, "ref", "", "branch, tag or commit to reconcile (default: the remote's default branch)")
+	f.DurationVar(&interval, "interval", 5*time.Minute, "time between runs")
+	f.BoolVar(&once, "once", false, "run once and exit")
+	f.StringVar(&listen, "listen", "", "serve /metrics and /healthz on this address (e.g. :9090)")
+	f.StringVar(&stateLoc, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <cache-dir>/state.db)")
+	f.IntVar(&approvals, "approvals", 0, "approvals to count when GitHub is not configured")
+	f.StringVar(&cacheDir, "cache-dir", "", "where clones and reports live (default <user cache dir>/cairn)")
+	f.StringVar(&report, "report", "", "write the audit report here (default <cache-dir>/reports/<repo>.<format>)")
+	f.StringVar(&reportFormat, "report-format", "md", "audit report format: md, json or html")
+	f.StringVar(&format, "format", "text", "run output: text or json (one JSON document per run)")
+	f.StringVar(&actor, "actor", "", "who reconciles, for the audit log (default cairn-reconcile)")
+	f.StringVar(&ghRepo, "github-repo", "", "GitHub repository owner/name for approvals (default $GITHUB_REPOSITORY)")
+	f.DurationVar(&lockTimeout, "lock-timeout", time.Minute, "how long to wait for another apply")
+	f.BoolVar(&selfHeal, "self-heal", false, "re-render rendered files found edited or missing")
+	f.BoolVar(&failOnDrift, "fail-on-drift", false, "with --once, exit 1 when drift is found")
+	f.StringVar(&leaderID, "leader-id", "", "this reconciler's name in leader election (postgres:// state; default host:pid)")
+	f.DurationVar(&leaderCheck, "leader-check", time.Second, "how often a standby tries to lead and the leader checks its lock")
+	f.DurationVar(&leaderTimeout, "leader-timeout", 10*time.Second, "how long the server keeps the lock of a leader that vanished without closing its connection")
+	return cmd
 }
 
 func cmdContext(cmd *cobra.Command) context.Context {

@@ -12,9 +12,9 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/cairn-dev/cairn/evals/distributed"
-	"github.com/cairn-dev/cairn/reconciler/leader"
-	"github.com/cairn-dev/cairn/reconciler/state/postgres"
-	"github.com/cairn-dev/cairn/reconciler/state/postgres/pgtest"
+	"github.com/cairn-dev/cairn/gitops/leader"
+	"github.com/cairn-dev/cairn/state/postgres"
+	"github.com/cairn-dev/cairn/state/postgres/pgtest"
 )
 
 // `cairn reconcile --once` on a postgres:// state stands by while another

@@ -14,7 +14,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
 
 // openState opens the state named by --state, $CAIRN_STATE or the repo default.
@@ -54,144 +54,142 @@ func gitCommit(dir string) string {
 	return h.Hash().String()
 }
 
-func init() {
-	commands = append(commands, func() *cobra.Command {
-		reg := &cobra.Command{Use: "registry", Short: "Model registry: register, list and show model versions"}
-		var stateFlag, actor string
-		reg.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or .cairn/state.db)")
+func newRegistryCmd() *cobra.Command {
+	reg := &cobra.Command{Use: "registry", Short: "Model registry: register, list and show model versions"}
+	var stateFlag, actor string
+	reg.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or .cairn/state.db)")
 
-		var version, artifact, snapshot, features, commit string
-		var metrics []string
-		register := &cobra.Command{
-			Use:   "register <model> --version V --artifact URI",
-			Short: "Register a trained model version with its metrics and lineage (what a training pipeline calls)",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if version == "" || artifact == "" {
-					return exitf(exitUsage, "registry register: --version and --artifact are required")
+	var version, artifact, snapshot, features, commit string
+	var metrics []string
+	register := &cobra.Command{
+		Use:   "register <model> --version V --artifact URI",
+		Short: "Register a trained model version with its metrics and lineage (what a training pipeline calls)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if version == "" || artifact == "" {
+				return exitf(exitUsage, "registry register: --version and --artifact are required")
+			}
+			mv := state.ModelVersion{Model: args[0], Version: version, ArtifactURI: artifact, Metrics: map[string]float64{},
+				DataSnapshot: snapshot, Commit: commit, Features: []string{}, RegisteredAt: time.Now().UTC(), RegisteredBy: actorName(actor)}
+			for _, m := range metrics {
+				k, v, ok := strings.Cut(m, "=")
+				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				if !ok || k == "" || err != nil {
+					return exitf(exitUsage, "registry register: --metric %q: want name=number", m)
 				}
-				mv := state.ModelVersion{Model: args[0], Version: version, ArtifactURI: artifact, Metrics: map[string]float64{},
-					DataSnapshot: snapshot, Commit: commit, Features: []string{}, RegisteredAt: time.Now().UTC(), RegisteredBy: actorName(actor)}
-				for _, m := range metrics {
-					k, v, ok := strings.Cut(m, "=")
-					f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-					if !ok || k == "" || err != nil {
-						return exitf(exitUsage, "registry register: --metric %q: want name=number", m)
-					}
-					mv.Metrics[strings.TrimSpace(k)] = f
+				mv.Metrics[strings.TrimSpace(k)] = f
+			}
+			for _, f := range strings.Split(features, ",") {
+				if f = strings.TrimSpace(f); f != "" {
+					mv.Features = append(mv.Features, f)
 				}
-				for _, f := range strings.Split(features, ",") {
-					if f = strings.TrimSpace(f); f != "" {
-						mv.Features = append(mv.Features, f)
-					}
-				}
-				ctx := cmd.Context()
-				st, err := openState(ctx, stateFlag, ".")
-				if err != nil {
+			}
+			ctx := cmd.Context()
+			st, err := openState(ctx, stateFlag, ".")
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			created := false
+			err = st.Update(ctx, func(tx state.Ops) error {
+				var err error
+				if created, err = tx.RegisterModelVersion(ctx, mv); err != nil || !created {
 					return err
 				}
-				defer st.Close()
-				created := false
-				err = st.Update(ctx, func(tx state.Ops) error {
-					var err error
-					if created, err = tx.RegisterModelVersion(ctx, mv); err != nil || !created {
-						return err
-					}
-					after, _ := json.Marshal(map[string]any{"version": mv.Version, "artifact_uri": mv.ArtifactURI, "metrics": mv.Metrics,
-						"data_snapshot": mv.DataSnapshot, "features": mv.Features, "commit": mv.Commit, "content_hash": mv.ContentHash()})
-					_, err = tx.AppendAudit(ctx, state.AuditEntry{Time: mv.RegisteredAt, Actor: mv.RegisteredBy, Commit: mv.Commit,
-						Action: "register_model_version", Object: "models/" + mv.Model, After: string(after)})
-					return err
-				})
+				after, _ := json.Marshal(map[string]any{"version": mv.Version, "artifact_uri": mv.ArtifactURI, "metrics": mv.Metrics,
+					"data_snapshot": mv.DataSnapshot, "features": mv.Features, "commit": mv.Commit, "content_hash": mv.ContentHash()})
+				_, err = tx.AppendAudit(ctx, state.AuditEntry{Time: mv.RegisteredAt, Actor: mv.RegisteredBy, Commit: mv.Commit,
+					Action: "register_model_version", Object: "models/" + mv.Model, After: string(after)})
+				return err
+			})
+			if err != nil {
+				return exitf(exitDenied, "%v", err)
+			}
+			if created {
+				fmt.Fprintf(cmd.OutOrStdout(), "registered models/%s version %s (%s)\n", mv.Model, mv.Version, mv.ContentHash())
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "models/%s version %s is already registered with identical content\n", mv.Model, mv.Version)
+			}
+			return nil
+		},
+	}
+	f := register.Flags()
+	f.StringVar(&version, "version", "", "the version (immutable once registered)")
+	f.StringVar(&artifact, "artifact", "", "artifact URI (s3://…, gs://…, a path)")
+	f.StringArrayVar(&metrics, "metric", nil, "an evaluation metric, name=value (repeatable)")
+	f.StringVar(&snapshot, "data-snapshot", "", "training data snapshot id")
+	f.StringVar(&features, "features", "", "comma-separated features the model reads")
+	f.StringVar(&commit, "commit", "", "training code commit")
+	f.StringVar(&actor, "actor", "", "who registers it (default $CAIRN_ACTOR or the OS user)")
+
+	var format string
+	list := &cobra.Command{
+		Use:   "list [model]",
+		Short: "List registered model versions and the aliases pointing at them",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			model := ""
+			if len(args) == 1 {
+				model = args[0]
+			}
+			return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+				vs, err := st.ListModelVersions(ctx, model)
 				if err != nil {
 					return exitf(exitDenied, "%v", err)
 				}
-				if created {
-					fmt.Fprintf(cmd.OutOrStdout(), "registered models/%s version %s (%s)\n", mv.Model, mv.Version, mv.ContentHash())
-				} else {
-					fmt.Fprintf(cmd.OutOrStdout(), "models/%s version %s is already registered with identical content\n", mv.Model, mv.Version)
+				aliases, err := pointerNames(ctx, st, "models/")
+				if err != nil {
+					return err
 				}
-				return nil
-			},
-		}
-		f := register.Flags()
-		f.StringVar(&version, "version", "", "the version (immutable once registered)")
-		f.StringVar(&artifact, "artifact", "", "artifact URI (s3://…, gs://…, a path)")
-		f.StringArrayVar(&metrics, "metric", nil, "an evaluation metric, name=value (repeatable)")
-		f.StringVar(&snapshot, "data-snapshot", "", "training data snapshot id")
-		f.StringVar(&features, "features", "", "comma-separated features the model reads")
-		f.StringVar(&commit, "commit", "", "training code commit")
-		f.StringVar(&actor, "actor", "", "who registers it (default $CAIRN_ACTOR or the OS user)")
-
-		var format string
-		list := &cobra.Command{
-			Use:   "list [model]",
-			Short: "List registered model versions and the aliases pointing at them",
-			Args:  cobra.MaximumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				model := ""
-				if len(args) == 1 {
-					model = args[0]
-				}
-				return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
-					vs, err := st.ListModelVersions(ctx, model)
-					if err != nil {
-						return exitf(exitDenied, "%v", err)
+				if format == "json" {
+					type row struct {
+						state.ModelVersion
+						Aliases []string `json:"aliases"`
 					}
-					aliases, err := pointerNames(ctx, st, "models/")
-					if err != nil {
-						return err
-					}
-					if format == "json" {
-						type row struct {
-							state.ModelVersion
-							Aliases []string `json:"aliases"`
-						}
-						rows := []row{}
-						for _, v := range vs {
-							rows = append(rows, row{v, append([]string{}, aliases["models/"+v.Model+"@"+v.Version]...)})
-						}
-						return writeJSON(cmd.OutOrStdout(), rows)
-					}
-					if len(vs) == 0 {
-						fmt.Fprintln(cmd.OutOrStdout(), "no model versions registered")
-						return nil
-					}
-					tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "MODEL\tVERSION\tALIASES\tARTIFACT\tMETRICS")
+					rows := []row{}
 					for _, v := range vs {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Model, v.Version, strings.Join(aliases["models/"+v.Model+"@"+v.Version], ","), v.ArtifactURI, fmtMetrics(v.Metrics))
+						rows = append(rows, row{v, append([]string{}, aliases["models/"+v.Model+"@"+v.Version]...)})
 					}
-					return tw.Flush()
-				})
-			},
-		}
-		list.Flags().StringVar(&format, "format", "text", "text or json")
-
-		show := &cobra.Command{
-			Use:   "show <model> <version>",
-			Short: "Show one model version with its lineage",
-			Args:  cobra.ExactArgs(2),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
-					v, err := st.GetModelVersion(ctx, args[0], args[1])
-					if err != nil {
-						return exitf(exitDenied, "%v", err)
-					}
-					if format == "json" {
-						return writeJSON(cmd.OutOrStdout(), v)
-					}
-					w := cmd.OutOrStdout()
-					fmt.Fprintf(w, "model:         %s\nversion:       %s\ncontent hash:  %s\nartifact:      %s\nmetrics:       %s\n", v.Model, v.Version, v.ContentHash(), v.ArtifactURI, fmtMetrics(v.Metrics))
-					fmt.Fprintf(w, "data snapshot: %s\nfeatures:      %s\ncommit:        %s\nregistered:    %s by %s\n", v.DataSnapshot, strings.Join(v.Features, ", "), v.Commit, state.FormatTime(v.RegisteredAt), v.RegisteredBy)
+					return writeJSON(cmd.OutOrStdout(), rows)
+				}
+				if len(vs) == 0 {
+					fmt.Fprintln(cmd.OutOrStdout(), "no model versions registered")
 					return nil
-				})
-			},
-		}
-		show.Flags().StringVar(&format, "format", "text", "text or json")
-		reg.AddCommand(register, list, show)
-		return reg
-	})
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "MODEL\tVERSION\tALIASES\tARTIFACT\tMETRICS")
+				for _, v := range vs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Model, v.Version, strings.Join(aliases["models/"+v.Model+"@"+v.Version], ","), v.ArtifactURI, fmtMetrics(v.Metrics))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	list.Flags().StringVar(&format, "format", "text", "text or json")
+
+	show := &cobra.Command{
+		Use:   "show <model> <version>",
+		Short: "Show one model version with its lineage",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+				v, err := st.GetModelVersion(ctx, args[0], args[1])
+				if err != nil {
+					return exitf(exitDenied, "%v", err)
+				}
+				if format == "json" {
+					return writeJSON(cmd.OutOrStdout(), v)
+				}
+				w := cmd.OutOrStdout()
+				fmt.Fprintf(w, "model:         %s\nversion:       %s\ncontent hash:  %s\nartifact:      %s\nmetrics:       %s\n", v.Model, v.Version, v.ContentHash(), v.ArtifactURI, fmtMetrics(v.Metrics))
+				fmt.Fprintf(w, "data snapshot: %s\nfeatures:      %s\ncommit:        %s\nregistered:    %s by %s\n", v.DataSnapshot, strings.Join(v.Features, ", "), v.Commit, state.FormatTime(v.RegisteredAt), v.RegisteredBy)
+				return nil
+			})
+		},
+	}
+	show.Flags().StringVar(&format, "format", "text", "text or json")
+	reg.AddCommand(register, list, show)
+	return reg
 }
 
 func fmtMetrics(m map[string]float64) string {

@@ -16,11 +16,9 @@ import (
 
 	"github.com/cairn-dev/cairn/pipeline"
 	"github.com/cairn-dev/cairn/reconciler"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 	"github.com/cairn-dev/cairn/targets"
 )
-
-func init() { commands = append(commands, newRenderCmd) }
 
 func newRenderCmd() *cobra.Command {
 	var (

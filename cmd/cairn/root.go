@@ -47,8 +47,14 @@ func exitf(code int, format string, args ...any) error {
 	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
 }
 
-// commands is filled by each command file's init, so adding a command touches one file.
-var commands []func() *cobra.Command
+// commands are the constructors of the top-level commands, one file each
+// (cmd/cairn/<name>.go); adding a command is a new file and a line here.
+var commands = []func() *cobra.Command{
+	newInitCmd, newVetCmd, newCompileCmd, newSchemaCmd, newCheckCmd, newPolicyCmd,
+	newRegistryCmd, newPromptsCmd, newPlanCmd, newApplyCmd, newEvalCmd, newRenderCmd,
+	newRAGCmd, newDataCmd, newDriftCmd, newAuditCmd, newReconcileCmd, newPRCmd,
+	newWorkerCmd, newVersionCmd,
+}
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{

@@ -8,16 +8,14 @@ import (
 	"github.com/cairn-dev/cairn/specs"
 )
 
-func init() {
-	commands = append(commands, func() *cobra.Command {
-		return &cobra.Command{
-			Use:   "schema",
-			Short: "Print the CUE schema spec repos are checked against (#Spec)",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				fmt.Fprint(cmd.OutOrStdout(), specs.Schema())
-				return nil
-			},
-		}
-	})
+func newSchemaCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the CUE schema spec repos are checked against (#Spec)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprint(cmd.OutOrStdout(), specs.Schema())
+			return nil
+		},
+	}
 }

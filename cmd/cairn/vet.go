@@ -11,35 +11,33 @@ import (
 	"github.com/cairn-dev/cairn/internal/diag"
 )
 
-func init() {
-	commands = append(commands, func() *cobra.Command {
-		var format string
-		cmd := &cobra.Command{
-			Use:   "vet [dir]",
-			Short: "Validate a spec repo: schema, references, referenced files (no policies)",
-			Long: `vet compiles the spec repo and reports every error at its file:line:col.
+func newVetCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "vet [dir]",
+		Short: "Validate a spec repo: schema, references, referenced files (no policies)",
+		Long: `vet compiles the spec repo and reports every error at its file:line:col.
 Exit codes: 0 valid, 2 invalid spec, 3 usage or internal error.`,
-			Args: cobra.MaximumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if format != "text" && format != "json" {
-					return exitf(exitUsage, "vet: unknown --format %q (text or json)", format)
-				}
-				if err := requireDir(repoDir(args)); err != nil {
-					return err
-				}
-				b, ds := compiler.Compile(repoDir(args), compiler.Options{})
-				if err := writeVet(cmd.OutOrStdout(), format, b, ds); err != nil {
-					return exitf(exitUsage, "%v", err)
-				}
-				if len(ds) > 0 {
-					return &exitError{code: exitInvalid}
-				}
-				return nil
-			},
-		}
-		cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
-		return cmd
-	})
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "json" {
+				return exitf(exitUsage, "vet: unknown --format %q (text or json)", format)
+			}
+			if err := requireDir(repoDir(args)); err != nil {
+				return err
+			}
+			b, ds := compiler.Compile(repoDir(args), compiler.Options{})
+			if err := writeVet(cmd.OutOrStdout(), format, b, ds); err != nil {
+				return exitf(exitUsage, "%v", err)
+			}
+			if len(ds) > 0 {
+				return &exitError{code: exitInvalid}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	return cmd
 }
 
 func writeVet(w io.Writer, format string, b *compiler.Bundle, ds diag.List) error {

@@ -12,7 +12,7 @@ import (
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals"
 	"github.com/cairn-dev/cairn/evals/distributed"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
 
 // In process on a SQLite state, the run's records are written in batched

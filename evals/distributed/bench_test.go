@@ -9,7 +9,7 @@ import (
 	"github.com/cairn-dev/cairn/evals"
 	"github.com/cairn-dev/cairn/evals/distributed"
 	"github.com/cairn-dev/cairn/evals/evaltest"
-	"github.com/cairn-dev/cairn/reconciler/state/postgres/pgtest"
+	"github.com/cairn-dev/cairn/state/postgres/pgtest"
 )
 
 // BenchmarkWorkers measures distributed eval throughput: 500 cases against

@@ -26,7 +26,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"time"
 
@@ -38,8 +37,8 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals"
-	"github.com/cairn-dev/cairn/reconciler/state"
-	"github.com/cairn-dev/cairn/reconciler/state/postgres"
+	"github.com/cairn-dev/cairn/state"
+	"github.com/cairn-dev/cairn/state/postgres"
 )
 
 // JobKind is the River job kind of one eval case.
@@ -130,14 +129,23 @@ func WorkersRunning(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 // with a PostgreSQL state (no workers needed).
 const EnvInProcess = "CAIRN_EVAL_INPROCESS"
 
-// RunSuiteAuto is what `cairn eval` and apply call: with a PostgreSQL state
-// store (opts.Store is a *postgres.Store) the cases go to workers; otherwise,
-// with injected opts.Providers (which exist only in this process), or with
-// CAIRN_EVAL_INPROCESS=1, it is evals.RunSuite (writing to a state store in
-// batched transactions).
+// SharedStore is a state store whose database workers share (the
+// PostgreSQL backend): what RunSuiteAuto, NewWorker and leader election need
+// of it, asked for as a capability rather than a concrete type.
+type SharedStore interface {
+	evals.Store
+	Pool() *pgxpool.Pool
+	Schema() string
+}
+
+// RunSuiteAuto is what `cairn eval` and apply call: with a state store that
+// workers share (a SharedStore: PostgreSQL) the cases go to workers;
+// otherwise, with injected opts.Providers (which exist only in this
+// process), or with opts.InProcess, it is evals.RunSuite (writing to a state
+// store in batched transactions).
 func RunSuiteAuto(ctx context.Context, b *compiler.Bundle, suite string, opts evals.Options) (*evals.Run, error) {
-	if ps, ok := opts.Store.(*postgres.Store); ok && len(opts.Providers) == 0 && os.Getenv(EnvInProcess) != "1" {
-		return RunSuite(ctx, ps.Pool(), b, suite, opts)
+	if ss, ok := opts.Store.(SharedStore); ok && len(opts.Providers) == 0 && !opts.InProcess {
+		return RunSuite(ctx, ss.Pool(), b, suite, opts)
 	}
 	return runInProcess(ctx, b, suite, opts)
 }

@@ -19,8 +19,8 @@ import (
 	"github.com/cairn-dev/cairn/evals"
 	"github.com/cairn-dev/cairn/evals/distributed"
 	"github.com/cairn-dev/cairn/evals/evaltest"
-	"github.com/cairn-dev/cairn/reconciler/state/postgres"
-	"github.com/cairn-dev/cairn/reconciler/state/postgres/pgtest"
+	"github.com/cairn-dev/cairn/state/postgres"
+	"github.com/cairn-dev/cairn/state/postgres/pgtest"
 )
 
 // TestMain doubles as a worker process: the multi-process tests re-execute
@@ -253,8 +253,9 @@ func TestRunSuiteAutoChoosesTheRunner(t *testing.T) {
 	if _, err := distributed.RunSuiteAuto(ctx, b, "qa", evalOpts(store)); err == nil || !strings.Contains(err.Error(), "no cairn worker") {
 		t.Fatalf("postgres store without workers: %v, want the no-worker error", err)
 	}
-	t.Setenv(distributed.EnvInProcess, "1")
-	run, err := distributed.RunSuiteAuto(ctx, b, "qa", evalOpts(store))
+	inproc := evalOpts(store)
+	inproc.InProcess = true // what CAIRN_EVAL_INPROCESS=1 makes the CLI set
+	run, err := distributed.RunSuiteAuto(ctx, b, "qa", inproc)
 	if err != nil || len(run.Cases) != 5 {
 		t.Fatalf("%s=1: %v", distributed.EnvInProcess, err)
 	}

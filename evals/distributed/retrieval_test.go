@@ -12,7 +12,7 @@ import (
 	"github.com/cairn-dev/cairn/evals"
 	"github.com/cairn-dev/cairn/evals/distributed"
 	"github.com/cairn-dev/cairn/rag"
-	"github.com/cairn-dev/cairn/reconciler/state/postgres/pgtest"
+	"github.com/cairn-dev/cairn/state/postgres/pgtest"
 )
 
 // fixedRetriever returns one article for every query and counts calls.

@@ -23,7 +23,6 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals"
-	"github.com/cairn-dev/cairn/reconciler/state/postgres"
 )
 
 // workerPrefix starts every worker's River client ID; only jobs attempted by
@@ -66,7 +65,7 @@ type Stats struct {
 
 // Worker executes eval case jobs.
 type Worker struct {
-	store  *postgres.Store
+	store  SharedStore
 	opts   WorkerOptions
 	client *river.Client[pgx.Tx]
 	driver *riverpgxv5.Driver
@@ -80,7 +79,7 @@ type Worker struct {
 
 // NewWorker prepares a worker on the PostgreSQL state (running River's
 // migrations); Run starts it.
-func NewWorker(ctx context.Context, store *postgres.Store, opts WorkerOptions) (*Worker, error) {
+func NewWorker(ctx context.Context, store SharedStore, opts WorkerOptions) (*Worker, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 8
 	}

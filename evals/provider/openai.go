@@ -17,7 +17,7 @@ import (
 	openai "github.com/sashabaranov/go-openai"
 	"golang.org/x/time/rate"
 
-	"github.com/cairn-dev/cairn/evals/tokens"
+	"github.com/cairn-dev/cairn/tokens"
 )
 
 // OpenAI talks to OpenAI, Azure OpenAI or an OpenAI-compatible server.

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-const fixtures = "../../testdata/github"
+const fixtures = "../testdata/github"
 
 func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }

@@ -6,7 +6,7 @@
 //
 // Importing the package registers the backend:
 //
-//	import _ "github.com/cairn-dev/cairn/reconciler/state/postgres"
+//	import _ "github.com/cairn-dev/cairn/state/postgres"
 //	s, err := state.Open(ctx, "postgres://user@host:5432/db?search_path=cairn")
 //
 // A search_path in the URL selects (and, if missing, creates) the schema that
@@ -28,7 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
 
 func init() {

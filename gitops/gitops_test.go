@@ -13,9 +13,9 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/cairn-dev/cairn/evals/prices"
+	"github.com/cairn-dev/cairn/prices"
 	"github.com/cairn-dev/cairn/reconciler"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
 
 var fixedNow = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
@@ -30,7 +30,7 @@ type specRepo struct {
 func newSpecRepo(t *testing.T, example string) *specRepo {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "specs")
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "examples", example))); err != nil {
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "examples", example))); err != nil {
 		t.Fatal(err)
 	}
 	repo, err := git.PlainInit(dir, false)

@@ -14,7 +14,7 @@ import (
 // shell) and that every ${{ inputs.x }} it uses is declared.
 // (actionlint v1.7.12 also passes on it; see the report.)
 func TestActionYAML(t *testing.T) {
-	data, err := os.ReadFile("../../action.yml")
+	data, err := os.ReadFile("../action.yml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
-	"github.com/cairn-dev/cairn/evals/prices"
 	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/prices"
 	"github.com/cairn-dev/cairn/reconciler"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
 
 // DriftKind classifies a drift item.

@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cairn-dev/cairn/evals/distributed"
+	"github.com/cairn-dev/cairn/gitops/leader"
 	"github.com/cairn-dev/cairn/reconciler"
-	"github.com/cairn-dev/cairn/reconciler/leader"
-	"github.com/cairn-dev/cairn/reconciler/state/postgres"
-	"github.com/cairn-dev/cairn/reconciler/state/postgres/pgtest"
+	"github.com/cairn-dev/cairn/state/postgres"
+	"github.com/cairn-dev/cairn/state/postgres/pgtest"
 )
 
 // Two reconcile loops (as on two machines: own connections, own clones) on
@@ -22,7 +21,7 @@ import (
 // the leader lock timeout without waiting for its interval.
 func TestTwoLoopsOneLeaderAndTakeover(t *testing.T) {
 	u, _ := pgtest.Schema(t)
-	t.Setenv(distributed.EnvInProcess, "1") // evals in process: this test is about the loops
+	// Evals in process: this test is about the loops.
 	repo := newSpecRepo(t, "support-assistant")
 	const lockTimeout = 3 * time.Second
 
@@ -43,7 +42,7 @@ func TestTwoLoopsOneLeaderAndTakeover(t *testing.T) {
 		r, err := New(Config{Source: repo.dir, CacheDir: filepath.Join(t.TempDir(), id), Store: st, Approvals: Static(1),
 			Now: func() time.Time { return fixedNow }, Leader: el, LockTimeout: time.Minute,
 			Plugins: func(co *Checkout, approvals int) (reconciler.Options, error) {
-				return reconciler.Plugins(st, reconciler.PluginOptions{Commit: co.Commit.SHA, Approvals: approvals}), nil
+				return reconciler.Plugins(st, reconciler.PluginOptions{Commit: co.Commit.SHA, Approvals: approvals, InProcess: true}), nil
 			}})
 		if err != nil {
 			t.Fatal(err)

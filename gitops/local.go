@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
-	"github.com/cairn-dev/cairn/evals/prices"
+	"github.com/cairn-dev/cairn/prices"
 	"github.com/cairn-dev/cairn/reconciler"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
 
 // LocalDrift is the drift `cairn audit report` finds for a spec directory

@@ -31,7 +31,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/cairn-dev/cairn/reconciler/state/postgres"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Campaigner is what a reconcile loop needs from an elector.
@@ -100,8 +100,15 @@ func New(cfg *pgx.ConnConfig, schema, name string, opts Options) *Elector {
 	return &Elector{cfg: c, key: Key(schema, name), name: name, opts: opts}
 }
 
+// PoolStore is what election needs of a state store: its PostgreSQL pool
+// and schema (the PostgreSQL backend has them; SQLite has no leaders).
+type PoolStore interface {
+	Pool() *pgxpool.Pool
+	Schema() string
+}
+
 // ForStore makes an elector on the PostgreSQL state's server and schema.
-func ForStore(s *postgres.Store, name string, opts Options) *Elector {
+func ForStore(s PoolStore, name string, opts Options) *Elector {
 	return New(s.Pool().Config().ConnConfig, s.Schema(), name, opts)
 }
 

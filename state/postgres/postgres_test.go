@@ -6,10 +6,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cairn-dev/cairn/reconciler/state"
-	"github.com/cairn-dev/cairn/reconciler/state/postgres"
-	"github.com/cairn-dev/cairn/reconciler/state/postgres/pgtest"
-	"github.com/cairn-dev/cairn/reconciler/state/statetest"
+	"github.com/cairn-dev/cairn/state"
+	"github.com/cairn-dev/cairn/state/postgres"
+	"github.com/cairn-dev/cairn/state/postgres/pgtest"
+	"github.com/cairn-dev/cairn/state/statetest"
 )
 
 func TestPostgresConformance(t *testing.T) {

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cairn-dev/cairn/reconciler/state"
-	"github.com/cairn-dev/cairn/reconciler/state/statetest"
+	"github.com/cairn-dev/cairn/state"
+	"github.com/cairn-dev/cairn/state/statetest"
 )
 
 func TestSQLiteConformance(t *testing.T) {

@@ -13,11 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cairn-dev/cairn/evals/prices"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/pipeline"
+	"github.com/cairn-dev/cairn/prices"
 	"github.com/cairn-dev/cairn/reconciler"
-	"github.com/cairn-dev/cairn/reconciler/state"
+	"github.com/cairn-dev/cairn/state"
 )
 
 // Results of a run.
@@ -37,20 +37,20 @@ const (
 // and ref, the last commit it reconciled and the state fingerprint after it.
 const RecordLast = "gitops.last"
 
-// Leader is leader election: only the leader reconciles. reconciler/leader
+// Leader is leader election: only the leader reconciles. gitops/leader
 // (a PostgreSQL advisory lock) implements it; nil means always the leader.
 type Leader interface {
 	Leading(ctx context.Context) (bool, error)
 }
 
-// campaigner is a Leader that campaigns continuously (reconciler/leader's
+// campaigner is a Leader that campaigns continuously (gitops/leader's
 // Elector): Loop runs it, so a standby takes over as soon as the lock is free.
 type campaigner interface {
 	Run(ctx context.Context, onChange func(leading bool)) error
 }
 
 // LeaderInfo is what /healthz shows of the election when the Leader also
-// implements it (reconciler/leader's Elector does): this candidate's ID,
+// implements it (gitops/leader's Elector does): this candidate's ID,
 // whether it leads now and who leads.
 type LeaderInfo interface {
 	IsLeader() bool
@@ -338,10 +338,8 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 			return
 		}
 	}
-	// Eval runs meter cost with the catalog stale-eval detection compares with.
-	if ep, ok := plugins.Evals.(*reconciler.EvalPlugin); ok && ep.Opts.Prices == nil {
-		ep.Opts.Prices = r.cfg.Catalog
-	}
+	// Eval runs meter cost with the catalog stale-eval detection compares
+	// with (apply passes it to the runner with each request).
 	if plugins.Prices == nil {
 		plugins.Prices = r.cfg.Catalog
 	}

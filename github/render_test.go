@@ -55,7 +55,7 @@ func TestRenderCommentGolden(t *testing.T) {
 		t.Fatalf("%v (run go test -update to create it)", err)
 	}
 	if got != string(want) {
-		t.Errorf("comment differs from %s (run go test ./reconciler/github -update and review the diff):\n%s", golden, got)
+		t.Errorf("comment differs from %s (run go test ./github -update and review the diff):\n%s", golden, got)
 	}
 	// The user's "</details>" is escaped and the plan's open fence closed.
 	balanced(t, "comment", got)

@@ -14,8 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/cairn-dev/cairn/reconciler/leader"
-	"github.com/cairn-dev/cairn/reconciler/state/postgres/pgtest"
+	"github.com/cairn-dev/cairn/gitops/leader"
+	"github.com/cairn-dev/cairn/state/postgres/pgtest"
 )
 
 const interval = 200 * time.Millisecond

@@ -1,8 +1,8 @@
 // Command gen rebuilds catalog.json, the embedded price catalog, from LiteLLM's
 // model_prices_and_context_window.json:
 //
-//	go run ./evals/prices/internal/gen -in ../shared/data/prices/litellm-model-prices.json \
-//	    -date 2025-11-21 -commit caddc6dd0fc26931b3fcc4e91e81a3d90080f3ef -out evals/prices/catalog.json
+//	go run ./prices/internal/gen -in ../shared/data/prices/litellm-model-prices.json \
+//	    -date 2025-11-21 -commit caddc6dd0fc26931b3fcc4e91e81a3d90080f3ef -out prices/catalog.json
 //
 // Only models with both an input and an output per-token price are kept, and
 // prices are converted to USD per million tokens with exact decimal arithmetic.
