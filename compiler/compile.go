@@ -6,8 +6,10 @@ package compiler
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -96,7 +98,7 @@ func load(dir string) (*compilation, diag.List) {
 	}
 	// The same object in two files is almost always a copy-paste mistake that
 	// CUE would silently merge.
-	for _, obj := range sortedKeys(ix.defined) {
+	for _, obj := range slices.Sorted(maps.Keys(ix.defined)) {
 		where := ix.defined[obj]
 		if len(where) > 1 {
 			var others []string
@@ -435,15 +437,6 @@ func suggestField(path []string) string {
 		return fmt.Sprintf("; did you mean %q?", s)
 	}
 	return ""
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // closest returns the candidate nearest to s by edit distance, if near enough.

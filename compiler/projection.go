@@ -1,6 +1,9 @@
 package compiler
 
 import (
+	"maps"
+	"slices"
+
 	"github.com/shopspring/decimal"
 
 	"github.com/cairn-dev/cairn/prices"
@@ -14,7 +17,7 @@ const CodePrice = "E096"
 // traffic and its model's price (the eval runner's cost code, the same catalog).
 func (r *resolver) projections() {
 	cat := prices.Default()
-	for _, n := range sortedKeys(r.b.Deployments) {
+	for _, n := range slices.Sorted(maps.Keys(r.b.Deployments)) {
 		d := r.b.Deployments[n]
 		if d.Kind != "llm" || d.Traffic == nil {
 			continue

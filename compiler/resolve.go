@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -61,7 +63,7 @@ func ref[V any](r *resolver, m map[string]V, kind, name, object, field string) b
 	if _, ok := m[name]; ok {
 		return true
 	}
-	names := sortedKeys(m)
+	names := slices.Sorted(maps.Keys(m))
 	hint := ""
 	if s := closest(name, names); s != "" {
 		hint = fmt.Sprintf("; did you mean %q?", s)
@@ -110,37 +112,37 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 		sensitive[s] = true
 	}
 
-	for _, n := range sortedKeys(b.Providers) {
+	for _, n := range slices.Sorted(maps.Keys(b.Providers)) {
 		p := b.Providers[n]
 		p.Name, p.Pos = n, r.at("providers/"+n)
 		if (p.Kind == "openai-compatible" || p.Kind == "azure-openai") && p.BaseURL == "" {
 			r.errf(CodeProvider, "providers/"+n, "kind", "a provider of kind %q needs base_url", p.Kind)
 		}
 	}
-	for _, n := range sortedKeys(b.Features) {
+	for _, n := range slices.Sorted(maps.Keys(b.Features)) {
 		f := b.Features[n]
 		f.Name, f.Pos, f.UsedBy = n, r.at("features/"+n), []string{}
 		if q := f.Quality; q != nil && q.Min != nil && q.Max != nil && *q.Min > *q.Max {
 			r.errf(CodeSchema, "features/"+n, "quality.min", "quality.min %v is greater than quality.max %v", *q.Min, *q.Max)
 		}
 	}
-	for _, n := range sortedKeys(b.Models) {
+	for _, n := range slices.Sorted(maps.Keys(b.Models)) {
 		r.model(n, b.Models[n], sensitive)
 	}
-	for _, n := range sortedKeys(b.RAG) {
+	for _, n := range slices.Sorted(maps.Keys(b.RAG)) {
 		r.rag(n, b.RAG[n])
 	}
-	for _, n := range sortedKeys(b.Prompts) {
+	for _, n := range slices.Sorted(maps.Keys(b.Prompts)) {
 		r.prompt(n, b.Prompts[n])
 	}
 	r.countTokens()
-	for _, n := range sortedKeys(b.Evals) {
+	for _, n := range slices.Sorted(maps.Keys(b.Evals)) {
 		r.eval(n, b.Evals[n])
 	}
-	for _, n := range sortedKeys(b.Deployments) {
+	for _, n := range slices.Sorted(maps.Keys(b.Deployments)) {
 		r.deployment(n, b.Deployments[n])
 	}
-	for _, n := range sortedKeys(b.SLOs) {
+	for _, n := range slices.Sorted(maps.Keys(b.SLOs)) {
 		s := b.SLOs[n]
 		s.Name, s.Pos = n, r.at("slos/"+n)
 		switch {
@@ -240,7 +242,7 @@ func (r *resolver) model(n string, m *Model, sensitive map[string]bool) {
 	if m.Kind == "classic" && (m.Provider != "" || m.ModelID != "") {
 		r.errf(CodeSchema, obj, "provider", "provider and model_id are for kind \"llm\"; this model is %q", m.Kind)
 	}
-	for _, alias := range sortedKeys(m.Gates) {
+	for _, alias := range slices.Sorted(maps.Keys(m.Gates)) {
 		for i, e := range m.Gates[alias].Evals {
 			r.gateEval(obj, "models", n, alias, i, e)
 		}
@@ -340,12 +342,12 @@ func (r *resolver) prompt(n string, p *Prompt) {
 		b.RAG[p.RAG].UsedBy = append(b.RAG[p.RAG].UsedBy, n)
 	}
 	cur, _ := prompts.ParseSemver(p.Version)
-	for _, l := range sortedKeys(p.Labels) {
+	for _, l := range slices.Sorted(maps.Keys(p.Labels)) {
 		if v, err := prompts.ParseSemver(p.Labels[l]); err == nil && prompts.Compare(v, cur) > 0 {
 			r.errf(CodeLabelAhead, obj, "labels."+l, "label %q names version %s, newer than the prompt's version %s", l, p.Labels[l], p.Version)
 		}
 	}
-	for _, label := range sortedKeys(p.Gates) {
+	for _, label := range slices.Sorted(maps.Keys(p.Gates)) {
 		for i, e := range p.Gates[label].Evals {
 			r.gateEval(obj, "prompts", n, label, i, e)
 		}
@@ -410,7 +412,7 @@ func (r *resolver) prompt(n string, p *Prompt) {
 	for _, in := range p.Inputs {
 		inputs[in] = true
 	}
-	for _, v := range sortedKeys(used) {
+	for _, v := range slices.Sorted(maps.Keys(used)) {
 		if !inputs[v] && !(v == "context" && p.RAG != "") {
 			r.ds = append(r.ds, diag.Diagnostic{Severity: diag.Error, Code: CodeVarNotInput, Object: obj, Path: "inputs",
 				Message: fmt.Sprintf("template uses {{ %s }} but %q is not in inputs %v", v, v, p.Inputs), Pos: used[v]})
@@ -421,7 +423,7 @@ func (r *resolver) prompt(n string, p *Prompt) {
 			r.errf(CodeInputNotUsed, obj, fmt.Sprintf("inputs.%d", i), "input %q is never used in the template", in)
 		}
 	}
-	p.Variables = sortedKeys(used)
+	p.Variables = slices.Sorted(maps.Keys(used))
 
 	content := prompts.Content{Template: p.Template, Inputs: p.Inputs, RAG: p.RAG,
 		Model: prompts.Params{Provider: p.Model.Provider, ID: p.Model.ID, Temperature: p.Model.Temperature, MaxTokens: p.Model.MaxTokens}}
@@ -500,7 +502,7 @@ func (r *resolver) eval(n string, e *Eval) {
 	if e.MinPasses > e.Repeats {
 		r.errf(CodeSchema, obj, "min_passes", "min_passes %d is more than repeats %d", e.MinPasses, e.Repeats)
 	}
-	for _, mn := range sortedKeys(e.Metrics) {
+	for _, mn := range slices.Sorted(maps.Keys(e.Metrics)) {
 		m := e.Metrics[mn]
 		field := "metrics." + mn
 		if m.Judge != nil {
@@ -622,7 +624,7 @@ func (r *resolver) deployment(n string, d *Deployment) {
 		if _, ok := versions[alias]; ok {
 			return true
 		}
-		r.errf(CodeAlias, obj, field, "%q is not declared in %s (declared: %s)", alias, what, strings.Join(sortedKeys(versions), ", "))
+		r.errf(CodeAlias, obj, field, "%q is not declared in %s (declared: %s)", alias, what, strings.Join(slices.Sorted(maps.Keys(versions)), ", "))
 		return false
 	}
 	if declared(d.Alias, "alias") {

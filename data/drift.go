@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -518,7 +519,7 @@ func categorical(fd *FeatureDrift, ref, cur map[string]int, eps float64) error {
 		}
 		return fmt.Errorf("feature %q has no non-null values in the %s sample", fd.Feature, which)
 	}
-	cats := sortedKeys(keys)
+	cats := slices.Sorted(maps.Keys(keys))
 	rp := make([]float64, len(cats))
 	cp := make([]float64, len(cats))
 	tvd := 0.0

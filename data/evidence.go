@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -138,5 +140,5 @@ func (s *MemStore) PutRecordOnce(_ context.Context, kind, key string, value []by
 func (s *MemStore) Keys(kind string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return sortedKeys(s.m[kind])
+	return slices.Sorted(maps.Keys(s.m[kind]))
 }

@@ -2,7 +2,9 @@ package data
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -88,7 +90,7 @@ func Parity(offline, online string, opts ParityOptions) (*ParityReport, error) {
 
 	var names []string
 	if opts.Features != nil {
-		names = sortedKeys(opts.Features)
+		names = slices.Sorted(maps.Keys(opts.Features))
 	} else {
 		in := map[string]bool{}
 		for _, c := range onR.Columns() {

@@ -2,7 +2,9 @@ package data
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -79,7 +81,7 @@ func Validate(features map[string]*compiler.Feature, r Reader) (*Report, error) 
 	if len(features) == 0 {
 		return nil, fmt.Errorf("no features to validate")
 	}
-	names := sortedKeys(features)
+	names := slices.Sorted(maps.Keys(features))
 	colIdx := make(map[string]int, len(r.Columns()))
 	for i, c := range r.Columns() {
 		colIdx[c] = i
@@ -392,13 +394,4 @@ func joinCols(c []string) string {
 		out += x
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for x := range m {
-		k = append(k, x)
-	}
-	sort.Strings(k)
-	return k
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -37,7 +39,7 @@ func WriteTable(w io.Writer, runs []*Run) error {
 				msg := c.Error
 				if msg == "" {
 					var parts []string
-					for _, m := range sortedKeys(c.Metrics) {
+					for _, m := range slices.Sorted(maps.Keys(c.Metrics)) {
 						mr := c.Metrics[m]
 						if mr.Status != Pass {
 							parts = append(parts, fmt.Sprintf("%s=%s %s%s", m, fmtVal(mr.Score), mr.Reason, mr.Error))
@@ -58,19 +60,6 @@ func oneLine(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
-}
-
-func sortedKeys(m map[string]MetricResult) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	for i := 1; i < len(ks); i++ {
-		for j := i; j > 0 && ks[j] < ks[j-1]; j-- {
-			ks[j], ks[j-1] = ks[j-1], ks[j]
-		}
-	}
-	return ks
 }
 
 // WriteJSON prints runs as JSON.

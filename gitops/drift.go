@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -84,7 +86,7 @@ func RenderedDrift(ctx context.Context, st state.Ops, root string) ([]DriftItem,
 		return nil, err
 	}
 	var out []DriftItem
-	for _, p := range sortedKeys(have) {
+	for _, p := range slices.Sorted(maps.Keys(have)) {
 		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -112,7 +114,7 @@ func MovedPointers(recorded, now map[string]string, audit []state.AuditEntry) []
 	for k := range now {
 		keys[k] = true
 	}
-	for _, k := range sortedKeys(keys) {
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		if recorded[k] == now[k] {
 			continue
 		}
@@ -170,13 +172,13 @@ func SpecDrift(b *compiler.Bundle, ptrs map[string]string, blocked map[string]bo
 				Detail: fmt.Sprintf("%s.%s: spec has %s, state has %s", field, name, orUnset(want), orUnset(got))})
 		}
 	}
-	for _, n := range sortedKeys(b.Prompts) {
-		for _, l := range sortedKeys(b.Prompts[n].Labels) {
+	for _, n := range slices.Sorted(maps.Keys(b.Prompts)) {
+		for _, l := range slices.Sorted(maps.Keys(b.Prompts[n].Labels)) {
 			check("prompts/"+n, "labels", l, b.Prompts[n].Labels[l])
 		}
 	}
-	for _, n := range sortedKeys(b.Models) {
-		for _, a := range sortedKeys(b.Models[n].Aliases) {
+	for _, n := range slices.Sorted(maps.Keys(b.Models)) {
+		for _, a := range slices.Sorted(maps.Keys(b.Models[n].Aliases)) {
 			check("models/"+n, "aliases", a, b.Models[n].Aliases[a])
 		}
 	}
@@ -291,7 +293,7 @@ func WaiverDrift(b *compiler.Bundle, ws []reconciler.WaiverInfo) []DriftItem {
 func DeprecationDrift(b *compiler.Bundle, policy diag.List, now time.Time) []DriftItem {
 	var out []DriftItem
 	seen := map[string]bool{}
-	for _, n := range sortedKeys(b.Models) {
+	for _, n := range slices.Sorted(maps.Keys(b.Models)) {
 		m := b.Models[n]
 		if m.Deprecated == "" {
 			continue
@@ -329,15 +331,6 @@ func DeprecationDrift(b *compiler.Bundle, policy diag.List, now time.Time) []Dri
 		out = append(out, DriftItem{Kind: DriftModelDeprecated, Object: d.Object, Detail: d.Message, Pos: d.Pos})
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for x := range m {
-		k = append(k, x)
-	}
-	sort.Strings(k)
-	return k
 }
 
 func orUnset(s string) string {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,7 +84,7 @@ func LocalDrift(ctx context.Context, b *compiler.Bundle, st state.Ops, dir strin
 // by an apply. keys are their PointerMap keys.
 func unauditedPointers(b *compiler.Bundle, ptrs map[string]string, audit []state.AuditEntry) (out []DriftItem, keys map[string]bool) {
 	keys = map[string]bool{}
-	for _, k := range sortedKeys(ptrs) {
+	for _, k := range slices.Sorted(maps.Keys(ptrs)) {
 		obj, name, _ := strings.Cut(k, "#")
 		e, ok := lastMove(audit, obj, name)
 		var after struct {
@@ -115,7 +117,7 @@ func latestReconcile(ctx context.Context, st state.Ops) (*lastRecord, error) {
 		return nil, err
 	}
 	var newest *lastRecord
-	for _, k := range sortedKeys(recs) {
+	for _, k := range slices.Sorted(maps.Keys(recs)) {
 		var l lastRecord
 		if err := json.Unmarshal(recs[k], &l); err != nil {
 			return nil, fmt.Errorf("state record %s %q: %w", RecordLast, k, err)

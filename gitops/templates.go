@@ -3,11 +3,13 @@ package gitops
 import (
 	htemplate "html/template"
 	"text/template"
+
+	"github.com/cairn-dev/cairn/internal/md"
 )
 
 // mdAudit follows reconciler.WriteReport's Markdown with the reconcile
 // sections; every repository value goes through md.
-var mdAudit = template.Must(template.New("md").Funcs(template.FuncMap{"md": mdEscape}).Parse(`{{if .Result}}
+var mdAudit = template.Must(template.New("md").Funcs(template.FuncMap{"md": md.Cell}).Parse(`{{if .Result}}
 ## Reconciled commit
 
 Repository {{md .Source}}{{if .Ref}} at {{md .Ref}}{{end}}: commit ` + "`{{.Commit.SHA}}`" + ` by {{md .Commit.Author}} ({{md .Commit.Message}}).

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,13 +67,13 @@ func dump(t *testing.T, st state.Store, root string) string {
 	}
 	rh, err := st.RenderedHashes(ctx)
 	must(t, err)
-	for _, k := range sortedKeys(rh) {
+	for _, k := range slices.Sorted(maps.Keys(rh)) {
 		content, _ := os.ReadFile(filepath.Join(root, k))
 		fmt.Fprintf(&b, "rendered %s %s file=%s\n", k, rh[k], state.HashBytes(content))
 	}
 	recs, err := st.ListRecords(ctx, RecordRAGSnapshot, "")
 	must(t, err)
-	for _, k := range sortedKeys(recs) {
+	for _, k := range slices.Sorted(maps.Keys(recs)) {
 		fmt.Fprintf(&b, "record %s %s\n", k, recs[k])
 	}
 	log, err := st.ListAudit(ctx)

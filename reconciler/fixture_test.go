@@ -3,7 +3,9 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -133,10 +135,10 @@ type fakeRenderer struct{}
 
 func (fakeRenderer) Render(ctx context.Context, b *compiler.Bundle, v targets.View) ([]File, error) {
 	var out []File
-	for _, name := range sortedKeys(b.Prompts) {
+	for _, name := range slices.Sorted(maps.Keys(b.Prompts)) {
 		// What the state serves, never the bundle's wish.
 		var served []string
-		for _, l := range sortedKeys(v.Labels[name]) {
+		for _, l := range slices.Sorted(maps.Keys(v.Labels[name])) {
 			served = append(served, l+"="+v.Labels[name][l])
 		}
 		out = append(out, File{Path: "rendered/kubernetes/" + name + ".yaml",

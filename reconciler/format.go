@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/cairn-dev/cairn/internal/md"
 )
 
 // Plan output formats.
@@ -136,12 +138,6 @@ func writeText(w io.Writer, p *Plan) error {
 	return err
 }
 
-// mdEscape keeps spec values from breaking a Markdown table or injecting markup.
-func mdEscape(s string) string {
-	r := strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;", "`", "'", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`)
-	return r.Replace(s)
-}
-
 func writeMarkdown(w io.Writer, p *Plan) error {
 	var b strings.Builder
 	b.WriteString("### cairn plan\n\n")
@@ -155,7 +151,7 @@ func writeMarkdown(w io.Writer, p *Plan) error {
 	if p.Denied {
 		b.WriteString("**Blocked by the policy check** (nothing can be applied until each is fixed or waived):\n\n")
 		for _, d := range p.Denials() {
-			fmt.Fprintf(&b, "- `%s` %s %s: %s\n", mdEscape(d.Pos.String()), d.Severity, mdEscape(d.Code), mdEscape(d.Message))
+			fmt.Fprintf(&b, "- `%s` %s %s: %s\n", md.Cell(d.Pos.String()), d.Severity, md.Cell(d.Code), md.Cell(d.Message))
 		}
 		b.WriteString("\n")
 	}
@@ -175,15 +171,15 @@ func writeMarkdown(w io.Writer, p *Plan) error {
 		} else {
 			change = shortHash(change)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mark, a.Type, mdEscape(a.Object), mdEscape(change), mdEscape(a.Status))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mark, a.Type, md.Cell(a.Object), md.Cell(change), md.Cell(a.Status))
 	}
 	for _, a := range p.Actions {
 		if len(a.Gates) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "\n<details><summary>%s %s gates</summary>\n\n", mdEscape(a.Object), mdEscape(a.Name))
+		fmt.Fprintf(&b, "\n<details><summary>%s %s gates</summary>\n\n", md.Cell(a.Object), md.Cell(a.Name))
 		for _, g := range a.Gates {
-			fmt.Fprintf(&b, "- %s **%s**: %s\n", gateMark(g.Status), mdEscape(g.Gate), mdEscape(g.Detail))
+			fmt.Fprintf(&b, "- %s **%s**: %s\n", gateMark(g.Status), md.Cell(g.Gate), md.Cell(g.Detail))
 		}
 		b.WriteString("\n</details>\n")
 	}

@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -308,18 +310,9 @@ type planner struct {
 
 func (pl *planner) add(a Action) { pl.plan.Actions = append(pl.plan.Actions, a) }
 
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for x := range m {
-		k = append(k, x)
-	}
-	sort.Strings(k)
-	return k
-}
-
 func (pl *planner) prompts() error {
 	var errs diag.List
-	for _, name := range sortedKeys(pl.b.Prompts) {
+	for _, name := range slices.Sorted(maps.Keys(pl.b.Prompts)) {
 		p := pl.b.Prompts[name]
 		obj := "prompts/" + name
 		reg, err := pl.st.GetPromptVersion(pl.ctx, name, p.Version)
@@ -338,7 +331,7 @@ func (pl *planner) prompts() error {
 		default:
 			return err
 		}
-		for _, label := range sortedKeys(p.Labels) {
+		for _, label := range slices.Sorted(maps.Keys(p.Labels)) {
 			want := p.Labels[label]
 			if err := pl.move(MovePromptLabel, obj, "labels", label, want, p.Gates[label]); err != nil {
 				return err
@@ -352,9 +345,9 @@ func (pl *planner) prompts() error {
 }
 
 func (pl *planner) models() error {
-	for _, name := range sortedKeys(pl.b.Models) {
+	for _, name := range slices.Sorted(maps.Keys(pl.b.Models)) {
 		m := pl.b.Models[name]
-		for _, alias := range sortedKeys(m.Aliases) {
+		for _, alias := range slices.Sorted(maps.Keys(m.Aliases)) {
 			if err := pl.move(MoveModelAlias, "models/"+name, "aliases", alias, m.Aliases[alias], m.Gates[alias]); err != nil {
 				return err
 			}
@@ -407,7 +400,7 @@ func (pl *planner) checks(t ActionType, obj, version string, gate compiler.Gate)
 		if err != nil {
 			return "", nil, err
 		}
-		for _, metric := range sortedKeys(gate.Metrics) {
+		for _, metric := range slices.Sorted(maps.Keys(gate.Metrics)) {
 			gates = append(gates, metricGate(metric, gate.Metrics[metric], mv))
 		}
 	}
@@ -662,7 +655,7 @@ func (pl *planner) rag() error {
 	if pl.opts.RAG == nil {
 		return nil
 	}
-	for _, name := range sortedKeys(pl.b.RAG) {
+	for _, name := range slices.Sorted(maps.Keys(pl.b.RAG)) {
 		r := pl.b.RAG[name]
 		want := RAGHash(pl.b, r)
 		raw, ok, err := pl.st.GetRecord(pl.ctx, RecordRAGSnapshot, name)

@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/cairn-dev/cairn/internal/atomicfile"
 )
 
 // MaxPlanFileSize bounds a saved plan read back (a plan of the generated
@@ -22,20 +23,10 @@ func WritePlanFile(path string, p *Plan) error {
 	if err := WritePlan(&buf, p, FormatJSON); err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".cairn-plan-*")
-	if err != nil {
+	if err := atomicfile.Write(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("writing plan %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing plan %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing plan %s: %w", path, err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
 
 // PlanFileError says a file is not a plan this cairn can apply.

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	ttemplate "text/template"
 	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/internal/md"
 	"github.com/cairn-dev/cairn/state"
 )
 
@@ -184,7 +187,7 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 		if g, ok := approvalEvidence(log, t, p.Object, p.Name, p.Version, approvals); ok {
 			s.Gates = append(s.Gates, g)
 		}
-		for _, dn := range sortedKeys(b.Deployments) {
+		for _, dn := range slices.Sorted(maps.Keys(b.Deployments)) {
 			d := b.Deployments[dn]
 			if !(d.Model == name && kind == "models" || d.Prompt == name && kind == "prompts") {
 				continue
@@ -208,14 +211,14 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 		}
 		delete(inState, obj+"."+name)
 	}
-	for _, n := range sortedKeys(b.Models) {
-		for _, a := range sortedKeys(b.Models[n].Aliases) {
+	for _, n := range slices.Sorted(maps.Keys(b.Models)) {
+		for _, a := range slices.Sorted(maps.Keys(b.Models[n].Aliases)) {
 			diff("models/"+n, "aliases", a, b.Models[n].Aliases[a])
 		}
 	}
-	for _, n := range sortedKeys(b.Prompts) {
+	for _, n := range slices.Sorted(maps.Keys(b.Prompts)) {
 		p := b.Prompts[n]
-		for _, l := range sortedKeys(p.Labels) {
+		for _, l := range slices.Sorted(maps.Keys(p.Labels)) {
 			diff("prompts/"+n, "labels", l, p.Labels[l])
 		}
 		pv, err := st.GetPromptVersion(ctx, n, p.Version)
@@ -228,7 +231,7 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 			r.Differences = append(r.Differences, Difference{Object: "prompts/" + n, Field: "version", Spec: p.Version + " " + p.ContentHash, State: p.Version + " " + pv.ContentHash})
 		}
 	}
-	for _, k := range sortedKeys(inState) {
+	for _, k := range slices.Sorted(maps.Keys(inState)) {
 		obj, name, _ := strings.Cut(k, ".")
 		r.Differences = append(r.Differences, Difference{Object: obj, Field: name, Spec: "(not in specs)", State: inState[k]})
 	}
@@ -335,9 +338,9 @@ func WriteReport(w io.Writer, r *Report, format string) error {
 	return fmt.Errorf("unknown report format %q (md, json, html)", format)
 }
 
-var funcs = map[string]any{"md": mdEscape, "mark": gateMark, "join": strings.Join}
+var funcs = map[string]any{"md": md.Cell, "mark": gateMark, "join": strings.Join}
 
-// Markdown is text: every spec/state value goes through md (mdEscape).
+// Markdown is text: every spec/state value goes through md (md.Cell).
 var mdReport = ttemplate.Must(ttemplate.New("md").Funcs(funcs).Parse(`# cairn audit report: {{md .Project}}
 
 Generated {{.Now}} for bundle ` + "`{{.BundleHash}}`" + `.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/cairn-dev/cairn/compiler"
@@ -199,7 +201,7 @@ func (pl *planner) deletes() error {
 	if err != nil {
 		return err
 	}
-	for _, name := range sortedKeys(recs) {
+	for _, name := range slices.Sorted(maps.Keys(recs)) {
 		if pl.b.Deployments[name] != nil {
 			continue
 		}
@@ -273,7 +275,7 @@ func (pl *planner) heldDeploymentFiles() map[string]string {
 // rendered them, keyed by name.
 func deploymentRecords(pl *planner) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	for _, name := range sortedKeys(pl.b.Deployments) {
+	for _, name := range slices.Sorted(maps.Keys(pl.b.Deployments)) {
 		d := pl.b.Deployments[name]
 		serves := "models/" + d.Model
 		if d.Prompt != "" {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -66,7 +68,7 @@ type TrainingEvidence struct {
 // evidence already fired a trigger. training.schedule never triggers from
 // the plan: the rendered CronJob runs it.
 func (pl *planner) training() error {
-	for _, name := range sortedKeys(pl.b.Models) {
+	for _, name := range slices.Sorted(maps.Keys(pl.b.Models)) {
 		m := pl.b.Models[name]
 		if m.Kind != "classic" || m.Training == nil {
 			continue

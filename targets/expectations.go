@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/cairn-dev/cairn/compiler"
 )
@@ -51,14 +53,14 @@ func renderExpectations(r *run) error {
 		return nil
 	}
 	entities := map[string][]*compiler.Feature{}
-	for _, name := range sortedKeys(r.b.Features) {
+	for _, name := range slices.Sorted(maps.Keys(r.b.Features)) {
 		f := r.b.Features[name]
 		entities[f.Entity] = append(entities[f.Entity], f)
 	}
-	for _, e := range sortedKeys(entities) {
+	for _, e := range slices.Sorted(maps.Keys(entities)) {
 		r.geSuite("entities", e, "entity", entities[e])
 	}
-	for _, name := range sortedKeys(r.b.Models) {
+	for _, name := range slices.Sorted(maps.Keys(r.b.Models)) {
 		m := r.b.Models[name]
 		var feats []*compiler.Feature
 		for _, fn := range m.Features {

@@ -2,7 +2,9 @@ package targets
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -119,7 +121,7 @@ func pyDuration(d string) string {
 func (r *run) feastViews() []*feastView {
 	groups := map[[3]string]*feastView{}
 	perSource := map[[2]string]map[string]bool{} // (entity, source) → freshness values
-	for _, name := range sortedKeys(r.b.Features) {
+	for _, name := range slices.Sorted(maps.Keys(r.b.Features)) {
 		f := r.b.Features[name]
 		k := [3]string{f.Entity, f.Source, f.Freshness}
 		if groups[k] == nil {
@@ -183,7 +185,7 @@ func (r *run) feastPython() string {
 		imports = append(imports, "PushSource")
 	}
 	fmt.Fprintf(&b, "from feast import %s\n", strings.Join(imports, ", "))
-	fmt.Fprintf(&b, "from feast.types import %s\n", strings.Join(sortedKeys(types), ", "))
+	fmt.Fprintf(&b, "from feast.types import %s\n", strings.Join(slices.Sorted(maps.Keys(types)), ", "))
 
 	names := &pyNames{used: map[string]bool{"timedelta": true}}
 	for _, s := range imports {
@@ -195,13 +197,13 @@ func (r *run) feastPython() string {
 
 	// Entities, with the features they key.
 	entities := map[string][]string{}
-	for _, name := range sortedKeys(r.b.Features) {
+	for _, name := range slices.Sorted(maps.Keys(r.b.Features)) {
 		f := r.b.Features[name]
 		entities[f.Entity] = append(entities[f.Entity], f.Name)
 	}
 	entityVar := map[string]string{}
 	b.WriteString("\n# Entities: one per cairn feature entity, joined on the <entity>-id column.\n")
-	for _, e := range sortedKeys(entities) {
+	for _, e := range slices.Sorted(maps.Keys(entities)) {
 		v := names.get(e)
 		entityVar[e] = v
 		fmt.Fprintf(&b, "\n%s = Entity(\n", v)
@@ -219,7 +221,7 @@ func (r *run) feastPython() string {
 	sourceVar := map[string]string{}
 	b.WriteString("\n# Sources: one per declared feature source. Offline data is read from\n")
 	fmt.Fprintf(&b, "# data/<source>.parquet with an %s column; stream sources are pushed to.\n", FeastTimestampField)
-	for _, s := range sortedKeys(sources) {
+	for _, s := range slices.Sorted(maps.Keys(sources)) {
 		file := "data/" + s + ".parquet"
 		if !isStreamSource(s) {
 			v := names.get(s)
@@ -274,7 +276,7 @@ func (r *run) feastPython() string {
 		b.WriteString("    ],\n")
 		fmt.Fprintf(&b, "    source=%s,\n", sourceVar[v.source])
 		b.WriteString("    online=True,\n")
-		fmt.Fprintf(&b, "    owner=%s,\n", pyStr(strings.Join(sortedKeys(owners), ", ")))
+		fmt.Fprintf(&b, "    owner=%s,\n", pyStr(strings.Join(slices.Sorted(maps.Keys(owners)), ", ")))
 		fmt.Fprintf(&b, "    tags=%s,\n", pyDict(map[string]string{"cairn.dev/bundle": r.hash, "cairn.dev/source": v.source}))
 		b.WriteString(")\n")
 	}
@@ -299,7 +301,7 @@ func featureTags(f *compiler.Feature) map[string]string {
 // pyDict renders a string map as a Python dict literal with sorted keys.
 func pyDict(m map[string]string) string {
 	parts := make([]string, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, pyStr(k)+": "+pyStr(m[k]))
 	}
 	return "{" + strings.Join(parts, ", ") + "}"

@@ -2,7 +2,9 @@ package targets
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/cairn-dev/cairn/compiler"
@@ -301,7 +303,7 @@ type promptEntry struct {
 func (r *run) promptConfigMap(d *compiler.Deployment, p *compiler.Prompt) (map[string]any, bool) {
 	data := map[string]any{}
 	ok := true
-	for _, label := range sortedKeys(p.Labels) {
+	for _, label := range slices.Sorted(maps.Keys(p.Labels)) {
 		ver := p.Labels[label]
 		pv, found := r.promptVersion(p, ver)
 		if !found {

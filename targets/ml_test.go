@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -193,7 +195,7 @@ func TestFeastPython(t *testing.T) {
 	bundles := map[string]*compiler.Bundle{"ml-fixture": mlFixture().Bundle, "fraud-detection": exampleInput(t, "fraud-detection").Bundle}
 	inputs := mlInputs(t)
 	args := []string{stub}
-	for _, name := range sortedKeys(inputs) {
+	for _, name := range slices.Sorted(maps.Keys(inputs)) {
 		src := filepath.Join(dir, name+".py")
 		if err := os.WriteFile(src, inputs[name]["feast/features.py"], 0o644); err != nil {
 			t.Fatal(err)
@@ -213,7 +215,7 @@ func TestFeastPython(t *testing.T) {
 	if err := json.Unmarshal(out, &all); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	for _, name := range sortedKeys(inputs) {
+	for _, name := range slices.Sorted(maps.Keys(inputs)) {
 		t.Run(name, func(t *testing.T) {
 			objs := all[filepath.Join(dir, name+".py")]
 			if len(objs) == 0 {

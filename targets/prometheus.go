@@ -2,6 +2,8 @@ package targets
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -99,7 +101,7 @@ type sloRules struct {
 
 // renderPrometheus writes, per SLO, a rules file and a promtool test file beside it.
 func renderPrometheus(r *run) error {
-	for _, name := range sortedKeys(r.b.SLOs) {
+	for _, name := range slices.Sorted(maps.Keys(r.b.SLOs)) {
 		s := r.b.SLOs[name]
 		sr, ok := r.newSLORules(s)
 		if !ok {

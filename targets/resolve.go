@@ -3,6 +3,8 @@ package targets
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/cairn-dev/cairn/compiler"
@@ -83,7 +85,7 @@ func (r *run) registered(d *compiler.Deployment, m *compiler.Model, field, name,
 	versions := r.in.State.Models[m.Name]
 	mv, ok := versions[ver]
 	if !ok {
-		reg := sortedKeys(versions)
+		reg := slices.Sorted(maps.Keys(versions))
 		list := "none"
 		if len(reg) > 0 {
 			list = strings.Join(reg, ", ")

@@ -7,6 +7,7 @@ package targets
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -162,7 +163,7 @@ func RenderWithNotes(in Input, only ...string) (Result, error) {
 	r.target = ""
 	// Prompt ConfigMaps are shared by every deployment serving the prompt in
 	// a namespace, whichever target renders it.
-	for _, p := range sortedKeys(r.configMaps) {
+	for _, p := range slices.Sorted(maps.Keys(r.configMaps)) {
 		r.files[p] = r.yamlDocs(r.configMaps[p])
 	}
 	if len(r.errs) > 0 {
@@ -206,7 +207,7 @@ func served(b *compiler.Bundle, v View) (*compiler.Bundle, diag.List) {
 		out.Prompts[name] = &c
 	}
 	out.Deployments = make(map[string]*compiler.Deployment, len(b.Deployments))
-	for _, name := range sortedKeys(b.Deployments) {
+	for _, name := range slices.Sorted(maps.Keys(b.Deployments)) {
 		d := b.Deployments[name]
 		obj := "deployments/" + name
 		var ptrs map[string]string
@@ -371,20 +372,10 @@ func (r *run) objectPos(object string) diag.Position {
 	return diag.Position{}
 }
 
-// sortedKeys returns a map's keys in order, so every loop over a map is deterministic.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // deployments returns the deployments with the given targets, by name.
 func (r *run) deployments(targets ...string) []*compiler.Deployment {
 	var out []*compiler.Deployment
-	for _, name := range sortedKeys(r.b.Deployments) {
+	for _, name := range slices.Sorted(maps.Keys(r.b.Deployments)) {
 		d := r.b.Deployments[name]
 		if slices.Contains(targets, d.Target) {
 			out = append(out, d)

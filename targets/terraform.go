@@ -2,6 +2,8 @@ package targets
 
 import (
 	"hash/fnv"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -42,7 +44,7 @@ func renderTerraform(r *run) error {
 	}
 	if len(vars) > 0 {
 		f := hclwrite.NewEmptyFile()
-		for i, name := range sortedKeys(vars) {
+		for i, name := range slices.Sorted(maps.Keys(vars)) {
 			v := vars[name]
 			if i > 0 {
 				f.Body().AppendNewline()

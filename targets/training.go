@@ -2,6 +2,8 @@ package targets
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,7 +17,7 @@ const DriftMetric = "cairn_feature_drift_score"
 // trainingCronJobs renders a CronJob per model whose training has a schedule
 // and a kubernetes_job trigger; webhook triggers are fired by the reconciler.
 func (r *run) trainingCronJobs() {
-	for _, name := range sortedKeys(r.b.Models) {
+	for _, name := range slices.Sorted(maps.Keys(r.b.Models)) {
 		m := r.b.Models[name]
 		t := m.Training
 		if t == nil || t.Schedule == "" || t.Trigger == nil || t.Trigger.KubernetesJob == nil {
@@ -59,7 +61,7 @@ func (r *run) trainingCronJobs() {
 // modelNamespace is where a model's jobs run: the namespace of the first
 // deployment serving it, else "default".
 func (r *run) modelNamespace(m *compiler.Model) string {
-	for _, name := range sortedKeys(r.b.Deployments) {
+	for _, name := range slices.Sorted(maps.Keys(r.b.Deployments)) {
 		if d := r.b.Deployments[name]; d.Model == m.Name {
 			return d.Namespace
 		}
@@ -82,7 +84,7 @@ func joinComma(s []string) string {
 // feature whose drift score exceeds the declared threshold, with a promtool
 // test that a drifted feature fires it and a stable one does not.
 func (r *run) driftRules() {
-	for _, name := range sortedKeys(r.b.Models) {
+	for _, name := range slices.Sorted(maps.Keys(r.b.Models)) {
 		m := r.b.Models[name]
 		if m.Monitoring == nil || m.Monitoring.Drift == nil || len(m.Monitoring.Drift.Features) == 0 {
 			continue

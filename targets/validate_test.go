@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -338,7 +340,7 @@ func TestBurnRatesMatchSlothReference(t *testing.T) {
 	ours := parseRules(t, fileMap(mustRender(t, in, TargetPrometheus))["prometheus/fraud-availability.rules.yaml"], "severity")
 
 	// Same windows, and for every window the same SLI query.
-	if got, want := sortedKeys(ours.records), sortedKeys(sloth.records); strings.Join(got, ",") != strings.Join(want, ",") {
+	if got, want := slices.Sorted(maps.Keys(ours.records)), slices.Sorted(maps.Keys(sloth.records)); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("recorded windows = %v, Sloth records %v", got, want)
 	}
 	for w, expr := range sloth.records {

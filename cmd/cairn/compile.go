@@ -2,12 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/internal/atomicfile"
 )
 
 func newCompileCmd() *cobra.Command {
@@ -36,7 +35,7 @@ func newCompileCmd() *cobra.Command {
 				_, err = cmd.OutOrStdout().Write(js)
 				return err
 			}
-			if err := writeFileAtomic(out, js); err != nil {
+			if err := atomicfile.Write(out, js, 0o644); err != nil {
 				return exitf(exitUsage, "%v", err)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (%s)\n", out, b.Hash())
@@ -45,26 +44,4 @@ func newCompileCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write the bundle to this file instead of stdout")
 	return cmd
-}
-
-// writeFileAtomic writes via a temporary file and a rename, so a reader never
-// sees half a file and a failed write leaves the old one.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".cairn-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

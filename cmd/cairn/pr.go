@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -238,7 +240,7 @@ func prAffectedSuites(base, head *compiler.Bundle) []string {
 			names[n] = true
 		}
 	}
-	for _, n := range sortedKeysOf(names) {
+	for _, n := range slices.Sorted(maps.Keys(names)) {
 		h := head.Evals[n]
 		if base == nil {
 			out = append(out, n)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/internal/md"
 )
 
 var mdSeverity = map[diag.Severity]string{
@@ -26,24 +27,19 @@ func writeMarkdown(w io.Writer, l diag.List, opts Options) error {
 		mark = "⚠️"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "### %s %s: %s\n", mark, mdEscape(opts.Title), s)
+	fmt.Fprintf(&b, "### %s %s: %s\n", mark, md.Cell(opts.Title), s)
 	if len(l) > 0 {
 		b.WriteString("\n| | Rule | Object | Location | Message |\n|---|---|---|---|---|\n")
 		for _, d := range l {
-			msg := mdEscape(d.Message)
+			msg := md.Cell(d.Message)
 			if d.Waiver != "" {
-				msg += "<br>_" + mdEscape(d.Waiver) + "_"
+				msg += "<br>_" + md.Cell(d.Waiver) + "_"
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mdSeverity[d.Severity], mdCode(d.Code), mdCode(where(d)), mdCode(d.Pos.String()), msg)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// mdEscape keeps text inside one table cell and stops it from being markup.
-func mdEscape(s string) string {
-	return strings.NewReplacer("\\", "\\\\", "|", "\\|", "\r", "", "\n", "<br>", "<", "&lt;", ">", "&gt;", "*", "\\*", "_", "\\_", "`", "\\`", "[", "\\[", "]", "\\]").Replace(s)
 }
 
 func mdCode(s string) string {
