@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
-	"sync"
+
+	"github.com/cairn-dev/cairn/state"
 )
 
 // Store is what data checks need from the state store to record evidence
@@ -84,61 +82,8 @@ func putBoth(ctx context.Context, st Store, kind, key, latestKind, latestKey str
 	return nil
 }
 
-// MemStore is an in-memory Store for tests and dry runs; safe for concurrent use.
-type MemStore struct {
-	mu sync.Mutex
-	m  map[string]map[string][]byte
-}
+// MemStore is the in-memory record store (state.MemRecords), for tests and dry runs.
+type MemStore = state.MemRecords
 
 // NewMemStore returns an empty MemStore.
-func NewMemStore() *MemStore { return &MemStore{m: map[string]map[string][]byte{}} }
-
-func (s *MemStore) PutRecord(_ context.Context, kind, key string, value []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.put(kind, key, value)
-	return nil
-}
-
-func (s *MemStore) put(kind, key string, value []byte) {
-	if s.m[kind] == nil {
-		s.m[kind] = map[string][]byte{}
-	}
-	s.m[kind][key] = append([]byte(nil), value...)
-}
-
-func (s *MemStore) GetRecord(_ context.Context, kind, key string) ([]byte, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[kind][key]
-	return append([]byte(nil), v...), ok, nil
-}
-
-func (s *MemStore) ListRecords(_ context.Context, kind, prefix string) (map[string][]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string][]byte{}
-	for k, v := range s.m[kind] {
-		if strings.HasPrefix(k, prefix) {
-			out[k] = append([]byte(nil), v...)
-		}
-	}
-	return out, nil
-}
-
-func (s *MemStore) PutRecordOnce(_ context.Context, kind, key string, value []byte) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.m[kind][key]; ok {
-		return false, nil
-	}
-	s.put(kind, key, value)
-	return true, nil
-}
-
-// Keys lists a kind's keys, sorted (for tests).
-func (s *MemStore) Keys(kind string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Sorted(maps.Keys(s.m[kind]))
-}
+func NewMemStore() *MemStore { return state.NewMemRecords() }

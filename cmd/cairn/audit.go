@@ -61,13 +61,9 @@ Exit codes: 0 written, 1 error, a broken audit chain, or drift with --fail-on-dr
 			default:
 				return exitf(exitUsage, "audit report: unknown --format %q (md, json, html)", format)
 			}
-			at := time.Now().UTC()
-			if now != "" {
-				t, err := time.Parse(time.RFC3339, now)
-				if err != nil {
-					return exitf(exitUsage, "audit report: --now %q is not RFC 3339", now)
-				}
-				at = t
+			at, err := parseNow(now) // the one --now parser (RFC 3339 or a date)
+			if err != nil {
+				return exitf(exitUsage, "audit report: %v", err)
 			}
 			dir := repoDir(args)
 			c, err := (&policyFlags{now: at.Format(time.RFC3339)}).check(cmd, dir)
@@ -107,7 +103,7 @@ Exit codes: 0 written, 1 error, a broken audit chain, or drift with --fail-on-dr
 		},
 	}
 	report.Flags().StringVar(&format, "format", "md", "md, json or html")
-	report.Flags().StringVar(&now, "now", "", "report time, RFC 3339 (default: the current time)")
+	report.Flags().StringVar(&now, "now", "", "report time, RFC 3339 or YYYY-MM-DD, UTC (default: the current time)")
 	report.Flags().BoolVar(&failOnDrift, "fail-on-drift", false, "exit 1 when drift is found")
 	audit.AddCommand(verify, report)
 	return audit

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os/signal"
 	"syscall"
 	"time"
@@ -45,7 +46,8 @@ process's environment (each provider's api_key_env). SIGINT/SIGTERM stop it grac
 			if !ok {
 				return exitf(exitUsage, "worker: --state %s is not PostgreSQL: workers share a postgres:// state (with SQLite, 'cairn eval' runs cases in its own process)", state.RedactURL(loc))
 			}
-			w, err := distributed.NewWorker(ctx, ps, distributed.WorkerOptions{Concurrency: concurrency, JobTimeout: jobTimeout, ID: id})
+			w, err := distributed.NewWorker(ctx, ps, distributed.WorkerOptions{Concurrency: concurrency, JobTimeout: jobTimeout, ID: id,
+				Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
 			if err != nil {
 				return exitf(exitDenied, "worker: %v", err)
 			}

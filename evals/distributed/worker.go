@@ -110,7 +110,7 @@ func NewWorker(ctx context.Context, store SharedStore, opts WorkerOptions) (*Wor
 		opts.Getenv = os.Getenv
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		opts.Logger = slog.New(slog.DiscardHandler) // only the CLI prints: it passes its own
 	}
 	if err := Migrate(ctx, store.Pool()); err != nil {
 		return nil, err

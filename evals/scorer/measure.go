@@ -11,6 +11,8 @@ import (
 type ToxicityMeasure struct {
 	N, TP, FP, FN, TN               int
 	Precision, Recall, F1, Accuracy float64
+	// Misses are the misclassified rows, one line each (the CLI prints them with -v).
+	Misses []string
 }
 
 func (m ToxicityMeasure) String() string {
@@ -19,7 +21,7 @@ func (m ToxicityMeasure) String() string {
 }
 
 // MeasureToxicity runs ClassifyToxicity over a CSV with columns text,is_toxic.
-func MeasureToxicity(path string, verbose bool) (ToxicityMeasure, error) {
+func MeasureToxicity(path string) (ToxicityMeasure, error) {
 	rows, err := readCSV(path)
 	if err != nil {
 		return ToxicityMeasure{}, err
@@ -37,14 +39,10 @@ func MeasureToxicity(path string, verbose bool) (ToxicityMeasure, error) {
 			m.TP++
 		case !want && res.Toxic:
 			m.FP++
-			if verbose {
-				fmt.Printf("FP %d %.2f %v %q\n", i+2, res.Score, res.Matched, trunc(r[ti]))
-			}
+			m.Misses = append(m.Misses, fmt.Sprintf("FP %d %.2f %v %q", i+2, res.Score, res.Matched, trunc(r[ti])))
 		case want && !res.Toxic:
 			m.FN++
-			if verbose {
-				fmt.Printf("FN %d %.2f %v %q\n", i+2, res.Score, res.Matched, trunc(r[ti]))
-			}
+			m.Misses = append(m.Misses, fmt.Sprintf("FN %d %.2f %v %q", i+2, res.Score, res.Matched, trunc(r[ti])))
 		default:
 			m.TN++
 		}
@@ -65,6 +63,8 @@ type FactualityMeasure struct {
 	CorrectOnTrue, TrueN      int
 	CorrectOnFalse, FalseN    int
 	Accuracy                  float64
+	// Misses are the misjudged answers, one line each (the CLI prints them with -v).
+	Misses []string
 }
 
 func (m FactualityMeasure) String() string {
@@ -74,7 +74,7 @@ func (m FactualityMeasure) String() string {
 
 // MeasureFactuality scores every Correct and Incorrect answer of a TruthfulQA
 // CSV against the row's Best Answer and counts the right calls.
-func MeasureFactuality(path string, verbose bool) (FactualityMeasure, error) {
+func MeasureFactuality(path string) (FactualityMeasure, error) {
 	rows, err := readCSV(path)
 	if err != nil {
 		return FactualityMeasure{}, err
@@ -111,8 +111,8 @@ func MeasureFactuality(path string, verbose bool) (FactualityMeasure, error) {
 					} else {
 						m.CorrectOnFalse++
 					}
-				} else if verbose {
-					fmt.Printf("MISS want=%v score=%.2f %s | ref=%q ans=%q\n", pass.factual, res.Score, res.Reason, r[bi], a)
+				} else {
+					m.Misses = append(m.Misses, fmt.Sprintf("MISS want=%v score=%.2f %s | ref=%q ans=%q", pass.factual, res.Score, res.Reason, r[bi], a))
 				}
 			}
 		}

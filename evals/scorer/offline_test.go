@@ -66,7 +66,7 @@ func TestToxicityCalibration(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Skip("calibration data not present")
 	}
-	m, err := MeasureToxicity(path, false)
+	m, err := MeasureToxicity(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestFactualityCalibration(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Skip("calibration data not present")
 	}
-	m, err := MeasureFactuality(path, false)
+	m, err := MeasureFactuality(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,18 +27,28 @@ func main() {
 		os.Exit(2)
 	}
 	if *tox != "" {
-		m, err := scorer.MeasureToxicity(*tox, *verbose)
+		m, err := scorer.MeasureToxicity(*tox)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "evalmeasure:", err)
 			os.Exit(1)
 		}
+		if *verbose {
+			for _, line := range m.Misses {
+				fmt.Println(line)
+			}
+		}
 		fmt.Println(m)
 	}
 	if *fact != "" {
-		m, err := scorer.MeasureFactuality(*fact, *verbose)
+		m, err := scorer.MeasureFactuality(*fact)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "evalmeasure:", err)
 			os.Exit(1)
+		}
+		if *verbose {
+			for _, line := range m.Misses {
+				fmt.Println(line)
+			}
 		}
 		fmt.Println(m)
 	}
