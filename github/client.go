@@ -35,6 +35,10 @@ func NewClient(cfg Config, httpClient *http.Client, now func() time.Time) (*Clie
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	return newClient(cfg, httpClient, now)
+}
+
+func newClient(cfg Config, httpClient *http.Client, now func() time.Time) (*Client, error) {
 	api := cfg.APIURL
 	if api == "" {
 		api = DefaultAPIURL
@@ -173,6 +177,9 @@ func (c *Client) hint(er *gh.ErrorResponse, perm permission) string {
 		return fmt.Sprintf("the token may not do this on %s; grant the workflow `permissions: %s` "+
 			"(a personal token needs the repo scope)%s; pull requests from forks get a read-only GITHUB_TOKEN", repo, perm, scopes)
 	case http.StatusNotFound:
+		if c.cfg.PR <= 0 {
+			return fmt.Sprintf("check that repository %s exists and that the token can see it (the workflow needs `permissions: %s`)%s", repo, perm, scopes)
+		}
 		return fmt.Sprintf("check that repository %s and pull request #%d exist and that the token can see them "+
 			"(GitHub answers 404 to tokens without access to a private repository)%s", repo, c.cfg.PR, scopes)
 	case http.StatusUnprocessableEntity:

@@ -99,6 +99,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 // Validate checks what every GitHub call needs and says which variable or
 // flag to set. It never includes the token's value.
 func (c Config) Validate() error {
+	err := c.validateRepo()
+	if c.PR <= 0 {
+		err = errors.Join(err, fmt.Errorf("no pull request number (got %d): run on a pull_request event or pass --pr N", c.PR))
+	}
+	return err
+}
+
+// validateRepo checks what every request needs: a token, the repository and
+// a usable API URL.
+func (c Config) validateRepo() error {
 	var errs []error
 	if c.Token == "" {
 		errs = append(errs, errors.New("no GitHub token: set GITHUB_TOKEN (in a workflow: env: GITHUB_TOKEN: ${{ github.token }})"))
@@ -107,9 +117,6 @@ func (c Config) Validate() error {
 	}
 	if c.Owner == "" || c.Repo == "" {
 		errs = append(errs, errors.New("no repository: set GITHUB_REPOSITORY=owner/name or --repo owner/name"))
-	}
-	if c.PR <= 0 {
-		errs = append(errs, fmt.Errorf("no pull request number (got %d): run on a pull_request event or pass --pr N", c.PR))
 	}
 	if c.APIURL != "" {
 		if _, err := apiBaseURL(c.APIURL); err != nil {

@@ -87,8 +87,8 @@ func TestGitHubApprovalsErrors(t *testing.T) {
 		status int
 		want   string
 	}{
-		{401, "401 Unauthorized (Bad credentials): check GITHUB_TOKEN"},
-		{404, "404 Not Found (Bad credentials): the token needs pull-requests: read"},
+		{401, "401 Unauthorized (Bad credentials): the token was rejected; check that GITHUB_TOKEN is set"},
+		{404, "404 Not Found (Bad credentials): check that repository acme/specs exists and that the token can see it (the workflow needs `permissions: pull-requests: read`)"},
 	} {
 		srv := fakeGitHub(t, c.status)
 		g, err := NewGitHubApprovals("test-token", srv.URL+"/api/v3/", "acme", "specs", srv.Client())

@@ -37,50 +37,9 @@ func init() {
 	state.RegisterBackend("postgresql", open)
 }
 
-// migrations mirror the SQLite ones (append only; migration i is version i+1).
-var migrations = []string{
-	// 1: registry, evals, rendered targets, records, locks, audit log.
-	`CREATE TABLE model_versions (
-		model TEXT NOT NULL, version TEXT NOT NULL,
-		artifact_uri TEXT NOT NULL, metrics TEXT NOT NULL, data_snapshot TEXT NOT NULL,
-		features TEXT NOT NULL, git_commit TEXT NOT NULL, content_hash TEXT NOT NULL,
-		registered_at TEXT NOT NULL, registered_by TEXT NOT NULL,
-		PRIMARY KEY (model, version));
-	CREATE TABLE prompt_versions (
-		prompt TEXT NOT NULL, version TEXT NOT NULL, content_hash TEXT NOT NULL,
-		template TEXT NOT NULL, messages TEXT NOT NULL, model TEXT NOT NULL, inputs TEXT NOT NULL,
-		registered_at TEXT NOT NULL, registered_by TEXT NOT NULL,
-		PRIMARY KEY (prompt, version));
-	CREATE TABLE pointers (
-		object TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL,
-		PRIMARY KEY (object, name));
-	CREATE TABLE eval_runs (
-		id BIGINT PRIMARY KEY, eval TEXT NOT NULL, eval_hash TEXT NOT NULL,
-		target TEXT NOT NULL, target_version TEXT NOT NULL, subject_hash TEXT NOT NULL,
-		passed INTEGER NOT NULL, metrics TEXT NOT NULL, summary TEXT NOT NULL,
-		started_at TEXT NOT NULL, finished_at TEXT NOT NULL);
-	CREATE INDEX eval_runs_subject ON eval_runs (eval, subject_hash, eval_hash);
-	CREATE TABLE eval_cases (
-		run_id BIGINT NOT NULL REFERENCES eval_runs (id), idx INTEGER NOT NULL,
-		case_id TEXT NOT NULL, status TEXT NOT NULL, scores TEXT NOT NULL,
-		output TEXT NOT NULL, error TEXT NOT NULL,
-		PRIMARY KEY (run_id, idx));
-	CREATE TABLE rendered (path TEXT PRIMARY KEY, hash TEXT NOT NULL);
-	CREATE TABLE records (
-		kind TEXT NOT NULL, rkey TEXT NOT NULL, value BYTEA NOT NULL,
-		PRIMARY KEY (kind, rkey));
-	CREATE TABLE locks (
-		name TEXT PRIMARY KEY, holder_id TEXT NOT NULL, actor TEXT NOT NULL,
-		host TEXT NOT NULL, pid INTEGER NOT NULL, since TEXT NOT NULL);
-	CREATE TABLE audit_log (
-		seq BIGINT PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, git_commit TEXT NOT NULL,
-		action TEXT NOT NULL, object TEXT NOT NULL, before_doc TEXT NOT NULL, after_doc TEXT NOT NULL,
-		prev_hash TEXT NOT NULL, hash TEXT NOT NULL UNIQUE)`,
-}
-
 // Dialect is the PostgreSQL dialect of state.SQLStore.
 func Dialect() state.Dialect {
-	return state.Dialect{Name: "postgres", Placeholder: func(n int) string { return fmt.Sprintf("$%d", n) }, Migrations: migrations}
+	return state.Dialect{Name: "postgres", Placeholder: func(n int) string { return fmt.Sprintf("$%d", n) }, Migrations: state.Migrations("BIGINT", "BYTEA")}
 }
 
 // migrateLockKey serialises migrations (and schema creation) of concurrently
