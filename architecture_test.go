@@ -30,6 +30,8 @@ var layers = []struct {
 	{"evals", 3},
 	// Planning and applying.
 	{"reconciler", 4},
+	// Reports over the state.
+	{"audit", 5},
 	// The one pipeline, and the GitHub client.
 	{"pipeline", 5}, {"github", 5},
 	// The reconcile loop.

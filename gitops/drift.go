@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-dev/cairn/audit"
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/prices"
@@ -264,9 +265,9 @@ func subjectOf(ctx context.Context, st state.Ops, obj, version string) (string, 
 	return mv.ContentHash(), nil
 }
 
-// WaiverDrift lists waivers that expire within reconciler.ExpiringWithin or
+// WaiverDrift lists waivers that expire within audit.ExpiringWithin or
 // have expired, from the audit report's waiver statuses.
-func WaiverDrift(b *compiler.Bundle, ws []reconciler.WaiverInfo) []DriftItem {
+func WaiverDrift(b *compiler.Bundle, ws []audit.WaiverInfo) []DriftItem {
 	var out []DriftItem
 	for i, w := range ws {
 		var d string

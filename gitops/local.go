@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-dev/cairn/audit"
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/prices"
-	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/state"
 )
 
@@ -20,9 +20,9 @@ import (
 // rendered files under dir edited or missing, aliases and labels changed
 // outside cairn (no audit entry set them) or moved since the last reconcile
 // to something the spec does not say, stale eval evidence, waivers expiring
-// within reconciler.ExpiringWithin (from rep) and models near their
+// within audit.ExpiringWithin (from rep) and models near their
 // deprecated date. cat is the price catalog eval runs use (nil: embedded).
-func LocalDrift(ctx context.Context, b *compiler.Bundle, st state.Ops, dir string, rep *reconciler.Report, cat *prices.Catalog, now time.Time) ([]DriftItem, error) {
+func LocalDrift(ctx context.Context, b *compiler.Bundle, st state.Ops, dir string, rep *audit.Report, cat *prices.Catalog, now time.Time) ([]DriftItem, error) {
 	out, err := RenderedDrift(ctx, st, dir)
 	if err != nil {
 		return nil, fmt.Errorf("drift: %w", err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cairn-dev/cairn/audit"
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/state"
@@ -33,7 +34,7 @@ func TestLocalDrift(t *testing.T) {
 	}
 	local := func() []DriftItem {
 		t.Helper()
-		rep, err := reconciler.BuildReport(ctx, b, f.st, fixedNow)
+		rep, err := audit.BuildReport(ctx, b, f.st, fixedNow)
 		if err != nil {
 			t.Fatal(err)
 		}

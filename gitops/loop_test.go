@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-dev/cairn/audit"
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/reconciler"
@@ -169,7 +170,7 @@ func TestWaiverAndDeprecationDrift(t *testing.T) {
 			{Policy: "owners", Target: "models/c"},
 		}},
 	}
-	ws := []reconciler.WaiverInfo{
+	ws := []audit.WaiverInfo{
 		{Policy: "owners", Target: "models/a", Expires: "2026-03-10", Status: "expiring", DaysLeft: 8, Approver: "@lead"},
 		{Policy: "owners", Target: "models/b", Expires: "2026-12-31", Status: "active"},
 		{Policy: "owners", Target: "models/c", Expires: "2026-02-01", Status: "expired"},

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cairn-dev/cairn/audit"
 	"github.com/cairn-dev/cairn/internal/atomicfile"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/pipeline"
@@ -111,7 +112,7 @@ type Run struct {
 	Problems    []string            `json:"problems,omitempty"`
 	EvalCostUSD float64             `json:"eval_cost_usd"`
 	ReportPath  string              `json:"report_path,omitempty"`
-	Report      *reconciler.Report  `json:"-"`
+	Report      *audit.Report       `json:"-"`
 }
 
 // Failed reports whether the run ended in an error or an invalid spec.
@@ -397,7 +398,7 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 		return
 	}
 	run.Drift = append(run.Drift, stale...)
-	rep, err := reconciler.BuildReport(ctx, b, st, now)
+	rep, err := audit.BuildReport(ctx, b, st, now)
 	if err != nil {
 		r.fail(run, "audit report: %v", err)
 		return
@@ -538,7 +539,7 @@ func forgetDrifted(ctx context.Context, st state.Store, items []DriftItem) error
 // report of a local spec directory (`cairn audit report`) has no Result:
 // Source is the directory, Commit its git HEAD if any.
 type AuditReport struct {
-	*reconciler.Report
+	*audit.Report
 	Source    string      `json:"source"`
 	Ref       string      `json:"ref,omitempty"`
 	Commit    Commit      `json:"commit"`
@@ -576,7 +577,7 @@ func (ar *AuditReport) Write(w io.Writer, format string) error {
 		return htmlAudit.Execute(w, ar)
 	case "md", "":
 		var buf bytes.Buffer
-		if err := reconciler.WriteReport(&buf, ar.Report, "md"); err != nil {
+		if err := audit.WriteReport(&buf, ar.Report, "md"); err != nil {
 			return err
 		}
 		if err := mdAudit.Execute(&buf, ar); err != nil {

@@ -7,7 +7,7 @@ import (
 	"github.com/cairn-dev/cairn/internal/md"
 )
 
-// mdAudit follows reconciler.WriteReport's Markdown with the reconcile
+// mdAudit follows audit.WriteReport's Markdown with the reconcile
 // sections; every repository value goes through md.
 var mdAudit = template.Must(template.New("md").Funcs(template.FuncMap{"md": md.Cell}).Parse(`{{if .Result}}
 ## Reconciled commit

@@ -95,7 +95,8 @@ func shortHash(h string) string {
 	return h
 }
 
-func gateMark(status string) string {
+// GateMark is a gate status as a mark: ✓ passed, … pending, ✗ failed.
+func GateMark(status string) string {
 	switch status {
 	case GatePassed:
 		return "✓"
@@ -127,7 +128,7 @@ func writeText(w io.Writer, p *Plan) error {
 		fmt.Fprintf(&b, "\n%s %s\n", symbol(a), a.Summary())
 		fmt.Fprintf(&b, "    reason: %s\n", a.Reason)
 		for _, g := range a.Gates {
-			fmt.Fprintf(&b, "    %s %s: %s\n", gateMark(g.Status), g.Gate, g.Detail)
+			fmt.Fprintf(&b, "    %s %s: %s\n", GateMark(g.Status), g.Gate, g.Detail)
 		}
 		fmt.Fprintf(&b, "    status: %s\n", a.Status)
 		if a.Pos.IsValid() {
@@ -179,7 +180,7 @@ func writeMarkdown(w io.Writer, p *Plan) error {
 		}
 		fmt.Fprintf(&b, "\n<details><summary>%s %s gates</summary>\n\n", md.Cell(a.Object), md.Cell(a.Name))
 		for _, g := range a.Gates {
-			fmt.Fprintf(&b, "- %s **%s**: %s\n", gateMark(g.Status), md.Cell(g.Gate), md.Cell(g.Detail))
+			fmt.Fprintf(&b, "- %s **%s**: %s\n", GateMark(g.Status), md.Cell(g.Gate), md.Cell(g.Detail))
 		}
 		b.WriteString("\n</details>\n")
 	}

@@ -421,6 +421,15 @@ func (pl *planner) checks(t ActionType, obj, version string, gate compiler.Gate)
 	return subject, gates, nil
 }
 
+// GateEvidence checks, against the state now, the gates of pointing obj at
+// version (t is MovePromptLabel or MoveModelAlias): the subject that
+// version stands for and one check per gate. The audit report shows it as
+// the evidence of what is served.
+func GateEvidence(ctx context.Context, b *compiler.Bundle, st state.Ops, t ActionType, obj, version string, gate compiler.Gate) (string, []GateCheck, error) {
+	pl := planner{ctx: ctx, b: b, st: st, plan: &Plan{}, evals: map[string]bool{}}
+	return pl.checks(t, obj, version, gate)
+}
+
 func gateStatus(gs []GateCheck) string {
 	var why []string
 	for _, g := range gs {

@@ -7,16 +7,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-dev/cairn/audit"
 	"github.com/cairn-dev/cairn/gitops"
 	"github.com/cairn-dev/cairn/pipeline"
-	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/state"
 )
 
 func newAuditCmd() *cobra.Command {
-	audit := &cobra.Command{Use: "audit", Short: "Verify the hash-chained audit log and write compliance reports"}
+	auditCmd := &cobra.Command{Use: "audit", Short: "Verify the hash-chained audit log and write compliance reports"}
 	var stateFlag string
-	audit.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
+	auditCmd.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
 
 	var head string
 	verify := &cobra.Command{
@@ -80,7 +80,7 @@ Exit codes: 0 written, 1 error, a broken audit chain, or drift with --fail-on-dr
 				return err
 			}
 			defer st.Close()
-			r, err := reconciler.BuildReport(ctx, b, st, at)
+			r, err := audit.BuildReport(ctx, b, st, at)
 			if err != nil {
 				return exitf(exitDenied, "%v", err)
 			}
@@ -105,6 +105,6 @@ Exit codes: 0 written, 1 error, a broken audit chain, or drift with --fail-on-dr
 	report.Flags().StringVar(&format, "format", "md", "md, json or html")
 	report.Flags().StringVar(&now, "now", "", "report time, RFC 3339 or YYYY-MM-DD, UTC (default: the current time)")
 	report.Flags().BoolVar(&failOnDrift, "fail-on-drift", false, "exit 1 when drift is found")
-	audit.AddCommand(verify, report)
-	return audit
+	auditCmd.AddCommand(verify, report)
+	return auditCmd
 }

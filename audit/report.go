@@ -1,8 +1,13 @@
-package reconciler
+// Package audit builds the compliance audit report from the bundle and the
+// state: what is served at each alias and label with its gate evidence, the
+// waivers, the policy decisions per apply, where specs and state disagree,
+// and whether the hash-chained audit log verifies.
+package audit
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -15,6 +20,7 @@ import (
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/internal/md"
+	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/state"
 )
 
@@ -83,7 +89,7 @@ func (r *Report) SetCheck(ds diag.List) {
 func policyDecisions(log []state.AuditEntry) []PolicyDecision {
 	out := []PolicyDecision{}
 	for _, e := range log {
-		if e.Action != AuditPolicy {
+		if e.Action != reconciler.AuditPolicy {
 			continue
 		}
 		var v struct {
@@ -109,12 +115,12 @@ func policyDecisions(log []state.AuditEntry) []PolicyDecision {
 
 // Served is one alias/label as recorded in state, with its gate evidence now.
 type Served struct {
-	Object      string      `json:"object"`
-	Name        string      `json:"name"`
-	Version     string      `json:"version"`
-	Subject     string      `json:"subject,omitempty"`
-	Deployments []string    `json:"deployments"`
-	Gates       []GateCheck `json:"gates"`
+	Object      string                 `json:"object"`
+	Name        string                 `json:"name"`
+	Version     string                 `json:"version"`
+	Subject     string                 `json:"subject,omitempty"`
+	Deployments []string               `json:"deployments"`
+	Gates       []reconciler.GateCheck `json:"gates"`
 }
 
 // WaiverInfo is a declared waiver and its status at Now.
@@ -146,9 +152,8 @@ type AuditSummary struct {
 
 // BuildReport builds the report at now (passed in, so reports are reproducible).
 func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time.Time) (*Report, error) {
-	r := &Report{FormatVersion: FormatVersion, Now: now.UTC().Format(time.RFC3339), Project: b.Project.Name, BundleHash: b.Hash(),
+	r := &Report{FormatVersion: reconciler.FormatVersion, Now: now.UTC().Format(time.RFC3339), Project: b.Project.Name, BundleHash: b.Hash(),
 		Served: []Served{}, Waivers: []WaiverInfo{}, Differences: []Difference{}}
-	pl := planner{ctx: ctx, b: b, st: st, plan: &Plan{}, evals: map[string]bool{}}
 	ptrs, err := st.ListPointers(ctx, "")
 	if err != nil {
 		return nil, err
@@ -164,14 +169,14 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 		kind, name, _ := strings.Cut(p.Object, "/")
 		s := Served{Object: p.Object, Name: p.Name, Version: p.Version, Deployments: []string{}}
 		var gate compiler.Gate
-		t := MovePromptLabel
+		t := reconciler.MovePromptLabel
 		switch kind {
 		case "prompts":
 			if pr := b.Prompts[name]; pr != nil {
 				gate = pr.Gates[p.Name]
 			}
 		case "models":
-			t = MoveModelAlias
+			t = reconciler.MoveModelAlias
 			if m := b.Models[name]; m != nil {
 				gate = m.Gates[p.Name]
 			}
@@ -180,7 +185,7 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 		// read from the move's audit entry, not re-checked against today's count.
 		approvals := gate.Approvals
 		gate.Approvals = 0
-		s.Subject, s.Gates, err = pl.checks(t, p.Object, p.Version, gate)
+		s.Subject, s.Gates, err = reconciler.GateEvidence(ctx, b, st, t, p.Object, p.Version, gate)
 		if err != nil {
 			return nil, err
 		}
@@ -223,7 +228,7 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 		}
 		pv, err := st.GetPromptVersion(ctx, n, p.Version)
 		switch {
-		case isNotFound(err):
+		case errors.Is(err, state.ErrNotFound):
 			r.Differences = append(r.Differences, Difference{Object: "prompts/" + n, Field: "version", Spec: p.Version + " " + p.ContentHash, State: "(not registered)"})
 		case err != nil:
 			return nil, err
@@ -268,16 +273,16 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 // approvalEvidence finds the approvals gate recorded in the audit entry of
 // the latest move of obj's name to version. ok is false when approvals are
 // neither required nor recorded.
-func approvalEvidence(log []state.AuditEntry, t ActionType, obj, name, version string, required int) (GateCheck, bool) {
+func approvalEvidence(log []state.AuditEntry, t reconciler.ActionType, obj, name, version string, required int) (reconciler.GateCheck, bool) {
 	for i := len(log) - 1; i >= 0; i-- {
 		e := log[i]
 		if e.Action != string(t) || e.Object != obj {
 			continue
 		}
 		var after struct {
-			Name    string      `json:"name"`
-			Version string      `json:"version"`
-			Gates   []GateCheck `json:"gates"`
+			Name    string                 `json:"name"`
+			Version string                 `json:"version"`
+			Gates   []reconciler.GateCheck `json:"gates"`
 		}
 		if json.Unmarshal([]byte(e.After), &after) != nil || after.Name != name {
 			continue
@@ -293,15 +298,15 @@ func approvalEvidence(log []state.AuditEntry, t ActionType, obj, name, version s
 			}
 		}
 		if required == 0 {
-			return GateCheck{}, false
+			return reconciler.GateCheck{}, false
 		}
-		return GateCheck{Gate: "approvals", Status: GateFailed,
+		return reconciler.GateCheck{Gate: "approvals", Status: reconciler.GateFailed,
 			Detail: fmt.Sprintf("%d required; none recorded %s (not required then)", required, when)}, true
 	}
 	if required == 0 {
-		return GateCheck{}, false
+		return reconciler.GateCheck{}, false
 	}
-	return GateCheck{Gate: "approvals", Status: GateFailed,
+	return reconciler.GateCheck{Gate: "approvals", Status: reconciler.GateFailed,
 		Detail: fmt.Sprintf("%d required; no move to %s in the audit log (set outside cairn)", required, version)}, true
 }
 
@@ -338,7 +343,7 @@ func WriteReport(w io.Writer, r *Report, format string) error {
 	return fmt.Errorf("unknown report format %q (md, json, html)", format)
 }
 
-var funcs = map[string]any{"md": md.Cell, "mark": gateMark, "join": strings.Join}
+var funcs = map[string]any{"md": md.Cell, "mark": reconciler.GateMark, "join": strings.Join}
 
 // Markdown is text: every spec/state value goes through md (md.Cell).
 var mdReport = ttemplate.Must(ttemplate.New("md").Funcs(funcs).Parse(`# cairn audit report: {{md .Project}}
