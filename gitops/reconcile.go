@@ -148,9 +148,9 @@ func New(cfg Config) (*Reconciler, error) {
 		return nil, errors.New("no repository: pass --repo PATH or URL")
 	}
 	switch cfg.ReportFormat {
-	case "":
-		cfg.ReportFormat = "md"
-	case "md", "json", "html":
+	case "", "markdown", "md":
+		cfg.ReportFormat = "md" // the file extension
+	case "json", "html":
 	default:
 		return nil, fmt.Errorf("unknown report format %q (md, json, html)", cfg.ReportFormat)
 	}

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -320,4 +321,36 @@ func RedactURL(u string) string { return redactURL(u) }
 func HashBytes(b []byte) string {
 	s := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(s[:])
+}
+
+// ErrNoState says a read-only command found no state where it looked:
+// nothing has been applied or registered with this state yet.
+var ErrNoState = errors.New("no state")
+
+// NoStateError names where the state was looked for.
+type NoStateError struct{ Location string }
+
+func (e *NoStateError) Error() string {
+	return fmt.Sprintf("no state at %s: nothing has been applied or registered with it yet (run 'cairn apply', or pass --state / set %s)", e.Location, EnvVar)
+}
+
+func (e *NoStateError) Is(target error) bool { return target == ErrNoState }
+
+// OpenExisting opens the state for a read-only command: a SQLite file that
+// does not exist is a *NoStateError (never created, nor its directory); a
+// URL backend is opened as usual.
+func OpenExisting(ctx context.Context, urlOrPath string) (Store, error) {
+	path := urlOrPath
+	if scheme, rest, ok := strings.Cut(urlOrPath, "://"); ok && !strings.ContainsAny(scheme, `/\.`) {
+		if scheme != "sqlite" && scheme != "file" {
+			return Open(ctx, urlOrPath)
+		}
+		path = rest
+	}
+	if path != "" {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, &NoStateError{Location: path}
+		}
+	}
+	return Open(ctx, urlOrPath)
 }

@@ -3,12 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-dev/cairn/audit"
+	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/gitops"
+	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/pipeline"
 	"github.com/cairn-dev/cairn/state"
 )
@@ -24,7 +28,7 @@ func newAuditCmd() *cobra.Command {
 		Short: "Recompute the audit chain and name the first entry that does not match",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withState(cmd, stateFlag, repoDir(args), func(ctx context.Context, st state.Store) error {
+			return withStateRead(cmd, stateFlag, repoDir(args), nil, func(ctx context.Context, st state.Store) error {
 				log, err := st.ListAudit(ctx)
 				if err != nil {
 					return exitf(exitDenied, "%v", err)
@@ -56,41 +60,49 @@ stale eval evidence, waivers expiring within 14 days, models near their deprecat
 Exit codes: 0 written, 1 error, a broken audit chain, or drift with --fail-on-drift; 3 usage error.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch format {
-			case "md", "json", "html":
-			default:
-				return exitf(exitUsage, "audit report: unknown --format %q (md, json, html)", format)
+			if err := checkFormat(cmd, format, "markdown", "json", "html"); err != nil {
+				return err
 			}
 			at, err := parseNow(now) // the one --now parser (RFC 3339 or a date)
 			if err != nil {
 				return exitf(exitUsage, "audit report: %v", err)
 			}
 			dir := repoDir(args)
-			c, err := (&policyFlags{now: at.Format(time.RFC3339)}).check(cmd, dir)
-			if err != nil {
+			if err := requireDir(dir); err != nil {
 				return err
 			}
-			if !c.Compiled() {
-				return pipelineError(cmd.ErrOrStderr(), "audit report", &pipeline.InvalidError{Diagnostics: c.Diagnostics})
+			// Given --state, the report works from any directory: without
+			// specs it reports the state alone (served versions, the chain).
+			b, diags := &compiler.Bundle{}, diag.List(nil)
+			if specRepo(dir) || stateFlag == "" && os.Getenv(state.EnvVar) == "" {
+				c, err := (&policyFlags{now: at.Format(time.RFC3339)}).check(cmd, dir)
+				if err != nil {
+					return err
+				}
+				if !c.Compiled() {
+					return pipelineError(cmd.ErrOrStderr(), "audit report", &pipeline.InvalidError{Diagnostics: c.Diagnostics})
+				}
+				b, diags = c.Bundle, c.Diagnostics
 			}
-			b := c.Bundle
 			ctx := cmd.Context()
-			st, err := openState(ctx, stateFlag, dir)
+			st, err := state.OpenExisting(ctx, state.Location(stateFlag, dir))
 			if err != nil {
-				return err
+				return exitf(exitDenied, "audit report: %v", err)
 			}
 			defer st.Close()
 			r, err := audit.BuildReport(ctx, b, st, at)
 			if err != nil {
 				return exitf(exitDenied, "%v", err)
 			}
-			r.SetCheck(c.Diagnostics)
+			if b.Root != "" {
+				r.SetCheck(diags)
+			}
 			drift, err := gitops.LocalDrift(ctx, b, st, dir, r, nil, at)
 			if err != nil {
 				return exitf(exitDenied, "%v", err)
 			}
 			ar := gitops.AuditReport{Report: r, Source: dir, Commit: gitops.Commit{SHA: gitCommit(dir)}, Drift: drift}
-			if err := ar.Write(cmd.OutOrStdout(), format); err != nil {
+			if err := ar.Write(cmd.OutOrStdout(), strings.Replace(format, "markdown", "md", 1)); err != nil {
 				return exitf(exitDenied, "%v", err)
 			}
 			if !r.Audit.Verified {
@@ -102,7 +114,7 @@ Exit codes: 0 written, 1 error, a broken audit chain, or drift with --fail-on-dr
 			return nil
 		},
 	}
-	report.Flags().StringVar(&format, "format", "md", "md, json or html")
+	report.Flags().StringVar(&format, "format", "markdown", "markdown, json or html")
 	report.Flags().StringVar(&now, "now", "", "report time, RFC 3339 or YYYY-MM-DD, UTC (default: the current time)")
 	report.Flags().BoolVar(&failOnDrift, "fail-on-drift", false, "exit 1 when drift is found")
 	auditCmd.AddCommand(verify, report)

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -23,15 +26,21 @@ func newEvalCmd() *cobra.Command {
 		parallel  int
 		noCache   bool
 		stateFlag string
+		noState   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "eval [dir] [suite ...]",
 		Short: "Run eval suites (all by default) and report per-case and per-metric results",
 		Long: `eval compiles the spec repo and runs the named eval suites (all when none are named)
-against their providers, with results cached by everything that can change them.
+against their providers, with results cached by everything that can change them, in the
+state (<dir>/.cairn/state.db, --state or CAIRN_STATE; --no-state keeps them in memory), so a
+rerun calls no provider. An unknown suite is a usage error.
 With a PostgreSQL --state the cases run on 'cairn worker' processes (CAIRN_EVAL_INPROCESS=1
 runs them here instead).
 Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec, 3 usage or internal error.`,
+		Example: `  cairn eval examples/support-assistant
+  cairn eval . support-safety --format json
+  cairn eval . --no-state --format junit > evals.xml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			writers := map[string]func(io.Writer, []*evals.Run) error{
 				"table": evals.WriteTable, "json": evals.WriteJSON, "junit": evals.WriteJUnit, "html": evals.WriteHTML}
@@ -43,6 +52,9 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 				return exitf(exitUsage, "eval: --parallel %d: must be 1..256", parallel)
 			}
 			dir := repoDir(args)
+			if err := requireDir(dir); err != nil {
+				return err
+			}
 			b, ds := compiler.Compile(dir, compiler.Options{SkipProjection: true})
 			if len(ds) > 0 {
 				for _, d := range ds {
@@ -53,30 +65,37 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 			suites := []string{}
 			if len(args) > 1 {
 				suites = args[1:]
+				for _, s := range suites {
+					if b.Evals[s] == nil {
+						return exitf(exitUsage, "eval: no eval suite %q in %s (suites: %s)", s, dir, strings.Join(slices.Sorted(maps.Keys(b.Evals)), ", "))
+					}
+				}
 			} else {
 				for n := range b.Evals {
 					suites = append(suites, n)
 				}
 				sort.Strings(suites)
 			}
-			// Without a state store nothing is recorded: the run keeps only its results.
 			opts := evals.Options{Parallel: parallel, NoCache: noCache, InProcess: evalInProcess()}
-			// With a state store the cache and per-case results persist
-			// (and apply's gates reuse the cached scores).
-			if stateFlag != "" || os.Getenv(state.EnvVar) != "" {
-				st, err := openState(cmd.Context(), stateFlag, dir)
-				if err != nil {
+			// The one state rule: the cache and per-case results persist in
+			// <dir>/.cairn/state.db (or --state), so a rerun calls no provider
+			// and apply's gates reuse the scores; --no-state keeps them in memory.
+			var st state.Store
+			if !noState {
+				var err error
+				if st, err = openState(cmd.Context(), stateFlag, dir); err != nil {
 					return err
 				}
 				defer st.Close()
 				opts.Store = st
-				// {{ context }} from the snapshots apply or `cairn rag build` made.
-				opts.Retriever = rag.NewRetriever(st, b)
-			} else if r, err := evalMemRetriever(cmd.Context(), b, suites); err != nil {
-				return exitf(exitDenied, "eval: %v", err)
-			} else {
-				opts.Retriever = r
 			}
+			// {{ context }} from the snapshots apply or `cairn rag build` made;
+			// sources not snapshotted yet are snapshotted in memory for this run.
+			r, err := evalRetriever(cmd.Context(), b, suites, st)
+			if err != nil {
+				return exitf(exitDenied, "eval: %v", err)
+			}
+			opts.Retriever = r
 			var runs []*evals.Run
 			failed := false
 			for _, s := range suites {
@@ -106,14 +125,26 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, json, junit or html")
 	cmd.Flags().IntVar(&parallel, "parallel", 4, "cases in flight per provider")
 	cmd.Flags().BoolVar(&noCache, "no-cache", false, "ignore cached results")
-	cmd.Flags().StringVar(&stateFlag, "state", "", "state store for the result cache and per-case results (default $CAIRN_STATE; none: in memory)")
+	cmd.Flags().StringVar(&stateFlag, "state", "", "state store for the result cache and per-case results (default $CAIRN_STATE or <dir>/.cairn/state.db)")
+	cmd.Flags().BoolVar(&noState, "no-state", false, "keep the cache and results in memory for this run only")
 	return cmd
 }
 
-// evalMemRetriever snapshots, in memory, the RAG sources the suites' prompts
-// retrieve from, so that `cairn eval` without a state store still fills
-// {{ context }} the way apply does.
-func evalMemRetriever(ctx context.Context, b *compiler.Bundle, suites []string) (*rag.Retriever, error) {
+// evalRetriever fills {{ context }} the way apply does: from the state's
+// snapshots when every source the suites retrieve from has one, else from
+// snapshots built in memory for this run.
+func evalRetriever(ctx context.Context, b *compiler.Bundle, suites []string, st state.Store) (*rag.Retriever, error) {
+	if st != nil {
+		have := true
+		for _, src := range evalSources(b, suites) {
+			if snap, err := rag.Current(ctx, st, src); err != nil || snap == nil {
+				have = false
+			}
+		}
+		if have {
+			return rag.NewRetriever(st, b), nil
+		}
+	}
 	store := rag.NewMemStore()
 	built := map[string]bool{}
 	for _, s := range suites {
@@ -131,4 +162,17 @@ func evalMemRetriever(ctx context.Context, b *compiler.Bundle, suites []string) 
 		}
 	}
 	return rag.NewRetriever(store, b), nil
+}
+
+// evalSources are the RAG sources the suites' prompts retrieve from.
+func evalSources(b *compiler.Bundle, suites []string) []string {
+	var out []string
+	for _, s := range suites {
+		if ev := b.Evals[s]; ev != nil && ev.Target.Prompt != "" && b.Prompts[ev.Target.Prompt] != nil {
+			if src := b.Prompts[ev.Target.Prompt].RAG; src != "" && !slices.Contains(out, src) {
+				out = append(out, src)
+			}
+		}
+	}
+	return out
 }

@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -61,3 +65,52 @@ func evidenceFlags(cmd *cobra.Command, format *string, formats string, statePath
 // process even with a PostgreSQL state (no workers needed). Only the CLI
 // reads the environment.
 func evalInProcess() bool { return os.Getenv(distributed.EnvInProcess) == "1" }
+
+// splitDir takes the optional spec repo [dir] from the end of a command's
+// positional arguments: when there are more than min and the last one is a
+// directory, it is the repo; the rest are the command's own arguments.
+func splitDir(args []string, min int) ([]string, string) {
+	if len(args) > min {
+		if fi, err := os.Stat(args[len(args)-1]); err == nil && fi.IsDir() {
+			return args[:len(args)-1], args[len(args)-1]
+		}
+	}
+	return args, "."
+}
+
+// withStateRead is withState for a read-only command: it never creates a
+// state. Where none exists, empty (if not nil) gives the command's explicit
+// empty result; otherwise that is an error naming where it looked (exit 1).
+func withStateRead(cmd *cobra.Command, flag, dir string, empty func() error, fn func(ctx context.Context, st state.Store) error) error {
+	ctx := cmd.Context()
+	st, err := state.OpenExisting(ctx, state.Location(flag, dir))
+	if errors.Is(err, state.ErrNoState) {
+		if empty != nil {
+			return empty()
+		}
+		return exitf(exitDenied, "%v", err)
+	}
+	if err != nil {
+		return exitf(exitDenied, "%v", err)
+	}
+	defer st.Close()
+	return fn(ctx, st)
+}
+
+// checkFormat refuses a --format the command does not write (a usage error).
+func checkFormat(cmd *cobra.Command, format string, allowed ...string) error {
+	if !slices.Contains(allowed, format) {
+		return exitf(exitUsage, "%s: unknown --format %q (%s)", cmd.CommandPath()[len("cairn "):], format, strings.Join(allowed, ", "))
+	}
+	return nil
+}
+
+// specRepo reports whether dir holds spec files (.cue at its root or under specs/).
+func specRepo(dir string) bool {
+	for _, pat := range []string{"*.cue", "specs/*.cue"} {
+		if m, _ := filepath.Glob(filepath.Join(dir, pat)); len(m) > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -56,7 +57,7 @@ denial, 2 changes present (with --detailed-exitcode), 3 usage.`,
 			if !c.Compiled() {
 				return pipelineError(cmd.ErrOrStderr(), "plan", &pipeline.InvalidError{Diagnostics: c.Diagnostics})
 			}
-			return withState(cmd, stateFlag, dir, func(ctx context.Context, st state.Store) error {
+			run := func(ctx context.Context, st state.Store) error {
 				p, err := pipeline.Plan(ctx, c, st, planOptions(cmd, dir, st, approvals, ""))
 				if err != nil {
 					return pipelineError(cmd.ErrOrStderr(), "plan", err)
@@ -77,7 +78,19 @@ denial, 2 changes present (with --detailed-exitcode), 3 usage.`,
 					return &exitError{code: exitInvalid}
 				}
 				return nil
-			})
+			}
+			// plan only reads the state: with none yet it plans against an
+			// empty one (everything to do), and creates nothing.
+			empty := func() error {
+				tmp, err := os.MkdirTemp("", "cairn-plan-*")
+				if err != nil {
+					return exitf(exitUsage, "plan: %v", err)
+				}
+				defer os.RemoveAll(tmp)
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: no state at %s yet: planned against an empty state\n", state.Location(stateFlag, dir))
+				return withState(cmd, filepath.Join(tmp, "state.db"), dir, run)
+			}
+			return withStateRead(cmd, stateFlag, dir, empty, run)
 		},
 	}
 	cmd.Flags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")

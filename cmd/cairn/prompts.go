@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -24,14 +25,26 @@ func promptContent(pv *state.PromptVersion) prompts.Content {
 func newPromptsCmd() *cobra.Command {
 	root := &cobra.Command{Use: "prompts", Short: "Prompt registry: registered versions, labels, history and diffs"}
 	var stateFlag, format string
-	root.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or .cairn/state.db)")
+	root.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
 
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List prompts with their registered versions and labels",
-		Args:  cobra.NoArgs,
+		Use:     "list [dir]",
+		Short:   "List prompts with their registered versions and labels",
+		Long:    `list reads the state of the spec repo in dir (or --state); with no state yet, none are registered.`,
+		Example: `  cairn prompts list examples/support-assistant --format json`,
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+			if err := checkFormat(cmd, format, "text", "json"); err != nil {
+				return err
+			}
+			empty := func() error {
+				if format == "json" {
+					return writeJSON(cmd.OutOrStdout(), []any{})
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "no prompt versions registered")
+				return nil
+			}
+			return withStateRead(cmd, stateFlag, repoDir(args), empty, func(ctx context.Context, st state.Store) error {
 				vs, err := st.ListPromptVersions(ctx, "")
 				if err != nil {
 					return exitf(exitDenied, "%v", err)
@@ -69,11 +82,19 @@ func newPromptsCmd() *cobra.Command {
 	list.Flags().StringVar(&format, "format", "text", "text or json")
 
 	show := &cobra.Command{
-		Use:   "show <name> [version|label]",
-		Short: "Show a registered prompt version (default: the newest)",
-		Args:  cobra.RangeArgs(1, 2),
+		Use:     "show <name> [version|label] [dir]",
+		Short:   "Show a registered prompt version (default: the newest)",
+		Example: `  cairn prompts show support-answer prod`,
+		Args:    cobra.RangeArgs(1, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+			if err := checkFormat(cmd, format, "text", "json"); err != nil {
+				return err
+			}
+			args, dir := splitDir(args, 1)
+			if len(args) > 2 {
+				return exitf(exitUsage, "prompts show: want a prompt and an optional version or label, got %q", args)
+			}
+			return withStateRead(cmd, stateFlag, dir, nil, func(ctx context.Context, st state.Store) error {
 				pv, err := resolvePromptVersion(cmd, st, args[0], args[1:])
 				if err != nil {
 					return err
@@ -98,27 +119,39 @@ func newPromptsCmd() *cobra.Command {
 	show.Flags().StringVar(&format, "format", "text", "text or json")
 
 	history := &cobra.Command{
-		Use:   "history <name>",
-		Short: "Registrations and label moves of a prompt, from the audit log",
-		Args:  cobra.ExactArgs(1),
+		Use:     "history <name> [dir]",
+		Short:   "Registrations and label moves of a prompt, from the audit log",
+		Example: `  cairn prompts history support-answer --format json`,
+		Args:    cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+			if err := checkFormat(cmd, format, "text", "json"); err != nil {
+				return err
+			}
+			args, dir := splitDir(args, 1)
+			if len(args) != 1 {
+				return exitf(exitUsage, "prompts history: want one prompt name, got %q", args)
+			}
+			return withStateRead(cmd, stateFlag, dir, nil, func(ctx context.Context, st state.Store) error {
 				log, err := st.ListAudit(ctx)
 				if err != nil {
 					return exitf(exitDenied, "%v", err)
 				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "#\tTIME\tACTOR\tACTION\tBEFORE\tAFTER")
-				n := 0
+				var entries []state.AuditEntry
 				for _, e := range log {
-					if e.Object != "prompts/"+args[0] {
-						continue
+					if e.Object == "prompts/"+args[0] {
+						entries = append(entries, e)
 					}
-					n++
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, state.FormatTime(e.Time), e.Actor, e.Action, e.Before, e.After)
 				}
-				if n == 0 {
+				if len(entries) == 0 {
 					return exitf(exitDenied, "no history for prompts/%s", args[0])
+				}
+				if format == "json" {
+					return writeJSON(cmd.OutOrStdout(), entries)
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "#\tTIME\tACTOR\tACTION\tCHANGE")
+				for _, e := range entries {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Seq, state.FormatTime(e.Time), e.Actor, e.Action, historyChange(e))
 				}
 				return tw.Flush()
 			})
@@ -126,11 +159,16 @@ func newPromptsCmd() *cobra.Command {
 	}
 
 	diff := &cobra.Command{
-		Use:   "diff <name> <v1> <v2>",
-		Short: "Show how two registered versions (or labels) of a prompt differ",
-		Args:  cobra.ExactArgs(3),
+		Use:     "diff <name> <v1> <v2> [dir]",
+		Short:   "Show how two registered versions (or labels) of a prompt differ",
+		Example: `  cairn prompts diff support-answer 1.3.0 prod`,
+		Args:    cobra.RangeArgs(3, 4),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+			args, dir := splitDir(args, 3)
+			if len(args) != 3 {
+				return exitf(exitUsage, "prompts diff: want a prompt and two versions or labels, got %q", args)
+			}
+			return withStateRead(cmd, stateFlag, dir, nil, func(ctx context.Context, st state.Store) error {
 				a, err := resolvePromptVersion(cmd, st, args[0], args[1:2])
 				if err != nil {
 					return err
@@ -149,6 +187,7 @@ func newPromptsCmd() *cobra.Command {
 			})
 		},
 	}
+	history.Flags().StringVar(&format, "format", "text", "text or json")
 	root.AddCommand(list, show, history, diff)
 	return root
 }
@@ -178,3 +217,31 @@ func resolvePromptVersion(cmd *cobra.Command, st state.Store, name string, arg [
 }
 
 func indentBlock(s string) string { return "    " + strings.ReplaceAll(s, "\n", "\n    ") }
+
+// historyChange says in words what an audit entry of a prompt did.
+func historyChange(e state.AuditEntry) string {
+	var after struct {
+		Version     string `json:"version"`
+		ContentHash string `json:"content_hash"`
+		Name        string `json:"name"`
+		Deleted     string `json:"deleted"`
+	}
+	var before struct {
+		Version string `json:"version"`
+	}
+	_ = json.Unmarshal([]byte(e.After), &after)
+	_ = json.Unmarshal([]byte(e.Before), &before)
+	from := before.Version
+	if from == "" {
+		from = "(unset)"
+	}
+	switch {
+	case after.Deleted != "":
+		return fmt.Sprintf("label %s: %s → (removed)", after.Deleted, from)
+	case after.Name != "":
+		return fmt.Sprintf("label %s: %s → %s", after.Name, from, after.Version)
+	case after.ContentHash != "":
+		return fmt.Sprintf("version %s (%s)", after.Version, after.ContentHash)
+	}
+	return ""
+}

@@ -166,7 +166,7 @@ with --fail-on-drift; 3 usage error.`,
 	f.IntVar(&approvals, "approvals", 0, "approvals to count when GitHub is not configured")
 	f.StringVar(&cacheDir, "cache-dir", "", "where clones and reports live (default <user cache dir>/cairn)")
 	f.StringVar(&report, "report", "", "write the audit report here (default <cache-dir>/reports/<repo>.<format>)")
-	f.StringVar(&reportFormat, "report-format", "md", "audit report format: md, json or html")
+	f.StringVar(&reportFormat, "report-format", "markdown", "audit report format: markdown, json or html")
 	f.StringVar(&format, "format", "text", "run output: text or json (one JSON document per run)")
 	f.StringVar(&actor, "actor", "", "who reconciles, for the audit log (default cairn-reconcile)")
 	f.StringVar(&ghRepo, "github-repo", "", "GitHub repository owner/name for approvals (default $GITHUB_REPOSITORY)")

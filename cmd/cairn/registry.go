@@ -59,15 +59,21 @@ func gitCommit(dir string) string {
 func newRegistryCmd() *cobra.Command {
 	reg := &cobra.Command{Use: "registry", Short: "Model registry: register, list and show model versions"}
 	var stateFlag, actor string
-	reg.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or .cairn/state.db)")
+	reg.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
 
 	var version, artifact, snapshot, features, commit string
 	var metrics []string
 	register := &cobra.Command{
-		Use:   "register <model> --version V --artifact URI",
+		Use:   "register <model> [dir] --version V --artifact URI",
 		Short: "Register a trained model version with its metrics and lineage (what a training pipeline calls)",
-		Args:  cobra.ExactArgs(1),
+		Example: `  cairn registry register fraud-detector --version 8 --artifact s3://models/fraud/8 --metric auc=0.95
+  cairn registry register fraud-detector specs/ --version 9 --artifact s3://models/fraud/9 --commit 8e21b40`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, dir := splitDir(args, 1)
+			if len(args) != 1 {
+				return exitf(exitUsage, "registry register: want one model name and an optional spec repo directory, got %q", args)
+			}
 			if version == "" || artifact == "" {
 				return exitf(exitUsage, "registry register: --version and --artifact are required")
 			}
@@ -87,7 +93,7 @@ func newRegistryCmd() *cobra.Command {
 				}
 			}
 			ctx := cmd.Context()
-			st, err := openState(ctx, stateFlag, ".")
+			st, err := openState(ctx, stateFlag, dir)
 			if err != nil {
 				return err
 			}
@@ -124,17 +130,27 @@ func newRegistryCmd() *cobra.Command {
 	f.StringVar(&commit, "commit", "", "training code commit")
 	f.StringVar(&actor, "actor", "", "who registers it (default $CAIRN_ACTOR or the OS user)")
 
-	var format string
+	var format, model string
 	list := &cobra.Command{
-		Use:   "list [model]",
+		Use:   "list [dir] [--model M]",
 		Short: "List registered model versions and the aliases pointing at them",
-		Args:  cobra.MaximumNArgs(1),
+		Long: `list reads the state of the spec repo in dir (or --state). A repo with no state yet has no
+versions registered: that is the answer, and no state is created.`,
+		Example: `  cairn registry list
+  cairn registry list examples/fraud-detection --model fraud-detector --format json`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			model := ""
-			if len(args) == 1 {
-				model = args[0]
+			if err := checkFormat(cmd, format, "text", "json"); err != nil {
+				return err
 			}
-			return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+			empty := func() error {
+				if format == "json" {
+					return writeJSON(cmd.OutOrStdout(), []any{})
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "no model versions registered")
+				return nil
+			}
+			return withStateRead(cmd, stateFlag, repoDir(args), empty, func(ctx context.Context, st state.Store) error {
 				vs, err := st.ListModelVersions(ctx, model)
 				if err != nil {
 					return exitf(exitDenied, "%v", err)
@@ -168,13 +184,22 @@ func newRegistryCmd() *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&format, "format", "text", "text or json")
+	list.Flags().StringVar(&model, "model", "", "only this model's versions")
 
 	show := &cobra.Command{
-		Use:   "show <model> <version>",
-		Short: "Show one model version with its lineage",
-		Args:  cobra.ExactArgs(2),
+		Use:     "show <model> <version> [dir]",
+		Short:   "Show one model version with its lineage",
+		Example: `  cairn registry show fraud-detector 7 --format json`,
+		Args:    cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withState(cmd, stateFlag, ".", func(ctx context.Context, st state.Store) error {
+			if err := checkFormat(cmd, format, "text", "json"); err != nil {
+				return err
+			}
+			args, dir := splitDir(args, 2)
+			if len(args) != 2 {
+				return exitf(exitUsage, "registry show: want a model and a version, got %q", args)
+			}
+			return withStateRead(cmd, stateFlag, dir, nil, func(ctx context.Context, st state.Store) error {
 				v, err := st.GetModelVersion(ctx, args[0], args[1])
 				if err != nil {
 					return exitf(exitDenied, "%v", err)
