@@ -658,6 +658,21 @@ type Engine struct {
 	// scores); replayed outputs and local scores are recomputed, which is
 	// cheaper than keeping 100k entries in memory.
 	ephemeral bool
+	// unavailable are the providers that could not be built (a missing key,
+	// a bad base_url), with why.
+	unavailable map[string]error
+}
+
+// Unavailable returns why the first of the named providers could not be
+// built, or nil: a run checks the providers it uses before any case, so a
+// missing key is one clear error, not a retried failure per case.
+func (e *Engine) Unavailable(names ...string) error {
+	for _, n := range names {
+		if err := e.unavailable[n]; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // NewEngine builds the providers of a bundle. API keys are read through
@@ -686,7 +701,7 @@ func NewEngine(b *compiler.Bundle, opts Options) (*Engine, error) {
 			e.Providers[n] = provider.Replay{}
 			continue
 		}
-		cfg := provider.Config{Name: n, Kind: pv.Kind, BaseURL: pv.BaseURL, APIKey: getenv(pv.APIKeyEnv), APIVersion: pv.APIVersion,
+		cfg := provider.Config{Name: n, Kind: pv.Kind, BaseURL: pv.BaseURL, APIKey: getenv(pv.APIKeyEnv), APIKeyEnv: pv.APIKeyEnv, APIVersion: pv.APIVersion,
 			Timeout: time.Duration(pv.TimeoutSeconds * float64(time.Second)), MaxRetries: opts.MaxRetries, BackoffBase: opts.BackoffBase,
 			Concurrency: max(opts.Parallel, 1)}
 		if pv.MaxConcurrency > 0 && pv.MaxConcurrency < cfg.Concurrency {
@@ -698,9 +713,15 @@ func NewEngine(b *compiler.Bundle, opts Options) (*Engine, error) {
 		p, err := provider.NewOpenAI(cfg)
 		if err != nil {
 			if pv.Pos.IsValid() {
-				return nil, fmt.Errorf("%s: %w", pv.Pos, err)
+				err = fmt.Errorf("%s: %w", pv.Pos, err)
 			}
-			return nil, err
+			// A provider no suite of this run uses may lack its key: the
+			// error is kept, and Unavailable reports it before any case runs.
+			if e.unavailable == nil {
+				e.unavailable = map[string]error{}
+			}
+			e.unavailable[n] = err
+			continue
 		}
 		e.Providers[n] = p
 	}

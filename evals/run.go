@@ -42,6 +42,9 @@ func RunSuite(ctx context.Context, b *compiler.Bundle, suite string, opts Option
 	if err != nil {
 		return nil, err
 	}
+	if err := eng.Unavailable(suiteProviders(b, suite, p.metrics)...); err != nil {
+		return nil, err
+	}
 	total := rows * p.repeats
 	start := time.Now()
 	results, err := eng.executeStream(ctx, total, opts.Parallel, opts.Progress, func(emit func(Case) error) error {
@@ -464,4 +467,21 @@ func Compare(base, head *Run) Delta {
 	}
 	d.CostDelta = math.Round(d.CostDelta*1e9) / 1e9
 	return d
+}
+
+// suiteProviders are the providers a suite's cases call: the target prompt's
+// model and every judge.
+func suiteProviders(b *compiler.Bundle, suite string, metrics []MetricSpec) []string {
+	var out []string
+	if ev := b.Evals[suite]; ev != nil && ev.Target.Prompt != "" {
+		if pr := b.Prompts[ev.Target.Prompt]; pr != nil {
+			out = append(out, pr.Model.Provider)
+		}
+	}
+	for _, m := range metrics {
+		if m.Settings.JudgeProvider != "" {
+			out = append(out, m.Settings.JudgeProvider)
+		}
+	}
+	return out
 }

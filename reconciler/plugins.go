@@ -36,6 +36,10 @@ type PluginOptions struct {
 	// prices.Default()); gitops compares recorded runs against the same one.
 	Prices *prices.Catalog
 
+	// Progress, if set, is told as each eval suite's cases finish (the CLI
+	// draws a bar or prints lines).
+	Progress func(suite string, done, total int)
+
 	// InProcess runs eval cases in this process even with a PostgreSQL
 	// state (the CLI sets it from CAIRN_EVAL_INPROCESS=1).
 	InProcess bool
@@ -96,6 +100,9 @@ func (p *EvalPlugin) RunEval(ctx context.Context, b *compiler.Bundle, req EvalRe
 		Catalog: p.Opts.Prices}
 	if req.Prices != nil {
 		eo.Catalog = req.Prices
+	}
+	if p.Opts.Progress != nil {
+		eo.Progress = func(done, total int) { p.Opts.Progress(req.Eval, done, total) }
 	}
 	if eo.Catalog == nil {
 		eo.Catalog = prices.Default()

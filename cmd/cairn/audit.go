@@ -24,7 +24,9 @@ func newAuditCmd() *cobra.Command {
 
 	var head string
 	verify := &cobra.Command{
-		Use:   "verify [dir]",
+		Use: "verify [dir]",
+		Example: `  cairn audit verify .
+  cairn audit verify --state postgres://cairn@db/cairn --head sha256:…`,
 		Short: "Recompute the audit chain and name the first entry that does not match",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -50,7 +52,9 @@ func newAuditCmd() *cobra.Command {
 	var format, now string
 	var failOnDrift bool
 	report := &cobra.Command{
-		Use:   "report [dir]",
+		Use: "report [dir]",
+		Example: `  cairn audit report . --format html > audit.html
+  cairn audit report --state .cairn/state.db --fail-on-drift`,
 		Short: "Write the compliance report: served versions with gate evidence, waivers, spec-vs-state differences, drift",
 		Long: `report writes the compliance report of the spec directory against its state: served
 versions with their gate evidence, waivers, differences between specs and state, the audit

@@ -12,9 +12,10 @@ import (
 func newCompileCmd() *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
-		Use:   "compile [dir]",
-		Short: "Compile a spec repo into its canonical bundle (JSON)",
-		Args:  cobra.MaximumNArgs(1),
+		Use:     "compile [dir]",
+		Example: `  cairn compile examples/support-assistant -o bundle.json`,
+		Short:   "Compile a spec repo into its canonical bundle (JSON)",
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireDir(repoDir(args)); err != nil {
 				return err

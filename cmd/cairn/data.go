@@ -86,8 +86,9 @@ func newDataValidateCmd() *cobra.Command {
 	var set, file, format, statePath string
 	var noRecord bool
 	cmd := &cobra.Command{
-		Use:   "validate [dir] --feature-set <model or entity> --data FILE",
-		Short: "Check a CSV or Parquet sample against the declared feature quality rules",
+		Use:     "validate [dir] --feature-set <model or entity> --data FILE",
+		Example: `  cairn data validate examples/fraud-detection --feature-set fraud-detector --data examples/fraud-detection/data/current.parquet`,
+		Short:   "Check a CSV or Parquet sample against the declared feature quality rules",
 		Long: `validate streams the sample and checks every declared rule of each feature in the
 set (dtype, not_null, min, max, allowed, max_null_ratio), with counts and example rows.
 The report is recorded in the state store as evidence (unless --no-record).
@@ -161,8 +162,9 @@ func newDataParityCmd() *cobra.Command {
 	var tol, maxShare float64
 	var noRecord bool
 	cmd := &cobra.Command{
-		Use:   "parity [dir] --offline FILE --online FILE --key COLUMN",
-		Short: "Compare offline (training) and online (served) feature values joined on a key",
+		Use:     "parity [dir] --offline FILE --online FILE --key COLUMN",
+		Example: `  cairn data parity examples/fraud-detection --feature-set fraud-detector --offline examples/fraud-detection/data/current.parquet --online examples/fraud-detection/data/online.csv --key transaction-id`,
+		Short:   "Compare offline (training) and online (served) feature values joined on a key",
 		Long: `parity joins the two samples on the key column and reports, per feature, the share
 of joined rows whose values differ beyond the tolerance (|a-b| <= tol*max(1,|a|,|b|) agree),
 and the rows missing on either side. With --feature-set only those features are compared,

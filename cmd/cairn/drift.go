@@ -14,8 +14,9 @@ func newDriftCmd() *cobra.Command {
 	var model, ref, cur, format, statePath string
 	var noRecord bool
 	cmd := &cobra.Command{
-		Use:   "drift [dir] --model M --reference FILE --current FILE",
-		Short: "Compute PSI and Kolmogorov-Smirnov drift of a model's monitored features",
+		Use:     "drift [dir] --model M --reference FILE --current FILE",
+		Example: `  cairn drift examples/fraud-detection --model fraud-detector --reference examples/fraud-detection/data/reference.parquet --current examples/fraud-detection/data/current.parquet`,
+		Short:   "Compute PSI and Kolmogorov-Smirnov drift of a model's monitored features",
 		Long: `drift compares a current sample with a reference sample for every feature in
 models[M].monitoring.drift.features: PSI over 10 equal-frequency bins cut at the reference
 quantiles (empty bins count as 1e-4; categorical features: one bin per category) and the
@@ -81,7 +82,7 @@ func writeDrift(w io.Writer, format string, r *data.DriftResult) error {
 	}
 	fmt.Fprintf(&b, "drift models/%s (%s, threshold %g): %s\n", r.Model, r.Method, r.Threshold, verdict)
 	fmt.Fprintf(&b, "  reference %s %s\n  current   %s %s\n", r.Reference.Path, r.Reference.SHA256, r.Current.Path, r.Current.SHA256)
-	fmt.Fprintf(&b, "  %-24s %-11s %9s %9s %10s %s\n", "feature", "type", "psi", "ks/tvd", "p-value", "")
+	fmt.Fprintf(&b, "  %-24s %-11s %9s %9s %10s %s\n", "feature", "type", "psi", "ks/tvd", "p-value", "status")
 	for _, f := range r.Features {
 		d, p := "", ""
 		if f.KS != nil {
@@ -92,7 +93,7 @@ func writeDrift(w io.Writer, format string, r *data.DriftResult) error {
 		} else if f.TVD != nil {
 			d, p = fmt.Sprintf("%.4f", *f.TVD), "-"
 		}
-		mark := ""
+		mark := "ok"
 		if f.Drifted {
 			mark = "DRIFT"
 		}

@@ -4,14 +4,11 @@ import (
 	"context"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"sort"
 	"strings"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals"
@@ -100,11 +97,9 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 			failed := false
 			for _, s := range suites {
 				o := opts
-				if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-					bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("eval "+s), progressbar.OptionClearOnFinish())
-					o.Progress = func(done, total int) { bar.ChangeMax(total); _ = bar.Set(done) }
-					defer bar.Finish()
-				}
+				var finish func()
+				o.Progress, finish = progress(cmd.ErrOrStderr(), "eval "+s)
+				defer finish()
 				// PostgreSQL state: cases go to `cairn worker`s; else in this process.
 				r, err := distributed.RunSuiteAuto(context.Background(), b, s, o)
 				if err != nil {

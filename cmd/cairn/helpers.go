@@ -4,13 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals/distributed"
@@ -113,4 +117,26 @@ func specRepo(dir string) bool {
 		}
 	}
 	return false
+}
+
+// progress reports the cases of a run as they finish: a progress bar on a
+// terminal whose TERM is not dumb, else a plain line at every tenth (and
+// the last) case, so logs of CI jobs stay readable. finish ends the bar.
+func progress(w io.Writer, what string) (update func(done, total int), finish func()) {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
+		bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription(what), progressbar.OptionClearOnFinish())
+		return func(done, total int) { bar.ChangeMax(total); _ = bar.Set(done) }, func() { _ = bar.Finish() }
+	}
+	var mu sync.Mutex
+	last := -1
+	return func(done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
+		step := max(total/10, 1)
+		if done == last || (done%step != 0 && done != total) {
+			return
+		}
+		last = done
+		fmt.Fprintf(w, "%s: %d/%d cases\n", what, done, total)
+	}, func() {}
 }

@@ -13,7 +13,9 @@ import (
 func newInitCmd() *cobra.Command {
 	var example string
 	cmd := &cobra.Command{
-		Use:   "init [dir]",
+		Use: "init [dir]",
+		Example: `  cairn init --example fraud my-specs
+  cairn init --example support .`,
 		Short: "Write an example spec repo into dir (default: the current directory)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

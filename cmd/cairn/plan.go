@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -106,8 +107,20 @@ denial, 2 changes present (with --detailed-exitcode), 3 usage.`,
 // state store (shared with the reconcile loop through reconciler.Plugins).
 func planOptions(cmd *cobra.Command, dir string, st state.Store, approvals int, commit string) reconciler.Options {
 	w := cmd.ErrOrStderr()
+	bars := map[string]func(int, int){}
+	var mu sync.Mutex
 	return reconciler.Plugins(st, reconciler.PluginOptions{
 		InProcess: evalInProcess(),
+		Progress: func(suite string, done, total int) {
+			mu.Lock()
+			update, ok := bars[suite]
+			if !ok {
+				update, _ = progress(w, "eval "+suite)
+				bars[suite] = update
+			}
+			mu.Unlock()
+			update(done, total)
+		},
 		Approvals: approvals,
 		Commit:    commit,
 		Git:       renderGitSource(dir, filepath.Join(dir, reconciler.RenderedDir), "", ""),

@@ -28,8 +28,9 @@ func newPolicyTestCmd() *cobra.Command {
 		verbose     bool
 	)
 	cmd := &cobra.Command{
-		Use:   "test [dir]",
-		Short: "Run the Rego unit tests of the built-in library and of the repo's policies/*_test.rego",
+		Use:     "test [dir]",
+		Example: `  cairn policy test .`,
+		Short:   "Run the Rego unit tests of the built-in library and of the repo's policies/*_test.rego",
 		Long: `policy test runs every test_* rule of the built-in policy library and of the spec repo's
 policies/*_test.rego, with the same capabilities (no http.send, net.*, opa.runtime, time.now_ns)
 and data as check.
@@ -108,9 +109,10 @@ Exit codes: 0 all pass, 1 a test failed, 2 a policy or test does not compile, 3 
 
 func newPolicyListCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "list [dir]",
-		Short: "List the policies check evaluates, with their severity and title",
-		Args:  cobra.MaximumNArgs(1),
+		Use:     "list [dir]",
+		Example: `  cairn policy list examples/fraud-detection`,
+		Short:   "List the policies check evaluates, with their severity and title",
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			eng, err := policies.New(policies.Options{Dir: repoDir(args)})
 			if err != nil {

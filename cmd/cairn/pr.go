@@ -31,7 +31,9 @@ func newPRCmd() *cobra.Command {
 		dryRun                                            bool
 	)
 	cmd := &cobra.Command{
-		Use:   "pr [dir]",
+		Use: "pr [dir]",
+		Example: `  cairn pr --dry-run .
+  GITHUB_TOKEN=… cairn pr . --repo acme/specs --pr 12`,
 		Short: "Post the plan and policy results to a pull request (sticky comment + check run)",
 		Long: `pr compiles and checks the spec repo, plans it against the state, and posts one
 sticky comment (updated in place on every run) and a check run with annotations at

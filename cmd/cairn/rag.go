@@ -38,9 +38,10 @@ Exit codes: 0 ok, 1 build or query error, 2 invalid spec, 3 usage error.`,
 	cmd.PersistentFlags().BoolVar(&f.json, "json", false, "print JSON")
 
 	build := &cobra.Command{
-		Use:   "build [dir]",
-		Short: "Snapshot and index RAG sources; only new or changed chunks are embedded",
-		Args:  cobra.MaximumNArgs(1),
+		Use:     "build [dir]",
+		Example: `  cairn rag build examples/support-assistant`,
+		Short:   "Snapshot and index RAG sources; only new or changed chunks are embedded",
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return ragBuild(cmd, repoDir(args), &f)
 		},
@@ -49,18 +50,20 @@ Exit codes: 0 ok, 1 build or query error, 2 invalid spec, 3 usage error.`,
 	build.Flags().StringVar(&f.commit, "commit", "", "commit recorded as lineage (default: the repo's git HEAD)")
 
 	status := &cobra.Command{
-		Use:   "status [dir]",
-		Short: "Show each source's current snapshot and what changed in the repo since",
-		Args:  cobra.MaximumNArgs(1),
+		Use:     "status [dir]",
+		Example: `  cairn rag status examples/support-assistant`,
+		Short:   "Show each source's current snapshot and what changed in the repo since",
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return ragStatus(cmd, repoDir(args), &f)
 		},
 	}
 
 	query := &cobra.Command{
-		Use:   `query <source> "question" [dir]`,
-		Short: "Retrieve the chunks of a source's current snapshot most similar to a question",
-		Args:  cobra.RangeArgs(2, 3),
+		Use:     `query <source> "question" [dir]`,
+		Example: `  cairn rag query help-center "how long do refunds take?" examples/support-assistant -k 3`,
+		Short:   "Retrieve the chunks of a source's current snapshot most similar to a question",
+		Args:    cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return ragQuery(cmd, args[0], args[1], repoDir(args[2:]), &f)
 		},

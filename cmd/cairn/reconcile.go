@@ -35,7 +35,9 @@ func newReconcileCmd() *cobra.Command {
 		approvals                                                                                    int
 	)
 	cmd := &cobra.Command{
-		Use:   "reconcile --repo PATH|URL",
+		Use: "reconcile --repo PATH|URL",
+		Example: `  cairn reconcile --once --repo . --approvals 1
+  cairn reconcile --repo https://github.com/acme/specs.git --interval 5m --listen :9090`,
 		Short: "Reconcile a spec repository continuously: fetch, check, plan, apply, render, report drift and audit",
 		Long: `reconcile clones (or fetches) the spec repository with go-git into --cache-dir, checks out
 --ref (default: the remote's default branch) and, when the commit, the state or the approvals

@@ -65,14 +65,16 @@ deployments into one canonical bundle, checks it against OPA/Rego policies, plan
 change against its registry state, and applies it.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version,
 	}
+	root.SetVersionTemplate("cairn {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return exitf(exitUsage, "%v (see 'cairn %s --help')", err, c.Name())
+		return exitf(exitUsage, "%v (see '%s --help')", err, c.CommandPath())
 	})
 	for _, f := range commands {
 		root.AddCommand(f())
 	}
-	root.AddCommand(&cobra.Command{Use: "exit-codes", Short: "The exit codes every command follows", Long: exitCodesHelp,
+	root.AddCommand(&cobra.Command{Use: "exit-codes", Short: "The exit codes every command follows", Long: exitCodesHelp, Example: "  cairn help exit-codes",
 		Run: func(cmd *cobra.Command, args []string) { fmt.Fprint(cmd.OutOrStdout(), exitCodesHelp) }})
 	return root
 }

@@ -10,9 +10,10 @@ import (
 
 func newSchemaCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "schema",
-		Short: "Print the CUE schema spec repos are checked against (#Spec)",
-		Args:  cobra.NoArgs,
+		Use:     "schema",
+		Example: `  cairn schema > cairn.cue`,
+		Short:   "Print the CUE schema spec repos are checked against (#Spec)",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fmt.Fprint(cmd.OutOrStdout(), specs.Schema())
 			return nil

@@ -14,7 +14,9 @@ import (
 func newVetCmd() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "vet [dir]",
+		Use: "vet [dir]",
+		Example: `  cairn vet examples/fraud-detection
+  cairn vet . --format json`,
 		Short: "Validate a spec repo: schema, references, referenced files (no policies)",
 		Long: `vet compiles the spec repo and reports every error at its file:line:col.
 Exit codes: 0 valid, 2 invalid spec, 3 usage or internal error.`,

@@ -22,8 +22,9 @@ func newWorkerCmd() *cobra.Command {
 		id          string
 	)
 	cmd := &cobra.Command{
-		Use:   "worker",
-		Short: "Work distributed eval jobs (PostgreSQL state) until interrupted",
+		Use:     "worker",
+		Example: `  cairn worker --state postgres://cairn@db/cairn --concurrency 16`,
+		Short:   "Work distributed eval jobs (PostgreSQL state) until interrupted",
 		Long: `worker takes eval cases that 'cairn eval' and 'cairn apply' enqueue when the state is
 PostgreSQL (River jobs), runs them (provider calls, scoring, result cache in the shared
 state) and records each result exactly once. Run any number of workers; a worker that dies

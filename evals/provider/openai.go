@@ -9,9 +9,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	openai "github.com/sashabaranov/go-openai"
@@ -49,6 +51,21 @@ func NewOpenAI(cfg Config) (*OpenAI, error) {
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
+	}
+	// A hosted provider without its key fails here, at once, rather than
+	// as a retried 401 (or a DNS error offline) for every case. A local
+	// openai-compatible server may need no key.
+	if cfg.APIKey == "" && (cfg.Kind == "openai" || cfg.Kind == "azure-openai") {
+		env := cfg.APIKeyEnv
+		if env == "" {
+			env = "OPENAI_API_KEY"
+		}
+		return nil, fmt.Errorf("provider %s: %s is not set: export the provider's API key in %s (api_key_env names the variable; a key never goes in a spec)", cfg.Name, env, env)
+	}
+	if cfg.BaseURL != "" {
+		if u, err := url.Parse(cfg.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("provider %s: base_url %q is not an http(s) URL (e.g. https://api.openai.com/v1 or http://127.0.0.1:8000/v1)", cfg.Name, cfg.BaseURL)
+		}
 	}
 	var oc openai.ClientConfig
 	switch cfg.Kind {
@@ -143,8 +160,14 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 
 // retryable reports whether an error is worth another attempt: throttling,
 // server errors, timeouts, broken connections and unparseable bodies (a
-// truncated or malformed response is usually a transient proxy fault).
+// truncated or malformed response is usually a transient proxy fault). A
+// refused connection or an unknown host is a configuration error: retrying
+// would only hide it.
 func retryable(err error) bool {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && !dnsErr.IsTimeout && !dnsErr.IsTemporary || errors.Is(err, syscall.ECONNREFUSED) {
+		return false
+	}
 	var apiErr *openai.APIError
 	if errors.As(err, &apiErr) {
 		return apiErr.HTTPStatusCode == 429 || apiErr.HTTPStatusCode == 408 || apiErr.HTTPStatusCode >= 500
@@ -199,7 +222,7 @@ func (p *OpenAI) do(ctx context.Context, tokensEst int, call func(ctx context.Co
 			return attempt + 1, ctx.Err()
 		}
 		if attempt >= p.cfg.MaxRetries || !retryable(err) {
-			return attempt + 1, err
+			return attempt + 1, explainProvider(p.cfg, err)
 		}
 		slot.mu.Lock()
 		wait := slot.after
@@ -300,4 +323,21 @@ func (p *OpenAI) Embed(ctx context.Context, model string, texts []string) ([][]f
 		}
 	}
 	return vecs, nil
+}
+
+// explainProvider adds what to check to a provider error a person must fix.
+func explainProvider(cfg Config, err error) error {
+	var dnsErr *net.DNSError
+	var apiErr *openai.APIError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w (provider %s: nothing listens at base_url %s: is the server running?)", err, cfg.Name, cfg.BaseURL)
+	case errors.As(err, &dnsErr) && !dnsErr.IsTimeout && !dnsErr.IsTemporary:
+		return fmt.Errorf("%w (provider %s: host %q not found: check base_url and the network)", err, cfg.Name, dnsErr.Name)
+	case errors.As(err, &apiErr) && apiErr.HTTPStatusCode == 401:
+		return fmt.Errorf("%w (provider %s: the API key was rejected: check %s)", err, cfg.Name, cfg.APIKeyEnv)
+	case errors.As(err, &apiErr) && apiErr.HTTPStatusCode == 404:
+		return fmt.Errorf("%w (provider %s: not found: check the model id and base_url)", err, cfg.Name)
+	}
+	return err
 }

@@ -78,6 +78,7 @@ type Config struct {
 	Kind       string // openai | azure-openai | openai-compatible
 	BaseURL    string
 	APIKey     string // read from the spec's api_key_env by the caller; never logged
+	APIKeyEnv  string // the variable APIKey was read from, for the message when it is empty
 	APIVersion string // azure-openai
 	Timeout    time.Duration
 	// MaxRetries is the number of retries after the first attempt.
