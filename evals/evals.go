@@ -488,7 +488,7 @@ func newSuitePlanner(b *compiler.Bundle, suite string, cat *prices.Catalog, retr
 	}
 	// Metrics, sorted by name for determinism.
 	for name, m := range ev.Metrics {
-		s := scorer.Settings{Scorer: m.Scorer, Pattern: m.Pattern, Scores: m.Scores}
+		s := scorer.Settings{Scorer: m.Scorer, Pattern: m.Pattern, Value: m.Value, Scores: m.Scores}
 		if m.Judge != nil {
 			s.JudgeProvider, s.JudgeModel = m.Judge.Provider, m.Judge.Model
 			if _, ok := b.Providers[m.Judge.Provider]; !ok {

@@ -53,6 +53,12 @@ func TestDeterministicScorers(t *testing.T) {
 		{Settings{Scorer: "exact"}, Input{Output: "paris", Reference: "Paris"}, 0, false},
 		{Settings{Scorer: "contains"}, Input{Output: "It is PARIS.", Reference: "paris"}, 1, false},
 		{Settings{Scorer: "contains"}, Input{Output: "x"}, 0, true},
+		// A declared value is what they compare with, not the reference.
+		{Settings{Scorer: "contains", Value: "refund"}, Input{Output: "Your REFUND is on its way", Reference: "shipping"}, 1, false},
+		{Settings{Scorer: "contains", Value: "refund"}, Input{Output: "shipping is free", Reference: "shipping"}, 0, false},
+		{Settings{Scorer: "contains", Value: "refund"}, Input{Output: "a refund"}, 1, false},
+		{Settings{Scorer: "exact", Value: "yes"}, Input{Output: " yes ", Reference: "no"}, 1, false},
+		{Settings{Scorer: "exact", Value: "yes"}, Input{Output: "no", Reference: "no"}, 0, false},
 		{Settings{Scorer: "regex", Pattern: `^\d{4}-\d{2}$`}, Input{Output: "2025-11"}, 1, false},
 		{Settings{Scorer: "regex", Pattern: `^\d+$`}, Input{Output: "12a"}, 0, false},
 		{Settings{Scorer: "json_schema", Schema: schema}, Input{Output: "```json\n{\"name\": \"x\"}\n```"}, 1, false},

@@ -30,6 +30,9 @@ const Version = "cairn-scorer/2"
 type Settings struct {
 	Scorer  string             `json:"scorer"`
 	Pattern string             `json:"pattern,omitempty"`
+	// Value is the expected text of exact and contains, when the metric
+	// declares one; without it they compare with the row's reference.
+	Value string `json:"value,omitempty"`
 	Schema  string             `json:"schema,omitempty"` // the JSON schema document itself
 	Scores  map[string]float64 `json:"scores,omitempty"` // factuality category → score
 	// JudgeProvider and JudgeModel select the judge; empty means offline.
@@ -147,18 +150,26 @@ func judgePromptHash(scorer string) string {
 func Score(ctx context.Context, s Settings, in Input, d Deps) (Result, error) {
 	switch s.Scorer {
 	case "exact":
-		if strings.TrimSpace(in.Output) == strings.TrimSpace(in.Reference) {
+		want, what := in.Reference, "the reference"
+		if s.Value != "" {
+			want, what = s.Value, "the declared value"
+		}
+		if strings.TrimSpace(in.Output) == strings.TrimSpace(want) {
 			return Result{Score: 1}, nil
 		}
-		return Result{Score: 0, Reason: "output differs from the reference"}, nil
+		return Result{Score: 0, Reason: "output differs from " + what}, nil
 	case "contains":
-		if in.Reference == "" {
-			return Result{}, errors.New("contains: the row has no reference")
+		want, what := in.Reference, "reference"
+		if s.Value != "" {
+			want, what = s.Value, "declared value"
 		}
-		if strings.Contains(strings.ToLower(in.Output), strings.ToLower(in.Reference)) {
+		if want == "" {
+			return Result{}, errors.New("contains: the metric declares no value and the row has no reference")
+		}
+		if strings.Contains(strings.ToLower(in.Output), strings.ToLower(want)) {
 			return Result{Score: 1}, nil
 		}
-		return Result{Score: 0, Reason: "reference not found in the output"}, nil
+		return Result{Score: 0, Reason: what + " not found in the output"}, nil
 	case "regex":
 		re, err := compileRegex(s.Pattern)
 		if err != nil {
