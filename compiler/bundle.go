@@ -1,6 +1,10 @@
 package compiler
 
-import "github.com/cairn-dev/cairn/internal/diag"
+import (
+	"fmt"
+
+	"github.com/cairn-dev/cairn/internal/diag"
+)
 
 // FormatVersion is bumped whenever the Bundle's JSON shape changes in a way
 // that policies or stored plans could notice.
@@ -28,6 +32,8 @@ type Bundle struct {
 	Gating []GateRef `json:"gating"`
 	// Files maps each referenced file (templates, datasets, documents) to its sha256.
 	Files map[string]string `json:"files"`
+	// SecretFindings are credentials found in referenced data files.
+	SecretFindings []SecretFinding `json:"secret_findings,omitempty"`
 
 	// FieldPos maps "kind/name" + "." + field path to the position of that field
 	// in the user's file ("models/fraud.aliases.prod"). Not part of the JSON:
@@ -337,6 +343,18 @@ type Projection struct {
 	Error            string  `json:"error,omitempty"`
 }
 
+// SecretFinding is a credential found in a data file the specs reference
+// (an eval dataset row, a RAG document line): where, and what kind, never
+// the secret itself. The no_secrets policy denies each at its position.
+type SecretFinding struct {
+	Object string `json:"object"` // "evals/x" or "rag/y"
+	Field  string `json:"field"`  // "dataset" or "sources"
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Col    int    `json:"col"`
+	Kind   string `json:"kind"`
+}
+
 type Deployment struct {
 	Name        string       `json:"name"`
 	Model       string       `json:"model,omitempty"`
@@ -383,4 +401,13 @@ type GateRef struct {
 	Object string `json:"object"` // "prompts/support-answer"
 	Alias  string `json:"alias"`  // alias or label name
 	Eval   string `json:"eval"`
+}
+
+func (b *Bundle) addSecret(f SecretFinding) {
+	i := len(b.SecretFindings)
+	b.SecretFindings = append(b.SecretFindings, f)
+	if b.FieldPos == nil {
+		b.FieldPos = map[string]Position{}
+	}
+	b.FieldPos[fmt.Sprintf("%s.secret_findings[%d]", f.Object, i)] = Position{File: f.File, Line: f.Line, Col: f.Col}
 }

@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cairn-dev/cairn/internal/diag"
 )
 
 // Size limits: spec files are code, referenced files are data.
@@ -29,6 +31,16 @@ const (
 type repoFS struct {
 	root   string // absolute, symlinks resolved
 	hashes map[string]string
+	// secrets are credentials found in referenced data files (datasets, RAG
+	// documents), by file, line and kind; never the secret itself.
+	secrets []SecretFinding
+}
+
+// scanSecrets records a credential found on one line of a data file.
+func (r *repoFS) scanSecrets(rel string, line int, text []byte) {
+	if kind, col := diag.SecretKind(string(text)); kind != "" {
+		r.secrets = append(r.secrets, SecretFinding{File: path.Clean(filepath.ToSlash(rel)), Line: line, Col: col, Kind: kind})
+	}
 }
 
 func newRepoFS(dir string) (*repoFS, error) {
@@ -126,8 +138,33 @@ func (r *repoFS) hashFile(rel string) error {
 	if err != nil {
 		return &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rel, stripRoot(err.Error(), r.root))}
 	}
+	// Text documents must be text: a non-UTF-8 or NUL-holding one would
+	// pass here and stop apply half done. (PDFs and other binary formats
+	// are read by their loaders.)
+	if textDocument(rel) {
+		if i := bytes.IndexByte(b, 0); i >= 0 {
+			line := 1 + bytes.Count(b[:i], []byte("\n"))
+			return &fileError{CodeBinary, fmt.Sprintf("file %q is binary (a NUL byte on line %d); a text document is expected", rel, line)}
+		}
+		if !utf8.Valid(b) {
+			line, col := invalidUTF8At(b)
+			return &fileError{CodeNotUTF8, fmt.Sprintf("file %q is not valid UTF-8 (first bad byte at line %d, column %d)", rel, line, col)}
+		}
+		for i, l := range bytes.Split(b, []byte("\n")) {
+			r.scanSecrets(rel, i+1, l)
+		}
+	}
 	r.record(rel, b)
 	return nil
+}
+
+// textDocument reports whether a RAG document is a text format by its name.
+func textDocument(rel string) bool {
+	switch strings.ToLower(path.Ext(rel)) {
+	case ".md", ".markdown", ".txt", ".text", ".html", ".htm", ".csv", ".json", ".jsonl", ".rst", ".adoc":
+		return true
+	}
+	return false
 }
 
 // openText opens a referenced text file for streaming: inside the repo, not
@@ -184,7 +221,9 @@ func (r *repoFS) scanLines(rel string, fn func(line int, text []byte)) error {
 				_, col := invalidUTF8At(text)
 				return &fileError{CodeNotUTF8, fmt.Sprintf("file %q is not valid UTF-8 (first bad byte at line %d, column %d)", rel, line, col)}
 			}
-			fn(line, bytes.TrimRight(text, "\r\n"))
+			text = bytes.TrimRight(text, "\r\n")
+			r.scanSecrets(rel, line, text)
+			fn(line, text)
 		}
 		if err == io.EOF {
 			break

@@ -189,7 +189,31 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 			b.FieldPos[k] = p
 		}
 	}
+	r.secretFindings(b)
 	return b, r.ds
+}
+
+// secretFindings attaches each credential found in a data file to the
+// objects that reference the file, positioned at its line, for the
+// no_secrets policy ("evals/x.secret_findings[i]" in FieldPos).
+func (r *resolver) secretFindings(b *Bundle) {
+	for _, f := range r.c.fs.secrets {
+		for _, name := range slices.Sorted(maps.Keys(b.Evals)) {
+			if cleanRel(b.Evals[name].Dataset) == f.File {
+				f.Object, f.Field = "evals/"+name, "dataset"
+				b.addSecret(f)
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(b.RAG)) {
+			for _, s := range b.RAG[name].Sources {
+				if slices.Contains(s.Files, f.File) {
+					f.Object, f.Field = "rag/"+name, "sources"
+					b.addSecret(f)
+					break
+				}
+			}
+		}
+	}
 }
 
 func orEmpty[V any](m map[string]V) map[string]V {

@@ -123,7 +123,11 @@ func specRepo(dir string) bool {
 // terminal whose TERM is not dumb, else a plain line at every tenth (and
 // the last) case, so logs of CI jobs stay readable. finish ends the bar.
 func progress(w io.Writer, what string) (update func(done, total int), finish func()) {
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
+	f, ok := w.(*os.File)
+	if r, isR := w.(*redactor); isR {
+		f, ok = r.f, true
+	}
+	if ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
 		bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription(what), progressbar.OptionClearOnFinish())
 		return func(done, total int) { bar.ChangeMax(total); _ = bar.Set(done) }, func() { _ = bar.Finish() }
 	}

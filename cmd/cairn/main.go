@@ -14,7 +14,12 @@ func main() {
 
 // run executes the CLI and returns the process exit code; tests call it through testscript.
 func run(args []string) int {
+	stdout, stderr := newRedactor(os.Stdout), newRedactor(os.Stderr)
+	defer stdout.Flush()
+	defer stderr.Flush()
 	root := newRootCmd()
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	root.SetArgs(terraformFlags(args))
 	err := root.Execute()
 	if err == nil {
@@ -23,12 +28,12 @@ func run(args []string) int {
 	var ec *exitError
 	if errors.As(err, &ec) {
 		if ec.msg != "" {
-			fmt.Fprintln(os.Stderr, "cairn: "+ec.msg)
+			fmt.Fprintln(stderr, "cairn: "+ec.msg)
 		}
 		return ec.code
 	}
 	// Cobra's own flag and argument errors, and anything unexpected, are usage errors.
-	fmt.Fprintln(os.Stderr, "cairn: "+err.Error())
+	fmt.Fprintln(stderr, "cairn: "+err.Error())
 	return exitUsage
 }
 

@@ -28,13 +28,13 @@ const Version = "cairn-scorer/2"
 
 // Settings are a metric's scorer and its parameters.
 type Settings struct {
-	Scorer  string             `json:"scorer"`
-	Pattern string             `json:"pattern,omitempty"`
+	Scorer  string `json:"scorer"`
+	Pattern string `json:"pattern,omitempty"`
 	// Value is the expected text of exact and contains, when the metric
 	// declares one; without it they compare with the row's reference.
-	Value string `json:"value,omitempty"`
-	Schema  string             `json:"schema,omitempty"` // the JSON schema document itself
-	Scores  map[string]float64 `json:"scores,omitempty"` // factuality category → score
+	Value  string             `json:"value,omitempty"`
+	Schema string             `json:"schema,omitempty"` // the JSON schema document itself
+	Scores map[string]float64 `json:"scores,omitempty"` // factuality category → score
 	// JudgeProvider and JudgeModel select the judge; empty means offline.
 	JudgeProvider string `json:"judge_provider,omitempty"`
 	JudgeModel    string `json:"judge_model,omitempty"`

@@ -56,3 +56,35 @@ func mayHoldSecret(s string) bool {
 func LooksSecret(s string) bool {
 	return secretPatterns.MatchString(s) || passwordInURL.MatchString(s)
 }
+
+// secretKinds names each credential shape, in the words the no_secrets
+// policy uses; SecretKind reports the first that matches.
+var secretKinds = []struct {
+	name string
+	re   *regexp.Regexp
+}{
+	{"an OpenAI API key", regexp.MustCompile(`\bsk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|[A-Za-z0-9]{20,})`)},
+	{"an Anthropic API key", regexp.MustCompile(`\bsk-ant-[A-Za-z0-9_-]{20,}`)},
+	{"a GitHub token", regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})`)},
+	{"an AWS access key id", regexp.MustCompile(`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`)},
+	{"a Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}`)},
+	{"a Slack token", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}`)},
+	{"a Hugging Face token", regexp.MustCompile(`\bhf_[A-Za-z0-9]{30,}`)},
+	{"a private key", regexp.MustCompile(`-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----`)},
+	{"a password in a URL", regexp.MustCompile(`\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@`)},
+	{"a bearer token", regexp.MustCompile(`(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{20,}`)},
+}
+
+// SecretKind names the kind of credential s contains ("" when none), and
+// the column (1-based, in bytes) where it starts.
+func SecretKind(s string) (kind string, col int) {
+	if !mayHoldSecret(s) {
+		return "", 0
+	}
+	for _, k := range secretKinds {
+		if loc := k.re.FindStringIndex(s); loc != nil {
+			return k.name, loc[0] + 1
+		}
+	}
+	return "", 0
+}

@@ -57,3 +57,15 @@ deny contains v if {
 		"path": path,
 	}
 }
+
+# Credentials in the data files the specs reference — an eval dataset row,
+# a RAG document line — found by the compiler (never carried in the bundle
+# themselves), each denied at its file and line.
+deny contains v if {
+	some i, f in input.bundle.secret_findings
+	v := {
+		"msg": sprintf("%s %s line %d contains what looks like %s; remove it from the %s (data files are sent to providers and indexed)", [f.object, f.file, f.line, f.kind, f.field]),
+		"target": f.object,
+		"path": sprintf("secret_findings[%d]", [i]),
+	}
+}

@@ -44,3 +44,8 @@ test_project_description_scanned if {
 	doc := json.patch(base, [{"op": "replace", "path": "/bundle/project/description", "value": concat("", ["AKIA", "ABCDEFGHIJKLMNOP"])}])
 	p.deny == {{"msg": "project.description contains what looks like an AWS access key id; reference secrets through the environment instead", "target": "project", "path": "description"}} with input as doc
 }
+
+test_secret_in_dataset_row_denied_at_its_line if {
+	doc := json.patch(base, [{"op": "add", "path": "/bundle/secret_findings", "value": [{"object": "evals/qa", "field": "dataset", "file": "evals/qa.jsonl", "line": 7, "col": 12, "kind": "an OpenAI API key"}]}])
+	p.deny == {{"msg": "evals/qa evals/qa.jsonl line 7 contains what looks like an OpenAI API key; remove it from the dataset (data files are sent to providers and indexed)", "target": "evals/qa", "path": "secret_findings[0]"}} with input as doc
+}
