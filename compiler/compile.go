@@ -35,9 +35,10 @@ type Options struct {
 // invalid (every entry has severity error) and the bundle is nil.
 func Compile(dir string, opts Options) (*Bundle, diag.List) {
 	b, ds := compile(dir, opts)
-	// Messages quote users' values; a credential pasted into a spec is never printed back.
+	// Messages quote users' values; a credential pasted into a spec is never
+	// printed back, and a huge value is cut to a prefix with its length.
 	for i := range ds {
-		ds[i].Message = diag.Redact(ds[i].Message)
+		ds[i].Message = diag.Shorten(diag.Redact(ds[i].Message))
 	}
 	return b, ds
 }

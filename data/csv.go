@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -27,12 +28,17 @@ func openCSV(path string, columns []string) (Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := csv.NewReader(f)
+	r := csv.NewReader(newLineGuard(bufio.NewReaderSize(f, 64<<10), path, DefaultLimits))
 	r.ReuseRecord = true
 	header, err := r.Read()
 	if err == io.EOF {
 		f.Close()
 		return nil, fmt.Errorf("%s: empty file: expected a header row naming the columns", path)
+	}
+	var le *LineError
+	if errors.As(err, &le) {
+		f.Close()
+		return nil, le
 	}
 	if err != nil {
 		f.Close()
@@ -107,6 +113,11 @@ func (c *csvReader) Next() bool {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
 			line = pe.StartLine
+		}
+		var le *LineError
+		if errors.As(err, &le) {
+			c.err = le
+			return false
 		}
 		if errors.Is(err, csv.ErrFieldCount) {
 			err = fmt.Errorf("ragged row: %d fields, the header has %d", len(rec), c.nfield)

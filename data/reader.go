@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/cairn-dev/cairn/internal/diag"
 )
 
 // Reader streams the rows of a sample file, one at a time, holding only a
@@ -41,10 +43,11 @@ type RowError struct {
 }
 
 func (e *RowError) Error() string {
+	// Values from the file are quoted in Err; a huge one is cut to a prefix.
 	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: row %d: %v", e.Path, e.Line, e.Row, e.Err)
+		return diag.Shorten(fmt.Sprintf("%s:%d: row %d: %v", e.Path, e.Line, e.Row, e.Err))
 	}
-	return fmt.Sprintf("%s: row %d: %v", e.Path, e.Row, e.Err)
+	return diag.Shorten(fmt.Sprintf("%s: row %d: %v", e.Path, e.Row, e.Err))
 }
 
 func (e *RowError) Unwrap() error { return e.Err }

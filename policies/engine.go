@@ -285,7 +285,7 @@ func (e *Engine) Evaluate(ctx context.Context, b *compiler.Bundle, now time.Time
 		out = append(out, applyWaivers(b, out, active, e.policies)...)
 	}
 	for i := range out { // a team policy may quote the value it found
-		out[i].Message = diag.Redact(out[i].Message)
+		out[i].Message = diag.Shorten(diag.Redact(out[i].Message))
 		out[i].Waiver = diag.Redact(out[i].Waiver)
 	}
 	out.Sort()
