@@ -311,10 +311,17 @@ func cueDiags(err error, code string, ix *posIndex) diag.List {
 			c = CodeUnknownField
 			msg = fmt.Sprintf("unknown field %q%s", path[len(path)-1], suggestField(path))
 		default:
-			if m := reInvalidVal.FindStringSubmatch(msg); m != nil {
+			if m := reInvalidVal.FindStringSubmatch(msg); m != nil && reBoundPattern.MatchString(strings.TrimSpace(m[2])) {
+				msg = fmt.Sprintf("value %s is not %s", m[1], spokenBound(m[2]))
+			} else if m != nil {
 				msg = fmt.Sprintf("value %s is out of bounds: must be %s", m[1], m[2])
 			} else if m := reNoMatch.FindStringSubmatch(msg); m != nil {
-				msg = fmt.Sprintf("value %s does not match the required pattern %s", m[1], m[2])
+				msg = fmt.Sprintf("value %s is not %s", m[1], spokenBound(m[2]))
+			} else if m := reConflictLit.FindStringSubmatch(msg); m != nil {
+				msg = fmt.Sprintf("two different values for one field: %s and %s", m[1], m[2])
+				if others := otherUserPositions(e, pos); len(others) > 0 {
+					msg += " (the other is set at " + strings.Join(others, ", ") + ")"
+				}
 			} else if m := reConflict.FindStringSubmatch(msg); m != nil {
 				got, gotType, want := m[2], m[4], m[3]
 				if looksLikeSchema(m[2]) && !looksLikeSchema(m[1]) {
@@ -479,4 +486,34 @@ func levenshtein(a, b string) int {
 		}
 	}
 	return d[len(a)][len(b)]
+}
+
+// spokenForms say in words what the schema's patterns require, so a message
+// never shows a raw regular expression.
+var spokenForms = map[string]string{
+	`^[a-z0-9][a-z0-9-]{0,62}$`:                "a name: lower-case letters, digits and '-', starting with a letter or digit, at most 63 characters",
+	`^[@A-Za-z0-9][A-Za-z0-9@._/+:-]*$`:        "an owner such as \"@acme/team\" or \"team:ml\" (letters, digits and @ . _ / + : -, no spaces)",
+	`^([0-9]+(ms|s|m|h|d|w))+$`:                "a duration such as \"30s\", \"15m\", \"24h\" or \"7d\"",
+	`^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$`: "a semantic version such as \"1.4.0\" (no leading \"v\")",
+	`^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2}))?$`: "a date such as \"2026-12-31\" (or an RFC 3339 time)",
+	`^[A-Z_][A-Z0-9_]*$`:                       "an environment variable name such as \"OPENAI_API_KEY\" (upper-case letters, digits and _)",
+	`^https?://`:                               "an http:// or https:// URL",
+	`^\\s*(>=|<=|>|<|==)\\s*-?[0-9]+(\\.[0-9]+)?\\s*$`: "a bound such as \">= 0.92\" or \"< 0.05\"",
+	`^[A-Za-z_][A-Za-z0-9_]*$`:                 "an input name: letters, digits and _, not starting with a digit",
+	`^[A-E]$`:                                  "a factuality category, one of A, B, C, D or E",
+}
+
+var reBoundPattern = regexp.MustCompile(`^=~"(.*)"$`)
+
+// spokenBound turns a schema bound into words: a known pattern by its
+// meaning, an unknown one as "of the required form", anything else as is.
+func spokenBound(b string) string {
+	m := reBoundPattern.FindStringSubmatch(strings.TrimSpace(b))
+	if m == nil {
+		return b
+	}
+	if s, ok := spokenForms[m[1]]; ok {
+		return s
+	}
+	return "of the form the schema requires (see 'cairn schema')"
 }
