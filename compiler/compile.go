@@ -491,16 +491,16 @@ func levenshtein(a, b string) int {
 // spokenForms say in words what the schema's patterns require, so a message
 // never shows a raw regular expression.
 var spokenForms = map[string]string{
-	`^[a-z0-9][a-z0-9-]{0,62}$`:                "a name: lower-case letters, digits and '-', starting with a letter or digit, at most 63 characters",
-	`^[@A-Za-z0-9][A-Za-z0-9@._/+:-]*$`:        "an owner such as \"@acme/team\" or \"team:ml\" (letters, digits and @ . _ / + : -, no spaces)",
-	`^([0-9]+(ms|s|m|h|d|w))+$`:                "a duration such as \"30s\", \"15m\", \"24h\" or \"7d\"",
+	`^[a-z0-9][a-z0-9-]{0,62}$`:                                               "a name: lower-case letters, digits and '-', starting with a letter or digit, at most 63 characters",
+	`^[@A-Za-z0-9][A-Za-z0-9@._/+:-]*$`:                                       "an owner such as \"@acme/team\" or \"team:ml\" (letters, digits and @ . _ / + : -, no spaces)",
+	`^([0-9]+(ms|s|m|h|d|w))+$`:                                               "a duration such as \"30s\", \"15m\", \"24h\" or \"7d\"",
 	`^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$`: "a semantic version such as \"1.4.0\" (no leading \"v\")",
-	`^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2}))?$`: "a date such as \"2026-12-31\" (or an RFC 3339 time)",
-	`^[A-Z_][A-Z0-9_]*$`:                       "an environment variable name such as \"OPENAI_API_KEY\" (upper-case letters, digits and _)",
-	`^https?://`:                               "an http:// or https:// URL",
-	`^\\s*(>=|<=|>|<|==)\\s*-?[0-9]+(\\.[0-9]+)?\\s*$`: "a bound such as \">= 0.92\" or \"< 0.05\"",
-	`^[A-Za-z_][A-Za-z0-9_]*$`:                 "an input name: letters, digits and _, not starting with a digit",
-	`^[A-E]$`:                                  "a factuality category, one of A, B, C, D or E",
+	`^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2}))?$`:       "a date such as \"2026-12-31\" (or an RFC 3339 time)",
+	`^[A-Z_][A-Z0-9_]*$`:                                                      "an environment variable name such as \"OPENAI_API_KEY\" (upper-case letters, digits and _)",
+	`^https?://`:                                                              "an http:// or https:// URL",
+	`^\\s*(>=|<=|>|<|==)\\s*-?[0-9]+(\\.[0-9]+)?\\s*$`:                        "a bound such as \">= 0.92\" or \"< 0.05\"",
+	`^[A-Za-z_][A-Za-z0-9_]*$`:                                                "an input name: letters, digits and _, not starting with a digit",
+	`^[A-E]$`:                                                                 "a factuality category, one of A, B, C, D or E",
 }
 
 var reBoundPattern = regexp.MustCompile(`^=~"(.*)"$`)
