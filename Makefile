@@ -6,7 +6,7 @@ BIN     := bin/cairn
 PKGS    := ./...
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build demo test test-short tools bench measure fuzz vet fmt clean
+.PHONY: all build demo test test-short tools bench measure fuzz fuzz-short vet fmt clean
 
 all: build
 
@@ -23,6 +23,14 @@ demo: build
 test: tools
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(MAKE) fuzz-short
+
+# The fuzz targets of the hostile-input readers, briefly (CI runs this too):
+# saved plans, CSV data files, RAG documents.
+fuzz-short:
+	$(GO) test ./reconciler -run '^$$' -fuzz FuzzDecodePlan -fuzztime 3s
+	$(GO) test ./data -run '^$$' -fuzz FuzzCSV -fuzztime 3s
+	$(GO) test ./rag -run '^$$' -fuzz FuzzParse -fuzztime 3s
 
 test-short:
 	$(GO) test -short $(PKGS)
@@ -53,6 +61,9 @@ measure:
 
 fuzz:
 	$(GO) test ./compiler -run '^$$' -fuzz FuzzCompile -fuzztime 60s
+	$(GO) test ./reconciler -run '^$$' -fuzz FuzzDecodePlan -fuzztime 60s
+	$(GO) test ./data -run '^$$' -fuzz FuzzCSV -fuzztime 60s
+	$(GO) test ./rag -run '^$$' -fuzz FuzzParse -fuzztime 60s
 
 vet:
 	$(GO) vet $(PKGS)
