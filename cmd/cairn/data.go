@@ -102,6 +102,9 @@ Exit codes: 0 all rules pass, 1 a rule fails, 2 invalid spec, 3 usage or data fi
 				return exitf(exitUsage, "data validate: unknown --format %q (text, json or junit)", format)
 			}
 			dir := repoDir(args)
+			if err := requireDir(dir); err != nil {
+				return err
+			}
 			b, err := dataCompile(cmd, dir)
 			if err != nil {
 				return err
@@ -179,6 +182,9 @@ Exit codes: 0 within --max-mismatch and no missing rows, 1 otherwise, 2 invalid 
 				return exitf(exitUsage, "data parity: unknown --format %q (text or json)", format)
 			}
 			dir := repoDir(args)
+			if err := requireDir(dir); err != nil {
+				return err
+			}
 			opts := data.ParityOptions{Key: key, Tolerance: tol, FeatureSet: set}
 			if set != "" {
 				b, err := dataCompile(cmd, dir)

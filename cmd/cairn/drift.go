@@ -33,6 +33,9 @@ Exit codes: 0 no drift, 1 drift above the threshold, 2 invalid spec, 3 usage or 
 				return exitf(exitUsage, "drift: unknown --format %q (text or json)", format)
 			}
 			dir := repoDir(args)
+			if err := requireDir(dir); err != nil {
+				return err
+			}
 			b, err := dataCompile(cmd, dir)
 			if err != nil {
 				return err

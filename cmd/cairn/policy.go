@@ -41,6 +41,9 @@ Exit codes: 0 all pass, 1 a test failed, 2 a policy or test does not compile, 3 
 			if format != "text" && format != "json" {
 				return exitf(exitUsage, "policy test: unknown --format %q (text or json)", format)
 			}
+			if err := requireDir(repoDir(args)); err != nil {
+				return err
+			}
 			res, err := policies.Test(cmd.Context(), policies.Options{Dir: repoDir(args)}, run)
 			if err != nil {
 				var l diag.List
@@ -114,6 +117,9 @@ func newPolicyListCmd() *cobra.Command {
 		Short:   "List the policies check evaluates, with their severity and title",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireDir(repoDir(args)); err != nil {
+				return err
+			}
 			eng, err := policies.New(policies.Options{Dir: repoDir(args)})
 			if err != nil {
 				var l diag.List

@@ -43,6 +43,9 @@ Exit codes: 0 ok, 1 build or query error, 2 invalid spec, 3 usage error.`,
 		Short:   "Snapshot and index RAG sources; only new or changed chunks are embedded",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireDir(repoDir(args)); err != nil {
+				return err
+			}
 			return ragBuild(cmd, repoDir(args), &f)
 		},
 	}
@@ -55,6 +58,9 @@ Exit codes: 0 ok, 1 build or query error, 2 invalid spec, 3 usage error.`,
 		Short:   "Show each source's current snapshot and what changed in the repo since",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireDir(repoDir(args)); err != nil {
+				return err
+			}
 			return ragStatus(cmd, repoDir(args), &f)
 		},
 	}
