@@ -298,4 +298,3 @@ func stateRef(t *testing.T, path string) reconciler.StateRef {
 	}
 	return ref
 }
-
