@@ -22,7 +22,7 @@ func newAuditCmd() *cobra.Command {
 	var stateFlag string
 	auditCmd.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
 
-	var head string
+	var head, verifyFormat string
 	verify := &cobra.Command{
 		Use: "verify [dir]",
 		Example: `  cairn audit verify .
@@ -30,6 +30,9 @@ func newAuditCmd() *cobra.Command {
 		Short: "Recompute the audit chain and name the first entry that does not match",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(cmd, verifyFormat, "text", "json"); err != nil {
+				return err
+			}
 			return withStateRead(cmd, stateFlag, repoDir(args), nil, func(ctx context.Context, st state.Store) error {
 				log, err := st.ListAudit(ctx)
 				if err != nil {
@@ -42,11 +45,15 @@ func newAuditCmd() *cobra.Command {
 				if len(log) > 0 {
 					h = log[len(log)-1].Hash
 				}
+				if verifyFormat == "json" {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"ok": true, "entries": len(log), "head": h})
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "audit log ok: %d entries, head %s\n", len(log), h)
 				return nil
 			})
 		},
 	}
+	verify.Flags().StringVar(&verifyFormat, "format", "text", "output format: text or json")
 	verify.Flags().StringVar(&head, "head", "", "the head hash recorded earlier (detects entries removed from the end)")
 
 	var format, now string

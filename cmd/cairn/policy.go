@@ -111,12 +111,16 @@ Exit codes: 0 all pass, 1 a test failed, 2 a policy or test does not compile, 3 
 }
 
 func newPolicyListCmd() *cobra.Command {
-	return &cobra.Command{
+	var format string
+	cmd := &cobra.Command{
 		Use:     "list [dir]",
 		Example: `  cairn policy list examples/fraud-detection`,
 		Short:   "List the policies check evaluates, with their severity and title",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(cmd, format, "text", "json"); err != nil {
+				return err
+			}
 			if err := requireDir(repoDir(args)); err != nil {
 				return err
 			}
@@ -129,6 +133,9 @@ func newPolicyListCmd() *cobra.Command {
 				}
 				return exitf(exitUsage, "policy list: %v", err)
 			}
+			if format == "json" {
+				return writeJSON(cmd.OutOrStdout(), eng.Policies())
+			}
 			for _, p := range eng.Policies() {
 				src := "team"
 				if p.Builtin {
@@ -139,6 +146,8 @@ func newPolicyListCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	return cmd
 }
 
 // indent prefixes every line of print() output so it reads as part of its test.

@@ -18,7 +18,8 @@ import (
 
 type ragFlags struct {
 	state   string
-	json    bool
+	format  string
+	json    bool // format == "json"
 	commit  string
 	sources []string
 	k       int
@@ -35,7 +36,14 @@ status against the repo, and queries the index.
 Exit codes: 0 ok, 1 build or query error, 2 invalid spec, 3 usage error.`,
 	}
 	cmd.PersistentFlags().StringVar(&f.state, "state", "", "state store path or URL (default $"+state.EnvVar+" or <dir>/"+state.DefaultPath+")")
-	cmd.PersistentFlags().BoolVar(&f.json, "json", false, "print JSON")
+	cmd.PersistentFlags().StringVar(&f.format, "format", "text", "output format: text or json")
+	cmd.PersistentPreRunE = func(c *cobra.Command, args []string) error {
+		if err := checkFormat(c, f.format, "text", "json"); err != nil {
+			return err
+		}
+		f.json = f.format == "json"
+		return nil
+	}
 
 	build := &cobra.Command{
 		Use:     "build [dir]",

@@ -11,7 +11,8 @@ import (
 var version = "dev"
 
 func newVersionCmd() *cobra.Command {
-	return &cobra.Command{
+	var format string
+	cmd := &cobra.Command{
 		Use: "version",
 		Example: `  cairn version
   cairn --version`,
@@ -22,8 +23,16 @@ func newVersionCmd() *cobra.Command {
 			if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 				v = bi.Main.Version
 			}
+			if err := checkFormat(cmd, format, "text", "json"); err != nil {
+				return err
+			}
+			if format == "json" {
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"version": v, "bundle_format": bundleFormat()})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "cairn %s (bundle format %d)\n", v, bundleFormat())
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	return cmd
 }
