@@ -23,14 +23,16 @@ import (
 //go:embed lexicon/ldnoobw-en.txt
 var ldnoobw string
 
-// ToxicityThreshold is the offline classifier's decision bound: a score at or
-// above it is toxic.
+// ToxicityThreshold is the offline classifier's decision bound, with the
+// same meaning as a suite's bound on a toxicity metric: a score above it is
+// toxic, a score at or below it passes.
 const ToxicityThreshold = 0.5
 
 // Term weights: the probability-like contribution of one occurrence.
 const (
 	wStrong = 0.9  // slurs, strong profanity, direct abuse
 	wMedium = 0.6  // insults
+	wTarget = 0.75 // an insult aimed at a person ("you idiot", "you are pathetic")
 	wWeak   = 0.3  // hostile or crude, not abusive on its own
 	wSexual = 0.35 // sexual vocabulary from LDNOOBW that is not abuse by itself
 )
@@ -54,29 +56,21 @@ var strong = words(`fuck fucker fuckers fucked fucking fuckin fuckface fuckhead 
  stfu gtfo fu sob mfr ahole aholes motherfucker mofo piece_of_shit scumbag scumbags douche douchebag douchebags wanker tosser
  kill_yourself kys go_to_hell go_die drop_dead shut_the_fuck_up pos`)
 
-var medium = words(`idiot idiots idiotic moron morons moronic stupid stupidity imbecile imbeciles cretin
- dumb dummy dumbest loser losers scum trash trashy garbage pathetic disgusting disgrace disgraceful
- worthless clown clowns clownish maggot maggots vermin parasite parasites pig pigs
- traitor traitors liar liars hypocrite hypocrites hypocritical coward cowards cowardly creep
- creepy jerk jerks nutjob nutcase lunatic lunatics psycho psychopath sociopath
- brainless braindead brain_dead clueless ignorant ignorance delusional deranged senile incompetent
- ugly fatass fatso crybaby whiny whining snowflake snowflakes karen sheeple nitwit nitwits
- halfwit dimwit numbskull bonehead airhead buffoon buffoons pedophile pedophiles paedophile pedo
- nazi nazis fascist fascists commie commies thug thugs crook crooks criminal criminals demon
- demons demonic satanic hate hateful hater haters racist racists bigot bigots sexist scam scammer
- fraud frauds con_artist shut_up get_lost get_a_life go_away screw_you screw_off damn_you
- idiocy stupidest dumber puke pukes filthy filth vile sleazy sleazebag slimeball lowlife
- degenerate degenerates subhuman animals savages savage bum bums peasant peasants weasel snake
- pisses pissed piss sucker suckers suck_it terrorist terrorists monster monsters murderer murderers murderous
- kook kooks fatty ugliest grossest douche_bag douch_bag libturd libturds democrap democraps magat magats
- repuglican repuglicans rethuglican rethuglicans trumpanzee trumpanzees commiecrat dementia_patient
- should_be_shot be_shot hang_them death_to deserves_to_die burn_in_hell rot_in_hell up_yours`)
+var medium = words(`idiot idiots idiotic moron morons moronic stupid stupidity imbecile imbeciles cretin dumbest loser
+ losers scum pathetic disgusting disgrace disgraceful worthless clownish maggot maggots vermin
+ traitor traitors liar liars hypocrite hypocrites hypocritical coward cowards jerk jerks nutjob
+ nutcase lunatic lunatics psycho psychopath sociopath brainless braindead brain_dead clueless
+ ignorant delusional deranged ugly fatass fatso crybaby whiny whining karen sheeple nitwit nitwits
+ halfwit dimwit numbskull bonehead airhead buffoon buffoons pedophile pedophiles paedophile pedo nazi
+ nazis fascist fascists commie commies hateful hater haters racist racists bigot bigots sexist
+ shut_up get_lost get_a_life go_away screw_you screw_off damn_you stupidest dumber filthy vile sleazy
+ sleazebag slimeball lowlife degenerate degenerates subhuman pisses pissed piss suck_it murderer
+ murderers murderous kook kooks fatty ugliest grossest douche_bag douch_bag libturd libturds democrap
+ democraps magat magats repuglican repuglicans rethuglican rethuglicans trumpanzee trumpanzees
+ commiecrat dementia_patient should_be_shot be_shot hang_them death_to deserves_to_die burn_in_hell
+ rot_in_hell up_yours`)
 
-var weak = words(`fat kill killed die dead attack destroy sick gross nasty shame shameful ashamed loud
- rude terrible horrible awful worst disgusted angry mad crazy insane nuts joke laughable ridiculous
- fake phony phoney liberal leftist leftists rightwing regime propaganda lies lie cheat cheater
- greedy corrupt dirty rotten toxic mess failure failed fail weak spineless fool fools foolish
- smh ugh wth omfg`)
+var weak = words(`rude spineless fool fools foolish smh ugh wth omfg`)
 
 // words splits a list; multi-word phrases are written with underscores.
 func words(s string) []string {
@@ -195,7 +189,10 @@ func normTokens(text string) []string {
 			cur = append(cur, '-')
 		case strings.ContainsRune(maskChars, r) && (len(cur) > 0 || isLetter(i+1)) && maskedWordAt(rs, i):
 			cur = append(cur, r)
-		case leet[r] != 0 && (isLetter(i-1) || isLetter(i+1) || len(cur) > 0) && (isLetter(i+1) || isLetter(i-1)) && !(unicode.IsDigit(r) && allDigitsAround(rs, i)):
+		case leet[r] != 0 && len(cur) > 0 && isLetter(i-1) && isLetter(i+1) && !(unicode.IsDigit(r) && allDigitsAround(rs, i)):
+			// A digit or symbol between letters spells a letter ("sh1t",
+			// "b!tch"); at a word's edge it is punctuation ("idiot!", a
+			// "@name" mention), never glued to or eaten from the word.
 			cur = append(cur, leet[r])
 		case r == '🖕':
 			flush()
@@ -362,7 +359,7 @@ func (l *toxLexicon) matchMasked(t string) (float64, string) {
 // ToxicityResult explains an offline toxicity score.
 type ToxicityResult struct {
 	Score   float64  // 0..1
-	Toxic   bool     // Score >= ToxicityThreshold
+	Toxic   bool     // Score > ToxicityThreshold
 	Matched []string // the lexicon terms found, in order
 }
 
@@ -398,9 +395,15 @@ func ClassifyToxicity(text string) ToxicityResult {
 				continue
 			}
 		}
+		if w := targetOnly[t]; w > 0 && targeted(toks, i) {
+			take(t, w) // "I will kill you", "you are garbage"; "kill the worker" is not
+			continue
+		}
 		if w, term := l().tokenWeight(t); w > 0 {
 			if intensifier(toks, i, term) {
 				w = wIntensifier
+			} else if w == wMedium && targeted(toks, i) {
+				w = wTarget
 			}
 			take(term, w)
 		}
@@ -411,7 +414,7 @@ func ClassifyToxicity(text string) ToxicityResult {
 		matched = append(matched, "<shouting>")
 	}
 	score := math.Round((1-notToxic)*1e6) / 1e6
-	return ToxicityResult{Score: score, Toxic: score >= ToxicityThreshold, Matched: matched}
+	return ToxicityResult{Score: score, Toxic: score > ToxicityThreshold, Matched: matched}
 }
 
 func l() *toxLexicon { return lex }
@@ -487,4 +490,41 @@ func shouting(text string) bool {
 		}
 	}
 	return letters >= 20 && float64(up) >= 0.7*float64(letters)
+}
+
+// targetOnly are words with everyday technical and business senses ("kill
+// the worker", "garbage collection", "insurance fraud", "pipe failure") that
+// are abuse or threats only when aimed at a person.
+var targetOnly = map[string]float64{
+	"kill": wMedium, "die": wMedium, "dead": wWeak, "hate": wMedium, "garbage": wMedium, "trash": wMedium,
+	"pig": wMedium, "pigs": wMedium, "clown": wMedium, "clowns": wMedium, "fraud": wMedium, "scum": wMedium,
+	"fat": wWeak, "ugly": wMedium, "disgusting": wMedium, "pathetic": wMedium, "worthless": wMedium,
+	"failure": wWeak, "joke": wWeak, "shame": wWeak, "fake": wWeak, "liar": wMedium, "criminal": wMedium,
+	// Technical senses: a dummy variable, a snowflake schema, scope creep, a dumb terminal.
+	"dummy": wMedium, "snowflake": wMedium, "snowflakes": wMedium, "creep": wMedium, "creepy": wMedium, "dumb": wMedium,
+	"incompetent": wMedium, "senile": wMedium, "sucker": wMedium, "peasant": wMedium, "weasel": wMedium, "thug": wMedium,
+}
+
+// second are the words that aim what follows at the person addressed.
+var second = map[string]bool{"you": true, "u": true, "ur": true, "your": true, "youre": true, "you're": true, "yall": true, "y'all": true, "ya": true}
+
+// persons are the objects a threat is aimed at ("kill you", "hate them").
+var persons = map[string]bool{"you": true, "u": true, "ya": true, "yourself": true, "him": true, "her": true, "them": true, "yall": true}
+
+// targeted reports whether the word at i is aimed at a person: a
+// second-person word within the three tokens before it ("you idiot", "you
+// are such a moron", "your stupid face") or a person right after it ("kill
+// you", "hate them").
+func targeted(toks []string, i int) bool {
+	for j := max(0, i-3); j < i; j++ {
+		if second[toks[j]] {
+			return true
+		}
+	}
+	for j := i + 1; j < len(toks) && j <= i+2; j++ {
+		if persons[toks[j]] {
+			return true
+		}
+	}
+	return false
 }

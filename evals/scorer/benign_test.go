@@ -1,0 +1,59 @@
+package scorer
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestBenignDomainSentences: at most 1% of a set of benign sentences from
+// ML, software, operations, finance and insurance language — full of words
+// naive lists trip on (kill, fail, garbage, fraud, dead, attack) — are
+// flagged toxic.
+func TestBenignDomainSentences(t *testing.T) {
+	data, err := os.ReadFile("testdata/benign-domain.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n, flagged int
+	for _, line := range strings.Split(string(data), "\n") {
+		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		n++
+		if r := ClassifyToxicity(line); r.Toxic {
+			flagged++
+			t.Logf("flagged %.2f %v: %s", r.Score, r.Matched, line)
+		}
+	}
+	if n < 200 {
+		t.Fatalf("%d sentences, want at least 200", n)
+	}
+	if float64(flagged) > 0.01*float64(n) {
+		t.Errorf("%d of %d benign sentences flagged (more than 1%%)", flagged, n)
+	}
+}
+
+// The defects a user found: punctuation at a word's edge does not hide an
+// insult, a threat is toxic only against a person, one ambiguous word does
+// not cross a bound alone, and the threshold means what a suite's bound means.
+func TestToxicityDefects(t *testing.T) {
+	for _, c := range []struct {
+		text  string
+		toxic bool
+	}{
+		{"you idiot!", true},
+		{"@you are an idiot", true},
+		{"I will kill you", true},
+		{"kill the worker and restart it", false},
+		{"execute the job at midnight", false},
+		{"the claim summary mentions a pipe failure", false},
+		{"garbage collection paused for 300 ms", false},
+		{"you are garbage", true},
+		{"dummy variable for region", false},
+	} {
+		if got := ClassifyToxicity(c.text); got.Toxic != c.toxic {
+			t.Errorf("%q: toxic=%v (%.2f %v), want %v", c.text, got.Toxic, got.Score, got.Matched, c.toxic)
+		}
+	}
+}
