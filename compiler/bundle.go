@@ -392,6 +392,9 @@ type Waiver struct {
 type Governance struct {
 	SensitiveDomains []string `json:"sensitive_domains"`
 	MaxWaiverDays    int      `json:"max_waiver_days"`
+	// RequireJudgedScorers makes prod gates use a judge for factuality and
+	// toxicity (policy judged_prod_gates).
+	RequireJudgedScorers bool `json:"require_judged_scorers,omitempty"`
 	Waivers          []Waiver `json:"waivers"`
 	Pos              Position `json:"pos"`
 }
