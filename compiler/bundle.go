@@ -394,9 +394,9 @@ type Governance struct {
 	MaxWaiverDays    int      `json:"max_waiver_days"`
 	// RequireJudgedScorers makes prod gates use a judge for factuality and
 	// toxicity (policy judged_prod_gates).
-	RequireJudgedScorers bool `json:"require_judged_scorers,omitempty"`
-	Waivers          []Waiver `json:"waivers"`
-	Pos              Position `json:"pos"`
+	RequireJudgedScorers bool     `json:"require_judged_scorers,omitempty"`
+	Waivers              []Waiver `json:"waivers"`
+	Pos                  Position `json:"pos"`
 }
 
 // GateRef says that an eval gates an alias (of a model) or label (of a prompt).
