@@ -24,7 +24,7 @@ import (
 
 // Version changes whenever a scorer's behaviour changes, so cached scores
 // made by older code are not reused.
-const Version = "cairn-scorer/2"
+const Version = "cairn-scorer/3"
 
 // Settings are a metric's scorer and its parameters.
 type Settings struct {

@@ -17,10 +17,16 @@ import (
 	"github.com/cairn-dev/cairn/evals/scorer"
 )
 
+var heldOut []string
+
 func main() {
 	tox := flag.String("toxicity", "", "CSV with columns text,is_toxic (Toxic | Not Toxic)")
 	fact := flag.String("factuality", "", "TruthfulQA CSV")
 	verbose := flag.Bool("v", false, "print misclassified rows")
+	flag.Func("toxicity-heldout", "another labelled toxicity set to report on its held-out fifth (repeatable)", func(s string) error {
+		heldOut = append(heldOut, s)
+		return nil
+	})
 	flag.Parse()
 	if *tox == "" && *fact == "" {
 		fmt.Fprintln(os.Stderr, "evalmeasure: give -toxicity and/or -factuality")
@@ -37,7 +43,15 @@ func main() {
 				fmt.Println(line)
 			}
 		}
-		fmt.Println(m)
+		fmt.Println("all rows (the lexicon was tuned on these):", m)
+		for _, set := range append([]string{*tox}, heldOut...) {
+			h, err := scorer.MeasureToxicityHeldOut(set)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "evalmeasure:", err)
+				os.Exit(1)
+			}
+			fmt.Println(h)
+		}
 	}
 	if *fact != "" {
 		m, err := scorer.MeasureFactuality(*fact)
