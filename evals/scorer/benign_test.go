@@ -57,3 +57,31 @@ func TestToxicityDefects(t *testing.T) {
 		}
 	}
 }
+
+// rocAUC against values worked out by hand, ties counting half.
+func TestROCAUC(t *testing.T) {
+	for _, c := range []struct {
+		scores []float64
+		labels []bool
+		want   float64
+	}{
+		{[]float64{0.1, 0.4, 0.35, 0.8}, []bool{false, false, true, true}, 0.75}, // sklearn's documented example
+		{[]float64{0.5, 0.5}, []bool{true, false}, 0.5},
+		{[]float64{0.9, 0.1}, []bool{true, false}, 1},
+	} {
+		if got := rocAUC(c.scores, c.labels); got != c.want {
+			t.Errorf("rocAUC(%v, %v) = %v, want %v", c.scores, c.labels, got, c.want)
+		}
+	}
+}
+
+// Numbers written as words agree with digits; an antonym contradicts.
+func TestFactualityNumbersAndAntonyms(t *testing.T) {
+	ref := "Water boils at 100 degrees Celsius at sea level and the pressure decreases with altitude"
+	if r := FactualityOffline("", "The pressure increases with altitude", ref, nil); r.Score >= FactualityThreshold {
+		t.Errorf("antonym passed: %+v", r)
+	}
+	if r := FactualityOffline("How many legs?", "A spider has eight legs", "Spiders have 8 legs", nil); r.Score < FactualityThreshold {
+		t.Errorf("eight vs 8: %+v", r)
+	}
+}

@@ -50,6 +50,30 @@ func init() {
 
 var numRe = regexp.MustCompile(`\d+(?:[.,]\d+)*`)
 
+// wordNumbers spell small numbers the way digits do, so "two" and "2"
+// agree (and "three" and "2" do not).
+var wordNumbers = map[string]string{"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+	"seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20", "thirty": "30",
+	"forty": "40", "fifty": "50", "hundred": "100", "thousand": "1000", "million": "1000000", "billion": "1000000000",
+	"half": "0.5", "twice": "2", "dozen": "12", "first": "1", "second": "2", "third": "3"}
+
+// antonyms are pairs whose swap flips a claim ("increases" for
+// "decreases"); an output that says one where the reference says the other
+// contradicts it, whatever else they share.
+var antonyms = map[string]string{}
+
+func init() {
+	for _, p := range strings.Fields(`true:false increase:decrease more:less higher:lower high:low above:below before:after
+ always:never all:none hot:cold safe:dangerous healthy:unhealthy legal:illegal possible:impossible alive:dead
+ win:lose won:lost positive:negative good:bad larger:smaller large:small bigger:smaller big:small faster:slower
+ fast:slow older:younger old:young rich:poor heavy:light cause:prevent causes:prevents benefit:harm up:down
+ early:late earlier:later inside:outside male:female men:women increases:decreases raise:lower most:least
+ majority:minority accept:reject allowed:forbidden allowed:banned required:optional same:different`) {
+		a, b, _ := strings.Cut(p, ":")
+		antonyms[stem(a)], antonyms[stem(b)] = stem(b), stem(a)
+	}
+}
+
 type claimWords struct {
 	content []string
 	set     map[string]bool
@@ -76,8 +100,11 @@ func analyse(text string) claimWords {
 	}
 	lower := strings.ToLower(strings.ReplaceAll(text, "’", "'"))
 	for _, w := range strings.Fields(lower) {
-		if numberWords[strings.Trim(w, ".,;:!?")] {
-			c.nums[strings.Trim(w, ".,;:!?")] = true
+		w = strings.Trim(w, ".,;:!?")
+		if d, ok := wordNumbers[w]; ok {
+			c.nums[d] = true
+		} else if numberWords[w] {
+			c.nums[w] = true
 		}
 	}
 	lower = strings.ReplaceAll(lower, "n't", "nt")
@@ -150,6 +177,13 @@ func FactualityOffline(question, output, reference string, context []string) Fac
 	if (o.neg > 0) != (r.neg > 0) {
 		score *= 0.35
 		reasons = append(reasons, "negation differs from the reference")
+	}
+	for w := range o.set {
+		if a, ok := antonyms[w]; ok && r.set[a] && !r.set[w] && !q.set[a] {
+			score *= 0.35
+			reasons = append(reasons, fmt.Sprintf("says %q where the reference says %q", w, a))
+			break
+		}
 	}
 	for n := range o.nums {
 		if !r.nums[n] && !q.nums[n] {

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -205,4 +206,126 @@ func interval(xs []float64) [2]float64 {
 	sort.Float64s(s)
 	lo, hi := int(0.025*float64(len(s))), int(0.975*float64(len(s)))-1
 	return [2]float64{s[lo], s[max(lo, hi)]}
+}
+
+// FactualityHeldOut is the offline factuality heuristic's quality on the
+// held-out fifth of a TruthfulQA-style set (the questions whose text hashes
+// to 0 mod 5): accuracy at the threshold and ROC AUC, with bootstrap 95 %
+// intervals over answer pairs.
+type FactualityHeldOut struct {
+	Questions, Pairs int
+	Accuracy, AUC    float64
+	AccuracyCI       [2]float64
+	Majority         float64 // accuracy of always answering the majority class
+}
+
+func (m FactualityHeldOut) String() string {
+	return fmt.Sprintf("factuality held out (%d questions, %d answers): accuracy %.3f [%.3f, %.3f], ROC AUC %.3f (majority class %.3f)",
+		m.Questions, m.Pairs, m.Accuracy, m.AccuracyCI[0], m.AccuracyCI[1], m.AUC, m.Majority)
+}
+
+// MeasureFactualityHeldOut scores the held-out questions' correct and
+// incorrect answers against each question's best answer.
+func MeasureFactualityHeldOut(path string) (FactualityHeldOut, error) {
+	rows, err := readCSV(path)
+	if err != nil {
+		return FactualityHeldOut{}, err
+	}
+	h := rows[0]
+	qi, bi, ci, ii := col(h, "Question"), col(h, "Best Answer"), col(h, "Correct Answers"), col(h, "Incorrect Answers")
+	if qi < 0 || bi < 0 || ci < 0 || ii < 0 {
+		return FactualityHeldOut{}, fmt.Errorf("%s: need columns Question, Best Answer, Correct Answers, Incorrect Answers", path)
+	}
+	var m FactualityHeldOut
+	var scores []float64
+	var labels []bool
+	for _, r := range rows[1:] {
+		hh := fnv.New64a()
+		hh.Write([]byte(r[qi]))
+		if hh.Sum64()%5 != 0 {
+			continue
+		}
+		m.Questions++
+		for _, pass := range []struct {
+			answers string
+			factual bool
+		}{{r[ci], true}, {r[ii], false}} {
+			for _, a := range strings.Split(pass.answers, "; ") {
+				if a = strings.TrimSpace(a); a != "" {
+					scores = append(scores, FactualityOffline(r[qi], a, r[bi], nil).Score)
+					labels = append(labels, pass.factual)
+				}
+			}
+		}
+	}
+	m.Pairs = len(scores)
+	correct := make([]bool, len(scores))
+	pos := 0
+	for i, s := range scores {
+		correct[i] = (s >= FactualityThreshold) == labels[i]
+		if labels[i] {
+			pos++
+		}
+	}
+	m.Accuracy = mean(correct)
+	m.Majority = math.Max(float64(pos), float64(len(labels)-pos)) / float64(max(len(labels), 1))
+	m.AUC = rocAUC(scores, labels)
+	var accs []float64
+	seed := uint64(11)
+	for b := 0; b < 1000; b++ {
+		n := 0
+		for range correct {
+			seed = seed*6364136223846793005 + 1442695040888963407
+			if correct[int((seed>>33)%uint64(len(correct)))] {
+				n++
+			}
+		}
+		accs = append(accs, float64(n)/float64(len(correct)))
+	}
+	m.AccuracyCI = interval(accs)
+	return m, nil
+}
+
+func mean(bs []bool) float64 {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return float64(n) / float64(max(len(bs), 1))
+}
+
+// rocAUC is the probability that a random positive scores above a random
+// negative (ties count half), by the rank-sum with average ranks.
+func rocAUC(scores []float64, labels []bool) float64 {
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return scores[idx[a]] < scores[idx[b]] })
+	ranks := make([]float64, len(scores))
+	for i := 0; i < len(idx); {
+		j := i
+		for j < len(idx) && scores[idx[j]] == scores[idx[i]] {
+			j++
+		}
+		for k := i; k < j; k++ {
+			ranks[idx[k]] = float64(i+j+1) / 2 // average of ranks i+1..j
+		}
+		i = j
+	}
+	var pos, neg, sum float64
+	for i, l := range labels {
+		if l {
+			pos++
+			sum += ranks[i]
+		} else {
+			neg++
+		}
+	}
+	if pos == 0 || neg == 0 {
+		return math.NaN()
+	}
+	return (sum - pos*(pos+1)/2) / (pos * neg)
 }

@@ -65,5 +65,11 @@ func main() {
 			}
 		}
 		fmt.Println(m)
+		h, err := scorer.MeasureFactualityHeldOut(*fact)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "evalmeasure:", err)
+			os.Exit(1)
+		}
+		fmt.Println(h)
 	}
 }
