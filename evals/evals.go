@@ -151,6 +151,9 @@ type Aggregate struct {
 	Pass      bool     `json:"pass"`
 	Cases     int      `json:"cases"`
 	Errors    int      `json:"errors"`
+	// Approximation says, for an offline scorer standing in for a judge, that
+	// it is one and how well it was measured to agree with labelled data.
+	Approximation string `json:"approximation,omitempty"`
 }
 
 // RowResult is a dataset row over its repeats.

@@ -34,6 +34,11 @@ func WriteTable(w io.Writer, runs []*Run) error {
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s %g\t%d\t%d\t%s\n", m.Name, m.Scorer, m.Aggregate, fmtVal(m.Value), m.Op, m.Threshold, m.Cases, m.Errors, res)
 		}
+		for _, m := range r.Metrics {
+			if m.Approximation != "" {
+				fmt.Fprintf(tw, "  note: %s (%s): %s\n", m.Name, m.Scorer, m.Approximation)
+			}
+		}
 		for _, c := range r.Cases {
 			if c.Status != Pass {
 				msg := c.Error
@@ -103,6 +108,7 @@ var htmlTmpl = template.Must(template.New("r").Funcs(template.FuncMap{"val": fmt
 <table><tr><th>metric</th><th>scorer</th><th>aggregate</th><th>value</th><th>bound</th><th>cases</th><th>errors</th><th>pass</th></tr>
 {{range .Metrics}}<tr><td>{{.Name}}</td><td>{{.Scorer}}</td><td>{{.Aggregate}}</td><td>{{val .Value}}</td><td>{{.Op}} {{.Threshold}}</td><td>{{.Cases}}</td><td>{{.Errors}}</td><td>{{.Pass}}</td></tr>
 {{end}}</table>
+{{range .Metrics}}{{if .Approximation}}<p class="note">{{.Name}} ({{.Scorer}}): {{.Approximation}}</p>{{end}}{{end}}
 <table><tr><th>case</th><th>status</th><th>output</th><th>error</th></tr>
 {{range .Cases}}<tr><td>{{.ID}}#{{.Repeat}}</td><td class="{{.Status}}">{{.Status}}</td><td>{{.Output}}</td><td>{{.Error}}</td></tr>
 {{end}}</table>

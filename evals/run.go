@@ -308,7 +308,8 @@ func summarize(suite string, metrics []MetricSpec, results []CaseResult, minPass
 func computeMetric(m MetricSpec, results []CaseResult) Aggregate {
 	// The operator is the metric's, whether or not any case scored.
 	lower := m.Aggregate != "pass_rate" && scorer.LowerIsBetter(m.Settings.Scorer)
-	a := Aggregate{Name: m.Name, Scorer: m.Settings.Scorer, Aggregate: m.Aggregate, Threshold: m.Threshold, Op: ">="}
+	a := Aggregate{Name: m.Name, Scorer: m.Settings.Scorer, Aggregate: m.Aggregate, Threshold: m.Threshold, Op: ">=",
+		Approximation: scorer.Approximation(m.Settings)}
 	if lower {
 		a.Op = "<="
 	}
