@@ -80,15 +80,7 @@ func (c *Checked) Compiled() bool { return c.Bundle != nil }
 
 // Blocking returns what blocks every change: errors (an invalid spec, a
 // policy that does not compile) and unwaived denials.
-func (c *Checked) Blocking() diag.List {
-	var out diag.List
-	for _, d := range c.Diagnostics {
-		if d.Severity == diag.Error || d.Severity == diag.Deny {
-			out = append(out, d)
-		}
-	}
-	return out
-}
+func (c *Checked) Blocking() diag.List { return c.Diagnostics.Blocking() }
 
 // InvalidError says the spec does not compile, so there is no bundle to plan,
 // apply or render; Diagnostics says where.

@@ -122,15 +122,7 @@ type Plan struct {
 
 // Denials returns the policy results that block the plan: errors and
 // unwaived denials.
-func (p *Plan) Denials() diag.List {
-	var out diag.List
-	for _, d := range p.Policy {
-		if d.Severity == diag.Error || d.Severity == diag.Deny {
-			out = append(out, d)
-		}
-	}
-	return out
-}
+func (p *Plan) Denials() diag.List { return p.Policy.Blocking() }
 
 // Waived returns the denials that waivers let through.
 func (p *Plan) Waived() diag.List {

@@ -87,35 +87,25 @@ func MeasureFactuality(path string) (FactualityMeasure, error) {
 	}
 	for _, r := range rows[1:] {
 		m.Questions++
-		for _, pass := range []struct {
-			answers string
-			factual bool
-		}{{r[ci], true}, {r[ii], false}} {
-			for _, a := range strings.Split(pass.answers, "; ") {
-				a = strings.TrimSpace(a)
-				if a == "" {
-					continue
-				}
-				res := FactualityOffline(r[qi], a, r[bi], nil)
-				ok := (res.Score >= FactualityThreshold) == pass.factual
-				m.Pairs++
-				if pass.factual {
-					m.TrueN++
-				} else {
-					m.FalseN++
-				}
-				if ok {
-					m.Correct++
-					if pass.factual {
-						m.CorrectOnTrue++
-					} else {
-						m.CorrectOnFalse++
-					}
-				} else {
-					m.Misses = append(m.Misses, fmt.Sprintf("MISS want=%v score=%.2f %s | ref=%q ans=%q", pass.factual, res.Score, res.Reason, r[bi], a))
-				}
+		eachAnswer(r, ci, ii, func(a string, factual bool) {
+			res := FactualityOffline(r[qi], a, r[bi], nil)
+			m.Pairs++
+			if factual {
+				m.TrueN++
+			} else {
+				m.FalseN++
 			}
-		}
+			if (res.Score >= FactualityThreshold) != factual {
+				m.Misses = append(m.Misses, fmt.Sprintf("MISS want=%v score=%.2f %s | ref=%q ans=%q", factual, res.Score, res.Reason, r[bi], a))
+				return
+			}
+			m.Correct++
+			if factual {
+				m.CorrectOnTrue++
+			} else {
+				m.CorrectOnFalse++
+			}
+		})
 	}
 	m.Accuracy = ratio(m.Correct, m.Pairs)
 	return m, nil
@@ -162,4 +152,19 @@ func trunc(s string) string {
 		return s[:140]
 	}
 	return s
+}
+
+// eachAnswer calls fn for every correct and every incorrect answer of a
+// TruthfulQA row ("; "-separated in columns ci and ii).
+func eachAnswer(r []string, ci, ii int, fn func(answer string, factual bool)) {
+	for _, pass := range []struct {
+		answers string
+		factual bool
+	}{{r[ci], true}, {r[ii], false}} {
+		for _, a := range strings.Split(pass.answers, "; ") {
+			if a = strings.TrimSpace(a); a != "" {
+				fn(a, pass.factual)
+			}
+		}
+	}
 }

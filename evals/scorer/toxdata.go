@@ -246,17 +246,10 @@ func MeasureFactualityHeldOut(path string) (FactualityHeldOut, error) {
 			continue
 		}
 		m.Questions++
-		for _, pass := range []struct {
-			answers string
-			factual bool
-		}{{r[ci], true}, {r[ii], false}} {
-			for _, a := range strings.Split(pass.answers, "; ") {
-				if a = strings.TrimSpace(a); a != "" {
-					scores = append(scores, FactualityOffline(r[qi], a, r[bi], nil).Score)
-					labels = append(labels, pass.factual)
-				}
-			}
-		}
+		eachAnswer(r, ci, ii, func(a string, factual bool) {
+			scores = append(scores, FactualityOffline(r[qi], a, r[bi], nil).Score)
+			labels = append(labels, factual)
+		})
 	}
 	m.Pairs = len(scores)
 	correct := make([]bool, len(scores))

@@ -117,3 +117,15 @@ func (l List) Count(s Severity) int {
 	}
 	return n
 }
+
+// Blocking returns the diagnostics that block a change: errors (an invalid
+// spec, a policy that does not compile) and unwaived denials.
+func (l List) Blocking() List {
+	var out List
+	for _, d := range l {
+		if d.Severity == Error || d.Severity == Deny {
+			out = append(out, d)
+		}
+	}
+	return out
+}
