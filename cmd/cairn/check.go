@@ -41,7 +41,7 @@ Exit codes: 0 clean (warnings allowed), 1 policy denials (or warnings with --fai
 			if err != nil {
 				return err
 			}
-			opts := diagfmt.Options{ToolVersion: version, PathPrefix: withSlash(repoPrefix(dir))}
+			opts := diagfmt.Options{ToolVersion: version, PathPrefix: withSlash(repoPrefix(dir)), Root: dir, FallbackFile: mainSpecFile(dir)}
 			for _, p := range c.Policies {
 				opts.Rules = append(opts.Rules, diagfmt.Rule{ID: p.ID, Title: p.Title, Description: p.Description})
 			}

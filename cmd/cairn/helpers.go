@@ -144,3 +144,16 @@ func progress(w io.Writer, what string) (update func(done, total int), finish fu
 		fmt.Fprintf(w, "%s: %d/%d cases\n", what, done, total)
 	}, func() {}
 }
+
+// mainSpecFile is the repo's first root .cue file ("cairn.cue" when there is
+// one), where output formats that need a file place repo-wide findings.
+func mainSpecFile(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, "cairn.cue")); err == nil {
+		return "cairn.cue"
+	}
+	m, _ := filepath.Glob(filepath.Join(dir, "*.cue"))
+	if len(m) > 0 {
+		return filepath.Base(m[0])
+	}
+	return ""
+}

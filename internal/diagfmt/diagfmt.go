@@ -37,6 +37,13 @@ type Options struct {
 	PathPrefix string
 	// Title heads markdown and names the JUnit suite; "cairn check" if empty.
 	Title string
+	// Root is the spec repo on disk: SARIF columns are converted from bytes
+	// to Unicode code points by reading the line there (as columnKind says).
+	Root string
+	// FallbackFile is where a diagnostic without a position is located in
+	// SARIF (GitHub code scanning rejects results without a location):
+	// the repo's main spec file, relative to the repo.
+	FallbackFile string
 }
 
 // Write writes l to w in the named format.

@@ -3,7 +3,10 @@ package diagfmt
 import (
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cairn-dev/cairn/internal/diag"
 )
@@ -16,8 +19,9 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
+	Tool       sarifTool     `json:"tool"`
+	ColumnKind string        `json:"columnKind"`
+	Results    []sarifResult `json:"results"`
 }
 
 type sarifTool struct {
@@ -40,6 +44,7 @@ type sarifRule struct {
 	Name             string        `json:"name,omitempty"`
 	ShortDescription *sarifMessage `json:"shortDescription,omitempty"`
 	FullDescription  *sarifMessage `json:"fullDescription,omitempty"`
+	HelpURI          string        `json:"helpUri"`
 }
 
 type sarifResult struct {
@@ -99,7 +104,7 @@ func writeSARIF(w io.Writer, l diag.List, opts Options) error {
 	driver := sarifDriver{Name: "cairn", Version: opts.ToolVersion, InformationURI: "https://github.com/cairn-dev/cairn", Rules: []sarifRule{}}
 	for i, r := range rs {
 		index[r.ID] = i
-		sr := sarifRule{ID: r.ID}
+		sr := sarifRule{ID: r.ID, HelpURI: helpURI(r.ID)}
 		if r.Title != "" {
 			sr.ShortDescription = &sarifMessage{Text: r.Title}
 		}
@@ -108,7 +113,8 @@ func writeSARIF(w io.Writer, l diag.List, opts Options) error {
 		}
 		driver.Rules = append(driver.Rules, sr)
 	}
-	run := sarifRun{Tool: sarifTool{Driver: driver}, Results: []sarifResult{}}
+	run := sarifRun{Tool: sarifTool{Driver: driver}, ColumnKind: "unicodeCodePoints", Results: []sarifResult{}}
+	lines := lineCache{root: opts.Root}
 	for _, d := range l {
 		res := sarifResult{RuleID: d.Code, RuleIndex: index[d.Code], Level: sarifLevel(d.Severity), Message: sarifMessage{Text: d.Message}}
 		var loc sarifLocation
@@ -117,9 +123,14 @@ func writeSARIF(w io.Writer, l diag.List, opts Options) error {
 			if d.Pos.Line > 0 {
 				loc.PhysicalLocation.Region = &sarifRegion{StartLine: d.Pos.Line}
 				if d.Pos.Col > 0 {
-					loc.PhysicalLocation.Region.StartColumn = d.Pos.Col
+					loc.PhysicalLocation.Region.StartColumn = lines.codePointColumn(d.Pos)
 				}
 			}
+		} else if opts.FallbackFile != "" {
+			// Every result needs a location for code scanning: the repo's main
+			// spec file, with the object named logically below.
+			loc.PhysicalLocation = &sarifPhysical{ArtifactLocation: sarifArtifact{URI: uriPath(opts.PathPrefix + opts.FallbackFile)},
+				Region: &sarifRegion{StartLine: 1}}
 		}
 		if d.Object != "" {
 			loc.LogicalLocations = []sarifLogical{{FullyQualifiedName: where(d), Kind: "object"}}
@@ -141,4 +152,41 @@ func writeSARIF(w io.Writer, l diag.List, opts Options) error {
 func uriPath(p string) string {
 	r := strings.NewReplacer("%", "%25", " ", "%20", "#", "%23", "?", "%3F")
 	return r.Replace(p)
+}
+
+// helpURI links a rule to where it is defined: a built-in policy's Rego, or
+// the catalog of compiler codes.
+func helpURI(id string) string {
+	const repo = "https://github.com/cairn-dev/cairn/blob/main/"
+	if len(id) == 4 && id[0] == 'E' {
+		return repo + "compiler/codes.go"
+	}
+	return repo + "policies/lib/" + id + ".rego"
+}
+
+// lineCache reads spec files once to turn byte columns into code points.
+type lineCache struct {
+	root  string
+	files map[string][]string
+}
+
+func (c *lineCache) codePointColumn(p diag.Position) int {
+	if c.root == "" {
+		return p.Col
+	}
+	if c.files == nil {
+		c.files = map[string][]string{}
+	}
+	ls, ok := c.files[p.File]
+	if !ok {
+		data, err := os.ReadFile(filepath.Join(c.root, filepath.FromSlash(p.File)))
+		if err == nil && len(data) <= 4<<20 {
+			ls = strings.Split(string(data), "\n")
+		}
+		c.files[p.File] = ls
+	}
+	if p.Line < 1 || p.Line > len(ls) || p.Col-1 > len(ls[p.Line-1]) {
+		return p.Col
+	}
+	return utf8.RuneCountInString(ls[p.Line-1][:p.Col-1]) + 1
 }
