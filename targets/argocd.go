@@ -1,5 +1,10 @@
 package targets
 
+import (
+	"maps"
+	"slices"
+)
+
 // renderArgoCD writes an Argo CD Application that syncs the rendered
 // Kubernetes and KServe manifests. Only those folders are included: the
 // Prometheus rules, Terraform and workflow files are not Kubernetes objects.
@@ -38,7 +43,9 @@ func renderArgoCD(r *run) error {
 					"include": "{kserve/*.yaml,kubernetes/*/*.yaml}",
 				},
 			},
-			"destination": map[string]any{"server": "https://kubernetes.default.svc"},
+			// CreateNamespace needs a destination namespace; each manifest
+			// names its own, so this is only the default for any that do not.
+			"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": r.defaultNamespace()},
 			"syncPolicy": map[string]any{
 				"automated":   map[string]any{"prune": true, "selfHeal": true},
 				"syncOptions": []any{"CreateNamespace=true"},
@@ -47,4 +54,16 @@ func renderArgoCD(r *run) error {
 	}
 	r.add("argocd/application.yaml", r.yamlDocs(app))
 	return nil
+}
+
+// defaultNamespace is the namespace of the first deployment by name, else
+// the project's name: Argo CD's destination.namespace, which CreateNamespace
+// needs.
+func (r *run) defaultNamespace() string {
+	for _, name := range slices.Sorted(maps.Keys(r.b.Deployments)) {
+		if ns := r.b.Deployments[name].Namespace; ns != "" {
+			return ns
+		}
+	}
+	return r.b.Project.Name
 }

@@ -363,3 +363,24 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 }
+
+// SageMaker has no predefined CPU target-tracking metric: a cpu autoscaling
+// policy tracks the variant's CloudWatch CPUUtilization instead, and the
+// Terraform files pin the providers they need.
+func TestSageMakerCPUAutoscalingAndProviders(t *testing.T) {
+	in := fixtureInput()
+	in.Bundle.Deployments["fraud-sm"].Autoscaling = &compiler.Autoscaling{Min: 1, Max: 4, Metric: "cpu", Target: 60}
+	files := fileMap(mustRender(t, in, TargetTerraform))
+	tf := string(files["terraform/fraud-sm.tf"])
+	for _, want := range []string{"customized_metric_specification", `metric_name = "CPUUtilization"`, `namespace   = "/aws/sagemaker/Endpoints"`} {
+		if !strings.Contains(tf, want) {
+			t.Errorf("fraud-sm.tf lacks %q:\n%s", want, tf)
+		}
+	}
+	if strings.Contains(tf, "CPUUtilizationNormalized") {
+		t.Error("a predefined metric type that does not exist")
+	}
+	if v := string(files["terraform/versions.tf"]); !strings.Contains(v, `source  = "hashicorp/aws"`) || !strings.Contains(v, "required_providers") {
+		t.Errorf("versions.tf:\n%s", v)
+	}
+}

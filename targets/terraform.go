@@ -25,6 +25,7 @@ type tfVariable struct {
 // a variables.tf declaring the inputs they use.
 func renderTerraform(r *run) error {
 	vars := map[string]tfVariable{}
+	providers := map[string]bool{}
 	for _, d := range r.deployments("sagemaker", "vertex") {
 		if d.Model == "" {
 			r.errorf("deployments/"+d.Name, "target", "deployment %s: target %s serves models", d.Name, d.Target)
@@ -37,10 +38,25 @@ func renderTerraform(r *run) error {
 		f := hclwrite.NewEmptyFile()
 		if d.Target == "sagemaker" {
 			r.sagemaker(f.Body(), d, m, ro, vars)
+			providers["aws"] = true
 		} else {
 			r.vertex(f.Body(), d, m, ro, vars)
+			providers["google"] = true
 		}
 		r.add("terraform/"+d.Name+".tf", r.hclFile(f))
+	}
+	if len(providers) > 0 {
+		// The providers these resources need, pinned to the major versions
+		// whose schemas the files follow.
+		f := hclwrite.NewEmptyFile()
+		tb := f.Body().AppendNewBlock("terraform", nil).Body()
+		tb.SetAttributeValue("required_version", cty.StringVal(">= 1.5"))
+		rp := tb.AppendNewBlock("required_providers", nil).Body()
+		source := map[string][2]string{"aws": {"hashicorp/aws", ">= 5.0, < 7.0"}, "google": {"hashicorp/google", ">= 5.0, < 7.0"}}
+		for _, p := range slices.Sorted(maps.Keys(providers)) {
+			rp.SetAttributeValue(p, cty.ObjectVal(map[string]cty.Value{"source": cty.StringVal(source[p][0]), "version": cty.StringVal(source[p][1])}))
+		}
+		r.add("terraform/versions.tf", r.hclFile(f))
 	}
 	if len(vars) > 0 {
 		f := hclwrite.NewEmptyFile()
@@ -194,13 +210,23 @@ func (r *run) sagemaker(body *hclwrite.Body, d *compiler.Deployment, m *compiler
 		}
 		tt := p.AppendNewBlock("target_tracking_scaling_policy_configuration", nil).Body()
 		tt.SetAttributeValue("target_value", cty.NumberFloatVal(a.Target))
-		pm := tt.AppendNewBlock("predefined_metric_specification", nil).Body()
-		// SageMaker's predefined target-tracking metrics.
-		metric := "SageMakerVariantInvocationsPerInstance"
 		if a.Metric == "cpu" {
-			metric = "SageMakerVariantCPUUtilizationNormalized"
+			// CPU has no predefined SageMaker target-tracking metric: the
+			// variant's CloudWatch CPUUtilization, averaged.
+			cm := tt.AppendNewBlock("customized_metric_specification", nil).Body()
+			cm.SetAttributeValue("metric_name", cty.StringVal("CPUUtilization"))
+			cm.SetAttributeValue("namespace", cty.StringVal("/aws/sagemaker/Endpoints"))
+			cm.SetAttributeValue("statistic", cty.StringVal("Average"))
+			for _, dim := range []struct{ name, value string }{{"EndpointName", d.Name}, {"VariantName", "v" + ro.Stable.Version}} {
+				db := cm.AppendNewBlock("dimensions", nil).Body()
+				db.SetAttributeValue("name", cty.StringVal(dim.name))
+				db.SetAttributeValue("value", cty.StringVal(dim.value))
+			}
+		} else {
+			// rps and concurrency: SageMaker's predefined invocations metric.
+			pm := tt.AppendNewBlock("predefined_metric_specification", nil).Body()
+			pm.SetAttributeValue("predefined_metric_type", cty.StringVal("SageMakerVariantInvocationsPerInstance"))
 		}
-		pm.SetAttributeValue("predefined_metric_type", cty.StringVal(metric))
 	}
 }
 
