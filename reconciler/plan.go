@@ -784,8 +784,18 @@ func (pl *planner) render() error {
 		pl.add(a)
 	}
 	held := pl.heldDeploymentFiles()
+	// The Argo CD Application needs the repository URL, which `cairn render
+	// --repo-url` may have been given and apply may not know: an apply that
+	// renders no Application leaves the one on disk alone.
+	argo := false
+	for _, f := range files {
+		argo = argo || strings.HasPrefix(f.Path, RenderedDir+"/"+targets.Dir(targets.TargetArgoCD))
+	}
 	for _, c := range changes {
 		if c.Status != "extra" || c.Foreign {
+			continue
+		}
+		if !argo && strings.HasPrefix(c.Path, targets.Dir(targets.TargetArgoCD)) {
 			continue
 		}
 		obj := RenderedDir + "/" + c.Path
