@@ -14,6 +14,8 @@ type RenderOptions struct {
 	Out  string   // the rendered tree (default <dir>/rendered)
 	Only []string // render only these targets: read and write only their files
 	Git  targets.GitSource
+	// CairnRef is the cairn release the rendered workflow pins ("" = main).
+	CairnRef string
 }
 
 // Rendered is what a render produces, limited to the targets asked for.
@@ -35,7 +37,7 @@ func Render(ctx context.Context, c *Checked, view targets.View, opts RenderOptio
 	if bl := c.Blocking(); len(bl) > 0 {
 		return nil, &DeniedError{Diagnostics: bl}
 	}
-	res, err := targets.RenderWithNotes(targets.Input{Bundle: c.Bundle, State: view, Git: opts.Git})
+	res, err := targets.RenderWithNotes(targets.Input{Bundle: c.Bundle, State: view, Git: opts.Git, CairnRef: opts.CairnRef})
 	if err != nil {
 		return nil, err
 	}

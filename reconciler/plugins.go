@@ -26,6 +26,8 @@ type PluginOptions struct {
 	// Git says where the rendered tree is committed (the Argo CD Application
 	// points at it); without a RepoURL no Application is rendered.
 	Git targets.GitSource
+	// CairnRef is the cairn release the rendered workflow pins ("" = main).
+	CairnRef string
 
 	// Eval runner settings (see evals.Options).
 	Parallel  int
@@ -203,7 +205,7 @@ type RenderPlugin struct {
 
 // Render returns the files to write under the spec repo (paths start with "rendered/").
 func (p *RenderPlugin) Render(ctx context.Context, b *compiler.Bundle, view targets.View) ([]File, error) {
-	res, err := targets.RenderWithNotes(targets.Input{Bundle: b, State: view, Git: p.Opts.Git})
+	res, err := targets.RenderWithNotes(targets.Input{Bundle: b, State: view, Git: p.Opts.Git, CairnRef: p.Opts.CairnRef})
 	if err != nil {
 		return nil, err
 	}

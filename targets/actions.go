@@ -28,13 +28,25 @@ type step struct {
 // so that it does not join the top-of-the-hour rush).
 const ActionsSchedule = "17 * * * *"
 
-// renderActions writes a GitHub Actions workflow: check and plan on pull
-// requests; reconcile once and write the audit report on a schedule.
+// actionRef is the cairn ref the rendered workflow uses for the action and
+// the CLI alike: the release that rendered it (Input.CairnRef), else main.
+func (r *run) actionRef() string {
+	if r.in.CairnRef != "" {
+		return r.in.CairnRef
+	}
+	return "main"
+}
+
+// renderActions writes a GitHub Actions workflow: on pull requests cairn's
+// own action (check with annotations and SARIF, the sticky plan comment and
+// check run), then `render --check` against the shared state; on a schedule
+// `reconcile --once --repo .` and the audit report. Copy it to
+// .github/workflows/ at the repository root, where GitHub runs workflows.
 func renderActions(r *run) error {
 	setup := []step{
 		{Name: "Check out", Uses: "actions/checkout@v4", With: map[string]string{"fetch-depth": "0"}},
 		{Name: "Set up Go", Uses: "actions/setup-go@v5", With: map[string]string{"go-version": "1.26"}},
-		{Name: "Install cairn", Run: "go install github.com/cairn-dev/cairn/cmd/cairn@latest"},
+		{Name: "Install cairn", Run: "go install github.com/cairn-dev/cairn/cmd/cairn@" + r.actionRef()},
 	}
 	env := map[string]string{"CAIRN_STATE": "${{ secrets.CAIRN_STATE }}"}
 	wf := workflow{
@@ -44,21 +56,23 @@ func renderActions(r *run) error {
 			"schedule":          []any{map[string]any{"cron": ActionsSchedule}},
 			"workflow_dispatch": map[string]any{},
 		},
-		Permissions: map[string]any{"contents": "read", "pull-requests": "write", "checks": "write"},
+		Permissions: map[string]any{"contents": "read", "pull-requests": "write", "checks": "write", "security-events": "write"},
 		Concurrency: map[string]any{"group": "cairn-${{ github.ref }}", "cancel-in-progress": false},
 		Jobs: map[string]job{
 			"pr": {
 				Name: "check and plan", If: "github.event_name == 'pull_request'", RunsOn: "ubuntu-latest",
-				Steps: append(append([]step{}, setup...),
-					step{Name: "Check specs and policies", Run: "cairn check --format github ."},
-					step{Name: "Plan", Run: "cairn plan --format markdown . >> \"$GITHUB_STEP_SUMMARY\"", Env: env},
-					step{Name: "Rendered targets are current", Run: "cairn render --check ."},
-				),
+				Steps: []step{
+					{Name: "Check out", Uses: "actions/checkout@v4", With: map[string]string{"fetch-depth": "0"}},
+					// check (annotations, SARIF to code scanning) and `cairn pr`
+					// (sticky plan comment, check run), with the shared state.
+					{Name: "cairn", Uses: "cairn-dev/cairn@" + r.actionRef(), Env: env},
+					{Name: "Rendered targets are current", Run: "cairn render --check .", Env: env},
+				},
 			},
 			"reconcile": {
 				Name: "reconcile and audit", If: "github.event_name != 'pull_request'", RunsOn: "ubuntu-latest",
 				Steps: append(append([]step{}, setup...),
-					step{Name: "Reconcile", Run: "cairn reconcile --once .", Env: env},
+					step{Name: "Reconcile", Run: "cairn reconcile --once --repo .", Env: env},
 					step{Name: "Audit report", Run: "cairn audit report . > audit-report.md", Env: env},
 					step{Name: "Upload audit report", Uses: "actions/upload-artifact@v4", With: map[string]string{"name": "cairn-audit-report", "path": "audit-report.md"}},
 				),

@@ -23,6 +23,9 @@ type Input struct {
 	// Git names where the rendered tree is committed; the Argo CD Application
 	// points at it. Without a RepoURL no Application is rendered.
 	Git GitSource
+	// CairnRef is the cairn release (a tag such as "v0.3.0") the rendered
+	// workflow installs and uses as its action; "" means main.
+	CairnRef string
 }
 
 // GitSource locates the rendered tree in git.

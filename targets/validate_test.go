@@ -175,13 +175,15 @@ func TestWorkflowAndArgoCD(t *testing.T) {
 	runs := func(jobName string) string {
 		var b strings.Builder
 		for _, s := range dig(wf, "jobs", jobName, "steps").([]any) {
-			fmt.Fprintln(&b, s.(map[string]any)["run"])
+			fmt.Fprintln(&b, s.(map[string]any)["run"], s.(map[string]any)["uses"])
 		}
 		return b.String()
 	}
 	for job, cmds := range map[string][]string{
-		"pr":        {"cairn check", "cairn plan"},
-		"reconcile": {"cairn reconcile --once", "cairn audit report"},
+		// The pull-request job uses cairn's own action (check, SARIF, cairn pr)
+		// at the ref it installs, and checks the rendered tree against the state.
+		"pr":        {"cairn-dev/cairn@main", "cairn render --check"},
+		"reconcile": {"cairn reconcile --once --repo .", "cairn audit report", "cmd/cairn@main"},
 	} {
 		for _, c := range cmds {
 			if !strings.Contains(runs(job), c) {

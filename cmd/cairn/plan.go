@@ -111,6 +111,7 @@ func planOptions(cmd *cobra.Command, dir string, st state.Store, approvals int, 
 	var mu sync.Mutex
 	return reconciler.Plugins(st, reconciler.PluginOptions{
 		InProcess: evalInProcess(),
+		CairnRef:  releaseRef(),
 		Progress: func(suite string, done, total int) {
 			mu.Lock()
 			update, ok := bars[suite]

@@ -73,7 +73,7 @@ Exit codes: 0 ok, 1 stale files, a render error, an invalid spec or a policy den
 				return exitf(exitUsage, "render: %v", err)
 			}
 			git := renderGitSource(dir, out, repoURL, revision)
-			res, err := pipeline.Render(cmd.Context(), c, view, pipeline.RenderOptions{Out: out, Only: only, Git: git})
+			res, err := pipeline.Render(cmd.Context(), c, view, pipeline.RenderOptions{Out: out, Only: only, Git: git, CairnRef: releaseRef()})
 			if err != nil {
 				return pipelineError(cmd.ErrOrStderr(), "render", err)
 			}

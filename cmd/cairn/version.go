@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -35,4 +36,13 @@ func newVersionCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
 	return cmd
+}
+
+// releaseRef is this binary's release tag for the rendered workflow to pin
+// ("" for a development build: the workflow then follows main).
+func releaseRef() string {
+	if strings.HasPrefix(version, "v") {
+		return version
+	}
+	return ""
 }
