@@ -22,6 +22,10 @@ func WritePlan(w io.Writer, p *Plan, format string) error {
 	case FormatText, "":
 		return writeText(w, p)
 	case FormatJSON:
+		s := p.Summarize()
+		out := *p
+		out.Summary = &s
+		p = &out
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false) // ">= 0.92" stays readable

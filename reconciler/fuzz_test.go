@@ -10,9 +10,9 @@ import (
 // panic, and a plan it accepts has a bundle hash, a state reference and
 // known actions only.
 func FuzzDecodePlan(f *testing.F) {
-	f.Add(`{"format_version": 1, "bundle_hash": "sha256:ab", "state": {"lineage": "", "serial": 0, "fingerprint": "sha256:cd"}, "approvals": 0, "actions": []}`)
-	f.Add(`{"format_version": 1, "bundle_hash": "sha256:ab", "state": {"fingerprint": "x"}, "actions": [{"type": "move_model_alias", "object": "models/m", "status": "ready"}]}`)
-	f.Add(`{"format_version": 1, "steps": []}`)
+	f.Add(`{"format_version": "2.0", "bundle_hash": "sha256:ab", "state": {"lineage": "", "serial": 0, "fingerprint": "sha256:cd"}, "approvals": 0, "actions": []}`)
+	f.Add(`{"format_version": "2.0", "bundle_hash": "sha256:ab", "state": {"fingerprint": "x"}, "actions": [{"type": "move_model_alias", "object": "models/m", "status": "ready"}]}`)
+	f.Add(`{"format_version": "2.0", "steps": []}`)
 	f.Add(`{oops`)
 	f.Add(`[]`)
 	f.Fuzz(func(t *testing.T, data string) {

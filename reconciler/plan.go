@@ -28,8 +28,13 @@ import (
 	"github.com/cairn-dev/cairn/targets"
 )
 
-// FormatVersion of the plan JSON; bump when its shape changes.
+// FormatVersion of the audit report JSON; bump when its shape changes.
 const FormatVersion = 1
+
+// PlanFormatVersion is the version of the plan JSON (`plan --format json`,
+// saved plan files), documented by docs/plan.schema.json: the major number
+// changes when a reader must change.
+const PlanFormatVersion = "2.0"
 
 // CodeVersionNotBumped: a prompt's content changed but its version did not.
 const CodeVersionNotBumped = "E100"
@@ -107,7 +112,7 @@ func (a Action) Key() string {
 // is made against one bundle and one state (State); Apply refuses it when
 // either changed since, as Terraform refuses a stale saved plan.
 type Plan struct {
-	FormatVersion int      `json:"format_version"`
+	FormatVersion string   `json:"format_version"`
 	BundleHash    string   `json:"bundle_hash"`
 	State         StateRef `json:"state"`
 	Approvals     int      `json:"approvals"`
@@ -118,6 +123,8 @@ type Plan struct {
 	// and Apply changes nothing.
 	Denied  bool     `json:"denied,omitempty"`
 	Actions []Action `json:"actions"`
+	// Summary counts the actions; written, derived again on reading.
+	Summary *Summary `json:"summary,omitempty"`
 }
 
 // Denials returns the policy results that block the plan: errors and
@@ -232,7 +239,7 @@ func BuildPlan(ctx context.Context, b *compiler.Bundle, st state.Ops, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{FormatVersion: FormatVersion, BundleHash: b.Hash(), State: ref, Approvals: opts.Approvals, Actions: []Action{}}
+	p := &Plan{FormatVersion: PlanFormatVersion, BundleHash: b.Hash(), State: ref, Approvals: opts.Approvals, Actions: []Action{}}
 	if len(opts.Policy) > 0 {
 		p.Policy = append(diag.List{}, opts.Policy...)
 		p.Policy.Sort()

@@ -81,8 +81,8 @@ func DecodePlan(name string, r io.Reader) (*Plan, error) {
 		return nil, &PlanFileError{name, "trailing data after the plan"}
 	}
 	switch {
-	case p.FormatVersion != FormatVersion:
-		return nil, &PlanFileError{name, fmt.Sprintf("format_version %d, this cairn reads %d", p.FormatVersion, FormatVersion)}
+	case p.FormatVersion != PlanFormatVersion:
+		return nil, &PlanFileError{name, fmt.Sprintf("format_version %q, this cairn reads %q", truncate(p.FormatVersion, 20), PlanFormatVersion)}
 	case !strings.HasPrefix(p.BundleHash, "sha256:"):
 		return nil, &PlanFileError{name, "no bundle_hash"}
 	case p.State.Fingerprint == "":
@@ -99,6 +99,7 @@ func DecodePlan(name string, r io.Reader) (*Plan, error) {
 	if p.Actions == nil {
 		p.Actions = []Action{}
 	}
+	p.Summary = nil // derived, not trusted from the file
 	return &p, nil
 }
 

@@ -198,15 +198,15 @@ func hostileCorpus() []hostile {
 	for _, p := range []struct{ name, content, want string }{
 		{"garbage", "{oops", "not a cairn plan: invalid JSON at line 1, column 2"},
 		{"array", "[]", "not a cairn plan"},
-		{"wrong-version", `{"format_version": 99, "bundle_hash": "sha256:a", "state": {"fingerprint": "f"}, "actions": []}`, "format_version 99"},
-		{"unknown-action", `{"format_version": 1, "bundle_hash": "sha256:a", "state": {"fingerprint": "f"}, "actions": [{"type": "rm_rf", "status": "ready"}]}`, `unknown type "rm_rf"`},
-		{"no-state", `{"format_version": 1, "bundle_hash": "sha256:a", "actions": []}`, "no state reference"},
-		{"odd-status", `{"format_version": 1, "bundle_hash": "sha256:a", "state": {"fingerprint": "f"}, "actions": [{"type": "run_eval", "status": "yes please"}]}`, "neither ready nor blocked"},
+		{"wrong-version", `{"format_version": "99.0", "bundle_hash": "sha256:a", "state": {"fingerprint": "f"}, "actions": []}`, `format_version "99.0"`},
+		{"unknown-action", `{"format_version": "2.0", "bundle_hash": "sha256:a", "state": {"fingerprint": "f"}, "actions": [{"type": "rm_rf", "status": "ready"}]}`, `unknown type "rm_rf"`},
+		{"no-state", `{"format_version": "2.0", "bundle_hash": "sha256:a", "actions": []}`, "no state reference"},
+		{"odd-status", `{"format_version": "2.0", "bundle_hash": "sha256:a", "state": {"fingerprint": "f"}, "actions": [{"type": "run_eval", "status": "yes please"}]}`, "neither ready nor blocked"},
 	} {
 		add(hostile{"apply-plan/" + p.name, write("p.plan", p.content), []string{"apply", "p.plan", "repo"}, 3, p.want})
 	}
 	add(hostile{"apply-plan/huge", sparse("huge.plan", 70<<20), []string{"apply", "huge.plan", "repo"}, 3, "larger than"})
-	add(hostile{"apply-plan/stale", write("stale.plan", `{"format_version": 1, "bundle_hash": "sha256:0000", "state": {"fingerprint": "sha256:1"}, "actions": []}`),
+	add(hostile{"apply-plan/stale", write("stale.plan", `{"format_version": "2.0", "bundle_hash": "sha256:0000", "state": {"fingerprint": "sha256:1"}, "actions": []}`),
 		[]string{"apply", "stale.plan", "repo"}, 5, "the saved plan is stale: the specs changed"})
 	return cs
 }

@@ -51,7 +51,7 @@ func exitf(code int, format string, args ...any) error {
 // (cmd/cairn/<name>.go); adding a command is a new file and a line here.
 var commands = []func() *cobra.Command{
 	newInitCmd, newVetCmd, newCompileCmd, newSchemaCmd, newCheckCmd, newPolicyCmd,
-	newRegistryCmd, newPromptsCmd, newPlanCmd, newApplyCmd, newEvalCmd, newRenderCmd,
+	newRegistryCmd, newPromptsCmd, newPlanCmd, newShowCmd, newApplyCmd, newEvalCmd, newRenderCmd,
 	newRAGCmd, newDataCmd, newDriftCmd, newAuditCmd, newReconcileCmd, newPRCmd,
 	newWorkerCmd, newVersionCmd,
 }
