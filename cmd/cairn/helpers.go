@@ -157,3 +157,15 @@ func mainSpecFile(dir string) string {
 	}
 	return ""
 }
+
+// emptyList is a read-only list command's answer where no state exists
+// yet: nothing is registered, said in the format asked for.
+func emptyList(cmd *cobra.Command, format, what string) func() error {
+	return func() error {
+		if format == "json" {
+			return writeJSON(cmd.OutOrStdout(), []any{})
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "no %s registered\n", what)
+		return nil
+	}
+}

@@ -37,14 +37,7 @@ func newPromptsCmd() *cobra.Command {
 			if err := checkFormat(cmd, format, "text", "json"); err != nil {
 				return err
 			}
-			empty := func() error {
-				if format == "json" {
-					return writeJSON(cmd.OutOrStdout(), []any{})
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), "no prompt versions registered")
-				return nil
-			}
-			return withStateRead(cmd, stateFlag, repoDir(args), empty, func(ctx context.Context, st state.Store) error {
+			return withStateRead(cmd, stateFlag, repoDir(args), emptyList(cmd, format, "prompt versions"), func(ctx context.Context, st state.Store) error {
 				vs, err := st.ListPromptVersions(ctx, "")
 				if err != nil {
 					return exitf(exitDenied, "%v", err)

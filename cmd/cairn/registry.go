@@ -143,14 +143,7 @@ versions registered: that is the answer, and no state is created.`,
 			if err := checkFormat(cmd, format, "text", "json"); err != nil {
 				return err
 			}
-			empty := func() error {
-				if format == "json" {
-					return writeJSON(cmd.OutOrStdout(), []any{})
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), "no model versions registered")
-				return nil
-			}
-			return withStateRead(cmd, stateFlag, repoDir(args), empty, func(ctx context.Context, st state.Store) error {
+			return withStateRead(cmd, stateFlag, repoDir(args), emptyList(cmd, format, "model versions"), func(ctx context.Context, st state.Store) error {
 				vs, err := st.ListModelVersions(ctx, model)
 				if err != nil {
 					return exitf(exitDenied, "%v", err)
