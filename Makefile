@@ -56,7 +56,7 @@ bench:
 
 # The offline scorers' quality on the labelled sets in ../shared/data.
 measure:
-	$(GO) run ./evals/cmd/evalmeasure -toxicity ../shared/data/toxicity/surge-toxicity_en.csv \
+	$(GO) run ./cmd/evalmeasure -toxicity ../shared/data/toxicity/surge-toxicity_en.csv \
 		-toxicity-heldout ../shared/data/toxicity/davidson-labeled_data.csv \
 		-factuality ../shared/data/factuality/truthfulqa-first600.csv
 

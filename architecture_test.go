@@ -26,7 +26,7 @@ var layers = []struct {
 	{"compiler", 1},
 	// Stages over a Bundle.
 	{"internal/diagfmt", 2}, {"policies", 2}, {"data", 2}, {"rag", 2}, {"targets", 2},
-	{"evals/provider", 2}, {"evals/scorer", 2}, {"evals/cmd", 2},
+	{"evals/provider", 2}, {"evals/scorer", 2},
 	{"evals", 3},
 	// Planning and applying.
 	{"reconciler", 4},

@@ -15,7 +15,7 @@ import (
 
 // The linear toxicity classifier: logistic regression over hashed word
 // unigrams, word bigrams and character 3–5-grams of the normalised tokens,
-// trained in Go (evals/cmd/toxtrain) on the Davidson et al. tweets and the
+// trained in Go (cmd/toxtrain) on the Davidson et al. tweets and the
 // Surge AI set, both MIT-licensed (see lexicon/toxlr.json for the data's
 // SHA-256, the held-out split, the hyperparameters and the cross-validated
 // figures). The weights ship as data: lexicon/toxlr.bin.gz.

@@ -1,6 +1,6 @@
 // Command evalmeasure measures cairn's offline scorers on labelled data:
 //
-//	go run ./evals/cmd/evalmeasure -toxicity ../shared/data/toxicity/surge-toxicity_en.csv \
+//	go run ./cmd/evalmeasure -toxicity ../shared/data/toxicity/surge-toxicity_en.csv \
 //	    -factuality ../shared/data/factuality/truthfulqa-first600.csv
 //
 // It prints precision, recall and F1 of the offline toxicity classifier, and

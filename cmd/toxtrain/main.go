@@ -4,7 +4,7 @@
 // out a fifth of each (the rows whose text hashes to 0 mod 5) that neither
 // training nor cross-validation sees; `make measure` reports on them.
 //
-//	go run ./evals/cmd/toxtrain -davidson ../shared/data/toxicity/davidson-labeled_data.csv \
+//	go run ./cmd/toxtrain -davidson ../shared/data/toxicity/davidson-labeled_data.csv \
 //	    -surge ../shared/data/toxicity/surge-toxicity_en.csv -out evals/scorer/lexicon
 package main
 
