@@ -2,6 +2,9 @@ package compiler
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/cairn-dev/cairn/internal/diag"
 )
@@ -413,4 +416,43 @@ func (b *Bundle) addSecret(f SecretFinding) {
 		b.FieldPos = map[string]Position{}
 	}
 	b.FieldPos[fmt.Sprintf("%s.secret_findings[%d]", f.Object, i)] = Position{File: f.File, Line: f.Line, Col: f.Col}
+}
+
+// SecretsIn returns the credentials found in what the named objects send to
+// a provider or an index: the data files the compiler scanned (eval
+// datasets, RAG documents) and, for prompts, their template and messages.
+// Commands that send data out (eval, rag build) refuse when it is not empty,
+// as plan and apply refuse the no_secrets denial.
+func (b *Bundle) SecretsIn(objects ...string) []SecretFinding {
+	var out []SecretFinding
+	for _, obj := range objects {
+		for _, f := range b.SecretFindings {
+			if f.Object == obj {
+				out = append(out, f)
+			}
+		}
+		kind, name, _ := strings.Cut(obj, "/")
+		p := b.Prompts[name]
+		if kind != "prompts" || p == nil {
+			continue
+		}
+		texts := map[string]string{"template": p.Template}
+		for i, m := range p.Messages {
+			texts[fmt.Sprintf("messages.%d.content", i)] = m.Content
+		}
+		for _, field := range slices.Sorted(maps.Keys(texts)) {
+			if k, _ := diag.SecretKind(texts[field]); k != "" {
+				pos := b.Position(obj + "." + field)
+				if !pos.IsValid() {
+					pos = p.Pos
+				}
+				out = append(out, SecretFinding{Object: obj, Field: field, File: pos.File, Line: pos.Line, Col: pos.Col, Kind: k})
+			}
+		}
+	}
+	return out
+}
+
+func (f SecretFinding) String() string {
+	return fmt.Sprintf("%s:%d:%d: %s %s contains what looks like %s", f.File, f.Line, f.Col, f.Object, f.Field, f.Kind)
 }

@@ -73,6 +73,21 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 				}
 				sort.Strings(suites)
 			}
+			// A dataset row, document or template holding a credential is
+			// never sent to a provider.
+			var objs []string
+			for _, s := range suites {
+				objs = append(objs, "evals/"+s)
+				if p := b.Prompts[b.Evals[s].Target.Prompt]; p != nil {
+					objs = append(objs, "prompts/"+p.Name)
+					if p.RAG != "" {
+						objs = append(objs, "rag/"+p.RAG)
+					}
+				}
+			}
+			if err := refuseSecrets(cmd, b, objs...); err != nil {
+				return err
+			}
 			opts := evals.Options{Parallel: parallel, NoCache: noCache, InProcess: evalInProcess()}
 			// The one state rule: the cache and per-case results persist in
 			// <dir>/.cairn/state.db (or --state), so a rerun calls no provider

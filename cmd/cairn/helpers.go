@@ -169,3 +169,44 @@ func emptyList(cmd *cobra.Command, format, what string) func() error {
 		return nil
 	}
 }
+
+// refuseSecrets stops a command that would send the objects' data to a
+// provider or an index while it holds a credential: exit 1, each finding at
+// its file:line, the secret never printed.
+func refuseSecrets(cmd *cobra.Command, b *compiler.Bundle, objects ...string) error {
+	found := b.SecretsIn(objects...)
+	if len(found) == 0 {
+		return nil
+	}
+	for _, f := range found {
+		fmt.Fprintln(cmd.ErrOrStderr(), f.String())
+	}
+	return exitf(exitDenied, "%s: %d credential(s) in what it would send out; nothing was sent (remove them; 'cairn check' denies them too)", cmd.CommandPath()[len("cairn "):], len(found))
+}
+
+// emptyState is a throwaway empty state for a read-only command that means
+// "nothing yet" where there is no state (plan, rag status); closing it
+// removes it.
+func emptyState(ctx context.Context) (state.Store, error) {
+	dir, err := os.MkdirTemp("", "cairn-empty-*")
+	if err != nil {
+		return nil, err
+	}
+	st, err := state.OpenSQLite(ctx, filepath.Join(dir, "state.db"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &tempStore{Store: st, dir: dir}, nil
+}
+
+type tempStore struct {
+	state.Store
+	dir string
+}
+
+func (t *tempStore) Close() error {
+	err := t.Store.Close()
+	os.RemoveAll(t.dir)
+	return err
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 
@@ -83,13 +82,13 @@ denial, 2 changes present (with --detailed-exitcode), 3 usage.`,
 			// plan only reads the state: with none yet it plans against an
 			// empty one (everything to do), and creates nothing.
 			empty := func() error {
-				tmp, err := os.MkdirTemp("", "cairn-plan-*")
+				st, err := emptyState(cmd.Context())
 				if err != nil {
 					return exitf(exitUsage, "plan: %v", err)
 				}
-				defer os.RemoveAll(tmp)
+				defer st.Close()
 				fmt.Fprintf(cmd.ErrOrStderr(), "note: no state at %s yet: planned against an empty state\n", state.Location(stateFlag, dir))
-				return withState(cmd, filepath.Join(tmp, "state.db"), dir, run)
+				return run(cmd.Context(), st)
 			}
 			return withStateRead(cmd, stateFlag, dir, empty, run)
 		},

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -88,8 +89,10 @@ Exit codes: 0 ok, 1 build or query error, 2 invalid spec, 3 usage error.`,
 	return cmd
 }
 
-// ragSetup compiles the repo and opens the state store.
-func ragSetup(cmd *cobra.Command, dir string, f *ragFlags) (*compiler.Bundle, state.Store, error) {
+// ragSetup compiles the repo and opens the state store. A read-only command
+// (status, query) never creates one: without a state, status reports on an
+// empty one and query says nothing is built.
+func ragSetup(cmd *cobra.Command, dir string, f *ragFlags, readOnly bool) (*compiler.Bundle, state.Store, error) {
 	b, ds := compiler.Compile(dir, compiler.Options{SkipProjection: true})
 	if len(ds) > 0 {
 		for _, d := range ds {
@@ -97,7 +100,18 @@ func ragSetup(cmd *cobra.Command, dir string, f *ragFlags) (*compiler.Bundle, st
 		}
 		return nil, nil, &exitError{code: exitInvalid}
 	}
-	st, err := state.Open(cmd.Context(), state.Location(f.state, dir))
+	loc := state.Location(f.state, dir)
+	if !readOnly {
+		st, err := state.Open(cmd.Context(), loc)
+		if err != nil {
+			return nil, nil, exitf(exitDenied, "%v", err)
+		}
+		return b, st, nil
+	}
+	st, err := state.OpenExisting(cmd.Context(), loc)
+	if errors.Is(err, state.ErrNoState) && cmd.Name() == "status" {
+		st, err = emptyState(cmd.Context())
+	}
 	if err != nil {
 		return nil, nil, exitf(exitDenied, "%v", err)
 	}
@@ -143,13 +157,20 @@ func ragHead(dir string) string {
 
 func ragBuild(cmd *cobra.Command, dir string, f *ragFlags) error {
 	ctx := cmd.Context()
-	b, st, err := ragSetup(cmd, dir, f)
+	b, st, err := ragSetup(cmd, dir, f, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	names, err := ragSourceNames(b, f.sources)
 	if err != nil {
+		return err
+	}
+	var objs []string
+	for _, n := range names {
+		objs = append(objs, "rag/"+n)
+	}
+	if err := refuseSecrets(cmd, b, objs...); err != nil {
 		return err
 	}
 	commit := f.commit
@@ -234,7 +255,7 @@ func ragJSON(w io.Writer, v any) error {
 
 func ragStatus(cmd *cobra.Command, dir string, f *ragFlags) error {
 	ctx := cmd.Context()
-	b, st, err := ragSetup(cmd, dir, f)
+	b, st, err := ragSetup(cmd, dir, f, true)
 	if err != nil {
 		return err
 	}
@@ -293,7 +314,7 @@ func ragStatus(cmd *cobra.Command, dir string, f *ragFlags) error {
 
 func ragQuery(cmd *cobra.Command, source, question, dir string, f *ragFlags) error {
 	ctx := cmd.Context()
-	b, st, err := ragSetup(cmd, dir, f)
+	b, st, err := ragSetup(cmd, dir, f, true)
 	if err != nil {
 		return err
 	}
