@@ -36,16 +36,7 @@ func (ap *applier) recheck(ctx context.Context, a Action) (Action, bool, error) 
 	switch a.Type {
 	case MovePromptLabel, MoveModelAlias:
 		pl := planner{ctx: ctx, b: ap.b, st: ap.st, opts: ap.opts.Options, plan: &Plan{}, evals: map[string]bool{}}
-		var gate compiler.Gate
-		kind, name, _ := strings.Cut(a.Object, "/")
-		if kind == "prompts" {
-			if p := ap.b.Prompts[name]; p != nil {
-				gate = p.Gates[a.Name]
-			}
-		} else if m := ap.b.Models[name]; m != nil {
-			gate = m.Gates[a.Name]
-		}
-		subject, gates, err := pl.checks(a.Type, a.Object, a.After, gate)
+		subject, gates, err := pl.checks(a.Type, a.Object, a.After, ap.gateOf(a))
 		if err != nil {
 			return a, false, err
 		}
@@ -99,6 +90,19 @@ func (ap *applier) recheck(ctx context.Context, a Action) (Action, bool, error) 
 		return a, false, nil
 	}
 	return a, true, nil
+}
+
+// gateOf is the specs' gate for the alias or label an action moves.
+func (ap *applier) gateOf(a Action) compiler.Gate {
+	kind, name, _ := strings.Cut(a.Object, "/")
+	if kind == "prompts" {
+		if p := ap.b.Prompts[name]; p != nil {
+			return p.Gates[a.Name]
+		}
+	} else if m := ap.b.Models[name]; m != nil {
+		return m.Gates[a.Name]
+	}
+	return compiler.Gate{}
 }
 
 // render renders, once, what the state serves after the moves of this apply.
@@ -199,12 +203,7 @@ func (ap *applier) execute(ctx context.Context, a Action) error {
 			Subject string      `json:"subject,omitempty"`
 			Gates   []GateCheck `json:"gates"`
 		}{a.Name, a.After, a.Subject, a.Gates})
-		required := 0
-		for _, g := range a.Gates {
-			if g.Gate == "approvals" {
-				fmt.Sscanf(g.Detail[strings.Index(g.Detail, " of ")+4:], "%d", &required)
-			}
-		}
+		required := ap.gateOf(a).Approvals // recorded, so removing it later needs as many
 		change = func(tx state.Ops) error {
 			if err := tx.SetPointer(ctx, a.Object, a.Name, a.Before, a.After); err != nil {
 				return err

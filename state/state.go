@@ -258,9 +258,9 @@ func Open(ctx context.Context, urlOrPath string) (Store, error) {
 	if urlOrPath == "" {
 		return nil, errors.New("state: empty state location")
 	}
-	if scheme, _, ok := strings.Cut(urlOrPath, "://"); ok && !strings.ContainsAny(scheme, `/\.`) {
+	if scheme, rest, ok := schemeOf(urlOrPath); ok {
 		if scheme == "sqlite" || scheme == "file" {
-			return OpenSQLite(ctx, strings.TrimPrefix(urlOrPath, scheme+"://"))
+			return OpenSQLite(ctx, rest)
 		}
 		backendsMu.Lock()
 		open := backends[scheme]
@@ -341,7 +341,7 @@ func (e *NoStateError) Is(target error) bool { return target == ErrNoState }
 // URL backend is opened as usual.
 func OpenExisting(ctx context.Context, urlOrPath string) (Store, error) {
 	path := urlOrPath
-	if scheme, rest, ok := strings.Cut(urlOrPath, "://"); ok && !strings.ContainsAny(scheme, `/\.`) {
+	if scheme, rest, ok := schemeOf(urlOrPath); ok {
 		if scheme != "sqlite" && scheme != "file" {
 			return Open(ctx, urlOrPath)
 		}
@@ -353,4 +353,14 @@ func OpenExisting(ctx context.Context, urlOrPath string) (Store, error) {
 		}
 	}
 	return Open(ctx, urlOrPath)
+}
+
+// schemeOf splits a state URL into its scheme and the rest; a plain path
+// (which may contain "://" further on) has none.
+func schemeOf(urlOrPath string) (scheme, rest string, ok bool) {
+	scheme, rest, ok = strings.Cut(urlOrPath, "://")
+	if !ok || strings.ContainsAny(scheme, `/\.`) {
+		return "", urlOrPath, false
+	}
+	return scheme, rest, true
 }

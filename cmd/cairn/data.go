@@ -178,8 +178,8 @@ Exit codes: 0 within --max-mismatch and no missing rows, 1 otherwise, 2 invalid 
 			if offline == "" || online == "" || key == "" {
 				return exitf(exitUsage, "data parity: --offline, --online and --key are required")
 			}
-			if format != "text" && format != "json" {
-				return exitf(exitUsage, "data parity: unknown --format %q (text or json)", format)
+			if err := checkFormat(cmd, format, "text", "json"); err != nil {
+				return err
 			}
 			dir := repoDir(args)
 			if err := requireDir(dir); err != nil {

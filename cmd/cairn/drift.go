@@ -29,8 +29,8 @@ Exit codes: 0 no drift, 1 drift above the threshold, 2 invalid spec, 3 usage or 
 			if model == "" || ref == "" || cur == "" {
 				return exitf(exitUsage, "drift: --model, --reference and --current are required")
 			}
-			if format != "text" && format != "json" {
-				return exitf(exitUsage, "drift: unknown --format %q (text or json)", format)
+			if err := checkFormat(cmd, format, "text", "json"); err != nil {
+				return err
 			}
 			dir := repoDir(args)
 			if err := requireDir(dir); err != nil {
