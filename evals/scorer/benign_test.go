@@ -1,6 +1,7 @@
 package scorer
 
 import (
+	"bytes"
 	"os"
 	"strings"
 	"testing"
@@ -83,5 +84,27 @@ func TestFactualityNumbersAndAntonyms(t *testing.T) {
 	}
 	if r := FactualityOffline("How many legs?", "A spider has eight legs", "Spiders have 8 legs", nil); r.Score < FactualityThreshold {
 		t.Errorf("eight vs 8: %+v", r)
+	}
+}
+
+// The shipped linear model loads (a broken file would silently leave the
+// lexicon alone), writes back byte for byte, and separates clear cases.
+func TestShippedToxicityModel(t *testing.T) {
+	m := toxLR()
+	if m == nil {
+		t.Fatal("the embedded toxicity model does not load")
+	}
+	var buf bytes.Buffer
+	if err := WriteLRModel(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), toxlrData) {
+		t.Error("the model does not write back to the shipped bytes (training output is not deterministic)")
+	}
+	if p := m.Prob(LRFeatures("you are a worthless stupid bitch")); p < 0.8 {
+		t.Errorf("abuse scored %.2f", p)
+	}
+	if p := m.Prob(LRFeatures("the quarterly report is attached, thanks for the review")); p > 0.5 {
+		t.Errorf("a benign sentence scored %.2f", p)
 	}
 }
