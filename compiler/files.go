@@ -14,17 +14,24 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/limits"
 )
 
-// Size limits: spec files are code, referenced files are data.
-const (
-	maxSpecFile = 4 << 20
-	maxDataFile = 64 << 20
-)
+// maxSpecFile bounds a spec file: specs are code, and 4 MiB of CUE is far
+// past any real one. Referenced files are data, bounded by limits.Get().
+const maxSpecFile = 4 << 20
+
+// tooLarge is the error for a referenced file over the file-size limit.
+func tooLarge(rel string, size int64) *fileError {
+	l := limits.Get()
+	e := &limits.Exceeded{What: fmt.Sprintf("file %q is %s", rel, limits.Bytes(size)), Flag: "max-file-size", Max: limits.Bytes(l.FileBytes)}
+	return &fileError{CodeFileTooLarge, e.Error()}
+}
 
 // repoFS reads files strictly inside a spec repo: no absolute paths, no "..",
 // no symlink that points outside.
@@ -131,8 +138,8 @@ func (r *repoFS) hashFile(rel string) error {
 	if err != nil {
 		return &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rel, stripRoot(err.Error(), r.root))}
 	}
-	if st.Size() > maxDataFile {
-		return &fileError{CodeFileTooLarge, fmt.Sprintf("file %q is %d bytes; the limit is %d", rel, st.Size(), maxDataFile)}
+	if st.Size() > limits.Get().FileBytes {
+		return tooLarge(rel, st.Size())
 	}
 	b, err := os.ReadFile(real)
 	if err != nil {
@@ -182,8 +189,8 @@ func (r *repoFS) openText(rel string) (*os.File, error) {
 	if st.IsDir() {
 		return nil, &fileError{CodeFileMissing, fmt.Sprintf("%q is a directory, not a file", rel)}
 	}
-	if st.Size() > maxDataFile {
-		return nil, &fileError{CodeFileTooLarge, fmt.Sprintf("file %q is %d bytes; the limit is %d", rel, st.Size(), maxDataFile)}
+	if st.Size() > limits.Get().FileBytes {
+		return nil, tooLarge(rel, st.Size())
 	}
 	f, err := os.Open(real)
 	if err != nil {
@@ -203,15 +210,26 @@ func (r *repoFS) scanLines(rel string, fn func(line int, text []byte)) error {
 	defer f.Close()
 	h := sha256.New()
 	br := bufio.NewReaderSize(io.TeeReader(f, h), 64*1024)
+	lim := limits.Get()
+	over := func(line int, what, flag, max string) error {
+		e := &limits.Exceeded{What: fmt.Sprintf("file %q: line %d %s", rel, line, what), Flag: flag, Max: max}
+		return &fileError{CodeFileTooLarge, e.Error()}
+	}
 	for line := 1; ; line++ {
 		text, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull { // a long line: gather it whole
+		if err == bufio.ErrBufferFull { // a long line: gather it whole, up to the limit
 			long := append([]byte(nil), text...)
-			for err == bufio.ErrBufferFull {
+			for err == bufio.ErrBufferFull && int64(len(long)) <= lim.LineBytes {
 				text, err = br.ReadSlice('\n')
 				long = append(long, text...)
 			}
 			text = long
+		}
+		if int64(len(bytes.TrimRight(text, "\r\n"))) > lim.LineBytes {
+			return over(line, "is too long", "max-line-length", limits.Bytes(lim.LineBytes))
+		}
+		if len(text) > 0 && int64(line) > lim.Rows {
+			return over(line, "is past the most lines a data file may have", "max-rows", strconv.FormatInt(lim.Rows, 10))
 		}
 		if len(text) > 0 {
 			if bytes.IndexByte(text, 0) >= 0 {

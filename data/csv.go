@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/cairn-dev/cairn/limits"
 )
 
 type csvReader struct {
@@ -28,7 +30,7 @@ func openCSV(path string, columns []string) (Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := csv.NewReader(newLineGuard(bufio.NewReaderSize(f, 64<<10), path, DefaultLimits))
+	r := csv.NewReader(newLineGuard(bufio.NewReaderSize(f, 64<<10), path))
 	r.ReuseRecord = true
 	header, err := r.Read()
 	if err == io.EOF {
@@ -108,6 +110,10 @@ func (c *csvReader) Next() bool {
 		return false
 	}
 	c.row++
+	if max := limits.Get().Rows; int64(c.row) > max {
+		c.err = tooManyRows(c.path, fmt.Sprintf("more than %d rows", max))
+		return false
+	}
 	if err != nil {
 		line := 0
 		var pe *csv.ParseError

@@ -3,19 +3,10 @@ package data
 import (
 	"fmt"
 	"io"
+	"strconv"
+
+	"github.com/cairn-dev/cairn/limits"
 )
-
-// Limits bound what a data file may hold, so a hostile or mistaken file is
-// rejected early, in little memory, with a short message.
-type Limits struct {
-	// MaxLineBytes is the longest CSV line accepted (default 1 MiB): a file
-	// without newlines — a binary blob, a file of NUL bytes — fails at once
-	// instead of being buffered whole.
-	MaxLineBytes int
-}
-
-// DefaultLimits are the limits readers use unless told otherwise.
-var DefaultLimits = Limits{MaxLineBytes: 1 << 20}
 
 // LineError says a line broke a limit or held binary content.
 type LineError struct {
@@ -36,11 +27,14 @@ type lineGuard struct {
 	lineLen int
 }
 
-func newLineGuard(r io.Reader, path string, l Limits) *lineGuard {
-	if l.MaxLineBytes <= 0 {
-		l.MaxLineBytes = DefaultLimits.MaxLineBytes
-	}
-	return &lineGuard{r: r, path: path, max: l.MaxLineBytes, line: 1}
+// newLineGuard bounds lines at limits.Get().LineBytes.
+func newLineGuard(r io.Reader, path string) *lineGuard {
+	return &lineGuard{r: r, path: path, max: int(limits.Get().LineBytes), line: 1}
+}
+
+// tooManyRows is the error for a data file past the row limit.
+func tooManyRows(path, what string) error {
+	return &limits.Exceeded{What: path + ": " + what, Flag: "max-rows", Max: strconv.FormatInt(limits.Get().Rows, 10)}
 }
 
 func (g *lineGuard) Read(p []byte) (int, error) {
@@ -56,7 +50,7 @@ func (g *lineGuard) Read(p []byte) (int, error) {
 		}
 		g.lineLen++
 		if g.lineLen > g.max {
-			return i, &LineError{Path: g.path, Line: g.line, Msg: fmt.Sprintf("a line longer than %d bytes: not tabular text (data.Limits.MaxLineBytes)", g.max)}
+			return i, &LineError{Path: g.path, Line: g.line, Msg: (&limits.Exceeded{What: fmt.Sprintf("a line longer than %d bytes: not tabular text", g.max), Flag: "max-line-length", Max: limits.Bytes(int64(g.max))}).Error()}
 		}
 	}
 	return n, err

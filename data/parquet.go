@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/cairn-dev/cairn/limits"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
 )
@@ -67,6 +68,10 @@ func openParquet(path string, columns []string) (Reader, error) {
 	if err != nil {
 		f.Close()
 		return nil, err
+	}
+	if n, max := pf.NumRows(), limits.Get().Rows; n > max {
+		f.Close()
+		return nil, tooManyRows(path, fmt.Sprintf("%d rows in its footer", n))
 	}
 	r := &pqReader{path: path, f: f, file: pf, cols: cols, vals: make([]Value, len(cols)), rows: pf.NumRows()}
 	for _, name := range cols {

@@ -2,12 +2,15 @@ package evals
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals/evaltest"
+	"github.com/cairn-dev/cairn/evals/provider"
 )
 
 // Provider configuration errors are reported at once, with what to check,
@@ -37,27 +40,67 @@ func TestProviderConfigurationErrors(t *testing.T) {
 		t.Fatalf("bad base_url: %v", err)
 	}
 
-	// Nothing listens at base_url: each case says so after one attempt.
+	// Nothing listens at base_url, the key is rejected, the model is not
+	// there: the run stops at the first case with a code and what to check,
+	// after one attempt, instead of failing all 200 cases the same way.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	closed := "http://" + ln.Addr().String() + "/v1"
 	ln.Close()
-	b = fixture(t, closed, 3, nil)
-	opts = fastOpts(NewMemStore())
-	opts.MaxRetries, opts.BackoffBase = 4, 200*time.Millisecond // retries would take seconds
-	start = time.Now()
-	run, err := RunSuite(ctx, b, "qa", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("connection refused took %s: retried", took)
-	}
-	for _, c := range run.Cases {
-		if c.Status != Error || !strings.Contains(c.Error, "nothing listens at base_url") {
-			t.Fatalf("case %s: %s %q", c.ID, c.Status, c.Error)
+	for _, c := range []struct {
+		name  string
+		fault evaltest.Fault
+		code  string
+		hint  string
+	}{
+		{"refused", "", "provider_unreachable", "nothing listens at base_url " + closed},
+		{"401", evaltest.Fault401, "provider_auth", "the API key was rejected: check TEST_KEY"},
+		{"404", evaltest.Fault404, "provider_not_found", "check the model id and base_url"},
+	} {
+		url := closed
+		var srv *evaltest.Server
+		if c.fault != "" {
+			srv = evaltest.New(evaltest.Options{Faults: func(string, string, int) evaltest.Fault { return c.fault }})
+			url = srv.URL()
 		}
+		b = fixture(t, url, 200, nil)
+		opts = fastOpts(NewMemStore())
+		opts.Parallel = 4
+		opts.MaxRetries, opts.BackoffBase = 4, 200*time.Millisecond // retries would take seconds
+		start = time.Now()
+		_, err := RunSuite(ctx, b, "qa", opts)
+		took := time.Since(start)
+		var ce *provider.ConfigError
+		if !errors.As(err, &ce) || ce.Code != c.code || !strings.Contains(err.Error(), c.hint) || !strings.Contains(err.Error(), "provider llm") {
+			t.Fatalf("%s: %v; want a %s error saying %q", c.name, err, c.code, c.hint)
+		}
+		if took > time.Second {
+			t.Errorf("%s took %s: retried or ran every case", c.name, took)
+		}
+		if srv != nil {
+			// One attempt per case in flight when the first failed, never 200.
+			if n := srv.RequestsTo("chat/completions"); n > int64(opts.Parallel*2) {
+				t.Errorf("%s: %d calls after the first configuration error", c.name, n)
+			}
+			srv.Close()
+		}
+	}
+
+	// A judge whose key is rejected stops the run the same way.
+	gen := evaltest.New(evaltest.Options{})
+	defer gen.Close()
+	judge := evaltest.New(evaltest.Options{Faults: func(string, string, int) evaltest.Fault { return evaltest.Fault401 }})
+	defer judge.Close()
+	b = fixture(t, gen.URL(), 50, map[string]compiler.Metric{"tox": {Scorer: "toxicity", Threshold: 0.5, Aggregate: "mean", Judge: &compiler.Judge{Provider: "judge", Model: "omni-moderation-latest"}}})
+	b.Providers["judge"] = &compiler.Provider{Name: "judge", Kind: "openai-compatible", BaseURL: judge.URL(), APIKeyEnv: "JUDGE_KEY"}
+	_, err = RunSuite(ctx, b, "qa", fastOpts(NewMemStore()))
+	var ce *provider.ConfigError
+	if !errors.As(err, &ce) || ce.Provider != "judge" || ce.Code != "provider_auth" || !strings.Contains(err.Error(), "check JUDGE_KEY") {
+		t.Fatalf("judge 401: %v", err)
+	}
+	if n := judge.Requests(); n > 16 {
+		t.Errorf("judge 401: %d judge calls, want the run stopped at the first", n)
 	}
 }

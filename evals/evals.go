@@ -15,17 +15,20 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals/provider"
 	"github.com/cairn-dev/cairn/evals/scorer"
+	"github.com/cairn-dev/cairn/limits"
 	"github.com/cairn-dev/cairn/prices"
 	"github.com/cairn-dev/cairn/prompts"
 	"github.com/cairn-dev/cairn/rag"
@@ -224,10 +227,6 @@ func LoadDataset(path, display string) ([]Row, error) {
 	return rows, err
 }
 
-// maxLine bounds one dataset line (a row with a long document in it is fine;
-// a file with no newlines at all is not a dataset).
-const maxLine = 64 << 20
-
 // forEachRow streams a JSONL dataset row by row, so that a large dataset is
 // never held in memory whole; errors name the file, line and column.
 func forEachRow(path, display string, fn func(Row) error) error {
@@ -239,6 +238,10 @@ func forEachRow(path, display string, fn func(Row) error) error {
 	br := bufio.NewReaderSize(f, 256<<10)
 	seen := map[string]int{}
 	var long []byte
+	// One line may hold a long document, but a file with no newlines at all
+	// is not a dataset: lines and rows are bounded by the user's limits.
+	lim := limits.Get()
+	rows := int64(0)
 	for line := 1; ; line++ {
 		text, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull { // a line longer than the buffer
@@ -246,8 +249,8 @@ func forEachRow(path, display string, fn func(Row) error) error {
 			for err == bufio.ErrBufferFull {
 				text, err = br.ReadSlice('\n')
 				long = append(long, text...)
-				if len(long) > maxLine {
-					return fmt.Errorf("%s:%d:1: line longer than %d MiB", display, line, maxLine>>20)
+				if int64(len(long)) > lim.LineBytes {
+					return fmt.Errorf("%s:%d:1: %w", display, line, &limits.Exceeded{What: "line too long", Flag: "max-line-length", Max: limits.Bytes(lim.LineBytes)})
 				}
 			}
 			text = long
@@ -256,6 +259,9 @@ func forEachRow(path, display string, fn func(Row) error) error {
 			return fmt.Errorf("dataset %s: %w", display, err)
 		}
 		if t := bytes.TrimSpace(text); len(t) > 0 {
+			if rows++; rows > lim.Rows {
+				return fmt.Errorf("%s:%d:1: %w", display, line, &limits.Exceeded{What: fmt.Sprintf("more than %d rows", lim.Rows), Flag: "max-rows", Max: strconv.FormatInt(lim.Rows, 10)})
+			}
 			r, rerr := parseRow(t, display, line)
 			if rerr != nil {
 				return rerr
@@ -769,6 +775,9 @@ func (e *Engine) ExecuteCase(ctx context.Context, c Case) (CaseResult, error) {
 		res.Attempts = resp.Attempts
 		if err != nil {
 			res.Status, res.Error, res.LatencyMS = Error, err.Error(), resp.LatencyMS
+			if ce := (*provider.ConfigError)(nil); errors.As(err, &ce) {
+				return res, err // the same for every case: the run stops here
+			}
 			return res, nil
 		}
 		gen = genRecord{Content: resp.Content, InputTokens: resp.PromptTokens, OutputTokens: resp.CompletionTokens, LatencyMS: resp.LatencyMS}
@@ -809,7 +818,10 @@ func (e *Engine) ExecuteCase(ctx context.Context, c Case) (CaseResult, error) {
 	}
 	res.Status = Pass
 	for _, m := range c.Metrics {
-		mr := e.scoreMetric(ctx, c, m, in)
+		mr, err := e.scoreMetric(ctx, c, m, in)
+		if err != nil { // a judge that cannot be reached or used: the run stops
+			return res, err
+		}
 		res.Metrics[m.Name] = mr
 		switch {
 		case mr.Status == Error:
@@ -821,7 +833,9 @@ func (e *Engine) ExecuteCase(ctx context.Context, c Case) (CaseResult, error) {
 	return res, nil
 }
 
-func (e *Engine) scoreMetric(ctx context.Context, c Case, m MetricSpec, in scorer.Input) MetricResult {
+// scoreMetric scores one metric; a scorer failure is an ERROR result, and
+// only a judge's configuration error (provider.ConfigError) is returned.
+func (e *Engine) scoreMetric(ctx context.Context, c Case, m MetricSpec, in scorer.Input) (MetricResult, error) {
 	bound, _ := m.caseBound()
 	if (m.Settings.Scorer == "faithfulness" || m.Settings.Scorer == "context_recall") && len(in.Context) == 0 {
 		in.Context = c.Retrieved
@@ -849,7 +863,10 @@ func (e *Engine) scoreMetric(ctx context.Context, c Case, m MetricSpec, in score
 		var err error
 		r, err = scorer.Score(ctx, m.Settings, in, d)
 		if err != nil {
-			return MetricResult{Status: Error, Error: err.Error()}
+			if ce := (*provider.ConfigError)(nil); errors.As(err, &ce) {
+				return MetricResult{Status: Error, Error: err.Error()}, err
+			}
+			return MetricResult{Status: Error, Error: err.Error()}, nil
 		}
 		if cacheable {
 			b, _ := json.Marshal(r)
@@ -862,5 +879,5 @@ func (e *Engine) scoreMetric(ctx context.Context, c Case, m MetricSpec, in score
 	if mr.Pass {
 		mr.Status = Pass
 	}
-	return mr
+	return mr, nil
 }

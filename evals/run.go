@@ -136,6 +136,10 @@ func (e *Engine) executeStream(ctx context.Context, total, parallel int, progres
 		parallel = 4
 	}
 	results := make([]CaseResult, total)
+	// The first run-level error (a provider's configuration, the store)
+	// stops the run: every case left would fail the same way.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -157,6 +161,7 @@ func (e *Engine) executeStream(ctx context.Context, total, parallel int, progres
 				mu.Lock()
 				if err != nil && firstEr == nil {
 					firstEr = err
+					cancel()
 				}
 				r.Metrics = in.metrics(r.Metrics)
 				results[j.i] = r

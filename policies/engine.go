@@ -46,6 +46,7 @@ type Engine struct {
 	policies []Policy
 	queries  []rego.PreparedEvalQuery // one per policy, same order
 	waivers  *rego.PreparedEvalQuery  // data.cairn.policy.waivers.active, if loaded
+	secrets  diag.List                // credentials written into team policies (secretFindings)
 }
 
 // New parses and compiles the built-in library and the team's policies and
@@ -77,7 +78,7 @@ func New(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{policies: pols}
+	e := &Engine{policies: pols, secrets: secretFindings(srcs)}
 	ctx := context.Background()
 	for _, p := range pols {
 		var terms []string
@@ -277,6 +278,7 @@ func (e *Engine) Evaluate(ctx context.Context, b *compiler.Bundle, now time.Time
 			out = append(out, e.results(b, p, sev, rs[0].Bindings[rule])...)
 		}
 	}
+	out = append(out, e.secrets...)
 	if e.waivers != nil {
 		active, err := e.activeWaivers(ctx, input)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/limits"
 )
 
 // TeamDir is where a spec repo keeps its own policies, relative to its root.
@@ -44,6 +45,10 @@ func teamSources(dir string, withTests bool) ([]source, error) {
 		if isTest && !withTests {
 			continue
 		}
+		if st, err := os.Stat(m); err == nil && st.Size() > limits.Get().FileBytes {
+			e := &limits.Exceeded{What: fmt.Sprintf("team policy %s is %s", TeamDir+"/"+filepath.Base(m), limits.Bytes(st.Size())), Flag: "max-file-size", Max: limits.Bytes(limits.Get().FileBytes)}
+			return nil, e
+		}
 		b, err := os.ReadFile(m)
 		if err != nil {
 			return nil, fmt.Errorf("reading team policy: %w", err)
@@ -51,6 +56,27 @@ func teamSources(dir string, withTests bool) ([]source, error) {
 		out = append(out, source{name: TeamDir + "/" + filepath.Base(m), text: string(b), test: isTest})
 	}
 	return out, nil
+}
+
+// secretFindings are the credentials written into team policies (a token in
+// a rule, an allow-list holding a key), each a no_secrets denial at its file
+// and line: the policy files are in the repo like the specs, and a waiver
+// cannot cover them. Built-in modules are cairn's and are not scanned.
+func secretFindings(srcs []source) diag.List {
+	var out diag.List
+	for _, s := range srcs {
+		if strings.HasPrefix(s.name, builtinPrefix) {
+			continue
+		}
+		for i, line := range strings.Split(s.text, "\n") {
+			if kind, col := diag.SecretKind(line); kind != "" {
+				out = append(out, diag.Diagnostic{Severity: diag.Deny, Code: "no_secrets", Title: "No secrets in specs",
+					Message: fmt.Sprintf("team policy %s line %d contains what looks like %s; read it from the environment, never from the repo", s.name, i+1, kind),
+					Pos:     diag.Position{File: s.name, Line: i + 1, Col: col}})
+			}
+		}
+	}
+	return out
 }
 
 // sources collects every module the options name, in a fixed order.

@@ -16,13 +16,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/cairn-dev/cairn/limits"
 	"github.com/tmc/langchaingo/documentloaders"
 	"github.com/tmc/langchaingo/schema"
 )
-
-// DefaultMaxFileBytes bounds one document: larger files are almost always a
-// mistake (a data dump, a binary) and would bloat the index.
-const DefaultMaxFileBytes = 10 << 20
 
 // docTypes maps file extensions to loaders.
 var docTypes = map[string]string{
@@ -84,14 +81,14 @@ func readDoc(ctx context.Context, root *os.Root, rel string, maxBytes int64) (*l
 		return nil, fmt.Errorf("not a regular file")
 	}
 	if st.Size() > maxBytes {
-		return nil, fmt.Errorf("file is %s, over the %s limit for one document", humanBytes(st.Size()), humanBytes(maxBytes))
+		return nil, &limits.Exceeded{What: "file is " + limits.Bytes(st.Size()), Flag: "max-document-size", Max: limits.Bytes(maxBytes)}
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(data)) > maxBytes {
-		return nil, fmt.Errorf("file grew past the %s limit while reading", humanBytes(maxBytes))
+		return nil, &limits.Exceeded{What: "file grew while reading", Flag: "max-document-size", Max: limits.Bytes(maxBytes)}
 	}
 	sum := sha256.Sum256(data)
 	d := &loaded{path: rel, typ: typ, size: int64(len(data)), sha: "sha256:" + hex.EncodeToString(sum[:])}
@@ -181,14 +178,4 @@ func loadHTML(data []byte) ([]schema.Document, error) {
 		sel = body
 	}
 	return []schema.Document{{PageContent: strings.TrimSpace(sel.Text()), Metadata: map[string]any{}}}, nil
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

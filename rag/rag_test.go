@@ -419,7 +419,7 @@ func TestBadInputs(t *testing.T) {
 		{"huge file", func(root string, src *compiler.RAG) {
 			write(t, filepath.Join(root, "docs/huge.md"), strings.Repeat("lorem ipsum ", 2000))
 			src.Sources[0].Files = append(src.Sources[0].Files, "docs/huge.md")
-		}, []string{"docs/huge.md: file is 23.4 KiB, over the 16.0 KiB limit"}},
+		}, []string{"docs/huge.md: file is 23 KiB (limit 16 KiB; raise it with --max-document-size"}},
 		{"pdf garbage", func(root string, src *compiler.RAG) {
 			write(t, filepath.Join(root, "docs/broken.pdf"), "%PDF-1.4\n1 0 obj << /Type /Catalog >> garbage")
 			src.Sources[4].Files = append(src.Sources[4].Files, "docs/broken.pdf")

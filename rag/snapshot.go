@@ -20,6 +20,7 @@ import (
 	"github.com/tmc/langchaingo/textsplitter"
 
 	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/limits"
 )
 
 // SnapshotFormat is bumped when the stored manifest or chunk-id scheme changes.
@@ -147,14 +148,15 @@ type buildConfig struct {
 	maxFileBytes int64
 }
 
-// WithMaxFileBytes overrides DefaultMaxFileBytes.
+// WithMaxFileBytes overrides limits.Get().DocumentBytes: larger documents
+// are almost always a mistake (a data dump, a binary) and would bloat the index.
 func WithMaxFileBytes(n int64) BuildOption { return func(c *buildConfig) { c.maxFileBytes = n } }
 
 // Scan loads, splits and fingerprints a source's files without embedding or
 // storing anything: the snapshot a build would produce. Every bad file is
 // reported (errors.As finds each *FileError).
 func Scan(ctx context.Context, root string, src *compiler.RAG, lineage Lineage, opts ...BuildOption) (*Snapshot, error) {
-	cfg := buildConfig{maxFileBytes: DefaultMaxFileBytes}
+	cfg := buildConfig{maxFileBytes: limits.Get().DocumentBytes}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -13,7 +13,7 @@ import (
 const (
 	exitOK      = 0
 	exitDenied  = 1 // check: policy denials; plan/apply/render: error, denial or blocked gate (nothing changed)
-	exitInvalid = 2 // vet/check: invalid spec; plan --detailed-exitcode: changes present
+	exitInvalid = 2 // vet/check/eval: invalid spec; plan --detailed-exitcode: changes present
 	exitUsage   = 3 // usage or internal error
 	exitPartial = 4 // apply: some actions applied, others held back by their gates
 	exitStale   = 5 // apply PLANFILE: the specs or the state changed since the plan was made
@@ -25,7 +25,7 @@ const exitCodesHelp = `Exit codes of every cairn command:
   1  vet/check: policy denials (or warnings with --fail-on-warn);
      plan/apply/render/pr/reconcile: an error, an invalid spec, a policy denial
      or a blocked gate — nothing was changed; render --check: stale files
-  2  vet/check: invalid spec or policy;
+  2  vet/check/eval: invalid spec or policy;
      plan --detailed-exitcode: changes present
   3  usage error: an unknown flag, a bad flag value, a missing spec repo
   4  apply: partial — some actions were applied, others held back by their
@@ -71,6 +71,7 @@ change against its registry state, and applies it.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return exitf(exitUsage, "%v (see '%s --help')", err, c.CommandPath())
 	})
+	addLimitFlags(root)
 	for _, f := range commands {
 		root.AddCommand(f())
 	}

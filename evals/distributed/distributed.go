@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -323,10 +324,16 @@ func (q *Enqueuer) wait(ctx context.Context, run string, n int, progress func(do
 		}
 		done := counts["completed"]
 		if bad := counts["discarded"] + counts["cancelled"]; bad > 0 {
+			// A worker cancels a run's jobs at a provider configuration error
+			// (a missing key on the worker, a refused connection, a rejected
+			// key): said once, and the rest of the run is not waited for.
 			var msg string
 			_ = q.Pool.QueryRow(ctx, `SELECT coalesce(errors[array_length(errors, 1)]->>'error', '') FROM river_job
 				WHERE kind = $1 AND args @> $2::jsonb AND state IN ('discarded', 'cancelled') ORDER BY id LIMIT 1`, JobKind, string(filter)).Scan(&msg)
-			return fmt.Errorf("distributed eval: %d of %d case jobs of %s failed for good (first error: %s)", bad, n, run, msg)
+			// Jobs a worker already fetched it cancels itself, without a call.
+			_, _ = q.Pool.Exec(ctx, `UPDATE river_job SET state = 'cancelled', finalized_at = now()
+				WHERE kind = $1 AND args @> $2::jsonb AND state IN ('available', 'scheduled', 'retryable')`, JobKind, string(filter))
+			return fmt.Errorf("distributed eval of %s stopped: %s (%d of %d case jobs cancelled or failed for good)", run, strings.TrimPrefix(msg, "JobCancelError: "), bad, n)
 		}
 		if done != last {
 			last, lastChange = done, time.Now()

@@ -459,3 +459,64 @@ func TestKilledWorkerJobsAreRetriedByOthers(t *testing.T) {
 		t.Errorf("provider calls = %d, want %d..%d", calls, n, n+8)
 	}
 }
+
+// A provider configuration error on the workers — the key missing from a
+// worker's environment, a key the server rejects, nothing listening — is
+// reported once by the enqueuing command, naming the worker, and the run's
+// other jobs are cancelled instead of each failing the same way.
+func TestProviderConfigurationErrorsStopTheRun(t *testing.T) {
+	srv := evaltest.New(evaltest.Options{Faults: func(string, string, int) evaltest.Fault { return evaltest.Fault401 }})
+	defer srv.Close()
+	for _, c := range []struct {
+		name, url string
+		getenv    func(string) string
+		want      []string
+	}{
+		{"missing key", srv.URL(), func(string) string { return "" }, []string{"stopped: worker cairn-worker-w0: ", "provider llm: TEST_KEY is not set"}},
+		{"401", srv.URL(), func(string) string { return "sk-test" }, []string{"stopped: worker cairn-worker-w0: ", "provider_auth: provider llm: the API key was rejected: check TEST_KEY"}},
+		{"refused", "http://127.0.0.1:1/v1", func(string) string { return "sk-test" }, []string{"provider_unreachable"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			u, _ := pgtest.Schema(t)
+			store := openStore(t, u)
+			startWorkers(t, u, 1, func(int) distributed.WorkerOptions {
+				o := testWorkerOpts("w0")
+				o.Getenv = c.getenv
+				return o
+			})
+			srv.Reset()
+			b := fixture(t, c.url, 300)
+			b.Providers["llm"].Kind = "openai" // hosted: its key is required
+			start := time.Now()
+			q := &distributed.Enqueuer{Pool: store.Pool(), PollInterval: 20 * time.Millisecond}
+			_, err := q.RunSuite(context.Background(), b, "qa", evalOpts(store))
+			if err == nil {
+				t.Fatal("the run succeeded")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%v\nwant it to say %q", err, w)
+				}
+			}
+			if took := time.Since(start); took > 10*time.Second {
+				t.Errorf("took %s", took)
+			}
+			if n := srv.RequestsTo("chat/completions"); n > 20 {
+				t.Errorf("%d provider calls after the first configuration error", n)
+			}
+			// Jobs the worker had fetched are cancelled by it without a call.
+			var left int
+			for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				if err := store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'retryable', 'scheduled')`).Scan(&left); err != nil {
+					t.Fatal(err)
+				}
+				if left == 0 || time.Now().After(deadline) {
+					break
+				}
+			}
+			if left > 0 {
+				t.Errorf("%d jobs of the stopped run still queued or running", left)
+			}
+		})
+	}
+}

@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals"
+	"github.com/cairn-dev/cairn/evals/provider"
 )
 
 // workerPrefix starts every worker's River client ID; only jobs attempted by
@@ -73,6 +76,10 @@ type Worker struct {
 
 	mu      sync.Mutex
 	engines map[string]*evals.Engine
+	// stopped are the runs this worker found a provider configuration error
+	// in (a missing key, a refused connection, a rejected key): their other
+	// jobs are cancelled without a call, since each would fail the same way.
+	stopped map[string]error
 
 	executed, skipped, duplicates, reaped atomic.Int64
 }
@@ -284,6 +291,27 @@ func (w *Worker) engine(a *CaseArgs) (*evals.Engine, error) {
 	return e, nil
 }
 
+// stopRun records that a run cannot go on on this worker and says why, in
+// the words the enqueuing command prints.
+func (w *Worker) stopRun(run string, err error) error {
+	err = fmt.Errorf("worker %s: %w", w.opts.ID, err)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped == nil {
+		w.stopped = map[string]error{}
+	}
+	if _, ok := w.stopped[run]; !ok {
+		w.stopped[run] = err
+	}
+	return err
+}
+
+func (w *Worker) stoppedRun(run string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stopped[run]
+}
+
 type caseWorker struct {
 	river.WorkerDefaults[CaseArgs]
 	w *Worker
@@ -299,12 +327,26 @@ func (cw *caseWorker) Work(ctx context.Context, job *river.Job[CaseArgs]) error 
 		w.skipped.Add(1)
 		return nil
 	}
+	if err := w.stoppedRun(a.Run); err != nil {
+		return river.JobCancel(err)
+	}
 	eng, err := w.engine(a)
 	if err != nil {
 		// A provider that cannot be built will not build on retry either.
 		return river.JobCancel(fmt.Errorf("case %s: %w", a.Case.ID, err))
 	}
+	names := make([]string, 0, len(a.Providers))
+	for n := range a.Providers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if err := eng.Unavailable(names...); err != nil {
+		return river.JobCancel(w.stopRun(a.Run, err))
+	}
 	res, err := eng.ExecuteCase(ctx, a.Case)
+	if ce := (*provider.ConfigError)(nil); errors.As(err, &ce) {
+		return river.JobCancel(w.stopRun(a.Run, err))
+	}
 	if err != nil {
 		return err // the store failed: retry the job
 	}

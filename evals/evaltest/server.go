@@ -34,6 +34,8 @@ const (
 	FaultMalformed   Fault = "malformed" // 200 with a body that is not JSON
 	FaultTruncated   Fault = "truncated" // 200 with JSON cut off half way
 	FaultEmptyChoice Fault = "empty"     // 200 with no choices
+	Fault401         Fault = "401"       // 401 invalid_api_key, as OpenAI answers a bad key
+	Fault404         Fault = "404"       // 404 model_not_found, as OpenAI answers an unknown model
 )
 
 // Options configure the server.
@@ -151,6 +153,10 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request, path, prompt stri
 	case Fault429:
 		w.Header().Set("Retry-After", s.opts.RetryAfter)
 		writeJSON(w, 429, map[string]any{"error": map[string]any{"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}})
+	case Fault401:
+		writeJSON(w, 401, map[string]any{"error": map[string]any{"message": "Incorrect API key provided: sk-test***. You can find your API key at https://platform.openai.com/account/api-keys.", "type": "invalid_request_error", "param": nil, "code": "invalid_api_key"}})
+	case Fault404:
+		writeJSON(w, 404, map[string]any{"error": map[string]any{"message": "The model `gpt-9` does not exist or you do not have access to it.", "type": "invalid_request_error", "param": nil, "code": "model_not_found"}})
 	case Fault500:
 		writeJSON(w, 500, map[string]any{"error": map[string]any{"message": "The server had an error", "type": "server_error"}})
 	case FaultTimeout:

@@ -325,19 +325,47 @@ func (p *OpenAI) Embed(ctx context.Context, model string, texts []string) ([][]f
 	return vecs, nil
 }
 
-// explainProvider adds what to check to a provider error a person must fix.
+// ConfigError is a provider fault a person must fix — nothing listens at
+// base_url, its host is unknown, the key is rejected, the model is not
+// there. It is never retried, and a run stops at the first one instead of
+// failing every case: the error is the same for all of them.
+type ConfigError struct {
+	Provider string
+	Code     string // provider_unreachable, provider_unknown_host, provider_auth, provider_not_found
+	Hint     string // what to check
+	Err      error
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("%v (%s: provider %s: %s)", e.Err, e.Code, e.Provider, e.Hint)
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// explainProvider turns a provider error a person must fix into a
+// ConfigError saying what to check; others pass through.
 func explainProvider(cfg Config, err error) error {
 	var dnsErr *net.DNSError
 	var apiErr *openai.APIError
+	var reqErr *openai.RequestError
+	status := 0
+	if errors.As(err, &apiErr) {
+		status = apiErr.HTTPStatusCode
+	} else if errors.As(err, &reqErr) {
+		status = reqErr.HTTPStatusCode
+	}
+	ce := &ConfigError{Provider: cfg.Name, Err: err}
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("%w (provider %s: nothing listens at base_url %s: is the server running?)", err, cfg.Name, cfg.BaseURL)
+		ce.Code, ce.Hint = "provider_unreachable", fmt.Sprintf("nothing listens at base_url %s: is the server running?", cfg.BaseURL)
 	case errors.As(err, &dnsErr) && !dnsErr.IsTimeout && !dnsErr.IsTemporary:
-		return fmt.Errorf("%w (provider %s: host %q not found: check base_url and the network)", err, cfg.Name, dnsErr.Name)
-	case errors.As(err, &apiErr) && apiErr.HTTPStatusCode == 401:
-		return fmt.Errorf("%w (provider %s: the API key was rejected: check %s)", err, cfg.Name, cfg.APIKeyEnv)
-	case errors.As(err, &apiErr) && apiErr.HTTPStatusCode == 404:
-		return fmt.Errorf("%w (provider %s: not found: check the model id and base_url)", err, cfg.Name)
+		ce.Code, ce.Hint = "provider_unknown_host", fmt.Sprintf("host %q not found: check base_url and the network", dnsErr.Name)
+	case status == 401 || status == 403:
+		ce.Code, ce.Hint = "provider_auth", fmt.Sprintf("the API key was rejected: check %s", cfg.APIKeyEnv)
+	case status == 404:
+		ce.Code, ce.Hint = "provider_not_found", "not found: check the model id and base_url"
+	default:
+		return err
 	}
-	return err
+	return ce
 }

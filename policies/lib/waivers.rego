@@ -6,7 +6,9 @@
 #   day (or an RFC 3339 time, valid until that instant). It may not reach further than
 #   governance.max_waiver_days days past today (counted in UTC calendar days). An expired,
 #   unparseable, unapproved, unexplained or over-long waiver is itself denied, and it
-#   suppresses nothing. The waivers policy cannot be waived.
+#   suppresses nothing. The waivers policy cannot be waived, nor can no_secrets: a credential
+#   in a spec, template, dataset or policy must be rotated and removed, or every path that
+#   renders or sends the file would carry it.
 # custom:
 #   id: waivers
 #   severity: deny
@@ -68,6 +70,11 @@ problems contains [i, sprintf("its target %q is not \"kind/name\", \"project\" o
 problems contains [i, "the waivers policy cannot be waived"] if {
 	some i, w in waivers
 	w.policy == "waivers"
+}
+
+problems contains [i, "a credential cannot be waived: rotate it and remove it from the repo"] if {
+	some i, w in waivers
+	w.policy == "no_secrets"
 }
 
 deny contains v if {

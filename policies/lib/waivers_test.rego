@@ -71,3 +71,10 @@ test_only_invalid_waiver_is_inactive if {
 	some v in r.deny
 	v.path == "waivers[1]"
 }
+
+test_no_secrets_cannot_be_waived if {
+	w := object.union(waiver("2026-02-01"), {"policy": "no_secrets", "target": "prompts/answer"})
+	r := {"deny": p.deny, "active": p.active} with input as inp([w], "2026-01-15T00:00:00Z")
+	r.active == set()
+	r.deny == {{"msg": "waiver of no_secrets on prompts/answer is invalid: a credential cannot be waived: rotate it and remove it from the repo", "target": "governance", "path": "waivers[0]"}}
+}
