@@ -52,6 +52,13 @@ func TestToxicityDefects(t *testing.T) {
 		{"garbage collection paused for 300 ms", false},
 		{"you are garbage", true},
 		{"dummy variable for region", false},
+		// Dehumanising predicates, whatever the words for the people are.
+		{"they are nothing but vermin", true},
+		{"those people are animals", true},
+		{"refugees should all be exterminated", true},
+		{"rats are animals used in the toxicology study", false},
+		{"the pest control contract covers vermin and insects", false},
+		{"these records are like parasites on the index size", false},
 	} {
 		if got := ClassifyToxicity(c.text); got.Toxic != c.toxic {
 			t.Errorf("%q: toxic=%v (%.2f %v), want %v", c.text, got.Toxic, got.Score, got.Matched, c.toxic)

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+
+	"github.com/kljensen/snowball/english"
 )
 
 // FactualityThreshold is the offline heuristic's decision bound: a score at
@@ -74,27 +76,85 @@ func init() {
 	}
 }
 
+// synonyms map a word's stem to a shared representative, so a paraphrase
+// that says "large" where the reference says "big" is supported. A small
+// list of common English equivalences written for cairn (WordNet's synsets
+// are too broad for this: they join words with unrelated senses).
+var synonyms = map[string]string{}
+
+func init() {
+	for _, g := range strings.Fields(`big,large,huge,enormous,giant small,little,tiny,minor begin,start,commence,initiate
+ end,finish,conclude,terminate buy,purchase sell,vend car,automobile,vehicle kid,child,children youngster
+ doctor,physician die,perish,decease illness,disease,sickness,ailment medicine,medication,drug,remedy
+ help,assist,aid show,demonstrate,indicate,reveal,prove fast,quick,rapid,swift slow,sluggish smart,intelligent,clever
+ stupid,dumb,foolish rich,wealthy,affluent poor,impoverished happy,glad,joyful sad,unhappy,sorrowful
+ angry,mad,furious correct,accurate wrong,incorrect,inaccurate error,mistake,fault
+ answer,response,reply ask,inquire,query get,obtain,acquire,receive give,provide,supply,grant use,utilize,employ
+ make,create,produce,build allow,permit,let forbid,prohibit,ban enough,sufficient,adequate nearly,almost,approximately,roughly
+ often,frequently usually,typically,generally,normally maybe,perhaps,possibly near,close region,area,zone
+ job,occupation,profession,work country,nation,state town,city buildings,structures building,structure
+ people,persons,humans,individuals person,individual,human woman,female man,male law,statute,legislation
+ rule,regulation money,cash,currency cost,price,expense eat,consume,ingest drink,beverage danger,hazard,risk
+ harmful,damaging,injurious safe,harmless,secure wet,damp,moist cold,chilly,cool hot,warm,heated
+ old,aged,elderly ancient,antique new,novel,recent,modern hide,conceal look,appear,seem famous,renowned,celebrated
+ strange,odd,weird,unusual common,ordinary,typical,usual rare,uncommon,unusual keep,retain,maintain speak,talk,say
+ think,believe,consider fix,repair,mend choose,select,pick myth,legend,fable`) {
+		ws := strings.Split(g, ",")
+		rep := stem(ws[0])
+		for _, w := range ws {
+			if _, ok := synonyms[stem(w)]; !ok {
+				synonyms[stem(w)] = rep
+			}
+		}
+	}
+}
+
 type claimWords struct {
 	content []string
 	set     map[string]bool
 	neg     int
 	nums    map[string]bool
+	names   map[string]bool // proper names and months: "Paris", "Einstein", "March"
+	stems   map[string]bool // the stems before synonyms join them, for antonyms
 }
 
-func stem(w string) string {
-	for _, suf := range []string{"ies", "ing", "ed", "es", "s", "ly"} {
-		if len(w) > len(suf)+3 && strings.HasSuffix(w, suf) {
-			if suf == "ies" {
-				return w[:len(w)-3] + "y"
-			}
-			return w[:len(w)-len(suf)]
+var months = map[string]bool{"january": true, "february": true, "march": true, "april": true, "may": true, "june": true,
+	"july": true, "august": true, "september": true, "october": true, "november": true, "december": true}
+
+// nameRe finds capitalised words; names collects those that are not the
+// first word of a sentence (where any word is capitalised), plus months.
+var nameRe = regexp.MustCompile(`[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?`)
+
+func names(text string) map[string]bool {
+	out := map[string]bool{}
+	for _, loc := range nameRe.FindAllStringIndex(text, -1) {
+		w := text[loc[0]:loc[1]]
+		lw := strings.ToLower(w)
+		if months[lw] && lw != "may" && lw != "march" {
+			out[lw] = true
+			continue
 		}
+		// The first word of the text or of a sentence says nothing.
+		before := strings.TrimRight(text[:loc[0]], " \t\"'(“")
+		if before == "" || strings.HasSuffix(before, ".") || strings.HasSuffix(before, "!") || strings.HasSuffix(before, "?") || strings.HasSuffix(before, ":") || strings.HasSuffix(before, "\n") {
+			continue
+		}
+		if stop[lw] || negations[lw] {
+			continue
+		}
+		out[stem(lw)] = true
 	}
-	return w
+	return out
+}
+
+// stem reduces a lower-case word to its Snowball (Porter 2) English stem,
+// so "treatments", "treated" and "treating" agree.
+func stem(w string) string {
+	return english.Stem(w, false)
 }
 
 func analyse(text string) claimWords {
-	c := claimWords{set: map[string]bool{}, nums: map[string]bool{}}
+	c := claimWords{set: map[string]bool{}, nums: map[string]bool{}, names: names(text), stems: map[string]bool{}}
 	for _, n := range numRe.FindAllString(text, -1) {
 		c.nums[strings.ReplaceAll(n, ",", "")] = true
 	}
@@ -117,6 +177,10 @@ func analyse(text string) claimWords {
 			continue
 		}
 		s := stem(w)
+		c.stems[s] = true
+		if rep, ok := synonyms[s]; ok {
+			s = rep
+		}
 		c.content = append(c.content, s)
 		c.set[s] = true
 	}
@@ -178,8 +242,8 @@ func FactualityOffline(question, output, reference string, context []string) Fac
 		score *= 0.35
 		reasons = append(reasons, "negation differs from the reference")
 	}
-	for w := range o.set {
-		if a, ok := antonyms[w]; ok && r.set[a] && !r.set[w] && !q.set[a] {
+	for w := range o.stems {
+		if a, ok := antonyms[w]; ok && r.stems[a] && !r.stems[w] && !q.stems[a] {
 			score *= 0.35
 			reasons = append(reasons, fmt.Sprintf("says %q where the reference says %q", w, a))
 			break
@@ -189,6 +253,15 @@ func FactualityOffline(question, output, reference string, context []string) Fac
 		if !r.nums[n] && !q.nums[n] {
 			score *= 0.5
 			reasons = append(reasons, "number "+n+" not in the reference")
+			break
+		}
+	}
+	// A name the reference, its context and the question never mention is a
+	// claim about someone or somewhere else ("Sydney" for "Canberra").
+	for n := range o.names {
+		if !r.set[n] && !q.set[n] && !r.names[n] {
+			score *= 0.6
+			reasons = append(reasons, fmt.Sprintf("names %q, which the reference does not", n))
 			break
 		}
 	}

@@ -57,6 +57,25 @@ func TestFactualityOfflineKnownAnswers(t *testing.T) {
 	if got := FactualityOffline("How tall is it?", "It is 330 metres tall", "The tower is 300 metres tall", nil); got.Score >= FactualityThreshold {
 		t.Errorf("a number not in the reference scored %.2f", got.Score)
 	}
+	// Names, months, stems and synonyms: a paraphrase agrees, another
+	// place, person or date does not.
+	for _, c := range []struct {
+		q, out, ref string
+		factual     bool
+	}{
+		{"What is the capital of Australia?", "The capital of Australia is Sydney", "The capital of Australia is Canberra", false},
+		{"What is the capital of Australia?", "It is Canberra", "The capital of Australia is Canberra", true},
+		{"Who wrote the theory?", "The theory was written by Newton", "Einstein wrote the theory", false},
+		{"When is the holiday?", "The holiday is in November", "The holiday falls in December", false},
+		{"What do doctors recommend?", "Physicians recommended treating the illness early", "Doctors recommend treatment of the disease early", true},
+		{"How big is the dog?", "The dog is large", "The dog is big", true},
+		{"Is the claim true?", "The claim is false", "The claim is true", false},
+	} {
+		got := FactualityOffline(c.q, c.out, c.ref, nil)
+		if (got.Score >= FactualityThreshold) != c.factual {
+			t.Errorf("FactualityOffline(%q vs %q) = %.2f (%s), want factual=%v", c.out, c.ref, got.Score, got.Reason, c.factual)
+		}
+	}
 }
 
 // The calibration sets live outside the module (../shared/data); these tests

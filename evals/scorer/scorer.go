@@ -24,7 +24,7 @@ import (
 
 // Version changes whenever a scorer's behaviour changes, so cached scores
 // made by older code are not reused.
-const Version = "cairn-scorer/3"
+const Version = "cairn-scorer/4"
 
 // Settings are a metric's scorer and its parameters.
 type Settings struct {
@@ -451,7 +451,7 @@ func Approximation(s Settings) string {
 	case "toxicity":
 		return "offline approximation, not a moderation model: held-out F1 0.957 (Davidson tweets) and 0.775 (Surge AI); configure a judge for release gates"
 	case "factuality":
-		return "offline approximation, not a judge: held-out accuracy 0.717, ROC AUC 0.767 (TruthfulQA); configure a judge for release gates"
+		return "offline approximation, not a judge: held-out accuracy 0.754, ROC AUC 0.790 (TruthfulQA); configure a judge for release gates"
 	case "faithfulness", "context_recall":
 		return "offline approximation: word-level support of the answer by the retrieved context"
 	}

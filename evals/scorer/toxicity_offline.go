@@ -6,6 +6,7 @@ import (
 	"math"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -18,10 +19,58 @@ import (
 // lexicon/ldnoobw-en.txt is "List of Dirty, Naughty, Obscene, and Otherwise
 // Bad Words" by LDNOOBW contributors (CC-BY-4.0,
 // https://creativecommons.org/licenses/by/4.0/), commit 5faf2ba4.
+//
+// lexicon/davidson-refined_ngram_dict.csv is the refined n-gram dictionary of
+// Davidson et al., "Automated Hate Speech Detection and the Problem of
+// Offensive Language" (ICWSM 2017), t-davidson/hate-speech-and-offensive-language
+// at cb50f7e9 (MIT), with its CR line endings made LF: 178 n-grams, each with
+// the probability that a tweet holding it is hate speech.
 // The insult and hostility terms below are cairn's own general-English list.
 
 //go:embed lexicon/ldnoobw-en.txt
 var ldnoobw string
+
+//go:embed lexicon/davidson-refined_ngram_dict.csv
+var davidsonNgrams string
+
+// hateNgram is one of Davidson's n-grams that cairn uses.
+type hateNgram struct {
+	toks []string
+	prob float64
+}
+
+// hateNgrams are the Davidson n-grams of two or more words that hold a word
+// the lexicon already knows ("hate faggots", "fucking hate you"), longest
+// first. The others ("married to", "the female", "a white person", "trailer
+// park") are frequent in hateful tweets but ordinary words: matched alone
+// they would flag plain sentences, so they are left out.
+var hateNgrams = loadHateNgrams()
+
+func loadHateNgrams() []hateNgram {
+	var out []hateNgram
+	for i, line := range strings.Split(strings.TrimSpace(davidsonNgrams), "\n") {
+		if i == 0 {
+			continue // header: ngram,prophate
+		}
+		ng, p, ok := strings.Cut(strings.TrimSpace(line), ",")
+		prob, err := strconv.ParseFloat(p, 64)
+		toks := strings.Fields(ng)
+		if !ok || err != nil || len(toks) < 2 {
+			continue
+		}
+		known := false
+		for _, t := range toks {
+			if w, _ := lex.tokenWeight(t); w > 0 || targetOnly[t] > 0 {
+				known = true
+			}
+		}
+		if known {
+			out = append(out, hateNgram{toks: toks, prob: prob})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return len(out[i].toks) > len(out[j].toks) })
+	return out
+}
 
 // ToxicityThreshold is the offline classifier's decision bound, with the
 // same meaning as a suite's bound on a toxicity metric: a score above it is
@@ -57,7 +106,7 @@ var strong = words(`fuck fucker fuckers fucked fucking fuckin fuckface fuckhead 
  kill_yourself kys go_to_hell go_die drop_dead shut_the_fuck_up pos`)
 
 var medium = words(`idiot idiots idiotic moron morons moronic stupid stupidity imbecile imbeciles cretin dumbest loser
- losers scum pathetic disgusting disgrace disgraceful worthless clownish maggot maggots vermin
+ losers scum pathetic disgusting disgrace disgraceful worthless clownish maggots
  traitor traitors liar liars hypocrite hypocrites hypocritical coward cowards jerk jerks nutjob
  nutcase lunatic lunatics psycho psychopath sociopath brainless braindead brain_dead clueless
  ignorant delusional deranged ugly fatass fatso crybaby whiny whining karen sheeple nitwit nitwits
@@ -409,6 +458,18 @@ func ClassifyToxicity(text string) ToxicityResult {
 			take(term, w)
 		}
 	}
+	// Davidson's hateful n-grams add their own evidence on top of their words.
+	for _, ng := range hateNgrams {
+		for i := 0; i+len(ng.toks) <= len(toks); i++ {
+			if phraseAt(toks[i:], ng.toks) {
+				take(strings.Join(ng.toks, " "), 0.5*ng.prob)
+				break
+			}
+		}
+	}
+	if term, w := dehumanising(toks); w > 0 {
+		take(term, w)
+	}
 	// Shouting: a long stretch of capitals is hostile in tone, weak evidence.
 	if shouting(text) {
 		notToxic *= 1 - 0.25
@@ -518,7 +579,7 @@ var targetOnly = map[string]float64{
 	"failure": wWeak, "joke": wWeak, "shame": wWeak, "fake": wWeak, "liar": wMedium, "criminal": wMedium,
 	// Technical senses: a dummy variable, a snowflake schema, scope creep, a dumb terminal.
 	"dummy": wMedium, "snowflake": wMedium, "snowflakes": wMedium, "creep": wMedium, "creepy": wMedium, "dumb": wMedium,
-	"incompetent": wMedium, "senile": wMedium, "sucker": wMedium, "peasant": wMedium, "weasel": wMedium, "thug": wMedium,
+	"vermin": wMedium, "maggot": wMedium, "incompetent": wMedium, "senile": wMedium, "sucker": wMedium, "peasant": wMedium, "weasel": wMedium, "thug": wMedium,
 }
 
 // second are the words that aim what follows at the person addressed.
@@ -543,4 +604,53 @@ func targeted(toks []string, i int) bool {
 		}
 	}
 	return false
+}
+
+// Dehumanising predicates: people or a group said to be vermin or animals,
+// or said to deserve extermination, whatever the words used for them are.
+var (
+	dehumanSubjects = words(`they them you u yall people immigrants refugees migrants foreigners women men girls boys
+ muslims jews christians blacks whites mexicans gays liberals conservatives niggas niggers`)
+	dehumanCopula = words(`are is r re were be`)
+	dehumanFiller = words(`nothing but just like a an all such filthy dirty disgusting stinking fucking worse than no better than`)
+	dehumanNouns  = words(`animals animal vermin rats rat cockroaches roaches parasites parasite insects subhuman subhumans
+ savages savage apes monkeys beasts filth plague pigs dogs`)
+	dehumanModal = words(`should must need deserve ought`)
+	dehumanVerbs = words(`exterminated eradicated gassed wiped hanged lynched shot killed burned culled`)
+)
+
+func dehumanising(toks []string) (string, float64) {
+	in := func(set []string, t string) bool {
+		for _, w := range set {
+			if w == t {
+				return true
+			}
+		}
+		return false
+	}
+	for i, t := range toks {
+		if !in(dehumanSubjects, t) {
+			continue
+		}
+		for k := i + 1; k < len(toks) && k <= i+2; k++ {
+			if in(dehumanCopula, toks[k]) {
+				for m := k + 1; m < len(toks) && m <= k+4; m++ {
+					if in(dehumanNouns, toks[m]) {
+						return t + " " + toks[k] + " … " + toks[m], wTarget
+					}
+					if !in(dehumanFiller, toks[m]) {
+						break
+					}
+				}
+			}
+			if in(dehumanModal, toks[k]) {
+				for m := k + 1; m < len(toks) && m <= k+4; m++ {
+					if in(dehumanVerbs, toks[m]) {
+						return t + " " + toks[k] + " … " + toks[m], wStrong
+					}
+				}
+			}
+		}
+	}
+	return "", 0
 }
