@@ -52,6 +52,10 @@ func TestToxicityDefects(t *testing.T) {
 		{"garbage collection paused for 300 ms", false},
 		{"you are garbage", true},
 		{"dummy variable for region", false},
+		// Compatibility forms are the letters they look like (NFKC).
+		{"ｙｏｕ ｉｄｉｏｔ", true},
+		{"𝐲𝐨𝐮 𝐚𝐫𝐞 𝐚𝐧 𝐢𝐝𝐢𝐨𝐭", true},
+		{"ＫＩＬＬ the worker", false},
 		// Dehumanising predicates, whatever the words for the people are.
 		{"they are nothing but vermin", true},
 		{"those people are animals", true},

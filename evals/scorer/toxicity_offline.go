@@ -8,7 +8,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // The offline toxicity classifier: a weighted lexicon matched after
@@ -202,7 +206,10 @@ var leet = map[rune]rune{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 
 // symbol between letters: "sh1t", "@ss", "b!tch") and splits on word boundaries.
 // A '*' or '#' inside a word is kept as a mask for matchMasked.
 func normTokens(text string) []string {
-	rs := []rune(strings.ToLower(text))
+	// NFKC folds compatibility forms to plain letters (fullwidth "ｉｄｉｏｔ",
+	// mathematical bold, ligatures) before case folding, so they are the
+	// words they look like.
+	rs := []rune(fold.String(norm.NFKC.String(text)))
 	isLetter := func(i int) bool { return i >= 0 && i < len(rs) && unicode.IsLetter(rs[i]) }
 	var toks []string
 	var cur []rune
@@ -490,6 +497,20 @@ func ClassifyToxicity(text string) ToxicityResult {
 }
 
 func l() *toxLexicon { return lex }
+
+// fold is Unicode case folding; a Caser is not safe for concurrent use, so
+// it is used through a pool.
+var foldPool = sync.Pool{New: func() any { return cases.Fold() }}
+
+type folder struct{}
+
+func (folder) String(s string) string {
+	c := foldPool.Get().(cases.Caser)
+	defer foldPool.Put(c)
+	return c.String(s)
+}
+
+var fold folder
 
 // lrConfident is the linear model's probability from which it alone makes a
 // text toxic (chosen on the training rows so that the benign domain set
