@@ -64,6 +64,16 @@ func ServedView(ctx context.Context, st state.Ops) (targets.View, error) {
 		}
 		m[name][p.Name] = p.Version
 	}
+	recs, err := st.ListRecords(ctx, RecordDeployment, "")
+	if err != nil {
+		return v, err
+	}
+	if len(recs) > 0 {
+		v.Rendered = map[string]bool{}
+		for name := range recs {
+			v.Rendered[name] = true
+		}
+	}
 	return v, nil
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh CAIRN_BINARY — runs both example spec repos end to end, offline, each
 # with a fresh SQLite state in a temp dir:
-#   compile → check → plan → apply → second apply (nothing to do) →
+#   compile → check → plan → apply → (fraud: the canary starts on the next
+#   apply, after the first revision) → apply again (nothing to do) →
 #   audit verify → audit report (markdown).
 # Builds nothing: `make demo` passes the binary it built.
 set -euo pipefail
@@ -59,6 +60,13 @@ run_example() {
 
 	step "$name: apply"
 	"$cairn" apply --approvals 1 --state "$state" "$repo"
+
+	if [[ $name == fraud-detection ]]; then
+		# KServe gives a new InferenceService's first revision all traffic, so
+		# the first apply rendered the stable version alone; the canary starts now.
+		step "$name: apply again (the canary starts once the stable revision exists)"
+		"$cairn" apply --approvals 1 --state "$state" "$repo"
+	fi
 
 	step "$name: apply again (nothing to do)"
 	converged "$state" "$repo"

@@ -26,8 +26,12 @@ func renderKServe(r *run) error {
 		if !ok {
 			continue
 		}
+		strategy := ro.Strategy
+		if strategy == "canary" && !r.firstRevisionDone(d, ro.Stable.Version, ro.Candidate.Version) {
+			strategy = "direct"
+		}
 		var docs []any
-		switch ro.Strategy {
+		switch strategy {
 		case "canary":
 			isvc := r.inferenceService(d, m, d.Name, *ro.Candidate, "canary")
 			isvc["metadata"].(map[string]any)["annotations"].(map[string]any)["cairn.dev/stable-version"] = ro.Stable.Version
@@ -44,6 +48,20 @@ func renderKServe(r *run) error {
 		r.add("kserve/"+d.Name+".yaml", r.yamlDocs(docs...))
 	}
 	return nil
+}
+
+// firstRevisionDone reports whether a canary may be rendered: KServe sends
+// all traffic to an InferenceService's first revision, canaryTrafficPercent
+// included, so until an apply has rendered the deployment once its stable
+// version is rendered alone, with a note, and the canary follows on the next
+// apply or render.
+func (r *run) firstRevisionDone(d *compiler.Deployment, stable, candidate string) bool {
+	if r.in.State.Rendered[d.Name] {
+		return true
+	}
+	r.notef("deployments/"+d.Name, "rollout", "deployment %s is new: rendered its stable version %s alone (KServe gives a first revision all traffic, canaryTrafficPercent included); the canary to %s starts on the next apply or render, once the stable revision is ready",
+		d.Name, stable, candidate)
+	return false
 }
 
 func (r *run) inferenceService(d *compiler.Deployment, m *compiler.Model, name string, mv ModelVersion, role string) map[string]any {
@@ -100,6 +118,9 @@ func (r *run) kservePrompt(d *compiler.Deployment) {
 		r.notef(obj, "image", "deployment %s has no image: rendered only ConfigMap %s/prompts-%s (the versions each label of prompts/%s serves); set image to the server that reads it to render its InferenceService",
 			d.Name, d.Namespace, p.Name, p.Name)
 		return
+	}
+	if strategy == "canary" && !r.firstRevisionDone(d, ver, cver) {
+		strategy = "direct"
 	}
 	var docs []any
 	switch strategy {
@@ -185,7 +206,10 @@ func (r *run) isvc(d *compiler.Deployment, name, role string, labels map[string]
 			"name":        name,
 			"namespace":   d.Namespace,
 			"labels":      labels,
-			"annotations": r.annotations(map[string]any{"cairn.dev/rollout": role}),
+			// canaryTrafficPercent needs Knative revisions: the mode is
+			// stated, never left to the cluster's default (which may be
+			// RawDeployment, where a canary would silently not split).
+			"annotations": r.annotations(map[string]any{"cairn.dev/rollout": role, "serving.kserve.io/deploymentMode": "Serverless"}),
 		},
 		"spec": map[string]any{"predictor": predictor},
 	}

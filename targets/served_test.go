@@ -6,7 +6,12 @@ import "github.com/cairn-dev/cairn/compiler"
 // at the version the specs declare, and the bundle's current prompt versions
 // registered: the state after an apply whose gates all passed. Golden tests
 // use it; the tests of what is left out before gates pass use View as is.
+// Every deployment has been rendered before (its first revision exists).
 func servedAsDeclared(b *compiler.Bundle, v View) View {
+	v.Rendered = map[string]bool{}
+	for name := range b.Deployments {
+		v.Rendered[name] = true
+	}
 	v.Aliases = map[string]map[string]string{}
 	v.Labels = map[string]map[string]string{}
 	for name, m := range b.Models {

@@ -51,6 +51,11 @@ type View struct {
 	// version here is left out, with a note.
 	Aliases map[string]map[string]string `json:"aliases,omitempty"`
 	Labels  map[string]map[string]string `json:"labels,omitempty"`
+	// Rendered are the deployments an apply has rendered before: their
+	// first revision exists (or is on its way) in the cluster. KServe gives
+	// a first revision all traffic whatever canaryTrafficPercent says, so a
+	// canary is rendered only once its stable revision was.
+	Rendered map[string]bool `json:"rendered,omitempty"`
 }
 
 // ModelVersion is one registered model version.

@@ -228,6 +228,41 @@ func TestUnregisteredVersionIsAnError(t *testing.T) {
 	}
 }
 
+// KServe sends all traffic to an InferenceService's first revision, whatever
+// canaryTrafficPercent says: a canary deployment no apply has rendered yet
+// gets its stable version alone, with a note, and the canary next time.
+func TestKServeFirstRevisionIsStable(t *testing.T) {
+	in := fixtureInput()
+	delete(in.State.Rendered, "fraud-api")
+	res, err := RenderWithNotes(in, TargetKServe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := decodeDocs(t, "first", fileMap(res.Files)["kserve/fraud-api.yaml"])
+	pred := dig(docs[0], "spec", "predictor")
+	if got := dig(pred, "canaryTrafficPercent"); got != nil {
+		t.Errorf("first revision has canaryTrafficPercent %v", got)
+	}
+	if got := dig(pred, "model", "storageUri"); got != "s3://acme-models/fraud/7/model.bst" {
+		t.Errorf("first revision serves %v, want the stable version's artifact", got)
+	}
+	found := false
+	for _, n := range res.Notes {
+		if n.Object == "deployments/fraud-api" && strings.Contains(n.Message, "rendered its stable version 7 alone") && strings.Contains(n.Message, "the canary to 8 starts on the next apply or render") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no note on the held canary: %v", res.Notes)
+	}
+	// Once rendered, the canary follows.
+	in.State.Rendered["fraud-api"] = true
+	docs = decodeDocs(t, "second", fileMap(mustRender(t, in, TargetKServe))["kserve/fraud-api.yaml"])
+	if got := dig(docs[0], "spec", "predictor", "canaryTrafficPercent"); got != 10 {
+		t.Errorf("second render: canaryTrafficPercent = %v, want 10", got)
+	}
+}
+
 func TestKServeRollouts(t *testing.T) {
 	files := fileMap(mustRender(t, fixtureInput(), TargetKServe))
 
@@ -244,6 +279,9 @@ func TestKServeRollouts(t *testing.T) {
 	}
 	if got := dig(canary[0], "metadata", "annotations", "cairn.dev/stable-version"); got != "7" {
 		t.Errorf("stable-version annotation = %v", got)
+	}
+	if got := dig(canary[0], "metadata", "annotations", "serving.kserve.io/deploymentMode"); got != "Serverless" {
+		t.Errorf("deploymentMode annotation = %v, want Serverless (a canary needs revisions)", got)
 	}
 	if got := dig(canary[0], "metadata", "labels", "cairn.dev/version"); got != "8" {
 		t.Errorf("version label = %v", got)
