@@ -35,14 +35,20 @@ fuzz-short:
 test-short:
 	$(GO) test -short $(PKGS)
 
-# promtool validates the rendered Prometheus rules (Debian's prometheus package).
+# Real validators the tests run (Debian packages): promtool checks the rendered
+# Prometheus rules (prometheus), xmllint checks JUnit output against Jenkins'
+# XSD (libxml2-utils).
 tools:
-	@command -v promtool >/dev/null 2>&1 || { \
-		echo "installing promtool (Debian package prometheus, --no-install-recommends)"; \
+	@missing=; command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v xmllint >/dev/null 2>&1 || missing="$$missing libxml2-utils"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (Debian, --no-install-recommends)"; \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
-		|| echo "warning: could not install promtool; its tests will skip (or fail under CAIRN_REQUIRE_TOOLS=1)"; }
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+		|| echo "warning: could not install$$missing; their tests will skip (or fail under CAIRN_REQUIRE_TOOLS=1)"; \
+	fi
 	@command -v promtool >/dev/null 2>&1 && promtool --version 2>&1 | head -1 || true
+	@command -v xmllint >/dev/null 2>&1 && xmllint --version 2>&1 | head -1 || true
 
 # Benchmarks on generated large inputs; the README's Performance section quotes these.
 bench:

@@ -77,7 +77,7 @@ func fixture() (*compiler.Bundle, View) {
 			"digest-success": {Name: "digest-success", Deployment: "answer-digest", Objective: 95, Window: "28d",
 				SLI: compiler.SLI{Kind: "availability", Errors: `sum(increase(digest_failed_total[{{ .window }}]))`, Total: `sum(increase(digest_runs_total[{{.window}}]))`}},
 			"support-latency": {Name: "support-latency", Deployment: "support", Objective: 99.5, Window: "28d",
-				SLI:    compiler.SLI{Kind: "latency", Metric: `http_request_duration_seconds{service="support"}`, ThresholdMS: 300},
+				SLI:    compiler.SLI{Kind: "latency", Metric: `http_request_duration_seconds{service="support"}`, ThresholdMS: 2000},
 				Budget: &compiler.Budget{USDPerMonth: floatp(500), USDPer1kRequests: floatp(0.25)}},
 		},
 		FieldPos: map[string]compiler.Position{

@@ -3,6 +3,7 @@ package targets
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -163,10 +164,17 @@ func (r *run) newSLORules(s *compiler.SLO) (*sloRules, bool) {
 		slo:    s,
 		budget: ErrorBudget(s.Objective),
 		days:   days,
+		// cairn's own labels, and the ones Sloth's and Pyrra's dashboards
+		// select on (sloth_id/service/slo, Pyrra's slo), so either's
+		// Grafana dashboards show cairn's SLOs unchanged.
 		base: map[string]string{
 			"cairn_project":    r.b.Project.Name,
 			"cairn_slo":        s.Name,
 			"cairn_deployment": s.Deployment,
+			"sloth_id":         s.Deployment + "-" + s.Name,
+			"sloth_service":    s.Deployment,
+			"sloth_slo":        s.Name,
+			"slo":              s.Name,
 		},
 	}
 	sr.windowSel = fmt.Sprintf(`{cairn_project=%q, cairn_slo=%q}`, r.b.Project.Name, s.Name)
@@ -206,7 +214,13 @@ func (r *run) newSLORules(s *compiler.SLO) (*sloRules, bool) {
 		le := decimal.NewFromFloat(s.SLI.ThresholdMS).Div(decimal.NewFromInt(1000)).String()
 		bucket := selector{Name: sel.Name + "_bucket", Matchers: sel.Matchers}
 		count := selector{Name: sel.Name + "_count", Matchers: sel.Matchers}
-		leM := matcher{Label: "le", Op: "=", Value: le}
+		leM, leSeries := matcher{Label: "le", Op: "=", Value: le}, le
+		if !strings.ContainsAny(le, ".eE") {
+			// Prometheus 3 stores an integer bucket bound as "1.0" (it
+			// normalises le at scrape), Prometheus 2 as written ("1"): match
+			// both, and test with what Prometheus 3 stores.
+			leM, leSeries = matcher{Label: "le", Op: "=~", Value: regexp.QuoteMeta(le) + `(\.0)?`}, le+".0"
+		}
 		sr.sliQuery = func(w string) string {
 			return fmt.Sprintf("1 - (\n(sum(rate(%s[%s])))\n/\n(sum(rate(%s[%s])))\n)\n", bucket.String(leM), w, count.String(), w)
 		}
@@ -215,7 +229,7 @@ func (r *run) newSLORules(s *compiler.SLO) (*sloRules, bool) {
 			if !ok {
 				return nil, decimal.Zero, false
 			}
-			withLE := map[string]string{"le": le}
+			withLE := map[string]string{"le": leSeries}
 			for k, v := range labels {
 				withLE[k] = v
 			}
@@ -292,6 +306,24 @@ func (sr *sloRules) labels(extra ...string) map[string]string {
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		l[extra[i]] = extra[i+1]
+		switch extra[i] {
+		case "cairn_window":
+			l["sloth_window"] = extra[i+1]
+		case "severity":
+			l["sloth_severity"] = extra[i+1]
+		}
+	}
+	return l
+}
+
+// alertLabels are an alert's own labels: severity and category, and the
+// labels Sloth's alerts carry (sloth_id, sloth_service, sloth_slo,
+// sloth_severity); the rest come from the series the alert fires on.
+func (sr *sloRules) alertLabels(severity, category string, extra ...string) map[string]string {
+	l := map[string]string{"severity": severity, "category": category, "sloth_id": sr.base["sloth_id"],
+		"sloth_service": sr.base["sloth_service"], "sloth_slo": sr.base["sloth_slo"], "sloth_severity": severity, "slo": sr.base["slo"]}
+	for i := 0; i+1 < len(extra); i += 2 {
+		l[extra[i]] = extra[i+1]
 	}
 	return l
 }
@@ -310,7 +342,7 @@ func (sr *sloRules) sliGroup() ruleGroup {
 	p := sr.period()
 	g.Rules = append(g.Rules, rule{
 		Record: "slo:sli_error:ratio_rate" + p,
-		Expr: fmt.Sprintf("sum_over_time(slo:sli_error:ratio_rate5m%s[%s])\n/ ignoring (cairn_window)\ncount_over_time(slo:sli_error:ratio_rate5m%s[%s])\n",
+		Expr: fmt.Sprintf("sum_over_time(slo:sli_error:ratio_rate5m%s[%s])\n/ ignoring (cairn_window, sloth_window)\ncount_over_time(slo:sli_error:ratio_rate5m%s[%s])\n",
 			sr.windowSel, p, sr.windowSel, p),
 		Labels: sr.labels("cairn_window", p),
 	})
@@ -327,6 +359,9 @@ func (sr *sloRules) metaGroup() ruleGroup {
 		{Record: "slo:current_burn_rate:ratio", Expr: "slo:sli_error:ratio_rate5m" + sr.windowSel + per, Labels: sr.labels()},
 		{Record: "slo:period_burn_rate:ratio", Expr: "slo:sli_error:ratio_rate" + sr.period() + sr.windowSel + per, Labels: sr.labels()},
 		{Record: "slo:period_error_budget_remaining:ratio", Expr: "1 - slo:period_burn_rate:ratio" + sr.windowSel, Labels: sr.labels()},
+		// Sloth's info series, which its dashboards list SLOs by.
+		{Record: "sloth_slo_info", Expr: "vector(1)", Labels: sr.labels("sloth_mode", "cli-gen-prom", "sloth_spec", "prometheus/v1",
+			"sloth_objective", decimal.NewFromFloat(sr.slo.Objective).String(), "sloth_version", "cairn")},
 	}}
 }
 
@@ -346,7 +381,7 @@ func (sr *sloRules) burnExpr(pairs []burnAlert) string {
 	var parts []string
 	for _, p := range pairs {
 		th := "(" + BurnFactor(p.factor, sr.days).String() + " * " + sr.budget.String() + ")"
-		parts = append(parts, fmt.Sprintf("(\n    max(slo:sli_error:ratio_rate%s%s > %s) without (cairn_window)\n    and\n    max(slo:sli_error:ratio_rate%s%s > %s) without (cairn_window)\n)",
+		parts = append(parts, fmt.Sprintf("(\n    max(slo:sli_error:ratio_rate%s%s > %s) without (cairn_window, sloth_window)\n    and\n    max(slo:sli_error:ratio_rate%s%s > %s) without (cairn_window, sloth_window)\n)",
 			p.short, sr.windowSel, th, p.long, sr.windowSel, th))
 	}
 	return strings.Join(parts, "\nor\n") + "\n"
@@ -354,9 +389,9 @@ func (sr *sloRules) burnExpr(pairs []burnAlert) string {
 
 func (sr *sloRules) alertRule(severity string, pairs []burnAlert) rule {
 	return rule{
-		Alert:       alertName(sr.slo.Name, "ErrorBudgetBurn"),
-		Expr:        sr.burnExpr(pairs),
-		Labels:      map[string]string{"severity": severity, "category": sr.slo.SLI.Kind},
+		Alert: alertName(sr.slo.Name, "ErrorBudgetBurn"),
+		Expr:  sr.burnExpr(pairs),
+		Labels:      sr.alertLabels(severity, sr.slo.SLI.Kind),
 		Annotations: sr.alertAnnotations(severity),
 	}
 }
@@ -452,7 +487,7 @@ func (r *run) costRules(sr *sloRules) (ruleGroup, []ruleTest, bool) {
 		g.Rules = append(g.Rules, rule{
 			Alert:       name,
 			Expr:        fmt.Sprintf("sum(increase(%s[1d])) > %s\n", costSeries, perDay.String()),
-			Labels:      map[string]string{"severity": "ticket", "category": "cost", "cairn_project": sr.base["cairn_project"], "cairn_slo": s.Name, "cairn_deployment": s.Deployment},
+			Labels:      sr.alertLabels("ticket", "cost", "cairn_project", sr.base["cairn_project"], "cairn_slo", s.Name, "cairn_deployment", s.Deployment),
 			Annotations: ann(what),
 		})
 		// A minute's spend of one day's budget is over budget within the hour.
@@ -469,7 +504,7 @@ func (r *run) costRules(sr *sloRules) (ruleGroup, []ruleTest, bool) {
 		g.Rules = append(g.Rules, rule{
 			Alert:       name,
 			Expr:        fmt.Sprintf("sum(increase(%s[1d])) / sum(increase(%s[1d])) * 1000 > %s\n", costSeries, reqSeries, per1k.String()),
-			Labels:      map[string]string{"severity": "ticket", "category": "cost", "cairn_project": sr.base["cairn_project"], "cairn_slo": s.Name, "cairn_deployment": s.Deployment},
+			Labels:      sr.alertLabels("ticket", "cost", "cairn_project", sr.base["cairn_project"], "cairn_slo", s.Name, "cairn_deployment", s.Deployment),
 			Annotations: ann(what),
 		})
 		// Each request costing the whole per-1k budget is 1000× over it.

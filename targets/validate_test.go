@@ -448,3 +448,65 @@ func TestSelectors(t *testing.T) {
 
 // keep sort imported for helpers shared across test files
 var _ = sort.Strings
+
+// Sloth's and Pyrra's dashboards select on the labels Sloth writes: every
+// recording rule name in Sloth's own generated file (testdata/sloth, from
+// slok/sloth's examples/_gen/getting-started.yml, Apache-2.0) is one cairn
+// writes too, with every sloth_* label Sloth puts on it, and Pyrra's slo.
+func TestSlothLabels(t *testing.T) {
+	type group struct {
+		Rules []struct {
+			Record string            `yaml:"record"`
+			Alert  string            `yaml:"alert"`
+			Labels map[string]string `yaml:"labels"`
+		} `yaml:"rules"`
+	}
+	read := func(b []byte) map[string]map[string]bool {
+		var doc struct {
+			Groups []group `yaml:"groups"`
+		}
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]map[string]bool{}
+		for _, g := range doc.Groups {
+			for _, r := range g.Rules {
+				name := r.Record
+				if name == "" {
+					name = "alert"
+				}
+				if out[name] == nil {
+					out[name] = map[string]bool{}
+				}
+				for k := range r.Labels {
+					out[name][k] = true
+				}
+			}
+		}
+		return out
+	}
+	ref, err := os.ReadFile("testdata/sloth/getting-started.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sloth := read(ref)
+	files := fileMap(mustRender(t, fixtureInput(), TargetPrometheus))
+	cairn := read(files["prometheus/fraud-availability.rules.yaml"])
+	for name, keys := range sloth {
+		if strings.HasSuffix(name, "30d") { // the SLO period: cairn's fixture uses 28d
+			continue
+		}
+		if cairn[name] == nil {
+			t.Errorf("Sloth records %s; cairn does not", name)
+			continue
+		}
+		for k := range keys {
+			if strings.HasPrefix(k, "sloth_") && !cairn[name][k] {
+				t.Errorf("%s: Sloth labels it %s; cairn does not", name, k)
+			}
+		}
+		if name != "alert" && !cairn[name]["slo"] {
+			t.Errorf("%s: no slo label (Pyrra's)", name)
+		}
+	}
+}
