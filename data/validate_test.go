@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cairn-dev/cairn/internal/junit/junittest"
+
 	"github.com/cairn-dev/cairn/compiler"
 )
 
@@ -268,5 +270,8 @@ func TestValidateFraudGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		golden(t, tc.name, b.Bytes())
+		if strings.HasSuffix(tc.name, ".xml") {
+			junittest.Valid(t, tc.name, b.Bytes()) // as Jenkins would read it
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -78,17 +79,38 @@ func WriteJSON(w io.Writer, runs []*Run) error {
 	}{1, runs})
 }
 
-// WriteJUnit prints runs as JUnit XML: one testcase per case, ERROR as <error>.
+// WriteJUnit prints runs as JUnit XML, one suite per run. What gates is the
+// suite's metrics, so each metric is a testcase that fails when its bound
+// fails; each dataset case is a testcase too, failing only when the suite
+// failed (a case below its bound in a suite whose aggregate passed is said
+// in system-out, not counted as a failure), and an ERROR case is an <error>.
 func WriteJUnit(w io.Writer, runs []*Run) error {
 	var out junit.Suites
 	for _, r := range runs {
 		s := junit.Suite{Name: r.Suite}
+		for _, m := range r.Metrics {
+			jc := junit.Case{Name: fmt.Sprintf("metric %s: %s %s %s %s", m.Name, m.Aggregate, m.Scorer, m.Op, formatFloat(m.Threshold)), Classname: "evals." + r.Suite + ".metrics"}
+			got := "no case scored"
+			if m.Value != nil {
+				got = formatFloat(*m.Value)
+			}
+			if !m.Pass {
+				jc.Failure = &junit.Problem{Message: fmt.Sprintf("%s = %s, needs %s %s", m.Name, got, m.Op, formatFloat(m.Threshold)), Type: "gate"}
+			} else {
+				jc.SystemOut = fmt.Sprintf("%s = %s over %d case(s)", m.Name, got, m.Cases)
+			}
+			s.Cases = append(s.Cases, jc)
+		}
 		for _, c := range r.Cases {
 			jc := junit.Case{Name: fmt.Sprintf("%s#%d", c.ID, c.Repeat), Classname: "evals." + r.Suite}
 			switch c.Status {
 			case Fail:
 				b, _ := json.Marshal(c.Metrics)
-				jc.Failure = &junit.Problem{Message: "case failed", Text: string(b)}
+				if r.Passed {
+					jc.SystemOut = "below its case bound; the suite passed on its aggregates: " + string(b)
+				} else {
+					jc.Failure = &junit.Problem{Message: "case failed", Text: string(b)}
+				}
 			case Error:
 				jc.Error = &junit.Problem{Message: oneLine(c.Error, 200), Text: c.Error}
 			}
@@ -96,8 +118,10 @@ func WriteJUnit(w io.Writer, runs []*Run) error {
 		}
 		out.Suites = append(out.Suites, s)
 	}
-	return junit.Write(w, out, junit.Counters{Suite: junit.Tests | junit.Failures | junit.Errors})
+	return junit.Write(w, out)
 }
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // html/template escapes every value: outputs are model text and may hold markup.
 var htmlTmpl = template.Must(template.New("r").Funcs(template.FuncMap{"val": fmtVal}).Parse(`<!doctype html>

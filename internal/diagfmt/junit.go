@@ -30,9 +30,6 @@ func writeJUnit(w io.Writer, l diag.List, opts Options) error {
 			if c.Name == "" {
 				c.Name = d.Message
 			}
-			if inRepo(d.Pos) {
-				c.File, c.Line = d.Pos.File, d.Pos.Line
-			}
 			p := &junit.Problem{Message: d.Message, Type: string(d.Severity), Text: d.String()}
 			switch d.Severity {
 			case diag.Error:
@@ -49,5 +46,5 @@ func writeJUnit(w io.Writer, l diag.List, opts Options) error {
 		}
 		out.Suites = append(out.Suites, s)
 	}
-	return junit.Write(w, out, junit.Counters{Root: junit.All, Suite: junit.All})
+	return junit.Write(w, out)
 }

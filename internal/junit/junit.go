@@ -1,6 +1,12 @@
 // Package junit writes JUnit XML reports, the test-result format CI systems
 // render natively. Every cairn report (check, data validate, eval) builds the
-// same few types and calls Write, so the XML shape is defined once.
+// same few types and calls Write, so the XML shape is defined once — the
+// shape of Jenkins' junit-10.xsd (the xunit plugin's schema, which Jenkins
+// validates against): <testsuites name tests failures errors>, each
+// <testsuite name tests failures errors skipped>, each <testcase name
+// classname> with <failure>, <error>, <skipped> or <system-out>. The schema
+// allows no file or line on a testcase: a location is part of the case's name
+// or text.
 package junit
 
 import (
@@ -17,7 +23,6 @@ type Suites struct {
 	Tests    int      `xml:"tests,attr"`
 	Failures int      `xml:"failures,attr"`
 	Errors   int      `xml:"errors,attr"`
-	Skipped  int      `xml:"skipped,attr"`
 	Suites   []Suite  `xml:"testsuite"`
 }
 
@@ -35,8 +40,6 @@ type Suite struct {
 type Case struct {
 	Name      string   `xml:"name,attr"`
 	Classname string   `xml:"classname,attr"`
-	File      string   `xml:"file,attr,omitempty"`
-	Line      int      `xml:"line,attr,omitempty"`
 	Failure   *Problem `xml:"failure,omitempty"`
 	Error     *Problem `xml:"error,omitempty"`
 	Skipped   *Problem `xml:"skipped,omitempty"`
@@ -50,101 +53,36 @@ type Problem struct {
 	Text    string `xml:",chardata"`
 }
 
-// Counter selects count attributes. Reports differ in which counters they
-// write (data validate has no errors, eval no root totals), and their
-// consumers and goldens depend on that, so the caller chooses.
-type Counter uint8
-
-const (
-	Tests Counter = 1 << iota
-	Failures
-	Errors
-	Skipped
-	// All writes every counter, zeros included.
-	All = Tests | Failures | Errors | Skipped
-)
-
-// Counters says which counters Write puts on <testsuites> and on each <testsuite>.
-type Counters struct {
-	Root, Suite Counter
-}
-
 // Write fills in the counts of s from its cases and writes the XML header
 // and s, indented by two spaces, followed by a newline. The output depends
-// only on s and c.
-func Write(w io.Writer, s Suites, c Counters) error {
-	root := wireSuites{Name: s.Name}
-	var total counts
-	for _, su := range s.Suites {
-		n := count(su.Cases)
-		total.add(n)
-		root.Suites = append(root.Suites, wireSuite{Name: su.Name, wireCounts: n.attrs(c.Suite), Cases: su.Cases})
+// only on s.
+func Write(w io.Writer, s Suites) error {
+	s.Tests, s.Failures, s.Errors = 0, 0, 0
+	for i := range s.Suites {
+		su := &s.Suites[i]
+		su.Tests, su.Failures, su.Errors, su.Skipped = len(su.Cases), 0, 0, 0
+		for _, c := range su.Cases {
+			switch {
+			case c.Failure != nil:
+				su.Failures++
+			case c.Error != nil:
+				su.Errors++
+			case c.Skipped != nil:
+				su.Skipped++
+			}
+		}
+		s.Tests += su.Tests
+		s.Failures += su.Failures
+		s.Errors += su.Errors
 	}
-	root.wireCounts = total.attrs(c.Root)
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
 	enc := xml.NewEncoder(w)
 	enc.Indent("", "  ")
-	if err := enc.Encode(root); err != nil {
+	if err := enc.Encode(s); err != nil {
 		return err
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
-}
-
-type counts struct{ tests, failures, errors, skipped int }
-
-func count(cs []Case) counts {
-	n := counts{tests: len(cs)}
-	for _, c := range cs {
-		switch {
-		case c.Failure != nil:
-			n.failures++
-		case c.Error != nil:
-			n.errors++
-		case c.Skipped != nil:
-			n.skipped++
-		}
-	}
-	return n
-}
-
-func (n *counts) add(m counts) {
-	n.tests += m.tests
-	n.failures += m.failures
-	n.errors += m.errors
-	n.skipped += m.skipped
-}
-
-func (n counts) attrs(sel Counter) wireCounts {
-	pick := func(c Counter, v int) *int {
-		if sel&c == 0 {
-			return nil
-		}
-		return &v
-	}
-	return wireCounts{pick(Tests, n.tests), pick(Failures, n.failures), pick(Errors, n.errors), pick(Skipped, n.skipped)}
-}
-
-// The wire types leave out unselected counters (nil) while writing zeros
-// for selected ones, which plain int attributes cannot express.
-type wireCounts struct {
-	Tests    *int `xml:"tests,attr,omitempty"`
-	Failures *int `xml:"failures,attr,omitempty"`
-	Errors   *int `xml:"errors,attr,omitempty"`
-	Skipped  *int `xml:"skipped,attr,omitempty"`
-}
-
-type wireSuites struct {
-	XMLName xml.Name `xml:"testsuites"`
-	Name    string   `xml:"name,attr,omitempty"`
-	wireCounts
-	Suites []wireSuite `xml:"testsuite"`
-}
-
-type wireSuite struct {
-	Name string `xml:"name,attr"`
-	wireCounts
-	Cases []Case `xml:"testcase"`
 }
