@@ -288,8 +288,8 @@ func TestFeastDurations(t *testing.T) {
 	}
 }
 
-// TestExpectationSuites validates every suite against the expectation-suite
-// shape (testdata/ml/ge-expectation-suite.schema.json) and checks that each
+// TestExpectationSuites validates every suite against the GX 1.x
+// expectation-suite shape (testdata/ml/ge-expectation-suite.schema.json) and checks that each
 // quality rule became the expectation Great Expectations runs for it.
 func TestExpectationSuites(t *testing.T) {
 	f, err := os.Open(filepath.Join("testdata", "ml", "ge-expectation-suite.schema.json"))
@@ -309,6 +309,20 @@ func TestExpectationSuites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The schema holds GX's own 1.x example and refuses its 0.x one.
+	for file, valid := range map[string]bool{"expectation_suite.v1.from-migration-guide.json": true, "expectation_suite.v0.from-migration-guide.json": false} {
+		b, err := os.ReadFile(filepath.Join("testdata", "ml", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schema.Validate(inst); (err == nil) != valid {
+			t.Errorf("%s: valid=%v, want %v (%v)", file, err == nil, valid, err)
+		}
+	}
 	for name, files := range mlInputs(t) {
 		for path, data := range files {
 			if !strings.HasPrefix(path, "great_expectations/") {
@@ -326,8 +340,8 @@ func TestExpectationSuites(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The dotted suite name is where GE's file store looks for it.
-			if want := "great_expectations/expectations/" + strings.ReplaceAll(s.ExpectationSuiteName, ".", "/") + ".json"; path != want {
-				t.Errorf("suite %s is at %s, GE looks at %s", s.ExpectationSuiteName, path, want)
+			if want := "great_expectations/expectations/" + strings.ReplaceAll(s.Name, ".", "/") + ".json"; path != want {
+				t.Errorf("suite %s is at %s, GE looks at %s", s.Name, path, want)
 			}
 		}
 	}
@@ -339,7 +353,7 @@ func TestExpectationSuites(t *testing.T) {
 		}
 		out := map[string]map[string]any{}
 		for _, e := range s.Expectations {
-			out[e.Kwargs["column"].(string)+" "+e.ExpectationType] = e.Kwargs
+			out[e.Kwargs["column"].(string)+" "+e.Type] = e.Kwargs
 		}
 		return out
 	}
