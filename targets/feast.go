@@ -180,7 +180,7 @@ func (r *run) feastPython() string {
 			stream = true
 		}
 	}
-	imports := []string{"Entity", "FeatureView", "Field", "FileSource"}
+	imports := []string{"Entity", "FeatureView", "Field", "FileSource", "ValueType"}
 	if stream {
 		imports = append(imports, "PushSource")
 	}
@@ -202,13 +202,14 @@ func (r *run) feastPython() string {
 		entities[f.Entity] = append(entities[f.Entity], f.Name)
 	}
 	entityVar := map[string]string{}
-	b.WriteString("\n# Entities: one per cairn feature entity, joined on the <entity>-id column.\n")
+	b.WriteString("\n# Entities: one per cairn feature entity, joined on the <entity>-id column, a\n# string key (Feast's default UNKNOWN value type is deprecated and skips checks).\n")
 	for _, e := range slices.Sorted(maps.Keys(entities)) {
 		v := names.get(e)
 		entityVar[e] = v
 		fmt.Fprintf(&b, "\n%s = Entity(\n", v)
 		fmt.Fprintf(&b, "    name=%s,\n", pyStr(e))
 		fmt.Fprintf(&b, "    join_keys=[%s],\n", pyStr(e+"-id"))
+		b.WriteString("    value_type=ValueType.STRING,\n")
 		fmt.Fprintf(&b, "    description=%s,\n", pyStr("Keys the cairn features "+strings.Join(entities[e], ", ")+"."))
 		b.WriteString(")\n")
 	}

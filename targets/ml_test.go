@@ -111,21 +111,28 @@ const feastStub = `
 import ast, json, sys, types
 from datetime import timedelta
 defined = []
-def kind(name, allowed):
+def kind(name, allowed, required=()):
     class K:
         def __init__(self, **kw):
             bad = set(kw) - allowed
             if bad:
                 raise TypeError("%s: unexpected %s" % (name, sorted(bad)))
+            missing = set(required) - set(kw)
+            if missing:
+                raise TypeError("%s: missing %s" % (name, sorted(missing)))
             self.kind, self.kw = name, kw
             defined.append(self)
     K.__name__ = name
     return K
 feast = types.ModuleType("feast")
-feast.Entity = kind("Entity", {"name", "join_keys", "description", "tags", "owner", "value_type"})
-feast.FileSource = kind("FileSource", {"name", "path", "timestamp_field", "created_timestamp_column", "description", "tags", "owner", "file_format", "field_mapping"})
+# What feast apply needs (feature_definitions.py in ../shared/data/feast): an
+# entity's join key and value type, a view's entities and source, a file
+# source's path and event timestamp.
+feast.Entity = kind("Entity", {"name", "join_keys", "description", "tags", "owner", "value_type"}, {"name", "join_keys", "value_type"})
+feast.ValueType = types.SimpleNamespace(STRING="STRING", INT64="INT64")
+feast.FileSource = kind("FileSource", {"name", "path", "timestamp_field", "created_timestamp_column", "description", "tags", "owner", "file_format", "field_mapping"}, {"name", "path", "timestamp_field"})
 feast.PushSource = kind("PushSource", {"name", "batch_source", "description", "tags", "owner"})
-feast.FeatureView = kind("FeatureView", {"name", "entities", "ttl", "schema", "source", "online", "description", "tags", "owner"})
+feast.FeatureView = kind("FeatureView", {"name", "entities", "ttl", "schema", "source", "online", "description", "tags", "owner"}, {"name", "entities", "schema", "source"})
 class Field:
     def __init__(self, name, dtype, description="", tags=None):
         self.name, self.dtype, self.tags = name, dtype, tags or {}

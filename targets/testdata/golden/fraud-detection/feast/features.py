@@ -4,14 +4,16 @@
 
 from datetime import timedelta
 
-from feast import Entity, FeatureView, Field, FileSource, PushSource
+from feast import Entity, FeatureView, Field, FileSource, ValueType, PushSource
 from feast.types import Float64, Int64, String
 
-# Entities: one per cairn feature entity, joined on the <entity>-id column.
+# Entities: one per cairn feature entity, joined on the <entity>-id column, a
+# string key (Feast's default UNKNOWN value type is deprecated and skips checks).
 
 transaction = Entity(
     name="transaction",
     join_keys=["transaction-id"],
+    value_type=ValueType.STRING,
     description="Keys the cairn features account-age-days, cardholder-country, merchant-category, txn-amount, txn-count-24h.",
 )
 

@@ -4,20 +4,23 @@
 
 from datetime import timedelta
 
-from feast import Entity, FeatureView, Field, FileSource, PushSource
+from feast import Entity, FeatureView, Field, FileSource, ValueType, PushSource
 from feast.types import Bool, Float64, Int64, String, UnixTimestamp
 
-# Entities: one per cairn feature entity, joined on the <entity>-id column.
+# Entities: one per cairn feature entity, joined on the <entity>-id column, a
+# string key (Feast's default UNKNOWN value type is deprecated and skips checks).
 
 class_2 = Entity(
     name="class",
     join_keys=["class-id"],
+    value_type=ValueType.STRING,
     description="Keys the cairn features email-domain, rating.",
 )
 
 customer = Entity(
     name="customer",
     join_keys=["customer-id"],
+    value_type=ValueType.STRING,
     description="Keys the cairn features clicks-1h, is-active, last-login, plan, tenure.",
 )
 
