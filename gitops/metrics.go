@@ -3,10 +3,15 @@ package gitops
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/cairn-dev/cairn/data"
+	"github.com/cairn-dev/cairn/targets"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -75,6 +80,40 @@ func (m *Metrics) observe(r *Run) {
 		m.lastOK.Set(float64(r.Finished.Unix()))
 	}
 	m.evalCost.Add(r.EvalCostUSD)
+}
+
+// driftDesc is the gauge the rendered drift alerts read
+// (targets.DriftMetric): the latest drift statistic `cairn drift` recorded
+// for each model's feature, by the monitor's method.
+var driftDesc = prometheus.NewDesc(targets.DriftMetric,
+	"Latest drift statistic of a model's feature as `cairn drift` recorded it (PSI for method psi; KS D or total variation distance for ks).",
+	[]string{"model", "feature", "method"}, nil)
+
+// driftCollector reads the drift evidence from the state at each scrape,
+// so the gauge is what the state holds now, whichever process recorded it
+// (a CI job running `cairn drift`, another reconciler).
+type driftCollector struct{ st data.Store }
+
+func (driftCollector) Describe(ch chan<- *prometheus.Desc) { ch <- driftDesc }
+
+func (c driftCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	recs, err := c.st.ListRecords(ctx, data.KindDriftLatest, "")
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(driftDesc, err)
+		return
+	}
+	for _, model := range slices.Sorted(maps.Keys(recs)) {
+		var r data.DriftResult
+		if err := json.Unmarshal(recs[model], &r); err != nil {
+			ch <- prometheus.NewInvalidMetric(driftDesc, fmt.Errorf("drift evidence of %s: %w", model, err))
+			continue
+		}
+		for _, f := range r.Features {
+			ch <- prometheus.MustNewConstMetric(driftDesc, prometheus.GaugeValue, f.Statistic, r.Model, f.Feature, r.Method)
+		}
+	}
 }
 
 // Health is the /healthz document.

@@ -19,6 +19,7 @@ import (
 	"github.com/cairn-dev/cairn/prices"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/state"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Results of a run.
@@ -162,6 +163,12 @@ func New(cfg Config) (*Reconciler, error) {
 	}
 	if cfg.Approvals == nil {
 		cfg.Approvals = Static(0)
+	}
+	if cfg.Metrics != nil {
+		// A second Reconciler on the same Metrics finds it registered.
+		if err := cfg.Metrics.Registry.Register(driftCollector{st: cfg.Store}); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+			return nil, fmt.Errorf("gitops: metrics: %w", err)
+		}
 	}
 	return &Reconciler{cfg: cfg, wake: make(chan struct{}, 1)}, nil
 }
