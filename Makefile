@@ -35,9 +35,11 @@ fuzz-short:
 test-short:
 	$(GO) test -short $(PKGS)
 
-# Real validators the tests run (Debian packages): promtool checks the rendered
-# Prometheus rules (prometheus), xmllint checks JUnit output against Jenkins'
-# XSD (libxml2-utils).
+# Real validators the tests run: promtool checks the rendered Prometheus rules
+# (Debian prometheus), xmllint checks JUnit output against Jenkins' XSD
+# (Debian libxml2-utils), cue vets the examples with `cairn schema --package`
+# (go install at the go.mod version of cuelang.org/go).
+CUE_VERSION = $(shell $(GO) list -m -f '{{.Version}}' cuelang.org/go)
 tools:
 	@missing=; command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v xmllint >/dev/null 2>&1 || missing="$$missing libxml2-utils"; \
@@ -47,6 +49,9 @@ tools:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
 		|| echo "warning: could not install$$missing; their tests will skip (or fail under CAIRN_REQUIRE_TOOLS=1)"; \
 	fi
+	@command -v cue >/dev/null 2>&1 || [ -x "$$($(GO) env GOPATH)/bin/cue" ] || { \
+		echo "installing cue $(CUE_VERSION) (go install, the go.mod version)"; \
+		GOFLAGS= $(GO) install cuelang.org/go/cmd/cue@$(CUE_VERSION) || echo "warning: could not install cue; its tests will skip (or fail under CAIRN_REQUIRE_TOOLS=1)"; }
 	@command -v promtool >/dev/null 2>&1 && promtool --version 2>&1 | head -1 || true
 	@command -v xmllint >/dev/null 2>&1 && xmllint --version 2>&1 | head -1 || true
 
