@@ -1,5 +1,16 @@
 package targets
 
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/cairn-dev/cairn/internal/atomicfile"
+)
+
 // Workflow structures keep GitHub's conventional key order.
 type workflow struct {
 	Name        string         `yaml:"name"`
@@ -40,8 +51,9 @@ func (r *run) actionRef() string {
 // renderActions writes a GitHub Actions workflow: on pull requests cairn's
 // own action (check with annotations and SARIF, the sticky plan comment and
 // check run), then `render --check` against the shared state; on a schedule
-// `reconcile --once --repo .` and the audit report. Copy it to
-// .github/workflows/ at the repository root, where GitHub runs workflows.
+// `reconcile --once --repo .` and the audit report. `render --workflow`
+// also writes it to .github/workflows/cairn.yaml, where GitHub runs it
+// (SyncWorkflow). actionlint checks it and a test runs its run: steps.
 func renderActions(r *run) error {
 	setup := []step{
 		{Name: "Check out", Uses: "actions/checkout@v4", With: map[string]string{"fetch-depth": "0"}},
@@ -81,4 +93,44 @@ func renderActions(r *run) error {
 	}
 	r.add("github-actions/cairn.yaml", r.yamlDocs(wf))
 	return nil
+}
+
+// WorkflowFile is where GitHub runs a workflow from, relative to the spec
+// repo; render --workflow copies the rendered workflow there.
+const WorkflowFile = ".github/workflows/cairn.yaml"
+
+// SyncWorkflow compares the rendered workflow (github-actions/cairn.yaml in
+// files) with repo/.github/workflows/cairn.yaml and, unless check, writes
+// it there. It returns the change ("" when current, "missing" or
+// "changed"). A file there that cairn did not write is never overwritten.
+func SyncWorkflow(repo string, files []File, check bool) (string, error) {
+	var want []byte
+	for _, f := range files {
+		if f.Path == "github-actions/cairn.yaml" {
+			want = f.Content
+		}
+	}
+	if want == nil {
+		return "", fmt.Errorf("no GitHub workflow was rendered (render it with the %s target)", TargetGitHubActions)
+	}
+	p := filepath.Join(repo, filepath.FromSlash(WorkflowFile))
+	got, err := os.ReadFile(p)
+	status := ""
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		status = "missing"
+	case err != nil:
+		return "", err
+	case !Generated(WorkflowFile, got):
+		return "", fmt.Errorf("%s exists and cairn did not write it: move it away or merge it by hand with rendered/github-actions/cairn.yaml", WorkflowFile)
+	case !bytes.Equal(got, want):
+		status = "changed"
+	}
+	if check || status == "" {
+		return status, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return "", err
+	}
+	return status, atomicfile.Write(p, want, 0o644)
 }

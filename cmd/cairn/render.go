@@ -23,7 +23,7 @@ import (
 func newRenderCmd() *cobra.Command {
 	var (
 		out, statePath, repoURL, revision string
-		check                             bool
+		check, workflow                   bool
 		only                              []string
 		pf                                policyFlags
 	)
@@ -89,8 +89,19 @@ Exit codes: 0 ok, 1 stale files, a render error, an invalid spec or a policy den
 				for _, d := range diffs {
 					fmt.Fprintf(w, "%s: %s%s\n", d.Status, filepath.Join(out, filepath.FromSlash(d.Path)), foreignNote(d))
 				}
-				if len(diffs) > 0 {
-					return exitf(exitDenied, "render --check: %d file(s) in %s differ from what the state serves; run 'cairn render' (or 'cairn apply')", len(diffs), out)
+				stale := len(diffs)
+				if workflow {
+					st, err := targets.SyncWorkflow(dir, files, true)
+					if err != nil {
+						return exitf(exitDenied, "render --check: %v", err)
+					}
+					if st != "" {
+						fmt.Fprintf(w, "%s: %s\n", st, filepath.Join(dir, filepath.FromSlash(targets.WorkflowFile)))
+						stale++
+					}
+				}
+				if stale > 0 {
+					return exitf(exitDenied, "render --check: %d file(s) in %s differ from what the state serves; run 'cairn render' (or 'cairn apply')", stale, out)
 				}
 				fmt.Fprintf(w, "ok: %d rendered file(s) in %s are current (bundle %s)\n", len(files), out, b.Hash())
 				return nil
@@ -105,6 +116,15 @@ Exit codes: 0 ok, 1 stale files, a render error, an invalid spec or a policy den
 				}
 				fmt.Fprintf(w, "%s: %s%s\n", verb, filepath.Join(out, filepath.FromSlash(d.Path)), foreignNote(d))
 			}
+			if workflow {
+				st, err := targets.SyncWorkflow(dir, files, false)
+				if err != nil {
+					return exitf(exitDenied, "render --workflow: %v", err)
+				}
+				if st != "" {
+					fmt.Fprintf(w, "%s: %s\n", map[string]string{"changed": "updated", "missing": "created"}[st], filepath.Join(dir, filepath.FromSlash(targets.WorkflowFile)))
+				}
+			}
 			fmt.Fprintf(w, "rendered %d file(s) to %s, %d changed (bundle %s)\n", len(files), out, len(diffs), b.Hash())
 			return nil
 		},
@@ -112,6 +132,7 @@ Exit codes: 0 ok, 1 stale files, a render error, an invalid spec or a policy den
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "directory to render into (default <dir>/rendered)")
 	f.BoolVar(&check, "check", false, "write nothing; exit 1 listing files that differ")
+	f.BoolVar(&workflow, "workflow", false, "also write the rendered GitHub workflow to "+targets.WorkflowFile+" (with --check: compare it)")
 	f.StringVar(&statePath, "state", "", "state store (path, sqlite:// or postgres:// URL; default $CAIRN_STATE or <dir>/.cairn/state.db)")
 	f.StringSliceVar(&only, "only", nil, "render only these targets ("+strings.Join(targets.Names(), ", ")+")")
 	f.StringVar(&repoURL, "repo-url", "", "git URL the Argo CD Application syncs (default: the repo's origin remote)")
