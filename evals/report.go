@@ -3,7 +3,6 @@ package evals
 import (
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"io"
 	"maps"
 	"slices"
@@ -122,22 +121,3 @@ func WriteJUnit(w io.Writer, runs []*Run) error {
 }
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
-
-// html/template escapes every value: outputs are model text and may hold markup.
-var htmlTmpl = template.Must(template.New("r").Funcs(template.FuncMap{"val": fmtVal}).Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>cairn eval</title>
-<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}.PASS{color:green}.FAIL{color:#b00}.ERROR{color:#b60}</style></head><body>
-{{range .}}<h2>{{.Suite}} <span class="{{.Status}}">{{.Status}}</span></h2>
-<p>target {{.Target}} · cases {{len .Cases}} · errors {{.Errors}} · cache hits {{.CacheHits}} · cost ${{printf "%.6f" .CostUSD}}</p>
-<table><tr><th>metric</th><th>scorer</th><th>aggregate</th><th>value</th><th>bound</th><th>cases</th><th>errors</th><th>pass</th></tr>
-{{range .Metrics}}<tr><td>{{.Name}}</td><td>{{.Scorer}}</td><td>{{.Aggregate}}</td><td>{{val .Value}}</td><td>{{.Op}} {{.Threshold}}</td><td>{{.Cases}}</td><td>{{.Errors}}</td><td>{{.Pass}}</td></tr>
-{{end}}</table>
-{{range .Metrics}}{{if .Approximation}}<p class="note">{{.Name}} ({{.Scorer}}): {{.Approximation}}</p>{{end}}{{end}}
-<table><tr><th>case</th><th>status</th><th>output</th><th>error</th></tr>
-{{range .Cases}}<tr><td>{{.ID}}#{{.Repeat}}</td><td class="{{.Status}}">{{.Status}}</td><td>{{.Output}}</td><td>{{.Error}}</td></tr>
-{{end}}</table>
-{{end}}</body></html>
-`))
-
-// WriteHTML prints runs as a self-contained, escaped HTML page.
-func WriteHTML(w io.Writer, runs []*Run) error { return htmlTmpl.Execute(w, runs) }

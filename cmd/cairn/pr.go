@@ -18,6 +18,7 @@ import (
 	"github.com/cairn-dev/cairn/evals"
 	ghub "github.com/cairn-dev/cairn/github"
 	"github.com/cairn-dev/cairn/gitops"
+	"github.com/cairn-dev/cairn/internal/atomicfile"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/pipeline"
 	"github.com/cairn-dev/cairn/reconciler"
@@ -26,9 +27,9 @@ import (
 
 func newPRCmd() *cobra.Command {
 	var (
-		repo, baseRef, headRef, headSHA, apiURL, stateLoc string
-		prNum                                             int
-		dryRun                                            bool
+		repo, baseRef, headRef, headSHA, apiURL, stateLoc, htmlOut string
+		prNum                                                      int
+		dryRun                                                     bool
 	)
 	cmd := &cobra.Command{
 		Use: "pr [dir]",
@@ -77,7 +78,17 @@ Exit codes: 0 posted, 1 posting failed, 3 usage or configuration error.`,
 				ctx = context.Background()
 			}
 			dir := repoDir(args)
-			r, annotations := prReport(ctx, dir, stateLoc, cfg)
+			var pairs []evals.Pair
+			r, annotations := prReport(ctx, dir, stateLoc, cfg, &pairs)
+			if htmlOut != "" {
+				var page bytes.Buffer
+				if err := evals.WriteHTMLCompare(&page, pairs); err != nil {
+					return exitf(exitUsage, "pr: --html: %v", err)
+				}
+				if err := atomicfile.Write(htmlOut, page.Bytes(), 0o644); err != nil {
+					return exitf(exitUsage, "pr: --html: %v", err)
+				}
+			}
 			body := ghub.RenderComment(r)
 			if dryRun {
 				fmt.Fprint(cmd.OutOrStdout(), body)
@@ -113,13 +124,14 @@ Exit codes: 0 posted, 1 posting failed, 3 usage or configuration error.`,
 	f.StringVar(&apiURL, "api-url", "", "GitHub API URL (default $GITHUB_API_URL or https://api.github.com)")
 	f.StringVar(&stateLoc, "state", "", "state store (default $CAIRN_STATE or .cairn/state.db)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the comment instead of posting")
+	f.StringVar(&htmlOut, "html", "", "also write the eval comparison (base and head side by side) as a self-contained HTML page to this file")
 	return cmd
 }
 
 // prReport compiles, checks and plans dir. Failures of a stage become
 // diagnostics or problems in the report, so the pull request still gets a
 // comment saying what went wrong.
-func prReport(ctx context.Context, dir, stateLoc string, cfg ghub.Config) (ghub.Report, []ghub.Annotation) {
+func prReport(ctx context.Context, dir, stateLoc string, cfg ghub.Config, pairs *[]evals.Pair) (ghub.Report, []ghub.Annotation) {
 	r := ghub.Report{BaseRef: cfg.BaseRef, BaseSHA: cfg.BaseSHA, HeadRef: cfg.HeadRef, HeadSHA: cfg.HeadSHA}
 	if s := os.Getenv("GITHUB_SERVER_URL"); s != "" && os.Getenv("GITHUB_RUN_ID") != "" && cfg.Owner != "" {
 		r.RunURL = fmt.Sprintf("%s/%s/%s/actions/runs/%s", strings.TrimRight(s, "/"), cfg.Owner, cfg.Repo, os.Getenv("GITHUB_RUN_ID"))
@@ -169,8 +181,8 @@ func prReport(ctx context.Context, dir, stateLoc string, cfg ghub.Config) (ghub.
 		if base == "" {
 			base = cfg.BaseRef
 		}
-		deltas, problem := prEvalDeltas(ctx, dir, base, b, st)
-		r.Evals = deltas
+		deltas, runs, problem := prEvalDeltas(ctx, dir, base, b, st)
+		r.Evals, *pairs = deltas, runs
 		if problem != "" {
 			r.Problems = append(r.Problems, problem)
 		}
@@ -181,10 +193,10 @@ func prReport(ctx context.Context, dir, stateLoc string, cfg ghub.Config) (ghub.
 // prEvalDeltas runs the eval suites the pull request affects on the base
 // (its tree extracted with go-git) and on the head, with the state store as
 // the shared result cache, so a base evaluated before costs nothing.
-func prEvalDeltas(ctx context.Context, dir, baseRev string, head *compiler.Bundle, st state.Store) ([]ghub.SuiteDelta, string) {
+func prEvalDeltas(ctx context.Context, dir, baseRev string, head *compiler.Bundle, st state.Store) ([]ghub.SuiteDelta, []evals.Pair, string) {
 	tmp, err := os.MkdirTemp("", "cairn-base-*")
 	if err != nil {
-		return nil, "eval deltas: " + err.Error()
+		return nil, nil, "eval deltas: " + err.Error()
 	}
 	defer os.RemoveAll(tmp)
 	var problem string
@@ -198,6 +210,7 @@ func prEvalDeltas(ctx context.Context, dir, baseRev string, head *compiler.Bundl
 	}
 	opts := evals.Options{Store: st}
 	var out []ghub.SuiteDelta
+	var pairs []evals.Pair
 	for _, s := range prAffectedSuites(base, head) {
 		var hr, br *evals.Run
 		if head.Evals[s] != nil {
@@ -212,8 +225,9 @@ func prEvalDeltas(ctx context.Context, dir, baseRev string, head *compiler.Bundl
 			}
 		}
 		out = append(out, ghub.FromEvals(br, hr))
+		pairs = append(pairs, evals.Pair{Base: br, Head: hr})
 	}
-	return out, problem
+	return out, pairs, problem
 }
 
 // prAffectedSuites are the suites added, removed or changed by the pull
