@@ -37,12 +37,14 @@ test-short:
 
 # Real validators the tests run: promtool checks the rendered Prometheus rules
 # (Debian prometheus), xmllint checks JUnit output against Jenkins' XSD
-# (Debian libxml2-utils), cue vets the examples with `cairn schema --package`
-# (go install at the go.mod version of cuelang.org/go).
+# (Debian libxml2-utils), headless chromium loads the HTML reports (Debian
+# chromium), cue vets the examples with `cairn schema --package` (go install
+# at the go.mod version of cuelang.org/go).
 CUE_VERSION = $(shell $(GO) list -m -f '{{.Version}}' cuelang.org/go)
 tools:
 	@missing=; command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v xmllint >/dev/null 2>&1 || missing="$$missing libxml2-utils"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing (Debian, --no-install-recommends)"; \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -54,6 +56,7 @@ tools:
 		GOFLAGS= $(GO) install cuelang.org/go/cmd/cue@$(CUE_VERSION) || echo "warning: could not install cue; its tests will skip (or fail under CAIRN_REQUIRE_TOOLS=1)"; }
 	@command -v promtool >/dev/null 2>&1 && promtool --version 2>&1 | head -1 || true
 	@command -v xmllint >/dev/null 2>&1 && xmllint --version 2>&1 | head -1 || true
+	@command -v chromium >/dev/null 2>&1 && chromium --headless --version 2>/dev/null | head -1 || true
 
 # Benchmarks on generated large inputs; the README's Performance section quotes these.
 bench:

@@ -390,7 +390,9 @@ Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified (hea
 
 // html/template escapes every value it interpolates.
 var htmlReport = template.Must(template.New("html").Funcs(funcs).Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>cairn audit report: {{.Project}}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>cairn audit report: {{.Project}}</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}.bad{color:#b00}</style>
 </head><body>
 <h1>cairn audit report: {{.Project}}</h1>

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-dev/cairn/internal/chromiumtest"
+
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/state"
@@ -105,6 +107,18 @@ func TestReport(t *testing.T) {
 	}
 	if strings.Contains(md.String(), "<script>") {
 		t.Error("Markdown report passes raw HTML through")
+	}
+	// As a reviewer sees it: no console errors or requests, the figures, and
+	// the hostile waiver reason as text.
+	page := chromiumtest.Open(t, html.Bytes())
+	page.Save(t, "audit-report")
+	if len(page.Problems) != 0 {
+		t.Errorf("problems: %q", page.Problems)
+	}
+	for _, want := range []string{"cairn audit report: fraud-detection", "chain verified", evil, "models/fraud-detector", "aliases.prod"} {
+		if !strings.Contains(page.Text, want) {
+			t.Errorf("the audit page does not show %q:\n%s", want, page.Text)
+		}
 	}
 	if !strings.Contains(md.String(), `| models/fraud-detector | aliases.prod | 8 | 7 |`) {
 		t.Errorf("markdown lacks the difference row:\n%s", md.String())

@@ -27,7 +27,9 @@ Found locally in {{md .Source}}{{if .Commit.SHA}} at commit ` + "`{{.Commit.SHA}
 
 // html/template escapes every value.
 var htmlAudit = htemplate.Must(htemplate.New("html").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>cairn audit report: {{.Project}}</title></head><body>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>cairn audit report: {{.Project}}</title></head><body>
 <h1>cairn audit report: {{.Project}}</h1>
 <p>Generated {{.Now}} for bundle <code>{{.BundleHash}}</code>; {{if .Result}}repository {{.Source}}{{if .Ref}} at {{.Ref}}{{end}}, commit <code>{{.Commit.SHA}}</code> by {{.Commit.Author}}. Result: <strong>{{.Result}}</strong>. Approvals: {{.Approvals.Count}} ({{.Approvals.Source}}).{{else}}spec directory {{.Source}}{{if .Commit.SHA}} at commit <code>{{.Commit.SHA}}</code>{{end}}.{{end}}
 Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified{{else}}<strong>chain broken</strong>: {{.Audit.Problem}}{{end}}.</p>

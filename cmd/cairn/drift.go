@@ -29,7 +29,7 @@ Exit codes: 0 no drift, 1 drift above the threshold, 2 invalid spec, 3 usage or 
 			if model == "" || ref == "" || cur == "" {
 				return exitf(exitUsage, "drift: --model, --reference and --current are required")
 			}
-			if err := checkFormat(cmd, format, "text", "json"); err != nil {
+			if err := checkFormat(cmd, format, "text", "json", "html"); err != nil {
 				return err
 			}
 			dir := repoDir(args)
@@ -70,13 +70,16 @@ Exit codes: 0 no drift, 1 drift above the threshold, 2 invalid spec, 3 usage or 
 	f.StringVar(&model, "model", "", "the model whose monitoring.drift to check")
 	f.StringVar(&ref, "reference", "", "reference sample (.csv or .parquet)")
 	f.StringVar(&cur, "current", "", "current sample (.csv or .parquet)")
-	evidenceFlags(cmd, &format, "text or json", &statePath, &noRecord)
+	evidenceFlags(cmd, &format, "text, json or html (histograms of reference and current per feature)", &statePath, &noRecord)
 	return cmd
 }
 
 func writeDrift(w io.Writer, format string, r *data.DriftResult) error {
-	if format == "json" {
+	switch format {
+	case "json":
 		return writeJSON(w, r)
+	case "html":
+		return r.WriteHTML(w)
 	}
 	var b strings.Builder
 	verdict := "no drift"
