@@ -1,0 +1,35 @@
+package classic
+
+import (
+	"math"
+	"math/rand/v2"
+	"sort"
+)
+
+// Resamples is the number of bootstrap resamples behind an interval.
+const Resamples = 200
+
+// Interval is a bootstrap 95 % percentile interval: the 2.5th and 97.5th
+// percentiles of the metric over Resamples resamples of the samples with
+// replacement, drawn from a fixed seed so the same data gives the same
+// interval. Resamples where the metric is undefined (one class only) are
+// left out; with fewer than half defined there is no interval.
+func Interval(samples []Sample, f func([]Sample) (float64, error)) (lo, hi float64, ok bool) {
+	r := rand.New(rand.NewPCG(20261206, uint64(len(samples))))
+	buf := make([]Sample, len(samples))
+	var vals []float64
+	for b := 0; b < Resamples; b++ {
+		for i := range buf {
+			buf[i] = samples[r.IntN(len(samples))]
+		}
+		if v, err := f(buf); err == nil && !math.IsNaN(v) {
+			vals = append(vals, v)
+		}
+	}
+	if len(vals) < Resamples/2 {
+		return 0, 0, false
+	}
+	sort.Float64s(vals)
+	at := func(q float64) float64 { return vals[int(math.Round(q*float64(len(vals)-1)))] }
+	return at(0.025), at(0.975), true
+}

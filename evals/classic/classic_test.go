@@ -1,0 +1,198 @@
+package classic
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func binarySamples(labels, scores []float64, attrs ...[]string) []Sample {
+	s := make([]Sample, len(labels))
+	for i := range labels {
+		s[i] = Sample{Label: labels[i], Score: scores[i], Weight: 1}
+		if scores[i] >= 0.5 {
+			s[i].Predicted = 1
+		}
+		for _, a := range attrs {
+			s[i].Attrs = append(s[i].Attrs, a[i])
+		}
+	}
+	return s
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
+
+// Every metric against values worked out by hand (in the comments) for
+// labels [1 1 0 0 1 0], scores [.9 .4 .35 .8 .4 .1], threshold 0.5: the
+// predictions are [1 0 0 1 0 0], so tp 1, fn 2, tn 2, fp 1.
+func TestClassificationByHand(t *testing.T) {
+	s := binarySamples([]float64{1, 1, 0, 0, 1, 0}, []float64{.9, .4, .35, .8, .4, .1})
+	for _, c := range []struct {
+		m    string
+		want float64
+	}{
+		{Accuracy, 0.5},                     // 3 of 6
+		{BalancedAccuracy, 0.5},             // (1/3 + 2/3) / 2
+		{Precision, 0.5},                    // 1 / (1 + 1)
+		{Recall, 1.0 / 3},                   // 1 / (1 + 2)
+		{F1, 0.4},                           // 2·1 / (2·1 + 1 + 2)
+		{F1Macro, (0.4 + 4.0/7) / 2},        // negative class: 2·2 / (2·2 + 2 + 1) = 4/7
+		{F1Weighted, (0.4*3 + 4.0/7*3) / 6}, // supports 3 and 3
+		{ROCAUC, 7.0 / 9},                   // .9 beats 3 negatives, each .4 beats 2: 7 of 9 pairs
+		{PRAUC, 1.0/3*1 + 2.0/3*0.75},       // thresholds .9 (R 1/3, P 1), .8 (ΔR 0), .4 (R 1, P 3/4)
+		{LogLoss, 4.0835232 / 6},            // −(ln .9 + 2 ln .4 + ln .65 + ln .2 + ln .9) / 6
+		{Brier, 1.5025 / 6},                 // .01 + .36 + .1225 + .64 + .36 + .01
+		{ECE, 2.55 / 6},                     // bins 9: .1, 4: 2×.6, 3: .35, 8: .8, 1: .1
+	} {
+		got, err := Compute(c.m, s)
+		if err != nil || math.Abs(got-c.want) > 1e-6 {
+			t.Errorf("%s = %v, %v; want %v", c.m, got, err, c.want)
+		}
+	}
+	if cm := ConfusionMatrix(s); cm != [2][2]float64{{2, 1}, {2, 1}} {
+		t.Errorf("confusion matrix %v, want [[tn fp] [fn tp]] = [[2 1] [2 1]]", cm)
+	}
+	// Ties between a positive and a negative count half (scikit-learn's
+	// trapezoid): with the .35 negative at .4, each .4 positive gets 1.5.
+	tied := binarySamples([]float64{1, 1, 0, 0, 1, 0}, []float64{.9, .4, .4, .8, .4, .1})
+	if got, _ := Compute(ROCAUC, tied); !near(got, 6.0/9) {
+		t.Errorf("ROC AUC with ties = %v, want 6/9", got)
+	}
+	// Weights count as repeated rows.
+	w := binarySamples([]float64{1, 0, 0}, []float64{.9, .8, .2})
+	w[1].Weight = 2
+	if got, _ := Compute(Accuracy, w); !near(got, 2.0/4) {
+		t.Errorf("weighted accuracy = %v, want 2/4", got)
+	}
+	// One class: ROC AUC is undefined, an error and not a number.
+	one := binarySamples([]float64{1, 1}, []float64{.9, .2})
+	if _, err := Compute(ROCAUC, one); err == nil || !strings.Contains(err.Error(), "one class") {
+		t.Errorf("one class: %v", err)
+	}
+	// NaN scores: an error.
+	nan := binarySamples([]float64{1, 0}, []float64{math.NaN(), .2})
+	if _, err := Compute(LogLoss, nan); err == nil {
+		t.Error("log loss of a NaN score is a number")
+	}
+}
+
+// scikit-learn's documented examples for the regression metrics.
+func TestRegressionBySklearnExamples(t *testing.T) {
+	y, p := []float64{3, -0.5, 2, 7}, []float64{2.5, 0, 2, 8}
+	s := make([]Sample, len(y))
+	for i := range y {
+		s[i] = Sample{Label: y[i], Predicted: p[i], Weight: 1, Score: math.NaN()}
+	}
+	for _, c := range []struct {
+		m    string
+		want float64
+	}{
+		{MAE, 0.5}, {RMSE, math.Sqrt(0.375)}, {MAPE, 0.3273809523809524}, {R2, 0.9486081370449679},
+	} {
+		if got, err := Compute(c.m, s); err != nil || !near(got, c.want) {
+			t.Errorf("%s = %v, %v; want %v", c.m, got, err, c.want)
+		}
+	}
+}
+
+// Fairlearn's definitions, worked by hand. Groups A (rows 0-2) and B (3-5)
+// of the fixture: A predicts [1 0 0] on labels [1 1 0] (selection 1/3, TPR
+// 1/2, FPR 0), B predicts [1 0 0] on [0 1 0] (selection 1/3, TPR 0, FPR 1/2).
+func TestFairnessByHand(t *testing.T) {
+	labels, scores := []float64{1, 1, 0, 0, 1, 0}, []float64{.9, .4, .35, .8, .4, .1}
+	g := Groups(binarySamples(labels, scores), []string{"A", "A", "A", "B", "B", "B"}, 0)
+	for _, c := range []struct {
+		m    string
+		want float64
+	}{
+		{DemographicParityDifference, 0}, {DemographicParityRatio, 1}, {DisparateImpactRatio, 1},
+		{EqualizedOddsDifference, 0.5}, // max(TPR 1/2 − 0, FPR 1/2 − 0)
+		{EqualOpportunityDifference, 0.5},
+	} {
+		if got, err := FairnessMetric(c.m, g); err != nil || !near(got, c.want) {
+			t.Errorf("%s = %v, %v; want %v", c.m, got, err, c.want)
+		}
+	}
+	// Rows 0, 1, 3 (predicted [1 0 1]: selection 2/3) against 2, 4, 5 (none selected).
+	g = Groups(binarySamples(labels, scores), []string{"A", "A", "B", "A", "B", "B"}, 0)
+	if got, _ := FairnessMetric(DemographicParityDifference, g); !near(got, 2.0/3) {
+		t.Errorf("DP difference = %v, want 2/3", got)
+	}
+	if got, _ := FairnessMetric(DisparateImpactRatio, g); !near(got, 0) {
+		t.Errorf("disparate impact = %v, want 0 (four-fifths rule fails)", got)
+	}
+	if _, err := FairnessMetric(DemographicParityDifference, g[:1]); err == nil {
+		t.Error("one group has a parity difference")
+	}
+}
+
+// Evaluate: intervals are deterministic and hold the value; slices are
+// reported with counts and a small one is marked, not dropped; a fairness
+// bound over a group under the minimum size does not pass.
+func TestEvaluate(t *testing.T) {
+	var labels, scores []float64
+	var region, sex []string
+	for i := 0; i < 200; i++ {
+		l := float64(i % 2)
+		sc := 0.3 + 0.4*l
+		if i%7 == 0 {
+			sc = 1 - sc // some mistakes
+		}
+		labels, scores = append(labels, l), append(scores, sc)
+		region = append(region, map[bool]string{true: "north", false: "south"}[i%3 == 0])
+		sex = append(sex, map[bool]string{true: "x", false: "f"}[i < 5])
+	}
+	spec := Spec{Sensitive: []string{"sex"}, Slices: []string{"region"}}
+	s := binarySamples(labels, scores, sex, region)
+	reqs := []Request{{Name: "auc", Metric: ROCAUC, Threshold: 0.8}, {Name: "dp", Metric: DemographicParityDifference, Threshold: 0.5}}
+	a := Evaluate(spec, s, reqs, 30)
+	b := Evaluate(spec, s, reqs, 30)
+	auc := a.Metrics[0]
+	if auc.Value == nil || auc.Low == nil || *auc.Low > *auc.Value || *auc.High < *auc.Value || *a.Metrics[0].Low != *b.Metrics[0].Low {
+		t.Fatalf("auc %+v", auc)
+	}
+	if !auc.Pass || a.Metrics[1].Pass || !strings.Contains(a.Metrics[1].Note, `group sex="x" has 5 rows, fewer than the minimum 30`) {
+		t.Errorf("metrics %+v", a.Metrics)
+	}
+	if a.Passed {
+		t.Error("a suite with a failing fairness bound passed")
+	}
+	if len(a.Slices) != 2 || a.Slices[0].Value != "north" || a.Slices[0].Count != 67 || a.Slices[0].Metrics["auc"] == nil {
+		t.Errorf("slices %+v", a.Slices)
+	}
+	small := Evaluate(spec, s, reqs, 100)
+	if !small.Slices[0].Small || small.Slices[1].Small {
+		t.Errorf("small slices: %+v", small.Slices)
+	}
+}
+
+// Malformed predictions files fail at their row.
+func TestReadErrors(t *testing.T) {
+	dir := t.TempDir()
+	spec := Spec{Label: "label", Score: "score", Sensitive: []string{"sex"}}
+	for _, c := range []struct{ name, content, want string }{
+		{"ok.csv", "label,score,sex\n1,0.9,f\n0,0.2,m\n", ""},
+		{"missing.csv", "label,prob,sex\n1,0.9,f\n", `"score" not found`},
+		{"class.csv", "label,score,sex\n1,0.9,f\n2,0.2,m\n", "row 2: label \"2\": not one of the classes"},
+		{"prob.csv", "label,score,sex\n1,1.5,f\n", "row 1: score 1.5 is a probability outside [0, 1]"},
+		{"nan.csv", "label,score,sex\n1,NaN,f\n", `row 1: no value in column "score"`}, // NaN is a missing value, as pandas reads it
+		{"text.csv", "label,score,sex\n1,high,f\n", `row 1: column "score" holds "high", not a number`},
+		{"ragged.csv", "label,score,sex\n1,0.9\n", "row 1"},
+		{"rows.jsonl", "{\"label\": 1, \"score\": 0.9, \"sex\": \"f\"}\n{\"label\": true, \"score\": 0.1}\n", `row 2: no value in column "sex"`},
+	} {
+		p := filepath.Join(dir, c.name)
+		os.WriteFile(p, []byte(c.content), 0o644)
+		s, err := Read(p, spec)
+		if c.want == "" {
+			if err != nil || len(s) != 2 || s[0].Label != 1 || s[0].Predicted != 1 || s[1].Predicted != 0 || s[1].Attrs[0] != "m" {
+				t.Errorf("%s: %+v, %v", c.name, s, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want %q", c.name, err, c.want)
+		}
+	}
+}

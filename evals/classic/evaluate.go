@@ -1,0 +1,152 @@
+package classic
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// Request is one metric a suite asks for, with its bound.
+type Request struct {
+	Name      string  // the suite's name for it
+	Metric    string  // one of Classification, Regression, Fairness
+	Threshold float64 // the bound: an upper bound when LowerIsBetter, else a lower bound
+	By        string  // fairness: the sensitive column (default: the first declared)
+}
+
+// Result is a suite's metrics computed from predictions.
+type Result struct {
+	Rows      int            `json:"rows"`
+	Metrics   []MetricResult `json:"metrics"`
+	Slices    []Slice        `json:"slices,omitempty"`
+	Confusion *[2][2]float64 `json:"confusion_matrix,omitempty"` // [[tn, fp], [fn, tp]]
+	Resamples int            `json:"bootstrap_resamples"`
+	MinSlice  int            `json:"min_slice_size"`
+	Passed    bool           `json:"passed"`
+}
+
+// MetricResult is one computed metric against its bound.
+type MetricResult struct {
+	Name      string   `json:"name"`
+	Metric    string   `json:"metric"`
+	Value     *float64 `json:"value"` // nil when undefined (the reason is in Note)
+	Low       *float64 `json:"ci_low,omitempty"`
+	High      *float64 `json:"ci_high,omitempty"`
+	Op        string   `json:"op"`
+	Threshold float64  `json:"threshold"`
+	Pass      bool     `json:"pass"`
+	By        string   `json:"by,omitempty"`
+	Groups    []Group  `json:"groups,omitempty"`
+	Note      string   `json:"note,omitempty"`
+}
+
+// Slice is every non-fairness metric on one value of a slice column.
+type Slice struct {
+	Column  string              `json:"column"`
+	Value   string              `json:"value"`
+	Count   int                 `json:"count"`
+	Small   bool                `json:"small,omitempty"` // fewer rows than the minimum: reported, marked, never dropped
+	Metrics map[string]*float64 `json:"metrics"`
+}
+
+// Evaluate computes the requested metrics over all samples (with bootstrap
+// intervals), every non-fairness metric per slice, and the fairness
+// measures over their sensitive column's groups. A fairness metric over a
+// group smaller than minSlice does not pass: an empty or tiny group cannot
+// make a model look fair.
+func Evaluate(spec Spec, s []Sample, reqs []Request, minSlice int) Result {
+	res := Result{Rows: len(s), Resamples: Resamples, MinSlice: minSlice, Passed: true}
+	cols := spec.Columns()
+	colIdx := map[string]int{}
+	for i, c := range cols {
+		colIdx[c] = i
+	}
+	if spec.Task != "regression" {
+		cm := ConfusionMatrix(s)
+		res.Confusion = &cm
+	}
+	for _, r := range reqs {
+		mr := MetricResult{Name: r.Name, Metric: r.Metric, Threshold: r.Threshold, Op: ">="}
+		if LowerIsBetter(r.Metric) {
+			mr.Op = "<="
+		}
+		var f func([]Sample) (float64, error)
+		if IsFairness(r.Metric) {
+			col := r.By
+			if col == "" && len(spec.Sensitive) > 0 {
+				col = spec.Sensitive[0]
+			}
+			i, ok := colIdx[col]
+			if !ok {
+				mr.Note = fmt.Sprintf("no sensitive column %q declared", col)
+				res.Metrics, res.Passed = append(res.Metrics, mr), false
+				continue
+			}
+			mr.By = col
+			attr := func(xs []Sample) []string {
+				a := make([]string, len(xs))
+				for j, x := range xs {
+					a[j] = x.Attrs[i]
+				}
+				return a
+			}
+			mr.Groups = Groups(s, attr(s), minSlice)
+			f = func(xs []Sample) (float64, error) { return FairnessMetric(r.Metric, Groups(xs, attr(xs), 0)) }
+		} else {
+			f = func(xs []Sample) (float64, error) { return Compute(r.Metric, xs) }
+		}
+		v, err := f(s)
+		if err != nil || math.IsNaN(v) {
+			if err == nil {
+				err = fmt.Errorf("undefined on these predictions")
+			}
+			mr.Note = err.Error()
+		} else {
+			mr.Value = &v
+			if lo, hi, ok := Interval(s, f); ok {
+				mr.Low, mr.High = &lo, &hi
+			}
+			mr.Pass = v >= r.Threshold
+			if mr.Op == "<=" {
+				mr.Pass = v <= r.Threshold
+			}
+			for _, g := range mr.Groups {
+				if g.Small {
+					mr.Pass = false
+					mr.Note = fmt.Sprintf("group %s=%q has %d rows, fewer than the minimum %d: a fairness bound cannot pass on it", mr.By, g.Value, g.Count, minSlice)
+					break
+				}
+			}
+		}
+		res.Passed = res.Passed && mr.Pass
+		res.Metrics = append(res.Metrics, mr)
+	}
+	for _, c := range spec.Slices {
+		i := colIdx[c]
+		groups := map[string][]Sample{}
+		for _, x := range s {
+			groups[x.Attrs[i]] = append(groups[x.Attrs[i]], x)
+		}
+		vals := make([]string, 0, len(groups))
+		for v := range groups {
+			vals = append(vals, v)
+		}
+		sort.Strings(vals)
+		for _, v := range vals {
+			g := groups[v]
+			sl := Slice{Column: c, Value: v, Count: len(g), Small: len(g) < minSlice, Metrics: map[string]*float64{}}
+			for _, r := range reqs {
+				if IsFairness(r.Metric) {
+					continue
+				}
+				if x, err := Compute(r.Metric, g); err == nil && !math.IsNaN(x) {
+					sl.Metrics[r.Name] = &x
+				} else {
+					sl.Metrics[r.Name] = nil
+				}
+			}
+			res.Slices = append(res.Slices, sl)
+		}
+	}
+	return res
+}

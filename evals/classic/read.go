@@ -1,0 +1,252 @@
+package classic
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/cairn-dev/cairn/data"
+	"github.com/cairn-dev/cairn/limits"
+)
+
+// Spec says which columns of a predictions file hold what.
+type Spec struct {
+	Label     string   // the true label (classification: the positive class or not; regression: the target)
+	Score     string   // probability of the positive class (binary classification)
+	Predicted string   // predicted class or value; else Score >= Threshold
+	Threshold float64  // decision threshold on Score (default 0.5)
+	Positive  string   // the label value of the positive class (default "1"; "true", "yes" also count)
+	Weight    string   // optional sample weight
+	Slices    []string // columns to report every metric by
+	Sensitive []string // protected attributes the fairness measures are computed over
+	Task      string   // "classification" (default) or "regression"
+}
+
+// Columns are the attribute columns, Sensitive first then Slices, each once;
+// Sample.Attrs follows this order.
+func (s Spec) Columns() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range append(append([]string{}, s.Sensitive...), s.Slices...) {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// RowError is a malformed prediction: the file, the 1-based data row and why.
+type RowError struct {
+	Path string
+	Row  int
+	Msg  string
+}
+
+func (e *RowError) Error() string { return fmt.Sprintf("%s: row %d: %s", e.Path, e.Row, e.Msg) }
+
+// Read streams a predictions file (CSV, Parquet or JSONL) into samples,
+// checking every row: a missing column, a label outside the classes, a
+// probability outside [0, 1], a NaN, a negative weight or a ragged row is
+// an error naming the row.
+func Read(path string, spec Spec) ([]Sample, error) {
+	if spec.Threshold == 0 {
+		spec.Threshold = 0.5
+	}
+	cols := []string{spec.Label}
+	for _, c := range []string{spec.Score, spec.Predicted, spec.Weight} {
+		if c != "" {
+			cols = append(cols, c)
+		}
+	}
+	attrs := spec.Columns()
+	cols = append(cols, attrs...)
+	if spec.Score == "" && spec.Predicted == "" {
+		return nil, fmt.Errorf("%s: predictions need a score or a predicted column", path)
+	}
+	var out []Sample
+	add := func(row int, get func(string) (string, bool)) error {
+		cell := func(c string) (string, error) {
+			v, ok := get(c)
+			if !ok {
+				return "", &RowError{path, row, fmt.Sprintf("no value in column %q", c)}
+			}
+			return v, nil
+		}
+		num := func(c string) (float64, error) {
+			v, err := cell(c)
+			if err != nil {
+				return 0, err
+			}
+			f, perr := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if perr != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				return 0, &RowError{path, row, fmt.Sprintf("column %q holds %q, not a number", c, short(v))}
+			}
+			return f, nil
+		}
+		x := Sample{Weight: 1, Score: math.NaN()}
+		lab, err := cell(spec.Label)
+		if err != nil {
+			return err
+		}
+		if spec.Task == "regression" {
+			if x.Label, err = num(spec.Label); err != nil {
+				return err
+			}
+		} else if x.Label, err = binary(lab, spec.Positive); err != nil {
+			return &RowError{path, row, fmt.Sprintf("label %q: %v", short(lab), err)}
+		}
+		if spec.Score != "" {
+			if x.Score, err = num(spec.Score); err != nil {
+				return err
+			}
+			if spec.Task != "regression" && (x.Score < 0 || x.Score > 1) {
+				return &RowError{path, row, fmt.Sprintf("score %v is a probability outside [0, 1]", x.Score)}
+			}
+		}
+		switch {
+		case spec.Predicted != "" && spec.Task == "regression":
+			if x.Predicted, err = num(spec.Predicted); err != nil {
+				return err
+			}
+		case spec.Predicted != "":
+			p, err := cell(spec.Predicted)
+			if err != nil {
+				return err
+			}
+			if x.Predicted, err = binary(p, spec.Positive); err != nil {
+				return &RowError{path, row, fmt.Sprintf("predicted %q: %v", short(p), err)}
+			}
+		default:
+			if x.Score >= spec.Threshold {
+				x.Predicted = 1
+			}
+		}
+		if spec.Weight != "" {
+			if x.Weight, err = num(spec.Weight); err != nil {
+				return err
+			}
+			if x.Weight < 0 {
+				return &RowError{path, row, fmt.Sprintf("weight %v is negative", x.Weight)}
+			}
+		}
+		for _, a := range attrs {
+			v, err := cell(a)
+			if err != nil {
+				return err
+			}
+			x.Attrs = append(x.Attrs, v)
+		}
+		if int64(len(out)) >= limits.Get().Rows {
+			return &limits.Exceeded{What: fmt.Sprintf("%s: more than %d rows", path, limits.Get().Rows), Flag: "max-rows", Max: strconv.FormatInt(limits.Get().Rows, 10)}
+		}
+		out = append(out, x)
+		return nil
+	}
+	if strings.EqualFold(filepath.Ext(path), ".jsonl") {
+		return out, readJSONL(path, add)
+	}
+	r, err := data.Open(path, cols)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	idx := map[string]int{}
+	for i, c := range r.Columns() {
+		idx[c] = i
+	}
+	for r.Next() {
+		row := r.Row()
+		if err := add(row, func(c string) (string, bool) {
+			v := r.Value(idx[c])
+			if v.IsNull() {
+				return "", false
+			}
+			return v.Key(), true
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no predictions", path)
+	}
+	return out, nil
+}
+
+func readJSONL(path string, add func(int, func(string) (string, bool)) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), int(limits.Get().LineBytes))
+	row := 0
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		row++
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(line), &obj); err != nil {
+			return &RowError{path, row, "not a JSON object: " + err.Error()}
+		}
+		if err := add(row, func(c string) (string, bool) {
+			v, ok := obj[c]
+			if !ok || v == nil {
+				return "", false
+			}
+			switch v := v.(type) {
+			case string:
+				return v, true
+			case bool:
+				return strconv.FormatBool(v), true
+			case float64:
+				return strconv.FormatFloat(v, 'g', -1, 64), true
+			}
+			b, _ := json.Marshal(v)
+			return string(b), true
+		}); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: line %d: %w", path, row+1, err)
+	}
+	return nil
+}
+
+// binary reads a class label as 1 (the positive class) or 0.
+func binary(v, positive string) (float64, error) {
+	v = strings.TrimSpace(v)
+	if positive != "" {
+		if v == positive {
+			return 1, nil
+		}
+	} else {
+		switch strings.ToLower(v) {
+		case "1", "1.0", "true", "yes":
+			return 1, nil
+		case "0", "0.0", "false", "no":
+			return 0, nil
+		}
+		return 0, fmt.Errorf("not one of the classes 0/1 (declare positive: to name the positive class)")
+	}
+	return 0, nil
+}
+
+func short(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
