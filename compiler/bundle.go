@@ -261,6 +261,22 @@ type Metric struct {
 	SchemaFile    string             `json:"schema_file,omitempty"`
 	CaseThreshold *float64           `json:"case_threshold,omitempty"`
 	Scores        map[string]float64 `json:"scores,omitempty"`
+	By            string             `json:"by,omitempty"`
+}
+
+// Predictions says which columns of a classic eval's predictions file hold
+// what (the metrics are computed from it).
+type Predictions struct {
+	Label        string   `json:"label"`
+	Score        string   `json:"score,omitempty"`
+	Predicted    string   `json:"predicted,omitempty"`
+	Threshold    *float64 `json:"threshold,omitempty"`
+	Positive     string   `json:"positive,omitempty"`
+	Weight       string   `json:"weight,omitempty"`
+	Task         string   `json:"task,omitempty"`
+	Slices       []string `json:"slices,omitempty"`
+	Sensitive    []string `json:"sensitive,omitempty"`
+	MinSliceSize int      `json:"min_slice_size,omitempty"`
 }
 
 type EvalTarget struct {
@@ -273,6 +289,7 @@ type Eval struct {
 	Description string            `json:"description,omitempty"`
 	Target      EvalTarget        `json:"target"`
 	Dataset     string            `json:"dataset"`
+	Predictions *Predictions      `json:"predictions,omitempty"`
 	Metrics     map[string]Metric `json:"metrics"`
 	Repeats     int               `json:"repeats"`
 	MinPasses   int               `json:"min_passes,omitempty"`

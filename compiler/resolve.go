@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"path"
 	"regexp"
 	"runtime"
 	"slices"
@@ -504,6 +505,50 @@ type datasetRow struct {
 	Output    any            `json:"output"`
 }
 
+// caseScorers score one generated case; the others are computed from a
+// classic eval's predictions (the schema lists both).
+var caseScorers = map[string]bool{"factuality": true, "toxicity": true, "exact": true, "contains": true, "regex": true, "json_schema": true,
+	"similarity": true, "faithfulness": true, "context_recall": true, "latency_ms": true, "cost_usd": true, "tokens": true}
+
+// predictions checks an eval's metrics against whether it has predictions,
+// and for one that has, checks and hashes its predictions file (read and
+// scored at eval time, row by row). It reports whether e is such an eval.
+func (r *resolver) predictions(obj string, e *Eval) bool {
+	for _, mn := range slices.Sorted(maps.Keys(e.Metrics)) {
+		m := e.Metrics[mn]
+		switch {
+		case e.Predictions == nil && !caseScorers[m.Scorer]:
+			r.errf(CodeMissing, obj, "metrics."+mn+".scorer", "scorer %q is computed from predictions: declare predictions (label, score or predicted) for dataset %s", m.Scorer, e.Dataset)
+		case e.Predictions != nil && caseScorers[m.Scorer]:
+			r.errf(CodeSchema, obj, "metrics."+mn+".scorer", "scorer %q scores generated cases; an eval with predictions takes the metrics computed from them (accuracy, roc_auc, demographic_parity_difference, …)", m.Scorer)
+		case m.By != "" && e.Predictions != nil && !slices.Contains(e.Predictions.Sensitive, m.By):
+			r.errf(CodeUnknownRef, obj, "metrics."+mn+".by", "by %q is not one of predictions.sensitive %q", m.By, e.Predictions.Sensitive)
+		}
+	}
+	p := e.Predictions
+	if p == nil {
+		return false
+	}
+	if e.Target.Model == "" {
+		r.errf(CodeSchema, obj, "predictions", "predictions are a classic model's: the eval's target must be a model")
+	}
+	if p.Score == "" && p.Predicted == "" {
+		r.errf(CodeMissing, obj, "predictions", "predictions need a score column (the positive class's probability) or a predicted column")
+	}
+	switch strings.ToLower(path.Ext(e.Dataset)) {
+	case ".csv", ".parquet", ".pq", ".jsonl":
+	default:
+		r.errf(CodeDataset, obj, "dataset", "predictions file %s is not .csv, .parquet or .jsonl", e.Dataset)
+		return true
+	}
+	if err := r.c.fs.hashFile(e.Dataset); err != nil {
+		r.fileErr(err, obj, "dataset")
+		return true
+	}
+	e.DatasetHash = r.c.fs.hashes[cleanRel(e.Dataset)]
+	return true
+}
+
 func (r *resolver) eval(n string, e *Eval) {
 	obj := "evals/" + n
 	b := r.b
@@ -548,6 +593,9 @@ func (r *resolver) eval(n string, e *Eval) {
 				r.errf(CodeDataset, obj, field+".schema_file", "%s is not valid JSON", m.SchemaFile)
 			}
 		}
+	}
+	if r.predictions(obj, e) {
+		return
 	}
 	line := 0
 	ids := map[string]int{}

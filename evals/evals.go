@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/evals/classic"
 	"github.com/cairn-dev/cairn/evals/provider"
 	"github.com/cairn-dev/cairn/evals/scorer"
 	"github.com/cairn-dev/cairn/limits"
@@ -157,6 +158,11 @@ type Aggregate struct {
 	// Approximation says, for an offline scorer standing in for a judge, that
 	// it is one and how well it was measured to agree with labelled data.
 	Approximation string `json:"approximation,omitempty"`
+	// Low and High are a metric computed from predictions' bootstrap 95 %
+	// interval; Note says why it has no value or does not pass.
+	Low  *float64 `json:"ci_low,omitempty"`
+	High *float64 `json:"ci_high,omitempty"`
+	Note string   `json:"note,omitempty"`
 }
 
 // RowResult is a dataset row over its repeats.
@@ -185,6 +191,9 @@ type Run struct {
 	OutTokens   int          `json:"output_tokens"`
 	CacheHits   int          `json:"cache_hits"`
 	DurationMS  float64      `json:"duration_ms"`
+	// Classic is the result of an eval computed from a classic model's
+	// predictions: rows, slices, fairness groups, the confusion matrix.
+	Classic *classic.Result `json:"classic,omitempty"`
 }
 
 // Options control a run.

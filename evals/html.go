@@ -109,7 +109,7 @@ func suiteView(p Pair) htmlSuite {
 	}
 	for _, md := range d.Metrics {
 		s.Metrics = append(s.Metrics, htmlMetric{Name: md.Name, Scorer: scorer[md.Name][0], Aggregate: scorer[md.Name][1],
-			Base: fmtVal(md.Base), Head: fmtVal(md.Head), Delta: signed(md.Delta), Bound: bounds[md.Name], Pass: pass[md.Name], Regressed: md.Regressed})
+			Base: fmtVal(md.Base), Head: headValue(p.Head, md.Name, md.Head), Delta: signed(md.Delta), Bound: bounds[md.Name], Pass: pass[md.Name], Regressed: md.Regressed})
 	}
 	type key struct {
 		id  string
@@ -215,3 +215,16 @@ th{background:#f4f4f4}.PASS{color:#176b2c}.FAIL{color:#b00020}.ERROR{color:#a65c
 </script>
 </body></html>
 `))
+
+// headValue is the head's value of a metric, with its interval when it has
+// one (metrics computed from predictions).
+func headValue(head *Run, name string, v *float64) string {
+	if head != nil {
+		for _, m := range head.Metrics {
+			if m.Name == name {
+				return valueWithInterval(m)
+			}
+		}
+	}
+	return fmtVal(v)
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/cairn-dev/cairn/evals/classic"
 	"github.com/cairn-dev/cairn/internal/junit"
 )
 
@@ -32,12 +33,18 @@ func WriteTable(w io.Writer, runs []*Run) error {
 			if m.Pass {
 				res = "PASS"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s %g\t%d\t%d\t%s\n", m.Name, m.Scorer, m.Aggregate, fmtVal(m.Value), m.Op, m.Threshold, m.Cases, m.Errors, res)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s %g\t%d\t%d\t%s\n", m.Name, m.Scorer, m.Aggregate, valueWithInterval(m), m.Op, m.Threshold, m.Cases, m.Errors, res)
 		}
 		for _, m := range r.Metrics {
 			if m.Approximation != "" {
 				fmt.Fprintf(tw, "  note: %s (%s): %s\n", m.Name, m.Scorer, m.Approximation)
 			}
+			if m.Note != "" {
+				fmt.Fprintf(tw, "  note: %s: %s\n", m.Name, m.Note)
+			}
+		}
+		if c := r.Classic; c != nil {
+			writeClassic(tw, r, c)
 		}
 		for _, c := range r.Cases {
 			if c.Status != Pass {
@@ -121,3 +128,54 @@ func WriteJUnit(w io.Writer, runs []*Run) error {
 }
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// valueWithInterval shows a metric's value and, when it was computed from
+// predictions, its bootstrap 95 % interval.
+func valueWithInterval(m Aggregate) string {
+	if m.Value == nil || m.Low == nil || m.High == nil {
+		return fmtVal(m.Value)
+	}
+	return fmt.Sprintf("%s [%s, %s]", fmtVal(m.Value), fmtVal(m.Low), fmtVal(m.High))
+}
+
+// writeClassic prints what an eval computed from predictions adds: the
+// fairness groups of each fairness metric and every metric per slice.
+func writeClassic(w io.Writer, r *Run, c *classic.Result) {
+	fmt.Fprintf(w, "  %d prediction rows; intervals: bootstrap 95 %%, %d seeded resamples; slices under %d rows are marked small\n", c.Rows, c.Resamples, c.MinSlice)
+	if c.Confusion != nil {
+		fmt.Fprintf(w, "  confusion matrix [[tn fp] [fn tp]]: [[%g %g] [%g %g]]\n", c.Confusion[0][0], c.Confusion[0][1], c.Confusion[1][0], c.Confusion[1][1])
+	}
+	for _, m := range c.Metrics {
+		if len(m.Groups) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  %s by %s:\tGROUP\tROWS\tSELECTION RATE\tTPR\tFPR\n", m.Name, m.By)
+		for _, g := range m.Groups {
+			small := ""
+			if g.Small {
+				small = " (small)"
+			}
+			fmt.Fprintf(w, "\t%s%s\t%d\t%.4g\t%.4g\t%.4g\n", g.Value, small, g.Count, g.SelectionRate, g.TPR, g.FPR)
+		}
+	}
+	if len(c.Slices) > 0 {
+		names := make([]string, 0, len(r.Metrics))
+		for _, m := range r.Metrics {
+			if !classic.IsFairness(m.Scorer) {
+				names = append(names, m.Name)
+			}
+		}
+		fmt.Fprintf(w, "  SLICE\tROWS\t%s\n", strings.Join(names, "\t"))
+		for _, s := range c.Slices {
+			small := ""
+			if s.Small {
+				small = " (small)"
+			}
+			vals := make([]string, len(names))
+			for i, n := range names {
+				vals[i] = fmtVal(s.Metrics[n])
+			}
+			fmt.Fprintf(w, "  %s=%s%s\t%d\t%s\n", s.Column, s.Value, small, s.Count, strings.Join(vals, "\t"))
+		}
+	}
+}

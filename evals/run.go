@@ -26,6 +26,17 @@ import (
 // it runs. Memory is then the results, not the cases (a 100k-row dataset's
 // cases hold every rendered prompt).
 func RunSuite(ctx context.Context, b *compiler.Bundle, suite string, opts Options) (*Run, error) {
+	if ev := b.Evals[suite]; ev != nil && ev.Predictions != nil {
+		r, err := RunPredictions(b, suite)
+		if err != nil || opts.Store == nil {
+			return r, err
+		}
+		r.BundleHash = bundleHash(b)
+		if err := opts.Store.PutRecord(ctx, KindRun, suite+"@"+r.BundleHash, RunRecord(r)); err != nil {
+			return nil, fmt.Errorf("eval results: %w", err)
+		}
+		return r, nil
+	}
 	p, err := newSuitePlanner(b, suite, opts.Catalog, opts.Retriever)
 	if err != nil {
 		return nil, err

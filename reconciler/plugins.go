@@ -125,13 +125,20 @@ func Outcome(run *evals.Run) EvalOutcome {
 	var parts []string
 	for _, m := range run.Metrics {
 		if m.Value == nil {
-			parts = append(parts, fmt.Sprintf("%s: no scored case", m.Name))
+			why := "no scored case"
+			if m.Note != "" {
+				why = m.Note
+			}
+			parts = append(parts, fmt.Sprintf("%s: %s", m.Name, why))
 			continue
 		}
 		out.Metrics[m.Name] = *m.Value
 		verdict := "ok"
 		if !m.Pass {
 			verdict = "FAIL"
+			if m.Note != "" {
+				verdict += " (" + m.Note + ")"
+			}
 		}
 		parts = append(parts, fmt.Sprintf("%s %s %s %s %s", m.Name, fmtNum(*m.Value), m.Op, fmtNum(m.Threshold), verdict))
 	}
@@ -166,6 +173,9 @@ func Outcome(run *evals.Run) EvalOutcome {
 	}
 	sort.Slice(out.Cases, func(i, j int) bool { return out.Cases[i].CaseID < out.Cases[j].CaseID })
 	out.Summary = fmt.Sprintf("%d pass, %d fail, %d error", pass, fail, errs)
+	if c := run.Classic; c != nil { // computed from predictions: rows, not cases
+		out.Summary = fmt.Sprintf("%d prediction rows", c.Rows)
+	}
 	if len(parts) > 0 {
 		out.Summary += "; " + strings.Join(parts, "; ")
 	}

@@ -162,6 +162,10 @@ func RunSuite(ctx context.Context, pool *pgxpool.Pool, b *compiler.Bundle, suite
 // used: workers build providers from the bundle's definitions and their own
 // environment. opts.Progress is called as cases finish.
 func (q *Enqueuer) RunSuite(ctx context.Context, b *compiler.Bundle, suite string, opts evals.Options) (*evals.Run, error) {
+	if ev := b.Evals[suite]; ev != nil && ev.Predictions != nil {
+		// Computed from a file, calling nothing: no work to distribute.
+		return evals.RunSuite(ctx, b, suite, opts)
+	}
 	cases, err := evals.PlanWithContext(ctx, b, suite, opts.Catalog, opts.Retriever)
 	if err != nil {
 		return nil, err
