@@ -13,6 +13,7 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/data"
+	"github.com/cairn-dev/cairn/internal/tooltest"
 	"github.com/cairn-dev/cairn/targets"
 )
 
@@ -45,13 +46,7 @@ func TestDriftScoresAreExportedForTheAlerts(t *testing.T) {
 		t.Fatalf("exported %q\n%s", got, body)
 	}
 
-	bin, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CAIRN_REQUIRE_TOOLS") == "1" {
-			t.Fatal("promtool is required (CAIRN_REQUIRE_TOOLS=1) but not on PATH")
-		}
-		t.Skip("promtool not installed (make tools)")
-	}
+	bin := tooltest.Find(t, "make tools: apt-get install --no-install-recommends prometheus", "promtool")
 	// The drift alert the fraud example renders, as written to rendered/.
 	b, ds := compiler.Compile("../examples/fraud-detection", compiler.Options{})
 	if b == nil || len(ds.Blocking()) > 0 {

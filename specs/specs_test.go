@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"cuelang.org/go/cue/cuecontext"
+	"github.com/cairn-dev/cairn/internal/tooltest"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -82,17 +83,7 @@ func TestJSONSchema(t *testing.T) {
 // examples and refuses a misspelt nested field (the CLI cue, installed by
 // `make tools` at go.mod's version).
 func TestCueVet(t *testing.T) {
-	cue, err := exec.LookPath("cue")
-	if err != nil {
-		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
-		if p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "cue"); fileExists(p) {
-			cue = p
-		} else if os.Getenv("CAIRN_REQUIRE_TOOLS") == "1" {
-			t.Fatal("cue is required (CAIRN_REQUIRE_TOOLS=1): make tools installs it")
-		} else {
-			t.Skip("cue not installed (make tools)")
-		}
-	}
+	cue := tooltest.Find(t, "make tools: go install cuelang.org/go/cmd/cue at go.mod's version", "cue")
 	for _, c := range []struct {
 		example, pkg, bad string
 	}{
@@ -129,5 +120,3 @@ func TestCueVet(t *testing.T) {
 		t.Error("ForPackage accepts a package that is not an identifier")
 	}
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

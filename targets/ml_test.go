@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/internal/tooltest"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 )
@@ -178,14 +179,7 @@ type feastObject struct {
 
 func python(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("CAIRN_REQUIRE_TOOLS") == "1" {
-			t.Fatal("python3 is required (CAIRN_REQUIRE_TOOLS=1) but not on PATH")
-		}
-		t.Skip("python3 not on PATH")
-	}
-	return p
+	return tooltest.Find(t, "install python3", "python3")
 }
 
 // TestFeastPython parses every features.py with Python's own parser, then

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cairn-dev/cairn/internal/tooltest"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
@@ -208,14 +209,7 @@ func TestWorkflowAndArgoCD(t *testing.T) {
 // (unless CI demands it with CAIRN_REQUIRE_TOOLS=1).
 func promtool(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CAIRN_REQUIRE_TOOLS") == "1" {
-			t.Fatal("promtool is required (CAIRN_REQUIRE_TOOLS=1) but not on PATH: apt-get install --no-install-recommends prometheus")
-		}
-		t.Skip("promtool not on PATH")
-	}
-	return p
+	return tooltest.Find(t, "make tools: apt-get install --no-install-recommends prometheus", "promtool")
 }
 
 func TestPromtool(t *testing.T) {

@@ -8,12 +8,12 @@ package chromiumtest
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cairn-dev/cairn/internal/tooltest"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -33,16 +33,7 @@ type Page struct {
 // — or failing it when CI requires the real tools (CAIRN_REQUIRE_TOOLS=1).
 func Chromium(t testing.TB) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CAIRN_REQUIRE_TOOLS") == "1" {
-		t.Fatal("chromium is required (CAIRN_REQUIRE_TOOLS=1) but not on PATH: apt-get install --no-install-recommends chromium")
-	}
-	t.Skip("chromium not installed (make tools)")
-	return ""
+	return tooltest.Find(t, "make tools: apt-get install --no-install-recommends chromium", "chromium", "chromium-browser", "google-chrome")
 }
 
 // Open loads html from a file in a fresh headless browser, runs actions

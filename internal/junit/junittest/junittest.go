@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/cairn-dev/cairn/internal/tooltest"
 )
 
 //go:embed junit-10.xsd
@@ -19,14 +21,7 @@ var schema []byte
 // or failing it when CI requires the real tools (CAIRN_REQUIRE_TOOLS=1).
 func XMLLint(t testing.TB) string {
 	t.Helper()
-	p, err := exec.LookPath("xmllint")
-	if err != nil {
-		if os.Getenv("CAIRN_REQUIRE_TOOLS") == "1" {
-			t.Fatal("xmllint is required (CAIRN_REQUIRE_TOOLS=1) but not on PATH: apt-get install --no-install-recommends libxml2-utils")
-		}
-		t.Skip("xmllint not installed (make tools)")
-	}
-	return p
+	return tooltest.Find(t, "make tools: apt-get install --no-install-recommends libxml2-utils", "xmllint")
 }
 
 // Valid fails t unless doc is valid against Jenkins' JUnit schema.
