@@ -241,22 +241,7 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 		r.Differences = append(r.Differences, Difference{Object: obj, Field: name, Spec: "(not in specs)", State: inState[k]})
 	}
 	for _, w := range b.Governance.Waivers {
-		wi := WaiverInfo{Policy: w.Policy, Target: w.Target, Reason: w.Reason, Approver: w.Approver, Expires: w.Expires}
-		exp, err := parseDate(w.Expires)
-		switch {
-		case err != nil:
-			wi.Status = "invalid"
-		case !now.Before(exp):
-			wi.Status = "expired"
-		case exp.Sub(now) <= ExpiringWithin:
-			wi.Status = "expiring"
-		default:
-			wi.Status = "active"
-		}
-		if err == nil {
-			wi.DaysLeft = int(exp.Sub(now).Hours() / 24)
-		}
-		r.Waivers = append(r.Waivers, wi)
+		r.Waivers = append(r.Waivers, waiverInfo(w, now))
 	}
 	r.Audit.Entries = len(log)
 	if len(log) > 0 {
@@ -419,3 +404,23 @@ Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified (hea
 {{end}}</table>{{else}}<p>State matches the specs.</p>{{end}}
 </body></html>
 `))
+
+// waiverInfo is a waiver with its status at now.
+func waiverInfo(w compiler.Waiver, now time.Time) WaiverInfo {
+	wi := WaiverInfo{Policy: w.Policy, Target: w.Target, Reason: w.Reason, Approver: w.Approver, Expires: w.Expires}
+	exp, err := parseDate(w.Expires)
+	switch {
+	case err != nil:
+		wi.Status = "invalid"
+	case !now.Before(exp):
+		wi.Status = "expired"
+	case exp.Sub(now) <= ExpiringWithin:
+		wi.Status = "expiring"
+	default:
+		wi.Status = "active"
+	}
+	if err == nil {
+		wi.DaysLeft = int(exp.Sub(now).Hours() / 24)
+	}
+	return wi
+}

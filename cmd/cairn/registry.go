@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-dev/cairn/audit"
 	"github.com/cairn-dev/cairn/state"
 )
 
@@ -208,7 +209,62 @@ versions registered: that is the answer, and no state is created.`,
 		},
 	}
 	show.Flags().StringVar(&format, "format", "text", "text or json")
-	reg.AddCommand(register, list, show)
+
+	var cardNow string
+	card := &cobra.Command{
+		Use:   "card <model> [dir]",
+		Short: "A model card: intended use, versions at each alias, metrics with intervals per slice, fairness, calibration, waivers",
+		Long: `card writes a classic model's card from what cairn holds: the specs (intended use, owner,
+risk, features, waivers), the versions the state serves at each alias with their data and
+commit, and every eval of the model computed from predictions — metrics with bootstrap
+intervals, per slice, fairness per group and the calibration curve (inline SVG in HTML).
+Nothing is typed in. The state is only read (a missing one shows no served versions).`,
+		Example: `  cairn registry card fraud-detector . > MODEL_CARD.md
+  cairn registry card fraud-detector . --format html > card.html`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format == "text" {
+				format = "markdown"
+			}
+			if err := checkFormat(cmd, format, "markdown", "json", "html"); err != nil {
+				return err
+			}
+			at, err := parseNow(cardNow)
+			if err != nil {
+				return exitf(exitUsage, "registry card: --now: %v", err)
+			}
+			args, dir := splitDir(args, 1)
+			if err := requireDir(dir); err != nil {
+				return err
+			}
+			b, err := dataCompile(cmd, dir)
+			if err != nil {
+				return err
+			}
+			if b.Models[args[0]] == nil {
+				return exitf(exitDenied, "registry card: no model %q in %s", args[0], dir)
+			}
+			write := func(ctx context.Context, st state.Store) error {
+				c, err := audit.BuildModelCard(ctx, b, st, args[0], at)
+				if err != nil {
+					return exitf(exitDenied, "registry card: %v", err)
+				}
+				return audit.WriteModelCard(cmd.OutOrStdout(), c, format)
+			}
+			empty := func() error {
+				st, err := emptyState(cmd.Context())
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				return write(cmd.Context(), st)
+			}
+			return withStateRead(cmd, stateFlag, dir, empty, write)
+		},
+	}
+	card.Flags().StringVar(&format, "format", "markdown", "markdown, json or html")
+	card.Flags().StringVar(&cardNow, "now", "", "card time, RFC 3339 or YYYY-MM-DD (default: now)")
+	reg.AddCommand(register, list, show, card)
 	return reg
 }
 

@@ -21,8 +21,11 @@ type Result struct {
 	Slices    []Slice        `json:"slices,omitempty"`
 	Confusion *[2][2]float64 `json:"confusion_matrix,omitempty"` // [[tn, fp], [fn, tp]]
 	Resamples int            `json:"bootstrap_resamples"`
-	MinSlice  int            `json:"min_slice_size"`
-	Passed    bool           `json:"passed"`
+	// Calibration is the reliability curve: per equal-width score bin, the
+	// mean score against the observed share of positives (binary, with scores).
+	Calibration []CalibrationBin `json:"calibration,omitempty"`
+	MinSlice    int              `json:"min_slice_size"`
+	Passed      bool             `json:"passed"`
 }
 
 // MetricResult is one computed metric against its bound.
@@ -64,6 +67,7 @@ func Evaluate(spec Spec, s []Sample, reqs []Request, minSlice int) Result {
 	if spec.Task != "regression" {
 		cm := ConfusionMatrix(s)
 		res.Confusion = &cm
+		res.Calibration = Calibration(s)
 	}
 	for _, r := range reqs {
 		mr := MetricResult{Name: r.Name, Metric: r.Metric, Threshold: r.Threshold, Op: ">="}
@@ -112,8 +116,11 @@ func Evaluate(spec Spec, s []Sample, reqs []Request, minSlice int) Result {
 			}
 			for _, g := range mr.Groups {
 				if g.Small {
-					mr.Pass = false
 					mr.Note = fmt.Sprintf("group %s=%q has %d rows, fewer than the minimum %d: a fairness bound cannot pass on it", mr.By, g.Value, g.Count, minSlice)
+					if !mr.Pass {
+						mr.Note = "over its bound; and " + mr.Note
+					}
+					mr.Pass = false
 					break
 				}
 			}
@@ -149,4 +156,38 @@ func Evaluate(spec Spec, s []Sample, reqs []Request, minSlice int) Result {
 		}
 	}
 	return res
+}
+
+// CalibrationBin is one bin of the reliability curve.
+type CalibrationBin struct {
+	Low       float64 `json:"low"` // the bin's score range [Low, High)
+	High      float64 `json:"high"`
+	Count     int     `json:"count"`
+	MeanScore float64 `json:"mean_score"`
+	Observed  float64 `json:"observed"` // weighted share of positives
+}
+
+// Calibration bins the samples by score into ECEBins equal-width bins (the
+// same bins as ECE); empty bins are left out. Nil without scores.
+func Calibration(s []Sample) []CalibrationBin {
+	var w, sc, pos [ECEBins]float64
+	var n [ECEBins]int
+	for _, x := range s {
+		if math.IsNaN(x.Score) {
+			return nil
+		}
+		b := min(int(x.Score*ECEBins), ECEBins-1)
+		w[b] += x.Weight
+		sc[b] += x.Weight * x.Score
+		pos[b] += x.Weight * x.Label
+		n[b]++
+	}
+	var out []CalibrationBin
+	for b := range w {
+		if n[b] == 0 || w[b] == 0 {
+			continue
+		}
+		out = append(out, CalibrationBin{Low: float64(b) / ECEBins, High: float64(b+1) / ECEBins, Count: n[b], MeanScore: sc[b] / w[b], Observed: pos[b] / w[b]})
+	}
+	return out
 }
