@@ -210,7 +210,7 @@ versions registered: that is the answer, and no state is created.`,
 	}
 	show.Flags().StringVar(&format, "format", "text", "text or json")
 
-	var cardNow string
+	var cardNow, cardFormat string
 	card := &cobra.Command{
 		Use:   "card <model> [dir]",
 		Short: "A model card: intended use, versions at each alias, metrics with intervals per slice, fairness, calibration, waivers",
@@ -223,10 +223,7 @@ Nothing is typed in. The state is only read (a missing one shows no served versi
   cairn registry card fraud-detector . --format html > card.html`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format == "text" {
-				format = "markdown"
-			}
-			if err := checkFormat(cmd, format, "markdown", "json", "html"); err != nil {
+			if err := checkFormat(cmd, cardFormat, "markdown", "json", "html"); err != nil {
 				return err
 			}
 			at, err := parseNow(cardNow)
@@ -249,7 +246,7 @@ Nothing is typed in. The state is only read (a missing one shows no served versi
 				if err != nil {
 					return exitf(exitDenied, "registry card: %v", err)
 				}
-				return audit.WriteModelCard(cmd.OutOrStdout(), c, format)
+				return audit.WriteModelCard(cmd.OutOrStdout(), c, cardFormat)
 			}
 			empty := func() error {
 				st, err := emptyState(cmd.Context())
@@ -262,7 +259,7 @@ Nothing is typed in. The state is only read (a missing one shows no served versi
 			return withStateRead(cmd, stateFlag, dir, empty, write)
 		},
 	}
-	card.Flags().StringVar(&format, "format", "markdown", "markdown, json or html")
+	card.Flags().StringVar(&cardFormat, "format", "markdown", "markdown, json or html")
 	card.Flags().StringVar(&cardNow, "now", "", "card time, RFC 3339 or YYYY-MM-DD (default: now)")
 	reg.AddCommand(register, list, show, card)
 	return reg
