@@ -224,7 +224,7 @@ func (e *Elector) try(ctx context.Context) (bool, error) {
 	defer cancel()
 	var ok bool
 	if err := conn.QueryRow(qctx, `SELECT pg_try_advisory_lock($1)`, e.key).Scan(&ok); err != nil {
-		e.closeConn()
+		e.closeConnLocked()
 		return false, err
 	}
 	return ok, nil
@@ -286,6 +286,15 @@ func (e *Elector) Close() {
 }
 
 func (e *Elector) closeConn() {
+	// A pgx connection is not safe for concurrent use: wait for an attempt
+	// in flight (Run's campaign, Leading) instead of closing under it.
+	e.tryMu.Lock()
+	defer e.tryMu.Unlock()
+	e.closeConnLocked()
+}
+
+// closeConnLocked is closeConn for a caller that holds tryMu (try itself).
+func (e *Elector) closeConnLocked() {
 	e.mu.Lock()
 	c := e.conn
 	e.conn = nil
