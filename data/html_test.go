@@ -20,8 +20,8 @@ func TestDriftHTMLInChromium(t *testing.T) {
 		Reference: Fingerprint{Path: "ref.parquet", SHA256: "sha256:r"}, Current: Fingerprint{Path: "cur.parquet", SHA256: "sha256:c"},
 		Features: []*FeatureDrift{
 			{Feature: "txn-amount", Type: "numeric", DType: "float", PSI: 0.4649, Statistic: 0.4649, Threshold: 0.2, Drifted: true,
-				KS: &KSResult{Statistic: 0.31, PValue: 1e-9, Exact: true},
-				Bins: []PSIBin{{Upper: up(10), Reference: 0.5, Current: 0.2}, {Upper: up(100), Reference: 0.3, Current: 0.3}, {Reference: 0.2, Current: 0.5}},
+				KS:        &KSResult{Statistic: 0.31, PValue: 1e-9, Exact: true},
+				Bins:      []PSIBin{{Upper: up(10), Reference: 0.5, Current: 0.2}, {Upper: up(100), Reference: 0.3, Current: 0.3}, {Reference: 0.2, Current: 0.5}},
 				Reference: SampleStats{Rows: 1000}, Current: SampleStats{Rows: 1000, Nulls: 3}},
 			{Feature: "merchant-category", Type: "categorical", DType: "string", PSI: 0.05, Statistic: 0.05, Threshold: 0.2, TVD: &tvd,
 				Bins: []PSIBin{{Category: cat("grocery"), Reference: 0.6, Current: 0.55}, {Category: cat(hostile), Reference: 0.4, Current: 0.45}}},

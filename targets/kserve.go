@@ -203,9 +203,9 @@ func (r *run) isvc(d *compiler.Deployment, name, role string, labels map[string]
 		"apiVersion": "serving.kserve.io/v1beta1",
 		"kind":       "InferenceService",
 		"metadata": map[string]any{
-			"name":        name,
-			"namespace":   d.Namespace,
-			"labels":      labels,
+			"name":      name,
+			"namespace": d.Namespace,
+			"labels":    labels,
 			// canaryTrafficPercent needs Knative revisions: the mode is
 			// stated, never left to the cluster's default (which may be
 			// RawDeployment, where a canary would silently not split).

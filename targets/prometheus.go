@@ -389,8 +389,8 @@ func (sr *sloRules) burnExpr(pairs []burnAlert) string {
 
 func (sr *sloRules) alertRule(severity string, pairs []burnAlert) rule {
 	return rule{
-		Alert: alertName(sr.slo.Name, "ErrorBudgetBurn"),
-		Expr:  sr.burnExpr(pairs),
+		Alert:       alertName(sr.slo.Name, "ErrorBudgetBurn"),
+		Expr:        sr.burnExpr(pairs),
 		Labels:      sr.alertLabels(severity, sr.slo.SLI.Kind),
 		Annotations: sr.alertAnnotations(severity),
 	}
