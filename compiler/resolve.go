@@ -271,7 +271,40 @@ func (r *resolver) model(n string, m *Model, sensitive map[string]bool) {
 		for i, e := range m.Gates[alias].Evals {
 			r.gateEval(obj, "models", n, alias, i, e)
 		}
+		for _, metric := range slices.Sorted(maps.Keys(m.Gates[alias].Metrics)) {
+			r.computedGateMetric(obj, n, alias, metric)
+		}
 	}
+}
+
+// computedGateMetric checks a gate metric written "<eval>.<metric>": a
+// metric that eval computes from the model's predictions (the gate runs the
+// eval for the version, as a gate listing it under evals does). A name
+// without a dot is a registered metric, checked against the registry.
+func (r *resolver) computedGateMetric(obj, model, alias, metric string) {
+	evName, mName, ok := strings.Cut(metric, ".")
+	if !ok {
+		return
+	}
+	field := "gates." + alias + ".metrics." + metric
+	ev := r.b.Evals[evName]
+	switch {
+	case ev == nil:
+		r.errf(CodeUnknownRef, obj, field, "%q names eval %q, which is not defined (a computed metric is written <eval>.<metric>)", metric, evName)
+	case ev.Target.Model != model:
+		r.errf(CodeSchema, obj, field, "eval %q evaluates %s, not models/%s", evName, evalTargetName(ev), model)
+	case ev.Predictions == nil:
+		r.errf(CodeSchema, obj, field, "eval %q has no predictions: only metrics computed from predictions can gate by name", evName)
+	case ev.Metrics[mName].Scorer == "":
+		r.errf(CodeUnknownRef, obj, field, "eval %q computes no metric %q (it has %s)", evName, mName, strings.Join(slices.Sorted(maps.Keys(ev.Metrics)), ", "))
+	}
+}
+
+func evalTargetName(e *Eval) string {
+	if e.Target.Prompt != "" {
+		return "prompts/" + e.Target.Prompt
+	}
+	return "models/" + e.Target.Model
 }
 
 func (r *resolver) gateEval(obj, kind, name, alias string, i int, e string) {

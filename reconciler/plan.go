@@ -400,6 +400,14 @@ func (pl *planner) checks(t ActionType, obj, version string, gate compiler.Gate)
 			return "", nil, err
 		}
 		for _, metric := range slices.Sorted(maps.Keys(gate.Metrics)) {
+			if evName, mName, ok := strings.Cut(metric, "."); ok && pl.b.Evals[evName] != nil {
+				g, err := pl.computedMetricGate(evName, mName, gate.Metrics[metric], obj, version, subject)
+				if err != nil {
+					return "", nil, err
+				}
+				gates = append(gates, g)
+				continue
+			}
 			gates = append(gates, metricGate(metric, gate.Metrics[metric], mv))
 		}
 	}
@@ -475,6 +483,43 @@ func (pl *planner) subject(obj, v string) (string, GateCheck, error) {
 	g.Status = GateFailed
 	g.Detail = fmt.Sprintf("version %s is not registered (a training pipeline registers it with `cairn registry register %s --version %s --artifact URI`)", v, name, v)
 	return "", g, nil
+}
+
+// computedMetricGate compares a metric an eval computed from this
+// version's predictions with a gate bound ("fraud-fairness.auc": ">= 0.9"):
+// it reads the eval's latest run for the version, or plans the run (the
+// gate is then pending and checked again when apply has run it).
+func (pl *planner) computedMetricGate(evName, metric, bound, obj, version, subject string) (GateCheck, error) {
+	g := GateCheck{Gate: "metric " + evName + "." + metric}
+	op, want, err := ParseBound(bound)
+	if err != nil {
+		g.Status, g.Detail = GateFailed, err.Error()
+		return g, nil
+	}
+	run, ok, err := pl.st.LatestEvalRun(pl.ctx, evName, subject, EvalHashFor(pl.b, pl.b.Evals[evName]))
+	if err != nil {
+		return g, err
+	}
+	if !ok {
+		// The same run the eval gate would plan: its result decides this bound.
+		eg, err := pl.evalGate(evName, obj, version, subject, true)
+		if err != nil || eg.Status != GatePending {
+			return eg, err
+		}
+		g.Status, g.Detail = GatePending, fmt.Sprintf("computed by run_eval %s in this plan (needs %s %s)", evName, op, fmtNum(want))
+		return g, nil
+	}
+	got, has := run.Metrics[metric]
+	if !has {
+		g.Status, g.Detail = GateFailed, fmt.Sprintf("eval %s run #%d has no value for %s (needs %s %s)", evName, run.ID, metric, op, fmtNum(want))
+		return g, nil
+	}
+	g.Detail = fmt.Sprintf("%s = %s computed by eval %s run #%d, needs %s %s", metric, fmtNum(got), evName, run.ID, op, fmtNum(want))
+	g.Status = GateFailed
+	if compareOp(got, op, want) {
+		g.Status = GatePassed
+	}
+	return g, nil
 }
 
 // metricGate compares a registered metric with a bound such as ">= 0.92".
