@@ -106,9 +106,26 @@ type Gate struct {
 	Approvals int               `json:"approvals,omitempty"`
 }
 
+// RetrainWhen makes retraining due when the metric of the version at prod
+// leaves a bound: below Below, or above Above (exactly one is set). The
+// metric is a registered one, or "<eval>.<metric>" computed from the
+// version's predictions.
 type RetrainWhen struct {
-	Metric string  `json:"metric"`
-	Below  float64 `json:"below"`
+	Metric string   `json:"metric"`
+	Below  *float64 `json:"below,omitempty"`
+	Above  *float64 `json:"above,omitempty"`
+}
+
+// Due reports whether value v makes retraining due, with the comparison
+// that decided it ("<" or ">") and the bound.
+func (rw RetrainWhen) Due(v float64) (op string, bound float64, due bool) {
+	if rw.Above != nil {
+		return ">", *rw.Above, v > *rw.Above
+	}
+	if rw.Below != nil {
+		return "<", *rw.Below, v < *rw.Below
+	}
+	return "", 0, false
 }
 
 type KubernetesJobTrigger struct {

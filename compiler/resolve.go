@@ -258,6 +258,20 @@ func (r *resolver) model(n string, m *Model, sensitive map[string]bool) {
 			}
 		}
 	}
+	if t := m.Training; t != nil && t.RetrainWhen != nil {
+		rw := t.RetrainWhen
+		if (rw.Below == nil) == (rw.Above == nil) {
+			r.errf(CodeSchema, obj, "training.retrain_when", "retrain_when takes exactly one of below or above")
+		}
+		if evName, metric, ok := strings.Cut(rw.Metric, "."); ok {
+			switch ev := b.Evals[evName]; {
+			case ev == nil:
+				r.errf(CodeUnknownRef, obj, "training.retrain_when.metric", "%q names eval %q, which is not defined (a computed metric is written <eval>.<metric>)", rw.Metric, evName)
+			case ev.Target.Model != n || ev.Predictions == nil || ev.Metrics[metric].Scorer == "":
+				r.errf(CodeSchema, obj, "training.retrain_when.metric", "%q is not a metric eval %q computes from models/%s's predictions", rw.Metric, evName, n)
+			}
+		}
+	}
 	if t := m.Training; t != nil && t.Trigger != nil && (t.Trigger.Webhook == "") == (t.Trigger.KubernetesJob == nil) {
 		r.errf(CodeSchema, obj, "training.trigger", "a training trigger is exactly one of webhook or kubernetes_job")
 	}

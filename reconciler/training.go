@@ -77,6 +77,9 @@ func (pl *planner) training() error {
 		if now == nil {
 			now = time.Now
 		}
+		if err := pl.computedRetrainEval(m); err != nil {
+			return fmt.Errorf("models/%s: training: %w", name, err)
+		}
 		a, err := planTraining(pl.ctx, pl.b, pl.st, m, now)
 		if err != nil {
 			return fmt.Errorf("models/%s: training: %w", name, err)
@@ -86,6 +89,34 @@ func (pl *planner) training() error {
 		}
 	}
 	return nil
+}
+
+// computedRetrainEval plans the eval run a computed retrain_when metric
+// ("<eval>.<metric>") needs for the version at prod, when that version has
+// none: the metric is then known to the next plan.
+func (pl *planner) computedRetrainEval(m *compiler.Model) error {
+	rw := m.Training.RetrainWhen
+	if rw == nil {
+		return nil
+	}
+	evName, _, computed := strings.Cut(rw.Metric, ".")
+	if !computed || pl.b.Evals[evName] == nil {
+		return nil
+	}
+	obj := "models/" + m.Name
+	v, ok, err := pl.st.GetPointer(pl.ctx, obj, TrainingAlias)
+	if err != nil || !ok {
+		return err
+	}
+	mv, err := pl.st.GetModelVersion(pl.ctx, m.Name, v)
+	if err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	_, err = pl.evalGate(evName, obj, v, mv.ContentHash(), true)
+	return err
 }
 
 func planTraining(ctx context.Context, b *compiler.Bundle, st state.Ops, m *compiler.Model, now func() time.Time) (*Action, error) {
@@ -104,9 +135,20 @@ func planTraining(ctx context.Context, b *compiler.Bundle, st state.Ops, m *comp
 			}
 		}
 		// A version's registered metrics are immutable: its content hash
-		// identifies the evidence.
+		// identifies the evidence. A computed metric ("<eval>.<metric>") is
+		// the latest run of that eval for the version: the run identifies it.
 		if mv != nil {
-			if val, ok := mv.Metrics[rw.Metric]; ok {
+			if evName, metric, computed := strings.Cut(rw.Metric, "."); computed && b.Evals[evName] != nil {
+				run, ok, err := st.LatestEvalRun(ctx, evName, mv.ContentHash(), EvalHashFor(b, b.Evals[evName]))
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					if val, has := run.Metrics[metric]; has {
+						in.Metrics[rw.Metric] = training.MetricEvidence{Value: val, EvidenceID: fmt.Sprintf("%s:run-%d", mv.ContentHash(), run.ID)}
+					}
+				}
+			} else if val, ok := mv.Metrics[rw.Metric]; ok {
 				in.Metrics[rw.Metric] = training.MetricEvidence{Value: val, EvidenceID: mv.ContentHash()}
 			}
 		}
@@ -218,8 +260,10 @@ func consumed(ctx context.Context, st state.Ops, model, evidenceID string) (bool
 func trainingEvidence(m *compiler.Model, in training.Inputs, mv *state.ModelVersion) []TrainingEvidence {
 	out := []TrainingEvidence{}
 	if rw := m.Training.RetrainWhen; rw != nil {
-		if ev, ok := in.Metrics[rw.Metric]; ok && ev.Value < rw.Below {
-			out = append(out, TrainingEvidence{Kind: "metric", Metric: rw.Metric, Version: mv.Version, Value: ev.Value, Op: "<", Bound: rw.Below, EvidenceID: ev.EvidenceID})
+		if ev, ok := in.Metrics[rw.Metric]; ok {
+			if op, bound, due := rw.Due(ev.Value); due {
+				out = append(out, TrainingEvidence{Kind: "metric", Metric: rw.Metric, Version: mv.Version, Value: ev.Value, Op: op, Bound: bound, EvidenceID: ev.EvidenceID})
+			}
 		}
 	}
 	if dr := in.Drift; dr != nil && m.Monitoring != nil && m.Monitoring.Drift != nil &&

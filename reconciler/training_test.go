@@ -28,7 +28,7 @@ func trainingBundle(root string, trigger *compiler.TrainingTrigger) *compiler.Bu
 	m := &compiler.Model{Name: "fraud", Kind: "classic", Owner: "@acme/risk", Risk: "high",
 		Features: []string{"txn-amount", "merchant-category"},
 		Training: &compiler.Training{Data: "warehouse.labelled", Window: "90d", Schedule: "0 3 * * 1",
-			RetrainWhen: &compiler.RetrainWhen{Metric: "auc", Below: 0.9}, Trigger: trigger},
+			RetrainWhen: &compiler.RetrainWhen{Metric: "auc", Below: ptr(0.9)}, Trigger: trigger},
 		Monitoring: &compiler.Monitoring{Drift: &compiler.Drift{Features: []string{"txn-amount", "merchant-category"}, Method: "psi", Threshold: 0.2}},
 		Aliases:    map[string]string{"prod": "7"},
 		Gates:      map[string]compiler.Gate{"prod": {Metrics: map[string]string{"auc": ">= 0.92"}}},
@@ -462,3 +462,5 @@ func TestRetrainedVersionGoesThroughGates(t *testing.T) {
 		t.Errorf("after the move: %+v", acts)
 	}
 }
+
+func ptr(f float64) *float64 { return &f }

@@ -48,9 +48,11 @@ func Decide(m *compiler.Model, in Inputs) Decision {
 	d := Decision{Model: m.Name, Reasons: []string{}, Evidence: []string{}}
 	if m.Training != nil && m.Training.RetrainWhen != nil {
 		rw := m.Training.RetrainWhen
-		if ev, ok := in.Metrics[rw.Metric]; ok && ev.Value < rw.Below {
-			d.Reasons = append(d.Reasons, fmt.Sprintf("metric %s = %g is below %g", rw.Metric, ev.Value, rw.Below))
-			d.Evidence = append(d.Evidence, ev.EvidenceID)
+		if ev, ok := in.Metrics[rw.Metric]; ok {
+			if op, bound, due := rw.Due(ev.Value); due {
+				d.Reasons = append(d.Reasons, fmt.Sprintf("metric %s = %g is %s %g", rw.Metric, ev.Value, map[string]string{"<": "below", ">": "above"}[op], bound))
+				d.Evidence = append(d.Evidence, ev.EvidenceID)
+			}
 		}
 	}
 	if m.Monitoring != nil && m.Monitoring.Drift != nil && in.Drift != nil {

@@ -16,7 +16,7 @@ import (
 
 func model() *compiler.Model {
 	return &compiler.Model{Name: "fraud", Kind: "classic",
-		Training:   &compiler.Training{Data: "s3://x", RetrainWhen: &compiler.RetrainWhen{Metric: "auc", Below: 0.85}},
+		Training:   &compiler.Training{Data: "s3://x", RetrainWhen: &compiler.RetrainWhen{Metric: "auc", Below: ptr(0.85)}},
 		Monitoring: &compiler.Monitoring{Drift: &compiler.Drift{Features: []string{"amount"}, Method: "psi", Threshold: 0.2}}}
 }
 
@@ -164,5 +164,23 @@ func TestFireWebhookNoRetryOn4xxAndNoURLInErrors(t *testing.T) {
 	}
 	if _, err := f.FireWebhook(context.Background(), "http://x", Payload{Model: "m"}); err == nil {
 		t.Errorf("missing evidence id accepted")
+	}
+}
+
+func ptr(f float64) *float64 { return &f }
+
+// retrain_when above: a metric where higher is worse (a fairness gap, a log
+// loss) makes retraining due strictly above its bound.
+func TestDecideAbove(t *testing.T) {
+	m := model()
+	m.Training.RetrainWhen = &compiler.RetrainWhen{Metric: "fairness.parity", Above: ptr(0.1)}
+	for _, c := range []struct {
+		v   float64
+		due bool
+	}{{0.05, false}, {0.1, false}, {0.27, true}} {
+		d := Decide(m, Inputs{Metrics: map[string]MetricEvidence{"fairness.parity": {Value: c.v, EvidenceID: "sha256:v7:run-3"}}})
+		if d.Due != c.due || c.due && d.Reasons[0] != "metric fairness.parity = 0.27 is above 0.1" {
+			t.Errorf("parity %v: %+v, want due=%v", c.v, d, c.due)
+		}
 	}
 }
