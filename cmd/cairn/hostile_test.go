@@ -194,6 +194,33 @@ func hostileCorpus() []hostile {
 		add(hostile{"drift/" + d.name, d.setup, []string{"drift", "fraud", "--model", "fraud-detector", "--reference", "fraud/data/reference.parquet", "--current", d.file, "--no-record"}, 3, d.want})
 		add(hostile{"validate/" + d.name, d.setup, []string{"data", "validate", "fraud", "--feature-set", "fraud-detector", "--data", d.file, "--no-record"}, 3, d.want})
 	}
+	// Hostile predictions files for the fraud example's classic eval: an
+	// invalid spec when the file itself is unreadable (2), a row error when a
+	// row is wrong (1); nothing is recorded either way.
+	preds := "fraud/evals/holdout-predictions.csv"
+	header := "transaction_id,label,score,region,age_band\n"
+	for _, p := range []struct {
+		name  string
+		setup func(*testing.T, string)
+		code  int
+		want  string
+	}{
+		{"nul-200mb", sparse(preds, 200<<20), 2, "limit 64 MiB; raise it with --max-file-size"},
+		{"binary", write(preds, "\x00\x01\x02PAR1"), 2, "is binary"},
+		{"not-utf8", write(preds, header+"t1,1,0.9,\xff,18-25\n"), 2, "not valid UTF-8"},
+		{"ragged", write(preds, header+"t1,1,0.9,north\n"), 1, "ragged row"},
+		{"label-outside", write(preds, header+"t1,2,0.9,north,18-25\n"), 1, `row 1: label "2": not one of the classes`},
+		{"probability-outside", write(preds, header+"t1,1,-0.1,north,18-25\n"), 1, "row 1: score -0.1 is a probability outside [0, 1]"},
+		{"no-rows", write(preds, header), 1, "no predictions"},
+		{"missing-column", write(preds, "transaction_id,label,region,age_band\nt1,1,north,18-25\n"), 1, `"score" not found`},
+	} {
+		add(hostile{"classic-eval/" + p.name, p.setup, []string{"eval", "fraud", "fraud-fairness", "--no-state"}, p.code, p.want})
+	}
+	// Bad limit values, by flag and environment, on any command: usage errors.
+	for _, c := range [][]string{{"vet", "repo", "--max-rows", "0"}, {"check", "repo", "--max-file-size", "lots"}, {"eval", "repo", "--max-line-length", "-1"}} {
+		add(hostile{"limits/" + c[0] + c[2], none, c, 3, c[2] + ": "})
+	}
+
 	// Files that are not plans.
 	for _, p := range []struct{ name, content, want string }{
 		{"garbage", "{oops", "not a cairn plan: invalid JSON at line 1, column 2"},
