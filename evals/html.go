@@ -85,31 +85,27 @@ func suiteView(p Pair) htmlSuite {
 	} else if p.Base != nil {
 		s.Target = p.Base.Target
 	}
-	bounds := map[string]string{}
-	pass := map[string]bool{}
+	// Each metric as the head states it (the base's when the head lacks it).
+	latest := map[string]Aggregate{}
 	for _, r := range []*Run{p.Base, p.Head} {
 		if r == nil {
 			continue
 		}
 		for _, m := range r.Metrics {
-			bounds[m.Name] = m.Op + " " + formatFloat(m.Threshold)
-			pass[m.Name] = m.Pass // the head's, when there is one
+			latest[m.Name] = m
 			if m.Approximation != "" && r == p.Head {
 				s.Approximations = append(s.Approximations, m.Name+" ("+m.Scorer+"): "+m.Approximation)
 			}
 		}
 	}
-	scorer := map[string][2]string{}
-	for _, r := range []*Run{p.Base, p.Head} {
-		if r != nil {
-			for _, m := range r.Metrics {
-				scorer[m.Name] = [2]string{m.Scorer, m.Aggregate}
-			}
-		}
-	}
 	for _, md := range d.Metrics {
-		s.Metrics = append(s.Metrics, htmlMetric{Name: md.Name, Scorer: scorer[md.Name][0], Aggregate: scorer[md.Name][1],
-			Base: fmtVal(md.Base), Head: headValue(p.Head, md.Name, md.Head), Delta: signed(md.Delta), Bound: bounds[md.Name], Pass: pass[md.Name], Regressed: md.Regressed})
+		m := latest[md.Name]
+		head := fmtVal(md.Head)
+		if p.Head != nil && md.Head != nil {
+			head = valueWithInterval(m)
+		}
+		s.Metrics = append(s.Metrics, htmlMetric{Name: md.Name, Scorer: m.Scorer, Aggregate: m.Aggregate, Base: fmtVal(md.Base), Head: head,
+			Delta: signed(md.Delta), Bound: m.Op + " " + formatFloat(m.Threshold), Pass: m.Pass, Regressed: md.Regressed})
 	}
 	type key struct {
 		id  string
@@ -215,16 +211,3 @@ th{background:#f4f4f4}.PASS{color:#176b2c}.FAIL{color:#b00020}.ERROR{color:#a65c
 </script>
 </body></html>
 `))
-
-// headValue is the head's value of a metric, with its interval when it has
-// one (metrics computed from predictions).
-func headValue(head *Run, name string, v *float64) string {
-	if head != nil {
-		for _, m := range head.Metrics {
-			if m.Name == name {
-				return valueWithInterval(m)
-			}
-		}
-	}
-	return fmtVal(v)
-}

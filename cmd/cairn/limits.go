@@ -12,6 +12,9 @@ import (
 // persistent flags, each also settable by its environment variable; the
 // root's pre-run puts them in force before any file is read.
 func addLimitFlags(root *cobra.Command) {
+	// The root's pre-run runs before a subcommand's own (rag's), not
+	// instead of it.
+	cobra.EnableTraverseRunHooks = true
 	for _, s := range limits.Settings {
 		root.PersistentFlags().String(s.Flag, "", s.Usage+" (default "+s.Format(*s.Field(&limits.Default))+", or $"+s.Env+")")
 	}

@@ -6,15 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-
-	"github.com/spf13/cobra"
 )
-
-func init() {
-	// The root's pre-run (input limits) runs before a subcommand's own
-	// (rag's), not instead of it.
-	cobra.EnableTraverseRunHooks = true
-}
 
 func main() {
 	os.Exit(run(os.Args[1:]))

@@ -3,6 +3,7 @@ package classic
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/cairn-dev/cairn/data"
+	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/limits"
 )
 
@@ -48,7 +50,10 @@ type RowError struct {
 	Msg  string
 }
 
-func (e *RowError) Error() string { return fmt.Sprintf("%s: row %d: %s", e.Path, e.Row, e.Msg) }
+// Error cuts a long echoed value to a prefix with its length (diag.Shorten).
+func (e *RowError) Error() string {
+	return diag.Shorten(fmt.Sprintf("%s: row %d: %s", e.Path, e.Row, e.Msg))
+}
 
 // Read streams a predictions file (CSV, Parquet or JSONL) into samples,
 // checking every row: a missing column, a label outside the classes, a
@@ -85,7 +90,7 @@ func Read(path string, spec Spec) ([]Sample, error) {
 			}
 			f, perr := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if perr != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-				return 0, &RowError{path, row, fmt.Sprintf("column %q holds %q, not a number", c, short(v))}
+				return 0, &RowError{path, row, fmt.Sprintf("column %q holds %q, not a number", c, v)}
 			}
 			return f, nil
 		}
@@ -99,7 +104,7 @@ func Read(path string, spec Spec) ([]Sample, error) {
 				return err
 			}
 		} else if x.Label, err = binary(lab, spec.Positive); err != nil {
-			return &RowError{path, row, fmt.Sprintf("label %q: %v", short(lab), err)}
+			return &RowError{path, row, fmt.Sprintf("label %q: %v", lab, err)}
 		}
 		if spec.Score != "" {
 			if x.Score, err = num(spec.Score); err != nil {
@@ -120,7 +125,7 @@ func Read(path string, spec Spec) ([]Sample, error) {
 				return err
 			}
 			if x.Predicted, err = binary(p, spec.Positive); err != nil {
-				return &RowError{path, row, fmt.Sprintf("predicted %q: %v", short(p), err)}
+				return &RowError{path, row, fmt.Sprintf("predicted %q: %v", p, err)}
 			}
 		default:
 			if x.Score >= spec.Threshold {
@@ -219,8 +224,10 @@ func readJSONL(path string, add func(int, func(string) (string, bool)) error) er
 			return err
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: line %d: %w", path, row+1, err)
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return &limits.Exceeded{What: fmt.Sprintf("%s: a line after row %d is too long", path, row), Flag: "max-line-length", Max: limits.Bytes(limits.Get().LineBytes)}
+	} else if err != nil {
+		return fmt.Errorf("%s: after row %d: %w", path, row, err)
 	}
 	return nil
 }
@@ -242,11 +249,4 @@ func binary(v, positive string) (float64, error) {
 		return 0, fmt.Errorf("not one of the classes 0/1 (declare positive: to name the positive class)")
 	}
 	return 0, nil
-}
-
-func short(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }
