@@ -30,6 +30,9 @@ type Report struct {
 
 // Plan is the head's plan as the plan package renders it.
 type Plan struct {
+	// Made says a plan was computed: when compiling or checking failed
+	// there is none, and the comment must not say "no changes".
+	Made     bool
 	Changes  int    // number of actions; 0 means no changes
 	Blocked  int    // actions whose gate is blocked
 	Summary  string // one line: "2 prompt versions to register, 1 label to move"
@@ -226,6 +229,8 @@ func RenderComment(r Report) string {
 
 	b.WriteString("\n### Plan\n\n")
 	switch {
+	case !r.Plan.Made:
+		b.WriteString("No plan was made: see the problems above.\n")
 	case r.Plan.Changes == 0 && strings.TrimSpace(r.Plan.Markdown) == "":
 		b.WriteString("No changes. The registry and rendered targets match the specs.\n")
 	default:

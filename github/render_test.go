@@ -23,7 +23,7 @@ func sampleReport() Report {
 			{Severity: diag.Deny, Code: "prod_gated_by_evals", Message: "label prod of prompts/support-answer is not gated by a toxicity eval", Object: "prompts/support-answer", Path: "gates.prod", Pos: diag.Position{File: "specs/prompts.cue", Line: 27, Col: 5}},
 			{Severity: diag.Waived, Code: "canary_max_traffic", Message: "first canary at 20% | above 10%", Object: "deployments/support-canary", Waiver: "approved by ana@acme.example until 2026-12-31: load test </details> done", Pos: diag.Position{File: "specs/deployments.cue", Line: 40, Col: 5}},
 		},
-		Plan: Plan{Changes: 3, Blocked: 1, Summary: "1 prompt version to register, 1 label to move, 1 eval to run",
+		Plan: Plan{Made: true, Changes: 3, Blocked: 1, Summary: "1 prompt version to register, 1 label to move, 1 eval to run",
 			Markdown: "| action | object | gate |\n|---|---|---|\n| register_prompt_version | prompts/support-answer 1.4.0 | ready |\n| run_eval | evals/support-factuality | ready |\n| move_prompt_label | prompts/support-answer prod 1.3.0 → 1.4.0 | blocked: evals/support-toxicity not run |\n\n```diff\n- Answer politely.\n+ Answer politely and briefly.\n"},
 		Evals: []SuiteDelta{
 			{Suite: "support-factuality", Target: "prompts/support-answer",
@@ -93,5 +93,18 @@ func TestConclusion(t *testing.T) {
 	}
 	if got := sampleReport().Headline(); got != "1 denial, 1 warning, 1 waived, 3 changes, 1 failing metric" {
 		t.Errorf("headline %q", got)
+	}
+}
+
+// A report whose spec did not compile has no plan: the comment says so and
+// never that nothing changes; a plan with no actions says "No changes".
+func TestCommentWithoutPlan(t *testing.T) {
+	none := RenderComment(Report{Project: "p", Problems: []string{"the spec does not compile; policies and plan were skipped"}})
+	if !strings.Contains(none, "No plan was made: see the problems above.") || strings.Contains(none, "No changes") {
+		t.Errorf("no plan:\n%s", none)
+	}
+	empty := RenderComment(Report{Project: "p", Plan: Plan{Made: true}})
+	if !strings.Contains(empty, "No changes. The registry and rendered targets match the specs.") {
+		t.Errorf("empty plan:\n%s", empty)
 	}
 }

@@ -27,7 +27,7 @@ func hugePlanReport(n int) Report {
 	return Report{
 		Project: "support-assistant", BaseRef: "main", BaseSHA: testBase, HeadRef: "bump", HeadSHA: testHead,
 		Diagnostics: diag.List{{Severity: diag.Warn, Code: "budget", Message: "projected cost near budget", Object: "deployments/x", Pos: diag.Position{File: "specs/deploy.cue", Line: 3, Col: 2}}},
-		Plan:        Plan{Changes: n, Summary: fmt.Sprintf("%d prompt versions to register", n), Markdown: b.String()},
+		Plan:        Plan{Made: true, Changes: n, Summary: fmt.Sprintf("%d prompt versions to register", n), Markdown: b.String()},
 	}
 }
 

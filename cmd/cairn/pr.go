@@ -176,7 +176,7 @@ func prReport(ctx context.Context, dir, stateLoc string, cfg ghub.Config, pairs 
 	}
 	// The comment has its own "Plan" heading.
 	plan := strings.TrimPrefix(md.String(), "### cairn plan\n\n")
-	r.Plan = ghub.Plan{Changes: len(p.Actions), Blocked: len(p.Blocked()), Markdown: plan}
+	r.Plan = ghub.Plan{Made: true, Changes: len(p.Actions), Blocked: len(p.Blocked()), Markdown: plan}
 	if base := cfg.BaseSHA; base != "" || cfg.BaseRef != "" {
 		if base == "" {
 			base = cfg.BaseRef
