@@ -582,6 +582,22 @@ func (r *resolver) predictions(obj string, e *Eval) bool {
 	if p.Score == "" && p.Predicted == "" {
 		r.errf(CodeMissing, obj, "predictions", "predictions need a score column (the positive class's probability) or a predicted column")
 	}
+	// Regression metrics need predicted values; classification and fairness
+	// metrics need classes: a metric of the other task would be a number
+	// that means nothing.
+	regression := map[string]bool{"mae": true, "rmse": true, "mape": true, "r2": true}
+	if p.Task == "regression" && p.Predicted == "" {
+		r.errf(CodeMissing, obj, "predictions.predicted", "a regression's predictions need a predicted column (the predicted value)")
+	}
+	for _, mn := range slices.Sorted(maps.Keys(e.Metrics)) {
+		if sc := e.Metrics[mn].Scorer; !caseScorers[sc] && regression[sc] != (p.Task == "regression") {
+			task := p.Task
+			if task == "" {
+				task = "classification"
+			}
+			r.errf(CodeSchema, obj, "metrics."+mn+".scorer", "scorer %q does not apply to a %s eval (predictions.task)", sc, task)
+		}
+	}
 	switch strings.ToLower(path.Ext(e.Dataset)) {
 	case ".csv", ".parquet", ".pq", ".jsonl":
 	default:

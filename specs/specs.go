@@ -102,3 +102,23 @@ func JSONSchema() ([]byte, error) {
 	out.WriteByte('\n')
 	return out.Bytes(), nil
 }
+
+// OutFile is one file `cairn schema --out` writes.
+type OutFile struct {
+	Name    string
+	Content []byte
+}
+
+// OutFiles are schema.cue (the schema as a file of package pkg, see
+// ForPackage) and spec.schema.json (JSONSchema); the CLI writes them.
+func OutFiles(pkg string) ([]OutFile, error) {
+	src, err := ForPackage(pkg)
+	if err != nil {
+		return nil, err
+	}
+	js, err := JSONSchema()
+	if err != nil {
+		return nil, err
+	}
+	return []OutFile{{"schema.cue", []byte(src)}, {"spec.schema.json", js}}, nil
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -45,23 +46,22 @@ prints #Spec as a JSON Schema (draft 2020-12). --out DIR writes both, schema.cue
 				if pkg == "" {
 					pkg = "cairn"
 				}
-				src, err := cueSrc(pkg)
+				files, err := specs.OutFiles(pkg)
 				if err != nil {
-					return err
-				}
-				js, err := specs.JSONSchema()
-				if err != nil {
-					return exitf(exitUsage, "schema: %v", err)
+					return exitf(exitUsage, "schema: --package: %v", err)
 				}
 				if err := os.MkdirAll(out, 0o755); err != nil {
 					return exitf(exitUsage, "schema: --out: %v", err)
 				}
-				for name, b := range map[string][]byte{"schema.cue": []byte(src), "spec.schema.json": js} {
-					if err := atomicfile.Write(filepath.Join(out, name), b, 0o644); err != nil {
-						return exitf(exitUsage, "schema: %v", err)
+				var paths []string
+				for _, f := range files {
+					p := filepath.Join(out, f.Name)
+					if err := atomicfile.Write(p, f.Content, 0o644); err != nil {
+						return exitf(exitUsage, "schema: --out: %v", err)
 					}
+					paths = append(paths, p)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "wrote %s and %s (package %s)\n", filepath.Join(out, "schema.cue"), filepath.Join(out, "spec.schema.json"), pkg)
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (package %s)\n", strings.Join(paths, " and "), pkg)
 				return nil
 			}
 			if format == "jsonschema" {
