@@ -85,11 +85,27 @@ func BuildModelCard(ctx context.Context, b *compiler.Bundle, st state.Ops, model
 		if e.Target.Model != model || e.Predictions == nil {
 			continue
 		}
-		run, err := evals.RunPredictions(b, name)
-		if err != nil {
-			return nil, err
+		// A file of several versions' predictions: each served version's
+		// rows, or with nothing served yet the versions the spec names.
+		versions := []string{""}
+		if e.Predictions.Version != "" {
+			versions = nil
+			for _, v := range c.Versions {
+				if v.Version != "" && !slices.Contains(versions, v.Version) {
+					versions = append(versions, v.Version)
+				}
+			}
+			if len(versions) == 0 {
+				versions = evals.SpecVersions(b, name)
+			}
 		}
-		c.Evals = append(c.Evals, run)
+		for _, v := range versions {
+			run, err := evals.RunPredictions(b, name, v)
+			if err != nil {
+				return nil, err
+			}
+			c.Evals = append(c.Evals, run)
+		}
 	}
 	for _, w := range b.Governance.Waivers {
 		if w.Target == "models/"+model || strings.HasPrefix(w.Target, "evals/") && b.Evals[strings.TrimPrefix(w.Target, "evals/")] != nil &&
@@ -150,8 +166,12 @@ func writeCardMarkdown(w io.Writer, c *ModelCard) error {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", e(v.Alias), e(ver), e(v.Artifact), e(v.DataSnapshot), e(v.Commit), e(strings.Join(ms, ", ")))
 	}
 	for _, r := range c.Evals {
+		title := e(r.Suite)
+		if r.Version != "" {
+			title += " (version " + e(r.Version) + ")"
+		}
 		fmt.Fprintf(&b, "\n## Eval %s: %s\n\n%d prediction rows; intervals are bootstrap 95 %% (%d seeded resamples).\n\n| metric | computed | value [95 %% CI] | bound | result |\n|---|---|---|---|---|\n",
-			e(r.Suite), r.Status, r.Classic.Rows, r.Classic.Resamples)
+			title, r.Status, r.Classic.Rows, r.Classic.Resamples)
 		for _, m := range r.Metrics {
 			res := "pass"
 			if !m.Pass {
@@ -292,7 +312,7 @@ var cardHTML = template.Must(template.New("card").Parse(`<!DOCTYPE html>
 <table><tr><th>alias</th><th>version</th><th>artifact</th><th>data snapshot</th><th>commit</th><th>registered metrics</th></tr>
 {{range .Versions}}<tr><td>{{.Alias}}</td><td>{{or .Version "(nothing has passed its gates)"}}</td><td>{{.Artifact}}</td><td>{{.DataSnapshot}}</td><td>{{.Commit}}</td><td>{{range $k, $v := .Metrics}}{{$k}} {{$v}} {{end}}</td></tr>
 {{end}}</table>
-{{range .Evals}}<h2>Eval {{.Run.Suite}}: <span class="{{if .Run.Passed}}pass{{else}}fail{{end}}">{{.Run.Status}}</span></h2>
+{{range .Evals}}<h2>Eval {{.Run.Suite}}{{with .Run.Version}} (version {{.}}){{end}}: <span class="{{if .Run.Passed}}pass{{else}}fail{{end}}">{{.Run.Status}}</span></h2>
 <p>{{.Run.Classic.Rows}} prediction rows; intervals are bootstrap 95 % ({{.Run.Classic.Resamples}} seeded resamples).</p>
 <table><tr><th>metric</th><th>computed</th><th>value [95 % CI]</th><th>bound</th><th>result</th></tr>
 {{range .Metrics}}<tr><td>{{.Name}}</td><td>{{.Scorer}}</td><td>{{.Shown}}</td><td>{{.Op}} {{.Threshold}}</td><td class="{{if .Pass}}pass{{else}}fail{{end}}">{{if .Pass}}pass{{else}}fail{{if .Note}}: {{.Note}}{{end}}{{end}}</td></tr>

@@ -91,7 +91,7 @@ func TestReport(t *testing.T) {
 			prod = &r.Served[i]
 		}
 	}
-	if prod == nil || len(prod.Gates) != 5 {
+	if prod == nil || len(prod.Gates) != 6 {
 		t.Fatalf("served models/fraud-detector prod = %+v", prod)
 	}
 	for _, g := range prod.Gates {

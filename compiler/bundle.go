@@ -104,6 +104,17 @@ type Gate struct {
 	Metrics   map[string]string `json:"metrics,omitempty"`
 	Evals     []string          `json:"evals,omitempty"`
 	Approvals int               `json:"approvals,omitempty"`
+	// NotWorseThan bounds how much worse than the version at another alias
+	// the moving version may be on computed metrics.
+	NotWorseThan *NotWorseThan `json:"not_worse_than,omitempty"`
+}
+
+// NotWorseThan: on each computed metric "<eval>.<metric>" in By, the
+// challenger may be worse than the version at Alias by at most the margin,
+// judged on the 95 % paired bootstrap interval of the difference.
+type NotWorseThan struct {
+	Alias string             `json:"alias"`
+	By    map[string]float64 `json:"by"`
 }
 
 // RetrainWhen makes retraining due when the metric of the version at prod
@@ -294,6 +305,9 @@ type Predictions struct {
 	Slices       []string `json:"slices,omitempty"`
 	Sensitive    []string `json:"sensitive,omitempty"`
 	MinSliceSize int      `json:"min_slice_size,omitempty"`
+	Version      string   `json:"version,omitempty"`
+	ID           string   `json:"id,omitempty"`
+	Tolerance    *float64 `json:"tolerance,omitempty"`
 }
 
 type EvalTarget struct {

@@ -286,7 +286,31 @@ func (r *resolver) model(n string, m *Model, sensitive map[string]bool) {
 			r.gateEval(obj, "models", n, alias, i, e)
 		}
 		for _, metric := range slices.Sorted(maps.Keys(m.Gates[alias].Metrics)) {
-			r.computedGateMetric(obj, n, alias, metric)
+			r.computedGateMetric(obj, n, alias, metric, "gates."+alias+".metrics."+metric)
+		}
+		if nw := m.Gates[alias].NotWorseThan; nw != nil {
+			if _, ok := m.Aliases[nw.Alias]; !ok {
+				r.errf(CodeUnknownRef, obj, "gates."+alias+".not_worse_than.alias", "alias %q is not one of the model's aliases (%s)", nw.Alias, strings.Join(slices.Sorted(maps.Keys(m.Aliases)), ", "))
+			}
+			if len(nw.By) == 0 {
+				r.errf(CodeSchema, obj, "gates."+alias+".not_worse_than.by", "names no metric to compare (\"<eval>.<metric>\": margin)")
+			}
+			for _, metric := range slices.Sorted(maps.Keys(nw.By)) {
+				field := "gates." + alias + ".not_worse_than.by." + metric
+				if !strings.Contains(metric, ".") {
+					r.errf(CodeSchema, obj, field, "%q is not a computed metric: challenger and champion are compared on \"<eval>.<metric>\" computed from both versions' predictions", metric)
+					continue
+				}
+				if r.computedGateMetric(obj, n, alias, metric, field) {
+					evName, mName, _ := strings.Cut(metric, ".")
+					ev := r.b.Evals[evName]
+					if ev.Predictions.Version == "" {
+						r.errf(CodeSchema, obj, field, "eval %q has one set of predictions for every version: declare predictions.version (the column naming each row's model version) to compare two versions", evName)
+					} else if sc := ev.Metrics[mName].Scorer; slices.Contains(classicFairness, sc) {
+						r.errf(CodeSchema, obj, field, "%s is a fairness measure: bound it with metrics (not relative to another version)", sc)
+					}
+				}
+			}
 		}
 	}
 }
@@ -295,12 +319,11 @@ func (r *resolver) model(n string, m *Model, sensitive map[string]bool) {
 // metric that eval computes from the model's predictions (the gate runs the
 // eval for the version, as a gate listing it under evals does). A name
 // without a dot is a registered metric, checked against the registry.
-func (r *resolver) computedGateMetric(obj, model, alias, metric string) {
+func (r *resolver) computedGateMetric(obj, model, alias, metric, field string) bool {
 	evName, mName, ok := strings.Cut(metric, ".")
 	if !ok {
-		return
+		return false
 	}
-	field := "gates." + alias + ".metrics." + metric
 	ev := r.b.Evals[evName]
 	switch {
 	case ev == nil:
@@ -311,7 +334,10 @@ func (r *resolver) computedGateMetric(obj, model, alias, metric string) {
 		r.errf(CodeSchema, obj, field, "eval %q has no predictions: only metrics computed from predictions can gate by name", evName)
 	case ev.Metrics[mName].Scorer == "":
 		r.errf(CodeUnknownRef, obj, field, "eval %q computes no metric %q (it has %s)", evName, mName, strings.Join(slices.Sorted(maps.Keys(ev.Metrics)), ", "))
+	default:
+		return true
 	}
+	return false
 }
 
 func evalTargetName(e *Eval) string {
@@ -554,6 +580,9 @@ type datasetRow struct {
 
 // caseScorers score one generated case; the others are computed from a
 // classic eval's predictions (the schema lists both).
+// classicFairness are the predictions metrics that compare groups.
+var classicFairness = []string{"demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference", "equal_opportunity_difference", "disparate_impact_ratio"}
+
 var caseScorers = map[string]bool{"factuality": true, "toxicity": true, "exact": true, "contains": true, "regex": true, "json_schema": true,
 	"similarity": true, "faithfulness": true, "context_recall": true, "latency_ms": true, "cost_usd": true, "tokens": true}
 

@@ -194,6 +194,9 @@ type Run struct {
 	// Classic is the result of an eval computed from a classic model's
 	// predictions: rows, slices, fairness groups, the confusion matrix.
 	Classic *classic.Result `json:"classic,omitempty"`
+	// Version is the model version whose predictions were evaluated, for an
+	// eval whose file holds several (predictions.version).
+	Version string `json:"version,omitempty"`
 }
 
 // Options control a run.
@@ -218,6 +221,9 @@ type Options struct {
 	// Retry settings for network providers.
 	MaxRetries  int
 	BackoffBase time.Duration
+	// Version is the model version a classic eval evaluates, where its
+	// predictions file holds several (predictions.version).
+	Version string
 }
 
 func hashJSON(v any) string {

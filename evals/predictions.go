@@ -1,6 +1,7 @@
 package evals
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals/classic"
+	"github.com/cairn-dev/cairn/prompts"
 )
 
 // DefaultMinSliceSize is the smallest slice whose metrics are not marked
@@ -19,33 +21,38 @@ const DefaultMinSliceSize = 30
 // metric with a bootstrap interval, every metric per slice, the fairness
 // measures per sensitive group. Nothing is called: there is no provider and
 // nothing to cache, and the same file gives the same run.
-func RunPredictions(b *compiler.Bundle, suite string) (*Run, error) {
-	ev := b.Evals[suite]
-	if ev == nil || ev.Predictions == nil {
-		return nil, fmt.Errorf("eval %s has no predictions", suite)
-	}
+func RunPredictions(b *compiler.Bundle, suite, version string) (*Run, error) {
 	start := time.Now()
-	p := ev.Predictions
-	spec := classic.Spec{Label: p.Label, Score: p.Score, Predicted: p.Predicted, Positive: p.Positive, Weight: p.Weight,
-		Slices: p.Slices, Sensitive: p.Sensitive, Task: p.Task}
-	if p.Threshold != nil {
-		spec.Threshold = *p.Threshold
+	ev, spec, samples, err := ReadPredictions(b, suite, version)
+	var nv *classic.NoVersionError
+	if errors.As(err, &nv) {
+		// Not scored yet: the eval fails (its gates hold), the run does not.
+		r := &Run{Suite: suite, Target: "models/" + ev.Target.Model, DatasetHash: ev.DatasetHash, Status: Fail, Version: version,
+			Classic: &classic.Result{Resamples: classic.Resamples, MinSlice: minSliceSize(ev)}}
+		for i, name := range slices.Sorted(maps.Keys(ev.Metrics)) {
+			m := ev.Metrics[name]
+			a := Aggregate{Name: name, Scorer: m.Scorer, Aggregate: "all rows", Threshold: m.Threshold, Op: ">=", Note: "no predictions"}
+			if i == 0 {
+				a.Note = nv.Error()
+			}
+			if classic.LowerIsBetter(m.Scorer) {
+				a.Op = "<="
+			}
+			r.Metrics = append(r.Metrics, a)
+		}
+		r.DurationMS = float64(time.Since(start).Milliseconds())
+		return r, nil
 	}
-	samples, err := classic.Read(filepath.Join(b.Root, filepath.FromSlash(ev.Dataset)), spec)
 	if err != nil {
-		return nil, fmt.Errorf("eval %s: %w", suite, err)
+		return nil, err
 	}
 	var reqs []classic.Request
 	for _, name := range slices.Sorted(maps.Keys(ev.Metrics)) {
 		m := ev.Metrics[name]
 		reqs = append(reqs, classic.Request{Name: name, Metric: m.Scorer, Threshold: m.Threshold, By: m.By})
 	}
-	min := p.MinSliceSize
-	if min <= 0 {
-		min = DefaultMinSliceSize
-	}
-	res := classic.Evaluate(spec, samples, reqs, min)
-	r := &Run{Suite: suite, Target: "models/" + ev.Target.Model, DatasetHash: ev.DatasetHash, Classic: &res, Passed: res.Passed, Status: Pass}
+	res := classic.Evaluate(spec, samples, reqs, minSliceSize(ev))
+	r := &Run{Suite: suite, Target: "models/" + ev.Target.Model, DatasetHash: ev.DatasetHash, Classic: &res, Passed: res.Passed, Status: Pass, Version: spec.ForVersion}
 	for _, m := range res.Metrics {
 		r.Metrics = append(r.Metrics, Aggregate{Name: m.Name, Scorer: m.Metric, Aggregate: "all rows", Value: m.Value, Threshold: m.Threshold,
 			Op: m.Op, Pass: m.Pass, Cases: res.Rows, Low: m.Low, High: m.High, Note: m.Note})
@@ -55,4 +62,99 @@ func RunPredictions(b *compiler.Bundle, suite string) (*Run, error) {
 	}
 	r.DurationMS = float64(time.Since(start).Milliseconds())
 	return r, nil
+}
+
+// ReadPredictions reads a classic eval's predictions file: the rows of
+// version where the file holds several versions (predictions.version), else
+// every row (version is then ignored).
+func ReadPredictions(b *compiler.Bundle, suite, version string) (*compiler.Eval, classic.Spec, []classic.Sample, error) {
+	ev := b.Evals[suite]
+	if ev == nil || ev.Predictions == nil {
+		return nil, classic.Spec{}, nil, fmt.Errorf("eval %s has no predictions", suite)
+	}
+	p := ev.Predictions
+	spec := classic.Spec{Label: p.Label, Score: p.Score, Predicted: p.Predicted, Positive: p.Positive, Weight: p.Weight,
+		Slices: p.Slices, Sensitive: p.Sensitive, Task: p.Task, Version: p.Version, ID: p.ID}
+	if p.Version != "" {
+		if version == "" {
+			return nil, spec, nil, fmt.Errorf("eval %s: its predictions are per model version (column %q): name the version to evaluate (--version)", suite, p.Version)
+		}
+		spec.ForVersion = version
+	}
+	if p.Threshold != nil {
+		spec.Threshold = *p.Threshold
+	}
+	samples, err := classic.Read(filepath.Join(b.Root, filepath.FromSlash(ev.Dataset)), spec)
+	// Name the file as the spec does, not where this checkout happens to be.
+	var nv *classic.NoVersionError
+	var re *classic.RowError
+	switch {
+	case errors.As(err, &nv):
+		nv.Path = ev.Dataset
+	case errors.As(err, &re):
+		re.Path = ev.Dataset
+	}
+	if err != nil {
+		return ev, spec, nil, fmt.Errorf("eval %s: %w", suite, err)
+	}
+	return ev, spec, samples, nil
+}
+
+// ComparePredictions compares metric (an eval metric's name) of the
+// challenger version with the champion's on the rows both predicted.
+func ComparePredictions(b *compiler.Bundle, suite, metric, challenger, champion string) (classic.Comparison, error) {
+	ev := b.Evals[suite]
+	if ev == nil || ev.Predictions == nil || ev.Metrics[metric].Scorer == "" {
+		return classic.Comparison{}, fmt.Errorf("eval %s computes no metric %q from predictions", suite, metric)
+	}
+	_, _, a, err := ReadPredictions(b, suite, challenger)
+	if err != nil {
+		return classic.Comparison{}, err
+	}
+	_, _, c, err := ReadPredictions(b, suite, champion)
+	if err != nil {
+		return classic.Comparison{}, err
+	}
+	cmp, err := classic.Compare(ev.Metrics[metric].Scorer, a, c)
+	if err != nil {
+		return cmp, fmt.Errorf("eval %s: %s of version %s against %s: %w", suite, metric, challenger, champion, err)
+	}
+	return cmp, nil
+}
+
+// RunID is the record id of a suite's run: "<suite>@<bundle hash>", and
+// "@<version>" after it for a classic eval of one version.
+func RunID(suite, bundleHash, version string) string {
+	if version == "" {
+		return suite + "@" + bundleHash
+	}
+	return suite + "@" + bundleHash + "@" + version
+}
+
+// SpecVersions are the model versions a classic eval evaluates when none
+// is named: every version the spec's aliases of its model name, oldest
+// first; one "" for an eval whose file is not per version.
+func SpecVersions(b *compiler.Bundle, suite string) []string {
+	ev := b.Evals[suite]
+	if ev == nil || ev.Predictions == nil || ev.Predictions.Version == "" || b.Models[ev.Target.Model] == nil {
+		return []string{""}
+	}
+	var out []string
+	for _, v := range b.Models[ev.Target.Model].Aliases {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	if len(out) == 0 {
+		return []string{""} // no alias names one: the run asks for --version
+	}
+	slices.SortFunc(out, prompts.CompareStrings)
+	return out
+}
+
+func minSliceSize(ev *compiler.Eval) int {
+	if ev.Predictions.MinSliceSize > 0 {
+		return ev.Predictions.MinSliceSize
+	}
+	return DefaultMinSliceSize
 }

@@ -27,12 +27,12 @@ import (
 // cases hold every rendered prompt).
 func RunSuite(ctx context.Context, b *compiler.Bundle, suite string, opts Options) (*Run, error) {
 	if ev := b.Evals[suite]; ev != nil && ev.Predictions != nil {
-		r, err := RunPredictions(b, suite)
+		r, err := RunPredictions(b, suite, opts.Version)
 		if err != nil || opts.Store == nil {
 			return r, err
 		}
 		r.BundleHash = bundleHash(b)
-		if err := opts.Store.PutRecord(ctx, KindRun, suite+"@"+r.BundleHash, RunRecord(r)); err != nil {
+		if err := opts.Store.PutRecord(ctx, KindRun, RunID(suite, r.BundleHash, r.Version), RunRecord(r)); err != nil {
 			return nil, fmt.Errorf("eval results: %w", err)
 		}
 		return r, nil

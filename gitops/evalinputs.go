@@ -41,7 +41,7 @@ func (r *recordingRunner) RunEval(ctx context.Context, b *compiler.Bundle, req r
 	}
 	// evals.RunSuite stores the run under "<suite>@<bundle hash>"; a runner
 	// that does not simply contributes no cost.
-	if raw, ok, err := r.st.GetRecord(ctx, evals.KindRun, req.Eval+"@"+b.Hash()); err == nil && ok {
+	if raw, ok, err := r.st.GetRecord(ctx, evals.KindRun, evals.RunID(req.Eval, b.Hash(), predictionsVersion(b, req))); err == nil && ok {
 		var run evals.Run
 		if json.Unmarshal(raw, &run) == nil {
 			r.mu.Lock()
@@ -58,4 +58,12 @@ func (r *recordingRunner) takeCost() float64 {
 	c := r.cost
 	r.cost = 0
 	return c
+}
+
+// predictionsVersion is the version a classic eval's run was keyed by.
+func predictionsVersion(b *compiler.Bundle, req reconciler.EvalRequest) string {
+	if ev := b.Evals[req.Eval]; ev != nil && ev.Predictions != nil && ev.Predictions.Version != "" {
+		return req.TargetVersion
+	}
+	return ""
 }

@@ -128,6 +128,9 @@ func writeText(w io.Writer, p *Plan) error {
 	for _, d := range p.Waived() {
 		fmt.Fprintf(&b, "    waived: %s\n", d.String())
 	}
+	for _, d := range p.Warnings() {
+		fmt.Fprintf(&b, "    warning: %s\n", d.String())
+	}
 	for _, a := range p.Actions {
 		fmt.Fprintf(&b, "\n%s %s\n", symbol(a), a.Summary())
 		fmt.Fprintf(&b, "    reason: %s\n", a.Reason)
@@ -157,6 +160,13 @@ func writeMarkdown(w io.Writer, p *Plan) error {
 		b.WriteString("**Blocked by the policy check** (nothing can be applied until each is fixed or waived):\n\n")
 		for _, d := range p.Denials() {
 			fmt.Fprintf(&b, "- `%s` %s %s: %s\n", md.Cell(d.Pos.String()), d.Severity, md.Cell(d.Code), md.Cell(d.Message))
+		}
+		b.WriteString("\n")
+	}
+	if ws := p.Warnings(); len(ws) > 0 {
+		b.WriteString("**Warnings:**\n\n")
+		for _, d := range ws {
+			fmt.Fprintf(&b, "- `%s` %s: %s\n", md.Cell(d.Pos.String()), md.Cell(d.Code), md.Cell(d.Message))
 		}
 		b.WriteString("\n")
 	}

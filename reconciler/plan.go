@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/evals"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/prices"
 	"github.com/cairn-dev/cairn/prompts"
@@ -130,6 +132,18 @@ type Plan struct {
 // Denials returns the policy results that block the plan: errors and
 // unwaived denials.
 func (p *Plan) Denials() diag.List { return p.Policy.Blocking() }
+
+// Warnings returns the policy warnings: the check's, and the plan's own
+// (a registered metric that disagrees with the computed one).
+func (p *Plan) Warnings() diag.List {
+	var out diag.List
+	for _, d := range p.Policy {
+		if d.Severity == diag.Warn {
+			out = append(out, d)
+		}
+	}
+	return out
+}
 
 // Waived returns the denials that waivers let through.
 func (p *Plan) Waived() diag.List {
@@ -299,12 +313,13 @@ func denialStatus(ds diag.List) string {
 }
 
 type planner struct {
-	ctx   context.Context
-	b     *compiler.Bundle
-	st    state.Ops
-	opts  Options
-	plan  *Plan
-	evals map[string]bool // run_eval actions already added (eval + subject)
+	ctx    context.Context
+	b      *compiler.Bundle
+	st     state.Ops
+	opts   Options
+	plan   *Plan
+	evals  map[string]bool // run_eval actions already added (eval + subject)
+	warned map[string]bool // claims warnings already given
 }
 
 func (pl *planner) add(a Action) { pl.plan.Actions = append(pl.plan.Actions, a) }
@@ -409,6 +424,16 @@ func (pl *planner) checks(t ActionType, obj, version string, gate compiler.Gate)
 				continue
 			}
 			gates = append(gates, metricGate(metric, gate.Metrics[metric], mv))
+		}
+		if nw := gate.NotWorseThan; nw != nil {
+			g, err := pl.notWorseThan(obj, version, nw)
+			if err != nil {
+				return "", nil, err
+			}
+			gates = append(gates, g...)
+		}
+		if err := pl.claims(obj, mv, subject); err != nil {
+			return "", nil, err
 		}
 	}
 	for _, ev := range gate.Evals {
@@ -520,6 +545,99 @@ func (pl *planner) computedMetricGate(evName, metric, bound, obj, version, subje
 		g.Status = GatePassed
 	}
 	return g, nil
+}
+
+// notWorseThan compares the moving version (the challenger) with the
+// version at another alias now (the champion) on each computed metric, on
+// the rows both predicted: it passes when, at 95 %, the challenger is worse
+// by no more than the margin — the lower end of the paired bootstrap
+// interval of the improvement is at least −margin.
+func (pl *planner) notWorseThan(obj, version string, nw *compiler.NotWorseThan) ([]GateCheck, error) {
+	champ, ok, err := pl.st.GetPointer(pl.ctx, obj, nw.Alias)
+	if err != nil {
+		return nil, err
+	}
+	var out []GateCheck
+	for _, metric := range slices.Sorted(maps.Keys(nw.By)) {
+		margin := nw.By[metric]
+		g := GateCheck{Gate: "not worse than " + nw.Alias + ": " + metric, Status: GatePassed}
+		evName, mName, _ := strings.Cut(metric, ".")
+		switch {
+		case !ok:
+			g.Detail = fmt.Sprintf("no version at %s yet: nothing to compare with", nw.Alias)
+		case champ == version:
+			g.Detail = fmt.Sprintf("%s is the version at %s", version, nw.Alias)
+		default:
+			c, err := evals.ComparePredictions(pl.b, evName, mName, version, champ)
+			if err != nil {
+				g.Status, g.Detail = GateFailed, err.Error()
+				break
+			}
+			_, worst, has := c.Improvement()
+			if !has {
+				g.Status, g.Detail = GateFailed, fmt.Sprintf("%s = %s vs %s at %s = %s; too few resamples defined for an interval", version, fmtStat(c.Challenger), champ, nw.Alias, fmtStat(c.Champion))
+				break
+			}
+			g.Detail = fmt.Sprintf("%s = %s vs %s at %s = %s: difference %+.4f [%+.4f, %+.4f] (paired bootstrap 95 %%, %d rows); may be worse by at most %s",
+				version, fmtStat(c.Challenger), champ, nw.Alias, fmtStat(c.Champion), c.Diff, *c.Low, *c.High, c.Pairs, fmtNum(margin))
+			if c.McNemarP != nil {
+				g.Detail += fmt.Sprintf(" (McNemar p = %.3g)", *c.McNemarP)
+			}
+			if worst < -margin {
+				g.Status = GateFailed
+				g.Detail += fmt.Sprintf(", could be by %.4f", -worst)
+			}
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+func fmtStat(f float64) string { return strconv.FormatFloat(f, 'f', 4, 64) }
+
+// claims warns, once per version, where a metric registered with the
+// version (a claim, `registry register --metric`) disagrees with the same
+// metric a classic eval computed from the version's predictions by more
+// than the eval's tolerance.
+func (pl *planner) claims(obj string, mv *state.ModelVersion, subject string) error {
+	model := strings.TrimPrefix(obj, "models/")
+	for _, evName := range slices.Sorted(maps.Keys(pl.b.Evals)) {
+		ev := pl.b.Evals[evName]
+		if ev.Target.Model != model || ev.Predictions == nil {
+			continue
+		}
+		run, ok, err := pl.st.LatestEvalRun(pl.ctx, evName, subject, EvalHashFor(pl.b, ev))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		tol := 0.02
+		if ev.Predictions.Tolerance != nil {
+			tol = *ev.Predictions.Tolerance
+		}
+		for _, m := range slices.Sorted(maps.Keys(run.Metrics)) {
+			claim, has := mv.Metrics[m]
+			if !has {
+				claim, has = mv.Metrics[ev.Metrics[m].Scorer]
+			}
+			got := run.Metrics[m]
+			key := obj + "@" + mv.Version + "/" + evName + "." + m
+			if !has || math.Abs(claim-got) <= tol || pl.warned[key] {
+				continue
+			}
+			if pl.warned == nil {
+				pl.warned = map[string]bool{}
+			}
+			pl.warned[key] = true
+			pl.plan.Policy = append(pl.plan.Policy, diag.Diagnostic{Severity: diag.Warn, Code: "metric_claims", Object: obj, Path: "gates",
+				Pos: pl.b.Position("evals/" + evName + ".metrics." + m),
+				Message: fmt.Sprintf("version %s was registered with %s = %s, but eval %s computed %s from its predictions (run #%d): they differ by %.4f, more than the tolerance %s (predictions.tolerance)",
+					mv.Version, m, fmtNum(claim), evName, fmtStat(got), run.ID, math.Abs(claim-got), fmtNum(tol))})
+		}
+	}
+	return nil
 }
 
 // metricGate compares a registered metric with a bound such as ">= 0.92".

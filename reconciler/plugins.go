@@ -98,7 +98,7 @@ func (p *EvalPlugin) RunEval(ctx context.Context, b *compiler.Bundle, req EvalRe
 				req.Eval, req.Target, req.TargetVersion, req.SubjectHash, pr.Version, pr.ContentHash)
 		}
 	}
-	eo := evals.Options{Parallel: p.Opts.Parallel, NoCache: p.Opts.NoCache, Store: p.Store, Getenv: p.Opts.Getenv, Providers: p.Opts.Providers, InProcess: p.Opts.InProcess,
+	eo := evals.Options{Version: req.TargetVersion, Parallel: p.Opts.Parallel, NoCache: p.Opts.NoCache, Store: p.Store, Getenv: p.Opts.Getenv, Providers: p.Opts.Providers, InProcess: p.Opts.InProcess,
 		Catalog: p.Opts.Prices}
 	if req.Prices != nil {
 		eo.Catalog = req.Prices

@@ -142,6 +142,9 @@ func TestRenderHeldWhileServedMoveBlocked(t *testing.T) {
 	ctx := context.Background()
 	dir := copyExample(t, "fraud-detection")
 	b := compileExample(t, dir)
+	// The registered metric alone gates staging here: the example's version 9
+	// predictions are unfair on purpose (the fairness gate has its own tests).
+	b.Models["fraud-detector"].Gates["staging"] = compiler.Gate{Metrics: map[string]string{"auc": ">= 0.90"}}
 	st := newStore(t)
 	reg := func(v string, auc float64) {
 		_, err := st.RegisterModelVersion(ctx, state.ModelVersion{Model: "fraud-detector", Version: v, ArtifactURI: "s3://m/" + v,

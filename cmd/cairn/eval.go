@@ -24,6 +24,7 @@ func newEvalCmd() *cobra.Command {
 		noCache   bool
 		stateFlag string
 		noState   bool
+		version   string
 	)
 	cmd := &cobra.Command{
 		Use:   "eval [dir] [suite ...]",
@@ -34,6 +35,8 @@ state (<dir>/.cairn/state.db, --state or CAIRN_STATE; --no-state keeps them in m
 rerun calls no provider. An unknown suite is a usage error.
 With a PostgreSQL --state the cases run on 'cairn worker' processes (CAIRN_EVAL_INPROCESS=1
 runs them here instead).
+A classic eval whose predictions file holds several model versions (predictions.version)
+evaluates --version, or else every version the spec's aliases name, one run each.
 Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec, 3 usage or internal error.`,
 		Example: `  cairn eval examples/support-assistant
   cairn eval . support-safety --format json
@@ -115,13 +118,20 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 				var finish func()
 				o.Progress, finish = progress(cmd.ErrOrStderr(), "eval "+s)
 				defer finish()
-				// PostgreSQL state: cases go to `cairn worker`s; else in this process.
-				r, err := distributed.RunSuiteAuto(context.Background(), b, s, o)
-				if err != nil {
-					return exitf(exitDenied, "eval: %v", err)
+				versions := evals.SpecVersions(b, s)
+				if version != "" {
+					versions = []string{version}
 				}
-				runs = append(runs, r)
-				failed = failed || !r.Passed
+				for _, v := range versions {
+					o.Version = v
+					// PostgreSQL state: cases go to `cairn worker`s; else in this process.
+					r, err := distributed.RunSuiteAuto(context.Background(), b, s, o)
+					if err != nil {
+						return exitf(exitDenied, "eval: %v", err)
+					}
+					runs = append(runs, r)
+					failed = failed || !r.Passed
+				}
 			}
 			if err := write(cmd.OutOrStdout(), runs); err != nil {
 				return exitf(exitUsage, "eval: %v", err)
@@ -137,6 +147,7 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 	cmd.Flags().BoolVar(&noCache, "no-cache", false, "ignore cached results")
 	cmd.Flags().StringVar(&stateFlag, "state", "", "state store for the result cache and per-case results (default $CAIRN_STATE or <dir>/.cairn/state.db)")
 	cmd.Flags().BoolVar(&noState, "no-state", false, "keep the cache and results in memory for this run only")
+	cmd.Flags().StringVar(&version, "version", "", "the model version a classic eval with per-version predictions evaluates (default: every version the spec's aliases name)")
 	return cmd
 }
 

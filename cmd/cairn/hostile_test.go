@@ -198,7 +198,7 @@ func hostileCorpus() []hostile {
 	// invalid spec when the file itself is unreadable (2), a row error when a
 	// row is wrong (1); nothing is recorded either way.
 	preds := "fraud/evals/holdout-predictions.csv"
-	header := "transaction_id,label,score,region,age_band\n"
+	header := "transaction_id,model_version,label,score,region,age_band\n"
 	for _, p := range []struct {
 		name  string
 		setup func(*testing.T, string)
@@ -207,12 +207,12 @@ func hostileCorpus() []hostile {
 	}{
 		{"nul-200mb", sparse(preds, 200<<20), 2, "limit 64 MiB; raise it with --max-file-size"},
 		{"binary", write(preds, "\x00\x01\x02PAR1"), 2, "is binary"},
-		{"not-utf8", write(preds, header+"t1,1,0.9,\xff,18-25\n"), 2, "not valid UTF-8"},
-		{"ragged", write(preds, header+"t1,1,0.9,north\n"), 1, "ragged row"},
-		{"label-outside", write(preds, header+"t1,2,0.9,north,18-25\n"), 1, `row 1: label "2": not one of the classes`},
-		{"probability-outside", write(preds, header+"t1,1,-0.1,north,18-25\n"), 1, "row 1: score -0.1 is a probability outside [0, 1]"},
+		{"not-utf8", write(preds, header+"t1,7,1,0.9,\xff,18-25\n"), 2, "not valid UTF-8"},
+		{"ragged", write(preds, header+"t1,7,1,0.9,north\n"), 1, "ragged row"},
+		{"label-outside", write(preds, header+"t1,7,2,0.9,north,18-25\n"), 1, `row 1: label "2": not one of the classes`},
+		{"probability-outside", write(preds, header+"t1,7,1,-0.1,north,18-25\n"), 1, "row 1: score -0.1 is a probability outside [0, 1]"},
 		{"no-rows", write(preds, header), 1, "no predictions"},
-		{"missing-column", write(preds, "transaction_id,label,region,age_band\nt1,1,north,18-25\n"), 1, `"score" not found`},
+		{"missing-column", write(preds, "transaction_id,model_version,label,region,age_band\nt1,7,1,north,18-25\n"), 1, `"score" not found`},
 	} {
 		add(hostile{"classic-eval/" + p.name, p.setup, []string{"eval", "fraud", "fraud-fairness", "--no-state"}, p.code, p.want})
 	}

@@ -214,12 +214,16 @@ func prEvalDeltas(ctx context.Context, dir, baseRev string, head *compiler.Bundl
 	for _, s := range prAffectedSuites(base, head) {
 		var hr, br *evals.Run
 		if head.Evals[s] != nil {
+			opts.Version = newest(evals.SpecVersions(head, s))
 			if hr, err = evals.RunSuite(ctx, head, s, opts); err != nil {
 				out = append(out, ghub.SuiteDelta{Suite: s, Target: evalTarget(head.Evals[s]), Error: err.Error()})
 				continue
 			}
 		}
 		if base != nil && base.Evals[s] != nil {
+			// A per-version classic eval: the newest version each side serves
+			// (the candidate before and after the pull request).
+			opts.Version = newest(evals.SpecVersions(base, s))
 			if br, err = evals.RunSuite(ctx, base, s, opts); err != nil {
 				br = nil // the delta then shows the head alone
 			}
@@ -306,3 +310,5 @@ func firstOr(s []string) string {
 	}
 	return s[0]
 }
+
+func newest(versions []string) string { return versions[len(versions)-1] }

@@ -1,9 +1,11 @@
 package classic
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -194,5 +196,84 @@ func TestReadErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v; want %q", c.name, err, c.want)
 		}
+	}
+}
+
+// McNemar's exact test, worked by hand: 6 rows only the first model gets
+// right and 1 only the second: 2·P(X ≤ 1 | n=7, ½) = 2·8/128.
+func TestMcNemarByHand(t *testing.T) {
+	var a, b []Sample
+	add := func(n int, ra, rb bool) {
+		for range n {
+			a = append(a, Sample{Label: 1, Predicted: map[bool]float64{true: 1}[ra], Weight: 1})
+			b = append(b, Sample{Label: 1, Predicted: map[bool]float64{true: 1}[rb], Weight: 1})
+		}
+	}
+	add(6, true, false)
+	add(1, false, true)
+	add(20, true, true)
+	if got := McNemar(a, b); !near(got, 0.125) {
+		t.Errorf("McNemar p = %v, want 0.125", got)
+	}
+	if got := McNemar(a[:0], b[:0]); got != 1 {
+		t.Errorf("no discordant rows: p = %v, want 1", got)
+	}
+}
+
+// Compare pairs rows by id (in any order), reports unpaired rows, and its
+// paired interval is exactly zero when the versions agree on every row.
+func TestCompare(t *testing.T) {
+	labels, scores := []float64{1, 0, 1, 0, 1, 0, 1, 0}, []float64{.9, .1, .8, .3, .4, .6, .7, .2}
+	champ := binarySamples(labels, scores)
+	for i := range champ {
+		champ[i].ID = fmt.Sprint("r", i)
+	}
+	same := slices.Clone(champ)
+	slices.Reverse(same)
+	c, err := Compare(ROCAUC, same, champ)
+	if err != nil || c.Diff != 0 || c.Low == nil || *c.Low != 0 || *c.High != 0 || c.Pairs != 8 {
+		t.Fatalf("identical versions: %+v, %v", c, err)
+	}
+	better := slices.Clone(champ)
+	better[4].Score, better[5].Score = .95, .05 // the champion's two mistakes, fixed
+	better = append(better, Sample{ID: "extra", Label: 1, Score: .9, Weight: 1})
+	c, err = Compare(ROCAUC, better, champ)
+	if err != nil || !near(c.Challenger, 1) || !near(c.Champion, 15.0/16) || !near(c.Diff, 1.0/16) || c.Unpaired != 1 {
+		t.Fatalf("better challenger: %+v, %v", c, err)
+	}
+	if d, worst, ok := c.Improvement(); !ok || d <= 0 || worst < 0 {
+		t.Errorf("improvement %v, worst case %v", d, worst)
+	}
+	// A lower-is-better metric turns the sign: a smaller log loss is an improvement.
+	c, _ = Compare(LogLoss, better, champ)
+	if d, _, _ := c.Improvement(); d <= 0 || c.Diff >= 0 {
+		t.Errorf("log loss: diff %v, improvement %v", c.Diff, d)
+	}
+	if _, err := Compare(ROCAUC, append(slices.Clone(champ), champ[0]), champ); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("duplicate id: %v", err)
+	}
+	noID := binarySamples(labels, scores)
+	if _, err := Compare(ROCAUC, noID[:5], noID); err == nil || !strings.Contains(err.Error(), "declare predictions.id") {
+		t.Errorf("unequal counts without ids: %v", err)
+	}
+}
+
+// A file of several versions: each version's rows, and a missing version
+// named with the ones the file has.
+func TestReadVersion(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "p.csv")
+	os.WriteFile(p, []byte("id,v,label,score\na,7,1,0.9\nb,7,0,0.2\na,8,1,0.6\nb,8,0,0.7\n"), 0o644)
+	spec := Spec{Label: "label", Score: "score", Version: "v", ID: "id", ForVersion: "8"}
+	s, err := Read(p, spec)
+	if err != nil || len(s) != 2 || s[0].ID != "a" || s[1].Score != 0.7 {
+		t.Fatalf("version 8: %+v, %v", s, err)
+	}
+	spec.ForVersion = "9"
+	if _, err := Read(p, spec); err == nil || !strings.Contains(err.Error(), `no predictions of version "9" in column "v" (it has 7, 8)`) {
+		t.Errorf("missing version: %v", err)
+	}
+	spec.ForVersion = ""
+	if _, err := Read(p, spec); err == nil || !strings.Contains(err.Error(), "name the version") {
+		t.Errorf("no version named: %v", err)
 	}
 }

@@ -23,6 +23,7 @@ type Sample struct {
 	Predicted float64 // predicted class (1/0) or value
 	Weight    float64
 	Attrs     []string // the slice and sensitive columns' values, in Spec.Columns() order
+	ID        string   // the row's id (Spec.ID), pairing it with another version's row
 }
 
 // Metric names, as specs write them. Higher is better unless LowerIsBetter.

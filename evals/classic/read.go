@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,6 +29,15 @@ type Spec struct {
 	Slices    []string // columns to report every metric by
 	Sensitive []string // protected attributes the fairness measures are computed over
 	Task      string   // "classification" (default) or "regression"
+	// Version names the column that says which model version made a row;
+	// ForVersion keeps that version's rows only. One file then holds the
+	// predictions of several versions, so a challenger can be compared with
+	// the champion on the same rows.
+	Version    string
+	ForVersion string
+	// ID names the column that pairs rows across versions (default: their
+	// order within each version).
+	ID string
 }
 
 // Columns are the attribute columns, Sensitive first then Slices, each once;
@@ -71,11 +82,30 @@ func Read(path string, spec Spec) ([]Sample, error) {
 	}
 	attrs := spec.Columns()
 	cols = append(cols, attrs...)
+	for _, c := range []string{spec.Version, spec.ID} {
+		if c != "" && !slices.Contains(cols, c) {
+			cols = append(cols, c)
+		}
+	}
 	if spec.Score == "" && spec.Predicted == "" {
 		return nil, fmt.Errorf("%s: predictions need a score or a predicted column", path)
 	}
+	if spec.Version != "" && spec.ForVersion == "" {
+		return nil, fmt.Errorf("%s: rows are per model version (column %q): name the version to evaluate", path, spec.Version)
+	}
 	var out []Sample
+	versions := map[string]bool{}
 	add := func(row int, get func(string) (string, bool)) error {
+		if spec.Version != "" {
+			v, ok := get(spec.Version)
+			if !ok {
+				return &RowError{path, row, fmt.Sprintf("no value in column %q", spec.Version)}
+			}
+			if v = strings.TrimSpace(v); v != spec.ForVersion {
+				versions[v] = true
+				return nil
+			}
+		}
 		cell := func(c string) (string, error) {
 			v, ok := get(c)
 			if !ok {
@@ -147,6 +177,11 @@ func Read(path string, spec Spec) ([]Sample, error) {
 			}
 			x.Attrs = append(x.Attrs, v)
 		}
+		if spec.ID != "" {
+			if x.ID, err = cell(spec.ID); err != nil {
+				return err
+			}
+		}
 		if int64(len(out)) >= limits.Get().Rows {
 			return &limits.Exceeded{What: fmt.Sprintf("%s: more than %d rows", path, limits.Get().Rows), Flag: "max-rows", Max: strconv.FormatInt(limits.Get().Rows, 10)}
 		}
@@ -154,7 +189,13 @@ func Read(path string, spec Spec) ([]Sample, error) {
 		return nil
 	}
 	if strings.EqualFold(filepath.Ext(path), ".jsonl") {
-		return out, readJSONL(path, add)
+		if err := readJSONL(path, add); err != nil {
+			return nil, err
+		}
+		if len(out) == 0 {
+			return nil, noRows(path, spec, versions)
+		}
+		return out, nil
 	}
 	r, err := data.Open(path, cols)
 	if err != nil {
@@ -181,9 +222,36 @@ func Read(path string, spec Spec) ([]Sample, error) {
 		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no predictions", path)
+		return nil, noRows(path, spec, versions)
 	}
 	return out, nil
+}
+
+// noRows says why a file gave no samples, naming the versions it has when
+// the asked one is missing.
+func noRows(path string, spec Spec, versions map[string]bool) error {
+	if spec.Version == "" {
+		return fmt.Errorf("%s: no predictions", path)
+	}
+	have := slices.Sorted(maps.Keys(versions))
+	if len(have) > 10 {
+		have = append(have[:10], "…")
+	}
+	if len(have) == 0 {
+		return fmt.Errorf("%s: no predictions", path)
+	}
+	return &NoVersionError{Path: path, Version: spec.ForVersion, Column: spec.Version, Have: have}
+}
+
+// NoVersionError: the file holds no row of the version asked for — a
+// version not scored yet, which fails its eval rather than the run.
+type NoVersionError struct {
+	Path, Version, Column string
+	Have                  []string
+}
+
+func (e *NoVersionError) Error() string {
+	return fmt.Sprintf("%s: no predictions of version %q in column %q (it has %s)", e.Path, e.Version, e.Column, strings.Join(e.Have, ", "))
 }
 
 func readJSONL(path string, add func(int, func(string) (string, bool)) error) error {

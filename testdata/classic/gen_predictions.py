@@ -1,26 +1,36 @@
 #!/usr/bin/env python3
 """Writes examples/fraud-detection/evals/holdout-predictions.csv: the fraud
-model's scored hold-out set, 1,200 transactions, deterministic (seed 7).
+model's scored hold-out set, 1,200 transactions scored by each of versions 7,
+8 and 9 (column model_version; the same transaction_ids), deterministic
+(seed 7).
 
-The model ranks well overall (ROC AUC about 0.9), but it flags legitimate
+Versions 7 and 8 rank well (ROC AUC about 0.93 and 0.95) and treat regions
+alike. Version 9 ranks about as well overall but flags legitimate
 transactions of cardholders in region "south" far more often than elsewhere:
 its false-positive rate and selection rate there are several times the other
-regions' — the unfairness the fairness gate is there to catch. Region "island"
-has only 12 rows (a slice under the minimum size)."""
+regions' — the unfairness the fairness gate is there to catch. Age band
+"90+" has only 8 rows (a slice under the minimum size, marked)."""
 import csv, random, sys
 
 rng = random.Random(7)
-rows = []
-regions = ["north"] * 520 + ["south"] * 380 + ["west"] * 288 + ["island"] * 12
+regions = ["north"] * 500 + ["south"] * 360 + ["west"] * 280 + ["island"] * 60
 rng.shuffle(regions)
+txns = []
 for i, region in enumerate(regions):
-    fraud = rng.random() < 0.12
-    base = rng.betavariate(6, 2) if fraud else rng.betavariate(2, 7)
-    if region == "south" and not fraud and rng.random() < 0.35:
-        base = min(0.99, base + 0.45)  # the bias: legitimate southern transactions look risky
-    age_band = rng.choice(["18-25", "26-40", "41-65", "65+"])
-    rows.append({"transaction_id": f"txn-{i:05d}", "label": int(fraud), "score": f"{base:.4f}",
-                 "region": region, "age_band": age_band})
-w = csv.DictWriter(sys.stdout, fieldnames=["transaction_id", "label", "score", "region", "age_band"], lineterminator="\n")
+    txns.append({"id": f"txn-{i:05d}", "fraud": rng.random() < 0.12, "region": region,
+                 "age_band": "90+" if i % 150 == 0 else rng.choice(["18-25", "26-40", "41-65", "65+"]), "u": rng.random()})
+
+# separation: the fraud and legit score distributions' beta parameters per version
+versions = {"7": (4, 2, 2, 5), "8": (4.3, 2, 2, 5.3), "9": (4.5, 2, 2, 5.5)}
+rows = []
+for v, (fa, fb, la, lb) in versions.items():
+    r = random.Random(int(v))
+    for t in txns:
+        s = r.betavariate(fa, fb) if t["fraud"] else r.betavariate(la, lb)
+        if v == "9" and t["region"] == "south" and not t["fraud"] and t["u"] < 0.35:
+            s = min(0.99, s + 0.45)  # the bias: legitimate southern transactions look risky
+        rows.append({"transaction_id": t["id"], "model_version": v, "label": int(t["fraud"]), "score": f"{s:.4f}",
+                     "region": t["region"], "age_band": t["age_band"]})
+w = csv.DictWriter(sys.stdout, fieldnames=["transaction_id", "model_version", "label", "score", "region", "age_band"], lineterminator="\n")
 w.writeheader()
 w.writerows(rows)
