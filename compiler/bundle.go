@@ -290,6 +290,7 @@ type Metric struct {
 	CaseThreshold *float64           `json:"case_threshold,omitempty"`
 	Scores        map[string]float64 `json:"scores,omitempty"`
 	By            string             `json:"by,omitempty"`
+	K             int                `json:"k,omitempty"`
 }
 
 // Predictions says which columns of a classic eval's predictions file hold
@@ -307,6 +308,9 @@ type Predictions struct {
 	MinSliceSize int      `json:"min_slice_size,omitempty"`
 	Version      string   `json:"version,omitempty"`
 	ID           string   `json:"id,omitempty"`
+	Classes       []string `json:"classes,omitempty"`
+	Probabilities []string `json:"probabilities,omitempty"`
+	Query         string   `json:"query,omitempty"`
 	Tolerance    *float64 `json:"tolerance,omitempty"`
 }
 

@@ -580,6 +580,28 @@ type datasetRow struct {
 
 // caseScorers score one generated case; the others are computed from a
 // classic eval's predictions (the schema lists both).
+// metricTask reports whether a predictions metric applies to a task, with
+// a hint when it does not: the same table as evals/classic.Applies, which
+// the compiler cannot import.
+func metricTask(task, m string) (ok bool, hint string) {
+	regression := slices.Contains([]string{"mae", "rmse", "mape", "r2"}, m)
+	ranking := m == "ndcg" || m == "map"
+	switch task {
+	case "regression":
+		return regression, ": it takes mae, rmse, mape, r2"
+	case "ranking":
+		return ranking, ": it takes ndcg, map"
+	case "multiclass":
+		switch {
+		case m == "precision" || m == "recall" || m == "f1":
+			return false, ": a binary metric; a multiclass eval takes f1_macro, f1_weighted, balanced_accuracy or accuracy"
+		case slices.Contains(classicFairness, m):
+			return false, ": fairness measures need a positive class (binary classification)"
+		}
+	}
+	return !regression && !ranking, ""
+}
+
 // classicFairness are the predictions metrics that compare groups.
 var classicFairness = []string{"demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference", "equal_opportunity_difference", "disparate_impact_ratio"}
 
@@ -608,23 +630,47 @@ func (r *resolver) predictions(obj string, e *Eval) bool {
 	if e.Target.Model == "" {
 		r.errf(CodeSchema, obj, "predictions", "predictions are a classic model's: the eval's target must be a model")
 	}
-	if p.Score == "" && p.Predicted == "" {
-		r.errf(CodeMissing, obj, "predictions", "predictions need a score column (the positive class's probability) or a predicted column")
+	task := p.Task
+	if task == "" {
+		task = "classification"
 	}
-	// Regression metrics need predicted values; classification and fairness
-	// metrics need classes: a metric of the other task would be a number
-	// that means nothing.
-	regression := map[string]bool{"mae": true, "rmse": true, "mape": true, "r2": true}
-	if p.Task == "regression" && p.Predicted == "" {
-		r.errf(CodeMissing, obj, "predictions.predicted", "a regression's predictions need a predicted column (the predicted value)")
+	switch task {
+	case "multiclass":
+		switch {
+		case len(p.Classes) < 2:
+			r.errf(CodeMissing, obj, "predictions.classes", "a multiclass eval names its classes (two or more label values, in order)")
+		case len(p.Probabilities) > 0 && len(p.Probabilities) != len(p.Classes):
+			r.errf(CodeSchema, obj, "predictions.probabilities", "%d probability columns for %d classes: one per class, in the order of classes", len(p.Probabilities), len(p.Classes))
+		case len(p.Probabilities) == 0 && p.Predicted == "":
+			r.errf(CodeMissing, obj, "predictions", "a multiclass eval needs a predicted column or a probability column per class (probabilities)")
+		}
+	case "ranking":
+		if p.Query == "" {
+			r.errf(CodeMissing, obj, "predictions.query", "a ranking eval needs a query column (rows of one query are ranked together)")
+		}
+		if p.Score == "" {
+			r.errf(CodeMissing, obj, "predictions.score", "a ranking eval needs a score column (the ranking score)")
+		}
+	case "regression":
+		if p.Predicted == "" {
+			r.errf(CodeMissing, obj, "predictions.predicted", "a regression's predictions need a predicted column (the predicted value)")
+		}
+	default:
+		if p.Score == "" && p.Predicted == "" {
+			r.errf(CodeMissing, obj, "predictions", "predictions need a score column (the positive class's probability) or a predicted column")
+		}
 	}
+	// A metric of another task would be a number that means nothing.
 	for _, mn := range slices.Sorted(maps.Keys(e.Metrics)) {
-		if sc := e.Metrics[mn].Scorer; !caseScorers[sc] && regression[sc] != (p.Task == "regression") {
-			task := p.Task
-			if task == "" {
-				task = "classification"
-			}
-			r.errf(CodeSchema, obj, "metrics."+mn+".scorer", "scorer %q does not apply to a %s eval (predictions.task)", sc, task)
+		m := e.Metrics[mn]
+		if caseScorers[m.Scorer] {
+			continue
+		}
+		if ok, hint := metricTask(task, m.Scorer); !ok {
+			r.errf(CodeSchema, obj, "metrics."+mn+".scorer", "scorer %q does not apply to a %s eval (predictions.task)%s", m.Scorer, task, hint)
+		}
+		if m.K != 0 && task != "ranking" {
+			r.errf(CodeSchema, obj, "metrics."+mn+".k", "k is a ranking metric's cut-off; this is a %s eval", task)
 		}
 	}
 	switch strings.ToLower(path.Ext(e.Dataset)) {

@@ -49,7 +49,7 @@ func RunPredictions(b *compiler.Bundle, suite, version string) (*Run, error) {
 	var reqs []classic.Request
 	for _, name := range slices.Sorted(maps.Keys(ev.Metrics)) {
 		m := ev.Metrics[name]
-		reqs = append(reqs, classic.Request{Name: name, Metric: m.Scorer, Threshold: m.Threshold, By: m.By})
+		reqs = append(reqs, classic.Request{Name: name, Metric: m.Scorer, Threshold: m.Threshold, By: m.By, K: m.K})
 	}
 	res := classic.Evaluate(spec, samples, reqs, minSliceSize(ev))
 	r := &Run{Suite: suite, Target: "models/" + ev.Target.Model, DatasetHash: ev.DatasetHash, Classic: &res, Passed: res.Passed, Status: Pass, Version: spec.ForVersion}
@@ -74,7 +74,8 @@ func ReadPredictions(b *compiler.Bundle, suite, version string) (*compiler.Eval,
 	}
 	p := ev.Predictions
 	spec := classic.Spec{Label: p.Label, Score: p.Score, Predicted: p.Predicted, Positive: p.Positive, Weight: p.Weight,
-		Slices: p.Slices, Sensitive: p.Sensitive, Task: p.Task, Version: p.Version, ID: p.ID}
+		Slices: p.Slices, Sensitive: p.Sensitive, Task: p.Task, Version: p.Version, ID: p.ID,
+		Classes: p.Classes, Probabilities: p.Probabilities, Query: p.Query}
 	if p.Version != "" {
 		if version == "" {
 			return nil, spec, nil, fmt.Errorf("eval %s: its predictions are per model version (column %q): name the version to evaluate (--version)", suite, p.Version)

@@ -145,6 +145,19 @@ func writeClassic(w io.Writer, r *Run, c *classic.Result) {
 	if c.Confusion != nil {
 		fmt.Fprintf(w, "  confusion matrix [[tn fp] [fn tp]]: [[%g %g] [%g %g]]\n", c.Confusion[0][0], c.Confusion[0][1], c.Confusion[1][0], c.Confusion[1][1])
 	}
+	if len(c.ConfusionK) > 0 {
+		fmt.Fprintf(w, "  confusion matrix (row: true class, column: predicted) over %s:\n", strings.Join(c.Classes, ", "))
+		for i, row := range c.ConfusionK {
+			cells := make([]string, len(row))
+			for j, v := range row {
+				cells[j] = strconv.FormatFloat(v, 'g', -1, 64)
+			}
+			fmt.Fprintf(w, "    %-12s %s\n", c.Classes[i], strings.Join(cells, " "))
+		}
+	}
+	if c.Queries > 0 {
+		fmt.Fprintf(w, "  %d queries; ranking intervals resample whole queries\n", c.Queries)
+	}
 	for _, m := range c.Metrics {
 		if len(m.Groups) == 0 {
 			continue

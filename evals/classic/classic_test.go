@@ -277,3 +277,160 @@ func TestReadVersion(t *testing.T) {
 		t.Errorf("no version named: %v", err)
 	}
 }
+
+// scikit-learn's documented multiclass examples: f1_score's (macro and
+// weighted 0.2667 on y_true [0 1 2 0 1 2], y_pred [0 2 1 0 0 1]),
+// balanced_accuracy by hand (recalls 1, 0, 0), log_loss's two-class
+// example (0.21616), and one-vs-rest ROC AUC as the mean of the binary ones.
+func TestMulticlassBySklearnExamples(t *testing.T) {
+	yt, yp := []int{0, 1, 2, 0, 1, 2}, []int{0, 2, 1, 0, 0, 1}
+	s := make([]Sample, len(yt))
+	for i := range yt {
+		s[i] = Sample{Label: float64(yt[i]), Predicted: float64(yp[i]), Weight: 1, Score: math.NaN()}
+	}
+	for _, c := range []struct {
+		m    string
+		want float64
+	}{{F1Macro, 0.26666666666666666}, {F1Weighted, 0.26666666666666666}, {Accuracy, 1.0 / 3}, {BalancedAccuracy, 1.0 / 3}} {
+		if got, err := ComputeTask(TaskMulticlass, 3, c.m, s); err != nil || !near(got, c.want) {
+			t.Errorf("%s = %v, %v; want %v", c.m, got, err, c.want)
+		}
+	}
+	if _, err := ComputeTask(TaskMulticlass, 3, F1, s); err == nil || !strings.Contains(err.Error(), "binary metric") {
+		t.Errorf("binary f1 on multiclass: %v", err)
+	}
+	if _, err := ComputeTask(TaskMulticlass, 3, ROCAUC, s); err == nil || !strings.Contains(err.Error(), "probability column per class") {
+		t.Errorf("AUC without probabilities: %v", err)
+	}
+	// log_loss(["spam", "ham", "ham", "spam"], [[.1, .9], [.9, .1], [.8, .2], [.35, .65]]), classes [ham spam].
+	probs := [][]float64{{.1, .9}, {.9, .1}, {.8, .2}, {.35, .65}}
+	lab := []float64{1, 0, 0, 1}
+	ll := make([]Sample, 4)
+	for i := range ll {
+		ll[i] = Sample{Label: lab[i], Probs: probs[i], Predicted: float64(argmax(probs[i])), Weight: 1}
+	}
+	if got, err := ComputeTask(TaskMulticlass, 2, LogLoss, ll); err != nil || !near(got, 0.21616187468057912) {
+		t.Errorf("log loss = %v, %v", got, err)
+	}
+	// Three classes: OvR macro AUC is the mean of the per-class binary AUCs.
+	p3 := [][]float64{{.7, .2, .1}, {.2, .5, .3}, {.1, .3, .6}, {.4, .4, .2}, {.3, .3, .4}, {.5, .1, .4}}
+	l3 := []float64{0, 1, 2, 1, 2, 0}
+	m3 := make([]Sample, len(p3))
+	for i := range m3 {
+		m3[i] = Sample{Label: l3[i], Probs: p3[i], Predicted: float64(argmax(p3[i])), Weight: 1}
+	}
+	var want float64
+	for c := range 3 {
+		bin := make([]Sample, len(m3))
+		for i, x := range m3 {
+			bin[i] = Sample{Score: x.Probs[c], Weight: 1, Label: map[bool]float64{true: 1}[int(x.Label) == c]}
+		}
+		v, _ := Compute(ROCAUC, bin)
+		want += v / 3
+	}
+	if got, err := ComputeTask(TaskMulticlass, 3, ROCAUC, m3); err != nil || !near(got, want) {
+		t.Errorf("OvR AUC = %v, %v; want %v", got, err, want)
+	}
+	// Brier, multiclass: mean of Σ (p − y)², here by hand for the first row (.7−1)² + .2² + .1² = .14.
+	if got, _ := ComputeTask(TaskMulticlass, 3, Brier, m3[:1]); !near(got, 0.14) {
+		t.Errorf("multiclass Brier = %v, want 0.14", got)
+	}
+	cm := ConfusionK(3, s)
+	if cm[0][0] != 2 || cm[1][2] != 1 || cm[2][1] != 2 || cm[1][0] != 1 {
+		t.Errorf("confusion %v", cm)
+	}
+}
+
+// scikit-learn's ndcg_score examples: 0.69 and 0.49 on true relevance
+// [10 0 0 1 5], 0.35 at k=4, and 0.75 at k=1 where two rows tie (their
+// gains averaged). MAP@k worked by hand.
+func TestRankingBySklearnExamples(t *testing.T) {
+	rel := []float64{10, 0, 0, 1, 5}
+	ideal := 10 + 5/math.Log2(3) + 1/math.Log2(4)
+	q := func(scores ...float64) []Sample {
+		s := make([]Sample, len(rel))
+		for i := range rel {
+			s[i] = Sample{Query: "q", Label: rel[i], Score: scores[i], Weight: 1}
+		}
+		return s
+	}
+	for _, c := range []struct {
+		s    []Sample
+		k    int
+		want float64
+	}{
+		// By hand: DCG over the score order ÷ DCG over the ideal order (10, 5, 1, 0, 0).
+		{q(.1, .2, .3, 4, 70), 10, (5 + 1/math.Log2(3) + 10/math.Log2(6)) / ideal},               // the docs' 0.69…
+		{q(.05, 1.1, 1., .5, .0), 10, (1/math.Log2(4) + 10/math.Log2(5) + 5/math.Log2(6)) / ideal}, // 0.49…
+		{q(.05, 1.1, 1., .5, .0), 4, (1/math.Log2(4) + 10/math.Log2(5)) / ideal},                  // 0.35…
+		{q(1, 0, 0, 0, 1), 1, 0.75},
+	} {
+		if got, err := ComputeTask(TaskRanking, c.k, NDCG, c.s); err != nil || math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("ndcg@%d = %v, %v; want %v", c.k, got, err, c.want)
+		}
+	}
+	// Two queries: AP of [rel, no, rel] = (1 + 2/3)/2; the second query has
+	// its one relevant row at rank 2: 1/2. MAP = 0.6667.
+	s := []Sample{
+		{Query: "a", Label: 1, Score: .9}, {Query: "a", Label: 0, Score: .8}, {Query: "a", Label: 2, Score: .7}, {Query: "a", Label: 0, Score: .1},
+		{Query: "b", Label: 0, Score: .9}, {Query: "b", Label: 1, Score: .5},
+		{Query: "none", Label: 0, Score: .5}, // no relevant row: left out
+	}
+	if got, err := ComputeTask(TaskRanking, 10, MAP, s); err != nil || !near(got, (5.0/6+0.5)/2) {
+		t.Errorf("MAP = %v, %v", got, err)
+	}
+	if got, _ := ComputeTask(TaskRanking, 1, MAP, s); !near(got, 0.5) { // AP@1: 1 and 0
+		t.Errorf("MAP@1 = %v, want 0.5", got)
+	}
+	if _, err := ComputeTask(TaskRanking, 10, ROCAUC, s); err == nil {
+		t.Error("ROC AUC applies to ranking")
+	}
+	// Intervals resample whole queries: deterministic, and the value inside.
+	spec := Spec{Task: TaskRanking}
+	var many []Sample
+	for i := range 40 {
+		for j := range 5 {
+			many = append(many, Sample{Query: fmt.Sprint("q", i), Label: float64((i + j) % 3), Score: float64(j%3) + float64(i%2)/10, Weight: 1})
+		}
+	}
+	r := Evaluate(spec, many, []Request{{Name: "ndcg5", Metric: NDCG, K: 5, Threshold: 0.5}}, 1)
+	m := r.Metrics[0]
+	if m.Value == nil || m.Low == nil || *m.Low > *m.Value || *m.High < *m.Value || r.Queries != 40 {
+		t.Errorf("ranking result %+v, queries %d", m, r.Queries)
+	}
+}
+
+// Multiclass and ranking files: classes, probabilities that sum to one,
+// relevance and query columns, each wrong row named.
+func TestReadMulticlassAndRanking(t *testing.T) {
+	dir := t.TempDir()
+	mc := Spec{Task: TaskMulticlass, Label: "y", Classes: []string{"cat", "dog", "eel"}, Probabilities: []string{"p_cat", "p_dog", "p_eel"}}
+	for _, c := range []struct{ content, want string }{
+		{"y,p_cat,p_dog,p_eel\ndog,0.2,0.7,0.1\neel,0.5,0.2,0.3\n", ""},
+		{"y,p_cat,p_dog,p_eel\nfox,0.2,0.7,0.1\n", `row 1: label "fox": not one of the classes`},
+		{"y,p_cat,p_dog,p_eel\ndog,0.2,0.7,0.5\n", "row 1: the class probabilities sum to 1.4, not 1"},
+		{"y,p_cat,p_dog\ndog,0.2,0.8\n", `"p_eel" not found`},
+	} {
+		p := filepath.Join(dir, "mc.csv")
+		os.WriteFile(p, []byte(c.content), 0o644)
+		s, err := Read(p, mc)
+		if c.want == "" {
+			if err != nil || len(s) != 2 || s[0].Label != 1 || s[0].Predicted != 1 || s[1].Predicted != 0 || len(s[1].Probs) != 3 {
+				t.Errorf("multiclass: %+v, %v", s, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("multiclass: %v; want %q", err, c.want)
+		}
+	}
+	rk := Spec{Task: TaskRanking, Label: "rel", Score: "s", Query: "q"}
+	p := filepath.Join(dir, "rk.jsonl")
+	os.WriteFile(p, []byte(`{"q": "a", "rel": 2, "s": 3.5}`+"\n"+`{"q": "a", "rel": -1, "s": 1}`+"\n"), 0o644)
+	if _, err := Read(p, rk); err == nil || !strings.Contains(err.Error(), "row 2: relevance -1 is negative") {
+		t.Errorf("ranking: %v", err)
+	}
+	if _, err := Read(p, Spec{Task: TaskRanking, Label: "rel", Score: "s"}); err == nil || !strings.Contains(err.Error(), "query column") {
+		t.Errorf("ranking without a query: %v", err)
+	}
+}

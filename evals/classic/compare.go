@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
 )
 
 // Comparison is a challenger's metric beside the champion's on the same
@@ -108,10 +107,7 @@ func Compare(m string, challenger, champion []Sample) (Comparison, error) {
 			diffs = append(diffs, x-y)
 		}
 	}
-	if len(diffs) >= Resamples/2 {
-		sort.Float64s(diffs)
-		at := func(q float64) float64 { return diffs[int(math.Round(q*float64(len(diffs)-1)))] }
-		lo, hi := at(0.025), at(0.975)
+	if lo, hi, ok := percentiles(diffs); ok {
 		c.Low, c.High = &lo, &hi
 	}
 	if m == Accuracy {

@@ -12,6 +12,7 @@ type Request struct {
 	Metric    string  // one of Classification, Regression, Fairness
 	Threshold float64 // the bound: an upper bound when LowerIsBetter, else a lower bound
 	By        string  // fairness: the sensitive column (default: the first declared)
+	K         int     // ranking: the cut-off (default DefaultK)
 }
 
 // Result is a suite's metrics computed from predictions.
@@ -20,7 +21,11 @@ type Result struct {
 	Metrics   []MetricResult `json:"metrics"`
 	Slices    []Slice        `json:"slices,omitempty"`
 	Confusion *[2][2]float64 `json:"confusion_matrix,omitempty"` // [[tn, fp], [fn, tp]]
-	Resamples int            `json:"bootstrap_resamples"`
+	// Multiclass: the classes and the k×k matrix (row true, column predicted).
+	Classes    []string    `json:"classes,omitempty"`
+	ConfusionK [][]float64 `json:"confusion_matrix_k,omitempty"`
+	Queries    int         `json:"queries,omitempty"` // ranking: distinct queries
+	Resamples  int         `json:"bootstrap_resamples"`
 	// Calibration is the reliability curve: per equal-width score bin, the
 	// mean score against the observed share of positives (binary, with scores).
 	Calibration []CalibrationBin `json:"calibration,omitempty"`
@@ -64,10 +69,28 @@ func Evaluate(spec Spec, s []Sample, reqs []Request, minSlice int) Result {
 	for i, c := range cols {
 		colIdx[c] = i
 	}
-	if spec.Task != "regression" {
+	k := len(spec.Classes)
+	switch spec.Task {
+	case "", TaskClassification:
 		cm := ConfusionMatrix(s)
 		res.Confusion = &cm
 		res.Calibration = Calibration(s)
+	case TaskMulticlass:
+		res.Classes, res.ConfusionK = spec.Classes, ConfusionK(k, s)
+	case TaskRanking:
+		res.Queries = len(byQuery(s))
+	}
+	// compute is the metric on a subset; interval resamples rows, or whole
+	// queries for ranking (a query's rows are not independent).
+	compute := func(r Request, xs []Sample) (float64, error) {
+		if spec.Task == TaskRanking {
+			return ComputeTask(spec.Task, r.K, r.Metric, xs)
+		}
+		return ComputeTask(spec.Task, k, r.Metric, xs)
+	}
+	interval := Interval
+	if spec.Task == TaskRanking {
+		interval = IntervalByQuery
 	}
 	for _, r := range reqs {
 		mr := MetricResult{Name: r.Name, Metric: r.Metric, Threshold: r.Threshold, Op: ">="}
@@ -97,7 +120,12 @@ func Evaluate(spec Spec, s []Sample, reqs []Request, minSlice int) Result {
 			mr.Groups = Groups(s, attr(s), minSlice)
 			f = func(xs []Sample) (float64, error) { return FairnessMetric(r.Metric, Groups(xs, attr(xs), 0)) }
 		} else {
-			f = func(xs []Sample) (float64, error) { return Compute(r.Metric, xs) }
+			f = func(xs []Sample) (float64, error) { return compute(r, xs) }
+		}
+		if err := Applies(spec.Task, r.Metric); err != nil {
+			mr.Note = err.Error()
+			res.Metrics, res.Passed = append(res.Metrics, mr), false
+			continue
 		}
 		v, err := f(s)
 		if err != nil || math.IsNaN(v) {
@@ -107,7 +135,7 @@ func Evaluate(spec Spec, s []Sample, reqs []Request, minSlice int) Result {
 			mr.Note = err.Error()
 		} else {
 			mr.Value = &v
-			if lo, hi, ok := Interval(s, f); ok {
+			if lo, hi, ok := interval(s, f); ok {
 				mr.Low, mr.High = &lo, &hi
 			}
 			mr.Pass = v >= r.Threshold
@@ -146,7 +174,7 @@ func Evaluate(spec Spec, s []Sample, reqs []Request, minSlice int) Result {
 				if IsFairness(r.Metric) {
 					continue
 				}
-				if x, err := Compute(r.Metric, g); err == nil && !math.IsNaN(x) {
+				if x, err := compute(r, g); err == nil && !math.IsNaN(x) {
 					sl.Metrics[r.Name] = &x
 				} else {
 					sl.Metrics[r.Name] = nil

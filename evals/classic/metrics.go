@@ -22,8 +22,10 @@ type Sample struct {
 	Score     float64 // probability of the positive class; NaN when not given
 	Predicted float64 // predicted class (1/0) or value
 	Weight    float64
-	Attrs     []string // the slice and sensitive columns' values, in Spec.Columns() order
-	ID        string   // the row's id (Spec.ID), pairing it with another version's row
+	Attrs     []string  // the slice and sensitive columns' values, in Spec.Columns() order
+	ID        string    // the row's id (Spec.ID), pairing it with another version's row
+	Probs     []float64 // multiclass: the probability of each class, in Spec.Classes order
+	Query     string    // ranking: the query (group) the row belongs to
 }
 
 // Metric names, as specs write them. Higher is better unless LowerIsBetter.
@@ -71,7 +73,7 @@ func LowerIsBetter(m string) bool {
 
 // Known reports whether m is a metric this package computes.
 func Known(m string) bool {
-	for _, l := range [][]string{Classification, Regression, Fairness} {
+	for _, l := range [][]string{Classification, Regression, Fairness, Ranking} {
 		for _, n := range l {
 			if n == m {
 				return true

@@ -28,7 +28,12 @@ type Spec struct {
 	Weight    string   // optional sample weight
 	Slices    []string // columns to report every metric by
 	Sensitive []string // protected attributes the fairness measures are computed over
-	Task      string   // "classification" (default) or "regression"
+	Task      string   // "classification" (binary, the default), "multiclass", "regression" or "ranking"
+	// Multiclass: the label values in order, and optionally a probability
+	// column per class in the same order (else Predicted is required).
+	Classes       []string
+	Probabilities []string
+	Query         string // ranking: the column grouping rows into queries
 	// Version names the column that says which model version made a row;
 	// ForVersion keeps that version's rows only. One file then holds the
 	// predictions of several versions, so a challenger can be compared with
@@ -82,13 +87,32 @@ func Read(path string, spec Spec) ([]Sample, error) {
 	}
 	attrs := spec.Columns()
 	cols = append(cols, attrs...)
-	for _, c := range []string{spec.Version, spec.ID} {
+	for _, c := range append([]string{spec.Version, spec.ID, spec.Query}, spec.Probabilities...) {
 		if c != "" && !slices.Contains(cols, c) {
 			cols = append(cols, c)
 		}
 	}
-	if spec.Score == "" && spec.Predicted == "" {
+	switch {
+	case spec.Task == TaskMulticlass && len(spec.Classes) < 2:
+		return nil, fmt.Errorf("%s: a multiclass eval needs its classes (two or more)", path)
+	case spec.Task == TaskMulticlass && len(spec.Probabilities) > 0 && len(spec.Probabilities) != len(spec.Classes):
+		return nil, fmt.Errorf("%s: %d probability columns for %d classes", path, len(spec.Probabilities), len(spec.Classes))
+	case spec.Task == TaskMulticlass && len(spec.Probabilities) == 0 && spec.Predicted == "":
+		return nil, fmt.Errorf("%s: a multiclass eval needs a predicted column or a probability column per class", path)
+	case spec.Task == TaskRanking && (spec.Query == "" || spec.Score == ""):
+		return nil, fmt.Errorf("%s: a ranking eval needs a query column and a score column", path)
+	case spec.Task != TaskMulticlass && spec.Score == "" && spec.Predicted == "":
 		return nil, fmt.Errorf("%s: predictions need a score or a predicted column", path)
+	}
+	classIdx := map[string]int{}
+	for i, c := range spec.Classes {
+		classIdx[c] = i
+	}
+	class := func(v string) (float64, error) {
+		if i, ok := classIdx[strings.TrimSpace(v)]; ok {
+			return float64(i), nil
+		}
+		return 0, fmt.Errorf("not one of the classes %q", spec.Classes)
 	}
 	if spec.Version != "" && spec.ForVersion == "" {
 		return nil, fmt.Errorf("%s: rows are per model version (column %q): name the version to evaluate", path, spec.Version)
@@ -129,22 +153,68 @@ func Read(path string, spec Spec) ([]Sample, error) {
 		if err != nil {
 			return err
 		}
-		if spec.Task == "regression" {
+		switch spec.Task {
+		case TaskRegression, TaskRanking:
 			if x.Label, err = num(spec.Label); err != nil {
 				return err
 			}
-		} else if x.Label, err = binary(lab, spec.Positive); err != nil {
-			return &RowError{path, row, fmt.Sprintf("label %q: %v", lab, err)}
+			if spec.Task == TaskRanking && x.Label < 0 {
+				return &RowError{path, row, fmt.Sprintf("relevance %v is negative", x.Label)}
+			}
+		case TaskMulticlass:
+			if x.Label, err = class(lab); err != nil {
+				return &RowError{path, row, fmt.Sprintf("label %q: %v", lab, err)}
+			}
+		default:
+			if x.Label, err = binary(lab, spec.Positive); err != nil {
+				return &RowError{path, row, fmt.Sprintf("label %q: %v", lab, err)}
+			}
 		}
 		if spec.Score != "" {
 			if x.Score, err = num(spec.Score); err != nil {
 				return err
 			}
-			if spec.Task != "regression" && (x.Score < 0 || x.Score > 1) {
+			if (spec.Task == "" || spec.Task == TaskClassification) && (x.Score < 0 || x.Score > 1) {
 				return &RowError{path, row, fmt.Sprintf("score %v is a probability outside [0, 1]", x.Score)}
 			}
 		}
+		if spec.Task == TaskRanking {
+			if x.Query, err = cell(spec.Query); err != nil {
+				return err
+			}
+		}
+		if spec.Task == TaskMulticlass {
+			var sum float64
+			for _, c := range spec.Probabilities {
+				p, err := num(c)
+				if err != nil {
+					return err
+				}
+				if p < 0 || p > 1 {
+					return &RowError{path, row, fmt.Sprintf("column %q: %v is a probability outside [0, 1]", c, p)}
+				}
+				x.Probs = append(x.Probs, p)
+				sum += p
+			}
+			// Rounded probabilities are fine; ones that do not describe one
+			// distribution would make the log loss and AUC meaningless.
+			if len(x.Probs) > 0 && math.Abs(sum-1) > 0.01 {
+				return &RowError{path, row, fmt.Sprintf("the class probabilities sum to %v, not 1", sum)}
+			}
+			if spec.Predicted != "" {
+				p, err := cell(spec.Predicted)
+				if err != nil {
+					return err
+				}
+				if x.Predicted, err = class(p); err != nil {
+					return &RowError{path, row, fmt.Sprintf("predicted %q: %v", p, err)}
+				}
+			} else {
+				x.Predicted = float64(argmax(x.Probs))
+			}
+		}
 		switch {
+		case spec.Task == TaskMulticlass || spec.Task == TaskRanking:
 		case spec.Predicted != "" && spec.Task == "regression":
 			if x.Predicted, err = num(spec.Predicted); err != nil {
 				return err
