@@ -296,22 +296,22 @@ type Metric struct {
 // Predictions says which columns of a classic eval's predictions file hold
 // what (the metrics are computed from it).
 type Predictions struct {
-	Label        string   `json:"label"`
-	Score        string   `json:"score,omitempty"`
-	Predicted    string   `json:"predicted,omitempty"`
-	Threshold    *float64 `json:"threshold,omitempty"`
-	Positive     string   `json:"positive,omitempty"`
-	Weight       string   `json:"weight,omitempty"`
-	Task         string   `json:"task,omitempty"`
-	Slices       []string `json:"slices,omitempty"`
-	Sensitive    []string `json:"sensitive,omitempty"`
-	MinSliceSize int      `json:"min_slice_size,omitempty"`
-	Version      string   `json:"version,omitempty"`
-	ID           string   `json:"id,omitempty"`
+	Label         string   `json:"label"`
+	Score         string   `json:"score,omitempty"`
+	Predicted     string   `json:"predicted,omitempty"`
+	Threshold     *float64 `json:"threshold,omitempty"`
+	Positive      string   `json:"positive,omitempty"`
+	Weight        string   `json:"weight,omitempty"`
+	Task          string   `json:"task,omitempty"`
+	Slices        []string `json:"slices,omitempty"`
+	Sensitive     []string `json:"sensitive,omitempty"`
+	MinSliceSize  int      `json:"min_slice_size,omitempty"`
+	Version       string   `json:"version,omitempty"`
+	ID            string   `json:"id,omitempty"`
 	Classes       []string `json:"classes,omitempty"`
 	Probabilities []string `json:"probabilities,omitempty"`
 	Query         string   `json:"query,omitempty"`
-	Tolerance    *float64 `json:"tolerance,omitempty"`
+	Tolerance     *float64 `json:"tolerance,omitempty"`
 }
 
 type EvalTarget struct {
