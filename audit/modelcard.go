@@ -88,7 +88,7 @@ func BuildModelCard(ctx context.Context, b *compiler.Bundle, st state.Ops, model
 		// A file of several versions' predictions: each served version's
 		// rows, or with nothing served yet the versions the spec names.
 		versions := []string{""}
-		if e.Predictions.Version != "" {
+		if evals.PerVersion(e) {
 			versions = nil
 			for _, v := range c.Versions {
 				if v.Version != "" && !slices.Contains(versions, v.Version) {
@@ -100,7 +100,7 @@ func BuildModelCard(ctx context.Context, b *compiler.Bundle, st state.Ops, model
 			}
 		}
 		for _, v := range versions {
-			run, err := evals.RunPredictions(b, name, v)
+			run, err := evals.RunPredictions(ctx, b, name, v)
 			if err != nil {
 				return nil, err
 			}

@@ -296,22 +296,23 @@ type Metric struct {
 // Predictions says which columns of a classic eval's predictions file hold
 // what (the metrics are computed from it).
 type Predictions struct {
-	Label         string   `json:"label"`
-	Score         string   `json:"score,omitempty"`
-	Predicted     string   `json:"predicted,omitempty"`
-	Threshold     *float64 `json:"threshold,omitempty"`
-	Positive      string   `json:"positive,omitempty"`
-	Weight        string   `json:"weight,omitempty"`
-	Task          string   `json:"task,omitempty"`
-	Slices        []string `json:"slices,omitempty"`
-	Sensitive     []string `json:"sensitive,omitempty"`
-	MinSliceSize  int      `json:"min_slice_size,omitempty"`
-	Version       string   `json:"version,omitempty"`
-	ID            string   `json:"id,omitempty"`
-	Classes       []string `json:"classes,omitempty"`
-	Probabilities []string `json:"probabilities,omitempty"`
-	Query         string   `json:"query,omitempty"`
-	Tolerance     *float64 `json:"tolerance,omitempty"`
+	Label         string       `json:"label"`
+	Score         string       `json:"score,omitempty"`
+	Predicted     string       `json:"predicted,omitempty"`
+	Threshold     *float64     `json:"threshold,omitempty"`
+	Positive      string       `json:"positive,omitempty"`
+	Weight        string       `json:"weight,omitempty"`
+	Task          string       `json:"task,omitempty"`
+	Slices        []string     `json:"slices,omitempty"`
+	Sensitive     []string     `json:"sensitive,omitempty"`
+	MinSliceSize  int          `json:"min_slice_size,omitempty"`
+	Version       string       `json:"version,omitempty"`
+	ID            string       `json:"id,omitempty"`
+	Server        *ModelServer `json:"server,omitempty"`
+	Classes       []string     `json:"classes,omitempty"`
+	Probabilities []string     `json:"probabilities,omitempty"`
+	Query         string       `json:"query,omitempty"`
+	Tolerance     *float64     `json:"tolerance,omitempty"`
 }
 
 type EvalTarget struct {
@@ -507,4 +508,20 @@ func (b *Bundle) SecretsIn(objects ...string) []SecretFinding {
 
 func (f SecretFinding) String() string {
 	return fmt.Sprintf("%s:%d:%d: %s %s contains what looks like %s", f.File, f.Line, f.Col, f.Object, f.Field, f.Kind)
+}
+
+// ModelServer is an Open Inference Protocol (KServe v2) server a classic
+// eval scores its feature rows on.
+type ModelServer struct {
+	URL            string   `json:"url"`
+	Model          string   `json:"model"`
+	Versioned      bool     `json:"versioned,omitempty"`
+	Inputs         []string `json:"inputs"`
+	Tensor         string   `json:"tensor,omitempty"`
+	InputName      string   `json:"input_name,omitempty"`
+	Output         string   `json:"output,omitempty"`
+	BatchSize      int      `json:"batch_size,omitempty"`
+	Concurrency    int      `json:"concurrency,omitempty"`
+	TimeoutSeconds float64  `json:"timeout_seconds,omitempty"`
+	MaxRetries     *int     `json:"max_retries,omitempty"`
 }

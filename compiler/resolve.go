@@ -304,8 +304,8 @@ func (r *resolver) model(n string, m *Model, sensitive map[string]bool) {
 				if r.computedGateMetric(obj, n, alias, metric, field) {
 					evName, mName, _ := strings.Cut(metric, ".")
 					ev := r.b.Evals[evName]
-					if ev.Predictions.Version == "" {
-						r.errf(CodeSchema, obj, field, "eval %q has one set of predictions for every version: declare predictions.version (the column naming each row's model version) to compare two versions", evName)
+					if ev.Predictions.Version == "" && (ev.Predictions.Server == nil || !ev.Predictions.Server.Versioned) {
+						r.errf(CodeSchema, obj, field, "eval %q has one set of predictions for every version: declare predictions.version (the column naming each row's model version), or score on a server with versioned: true, to compare two versions", evName)
 					} else if sc := ev.Metrics[mName].Scorer; slices.Contains(classicFairness, sc) {
 						r.errf(CodeSchema, obj, field, "%s is a fairness measure: bound it with metrics (not relative to another version)", sc)
 					}
@@ -580,6 +580,55 @@ type datasetRow struct {
 
 // caseScorers score one generated case; the others are computed from a
 // classic eval's predictions (the schema lists both).
+// predictionColumns checks that the columns a task needs are declared —
+// or, with a model server, that none it fills is.
+func (r *resolver) predictionColumns(obj string, p *Predictions, task string) {
+	if p.Server != nil {
+		// The server fills the scores: a column naming them would be ignored.
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"score", p.Score != ""}, {"probabilities", len(p.Probabilities) > 0}, {"predicted", p.Predicted != ""}, {"version", p.Version != ""}} {
+			if f.set {
+				r.errf(CodeSchema, obj, "predictions."+f.name, "with predictions.server the model server scores every row: drop %s (the server's versioned: true evaluates each version)", f.name)
+			}
+		}
+		if task == "ranking" {
+			r.errf(CodeSchema, obj, "predictions.server", "a ranking eval reads its scores from the file; predictions.server scores classification and regression")
+		}
+		if task == "multiclass" && len(p.Classes) < 2 {
+			r.errf(CodeMissing, obj, "predictions.classes", "a multiclass eval names its classes (two or more label values, in order)")
+		}
+		return
+	}
+	switch task {
+	case "multiclass":
+		switch {
+		case len(p.Classes) < 2:
+			r.errf(CodeMissing, obj, "predictions.classes", "a multiclass eval names its classes (two or more label values, in order)")
+		case len(p.Probabilities) > 0 && len(p.Probabilities) != len(p.Classes):
+			r.errf(CodeSchema, obj, "predictions.probabilities", "%d probability columns for %d classes: one per class, in the order of classes", len(p.Probabilities), len(p.Classes))
+		case len(p.Probabilities) == 0 && p.Predicted == "":
+			r.errf(CodeMissing, obj, "predictions", "a multiclass eval needs a predicted column or a probability column per class (probabilities)")
+		}
+	case "ranking":
+		if p.Query == "" {
+			r.errf(CodeMissing, obj, "predictions.query", "a ranking eval needs a query column (rows of one query are ranked together)")
+		}
+		if p.Score == "" {
+			r.errf(CodeMissing, obj, "predictions.score", "a ranking eval needs a score column (the ranking score)")
+		}
+	case "regression":
+		if p.Predicted == "" {
+			r.errf(CodeMissing, obj, "predictions.predicted", "a regression's predictions need a predicted column (the predicted value)")
+		}
+	default:
+		if p.Score == "" && p.Predicted == "" {
+			r.errf(CodeMissing, obj, "predictions", "predictions need a score column (the positive class's probability) or a predicted column")
+		}
+	}
+}
+
 // metricTask reports whether a predictions metric applies to a task, with
 // a hint when it does not: the same table as evals/classic.Applies, which
 // the compiler cannot import.
@@ -634,32 +683,7 @@ func (r *resolver) predictions(obj string, e *Eval) bool {
 	if task == "" {
 		task = "classification"
 	}
-	switch task {
-	case "multiclass":
-		switch {
-		case len(p.Classes) < 2:
-			r.errf(CodeMissing, obj, "predictions.classes", "a multiclass eval names its classes (two or more label values, in order)")
-		case len(p.Probabilities) > 0 && len(p.Probabilities) != len(p.Classes):
-			r.errf(CodeSchema, obj, "predictions.probabilities", "%d probability columns for %d classes: one per class, in the order of classes", len(p.Probabilities), len(p.Classes))
-		case len(p.Probabilities) == 0 && p.Predicted == "":
-			r.errf(CodeMissing, obj, "predictions", "a multiclass eval needs a predicted column or a probability column per class (probabilities)")
-		}
-	case "ranking":
-		if p.Query == "" {
-			r.errf(CodeMissing, obj, "predictions.query", "a ranking eval needs a query column (rows of one query are ranked together)")
-		}
-		if p.Score == "" {
-			r.errf(CodeMissing, obj, "predictions.score", "a ranking eval needs a score column (the ranking score)")
-		}
-	case "regression":
-		if p.Predicted == "" {
-			r.errf(CodeMissing, obj, "predictions.predicted", "a regression's predictions need a predicted column (the predicted value)")
-		}
-	default:
-		if p.Score == "" && p.Predicted == "" {
-			r.errf(CodeMissing, obj, "predictions", "predictions need a score column (the positive class's probability) or a predicted column")
-		}
-	}
+	r.predictionColumns(obj, p, task)
 	// A metric of another task would be a number that means nothing.
 	for _, mn := range slices.Sorted(maps.Keys(e.Metrics)) {
 		m := e.Metrics[mn]

@@ -1,9 +1,11 @@
 package evals
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -21,9 +23,9 @@ const DefaultMinSliceSize = 30
 // metric with a bootstrap interval, every metric per slice, the fairness
 // measures per sensitive group. Nothing is called: there is no provider and
 // nothing to cache, and the same file gives the same run.
-func RunPredictions(b *compiler.Bundle, suite, version string) (*Run, error) {
+func RunPredictions(ctx context.Context, b *compiler.Bundle, suite, version string) (*Run, error) {
 	start := time.Now()
-	ev, spec, samples, err := ReadPredictions(b, suite, version)
+	ev, spec, samples, err := ReadPredictions(ctx, b, suite, version)
 	var nv *classic.NoVersionError
 	if errors.As(err, &nv) {
 		// Not scored yet: the eval fails (its gates hold), the run does not.
@@ -67,7 +69,7 @@ func RunPredictions(b *compiler.Bundle, suite, version string) (*Run, error) {
 // ReadPredictions reads a classic eval's predictions file: the rows of
 // version where the file holds several versions (predictions.version), else
 // every row (version is then ignored).
-func ReadPredictions(b *compiler.Bundle, suite, version string) (*compiler.Eval, classic.Spec, []classic.Sample, error) {
+func ReadPredictions(ctx context.Context, b *compiler.Bundle, suite, version string) (*compiler.Eval, classic.Spec, []classic.Sample, error) {
 	ev := b.Evals[suite]
 	if ev == nil || ev.Predictions == nil {
 		return nil, classic.Spec{}, nil, fmt.Errorf("eval %s has no predictions", suite)
@@ -82,10 +84,26 @@ func ReadPredictions(b *compiler.Bundle, suite, version string) (*compiler.Eval,
 		}
 		spec.ForVersion = version
 	}
+	if p.Server != nil && p.Server.Versioned {
+		if version == "" {
+			return nil, spec, nil, fmt.Errorf("eval %s: its model server scores each version (versioned: true): name the version to evaluate (--version)", suite)
+		}
+	}
 	if p.Threshold != nil {
 		spec.Threshold = *p.Threshold
 	}
-	samples, err := classic.Read(filepath.Join(b.Root, filepath.FromSlash(ev.Dataset)), spec)
+	path := filepath.Join(b.Root, filepath.FromSlash(ev.Dataset))
+	if p.Server != nil {
+		served, sspec, err := scoreOnServer(ctx, b, ev, version, spec)
+		if served != "" {
+			defer os.Remove(served)
+		}
+		if err != nil {
+			return ev, spec, nil, fmt.Errorf("eval %s: %w", suite, err)
+		}
+		path, spec = served, sspec
+	}
+	samples, err := classic.Read(path, spec)
 	// Name the file as the spec does, not where this checkout happens to be.
 	var nv *classic.NoVersionError
 	var re *classic.RowError
@@ -103,16 +121,16 @@ func ReadPredictions(b *compiler.Bundle, suite, version string) (*compiler.Eval,
 
 // ComparePredictions compares metric (an eval metric's name) of the
 // challenger version with the champion's on the rows both predicted.
-func ComparePredictions(b *compiler.Bundle, suite, metric, challenger, champion string) (classic.Comparison, error) {
+func ComparePredictions(ctx context.Context, b *compiler.Bundle, suite, metric, challenger, champion string) (classic.Comparison, error) {
 	ev := b.Evals[suite]
 	if ev == nil || ev.Predictions == nil || ev.Metrics[metric].Scorer == "" {
 		return classic.Comparison{}, fmt.Errorf("eval %s computes no metric %q from predictions", suite, metric)
 	}
-	_, _, a, err := ReadPredictions(b, suite, challenger)
+	_, _, a, err := ReadPredictions(ctx, b, suite, challenger)
 	if err != nil {
 		return classic.Comparison{}, err
 	}
-	_, _, c, err := ReadPredictions(b, suite, champion)
+	_, _, c, err := ReadPredictions(ctx, b, suite, champion)
 	if err != nil {
 		return classic.Comparison{}, err
 	}
@@ -137,7 +155,7 @@ func RunID(suite, bundleHash, version string) string {
 // first; one "" for an eval whose file is not per version.
 func SpecVersions(b *compiler.Bundle, suite string) []string {
 	ev := b.Evals[suite]
-	if ev == nil || ev.Predictions == nil || ev.Predictions.Version == "" || b.Models[ev.Target.Model] == nil {
+	if ev == nil || !PerVersion(ev) || b.Models[ev.Target.Model] == nil {
 		return []string{""}
 	}
 	var out []string
@@ -158,4 +176,12 @@ func minSliceSize(ev *compiler.Eval) int {
 		return ev.Predictions.MinSliceSize
 	}
 	return DefaultMinSliceSize
+}
+
+// PerVersion reports whether a classic eval evaluates one model version at
+// a time: its file holds several versions' rows (predictions.version), or
+// its model server scores each version (server.versioned).
+func PerVersion(ev *compiler.Eval) bool {
+	p := ev.Predictions
+	return p != nil && (p.Version != "" || p.Server != nil && p.Server.Versioned)
 }

@@ -27,7 +27,7 @@ import (
 // cases hold every rendered prompt).
 func RunSuite(ctx context.Context, b *compiler.Bundle, suite string, opts Options) (*Run, error) {
 	if ev := b.Evals[suite]; ev != nil && ev.Predictions != nil {
-		r, err := RunPredictions(b, suite, opts.Version)
+		r, err := RunPredictions(ctx, b, suite, opts.Version)
 		if err != nil || opts.Store == nil {
 			return r, err
 		}

@@ -62,7 +62,7 @@ func (r *recordingRunner) takeCost() float64 {
 
 // predictionsVersion is the version a classic eval's run was keyed by.
 func predictionsVersion(b *compiler.Bundle, req reconciler.EvalRequest) string {
-	if ev := b.Evals[req.Eval]; ev != nil && ev.Predictions != nil && ev.Predictions.Version != "" {
+	if ev := b.Evals[req.Eval]; ev != nil && evals.PerVersion(ev) {
 		return req.TargetVersion
 	}
 	return ""

@@ -568,7 +568,7 @@ func (pl *planner) notWorseThan(obj, version string, nw *compiler.NotWorseThan) 
 		case champ == version:
 			g.Detail = fmt.Sprintf("%s is the version at %s", version, nw.Alias)
 		default:
-			c, err := evals.ComparePredictions(pl.b, evName, mName, version, champ)
+			c, err := evals.ComparePredictions(pl.ctx, pl.b, evName, mName, version, champ)
 			if err != nil {
 				g.Status, g.Detail = GateFailed, err.Error()
 				break
