@@ -67,6 +67,7 @@ bench:
 	$(GO) test -run '^$$' -bench ValidateAndDrift -benchtime 1x ./data
 	$(GO) test -run '^$$' -bench Render -benchtime 50x -benchmem ./targets
 	$(GO) test -run '^$$' -bench Workers -benchtime 1x ./evals/distributed
+	$(GO) test -run '^$$' -bench 'Predictions(10M|Bootstrap)' -benchtime 1x ./evals/classic
 
 # The offline scorers' quality on the labelled sets in ../shared/data.
 measure:

@@ -20,12 +20,18 @@ import (
 const DefaultMinSliceSize = 30
 
 // RunPredictions computes a classic eval from its predictions file: every
-// metric with a bootstrap interval, every metric per slice, the fairness
-// measures per sensitive group. Nothing is called: there is no provider and
-// nothing to cache, and the same file gives the same run.
+// metric with a bootstrap interval (up to classic.BootstrapRows rows; past
+// that streamed, without), every metric per slice, the fairness measures
+// per sensitive group. Nothing is called but a declared model server, and
+// the same file gives the same run.
 func RunPredictions(ctx context.Context, b *compiler.Bundle, suite, version string) (*Run, error) {
 	start := time.Now()
-	ev, spec, samples, err := ReadPredictions(ctx, b, suite, version)
+	ev := b.Evals[suite]
+	var res classic.Result
+	_, err := withPredictions(ctx, b, suite, version, func(path string, spec classic.Spec) (err error) {
+		res, err = classic.EvaluateFile(path, spec, requests(ev), minSliceSize(ev))
+		return err
+	})
 	var nv *classic.NoVersionError
 	if errors.As(err, &nv) {
 		// Not scored yet: the eval fails (its gates hold), the run does not.
@@ -48,13 +54,10 @@ func RunPredictions(ctx context.Context, b *compiler.Bundle, suite, version stri
 	if err != nil {
 		return nil, err
 	}
-	var reqs []classic.Request
-	for _, name := range slices.Sorted(maps.Keys(ev.Metrics)) {
-		m := ev.Metrics[name]
-		reqs = append(reqs, classic.Request{Name: name, Metric: m.Scorer, Threshold: m.Threshold, By: m.By, K: m.K})
+	r := &Run{Suite: suite, Target: "models/" + ev.Target.Model, DatasetHash: ev.DatasetHash, Classic: &res, Passed: res.Passed, Status: Pass}
+	if PerVersion(ev) {
+		r.Version = version
 	}
-	res := classic.Evaluate(spec, samples, reqs, minSliceSize(ev))
-	r := &Run{Suite: suite, Target: "models/" + ev.Target.Model, DatasetHash: ev.DatasetHash, Classic: &res, Passed: res.Passed, Status: Pass, Version: spec.ForVersion}
 	for _, m := range res.Metrics {
 		r.Metrics = append(r.Metrics, Aggregate{Name: m.Name, Scorer: m.Metric, Aggregate: "all rows", Value: m.Value, Threshold: m.Threshold,
 			Op: m.Op, Pass: m.Pass, Cases: res.Rows, Low: m.Low, High: m.High, Note: m.Note})
@@ -66,27 +69,37 @@ func RunPredictions(ctx context.Context, b *compiler.Bundle, suite, version stri
 	return r, nil
 }
 
-// ReadPredictions reads a classic eval's predictions file: the rows of
-// version where the file holds several versions (predictions.version), else
-// every row (version is then ignored).
+// ReadPredictions reads a classic eval's predictions into memory: the rows
+// of version where the file holds several versions (predictions.version)
+// or the server scores each (server.versioned), else every row.
 func ReadPredictions(ctx context.Context, b *compiler.Bundle, suite, version string) (*compiler.Eval, classic.Spec, []classic.Sample, error) {
+	var samples []classic.Sample
+	spec, err := withPredictions(ctx, b, suite, version, func(path string, spec classic.Spec) (err error) {
+		samples, err = classic.Read(path, spec)
+		return err
+	})
+	return b.Evals[suite], spec, samples, err
+}
+
+// withPredictions hands read the predictions file of a classic eval and
+// the spec that reads it: the spec's file, or the file of scores its model
+// server gave for the dataset's rows (removed afterwards). Errors name the
+// file as the spec does.
+func withPredictions(ctx context.Context, b *compiler.Bundle, suite, version string, read func(string, classic.Spec) error) (classic.Spec, error) {
 	ev := b.Evals[suite]
 	if ev == nil || ev.Predictions == nil {
-		return nil, classic.Spec{}, nil, fmt.Errorf("eval %s has no predictions", suite)
+		return classic.Spec{}, fmt.Errorf("eval %s has no predictions", suite)
 	}
 	p := ev.Predictions
 	spec := classic.Spec{Label: p.Label, Score: p.Score, Predicted: p.Predicted, Positive: p.Positive, Weight: p.Weight,
 		Slices: p.Slices, Sensitive: p.Sensitive, Task: p.Task, Version: p.Version, ID: p.ID,
 		Classes: p.Classes, Probabilities: p.Probabilities, Query: p.Query}
-	if p.Version != "" {
+	if PerVersion(ev) {
 		if version == "" {
-			return nil, spec, nil, fmt.Errorf("eval %s: its predictions are per model version (column %q): name the version to evaluate (--version)", suite, p.Version)
+			return spec, fmt.Errorf("eval %s evaluates one model version at a time (%s): name the version to evaluate (--version)", suite, perVersionWhy(p))
 		}
-		spec.ForVersion = version
-	}
-	if p.Server != nil && p.Server.Versioned {
-		if version == "" {
-			return nil, spec, nil, fmt.Errorf("eval %s: its model server scores each version (versioned: true): name the version to evaluate (--version)", suite)
+		if p.Version != "" {
+			spec.ForVersion = version
 		}
 	}
 	if p.Threshold != nil {
@@ -99,12 +112,11 @@ func ReadPredictions(ctx context.Context, b *compiler.Bundle, suite, version str
 			defer os.Remove(served)
 		}
 		if err != nil {
-			return ev, spec, nil, fmt.Errorf("eval %s: %w", suite, err)
+			return spec, fmt.Errorf("eval %s: %w", suite, err)
 		}
 		path, spec = served, sspec
 	}
-	samples, err := classic.Read(path, spec)
-	// Name the file as the spec does, not where this checkout happens to be.
+	err := read(path, spec)
 	var nv *classic.NoVersionError
 	var re *classic.RowError
 	switch {
@@ -114,9 +126,25 @@ func ReadPredictions(ctx context.Context, b *compiler.Bundle, suite, version str
 		re.Path = ev.Dataset
 	}
 	if err != nil {
-		return ev, spec, nil, fmt.Errorf("eval %s: %w", suite, err)
+		return spec, fmt.Errorf("eval %s: %w", suite, err)
 	}
-	return ev, spec, samples, nil
+	return spec, nil
+}
+
+func perVersionWhy(p *compiler.Predictions) string {
+	if p.Version != "" {
+		return fmt.Sprintf("its rows say their version in column %q", p.Version)
+	}
+	return "its model server scores each version"
+}
+
+func requests(ev *compiler.Eval) []classic.Request {
+	var reqs []classic.Request
+	for _, name := range slices.Sorted(maps.Keys(ev.Metrics)) {
+		m := ev.Metrics[name]
+		reqs = append(reqs, classic.Request{Name: name, Metric: m.Scorer, Threshold: m.Threshold, By: m.By, K: m.K})
+	}
+	return reqs
 }
 
 // ComparePredictions compares metric (an eval metric's name) of the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 )
 
@@ -15,13 +16,23 @@ const Resamples = 200
 // replacement, drawn from a fixed seed so the same data gives the same
 // interval. Resamples where the metric is undefined (one class only) are
 // left out; with fewer than half defined there is no interval.
+//
+// A resample is the samples in their order with each weight multiplied by
+// how often the row was drawn (every metric is weighted, and a row drawn k
+// times is a row of k times its weight): no row is copied, a score-sorted
+// input stays sorted, and f may rely on the rows' positions.
 func Interval(samples []Sample, f func([]Sample) (float64, error)) (lo, hi float64, ok bool) {
 	r := rand.New(rand.NewPCG(20261206, uint64(len(samples))))
-	buf := make([]Sample, len(samples))
+	buf := slices.Clone(samples)
+	count := make([]int32, len(samples))
 	var vals []float64
 	for b := 0; b < Resamples; b++ {
-		for i := range buf {
-			buf[i] = samples[r.IntN(len(samples))]
+		clear(count)
+		for range samples {
+			count[r.IntN(len(samples))]++
+		}
+		for j, c := range count {
+			buf[j].Weight = samples[j].Weight * float64(c)
 		}
 		if v, err := f(buf); err == nil && !math.IsNaN(v) {
 			vals = append(vals, v)

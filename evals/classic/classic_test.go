@@ -434,3 +434,84 @@ func TestReadMulticlassAndRanking(t *testing.T) {
 		t.Errorf("ranking without a query: %v", err)
 	}
 }
+
+// Past the bootstrap's rows the file streams through summaries: every
+// metric, slice, group, calibration bin and the confusion matrix come out
+// as the exact in-memory evaluation gives them (scores of four decimals sit
+// in their own histogram bins), only without intervals.
+func TestStreamedEqualsInMemory(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("label,score,weight,region,band,target,guess\n")
+	for i := range 3000 {
+		label := (i*7)%10 < 3
+		score := float64((i*7919)%10000) / 10000
+		if label {
+			score = math.Min(0.9999, score+0.3)
+		}
+		fmt.Fprintf(&b, "%d,%.4f,%d,%s,%s,%d,%d\n", map[bool]int{true: 1}[label], score, 1+i%3, []string{"n", "s", "w"}[i%3], []string{"a", "b"}[i%5/3], i%50, (i*3)%50)
+	}
+	p := filepath.Join(dir, "p.csv")
+	os.WriteFile(p, []byte(b.String()), 0o644)
+	var reqs []Request
+	for _, m := range append(append([]string{}, Classification...), Fairness...) {
+		reqs = append(reqs, Request{Name: m, Metric: m, Threshold: 0.5})
+	}
+	spec := Spec{Label: "label", Score: "score", Weight: "weight", Slices: []string{"region", "band"}, Sensitive: []string{"region"}}
+	exact, err := EvaluateFile(p, spec, reqs, 30)
+	if err != nil || exact.Metrics[0].Low == nil {
+		t.Fatalf("in memory: %v", err)
+	}
+	bootstrapRows = 1000
+	defer func() { bootstrapRows = BootstrapRows }()
+	streamed, err := EvaluateFile(p, spec, reqs, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if streamed.Rows != 3000 || streamed.Metrics[0].Low != nil || !strings.Contains(streamed.Metrics[0].Note, "no interval") {
+		t.Fatalf("streamed: %d rows, %+v", streamed.Rows, streamed.Metrics[0])
+	}
+	for i, m := range exact.Metrics {
+		s := streamed.Metrics[i]
+		if (m.Value == nil) != (s.Value == nil) || m.Value != nil && !near(*m.Value, *s.Value) || m.Pass != s.Pass {
+			t.Errorf("%s: exact %v, streamed %v", m.Name, deref(m.Value), deref(s.Value))
+		}
+		if fmt.Sprint(m.Groups) != fmt.Sprint(s.Groups) {
+			t.Errorf("%s groups: %v vs %v", m.Name, m.Groups, s.Groups)
+		}
+	}
+	if *exact.Confusion != *streamed.Confusion || len(exact.Slices) != len(streamed.Slices) {
+		t.Errorf("confusion %v vs %v; %d vs %d slices", exact.Confusion, streamed.Confusion, len(exact.Slices), len(streamed.Slices))
+	}
+	for i, sl := range exact.Slices {
+		for k, v := range sl.Metrics {
+			if w := streamed.Slices[i].Metrics[k]; (v == nil) != (w == nil) || v != nil && !near(*v, *w) {
+				t.Errorf("slice %s=%s %s: %v vs %v", sl.Column, sl.Value, k, deref(v), deref(w))
+			}
+		}
+	}
+	for i, c := range exact.Calibration {
+		if s := streamed.Calibration[i]; c.Count != s.Count || !near(c.MeanScore, s.MeanScore) || !near(c.Observed, s.Observed) {
+			t.Errorf("calibration bin %d: %+v vs %+v", i, c, s)
+		}
+	}
+	// Regression, the same way.
+	rspec := Spec{Task: TaskRegression, Label: "target", Predicted: "guess", Slices: []string{"band"}}
+	rreqs := []Request{{Name: "mae", Metric: MAE}, {Name: "rmse", Metric: RMSE}, {Name: "mape", Metric: MAPE}, {Name: "r2", Metric: R2}}
+	bootstrapRows = BootstrapRows
+	re, _ := EvaluateFile(p, rspec, rreqs, 30)
+	bootstrapRows = 1000
+	rs, _ := EvaluateFile(p, rspec, rreqs, 30)
+	for i := range re.Metrics {
+		if !near(*re.Metrics[i].Value, *rs.Metrics[i].Value) {
+			t.Errorf("%s: exact %v, streamed %v", re.Metrics[i].Name, *re.Metrics[i].Value, *rs.Metrics[i].Value)
+		}
+	}
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

@@ -1,8 +1,10 @@
 package classic
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -64,6 +66,12 @@ type Slice struct {
 // make a model look fair.
 func Evaluate(spec Spec, s []Sample, reqs []Request, minSlice int) Result {
 	res := Result{Rows: len(s), Resamples: Resamples, MinSlice: minSlice, Passed: true}
+	// Sorted by score once (no metric depends on row order), every AUC and
+	// average precision below, and each bootstrap resample's, is one pass.
+	if len(s) > 0 && !math.IsNaN(s[0].Score) && spec.Task != TaskRanking {
+		s = slices.Clone(s)
+		slices.SortStableFunc(s, func(a, b Sample) int { return cmp.Compare(a.Score, b.Score) })
+	}
 	cols := spec.Columns()
 	colIdx := map[string]int{}
 	for i, c := range cols {
@@ -110,15 +118,15 @@ func Evaluate(spec Spec, s []Sample, reqs []Request, minSlice int) Result {
 				continue
 			}
 			mr.By = col
-			attr := func(xs []Sample) []string {
-				a := make([]string, len(xs))
-				for j, x := range xs {
-					a[j] = x.Attrs[i]
-				}
-				return a
+			attr := make([]string, len(s))
+			for j, x := range s {
+				attr[j] = x.Attrs[i]
 			}
-			mr.Groups = Groups(s, attr(s), minSlice)
-			f = func(xs []Sample) (float64, error) { return FairnessMetric(r.Metric, Groups(xs, attr(xs), 0)) }
+			mr.Groups = Groups(s, attr, minSlice)
+			// Resamples keep the rows' positions (Interval): the partition
+			// into groups is computed once.
+			part := partition(attr)
+			f = func(xs []Sample) (float64, error) { return FairnessMetric(r.Metric, groupsOf(xs, part)) }
 		} else {
 			f = func(xs []Sample) (float64, error) { return compute(r, xs) }
 		}

@@ -32,6 +32,49 @@ func Groups(s []Sample, attr []string, minSize int) []Group {
 	return out
 }
 
+// partition lists the row positions of each attribute value.
+func partition(attr []string) [][]int {
+	at := map[string]int{}
+	var out [][]int
+	for i, v := range attr {
+		g, ok := at[v]
+		if !ok {
+			g = len(out)
+			at[v] = g
+			out = append(out, nil)
+		}
+		out[g] = append(out[g], i)
+	}
+	return out
+}
+
+// groupsOf is Groups over a fixed partition, leaving out groups whose rows
+// all have weight 0 (not drawn in a resample), as Groups never sees them.
+func groupsOf(s []Sample, part [][]int) []Group {
+	out := make([]Group, 0, len(part))
+	for _, rows := range part {
+		var c conf
+		for _, i := range rows {
+			x := &s[i]
+			switch {
+			case x.Label == 1 && x.Predicted == 1:
+				c.tp += x.Weight
+			case x.Label == 0 && x.Predicted == 1:
+				c.fp += x.Weight
+			case x.Label == 0:
+				c.tn += x.Weight
+			default:
+				c.fn += x.Weight
+			}
+		}
+		if c.tp+c.fp+c.tn+c.fn == 0 {
+			continue
+		}
+		out = append(out, Group{Count: len(rows), SelectionRate: ratio(c.tp+c.fp, c.tp+c.fp+c.tn+c.fn), TPR: ratio(c.tp, c.tp+c.fn), FPR: ratio(c.fp, c.fp+c.tn)})
+	}
+	return out
+}
+
 // FairnessMetric computes a fairness measure over the groups, with
 // Fairlearn's definitions: demographic parity difference and ratio are the
 // max − min and min / max of the groups' selection rates; equalized odds

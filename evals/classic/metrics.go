@@ -272,13 +272,17 @@ func averagePrecision(s []Sample) (float64, error) {
 // is an error.
 func byScore(s []Sample) ([]int, error) {
 	idx := make([]int, len(s))
+	sorted := true
 	for i := range s {
 		if math.IsNaN(s[i].Score) {
 			return nil, ErrNoScores
 		}
 		idx[i] = i
+		sorted = sorted && (i == 0 || s[i-1].Score <= s[i].Score)
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return s[idx[a]].Score < s[idx[b]].Score })
+	if !sorted { // Evaluate sorts once; the bootstrap's resamples stay sorted
+		sort.SliceStable(idx, func(a, b int) bool { return s[idx[a]].Score < s[idx[b]].Score })
+	}
 	return idx, nil
 }
 

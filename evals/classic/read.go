@@ -76,6 +76,19 @@ func (e *RowError) Error() string {
 // probability outside [0, 1], a NaN, a negative weight or a ragged row is
 // an error naming the row.
 func Read(path string, spec Spec) ([]Sample, error) {
+	var out []Sample
+	if _, err := ReadEach(path, spec, func(x Sample) error {
+		out = append(out, x)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReadEach streams a predictions file row by row to each, with Read's
+// checks, and returns the number of rows given to it. Nothing is held.
+func ReadEach(path string, spec Spec, each func(Sample) error) (int, error) {
 	if spec.Threshold == 0 {
 		spec.Threshold = 0.5
 	}
@@ -94,15 +107,15 @@ func Read(path string, spec Spec) ([]Sample, error) {
 	}
 	switch {
 	case spec.Task == TaskMulticlass && len(spec.Classes) < 2:
-		return nil, fmt.Errorf("%s: a multiclass eval needs its classes (two or more)", path)
+		return 0, fmt.Errorf("%s: a multiclass eval needs its classes (two or more)", path)
 	case spec.Task == TaskMulticlass && len(spec.Probabilities) > 0 && len(spec.Probabilities) != len(spec.Classes):
-		return nil, fmt.Errorf("%s: %d probability columns for %d classes", path, len(spec.Probabilities), len(spec.Classes))
+		return 0, fmt.Errorf("%s: %d probability columns for %d classes", path, len(spec.Probabilities), len(spec.Classes))
 	case spec.Task == TaskMulticlass && len(spec.Probabilities) == 0 && spec.Predicted == "":
-		return nil, fmt.Errorf("%s: a multiclass eval needs a predicted column or a probability column per class", path)
+		return 0, fmt.Errorf("%s: a multiclass eval needs a predicted column or a probability column per class", path)
 	case spec.Task == TaskRanking && (spec.Query == "" || spec.Score == ""):
-		return nil, fmt.Errorf("%s: a ranking eval needs a query column and a score column", path)
+		return 0, fmt.Errorf("%s: a ranking eval needs a query column and a score column", path)
 	case spec.Task != TaskMulticlass && spec.Score == "" && spec.Predicted == "":
-		return nil, fmt.Errorf("%s: predictions need a score or a predicted column", path)
+		return 0, fmt.Errorf("%s: predictions need a score or a predicted column", path)
 	}
 	classIdx := map[string]int{}
 	for i, c := range spec.Classes {
@@ -115,11 +128,13 @@ func Read(path string, spec Spec) ([]Sample, error) {
 		return 0, fmt.Errorf("not one of the classes %q", spec.Classes)
 	}
 	if spec.Version != "" && spec.ForVersion == "" {
-		return nil, fmt.Errorf("%s: rows are per model version (column %q): name the version to evaluate", path, spec.Version)
+		return 0, fmt.Errorf("%s: rows are per model version (column %q): name the version to evaluate", path, spec.Version)
 	}
-	var out []Sample
+	n := 0
 	versions := map[string]bool{}
-	add := func(row int, get func(string) (string, bool)) error {
+	// getNum, where the reader has typed cells, reads a number without a
+	// round trip through text (the cost of a large Parquet file).
+	add := func(row int, get func(string) (string, bool), getNum func(string) (float64, bool)) error {
 		if spec.Version != "" {
 			v, ok := get(spec.Version)
 			if !ok {
@@ -138,6 +153,11 @@ func Read(path string, spec Spec) ([]Sample, error) {
 			return v, nil
 		}
 		num := func(c string) (float64, error) {
+			if getNum != nil {
+				if f, ok := getNum(c); ok && !math.IsNaN(f) && !math.IsInf(f, 0) {
+					return f, nil
+				}
+			}
 			v, err := cell(c)
 			if err != nil {
 				return 0, err
@@ -148,7 +168,7 @@ func Read(path string, spec Spec) ([]Sample, error) {
 			}
 			return f, nil
 		}
-		x := Sample{Weight: 1, Score: math.NaN()}
+		x := Sample{Weight: 1, Score: math.NaN(), Attrs: make([]string, 0, len(attrs))}
 		lab, err := cell(spec.Label)
 		if err != nil {
 			return err
@@ -252,49 +272,57 @@ func Read(path string, spec Spec) ([]Sample, error) {
 				return err
 			}
 		}
-		if int64(len(out)) >= limits.Get().Rows {
+		if int64(n) >= limits.Get().Rows {
 			return &limits.Exceeded{What: fmt.Sprintf("%s: more than %d rows", path, limits.Get().Rows), Flag: "max-rows", Max: strconv.FormatInt(limits.Get().Rows, 10)}
 		}
-		out = append(out, x)
-		return nil
+		n++
+		return each(x)
 	}
 	if strings.EqualFold(filepath.Ext(path), ".jsonl") {
 		if err := readJSONL(path, add); err != nil {
-			return nil, err
+			return n, err
 		}
-		if len(out) == 0 {
-			return nil, noRows(path, spec, versions)
+		if n == 0 {
+			return 0, noRows(path, spec, versions)
 		}
-		return out, nil
+		return n, nil
 	}
 	r, err := data.Open(path, cols)
 	if err != nil {
-		return nil, err
+		return n, err
 	}
 	defer r.Close()
-	idx := map[string]int{}
-	for i, c := range r.Columns() {
-		idx[c] = i
-	}
-	for r.Next() {
-		row := r.Row()
-		if err := add(row, func(c string) (string, bool) {
-			v := r.Value(idx[c])
-			if v.IsNull() {
-				return "", false
+	names := r.Columns()
+	// The same column names come back every row: a short scan beats
+	// hashing them (the cost of a large file is per cell).
+	at := func(c string) int {
+		for i, n := range names {
+			if len(n) == len(c) && n == c {
+				return i
 			}
-			return v.Key(), true
-		}); err != nil {
-			return nil, err
+		}
+		return -1
+	}
+	get := func(c string) (string, bool) {
+		v := r.Value(at(c))
+		if v.IsNull() {
+			return "", false
+		}
+		return v.Key(), true
+	}
+	getNum := func(c string) (float64, bool) { return r.Value(at(c)).Number() }
+	for r.Next() {
+		if err := add(r.Row(), get, getNum); err != nil {
+			return n, err
 		}
 	}
 	if err := r.Err(); err != nil {
-		return nil, err
+		return n, err
 	}
-	if len(out) == 0 {
-		return nil, noRows(path, spec, versions)
+	if n == 0 {
+		return 0, noRows(path, spec, versions)
 	}
-	return out, nil
+	return n, nil
 }
 
 // noRows says why a file gave no samples, naming the versions it has when
@@ -324,7 +352,7 @@ func (e *NoVersionError) Error() string {
 	return fmt.Sprintf("%s: no predictions of version %q in column %q (it has %s)", e.Path, e.Version, e.Column, strings.Join(e.Have, ", "))
 }
 
-func readJSONL(path string, add func(int, func(string) (string, bool)) error) error {
+func readJSONL(path string, add func(int, func(string) (string, bool), func(string) (float64, bool)) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -358,6 +386,9 @@ func readJSONL(path string, add func(int, func(string) (string, bool)) error) er
 			}
 			b, _ := json.Marshal(v)
 			return string(b), true
+		}, func(c string) (float64, bool) {
+			f, ok := obj[c].(float64)
+			return f, ok
 		}); err != nil {
 			return err
 		}
