@@ -14,9 +14,15 @@ func FromEvals(base, head *evals.Run) SuiteDelta {
 	d := evals.Compare(base, head)
 	s := SuiteDelta{Suite: d.Suite, Removed: head == nil}
 	if head != nil {
-		s.Target, s.Errors = head.Target, head.Errors
+		s.Target, s.Errors, s.HeadVersion = head.Target, head.Errors, head.Version
+		if head.Classic != nil {
+			s.Rows = head.Classic.Rows
+		}
 	} else if base != nil {
 		s.Target = base.Target
+	}
+	if base != nil {
+		s.BaseVersion = base.Version
 	}
 	aggs := func(r *evals.Run) map[string]evals.Aggregate {
 		m := map[string]evals.Aggregate{}
@@ -50,7 +56,7 @@ func FromEvals(base, head *evals.Run) SuiteDelta {
 			md.Base = a.Value
 		}
 		if inHead {
-			md.Head = ref.Value
+			md.Head, md.HeadLow, md.HeadHigh, md.Note = ref.Value, ref.Low, ref.High, ref.Note
 		}
 		s.Metrics = append(s.Metrics, md)
 	}

@@ -48,6 +48,11 @@ type SuiteDelta struct {
 	Error   string       // the suite could not run on the head
 	Errors  int          // cases that ended in ERROR on the head (neither pass nor fail)
 	Removed bool         // the suite exists on the base only
+	// Classic evals computed from predictions: rows, the model versions
+	// evaluated on each side (per-version predictions), and slices under
+	// the minimum size.
+	Rows                     int
+	BaseVersion, HeadVersion string
 }
 
 // MetricDelta is one metric's aggregate on base and head.
@@ -58,6 +63,10 @@ type MetricDelta struct {
 	Threshold *float64
 	// LowerIsBetter is true for toxicity, latency, cost and tokens (a ≤ bound).
 	LowerIsBetter bool
+	// HeadLow and HeadHigh are the head's bootstrap 95 % interval (metrics
+	// computed from predictions); Note says why a value is missing or held.
+	HeadLow, HeadHigh *float64
+	Note              string
 }
 
 // Pass reports whether the head meets the threshold (true when there is none).
@@ -263,6 +272,16 @@ func RenderComment(r Report) string {
 			if s.Errors > 0 {
 				fmt.Fprintf(&b, "⚠️ %d cases ended in ERROR (counted neither as pass nor as fail)\n\n", s.Errors)
 			}
+			if s.Rows > 0 {
+				fmt.Fprintf(&b, "Computed from %d prediction rows", s.Rows)
+				if s.HeadVersion != "" {
+					fmt.Fprintf(&b, " of version %s", cell(s.HeadVersion))
+					if s.BaseVersion != "" && s.BaseVersion != s.HeadVersion {
+						fmt.Fprintf(&b, " (base: version %s)", cell(s.BaseVersion))
+					}
+				}
+				b.WriteString("; head values with their bootstrap 95 % interval.\n\n")
+			}
 			if len(s.Metrics) > 0 {
 				b.WriteString("| metric | base | head | Δ | threshold | |\n|---|---:|---:|---:|---|---|\n")
 				for _, m := range s.Metrics {
@@ -283,7 +302,14 @@ func RenderComment(r Report) string {
 					if m.Regressed() {
 						status += " (regressed)"
 					}
-					fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", cell(m.Name), num(m.Base), num(m.Head), delta(m.Base, m.Head), th, status)
+					head := num(m.Head)
+					if m.HeadLow != nil && m.HeadHigh != nil {
+						head += " [" + num(m.HeadLow) + ", " + num(m.HeadHigh) + "]"
+					}
+					if m.Note != "" && !m.Pass() {
+						status += " " + cell(oneLine(m.Note))
+					}
+					fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", cell(m.Name), num(m.Base), head, delta(m.Base, m.Head), th, status)
 				}
 			}
 			if len(s.Changed) > 0 {
