@@ -213,3 +213,38 @@ func PerVersion(ev *compiler.Eval) bool {
 	p := ev.Predictions
 	return p != nil && (p.Version != "" || p.Server != nil && p.Server.Versioned)
 }
+
+// MetricComparison is one of an eval's metrics of two versions on the rows
+// both scored.
+type MetricComparison struct {
+	Name string // the eval's name for the metric
+	classic.Comparison
+}
+
+// CompareVersions compares every metric of a per-version classic eval
+// that a paired comparison applies to (not the fairness measures, which
+// compare groups, not rows) between challenger and champion, reading each
+// version's rows once.
+func CompareVersions(ctx context.Context, b *compiler.Bundle, suite, challenger, champion string) ([]MetricComparison, error) {
+	ev, spec, a, err := ReadPredictions(ctx, b, suite, challenger)
+	if err != nil {
+		return nil, err
+	}
+	_, _, c, err := ReadPredictions(ctx, b, suite, champion)
+	if err != nil {
+		return nil, err
+	}
+	var out []MetricComparison
+	for _, name := range slices.Sorted(maps.Keys(ev.Metrics)) {
+		m := ev.Metrics[name].Scorer
+		if classic.IsFairness(m) || spec.Task == classic.TaskRanking || spec.Task == classic.TaskMulticlass {
+			continue
+		}
+		cmp, err := classic.Compare(m, a, c)
+		if err != nil {
+			continue // undefined on these rows (one class): nothing to show
+		}
+		out = append(out, MetricComparison{Name: name, Comparison: cmp})
+	}
+	return out, nil
+}

@@ -137,6 +137,9 @@ func writeText(w io.Writer, p *Plan) error {
 		for _, g := range a.Gates {
 			fmt.Fprintf(&b, "    %s %s: %s\n", GateMark(g.Status), g.Gate, g.Detail)
 		}
+		for _, c := range a.Compared {
+			fmt.Fprintf(&b, "    vs %s: %s\n", c.BaseVersion, c.String())
+		}
 		fmt.Fprintf(&b, "    status: %s\n", a.Status)
 		if a.Pos.IsValid() {
 			fmt.Fprintf(&b, "    at: %s\n", a.Pos)
@@ -196,8 +199,23 @@ func writeMarkdown(w io.Writer, p *Plan) error {
 		for _, g := range a.Gates {
 			fmt.Fprintf(&b, "- %s **%s**: %s\n", GateMark(g.Status), md.Cell(g.Gate), md.Cell(g.Detail))
 		}
+		if len(a.Compared) > 0 {
+			fmt.Fprintf(&b, "\nBeside version %s (at %s now), on the rows both scored (paired bootstrap 95 %%):\n\n", md.Cell(a.Before), md.Cell(a.Name))
+			for _, c := range a.Compared {
+				fmt.Fprintf(&b, "- %s\n", md.Cell(c.String()))
+			}
+		}
 		b.WriteString("\n</details>\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// String is "<metric> <base> → <head>, <difference> [<interval>] (n paired rows)".
+func (c Compared) String() string {
+	s := fmt.Sprintf("%s %s → %s, %+.4f", c.Metric, fmtStat(c.Base), fmtStat(c.Head), c.Diff)
+	if c.Low != nil && c.High != nil {
+		s += fmt.Sprintf(" [%+.4f, %+.4f]", *c.Low, *c.High)
+	}
+	return s + fmt.Sprintf(" (%d paired rows)", c.Rows)
 }

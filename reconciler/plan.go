@@ -100,6 +100,25 @@ type Action struct {
 
 	// Training is the decision and evidence of a trigger_training action.
 	Training *TrainingRun `json:"training,omitempty"`
+
+	// Compared puts a model alias move's version beside the version at the
+	// alias now, on the metrics its per-version classic evals compute from
+	// both versions' predictions (shown, not a gate: not_worse_than is).
+	Compared []Compared `json:"compared,omitempty"`
+}
+
+// Compared is one computed metric of the moving version (Head) and the
+// version at the alias now (Base, version BaseVersion), with the paired
+// bootstrap 95 % interval of the difference.
+type Compared struct {
+	Metric      string   `json:"metric"` // "<eval>.<metric>"
+	BaseVersion string   `json:"base_version"`
+	Base        float64  `json:"base"`
+	Head        float64  `json:"head"`
+	Diff        float64  `json:"difference"`
+	Low         *float64 `json:"ci_low,omitempty"`
+	High        *float64 `json:"ci_high,omitempty"`
+	Rows        int      `json:"rows"`
 }
 
 // Ready reports whether the action may run.
@@ -396,6 +415,9 @@ func (pl *planner) move(t ActionType, obj, field, name, want string, gate compil
 		return err
 	}
 	a.Subject, a.Gates = subject, gates
+	if t == MoveModelAlias && ok {
+		a.Compared = pl.compared(strings.TrimPrefix(obj, "models/"), want, cur, gate)
+	}
 	a.Status = gateStatus(a.Gates)
 	pl.add(a)
 	return nil
@@ -591,6 +613,36 @@ func (pl *planner) notWorseThan(obj, version string, nw *compiler.NotWorseThan) 
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// compared puts version beside base on every per-version classic eval the
+// gate names (listed, or by a computed metric). An eval that cannot compare
+// the two (a version not scored) shows nothing: its gate says why.
+func (pl *planner) compared(model, version, base string, gate compiler.Gate) []Compared {
+	names := map[string]bool{}
+	for _, e := range gate.Evals {
+		names[e] = true
+	}
+	for m := range gate.Metrics {
+		if e, _, ok := strings.Cut(m, "."); ok {
+			names[e] = true
+		}
+	}
+	var out []Compared
+	for _, e := range slices.Sorted(maps.Keys(names)) {
+		ev := pl.b.Evals[e]
+		if ev == nil || ev.Target.Model != model || !evals.PerVersion(ev) {
+			continue
+		}
+		cs, err := evals.CompareVersions(pl.ctx, pl.b, e, version, base)
+		if err != nil {
+			continue
+		}
+		for _, c := range cs {
+			out = append(out, Compared{Metric: e + "." + c.Name, BaseVersion: base, Base: c.Champion, Head: c.Challenger, Diff: c.Diff, Low: c.Low, High: c.High, Rows: c.Pairs})
+		}
+	}
+	return out
 }
 
 func fmtStat(f float64) string { return strconv.FormatFloat(f, 'f', 4, 64) }

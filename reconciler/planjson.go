@@ -77,13 +77,14 @@ type actionJSON struct {
 	Subject       string         `json:"subject,omitempty"`
 	TargetVersion string         `json:"target_version,omitempty"`
 	Training      *TrainingRun   `json:"training,omitempty"`
+	Compared      []Compared     `json:"compared,omitempty"`
 }
 
 // MarshalJSON writes the documented shape.
 func (a Action) MarshalJSON() ([]byte, error) {
 	j := actionJSON{Type: a.Type, Change: a.Change(), Address: a.Address(), Object: a.Object, Name: a.Name, Reason: a.Reason,
 		Before: a.Before, After: a.After, Status: a.Status, Ready: a.Ready(), Gates: a.Gates, Subject: a.Subject,
-		TargetVersion: a.TargetVersion, Training: a.Training}
+		TargetVersion: a.TargetVersion, Training: a.Training, Compared: a.Compared}
 	if a.Pos.IsValid() {
 		p := a.Pos
 		j.Pos = &p
@@ -107,7 +108,7 @@ func (a *Action) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	*a = Action{Type: j.Type, Object: j.Object, Name: j.Name, Reason: j.Reason, Before: j.Before, After: j.After, Status: j.Status,
-		Gates: j.Gates, Subject: j.Subject, TargetVersion: j.TargetVersion, Training: j.Training}
+		Gates: j.Gates, Subject: j.Subject, TargetVersion: j.TargetVersion, Training: j.Training, Compared: j.Compared}
 	if j.Pos != nil {
 		a.Pos = *j.Pos
 	}
