@@ -49,7 +49,7 @@ func TestModelCard(t *testing.T) {
 		t.Errorf("problems: %q", page.Problems)
 	}
 	for _, want := range []string{"Model card: fraud-detector", "Intended use. Gradient-boosted fraud classifier", "parity by region",
-		"90+ (under the minimum size)", "Calibration", `<img src=x onerror="console.error('xss')">`} {
+		"age_band=90+ (small)", "Calibration", `<img src=x onerror="console.error('xss')">`} {
 		if !strings.Contains(page.Text, want) {
 			t.Errorf("the card does not show %q:\n%s", want, page.Text)
 		}

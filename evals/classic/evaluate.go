@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Request is one metric a suite asks for, with its bound.
@@ -142,24 +143,10 @@ func Evaluate(spec Spec, s []Sample, reqs []Request, minSlice int) Result {
 			}
 			mr.Note = err.Error()
 		} else {
-			mr.Value = &v
 			if lo, hi, ok := interval(s, f); ok {
 				mr.Low, mr.High = &lo, &hi
 			}
-			mr.Pass = v >= r.Threshold
-			if mr.Op == "<=" {
-				mr.Pass = v <= r.Threshold
-			}
-			for _, g := range mr.Groups {
-				if g.Small {
-					mr.Note = fmt.Sprintf("group %s=%q has %d rows, fewer than the minimum %d: a fairness bound cannot pass on it", mr.By, g.Value, g.Count, minSlice)
-					if !mr.Pass {
-						mr.Note = "over its bound; and " + mr.Note
-					}
-					mr.Pass = false
-					break
-				}
-			}
+			mr.judge(v, minSlice)
 		}
 		res.Passed = res.Passed && mr.Pass
 		res.Metrics = append(res.Metrics, mr)
@@ -226,4 +213,25 @@ func Calibration(s []Sample) []CalibrationBin {
 		out = append(out, CalibrationBin{Low: float64(b) / ECEBins, High: float64(b+1) / ECEBins, Count: n[b], MeanScore: sc[b] / w[b], Observed: pos[b] / w[b]})
 	}
 	return out
+}
+
+// judge sets the metric's value and whether it passes its bound; a
+// fairness measure over a group under the minimum size does not pass.
+func (mr *MetricResult) judge(v float64, minSlice int) {
+	mr.Value = &v
+	mr.Pass = v >= mr.Threshold
+	if mr.Op == "<=" {
+		mr.Pass = v <= mr.Threshold
+	}
+	for _, g := range mr.Groups {
+		if g.Small {
+			note := fmt.Sprintf("group %s=%q has %d rows, fewer than the minimum %d: a fairness bound cannot pass on it", mr.By, g.Value, g.Count, minSlice)
+			if !mr.Pass {
+				note = "over its bound; and " + note
+			}
+			mr.Note = strings.TrimPrefix(mr.Note+"; "+note, "; ")
+			mr.Pass = false
+			return
+		}
+	}
 }

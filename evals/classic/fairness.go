@@ -55,17 +55,7 @@ func groupsOf(s []Sample, part [][]int) []Group {
 	for _, rows := range part {
 		var c conf
 		for _, i := range rows {
-			x := &s[i]
-			switch {
-			case x.Label == 1 && x.Predicted == 1:
-				c.tp += x.Weight
-			case x.Label == 0 && x.Predicted == 1:
-				c.fp += x.Weight
-			case x.Label == 0:
-				c.tn += x.Weight
-			default:
-				c.fn += x.Weight
-			}
+			c.add(&s[i])
 		}
 		if c.tp+c.fp+c.tn+c.fn == 0 {
 			continue

@@ -165,19 +165,24 @@ type conf struct{ tp, fp, tn, fn float64 }
 
 func confusion(s []Sample) conf {
 	var c conf
-	for _, x := range s {
-		switch {
-		case x.Label == 1 && x.Predicted == 1:
-			c.tp += x.Weight
-		case x.Label == 0 && x.Predicted == 1:
-			c.fp += x.Weight
-		case x.Label == 0:
-			c.tn += x.Weight
-		default:
-			c.fn += x.Weight
-		}
+	for i := range s {
+		c.add(&s[i])
 	}
 	return c
+}
+
+// add counts one binary prediction, weighted.
+func (c *conf) add(x *Sample) {
+	switch {
+	case x.Label == 1 && x.Predicted == 1:
+		c.tp += x.Weight
+	case x.Label == 0 && x.Predicted == 1:
+		c.fp += x.Weight
+	case x.Label == 0:
+		c.tn += x.Weight
+	default:
+		c.fn += x.Weight
+	}
 }
 
 // ConfusionMatrix is [[tn, fp], [fn, tp]], scikit-learn's layout for labels 0, 1.

@@ -73,16 +73,7 @@ func (a *summary) add(x *Sample, t row) {
 		a.syy += x.Weight * x.Label * x.Label
 		return
 	}
-	switch {
-	case x.Label == 1 && x.Predicted == 1:
-		a.c.tp += x.Weight
-	case x.Label == 0 && x.Predicted == 1:
-		a.c.fp += x.Weight
-	case x.Label == 0:
-		a.c.tn += x.Weight
-	default:
-		a.c.fn += x.Weight
-	}
+	a.c.add(x)
 	if a.lite {
 		return
 	}
@@ -344,18 +335,7 @@ func fromSummaries(spec Spec, n int, overall *summary, slicesAt, groups map[stri
 		if err != nil {
 			mr.Note = err.Error()
 		} else {
-			mr.Value = &v
-			mr.Pass = v >= r.Threshold
-			if mr.Op == "<=" {
-				mr.Pass = v <= r.Threshold
-			}
-			for _, g := range mr.Groups {
-				if g.Small {
-					mr.Note = fmt.Sprintf("group %s=%q has %d rows, fewer than the minimum %d: a fairness bound cannot pass on it", mr.By, g.Value, g.Count, minSlice)
-					mr.Pass = false
-					break
-				}
-			}
+			mr.judge(v, minSlice)
 		}
 		res.Passed = res.Passed && mr.Pass
 		res.Metrics = append(res.Metrics, mr)
