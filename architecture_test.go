@@ -19,13 +19,13 @@ var layers = []struct {
 	layer  int
 }{
 	// Foundations: import no other cairn package but their own family.
-	{"internal/diag", 0}, {"internal/atomicfile", 0}, {"internal/md", 0}, {"internal/junit", 0}, {"internal/promql", 0}, {"internal/specgen", 0}, {"internal/chromiumtest", 0}, {"internal/tooltest", 0},
+	{"internal/diag", 0}, {"internal/atomicfile", 0}, {"internal/md", 0}, {"internal/junit", 0}, {"internal/promql", 0}, {"internal/specgen", 0}, {"internal/chromiumtest", 0}, {"internal/tooltest", 0}, {"internal/promtest", 0},
 	{"specs", 0}, {"prices", 0}, {"tokens", 0}, {"limits", 0}, {"state", 0}, {"prompts", 0}, {"examples", 0},
 	{"evals/evaltest", 0},
 	// The compiler: specs to a Bundle.
 	{"compiler", 1},
 	// Stages over a Bundle.
-	{"internal/diagfmt", 2}, {"policies", 2}, {"data", 2}, {"rag", 2}, {"targets", 2},
+	{"internal/diagfmt", 2}, {"policies", 2}, {"data", 2}, {"rag", 2}, {"targets", 2}, {"rollout", 2},
 	{"evals/provider", 2}, {"evals/scorer", 2},
 	{"evals", 3},
 	// Planning and applying.

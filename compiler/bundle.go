@@ -362,9 +362,36 @@ type SLO struct {
 }
 
 type Rollout struct {
-	Strategy       string `json:"strategy"`
-	Candidate      string `json:"candidate,omitempty"`
-	TrafficPercent *int   `json:"traffic_percent,omitempty"`
+	Strategy       string        `json:"strategy"`
+	Candidate      string        `json:"candidate,omitempty"`
+	TrafficPercent *int          `json:"traffic_percent,omitempty"`
+	Steps          []RolloutStep `json:"steps,omitempty"`
+	Analysis       *Analysis     `json:"analysis,omitempty"`
+}
+
+// RolloutStep is one canary step: its traffic share and least duration.
+type RolloutStep struct {
+	Weight int    `json:"weight"`
+	Pause  string `json:"pause"`
+}
+
+// Analysis is what decides a canary's steps: PromQL templates and their
+// conditions, over a window.
+type Analysis struct {
+	Window  string                    `json:"window"`
+	Metrics map[string]AnalysisMetric `json:"metrics"`
+}
+
+// AnalysisMetric is one analysed metric: its query template and conditions.
+type AnalysisMetric struct {
+	Query        string   `json:"query"`
+	Max          *float64 `json:"max,omitempty"`
+	Min          *float64 `json:"min,omitempty"`
+	MaxIncrease  *float64 `json:"max_increase,omitempty"`
+	MaxDecrease  *float64 `json:"max_decrease,omitempty"`
+	FailureLimit int      `json:"failure_limit"`
+	Samples      string   `json:"samples,omitempty"`
+	MinSamples   int      `json:"min_samples,omitempty"`
 }
 
 type Autoscaling struct {

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"text/template"
+	"text/template/parse"
 
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/internal/promql"
@@ -871,14 +873,15 @@ func (r *resolver) deployment(n string, d *Deployment) {
 		} else {
 			declared(d.Rollout.Candidate, "rollout.candidate")
 		}
-		if d.Rollout.Strategy == "canary" && d.Rollout.TrafficPercent == nil {
-			r.errf(CodeRollout, obj, "rollout", "a canary rollout needs rollout.traffic_percent")
+		if d.Rollout.Strategy == "canary" && d.Rollout.TrafficPercent == nil && len(d.Rollout.Steps) == 0 {
+			r.errf(CodeRollout, obj, "rollout", "a canary rollout needs rollout.traffic_percent or rollout.steps")
 		}
 	default:
 		if d.Rollout.Candidate != "" || d.Rollout.TrafficPercent != nil {
 			r.errf(CodeRollout, obj, "rollout.strategy", "rollout.candidate and traffic_percent need strategy \"canary\" or \"shadow\"")
 		}
 	}
+	r.progressive(obj, d)
 	if d.Target == "batch" && d.Schedule == "" {
 		r.errf(CodeSchedule, obj, "target", "a batch deployment needs a schedule (cron)")
 	}
@@ -891,4 +894,96 @@ func (r *resolver) deployment(n string, d *Deployment) {
 	case d.Target == "batch" && d.Rollout.Strategy != "direct":
 		r.errf(CodeServing, obj, "rollout.strategy", "a batch deployment runs one version; rollout %q needs an online target", d.Rollout.Strategy)
 	}
+}
+
+// analysisFields are what a rollout query template may name.
+var analysisFields = map[string]bool{"version": true, "deployment": true, "namespace": true, "window": true}
+
+// progressive checks a canary's steps and analysis: rising weights, each
+// metric with a condition, templates that parse and name known fields.
+func (r *resolver) progressive(obj string, d *Deployment) {
+	ro := d.Rollout
+	if (len(ro.Steps) > 0 || ro.Analysis != nil) && ro.Strategy != "canary" {
+		r.errf(CodeRollout, obj, "rollout.steps", "steps and analysis need strategy \"canary\"")
+		return
+	}
+	if len(ro.Steps) > 0 && ro.TrafficPercent != nil {
+		r.errf(CodeRollout, obj, "rollout.traffic_percent", "traffic_percent is a fixed split; with steps the analysis sets it (drop one)")
+	}
+	for i, s := range ro.Steps {
+		if i > 0 && s.Weight <= ro.Steps[i-1].Weight {
+			r.errf(CodeRollout, obj, fmt.Sprintf("rollout.steps.%d.weight", i), "step weights must rise: %d after %d", s.Weight, ro.Steps[i-1].Weight)
+		}
+	}
+	if len(ro.Steps) > 0 && ro.Analysis == nil {
+		r.errf(CodeMissing, obj, "rollout.analysis", "steps advance on an analysis: declare rollout.analysis.metrics")
+	}
+	if ro.Analysis == nil {
+		return
+	}
+	if len(ro.Steps) == 0 {
+		r.errf(CodeMissing, obj, "rollout.steps", "an analysis decides steps: declare rollout.steps")
+	}
+	if len(ro.Analysis.Metrics) == 0 {
+		r.errf(CodeMissing, obj, "rollout.analysis.metrics", "an analysis needs at least one metric")
+	}
+	for _, name := range slices.Sorted(maps.Keys(ro.Analysis.Metrics)) {
+		m := ro.Analysis.Metrics[name]
+		field := "rollout.analysis.metrics." + name
+		if m.Max == nil && m.Min == nil && m.MaxIncrease == nil && m.MaxDecrease == nil {
+			r.errf(CodeMissing, obj, field, "metric %q has no condition: give max, min, max_increase or max_decrease", name)
+		}
+		if m.MinSamples > 0 && m.Samples == "" {
+			r.errf(CodeMissing, obj, field+".samples", "min_samples needs a samples query (the canary's requests in the window)")
+		}
+		for _, q := range [][2]string{{"query", m.Query}, {"samples", m.Samples}} {
+			if q[1] == "" {
+				continue
+			}
+			if bad := templateFields(q[1]); bad != "" {
+				r.errf(CodeSchema, obj, field+"."+q[0], "%s", bad)
+			}
+		}
+	}
+}
+
+// templateFields parses a query template and says what is wrong with it:
+// a syntax error, or a field other than version, deployment, namespace and
+// window.
+func templateFields(q string) string {
+	t, err := template.New("q").Option("missingkey=error").Parse(q)
+	if err != nil {
+		return "not a template: " + strings.TrimPrefix(err.Error(), "template: q:")
+	}
+	var bad []string
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n != nil {
+				for _, c := range n.Nodes {
+					walk(c)
+				}
+			}
+		case *parse.ActionNode:
+			for _, c := range n.Pipe.Cmds {
+				for _, a := range c.Args {
+					if f, ok := a.(*parse.FieldNode); ok && (len(f.Ident) != 1 || !analysisFields[f.Ident[0]]) {
+						bad = append(bad, "."+strings.Join(f.Ident, "."))
+					} else if !ok {
+						bad = append(bad, a.String())
+					}
+				}
+			}
+		default:
+			if _, text := n.(*parse.TextNode); !text {
+				bad = append(bad, n.String())
+			}
+		}
+	}
+	walk(t.Tree.Root)
+	if len(bad) > 0 {
+		return fmt.Sprintf("the template may only fill in {{.version}}, {{.deployment}}, {{.namespace}} and {{.window}}; it has %s", strings.Join(bad, ", "))
+	}
+	return ""
 }

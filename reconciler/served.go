@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/rollout"
 	"github.com/cairn-dev/cairn/state"
 	"github.com/cairn-dev/cairn/targets"
 )
@@ -73,6 +74,17 @@ func ServedView(ctx context.Context, st state.Ops) (targets.View, error) {
 		for name := range recs {
 			v.Rendered[name] = true
 		}
+	}
+	// Canaries with steps: the share their last recorded analysis set.
+	progress, err := rollout.Recorded(ctx, st)
+	if err != nil {
+		return v, err
+	}
+	for name, p := range progress {
+		if v.Canaries == nil {
+			v.Canaries = map[string]targets.CanaryStep{}
+		}
+		v.Canaries[name] = targets.CanaryStep{Version: p.Canary, Percent: p.Weight}
 	}
 	return v, nil
 }

@@ -98,6 +98,7 @@ func (r *run) kservePrompt(d *compiler.Deployment) {
 		strategy = "direct"
 	}
 	var cand, cver string
+	pct := 0
 	switch strategy {
 	case "direct":
 	case "canary", "shadow":
@@ -106,9 +107,10 @@ func (r *run) kservePrompt(d *compiler.Deployment) {
 			r.errorf(obj, "rollout.candidate", "deployment %s: rollout candidate %q is not a label of prompts/%s", d.Name, cand, p.Name)
 			return
 		}
-		if strategy == "canary" && d.Rollout.TrafficPercent == nil {
-			r.errorf(obj, "rollout.traffic_percent", "deployment %s: a canary rollout needs rollout.traffic_percent", d.Name)
-			return
+		if strategy == "canary" {
+			if pct, ok = r.canaryPercent(d, cver); !ok {
+				return
+			}
 		}
 	default:
 		r.errorf(obj, "rollout.strategy", "deployment %s: unknown rollout strategy %q", d.Name, strategy)
@@ -127,7 +129,7 @@ func (r *run) kservePrompt(d *compiler.Deployment) {
 	case "canary":
 		isvc := r.promptInferenceService(d, p, d.Name, cand, cver, "canary")
 		isvc["metadata"].(map[string]any)["annotations"].(map[string]any)["cairn.dev/stable-version"] = ver
-		isvc["spec"].(map[string]any)["predictor"].(map[string]any)["canaryTrafficPercent"] = *d.Rollout.TrafficPercent
+		isvc["spec"].(map[string]any)["predictor"].(map[string]any)["canaryTrafficPercent"] = pct
 		docs = append(docs, isvc)
 	case "shadow":
 		docs = append(docs, r.promptInferenceService(d, p, d.Name, d.Alias, ver, "stable"))

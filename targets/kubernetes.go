@@ -157,11 +157,9 @@ func (r *run) promptWorkloads(d *compiler.Deployment, p *compiler.Prompt) []any 
 	}
 	pct := 0
 	if strategy == "canary" {
-		if d.Rollout.TrafficPercent == nil {
-			r.errorf(obj, "rollout.traffic_percent", "deployment %s: a canary rollout needs rollout.traffic_percent", d.Name)
+		if pct, ok = r.canaryPercent(d, cver); !ok {
 			return nil
 		}
-		pct = *d.Rollout.TrafficPercent
 	}
 	cand := workload{name: d.Name + "-" + strategy, role: strategy, version: cver, env: env(d.Rollout.Candidate, cver), configMap: cm}
 	return r.splitWorkloads(d, strategy, pct, stable, cand)

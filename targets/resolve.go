@@ -62,11 +62,9 @@ func (r *run) resolveModel(d *compiler.Deployment) (*compiler.Model, rollout, bo
 		}
 		ro.Candidate = &cand
 		if ro.Strategy == "canary" {
-			if d.Rollout.TrafficPercent == nil {
-				r.errorf(obj, "rollout.traffic_percent", "deployment %s: a canary rollout needs rollout.traffic_percent", d.Name)
+			if ro.Percent, ok = r.canaryPercent(d, cand.Version); !ok {
 				return nil, rollout{}, false
 			}
-			ro.Percent = *d.Rollout.TrafficPercent
 		}
 	default:
 		r.errorf(obj, "rollout.strategy", "deployment %s: unknown rollout strategy %q", d.Name, ro.Strategy)
@@ -181,4 +179,21 @@ func (r *run) annotations(extra map[string]any) map[string]any {
 		a[k] = v
 	}
 	return a
+}
+
+// canaryPercent is the canary's share: the step its analysis reached
+// (View.CanaryWeights; the first step before any), or the fixed
+// traffic_percent.
+func (r *run) canaryPercent(d *compiler.Deployment, version string) (int, bool) {
+	if len(d.Rollout.Steps) > 0 {
+		if c, ok := r.in.State.Canaries[d.Name]; ok && c.Version == version {
+			return c.Percent, true
+		}
+		return d.Rollout.Steps[0].Weight, true
+	}
+	if d.Rollout.TrafficPercent == nil {
+		r.errorf("deployments/"+d.Name, "rollout.traffic_percent", "deployment %s: a canary rollout needs rollout.traffic_percent or rollout.steps", d.Name)
+		return 0, false
+	}
+	return *d.Rollout.TrafficPercent, true
 }

@@ -56,6 +56,16 @@ type View struct {
 	// a first revision all traffic whatever canaryTrafficPercent says, so a
 	// canary is rendered only once its stable revision was.
 	Rendered map[string]bool `json:"rendered,omitempty"`
+	// Canaries are where the recorded analyses took the canaries of
+	// deployments with rollout.steps (by deployment): a canary of another
+	// version, or none recorded, is at its first step.
+	Canaries map[string]CanaryStep `json:"canaries,omitempty"`
+}
+
+// CanaryStep is a canary version's traffic share.
+type CanaryStep struct {
+	Version string `json:"version"`
+	Percent int    `json:"percent"`
 }
 
 // ModelVersion is one registered model version.

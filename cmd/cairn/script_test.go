@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/cairn-dev/cairn/internal/promtest"
 )
 
 func TestMain(m *testing.M) {
@@ -19,8 +21,28 @@ func TestMain(m *testing.M) {
 // TestScripts runs the CLI scripts in testdata/script: each is a small spec
 // repo and the commands a user would type, with their expected output.
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir:                 "testdata/script",
+	testscript.Run(t, scriptParams("testdata/script", nil))
+}
+
+// TestLiveScripts runs the scripts that need live servers: the real
+// Prometheus (Debian's, from `make tools`) scraping a small model server,
+// at $PROMETHEUS. The model server serves fraud-api versions 7 (stable,
+// healthy) and 8 (the canary: healthy) and risky-api 7 and 8 (the canary: 30 %
+// errors).
+func TestLiveScripts(t *testing.T) {
+	ms := promtest.NewModelServer(t)
+	ms.Serve("fraud-api", "7", 20, 0)
+	ms.Serve("fraud-api", "8", 10, 0)
+	ms.Serve("risky-api", "7", 20, 0)
+	ms.Serve("risky-api", "8", 7, 3)
+	prom := promtest.Start(t, ms.URL)
+	promtest.WaitForRates(t, prom, "3s", 5)
+	testscript.Run(t, scriptParams("testdata/live", map[string]string{"PROMETHEUS": prom}))
+}
+
+func scriptParams(dir string, vars map[string]string) testscript.Params {
+	return testscript.Params{
+		Dir:                 dir,
 		RequireExplicitExec: false,
 		Setup: func(env *testscript.Env) error {
 			// Examples are copied in by scripts that need them via $EXAMPLES.
@@ -28,6 +50,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("EXAMPLES", wd+"/../../examples")
 			env.Setenv("SHARED", wd+"/../../../shared")
 			env.Setenv("TESTDATA", wd+"/../../testdata")
+			for k, v := range vars {
+				env.Setenv(k, v)
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -62,5 +87,5 @@ func TestScripts(t *testing.T) {
 				}
 			},
 		},
-	})
+	}
 }

@@ -1,0 +1,159 @@
+// Package promtest starts the real Prometheus server (Debian's prometheus,
+// installed by `make tools`) on loopback for a test, scraping targets the
+// test serves, with a temporary data directory and a short scrape interval.
+package promtest
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"sync"
+
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cairn-dev/cairn/internal/tooltest"
+)
+
+// Start runs Prometheus scraping each target URL's /metrics every 500 ms
+// and returns its base URL once it is ready. It stops with the test.
+func Start(t testing.TB, targets ...string) string {
+	t.Helper()
+	bin := tooltest.Find(t, "apt-get install prometheus (make tools)", "prometheus")
+	dir := t.TempDir()
+	var hosts []string
+	for _, tg := range targets {
+		u, err := url.Parse(tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hosts = append(hosts, fmt.Sprintf("%q", u.Host))
+	}
+	cfg := fmt.Sprintf("global:\n  scrape_interval: 500ms\n  evaluation_interval: 500ms\nscrape_configs:\n  - job_name: test\n    static_configs:\n      - targets: [%s]\n", strings.Join(hosts, ", "))
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--log.level=warn")
+	log, _ := os.Create(filepath.Join(dir, "prometheus.log"))
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
+			t.Logf("prometheus log:\n%s", b)
+		}
+	})
+	base := "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if r, err := http.Get(base + "/-/ready"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				return base
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("prometheus at %s not ready in 30 s", base)
+	return ""
+}
+
+func freePort(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// ModelServer is a small model server's /metrics:
+// model_requests_total{deployment, version, code} counting predictions at
+// the rates the test sets per version (every 50 ms).
+type ModelServer struct {
+	URL   string
+	reqs  *prometheus.CounterVec
+	mu    sync.Mutex
+	rates map[[2]string][2]int // deployment, version → (ok, errors) per tick
+}
+
+// NewModelServer serves /metrics on loopback until the test ends.
+func NewModelServer(t testing.TB) *ModelServer {
+	m := &ModelServer{rates: map[[2]string][2]int{}}
+	reg := prometheus.NewRegistry()
+	m.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "model_requests_total", Help: "Predictions served."}, []string{"deployment", "version", "code"})
+	reg.MustRegister(m.reqs)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	t.Cleanup(srv.Close)
+	m.URL = srv.URL
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			m.mu.Lock()
+			for k, r := range m.rates {
+				m.reqs.WithLabelValues(k[0], k[1], "200").Add(float64(r[0]))
+				m.reqs.WithLabelValues(k[0], k[1], "500").Add(float64(r[1]))
+			}
+			m.mu.Unlock()
+		}
+	}()
+	return m
+}
+
+// Serve sets a version's successful and failed requests per 50 ms.
+func (m *ModelServer) Serve(deployment, version string, ok, errs int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rates[[2]string{deployment, version}] = [2]int{ok, errs}
+	// Every series exists from the start, as a real server's would.
+	m.reqs.WithLabelValues(deployment, version, "200")
+	m.reqs.WithLabelValues(deployment, version, "500")
+}
+
+// WaitForRates waits until Prometheus at base has a non-zero rate over
+// window for at least n series of model_requests_total.
+func WaitForRates(t testing.TB, base, window string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	q := url.Values{"query": {fmt.Sprintf("count(rate(model_requests_total[%s]) > 0) >= %d", window, n)}}
+	for time.Now().Before(deadline) {
+		if r, err := http.Get(base + "/api/v1/query?" + q.Encode()); err == nil {
+			var body struct {
+				Data struct {
+					Result []any `json:"result"`
+				} `json:"data"`
+			}
+			json.NewDecoder(r.Body).Decode(&body)
+			r.Body.Close()
+			if len(body.Data.Result) > 0 {
+				return
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("prometheus at %s has fewer than %d rates after 30 s", base, n)
+}
