@@ -7,17 +7,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/cairn-dev/cairn/audit"
+	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/internal/atomicfile"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/pipeline"
 	"github.com/cairn-dev/cairn/prices"
 	"github.com/cairn-dev/cairn/reconciler"
+	"github.com/cairn-dev/cairn/rollout"
 	"github.com/cairn-dev/cairn/state"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -91,6 +95,13 @@ type Config struct {
 	// OnLeaderChange, if set, is told when Loop's campaign wins or loses
 	// leadership (only with a Leader that campaigns, such as leader.Elector).
 	OnLeaderChange func(leading bool)
+	// Analysis queries live metrics for canary analysis (rollout.steps):
+	// each run decides every canary's step and records it before planning,
+	// so the render serves the new share. Nil: no analysis.
+	Analysis rollout.Querier
+	// OnRollback is told of each rollback decision (the CLI posts it to a
+	// webhook).
+	OnRollback func(rollout.Decision)
 }
 
 // Run is what one reconcile run did and found. Plain data.
@@ -111,6 +122,7 @@ type Run struct {
 	Undelivered []reconciler.Action `json:"undelivered,omitempty"` // training triggers not delivered (retried later)
 	Drift       []DriftItem         `json:"drift"`
 	Problems    []string            `json:"problems,omitempty"`
+	Rollouts    []rollout.Decision  `json:"rollouts,omitempty"` // canary analyses of this run
 	EvalCostUSD float64             `json:"eval_cost_usd"`
 	ReportPath  string              `json:"report_path,omitempty"`
 	Report      *audit.Report       `json:"-"`
@@ -312,6 +324,9 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 		approval = Approval{Source: "unavailable"}
 	}
 	run.Approvals = approval
+	if r.cfg.Analysis != nil && pd.Count(diag.Deny) == 0 {
+		r.analyze(ctx, run, b, now)
+	}
 
 	key := co.Source + " " + r.cfg.Ref
 	last, err := readLast(ctx, st, key)
@@ -622,4 +637,29 @@ func marshalText(v any) (string, error) {
 		return "", err
 	}
 	return strings.TrimSuffix(buf.String(), "\n"), nil
+}
+
+// analyze decides the step of every canary with rollout.steps from live
+// metrics and records it (progress, decision, audit entry), before the
+// plan, so this run renders the share it set. A canary not served yet is
+// skipped; a query that fails is a problem of the run, and its canary
+// stays where it was.
+func (r *Reconciler) analyze(ctx context.Context, run *Run, b *compiler.Bundle, now time.Time) {
+	for _, name := range slices.Sorted(maps.Keys(b.Deployments)) {
+		if len(b.Deployments[name].Rollout.Steps) == 0 {
+			continue
+		}
+		dec, err := rollout.Run(ctx, r.cfg.Store, r.cfg.Analysis, b, name, rollout.Options{Now: now, Actor: r.cfg.Actor, Record: true})
+		switch {
+		case errors.Is(err, rollout.ErrNoCanary):
+			continue
+		case err != nil:
+			run.Problems = append(run.Problems, "canary analysis: "+err.Error())
+			continue
+		}
+		run.Rollouts = append(run.Rollouts, dec)
+		if dec.Action == rollout.Rollback && r.cfg.OnRollback != nil {
+			r.cfg.OnRollback(dec)
+		}
+	}
 }

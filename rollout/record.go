@@ -47,14 +47,14 @@ func Run(ctx context.Context, st state.Store, q Querier, b *compiler.Bundle, nam
 		return Decision{}, err
 	}
 	if !ok {
-		return Decision{}, fmt.Errorf("deployment %s: %s has no version at %s yet: nothing serves, nothing to analyse", name, obj, d.Alias)
+		return Decision{}, fmt.Errorf("deployment %s: %w: %s has no version at %s yet", name, ErrNoCanary, obj, d.Alias)
 	}
 	canary, ok, err := st.GetPointer(ctx, obj, d.Rollout.Candidate)
 	if err != nil {
 		return Decision{}, err
 	}
 	if !ok || canary == stable {
-		return Decision{}, fmt.Errorf("deployment %s: no canary: %s at %s is the stable version %s", name, obj, d.Rollout.Candidate, stable)
+		return Decision{}, fmt.Errorf("deployment %s: %w: %s at %s is the stable version %s", name, ErrNoCanary, obj, d.Rollout.Candidate, stable)
 	}
 	var p Progress
 	if raw, ok, err := st.GetRecord(ctx, KindProgress, name); err != nil {

@@ -305,5 +305,10 @@ func judge(m compiler.AnalysisMetric, ms Measurement) (string, string) {
 	return Pass, ""
 }
 
-// ErrNotCanary is the error of analysing a deployment without a canary.
-var ErrNotCanary = errors.New("not a canary deployment with steps and an analysis")
+// ErrNotCanary is the error of analysing a deployment declared without a
+// progressive canary; ErrNoCanary of one whose canary is not served (no
+// stable version yet, or the candidate is the stable version).
+var (
+	ErrNotCanary = errors.New("not a canary deployment with steps and an analysis")
+	ErrNoCanary  = errors.New("no canary to analyse")
+)

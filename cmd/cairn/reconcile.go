@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,16 +24,17 @@ import (
 	"github.com/cairn-dev/cairn/gitops"
 	"github.com/cairn-dev/cairn/gitops/leader"
 	"github.com/cairn-dev/cairn/reconciler"
+	"github.com/cairn-dev/cairn/rollout"
 	"github.com/cairn-dev/cairn/state"
 	"github.com/cairn-dev/cairn/targets"
 )
 
 func newReconcileCmd() *cobra.Command {
 	var (
-		repo, ref, listen, stateLoc, cacheDir, report, reportFormat, format, actor, ghRepo, leaderID string
-		interval, lockTimeout, leaderCheck, leaderTimeout                                            time.Duration
-		once, selfHeal, failOnDrift                                                                  bool
-		approvals                                                                                    int
+		repo, ref, listen, stateLoc, cacheDir, report, reportFormat, format, actor, ghRepo, leaderID, prom, notify string
+		interval, lockTimeout, leaderCheck, leaderTimeout                                                          time.Duration
+		once, selfHeal, failOnDrift                                                                                bool
+		approvals                                                                                                  int
 	)
 	cmd := &cobra.Command{
 		Use: "reconcile --repo PATH|URL",
@@ -49,6 +51,9 @@ deprecated models) and writes the compliance audit report.
 A local path is cloned like a URL: reconcile sees exactly a commit, never uncommitted edits.
 Approvals for gates come from the pull request that merged the commit when GITHUB_TOKEN and
 GITHUB_REPOSITORY (or --github-repo) are set, else from --approvals.
+With --prometheus (or CAIRN_PROMETHEUS_URL), each run first analyses every canary declared
+with rollout.steps and rollout.analysis (see 'cairn analyze'), records the decision, and the
+run's render serves the share it set; --notify URL receives each rollback decision as JSON.
 With --listen it serves /metrics (Prometheus) and /healthz. SIGTERM or SIGINT lets the current
 action finish, then exits 0 (a second signal exits at once).
 
@@ -118,6 +123,21 @@ with --fail-on-drift; 3 usage error.`,
 			if format == "text" {
 				cfg.OnAction = func(a reconciler.Action) { fmt.Fprintf(out, "applied: %s\n", a.Summary()) }
 			}
+			if prom == "" {
+				prom = os.Getenv("CAIRN_PROMETHEUS_URL")
+			}
+			if prom != "" {
+				if cfg.Analysis, err = rollout.NewPrometheus(prom); err != nil {
+					return exitf(exitUsage, "reconcile: %v", err)
+				}
+			}
+			if notify != "" {
+				cfg.OnRollback = func(d rollout.Decision) {
+					if err := postJSON(ctx, notify, d); err != nil {
+						fmt.Fprintf(errw, "reconcile: rollback of %s not announced to %s: %v\n", d.Deployment, notify, err)
+					}
+				}
+			}
 			var elector *leader.Elector
 			if ps, ok := st.(distributed.SharedStore); ok { // PostgreSQL: reconcilers elect a leader
 				if leaderCheck <= 0 || leaderTimeout <= 0 {
@@ -175,6 +195,8 @@ with --fail-on-drift; 3 usage error.`,
 	f.DurationVar(&lockTimeout, "lock-timeout", time.Minute, "how long to wait for another apply")
 	f.BoolVar(&selfHeal, "self-heal", false, "re-render rendered files found edited or missing")
 	f.BoolVar(&failOnDrift, "fail-on-drift", false, "with --once, exit 1 when drift is found")
+	f.StringVar(&prom, "prometheus", "", "Prometheus base URL for canary analysis of deployments with rollout.steps (default $CAIRN_PROMETHEUS_URL)")
+	f.StringVar(&notify, "notify", "", "POST each rollback decision (JSON) to this URL")
 	f.StringVar(&leaderID, "leader-id", "", "this reconciler's name in leader election (postgres:// state; default host:pid)")
 	f.DurationVar(&leaderCheck, "leader-check", time.Second, "how often a standby tries to lead and the leader checks its lock")
 	f.DurationVar(&leaderTimeout, "leader-timeout", 10*time.Second, "how long the server keeps the lock of a leader that vanished without closing its connection")
@@ -246,6 +268,9 @@ func printRun(out, errw io.Writer, run *gitops.Run, format string) error {
 	for _, a := range run.Blocked {
 		fmt.Fprintf(out, "blocked: %s\n    %s\n", a.Summary(), a.Status)
 	}
+	for _, d := range run.Rollouts {
+		fmt.Fprintf(out, "canary: %s %s %d%% → %d%%: %s: %s\n", d.Deployment, d.Canary, d.Weight, d.NextWeight, d.Action, d.Why)
+	}
 	for _, d := range run.Drift {
 		fmt.Fprintf(out, "drift: %s\n", d)
 	}
@@ -280,6 +305,30 @@ func runExit(run *gitops.Run, failOnDrift bool) error {
 		return &exitError{code: exitDenied}
 	case failOnDrift && len(run.Drift) > 0:
 		return &exitError{code: exitDenied}
+	}
+	return nil
+}
+
+// postJSON posts v as JSON and wants a 2xx answer within 10 s.
+func postJSON(ctx context.Context, url string, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 	return nil
 }

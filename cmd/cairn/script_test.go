@@ -2,9 +2,14 @@ package main
 
 import (
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -37,7 +42,22 @@ func TestLiveScripts(t *testing.T) {
 	ms.Serve("risky-api", "8", 7, 3)
 	prom := promtest.Start(t, ms.URL)
 	promtest.WaitForRates(t, prom, "3s", 5)
-	testscript.Run(t, scriptParams("testdata/live", map[string]string{"PROMETHEUS": prom}))
+	// A webhook receiver for rollback announcements: bodies, one a line.
+	notified := filepath.Join(t.TempDir(), "notified.jsonl")
+	var mu sync.Mutex
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		f, err := os.OpenFile(notified, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			f.Write(append(body, '\n'))
+			f.Close()
+		}
+	}))
+	t.Cleanup(hook.Close)
+	os.WriteFile(notified, nil, 0o644)
+	testscript.Run(t, scriptParams("testdata/live", map[string]string{"PROMETHEUS": prom, "NOTIFY": hook.URL, "NOTIFIED": notified}))
 }
 
 func scriptParams(dir string, vars map[string]string) testscript.Params {
