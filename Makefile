@@ -35,14 +35,17 @@ fuzz-short:
 test-short:
 	$(GO) test -short $(PKGS)
 
-# Real validators the tests run: promtool checks the rendered Prometheus rules
-# (Debian prometheus), xmllint checks JUnit output against Jenkins' XSD
+# Real validators and servers the tests run: promtool checks the rendered
+# Prometheus rules and the Prometheus server scrapes a test model server for
+# canary analysis (Debian prometheus), Alertmanager delivers alerts to cairn
+# and amtool checks its config (Debian prometheus-alertmanager), xmllint checks JUnit output against Jenkins' XSD
 # (Debian libxml2-utils), headless chromium loads the HTML reports (Debian
 # chromium), cue vets the examples with `cairn schema --package` (go install
 # at the go.mod version of cuelang.org/go).
 CUE_VERSION = $(shell $(GO) list -m -f '{{.Version}}' cuelang.org/go)
 tools:
-	@missing=; command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	@missing=; { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v amtool >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
 	command -v xmllint >/dev/null 2>&1 || missing="$$missing libxml2-utils"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
@@ -55,6 +58,7 @@ tools:
 		echo "installing cue $(CUE_VERSION) (go install, the go.mod version)"; \
 		GOFLAGS= $(GO) install cuelang.org/go/cmd/cue@$(CUE_VERSION) || echo "warning: could not install cue; its tests will skip (or fail under CAIRN_REQUIRE_TOOLS=1)"; }
 	@command -v promtool >/dev/null 2>&1 && promtool --version 2>&1 | head -1 || true
+	@command -v prometheus-alertmanager >/dev/null 2>&1 && prometheus-alertmanager --version 2>&1 | head -1 || true
 	@command -v xmllint >/dev/null 2>&1 && xmllint --version 2>&1 | head -1 || true
 	@command -v chromium >/dev/null 2>&1 && chromium --headless --version 2>/dev/null | head -1 || true
 

@@ -122,9 +122,13 @@ type NotWorseThan struct {
 // metric is a registered one, or "<eval>.<metric>" computed from the
 // version's predictions.
 type RetrainWhen struct {
-	Metric string   `json:"metric"`
+	Metric string   `json:"metric,omitempty"`
 	Below  *float64 `json:"below,omitempty"`
 	Above  *float64 `json:"above,omitempty"`
+	// Alert makes retraining due when an Alertmanager alert of this name
+	// whose labels name the model is received (once per alert group and
+	// firing).
+	Alert string `json:"alert,omitempty"`
 }
 
 // Due reports whether value v makes retraining due, with the comparison

@@ -262,7 +262,12 @@ func (r *resolver) model(n string, m *Model, sensitive map[string]bool) {
 	}
 	if t := m.Training; t != nil && t.RetrainWhen != nil {
 		rw := t.RetrainWhen
-		if (rw.Below == nil) == (rw.Above == nil) {
+		switch {
+		case rw.Alert != "" && (rw.Metric != "" || rw.Below != nil || rw.Above != nil):
+			r.errf(CodeSchema, obj, "training.retrain_when.alert", "retrain_when is an alert or a metric bound, not both")
+		case rw.Alert == "" && rw.Metric == "":
+			r.errf(CodeMissing, obj, "training.retrain_when", "retrain_when needs a metric (with below or above) or an alert")
+		case rw.Alert == "" && (rw.Below == nil) == (rw.Above == nil):
 			r.errf(CodeSchema, obj, "training.retrain_when", "retrain_when takes exactly one of below or above")
 		}
 		if evName, metric, ok := strings.Cut(rw.Metric, "."); ok {

@@ -204,5 +204,12 @@ func (r *Reconciler) Handler() http.Handler {
 		}
 		_ = json.NewEncoder(w).Encode(h)
 	})
+	if r.cfg.Alerts != nil {
+		mux.Handle(AlertsPath, r.cfg.Alerts)
+	}
 	return mux
 }
+
+// AlertsPath is where Alertmanager's webhook_config posts (with --listen
+// and a webhook token or secret).
+const AlertsPath = "/v1/alertmanager"

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -102,6 +103,9 @@ type Config struct {
 	// OnRollback is told of each rollback decision (the CLI posts it to a
 	// webhook).
 	OnRollback func(rollout.Decision)
+	// Alerts receives Alertmanager webhooks at AlertsPath on Handler (nil:
+	// not served): alerts become evidence for training.retrain_when.alert.
+	Alerts http.Handler
 }
 
 // Run is what one reconcile run did and found. Plain data.

@@ -51,7 +51,9 @@ type TrainingRun struct {
 
 // TrainingEvidence is one observation that made retraining due.
 type TrainingEvidence struct {
-	Kind       string  `json:"kind"`              // metric | drift
+	Kind       string  `json:"kind"`              // metric | drift | alert
+	Alert      string  `json:"alert,omitempty"`   // alert: its alertname (GroupKey: its group)
+	GroupKey   string  `json:"group_key,omitempty"`
 	Metric     string  `json:"metric,omitempty"`  // metric: its name
 	Version    string  `json:"version,omitempty"` // metric: the version at prod
 	Feature    string  `json:"feature,omitempty"` // drift: the drifted feature
@@ -158,6 +160,17 @@ func planTraining(ctx context.Context, b *compiler.Bundle, st state.Ops, m *comp
 		return nil, err
 	}
 	in.Drift = drift
+	alerts, err := training.Alerts(ctx, st, m.Name)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range alerts {
+		if used, err := consumed(ctx, st, m.Name, a.EvidenceID); err != nil {
+			return nil, err
+		} else if !used {
+			in.Alerts = append(in.Alerts, a)
+		}
+	}
 
 	// Evidence that already fired a trigger does not count again.
 	for k, ev := range in.Metrics {
@@ -259,7 +272,14 @@ func consumed(ctx context.Context, st state.Ops, model, evidenceID string) (bool
 // order Decide weighs them (metric, then drifted features).
 func trainingEvidence(m *compiler.Model, in training.Inputs, mv *state.ModelVersion) []TrainingEvidence {
 	out := []TrainingEvidence{}
-	if rw := m.Training.RetrainWhen; rw != nil {
+	if rw := m.Training.RetrainWhen; rw != nil && rw.Alert != "" {
+		for _, a := range in.Alerts {
+			if a.Model == m.Name && a.Alert == rw.Alert {
+				out = append(out, TrainingEvidence{Kind: "alert", Alert: a.Alert, GroupKey: a.GroupKey, EvidenceID: a.EvidenceID})
+			}
+		}
+	}
+	if rw := m.Training.RetrainWhen; rw != nil && rw.Metric != "" {
 		if ev, ok := in.Metrics[rw.Metric]; ok {
 			if op, bound, due := rw.Due(ev.Value); due {
 				out = append(out, TrainingEvidence{Kind: "metric", Metric: rw.Metric, Version: mv.Version, Value: ev.Value, Op: op, Bound: bound, EvidenceID: ev.EvidenceID})

@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-dev/cairn/data/training"
 	"github.com/cairn-dev/cairn/evals/distributed"
 	ghub "github.com/cairn-dev/cairn/github"
 	"github.com/cairn-dev/cairn/gitops"
@@ -54,7 +55,11 @@ GITHUB_REPOSITORY (or --github-repo) are set, else from --approvals.
 With --prometheus (or CAIRN_PROMETHEUS_URL), each run first analyses every canary declared
 with rollout.steps and rollout.analysis (see 'cairn analyze'), records the decision, and the
 run's render serves the share it set; --notify URL receives each rollback decision as JSON.
-With --listen it serves /metrics (Prometheus) and /healthz. SIGTERM or SIGINT lets the current
+With --listen it serves /metrics (Prometheus) and /healthz, and, when CAIRN_WEBHOOK_TOKEN (a
+bearer token) or CAIRN_WEBHOOK_SECRET (an HMAC-SHA256 key for X-Cairn-Signature) is set,
+receives Alertmanager webhooks (payload version 4) at /v1/alertmanager: a firing alert
+labelled model=<name> is evidence for training.retrain_when.alert, recorded once however
+often Alertmanager resends; the next run fires the training trigger once. SIGTERM or SIGINT lets the current
 action finish, then exits 0 (a second signal exits at once).
 
 With a postgres:// state, reconcilers on several machines elect one leader (a PostgreSQL
@@ -130,6 +135,11 @@ with --fail-on-drift; 3 usage error.`,
 				if cfg.Analysis, err = rollout.NewPrometheus(prom); err != nil {
 					return exitf(exitUsage, "reconcile: %v", err)
 				}
+			}
+			// Alertmanager webhooks, authenticated by a bearer token or an
+			// HMAC secret from the environment (never from a spec or a flag).
+			if tok, sec := os.Getenv("CAIRN_WEBHOOK_TOKEN"), os.Getenv("CAIRN_WEBHOOK_SECRET"); tok != "" || sec != "" {
+				cfg.Alerts = &training.AlertReceiver{Store: st, Token: tok, Secret: sec, Actor: "alertmanager"}
 			}
 			if notify != "" {
 				cfg.OnRollback = func(d rollout.Decision) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/data"
@@ -25,6 +26,7 @@ type MetricEvidence struct {
 type Inputs struct {
 	Metrics map[string]MetricEvidence // by metric name
 	Drift   *data.DriftResult         // the latest drift result (data.LatestDrift)
+	Alerts  []AlertEvidence           // alerts received and not yet acted on (Alerts)
 }
 
 // Decision says whether retraining is due and on what evidence.
@@ -46,7 +48,15 @@ type Decision struct {
 // it does not speak for the current spec.
 func Decide(m *compiler.Model, in Inputs) Decision {
 	d := Decision{Model: m.Name, Reasons: []string{}, Evidence: []string{}}
-	if m.Training != nil && m.Training.RetrainWhen != nil {
+	if m.Training != nil && m.Training.RetrainWhen != nil && m.Training.RetrainWhen.Alert != "" {
+		for _, a := range in.Alerts {
+			if a.Model == m.Name && a.Alert == m.Training.RetrainWhen.Alert {
+				d.Reasons = append(d.Reasons, fmt.Sprintf("alert %s firing since %s (group %s)", a.Alert, a.StartsAt.Format(time.RFC3339), a.GroupKey))
+				d.Evidence = append(d.Evidence, a.EvidenceID)
+			}
+		}
+	}
+	if m.Training != nil && m.Training.RetrainWhen != nil && m.Training.RetrainWhen.Metric != "" {
 		rw := m.Training.RetrainWhen
 		if ev, ok := in.Metrics[rw.Metric]; ok {
 			if op, bound, due := rw.Due(ev.Value); due {

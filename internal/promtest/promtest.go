@@ -157,3 +157,78 @@ func WaitForRates(t testing.TB, base, window string, n int) {
 	}
 	t.Fatalf("prometheus at %s has fewer than %d rates after 30 s", base, n)
 }
+
+// StartAlertmanager runs the real Alertmanager (Debian's
+// prometheus-alertmanager) on loopback, routing every alert at once to a
+// webhook at hook with the bearer token, and resending every second. It
+// returns its base URL and the configuration file (for amtool).
+func StartAlertmanager(t testing.TB, hook, token string) (base, config string) {
+	t.Helper()
+	bin := tooltest.Find(t, "apt-get install prometheus-alertmanager (make tools)", "prometheus-alertmanager", "alertmanager")
+	dir := t.TempDir()
+	config = filepath.Join(dir, "alertmanager.yml")
+	cfg := fmt.Sprintf(`route:
+  receiver: cairn
+  group_by: [alertname, model]
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 1s
+receivers:
+  - name: cairn
+    webhook_configs:
+      - url: %q
+        send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials: %q
+`, hook, token)
+	if err := os.WriteFile(config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr, cluster := freePort(t), freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "--config.file="+config, "--storage.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--cluster.listen-address="+cluster, "--log.level=warn")
+	log, _ := os.Create(filepath.Join(dir, "alertmanager.log"))
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "alertmanager.log"))
+			t.Logf("alertmanager log:\n%s", b)
+		}
+	})
+	base = "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if r, err := http.Get(base + "/-/ready"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				return base, config
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("alertmanager at %s not ready in 30 s", base)
+	return "", ""
+}
+
+// FireAlert posts one firing alert to Alertmanager's v2 API.
+func FireAlert(t testing.TB, base string, labels map[string]string) {
+	t.Helper()
+	body, _ := json.Marshal([]map[string]any{{"labels": labels, "annotations": map[string]string{"summary": "raised by a test"},
+		"startsAt": time.Now().UTC().Format(time.RFC3339)}})
+	r, err := http.Post(base+"/api/v2/alerts", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != 200 {
+		t.Fatalf("alertmanager refused the alert: HTTP %d", r.StatusCode)
+	}
+}

@@ -1,0 +1,92 @@
+package reconciler
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/data/training"
+	"github.com/cairn-dev/cairn/internal/promtest"
+	"github.com/cairn-dev/cairn/internal/tooltest"
+	"github.com/cairn-dev/cairn/state"
+)
+
+// Alert-driven retraining with the real Alertmanager: an alert fed through
+// its API is delivered to cairn's receiver (bearer token), becomes evidence
+// for retrain_when.alert, and fires the training trigger once; the resends
+// Alertmanager makes every second fire nothing more.
+func TestAlertmanagerRetraining(t *testing.T) {
+	ctx := context.Background()
+	dir := copyExample(t, "fraud-detection")
+	b := compileExample(t, dir)
+	b.Models["fraud-detector"].Training.RetrainWhen = &compiler.RetrainWhen{Alert: "FraudModelDegraded"}
+	st := newStore(t)
+	_, err := st.RegisterModelVersion(ctx, state.ModelVersion{Model: "fraud-detector", Version: "7", ArtifactURI: "s3://m/7",
+		Metrics: map[string]float64{"auc": 0.94, "false_positive_rate": 0.03}, RegisteredAt: t0})
+	must(t, err)
+
+	var deliveries atomic.Int64
+	rc := &training.AlertReceiver{Store: st, Token: "am-token", Actor: "alertmanager"}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		deliveries.Add(1)
+		rc.ServeHTTP(w, r)
+	}))
+	defer hook.Close()
+	am, config := promtest.StartAlertmanager(t, hook.URL, "am-token")
+	amtool := tooltest.Find(t, "apt-get install prometheus-alertmanager (make tools)", "amtool")
+	if out, err := exec.Command(amtool, "check-config", config).CombinedOutput(); err != nil {
+		t.Fatalf("amtool check-config: %v\n%s", err, out)
+	}
+	promtest.FireAlert(t, am, map[string]string{"alertname": "FraudModelDegraded", "model": "fraud-detector", "severity": "page"})
+
+	// Delivered, then resent at least twice.
+	deadline := time.Now().Add(30 * time.Second)
+	for deliveries.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("alertmanager delivered %d times in 30 s", deliveries.Load())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	evs, err := training.Alerts(ctx, st, "fraud-detector")
+	if err != nil || len(evs) != 1 || evs[0].Alert != "FraudModelDegraded" {
+		t.Fatalf("evidence after %d deliveries: %+v, %v", deliveries.Load(), evs, err)
+	}
+
+	opts := ApplyOptions{Options: Plugins(st, PluginOptions{Approvals: 1}), Actor: "test", Now: fixedClock()}
+	fired := func() int {
+		res, err := PlanAndApply(ctx, b, st, opts)
+		must(t, err)
+		n := 0
+		for _, a := range res.Applied {
+			if a.Type == TriggerTraining {
+				n++
+				if a.Training == nil || len(a.Training.Evidence) != 1 || a.Training.Evidence[0].Kind != "alert" || a.Training.EvidenceID != evs[0].EvidenceID {
+					t.Errorf("trigger evidence %+v", a.Training)
+				}
+			}
+		}
+		return n
+	}
+	if n := fired(); n != 1 {
+		t.Fatalf("first apply fired %d triggers, want 1", n)
+	}
+	// More resends arrive; nothing new is recorded and nothing fires again.
+	before := deliveries.Load()
+	for deliveries.Load() < before+2 {
+		if time.Now().After(deadline.Add(30 * time.Second)) {
+			t.Fatal("no resend")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := fired(); n != 0 {
+		t.Errorf("after resends, apply fired %d triggers, want 0", n)
+	}
+	if evs, _ := training.Alerts(ctx, st, "fraud-detector"); len(evs) != 1 {
+		t.Errorf("evidence after resends: %d", len(evs))
+	}
+}
