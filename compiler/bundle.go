@@ -47,10 +47,11 @@ type Bundle struct {
 }
 
 type Project struct {
-	Name        string   `json:"name"`
-	Owners      []string `json:"owners"`
-	Description string   `json:"description,omitempty"`
-	Pos         Position `json:"pos"`
+	Name         string   `json:"name"`
+	Owners       []string `json:"owners"`
+	Description  string   `json:"description,omitempty"`
+	AlertWebhook string   `json:"alert_webhook,omitempty"`
+	Pos          Position `json:"pos"`
 }
 
 type RateLimit struct {

@@ -124,6 +124,8 @@ func renderPrometheus(r *run) error {
 		}
 	}
 	r.driftRules()
+	r.rolloutRules()
+	r.alertmanagerConfig()
 	return nil
 }
 

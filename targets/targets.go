@@ -407,7 +407,7 @@ func (r *run) deployments(targets ...string) []*compiler.Deployment {
 // serves in its namespace (prompt "" for a model deployment). SLO rules are
 // their own objects.
 func DeploymentFiles(name, namespace, prompt string) []string {
-	out := []string{"kserve/" + name + ".yaml", "kubernetes/" + namespace + "/" + name + ".yaml", "terraform/" + name + ".tf"}
+	out := []string{"kserve/" + name + ".yaml", "kubernetes/" + namespace + "/" + name + ".yaml", "terraform/" + name + ".tf", "prometheus/rollout-" + name + ".rules.yaml"}
 	if prompt != "" {
 		out = append(out, "kubernetes/"+namespace+"/prompts-"+prompt+".yaml")
 	}

@@ -504,3 +504,27 @@ func TestSlothLabels(t *testing.T) {
 		}
 	}
 }
+
+// The rendered Alertmanager configuration passes the real amtool.
+func TestAmtool(t *testing.T) {
+	bin := tooltest.Find(t, "make tools: apt-get install --no-install-recommends prometheus-alertmanager", "amtool")
+	n := 0
+	for set, files := range allRendered(t) {
+		for _, f := range files {
+			if !strings.HasPrefix(f.Path, "alertmanager/") {
+				continue
+			}
+			p := filepath.Join(t.TempDir(), filepath.Base(f.Path))
+			if err := os.WriteFile(p, f.Content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(bin, "check-config", p).CombinedOutput(); err != nil {
+				t.Errorf("%s %s: amtool check-config: %v\n%s", set, f.Path, err, out)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		t.Error("no Alertmanager configuration rendered for any example")
+	}
+}
