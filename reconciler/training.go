@@ -51,8 +51,8 @@ type TrainingRun struct {
 
 // TrainingEvidence is one observation that made retraining due.
 type TrainingEvidence struct {
-	Kind       string  `json:"kind"`              // metric | drift | alert
-	Alert      string  `json:"alert,omitempty"`   // alert: its alertname (GroupKey: its group)
+	Kind       string  `json:"kind"`            // metric | drift | alert
+	Alert      string  `json:"alert,omitempty"` // alert: its alertname (GroupKey: its group)
 	GroupKey   string  `json:"group_key,omitempty"`
 	Metric     string  `json:"metric,omitempty"`  // metric: its name
 	Version    string  `json:"version,omitempty"` // metric: the version at prod
