@@ -26,6 +26,7 @@ import (
 	"github.com/cairn-dev/cairn/prices"
 	"github.com/cairn-dev/cairn/prompts"
 	"github.com/cairn-dev/cairn/rag"
+	"github.com/cairn-dev/cairn/rollout"
 	"github.com/cairn-dev/cairn/state"
 	"github.com/cairn-dev/cairn/targets"
 )
@@ -417,6 +418,11 @@ func (pl *planner) move(t ActionType, obj, field, name, want string, gate compil
 	a.Subject, a.Gates = subject, gates
 	if t == MoveModelAlias && ok {
 		a.Compared = pl.compared(strings.TrimPrefix(obj, "models/"), want, cur, gate)
+		g, err := pl.promoted(strings.TrimPrefix(obj, "models/"), name, want)
+		if err != nil {
+			return err
+		}
+		a.Gates = append(a.Gates, g...)
 	}
 	a.Status = gateStatus(a.Gates)
 	pl.add(a)
@@ -608,6 +614,53 @@ func (pl *planner) notWorseThan(obj, version string, nw *compiler.NotWorseThan) 
 			if worst < -margin {
 				g.Status = GateFailed
 				g.Detail += fmt.Sprintf(", could be by %.4f", -worst)
+			}
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// promoted gates moving the alias a progressive canary deployment serves
+// (rollout.steps) to a new version: the move waits until the canary
+// analysis promoted that version (its last step passed). A deployment's
+// first version has no canary to wait for, and a version that was never
+// the rollout's candidate cannot skip it.
+func (pl *planner) promoted(model, alias, version string) ([]GateCheck, error) {
+	var out []GateCheck
+	for _, name := range slices.Sorted(maps.Keys(pl.b.Deployments)) {
+		d := pl.b.Deployments[name]
+		if d.Model != model || d.Alias != alias || len(d.Rollout.Steps) == 0 {
+			continue
+		}
+		g := GateCheck{Gate: "rollout " + name}
+		raw, ok, err := pl.st.GetRecord(pl.ctx, rollout.KindProgress, name)
+		if err != nil {
+			return nil, err
+		}
+		var p rollout.Progress
+		if ok {
+			if err := json.Unmarshal(raw, &p); err != nil {
+				return nil, fmt.Errorf("deployment %s: recorded progress: %w", name, err)
+			}
+		}
+		switch {
+		case ok && p.Canary == version && p.Done == "promoted":
+			g.Status, g.Detail = GatePassed, fmt.Sprintf("the canary analysis promoted %s (every metric passed at the last step)", version)
+		case ok && p.Canary == version && p.Done == "rolled_back":
+			g.Status, g.Detail = GateFailed, fmt.Sprintf("the canary analysis rolled %s back: it cannot be promoted (register a new version)", version)
+		case ok && p.Canary == version:
+			g.Status, g.Detail = GateFailed, fmt.Sprintf("canary %s is at step %d of %d (%d%%): the move waits for the analysis to promote it", version, p.Step+1, len(d.Rollout.Steps), p.Weight)
+		default:
+			cand, _, err := pl.st.GetPointer(pl.ctx, "models/"+model, d.Rollout.Candidate)
+			if err != nil {
+				return nil, err
+			}
+			g.Status = GateFailed
+			if cand == version {
+				g.Detail = fmt.Sprintf("canary %s has not been analysed yet (reconcile --prometheus, or cairn analyze --record): the move waits for the analysis to promote it", version)
+			} else {
+				g.Detail = fmt.Sprintf("%s has not been through deployment %s's canary: move %s (its candidate) to %s first; %s follows once the analysis promotes it", version, name, d.Rollout.Candidate, version, alias)
 			}
 		}
 		out = append(out, g)

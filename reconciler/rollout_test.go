@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,5 +89,46 @@ func TestAlertmanagerRetraining(t *testing.T) {
 	}
 	if evs, _ := training.Alerts(ctx, st, "fraud-detector"); len(evs) != 1 {
 		t.Errorf("evidence after resends: %d", len(evs))
+	}
+}
+
+// The alias a progressive canary deployment serves moves to the canary's
+// version only once the analysis promoted it; a rolled-back version never.
+func TestPromotionWaitsForTheCanary(t *testing.T) {
+	ctx := context.Background()
+	dir := copyExample(t, "fraud-detection")
+	b := compileExample(t, dir)
+	st := newStore(t)
+	for _, v := range []string{"7", "8"} {
+		_, err := st.RegisterModelVersion(ctx, state.ModelVersion{Model: "fraud-detector", Version: v, ArtifactURI: "s3://m/" + v,
+			Metrics: map[string]float64{"auc": 0.95, "false_positive_rate": 0.03}, RegisteredAt: t0})
+		must(t, err)
+	}
+	opts := ApplyOptions{Options: Plugins(st, PluginOptions{Approvals: 1}), Actor: "test", Now: fixedClock()}
+	_, err := PlanAndApply(ctx, b, st, opts)
+	must(t, err)
+	b.Models["fraud-detector"].Aliases["prod"] = "8"
+	for _, c := range []struct {
+		progress string
+		moved    bool
+		why      string
+	}{
+		{"", false, "canary 8 has not been analysed yet"},
+		{`{"canary": "8", "stable": "7", "step": 1, "weight": 50}`, false, "canary 8 is at step 2 of 2 (50%)"},
+		{`{"canary": "8", "stable": "7", "step": 0, "weight": 0, "done": "rolled_back"}`, false, "rolled 8 back"},
+		{`{"canary": "8", "stable": "7", "step": 1, "weight": 100, "done": "promoted"}`, true, ""},
+	} {
+		if c.progress != "" {
+			must(t, st.PutRecord(ctx, "rollout.progress", "fraud-api", []byte(c.progress)))
+		}
+		res, err := PlanAndApply(ctx, b, st, opts)
+		must(t, err)
+		v, _, _ := st.GetPointer(ctx, "models/fraud-detector", "prod")
+		if (v == "8") != c.moved {
+			t.Fatalf("progress %s: prod at %s", c.progress, v)
+		}
+		if !c.moved && (len(res.Blocked) != 1 || !strings.Contains(res.Blocked[0].Status, c.why)) {
+			t.Errorf("progress %s: blocked %+v", c.progress, res.Blocked)
+		}
 	}
 }
