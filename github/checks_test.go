@@ -126,3 +126,25 @@ func TestAnnotationsFromDiagnostics(t *testing.T) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 }
+
+// A commit status (how reconcile announces a rollback): set on the commit,
+// a long description cut to GitHub's 140 characters, an unknown commit and
+// a bad state refused with what to check.
+func TestSetCommitStatus(t *testing.T) {
+	f := newFakeGitHub(t)
+	c := f.client(t)
+	ctx := context.Background()
+	long := strings.Repeat("error-rate 0.3 > stable 0.01 + 0.01; ", 10)
+	if err := c.SetCommitStatus(ctx, testHead, "cairn/rollout/fraud-api", StatusFailure, "rolled back canary 8: "+long); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.statuses) != 1 || f.statuses[0][0] != "cairn/rollout/fraud-api" || f.statuses[0][1] != "failure" || len([]rune(f.statuses[0][2])) != 140 {
+		t.Fatalf("statuses %q", f.statuses)
+	}
+	if err := c.SetCommitStatus(ctx, "0000000000000000000000000000000000000000", "cairn/rollout/x", StatusFailure, "x"); err == nil || !strings.Contains(err.Error(), "No commit found") {
+		t.Errorf("unknown commit: %v", err)
+	}
+	if err := c.SetCommitStatus(ctx, testHead, "cairn/rollout/x", "broken", "x"); err == nil || !strings.Contains(err.Error(), "want success, failure or pending") {
+		t.Errorf("bad state: %v", err)
+	}
+}

@@ -34,8 +34,9 @@ type fakeGitHub struct {
 	nextID   int64
 	comments []fakeComment // in creation order
 	checks   map[int64]*fakeCheck
-	requests []string // "METHOD path"
-	perPage  int      // page size the server enforces (GitHub caps at 100)
+	requests []string    // "METHOD path"
+	statuses [][3]string // commit statuses set: context, state, description
+	perPage  int         // page size the server enforces (GitHub caps at 100)
 	// fail, when set, answers every request instead of the normal handler.
 	fail func(w http.ResponseWriter, r *http.Request) bool
 }
@@ -201,6 +202,27 @@ func (f *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 		default:
 			w.WriteHeader(http.StatusMethodNotAllowed)
 		}
+	case r.Method == "POST" && strings.HasPrefix(path, repo+"/statuses/"):
+		var in struct {
+			State       string `json:"state"`
+			Context     string `json:"context"`
+			Description string `json:"description"`
+		}
+		if !f.decode(w, r, &in) {
+			return
+		}
+		if sha := strings.TrimPrefix(path, repo+"/statuses/"); sha != testHead {
+			f.writeJSON(w, 422, map[string]any{"message": "No commit found for SHA: " + sha, "documentation_url": "https://docs.github.com/rest/commits/statuses#create-a-commit-status"})
+			return
+		}
+		if len([]rune(in.Description)) > 140 {
+			f.writeJSON(w, 422, validationFailed("Status", "description", "custom", "description is too long (maximum is 140 characters)"))
+			return
+		}
+		f.mu.Lock()
+		f.statuses = append(f.statuses, [3]string{in.Context, in.State, in.Description})
+		f.mu.Unlock()
+		f.writeJSON(w, http.StatusCreated, map[string]any{"id": 1, "state": in.State, "context": in.Context, "description": in.Description})
 	case r.Method == "POST" && path == repo+"/check-runs":
 		var in struct {
 			Name       string       `json:"name"`

@@ -100,9 +100,9 @@ type Config struct {
 	// each run decides every canary's step and records it before planning,
 	// so the render serves the new share. Nil: no analysis.
 	Analysis rollout.Querier
-	// OnRollback is told of each rollback decision (the CLI posts it to a
-	// webhook).
-	OnRollback func(rollout.Decision)
+	// OnRollback is told of each rollback decision and the commit being
+	// reconciled (the CLI posts it to a webhook and sets a commit status).
+	OnRollback func(commit string, d rollout.Decision)
 	// Alerts receives Alertmanager webhooks at AlertsPath on Handler (nil:
 	// not served): alerts become evidence for training.retrain_when.alert.
 	Alerts http.Handler
@@ -329,7 +329,7 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 	}
 	run.Approvals = approval
 	if r.cfg.Analysis != nil && pd.Count(diag.Deny) == 0 {
-		r.analyze(ctx, run, b, now)
+		r.analyze(ctx, run, b, co.Commit.SHA, now)
 	}
 
 	key := co.Source + " " + r.cfg.Ref
@@ -648,7 +648,7 @@ func marshalText(v any) (string, error) {
 // plan, so this run renders the share it set. A canary not served yet is
 // skipped; a query that fails is a problem of the run, and its canary
 // stays where it was.
-func (r *Reconciler) analyze(ctx context.Context, run *Run, b *compiler.Bundle, now time.Time) {
+func (r *Reconciler) analyze(ctx context.Context, run *Run, b *compiler.Bundle, commit string, now time.Time) {
 	for _, name := range slices.Sorted(maps.Keys(b.Deployments)) {
 		if len(b.Deployments[name].Rollout.Steps) == 0 {
 			continue
@@ -663,7 +663,7 @@ func (r *Reconciler) analyze(ctx context.Context, run *Run, b *compiler.Bundle, 
 		}
 		run.Rollouts = append(run.Rollouts, dec)
 		if dec.Action == rollout.Rollback && r.cfg.OnRollback != nil {
-			r.cfg.OnRollback(dec)
+			r.cfg.OnRollback(commit, dec)
 		}
 	}
 }

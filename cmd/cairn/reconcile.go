@@ -141,10 +141,21 @@ with --fail-on-drift; 3 usage error.`,
 			if tok, sec := os.Getenv("CAIRN_WEBHOOK_TOKEN"), os.Getenv("CAIRN_WEBHOOK_SECRET"); tok != "" || sec != "" {
 				cfg.Alerts = &training.AlertReceiver{Store: st, Token: tok, Secret: sec, Actor: "alertmanager"}
 			}
-			if notify != "" {
-				cfg.OnRollback = func(d rollout.Decision) {
-					if err := postJSON(ctx, notify, d); err != nil {
-						fmt.Fprintf(errw, "reconcile: rollback of %s not announced to %s: %v\n", d.Deployment, notify, err)
+			// A rollback is announced to --notify and, with GitHub configured,
+			// as a failed commit status on the commit being reconciled.
+			gh, _ := appr.(*ghub.Client)
+			if notify != "" || gh != nil {
+				cfg.OnRollback = func(commit string, d rollout.Decision) {
+					if notify != "" {
+						if err := postJSON(ctx, notify, d); err != nil {
+							fmt.Fprintf(errw, "reconcile: rollback of %s not announced to %s: %v\n", d.Deployment, notify, err)
+						}
+					}
+					if gh != nil {
+						desc := fmt.Sprintf("rolled back canary %s to %s: %s", d.Canary, d.Stable, d.Why)
+						if err := gh.SetCommitStatus(ctx, commit, "cairn/rollout/"+d.Deployment, ghub.StatusFailure, desc); err != nil {
+							fmt.Fprintf(errw, "reconcile: rollback of %s: commit status: %v\n", d.Deployment, err)
+						}
 					}
 				}
 			}
