@@ -21,6 +21,7 @@ import (
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/internal/md"
 	"github.com/cairn-dev/cairn/reconciler"
+	"github.com/cairn-dev/cairn/rollout"
 	"github.com/cairn-dev/cairn/state"
 )
 
@@ -164,6 +165,10 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 	}
 	r.Policy = PolicyReport{Current: []PolicyResult{}, Applies: policyDecisions(log)}
 	inState := map[string]string{}
+	progress, err := rollout.Recorded(ctx, st)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range ptrs {
 		inState[p.Object+"."+p.Name] = p.Version
 		kind, name, _ := strings.Cut(p.Object, "/")
@@ -202,7 +207,14 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 				s.Deployments = append(s.Deployments, dn)
 			case d.Rollout.Candidate == p.Name && d.Rollout.Strategy != "direct":
 				role := d.Rollout.Strategy
-				if d.Rollout.TrafficPercent != nil {
+				// The share served: where the recorded analysis took this
+				// canary, its first step, or the fixed split.
+				switch pr, ok := progress[dn]; {
+				case len(d.Rollout.Steps) > 0 && ok && pr.Canary == p.Version:
+					role += fmt.Sprintf(" %d%%", pr.Weight)
+				case len(d.Rollout.Steps) > 0:
+					role += fmt.Sprintf(" %d%%", d.Rollout.Steps[0].Weight)
+				case d.Rollout.TrafficPercent != nil:
 					role += fmt.Sprintf(" %d%%", *d.Rollout.TrafficPercent)
 				}
 				s.Deployments = append(s.Deployments, dn+" ("+role+")")
