@@ -45,10 +45,19 @@ func Start(t testing.TB, targets ...string) string {
 		t.Fatal(err)
 	}
 	addr := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
+	return serve(t, "prometheus", dir, addr, bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--log.level=warn")
-	log, _ := os.Create(filepath.Join(dir, "prometheus.log"))
+}
+
+// serve runs a server binary until the test ends, logging to dir, and
+// returns its base URL once /-/ready answers 200 (Prometheus and
+// Alertmanager both serve it); its log is shown when the test failed.
+func serve(t testing.TB, name, dir, addr, bin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, args...)
+	logPath := filepath.Join(dir, name+".log")
+	log, _ := os.Create(logPath)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -57,8 +66,8 @@ func Start(t testing.TB, targets ...string) string {
 		cancel()
 		cmd.Wait()
 		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
-			t.Logf("prometheus log:\n%s", b)
+			b, _ := os.ReadFile(logPath)
+			t.Logf("%s log:\n%s", name, b)
 		}
 	})
 	base := "http://" + addr
@@ -72,7 +81,7 @@ func Start(t testing.TB, targets ...string) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("prometheus at %s not ready in 30 s", base)
+	t.Fatalf("%s at %s not ready in 30 s", name, base)
 	return ""
 }
 
@@ -187,35 +196,9 @@ receivers:
 		t.Fatal(err)
 	}
 	addr, cluster := freePort(t), freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--config.file="+config, "--storage.path="+filepath.Join(dir, "data"),
+	base = serve(t, "alertmanager", dir, addr, bin, "--config.file="+config, "--storage.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--cluster.listen-address="+cluster, "--log.level=warn")
-	log, _ := os.Create(filepath.Join(dir, "alertmanager.log"))
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "alertmanager.log"))
-			t.Logf("alertmanager log:\n%s", b)
-		}
-	})
-	base = "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if r, err := http.Get(base + "/-/ready"); err == nil {
-			r.Body.Close()
-			if r.StatusCode == 200 {
-				return base, config
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("alertmanager at %s not ready in 30 s", base)
-	return "", ""
+	return base, config
 }
 
 // FireAlert posts one firing alert to Alertmanager's v2 API.
