@@ -3,6 +3,7 @@ package evals
 import (
 	"context"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,4 +102,41 @@ func watchHeap() func() uint64 {
 		}
 	}()
 	return func() uint64 { close(stop); return <-done }
+}
+
+// BenchmarkEvalFaults is Eval1000's server with faults: every 5th request
+// is a 429 with Retry-After 0.5 s, every 13th a 500; 400 cases at 100 ms
+// latency, parallel 16. It reports the throughput, the wall time and the
+// cases lost (ERROR after the retries).
+//
+//	go test ./evals -run '^$' -bench EvalFaults -benchtime 1x
+func BenchmarkEvalFaults(b *testing.B) {
+	var n atomic.Int64
+	srv := evaltest.New(evaltest.Options{Latency: 100 * time.Millisecond, RetryAfter: "0.5", Faults: func(path, prompt string, attempt int) evaltest.Fault {
+		switch i := n.Add(1); {
+		case i%5 == 0:
+			return evaltest.Fault429
+		case i%13 == 0:
+			return evaltest.Fault500
+		}
+		return evaltest.FaultNone
+	}})
+	defer srv.Close()
+	bundle := fixture(b, srv.URL(), 400, nil)
+	for i := 0; i < b.N; i++ {
+		o := fastOpts(NewMemStore())
+		o.Parallel, o.MaxRetries, o.BackoffBase = 16, 4, 100*time.Millisecond
+		srv.Reset()
+		n.Store(0)
+		start := time.Now()
+		run, err := RunSuite(context.Background(), bundle, "qa", o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		el := time.Since(start)
+		b.ReportMetric(400/el.Seconds(), "cases/s")
+		b.ReportMetric(el.Seconds(), "wall-s")
+		b.ReportMetric(float64(run.Errors), "lost")
+		b.ReportMetric(float64(srv.Requests()), "requests")
+	}
 }

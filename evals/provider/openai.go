@@ -26,7 +26,7 @@ import (
 type OpenAI struct {
 	cfg    Config
 	client *openai.Client
-	sem    chan struct{}
+	flow   *flow
 	rpm    *rate.Limiter
 	tpm    *rate.Limiter
 	sleep  func(ctx context.Context, d time.Duration) error
@@ -93,7 +93,7 @@ func NewOpenAI(cfg Config) (*OpenAI, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = max(cfg.Concurrency, 2)
 	oc.HTTPClient = &retryAfterDoer{c: &http.Client{Transport: tr}}
-	p := &OpenAI{cfg: cfg, client: openai.NewClientWithConfig(oc), sem: make(chan struct{}, cfg.Concurrency), sleep: sleepCtx}
+	p := &OpenAI{cfg: cfg, client: openai.NewClientWithConfig(oc), flow: newFlow(cfg.Concurrency, 10*cfg.MaxRetries), sleep: sleepCtx}
 	if cfg.RequestsPerMinute > 0 {
 		p.rpm = rate.NewLimiter(rate.Limit(float64(cfg.RequestsPerMinute)/60), max(1, cfg.RequestsPerMinute/60))
 	}
@@ -190,17 +190,48 @@ func retryable(err error) bool {
 
 var errEmptyChoices = errors.New("response has no choices")
 
+// maxAttempts bounds one case's attempts whatever the budget holds.
+const maxAttempts = 12
+
+// overloaded is a sign the provider is over its capacity: a throttle, a
+// 502/503/504 or a timeout. (A plain 500 is a fault of one request; it is
+// retried, but it does not slow the others down.)
+func overloaded(err error) bool {
+	var apiErr *openai.APIError
+	var reqErr *openai.RequestError
+	status := 0
+	if errors.As(err, &apiErr) {
+		status = apiErr.HTTPStatusCode
+	} else if errors.As(err, &reqErr) {
+		status = reqErr.HTTPStatusCode
+	}
+	var netErr net.Error
+	return status == 429 || status == 502 || status == 503 || status == 504 ||
+		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout()
+}
+
+// transient is a throttle or a server error: the server is there and will
+// answer, later.
+func transient(err error) bool {
+	var apiErr *openai.APIError
+	var reqErr *openai.RequestError
+	status := 0
+	if errors.As(err, &apiErr) {
+		status = apiErr.HTTPStatusCode
+	} else if errors.As(err, &reqErr) {
+		status = reqErr.HTTPStatusCode
+	}
+	return status == 429 || status >= 500
+}
+
 // do runs one call with the provider's concurrency slot, rate limits,
 // per-attempt timeout and retries. tokens is the request's estimated size for
 // the tokens-per-minute limiter.
 func (p *OpenAI) do(ctx context.Context, tokensEst int, call func(ctx context.Context) error) (attempts int, err error) {
-	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	defer func() { <-p.sem }()
 	for attempt := 0; ; attempt++ {
+		if err := p.flow.acquire(ctx); err != nil {
+			return attempt, err
+		}
 		if p.rpm != nil {
 			if err := p.rpm.Wait(ctx); err != nil {
 				return attempt, err
@@ -215,21 +246,26 @@ func (p *OpenAI) do(ctx context.Context, tokensEst int, call func(ctx context.Co
 		actx, cancel := context.WithTimeout(context.WithValue(ctx, retrySlotKey{}, slot), p.cfg.Timeout)
 		err = call(actx)
 		cancel()
+		slot.mu.Lock()
+		wait := slot.after
+		slot.mu.Unlock()
+		p.flow.release(err == nil, err != nil && overloaded(err), wait)
 		if err == nil {
 			return attempt + 1, nil
 		}
 		if ctx.Err() != nil {
 			return attempt + 1, ctx.Err()
 		}
-		if attempt >= p.cfg.MaxRetries || !retryable(err) {
+		// A case has MaxRetries retries; past them, a throttle or a server
+		// error is retried on the run's budget (up to maxAttempts), so a
+		// burst of transient faults costs time, not cases.
+		if !retryable(err) || p.cfg.MaxRetries == 0 || attempt+1 >= maxAttempts ||
+			attempt >= p.cfg.MaxRetries && !transient(err) || !p.flow.retry() {
 			return attempt + 1, explainProvider(p.cfg, err)
 		}
-		slot.mu.Lock()
-		wait := slot.after
-		slot.mu.Unlock()
 		if wait <= 0 {
 			// Exponential backoff with full jitter.
-			back := p.cfg.BackoffBase << attempt
+			back := p.cfg.BackoffBase << min(attempt, p.cfg.MaxRetries)
 			wait = back/2 + time.Duration(rand.Int64N(int64(back/2)+1))
 		}
 		wait = min(wait, p.cfg.MaxBackoff)
