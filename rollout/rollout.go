@@ -6,7 +6,6 @@
 package rollout
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -22,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/internal/promql"
 )
 
 // Querier runs an instant PromQL query: the value, or ok=false when the
@@ -165,13 +164,7 @@ func Analyze(ctx context.Context, q Querier, name string, d *compiler.Deployment
 		return dec, p, nil
 	}
 	fill := func(tmpl, version string) (string, error) {
-		t, err := template.New("q").Option("missingkey=error").Parse(tmpl)
-		if err != nil {
-			return "", err
-		}
-		var b bytes.Buffer
-		err = t.Execute(&b, map[string]string{"version": version, "deployment": name, "namespace": d.Namespace, "window": ro.Analysis.Window})
-		return b.String(), err
+		return promql.FillAnalysis(tmpl, promql.Analysis{Version: version, Deployment: name, Namespace: d.Namespace, Window: ro.Analysis.Window})
 	}
 	run := func(tmpl, version string) (string, *float64, error) {
 		qs, err := fill(tmpl, version)

@@ -1,13 +1,13 @@
 package targets
 
 import (
-	"bytes"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
-	"text/template"
+
+	"github.com/cairn-dev/cairn/internal/promql"
 )
 
 // rolloutRules renders, per deployment whose canary has an analysis and is
@@ -29,13 +29,11 @@ func (r *run) rolloutRules() {
 			continue
 		}
 		fill := func(q, version string) string {
-			t, err := template.New("q").Option("missingkey=error").Parse(q)
+			out, err := promql.FillAnalysis(q, promql.Analysis{Version: version, Deployment: name, Namespace: d.Namespace, Window: an.Window})
 			if err != nil {
 				return q // the compiler refused it already
 			}
-			var b bytes.Buffer
-			t.Execute(&b, map[string]string{"version": version, "deployment": name, "namespace": d.Namespace, "window": an.Window})
-			return b.String()
+			return out
 		}
 		var rules []rule
 		for _, mn := range slices.Sorted(maps.Keys(an.Metrics)) {

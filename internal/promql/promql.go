@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"text/template"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -224,4 +225,27 @@ func unparen(e parser.Expr) parser.Expr {
 		}
 		e = p.Expr
 	}
+}
+
+// Analysis are the values a canary analysis query template is filled in
+// with: {{.version}}, {{.deployment}}, {{.namespace}}, {{.window}}.
+type Analysis struct {
+	Version, Deployment, Namespace, Window string
+}
+
+// labelValue escapes a value for a double-quoted PromQL string, so that a
+// version such as `8"} or vector(1)` stays one label value.
+var labelValue = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+// FillAnalysis fills an analysis query template; the values are escaped
+// for the double-quoted label values templates put them in.
+func FillAnalysis(tmpl string, v Analysis) (string, error) {
+	t, err := template.New("q").Option("missingkey=error").Parse(tmpl)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	err = t.Execute(&b, map[string]string{"version": labelValue.Replace(v.Version), "deployment": labelValue.Replace(v.Deployment),
+		"namespace": labelValue.Replace(v.Namespace), "window": v.Window})
+	return b.String(), err
 }

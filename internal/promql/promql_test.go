@@ -138,3 +138,22 @@ func TestRateSelector(t *testing.T) {
 		t.Errorf("matchers = %+v, want %+v", sel.Matchers, want)
 	}
 }
+
+// A value that would close the label string stays inside it.
+func TestFillAnalysisEscapes(t *testing.T) {
+	got, err := FillAnalysis(`sum(rate(x{deployment="{{.deployment}}",version="{{.version}}"}[{{.window}}]))`,
+		Analysis{Version: `8"} or vector(1) or x{a="\`, Deployment: "fraud-api", Window: "5m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `sum(rate(x{deployment="fraud-api",version="8\"} or vector(1) or x{a=\"\\"}[5m]))`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if _, err := parse(got); err != nil {
+		t.Errorf("the filled query does not parse: %v", err)
+	}
+	if _, err := FillAnalysis(`{{.model}}`, Analysis{}); err == nil {
+		t.Error("an unknown field filled in")
+	}
+}
