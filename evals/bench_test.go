@@ -24,12 +24,15 @@ func BenchmarkEval1000(b *testing.B) {
 		o := fastOpts(store)
 		o.Parallel = 16
 		srv.Reset()
+		runtime.GC()
+		peak := watchHeap()
 		start := time.Now()
 		run, err := RunSuite(context.Background(), bundle, "qa", o)
 		if err != nil {
 			b.Fatal(err)
 		}
 		el := time.Since(start)
+		b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
 		if run.Status != Pass {
 			b.Fatalf("status %s", run.Status)
 		}
