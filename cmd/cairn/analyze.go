@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,6 +53,9 @@ Prometheus unreachable or refusing a query.`,
 			b, err := dataCompile(cmd, dir)
 			if err != nil {
 				return err
+			}
+			if b.Deployments[args[0]] == nil {
+				return exitf(exitUsage, "analyze: no deployment %q in %s (deployments: %s)", args[0], dir, strings.Join(slices.Sorted(maps.Keys(b.Deployments)), ", "))
 			}
 			q, err := rollout.NewPrometheus(prom)
 			if err != nil {

@@ -76,6 +76,9 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 				}
 				sort.Strings(suites)
 			}
+			if version != "" && !slices.ContainsFunc(suites, func(s string) bool { return evals.PerVersion(b.Evals[s]) }) {
+				return exitf(exitUsage, "eval: --version %s: none of %s evaluates one model version at a time (predictions.version, or a model server with versioned: true)", version, strings.Join(suites, ", "))
+			}
 			// A dataset row, document or template holding a credential is
 			// never sent to a provider.
 			var objs []string
