@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -57,7 +58,37 @@ func TestLiveScripts(t *testing.T) {
 	}))
 	t.Cleanup(hook.Close)
 	os.WriteFile(notified, nil, 0o644)
-	testscript.Run(t, scriptParams("testdata/live", map[string]string{"PROMETHEUS": prom, "NOTIFY": hook.URL, "NOTIFIED": notified}))
+	// A GitHub API for reconcile: every commit was merged by a pull request
+	// one user approved; commit statuses are written to a file, one a line.
+	statuses := filepath.Join(t.TempDir(), "statuses.jsonl")
+	os.WriteFile(statuses, nil, 0o644)
+	gh := http.NewServeMux()
+	gh.HandleFunc("GET /api/v3/repos/acme/specs/commits/{sha}/pulls", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `[{"number": 12, "merged_at": "2026-03-01T10:00:00Z", "merge_commit_sha": %q}]`, r.PathValue("sha"))
+	})
+	gh.HandleFunc("GET /api/v3/repos/acme/specs/pulls/12/reviews", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `[{"user": {"login": "alice"}, "state": "APPROVED", "submitted_at": "2026-03-01T09:00:00Z"}]`)
+	})
+	gh.HandleFunc("POST /api/v3/repos/acme/specs/statuses/{sha}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer gh-test-token" {
+			w.WriteHeader(401)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		f, err := os.OpenFile(statuses, os.O_APPEND|os.O_WRONLY, 0o644)
+		if err == nil {
+			f.Write(append(append([]byte(r.PathValue("sha")+" "), body...), '\n'))
+			f.Close()
+		}
+		w.WriteHeader(201)
+		fmt.Fprint(w, `{"id": 1}`)
+	})
+	ghSrv := httptest.NewServer(gh)
+	t.Cleanup(ghSrv.Close)
+	testscript.Run(t, scriptParams("testdata/live", map[string]string{"PROMETHEUS": prom, "NOTIFY": hook.URL, "NOTIFIED": notified,
+		"GITHUB_API": ghSrv.URL + "/api/v3/", "STATUSES": statuses}))
 }
 
 func scriptParams(dir string, vars map[string]string) testscript.Params {
