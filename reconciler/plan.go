@@ -418,7 +418,9 @@ func (pl *planner) move(t ActionType, obj, field, name, want string, gate compil
 	a.Subject, a.Gates = subject, gates
 	if t == MoveModelAlias && ok {
 		a.Compared = pl.compared(strings.TrimPrefix(obj, "models/"), want, cur, gate)
-		g, err := pl.promoted(strings.TrimPrefix(obj, "models/"), name, want)
+	}
+	if ok && (t == MoveModelAlias || t == MovePromptLabel) {
+		g, err := pl.promoted(obj, name, want)
 		if err != nil {
 			return err
 		}
@@ -621,16 +623,20 @@ func (pl *planner) notWorseThan(obj, version string, nw *compiler.NotWorseThan) 
 	return out, nil
 }
 
-// promoted gates moving the alias a progressive canary deployment serves
+// promoted gates moving the alias or label a progressive canary deployment serves
 // (rollout.steps) to a new version: the move waits until the canary
 // analysis promoted that version (its last step passed). A deployment's
 // first version has no canary to wait for, and a version that was never
 // the rollout's candidate cannot skip it.
-func (pl *planner) promoted(model, alias, version string) ([]GateCheck, error) {
+func (pl *planner) promoted(obj, alias, version string) ([]GateCheck, error) {
 	var out []GateCheck
 	for _, name := range slices.Sorted(maps.Keys(pl.b.Deployments)) {
 		d := pl.b.Deployments[name]
-		if d.Model != model || d.Alias != alias || len(d.Rollout.Steps) == 0 {
+		served := "models/" + d.Model
+		if d.Prompt != "" {
+			served = "prompts/" + d.Prompt
+		}
+		if served != obj || d.Alias != alias || len(d.Rollout.Steps) == 0 {
 			continue
 		}
 		g := GateCheck{Gate: "rollout " + name}
@@ -652,7 +658,7 @@ func (pl *planner) promoted(model, alias, version string) ([]GateCheck, error) {
 		case ok && p.Canary == version:
 			g.Status, g.Detail = GateFailed, fmt.Sprintf("canary %s is at step %d of %d (%d%%): the move waits for the analysis to promote it", version, p.Step+1, len(d.Rollout.Steps), p.Weight)
 		default:
-			cand, _, err := pl.st.GetPointer(pl.ctx, "models/"+model, d.Rollout.Candidate)
+			cand, _, err := pl.st.GetPointer(pl.ctx, obj, d.Rollout.Candidate)
 			if err != nil {
 				return nil, err
 			}

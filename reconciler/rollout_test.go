@@ -132,3 +132,34 @@ func TestPromotionWaitsForTheCanary(t *testing.T) {
 		}
 	}
 }
+
+// The same gate holds a prompt label a progressive canary serves.
+func TestPromotionGateOnPromptLabels(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	b := testBundle("1.0.0")
+	_, err := st.RegisterPromptVersion(ctx, promptVersionOf(t, b))
+	must(t, err)
+	must(t, st.SetPointer(ctx, "prompts/answer", "prod", "", "1.0.0"))
+	b = testBundle("1.1.0")
+	_, err = st.RegisterPromptVersion(ctx, promptVersionOf(t, b))
+	must(t, err)
+	must(t, st.SetPointer(ctx, "prompts/answer", "staging", "", "1.1.0"))
+	b.Prompts["answer"].Labels = map[string]string{"prod": "1.1.0", "staging": "1.1.0"}
+	b.Deployments = map[string]*compiler.Deployment{"chat": {Name: "chat", Prompt: "answer", Alias: "prod", Namespace: "ai",
+		Rollout: compiler.Rollout{Strategy: "canary", Candidate: "staging", Steps: []compiler.RolloutStep{{Weight: 10, Pause: "1h"}}}}}
+	p, err := BuildPlan(ctx, b, st, Options{Approvals: 1})
+	must(t, err)
+	var found bool
+	for _, a := range p.Actions {
+		if a.Type == MovePromptLabel && a.Name == "prod" {
+			found = true
+			if a.Ready() || !strings.Contains(a.Status, "rollout chat: canary 1.1.0 has not been analysed yet") {
+				t.Errorf("prod label move: %s", a.Status)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no prod label move in %+v", p.Actions)
+	}
+}

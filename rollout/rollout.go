@@ -151,7 +151,7 @@ func Analyze(ctx context.Context, q Querier, name string, d *compiler.Deployment
 	} else {
 		p.Failures = maps.Clone(p.Failures)
 	}
-	p.Step = min(p.Step, len(ro.Steps)-1)
+	p.Step = max(0, min(p.Step, len(ro.Steps)-1)) // a recorded step from an older spec, or a damaged record
 	dec := Decision{Deployment: name, Namespace: d.Namespace, Canary: canary, Stable: stable, Step: p.Step + 1, Steps: len(ro.Steps),
 		Weight: ro.Steps[p.Step].Weight, NextWeight: ro.Steps[p.Step].Weight, Window: ro.Analysis.Window, At: now.UTC()}
 	if p.Done != "" {

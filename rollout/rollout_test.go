@@ -108,3 +108,30 @@ func TestMain(m *testing.M) {
 	http.DefaultClient.Timeout = 10 * time.Second
 	m.Run()
 }
+
+type stubQuerier map[string]float64
+
+func (s stubQuerier) Query(_ context.Context, q string, _ time.Time) (float64, bool, error) {
+	for k, v := range s {
+		if strings.Contains(q, k) {
+			return v, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// A recorded step out of range (a damaged record, or steps removed from
+// the spec since) is clamped, not an index out of range.
+func TestAnalyzeClampsARecordedStep(t *testing.T) {
+	d := canary(compiler.RolloutStep{Weight: 10, Pause: "0s"}, compiler.RolloutStep{Weight: 50, Pause: "0s"})
+	q := stubQuerier{`code="500"`: 0, "increase": 100}
+	for _, step := range []int{-3, 7} {
+		dec, _, err := Analyze(context.Background(), q, "api", d, "8", "7", Progress{Canary: "8", Stable: "7", Step: step, Since: time.Now()}, time.Now())
+		if err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		if dec.Step < 1 || dec.Step > 2 {
+			t.Errorf("step %d: decision at step %d", step, dec.Step)
+		}
+	}
+}

@@ -168,13 +168,8 @@ func retryable(err error) bool {
 	if errors.As(err, &dnsErr) && !dnsErr.IsTimeout && !dnsErr.IsTemporary || errors.Is(err, syscall.ECONNREFUSED) {
 		return false
 	}
-	var apiErr *openai.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.HTTPStatusCode == 429 || apiErr.HTTPStatusCode == 408 || apiErr.HTTPStatusCode >= 500
-	}
-	var reqErr *openai.RequestError
-	if errors.As(err, &reqErr) {
-		return reqErr.HTTPStatusCode == 429 || reqErr.HTTPStatusCode == 408 || reqErr.HTTPStatusCode >= 500
+	if status, ok := httpStatus(err); ok {
+		return status == 429 || status == 408 || status >= 500
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) {
@@ -197,14 +192,7 @@ const maxAttempts = 12
 // 502/503/504 or a timeout. (A plain 500 is a fault of one request; it is
 // retried, but it does not slow the others down.)
 func overloaded(err error) bool {
-	var apiErr *openai.APIError
-	var reqErr *openai.RequestError
-	status := 0
-	if errors.As(err, &apiErr) {
-		status = apiErr.HTTPStatusCode
-	} else if errors.As(err, &reqErr) {
-		status = reqErr.HTTPStatusCode
-	}
+	status, _ := httpStatus(err)
 	var netErr net.Error
 	return status == 429 || status == 502 || status == 503 || status == 504 ||
 		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout()
@@ -213,15 +201,21 @@ func overloaded(err error) bool {
 // transient is a throttle or a server error: the server is there and will
 // answer, later.
 func transient(err error) bool {
-	var apiErr *openai.APIError
-	var reqErr *openai.RequestError
-	status := 0
-	if errors.As(err, &apiErr) {
-		status = apiErr.HTTPStatusCode
-	} else if errors.As(err, &reqErr) {
-		status = reqErr.HTTPStatusCode
-	}
+	status, _ := httpStatus(err)
 	return status == 429 || status >= 500
+}
+
+// httpStatus is the HTTP status go-openai's error carries, if any.
+func httpStatus(err error) (int, bool) {
+	var apiErr *openai.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.HTTPStatusCode, true
+	}
+	var reqErr *openai.RequestError
+	if errors.As(err, &reqErr) {
+		return reqErr.HTTPStatusCode, true
+	}
+	return 0, false
 }
 
 // do runs one call with the provider's concurrency slot, rate limits,
@@ -382,14 +376,7 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // ConfigError saying what to check; others pass through.
 func explainProvider(cfg Config, err error) error {
 	var dnsErr *net.DNSError
-	var apiErr *openai.APIError
-	var reqErr *openai.RequestError
-	status := 0
-	if errors.As(err, &apiErr) {
-		status = apiErr.HTTPStatusCode
-	} else if errors.As(err, &reqErr) {
-		status = reqErr.HTTPStatusCode
-	}
+	status, _ := httpStatus(err)
 	ce := &ConfigError{Provider: cfg.Name, Err: err}
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
