@@ -1,7 +1,10 @@
 package compiler
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -50,6 +53,36 @@ func BenchmarkCompile(b *testing.B) {
 		}
 		if bd.Hash() == "" {
 			b.Fatal("no hash")
+		}
+	}
+}
+
+// BenchmarkCompileOneEdit is the pull-request loop: the compile cache holds
+// every file's value and one file has changed since (a model's owner).
+func BenchmarkCompileOneEdit(b *testing.B) {
+	dir := b.TempDir()
+	if err := specgen.Write(dir, specgen.Large); err != nil {
+		b.Fatal(err)
+	}
+	opts := Options{CacheDir: b.TempDir(), CacheSalt: "bench"}
+	if _, ds := Compile(dir, opts); len(ds) > 0 {
+		b.Fatal(ds)
+	}
+	f := filepath.Join(dir, "specs", "models-003.cue")
+	src, err := os.ReadFile(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		edited := strings.Replace(string(src), "@acme/team-", fmt.Sprintf("@acme/edit%d-", i), 1)
+		if err := os.WriteFile(f, []byte(edited), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		if _, ds := Compile(dir, opts); len(ds) > 0 {
+			b.Fatal(ds)
 		}
 	}
 }

@@ -29,6 +29,10 @@ type Options struct {
 	// SkipProjection leaves deployments' cost projections out (for callers
 	// that only need the structure).
 	SkipProjection bool
+	// CacheDir, when set, keeps each spec file's schema-checked value by
+	// the hash of its bytes (see cache.go); CacheSalt names the build that
+	// wrote it, so another cairn never reads this one's entries.
+	CacheDir, CacheSalt string
 }
 
 // Compile compiles the spec repo at dir. A non-empty list means the spec is
@@ -44,7 +48,7 @@ func Compile(dir string, opts Options) (*Bundle, diag.List) {
 }
 
 func compile(dir string, opts Options) (*Bundle, diag.List) {
-	c, ds := load(dir)
+	c, ds := load(dir, opts)
 	if len(ds) > 0 {
 		ds.Sort()
 		return nil, ds
@@ -73,7 +77,7 @@ func errAt(code string, pos diag.Position, format string, args ...any) diag.Diag
 	return diag.Diagnostic{Severity: diag.Error, Code: code, Message: fmt.Sprintf(format, args...), Pos: pos}
 }
 
-func load(dir string) (*compilation, diag.List) {
+func load(dir string, opts Options) (*compilation, diag.List) {
 	st, err := os.Stat(dir)
 	if err != nil || !st.IsDir() {
 		return nil, diag.List{errAt(CodeNoRepo, diag.Position{}, "spec repo %q is not a directory", dir)}
@@ -132,7 +136,10 @@ func load(dir string) (*compilation, diag.List) {
 	if len(ds) > 0 {
 		return nil, ds
 	}
-	js, ds := evaluate(r, rels, files, ix)
+	js, ok := evaluateCached(files, opts)
+	if !ok {
+		js, ds = evaluate(r, rels, files, ix)
+	}
 	if len(ds) > 0 {
 		return nil, ds
 	}

@@ -75,6 +75,7 @@ func posOf(p token.Pos) diag.Position {
 type parsed struct {
 	rel  string
 	file *ast.File
+	src  []byte // the file's bytes, for the compile cache's key
 }
 
 // parseFiles reads and parses every spec file, reporting unreadable, huge,
@@ -196,7 +197,7 @@ func parseFile(r *repoFS, rel string) (parsed, diag.List) {
 			Message: "spec files cannot import packages; the cairn schema is applied without an import",
 			Pos:     posOf(imp.Pos())})
 	}
-	return parsed{rel, f}, nil
+	return parsed{rel, f, src}, nil
 }
 
 // posIndex records where each field path is written in the user's files, from

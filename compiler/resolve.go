@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"path"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -138,7 +139,7 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 	for _, n := range slices.Sorted(maps.Keys(b.Prompts)) {
 		r.prompt(n, b.Prompts[n])
 	}
-	r.countTokens()
+	r.countTokens(opts)
 	for _, n := range slices.Sorted(maps.Keys(b.Evals)) {
 		r.eval(n, b.Evals[n])
 	}
@@ -542,8 +543,27 @@ func (r *resolver) prompt(n string, p *Prompt) {
 
 // countTokens fills each prompt's template token count, spread over the cores
 // (BPE encoding of thousands of templates is the compiler's largest own cost).
-func (r *resolver) countTokens() {
+// A count depends on the encoding and the text only, so with a cache
+// directory the counts are kept by their hash (tokens.gob) and the BPE
+// tables are not even loaded when every template is known.
+func (r *resolver) countTokens(opts Options) {
 	errs := make([]error, len(r.counts))
+	keys := make([]string, len(r.counts))
+	var known map[string]int
+	var todo []int
+	if opts.CacheDir != "" {
+		known = readCounts(filepath.Join(opts.CacheDir, "tokens.gob"))
+	}
+	for i, p := range r.counts {
+		if known != nil {
+			keys[i] = countKey(opts.CacheSalt, p)
+			if n, ok := known[keys[i]]; ok {
+				p.TemplateTokens = n
+				continue
+			}
+		}
+		todo = append(todo, i)
+	}
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
@@ -564,15 +584,24 @@ func (r *resolver) countTokens() {
 			}
 		}()
 	}
-	for i := range r.counts {
+	for _, i := range todo {
 		next <- i
 	}
 	close(next)
 	wg.Wait()
+	failed := false
 	for i, err := range errs {
 		if err != nil {
+			failed = true
 			r.errf(CodeInternal, "prompts/"+r.counts[i].Name, "", "counting tokens: %v", err)
 		}
+	}
+	if known != nil && len(todo) > 0 && !failed {
+		fresh := make(map[string]int, len(r.counts))
+		for i, p := range r.counts {
+			fresh[keys[i]] = p.TemplateTokens
+		}
+		writeCounts(filepath.Join(opts.CacheDir, "tokens.gob"), fresh)
 	}
 }
 

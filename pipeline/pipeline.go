@@ -26,6 +26,11 @@ type CheckOptions struct {
 	Now     time.Time      // policies judge expiry and deprecation at this time (zero: now)
 	Context map[string]any // input.context for policies
 	Compile compiler.Options
+	// CacheDir keeps per-object compile results and per-policy results by
+	// content hash (compiler and policies cache.go), so that a check after
+	// a small edit redoes only what the edit can change; CacheSalt names the
+	// cairn build. Empty: no cache.
+	CacheDir, CacheSalt string
 }
 
 // Checked is a spec repo compiled and checked.
@@ -37,7 +42,10 @@ type Checked struct {
 	Diagnostics diag.List
 	// Policies are the policies that ran (for SARIF rule metadata).
 	Policies []policies.Policy
-	Now      time.Time
+	// Evaluated are the policies that ran; the others' results came from
+	// the cache.
+	Evaluated []string
+	Now       time.Time
 }
 
 // Check loads and compiles the repo and checks the bundle against the
@@ -48,14 +56,16 @@ func Check(ctx context.Context, dir string, opts CheckOptions) (*Checked, error)
 		opts.Now = time.Now().UTC()
 	}
 	c := &Checked{Dir: dir, Now: opts.Now}
-	b, ds := compiler.Compile(dir, opts.Compile)
+	copts := opts.Compile
+	copts.CacheDir, copts.CacheSalt = opts.CacheDir, opts.CacheSalt
+	b, ds := compiler.Compile(dir, copts)
 	c.Diagnostics = ds
 	if b == nil || ds.Count(diag.Error) > 0 {
 		c.Diagnostics.Sort()
 		return c, nil
 	}
 	c.Bundle = b
-	eng, err := policies.New(policies.Options{Dir: dir})
+	eng, err := policies.New(policies.Options{Dir: dir, CacheDir: opts.CacheDir, CacheSalt: opts.CacheSalt})
 	if err != nil {
 		var l diag.List
 		if !errors.As(err, &l) {
@@ -70,6 +80,7 @@ func Check(ctx context.Context, dir string, opts CheckOptions) (*Checked, error)
 	if err != nil {
 		return c, fmt.Errorf("evaluating policies: %w", err)
 	}
+	c.Evaluated = eng.Ran()
 	c.Diagnostics = append(c.Diagnostics, pd...)
 	c.Diagnostics.Sort()
 	return c, nil

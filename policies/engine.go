@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -47,7 +48,17 @@ type Engine struct {
 	queries  []rego.PreparedEvalQuery // one per policy, same order
 	waivers  *rego.PreparedEvalQuery  // data.cairn.policy.waivers.active, if loaded
 	secrets  diag.List                // credentials written into team policies (secretFindings)
+
+	// The result cache (cache.go), when Options.CacheDir is set.
+	cacheDir string
+	digests  map[string]string // by policy id: its Rego's identity
+	reads    map[string]reads  // by policy id
+	ran      []string          // the policies the last Evaluate ran (not from the cache)
 }
+
+// Ran lists the policies the last Evaluate ran rather than took from the
+// cache, by id.
+func (e *Engine) Ran() []string { return append([]string(nil), e.ran...) }
 
 // New parses and compiles the built-in library and the team's policies and
 // prepares their queries. Rego syntax, type and compile errors (including a
@@ -79,6 +90,11 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{policies: pols, secrets: secretFindings(srcs)}
+	if opts.CacheDir != "" {
+		e.cacheDir = opts.CacheDir
+		e.reads = analyseReads(mods, c.Modules, pols)
+		e.digests = policyDigests(opts.CacheSalt, srcs, mods, pols, e.reads)
+	}
 	ctx := context.Background()
 	for _, p := range pols {
 		var terms []string
@@ -220,21 +236,31 @@ func contains(xs []string, s string) bool {
 // Input builds the policy input document {bundle, now, context} as an OPA
 // value, once per evaluation.
 func Input(b *compiler.Bundle, now time.Time, ctxData map[string]any) (ast.Value, error) {
-	raw, err := json.Marshal(b)
+	raw, rawCtx, err := encodeInput(b, ctxData)
 	if err != nil {
-		return nil, fmt.Errorf("encoding bundle: %w", err)
+		return nil, err
 	}
-	var bundleDoc any
-	if err := util.UnmarshalJSON(raw, &bundleDoc); err != nil {
-		return nil, fmt.Errorf("decoding bundle: %w", err)
+	return inputValue(raw, now.UTC().Format(time.RFC3339Nano), rawCtx)
+}
+
+func encodeInput(b *compiler.Bundle, ctxData map[string]any) (raw, rawCtx []byte, err error) {
+	if raw, err = json.Marshal(b); err != nil {
+		return nil, nil, fmt.Errorf("encoding bundle: %w", err)
 	}
 	if ctxData == nil {
 		ctxData = map[string]any{}
 	}
 	// Round-trip the context through JSON so any JSON-able value is accepted.
-	rawCtx, err := json.Marshal(ctxData)
-	if err != nil {
-		return nil, fmt.Errorf("encoding policy context: %w", err)
+	if rawCtx, err = json.Marshal(ctxData); err != nil {
+		return nil, nil, fmt.Errorf("encoding policy context: %w", err)
+	}
+	return raw, rawCtx, nil
+}
+
+func inputValue(raw []byte, now string, rawCtx []byte) (ast.Value, error) {
+	var bundleDoc any
+	if err := util.UnmarshalJSON(raw, &bundleDoc); err != nil {
+		return nil, fmt.Errorf("decoding bundle: %w", err)
 	}
 	var ctxDoc any
 	if err := util.UnmarshalJSON(rawCtx, &ctxDoc); err != nil {
@@ -242,7 +268,7 @@ func Input(b *compiler.Bundle, now time.Time, ctxData map[string]any) (ast.Value
 	}
 	return ast.InterfaceToValue(map[string]any{
 		"bundle":  bundleDoc,
-		"now":     now.UTC().Format(time.RFC3339Nano),
+		"now":     now,
 		"context": ctxDoc,
 	})
 }
@@ -251,14 +277,54 @@ func Input(b *compiler.Bundle, now time.Time, ctxData map[string]any) (ast.Value
 // waivers and returns the violations, sorted, each located at its field (or
 // object) in the user's files. A policy that fails at run time is reported as
 // a diagnostic of severity error at its location; the others still run. The
-// error result is for failures of cairn itself.
+// error result is for failures of cairn itself. With a cache directory, a
+// policy whose Rego and whose part of the input are unchanged since its last
+// run is not run again (cache.go).
 func (e *Engine) Evaluate(ctx context.Context, b *compiler.Bundle, now time.Time, ctxData map[string]any) (diag.List, error) {
-	input, err := Input(b, now, ctxData)
+	raw, rawCtx, err := encodeInput(b, ctxData)
 	if err != nil {
 		return nil, err
 	}
+	nowS := now.UTC().Format(time.RFC3339Nano)
+	bindings := make([]map[string]any, len(e.policies))
+	keys := make([]string, len(e.policies))
+	var cache *resultCache
+	var cachePath string
+	var need []int
+	if e.cacheDir != "" {
+		cachePath = filepath.Join(e.cacheDir, "policies.gob")
+		cache = readResults(cachePath)
+		parts, err := splitInput(raw, nowS, rawCtx)
+		if err != nil {
+			return nil, fmt.Errorf("splitting the policy input: %w", err)
+		}
+		for i, p := range e.policies {
+			keys[i] = parts.key(e.digests[p.ID], e.reads[p.ID])
+			if c, ok := cache.Entries[p.ID]; ok && keys[i] != "" && c.Key == keys[i] {
+				if m, ok := decodeBindings(c.Bindings); ok {
+					bindings[i] = m
+					continue
+				}
+			}
+			need = append(need, i)
+		}
+	} else {
+		for i := range e.policies {
+			need = append(need, i)
+		}
+	}
+	var input ast.Value
+	if len(need) > 0 || e.waivers != nil {
+		if input, err = inputValue(raw, nowS, rawCtx); err != nil {
+			return nil, err
+		}
+	}
 	var out diag.List
-	for i, p := range e.policies {
+	changed := false
+	e.ran = e.ran[:0]
+	for _, i := range need {
+		p := e.policies[i]
+		e.ran = append(e.ran, p.ID)
 		rs, err := e.queries[i].Eval(ctx, rego.EvalParsedInput(input))
 		if err != nil {
 			if ctx.Err() != nil {
@@ -267,15 +333,30 @@ func (e *Engine) Evaluate(ctx context.Context, b *compiler.Bundle, now time.Time
 			out = append(out, runtimeDiag(p, err)...)
 			continue
 		}
-		if len(rs) == 0 {
-			continue
+		bindings[i] = map[string]any{}
+		if len(rs) > 0 {
+			bindings[i] = rs[0].Bindings
+		}
+		if cache != nil && keys[i] != "" {
+			if js, err := json.Marshal(bindings[i]); err == nil {
+				cache.Entries[p.ID] = cachedResult{Key: keys[i], Bindings: js}
+				changed = true
+			}
+		}
+	}
+	if changed {
+		cache.write(cachePath)
+	}
+	for i, p := range e.policies {
+		if bindings[i] == nil {
+			continue // failed at run time: reported above
 		}
 		for _, rule := range p.rules {
 			sev := diag.Warn
 			if rule == "deny" && p.Severity == "deny" {
 				sev = diag.Deny
 			}
-			out = append(out, e.results(b, p, sev, rs[0].Bindings[rule])...)
+			out = append(out, e.results(b, p, sev, bindings[i][rule])...)
 		}
 	}
 	out = append(out, e.secrets...)

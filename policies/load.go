@@ -27,6 +27,10 @@ type Options struct {
 	// Modules are extra Rego modules, file name → text, loaded after the
 	// team's (for embedding callers and tests).
 	Modules map[string]string
+	// CacheDir, when set, keeps each policy's last results by the hash of
+	// its Rego and of the input it reads (cache.go); CacheSalt names the
+	// cairn build, whose built-ins the results also depend on.
+	CacheDir, CacheSalt string
 }
 
 // teamSources reads dir/policies/*.rego, sorted, named "policies/<file>".

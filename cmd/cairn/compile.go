@@ -20,7 +20,7 @@ func newCompileCmd() *cobra.Command {
 			if err := requireDir(repoDir(args)); err != nil {
 				return err
 			}
-			b, ds := compiler.Compile(repoDir(args), compiler.Options{})
+			b, ds := compiler.Compile(repoDir(args), compileOptions(repoDir(args)))
 			if len(ds) > 0 {
 				for _, d := range ds {
 					fmt.Fprintln(cmd.ErrOrStderr(), d.String())

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -209,4 +211,43 @@ func (t *tempStore) Close() error {
 	err := t.Store.Close()
 	os.RemoveAll(t.dir)
 	return err
+}
+
+// cacheOptions are where check keeps its incremental results for the repo at
+// dir, and the identity of this cairn build, so another build never reads
+// them: its version and, since a development build keeps "dev", its
+// executable's size and time. Like Go's build cache, it lives outside the
+// repo — $CAIRN_CACHE_DIR, else the user cache directory, under cairn/check/
+// and one directory per repo path — so that read-only commands create
+// nothing in the repo (the state rule); CAIRN_CACHE_DIR=off turns it off.
+func cacheOptions(dir string) (cacheDir, salt string) {
+	base, ok := os.LookupEnv("CAIRN_CACHE_DIR")
+	switch {
+	case ok && (base == "off" || base == ""):
+		return "", ""
+	case !ok:
+		ucd, err := os.UserCacheDir()
+		if err != nil {
+			return "", ""
+		}
+		base = filepath.Join(ucd, "cairn", "check")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", ""
+	}
+	sum := sha256.Sum256([]byte(abs))
+	salt = version
+	if exe, err := os.Executable(); err == nil {
+		if st, err := os.Stat(exe); err == nil {
+			salt = fmt.Sprintf("%s %d %d", version, st.Size(), st.ModTime().UnixNano())
+		}
+	}
+	return filepath.Join(base, hex.EncodeToString(sum[:8])), salt
+}
+
+// compileOptions are vet's and compile's: the check cache's compile half.
+func compileOptions(dir string) compiler.Options {
+	cacheDir, salt := cacheOptions(dir)
+	return compiler.Options{CacheDir: cacheDir, CacheSalt: salt}
 }

@@ -37,7 +37,8 @@ func (f *policyFlags) check(cmd *cobra.Command, dir string) (*pipeline.Checked, 
 	if err != nil {
 		return nil, exitf(exitUsage, "%s: %v", cmd.Name(), err)
 	}
-	c, err := pipeline.Check(cmd.Context(), dir, pipeline.CheckOptions{Now: now, Context: pctx})
+	cacheDir, salt := cacheOptions(dir)
+	c, err := pipeline.Check(cmd.Context(), dir, pipeline.CheckOptions{Now: now, Context: pctx, CacheDir: cacheDir, CacheSalt: salt})
 	if err != nil {
 		return nil, exitf(exitUsage, "%s: %v", cmd.Name(), err)
 	}

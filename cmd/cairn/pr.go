@@ -139,7 +139,8 @@ func prReport(ctx context.Context, dir, stateLoc string, cfg ghub.Config, pairs 
 	prefix := repoPrefix(dir)
 	// The same pipeline as check, plan and apply: a denial here is the
 	// denial apply would refuse on.
-	c, err := pipeline.Check(ctx, dir, pipeline.CheckOptions{Context: map[string]any{"pull_request": cfg.PR}})
+	cacheDir, salt := cacheOptions(dir)
+	c, err := pipeline.Check(ctx, dir, pipeline.CheckOptions{Context: map[string]any{"pull_request": cfg.PR}, CacheDir: cacheDir, CacheSalt: salt})
 	r.Diagnostics = c.Diagnostics
 	if err != nil {
 		r.Problems = append(r.Problems, "policy evaluation failed: "+err.Error())

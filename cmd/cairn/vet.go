@@ -28,7 +28,7 @@ Exit codes: 0 valid, 2 invalid spec, 3 usage or internal error.`,
 			if err := requireDir(repoDir(args)); err != nil {
 				return err
 			}
-			b, ds := compiler.Compile(repoDir(args), compiler.Options{})
+			b, ds := compiler.Compile(repoDir(args), compileOptions(repoDir(args)))
 			if err := writeVet(cmd.OutOrStdout(), format, b, ds); err != nil {
 				return exitf(exitUsage, "%v", err)
 			}

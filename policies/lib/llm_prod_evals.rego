@@ -34,7 +34,7 @@ covered contains [g.object, m.scorer] if {
 
 covered contains [util.target(kind, name), m.scorer] if {
 	some [kind, name, _] in at_prod
-	some e in input.bundle[kind][name].gates.prod.evals
+	some e in util.collection(kind)[name].gates.prod.evals
 	some m in input.bundle.evals[e].metrics
 }
 

@@ -32,7 +32,7 @@ deny contains v if {
 
 deny contains v if {
 	some kind in owned_kinds
-	some name, obj in input.bundle[kind]
+	some name, obj in util.collection(kind)
 	owner := object.get(obj, "owner", "")
 	placeholder_owner(owner)
 	v := {

@@ -30,7 +30,7 @@ gated(obj) if obj in gated_at_prod
 
 gated(obj) if {
 	[kind, name] := split(obj, "/")
-	count(input.bundle[kind][name].gates.prod.evals) > 0
+	count(util.collection(kind)[name].gates.prod.evals) > 0
 }
 
 deny contains v if {

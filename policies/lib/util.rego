@@ -52,3 +52,22 @@ placeholder(s) if lower(trim_space(s)) in {"unknown", "tbd", "todo", "none", "n/
 
 # usd renders an amount with two decimals ("100.00"); sprintf's %.2f rejects integers.
 usd(x) := sprintf("%d.%02d", [floor(cents / 100), cents % 100]) if cents := round(x * 100)
+
+# collection(kind) is input.bundle[kind] for the kinds that hold named objects,
+# each written out: cairn reads off a policy's syntax which parts of the input
+# it depends on (its result cache), and a variable key would mean all of them.
+collection("providers") := input.bundle.providers
+
+collection("features") := input.bundle.features
+
+collection("models") := input.bundle.models
+
+collection("prompts") := input.bundle.prompts
+
+collection("rag") := input.bundle.rag
+
+collection("evals") := input.bundle.evals
+
+collection("slos") := input.bundle.slos
+
+collection("deployments") := input.bundle.deployments

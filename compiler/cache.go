@@ -1,0 +1,469 @@
+package compiler
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/gob"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/token"
+
+	"github.com/cairn-dev/cairn/internal/atomicfile"
+	"github.com/cairn-dev/cairn/prompts"
+	"github.com/cairn-dev/cairn/specs"
+)
+
+// The compile cache: most of a check's time is CUE unifying the specs with
+// the schema, and in the pull-request loop one file changes at a time. A
+// file is evaluated on its own when nothing in it can see another file —
+// no reference to a package-level name, no pattern constraint over a whole
+// collection, no definition or hidden field others could use. Such a file's
+// schema-checked value depends only on its bytes and the schema, so it is
+// kept under the hash of both and of the cairn build. Objects are defined
+// in one file each (the duplicate check) and the schema constrains each
+// object on its own, so the repo's value is the union of the files' values;
+// TestCompileCacheAgrees holds the cached and uncached bundles byte-identical.
+// When any file is not independent, or a file's own evaluation reports
+// anything, the whole repo is evaluated as one (evaluate), which also gives
+// the diagnostics their usual form; errors are never cached.
+
+// cacheFormat changes when what an entry holds changes.
+const cacheFormat = "cairn-compile-cache/1"
+
+// singletons are the top-level fields that are one struct, not a map of
+// objects; each may be written in one file only for the cached path.
+var singletons = []string{"project", "governance"}
+
+// unit is what one cache entry holds: one object of a collection, or one
+// singleton field, with the bytes that write it.
+type unit struct {
+	field, name string // name is empty for a singleton
+	src         []byte // from the label to the end of the value
+	key         string
+}
+
+// evaluateCached returns the repo's schema-checked value from per-object
+// evaluations (cached or not) when every file is independent; ok is false
+// when the caller must evaluate the repo as one.
+func evaluateCached(files []parsed, opts Options) (js []byte, ok bool) {
+	if opts.CacheDir == "" {
+		return nil, false
+	}
+	var units []unit
+	written := map[string]bool{}
+	for _, f := range files {
+		us, ok := independent(f)
+		if !ok {
+			return nil, false
+		}
+		for _, u := range us {
+			if u.name == "" && written[u.field] {
+				return nil, false // a singleton written in two files: CUE merges them
+			}
+			written[u.field] = true
+		}
+		units = append(units, us...)
+	}
+	path := filepath.Join(opts.CacheDir, "compile.gob")
+	store := readStore(path)
+	values := make([]json.RawMessage, len(units))
+	var misses []int
+	for i := range units {
+		u := &units[i]
+		u.key = unitKey(opts.CacheSalt, specs.Schema(), u)
+		if e, ok := store.Entries[u.key]; ok {
+			values[i] = e.Value
+			continue
+		}
+		misses = append(misses, i)
+	}
+	if len(misses) > 0 {
+		if !evaluateUnits(units, misses, values) {
+			return nil, false
+		}
+		store.save(path, units, values)
+	}
+
+	all := map[string]json.RawMessage{}
+	objects := map[string]map[string]json.RawMessage{}
+	for i, u := range units {
+		if u.name == "" {
+			all[u.field] = values[i]
+			continue
+		}
+		if objects[u.field] == nil {
+			objects[u.field] = map[string]json.RawMessage{}
+		}
+		objects[u.field][u.name] = values[i]
+	}
+	// Fields no file writes take the schema's defaults, as evaluate does.
+	var absent []string
+	for _, g := range groups {
+		for _, field := range g {
+			if !written[field] {
+				absent = append(absent, field)
+			}
+		}
+	}
+	if len(absent) > 0 {
+		ctx := cuecontext.New()
+		schema := ctx.CompileString(specs.Schema(), cue.Filename(specs.SchemaFile))
+		for _, field := range absent {
+			v := schema.LookupPath(cue.MakePath(cue.Def("Spec"), cue.Str(field)))
+			if v.Validate(cue.Concrete(true)) != nil {
+				return nil, false // a required singleton (project) is missing: evaluate says where
+			}
+			b, err := v.MarshalJSON()
+			if err != nil {
+				return nil, false
+			}
+			all[field] = b
+		}
+	}
+	for field, m := range objects {
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, false
+		}
+		all[field] = b
+	}
+	out, err := json.Marshal(all)
+	if err != nil {
+		return nil, false
+	}
+	return out, true
+}
+
+// unitKey names a unit's value: its bytes, the schema they are checked
+// against (a schema change is usually a new build too, but the key does not
+// rely on it) and the build.
+func unitKey(salt, schema string, u *unit) string {
+	h := sha256.New()
+	schemaSum := sha256.Sum256([]byte(schema))
+	for _, s := range []string{cacheFormat, salt, hex.EncodeToString(schemaSum[:]), u.field, u.name} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	h.Write(u.src)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// evaluateUnits unifies the missed units with the schema, in one CUE file
+// per core (contexts are not safe for concurrent use); the units are
+// independent, so writing them side by side changes none of them.
+func evaluateUnits(units []unit, misses []int, values []json.RawMessage) bool {
+	parts := [][]int{misses}
+	if len(misses) > 8 {
+		h := len(misses) / 2
+		parts = [][]int{misses[:h], misses[h:]}
+	}
+	okAll := true
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, part := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !evaluatePart(units, part, values) {
+				mu.Lock()
+				okAll = false
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return okAll
+}
+
+func evaluatePart(units []unit, part []int, values []json.RawMessage) bool {
+	var src bytes.Buffer
+	src.WriteString("package cache\n")
+	var fields []string
+	for _, i := range part {
+		u := units[i]
+		if u.name != "" {
+			src.WriteString(u.field)
+			src.WriteString(": ")
+		}
+		src.Write(u.src)
+		src.WriteString("\n")
+		if !slices.Contains(fields, u.field) {
+			fields = append(fields, u.field)
+		}
+	}
+	ctx := cuecontext.New()
+	user := ctx.CompileBytes(src.Bytes(), cue.Filename("cache.cue"))
+	if user.Err() != nil {
+		return false
+	}
+	schema := ctx.CompileString(specs.Schema(), cue.Filename(specs.SchemaFile))
+	if schema.Err() != nil {
+		return false
+	}
+	byField := map[string]json.RawMessage{}
+	for _, field := range fields {
+		v := schema.LookupPath(cue.MakePath(cue.Def("Spec"), cue.Str(field))).Unify(user.LookupPath(cue.MakePath(cue.Str(field))))
+		if v.Validate(cue.Concrete(true)) != nil {
+			return false
+		}
+		b, err := v.MarshalJSON()
+		if err != nil {
+			return false
+		}
+		byField[field] = b
+	}
+	split := map[string]map[string]json.RawMessage{}
+	for _, i := range part {
+		u := units[i]
+		if u.name == "" {
+			values[i] = byField[u.field]
+			continue
+		}
+		m, ok := split[u.field]
+		if !ok {
+			if json.Unmarshal(byField[u.field], &m) != nil {
+				return false
+			}
+			split[u.field] = m
+		}
+		if values[i], ok = m[u.name]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// independent splits a file into units when each can be computed without
+// anything else: no reference to a package-level name or to a sibling
+// object, no pattern constraint over a whole collection, no definition,
+// hidden field, let or comprehension at the top. ok is false otherwise.
+func independent(p parsed) ([]unit, bool) {
+	var units []unit
+	seen := map[string]bool{}
+	span := func(from, to ast.Node) ([]byte, bool) {
+		a, b := from.Pos().Offset(), to.End().Offset()
+		if !from.Pos().IsValid() || a < 0 || b > len(p.src) || a >= b {
+			return nil, false
+		}
+		return p.src[a:b], true
+	}
+	collections := map[*ast.StructLit]bool{}
+	for _, d := range p.file.Decls {
+		switch x := d.(type) {
+		case *ast.Package, *ast.CommentGroup, *ast.Attribute:
+		case *ast.Field:
+			name, ok := regularLabel(x.Label)
+			if !ok || !isTopLevel(name) || seen[name] || x.Constraint != token.ILLEGAL {
+				return nil, false
+			}
+			seen[name] = true
+			if !isKind(name) {
+				b, ok := span(x, x.Value)
+				if !ok {
+					return nil, false
+				}
+				units = append(units, unit{field: name, src: b})
+				continue
+			}
+			// A collection holds plain named objects: a pattern such as
+			// [string]: {...} or an embedding would reach other files' objects.
+			st, ok := x.Value.(*ast.StructLit)
+			if !ok {
+				return nil, false
+			}
+			collections[st] = true
+			for _, e := range st.Elts {
+				if _, comment := e.(*ast.CommentGroup); comment {
+					continue
+				}
+				of, isField := e.(*ast.Field)
+				if !isField {
+					return nil, false
+				}
+				obj, regular := regularLabel(of.Label)
+				if !regular || of.Constraint != token.ILLEGAL {
+					return nil, false
+				}
+				b, ok := span(of, of.Value)
+				if !ok {
+					return nil, false
+				}
+				units = append(units, unit{field: name, name: obj, src: b})
+			}
+		default: // let, embedding, comprehension, import
+			return nil, false
+		}
+	}
+	// Every name used must be declared inside its object, or be one of
+	// CUE's predeclared identifiers: a top-level name means the package's
+	// value, which other files add to, and a sibling object is another unit.
+	labels := map[*ast.Ident]bool{}
+	ok := true
+	ast.Walk(p.file, func(n ast.Node) bool {
+		if !ok {
+			return false
+		}
+		switch x := n.(type) {
+		case *ast.Package:
+			labels[x.Name] = true
+		case *ast.Field:
+			if id, isIdent := x.Label.(*ast.Ident); isIdent {
+				labels[id] = true
+			}
+		case *ast.SelectorExpr:
+			if id, isIdent := x.Sel.(*ast.Ident); isIdent {
+				labels[id] = true
+			}
+		case *ast.Alias:
+			labels[x.Ident] = true
+		case *ast.Ident:
+			if labels[x] {
+				return true
+			}
+			switch sc := x.Scope.(type) {
+			case *ast.File:
+				ok = false
+			case *ast.StructLit:
+				if collections[sc] {
+					ok = false
+				}
+			case nil:
+				if x.Node == nil && !predeclared(x.Name) {
+					ok = false
+				}
+			}
+		}
+		return true
+	}, nil)
+	return units, ok
+}
+
+// regularLabel is a field's name when it is a plain identifier or string.
+func regularLabel(l ast.Label) (string, bool) {
+	switch l.(type) {
+	case *ast.Ident, *ast.BasicLit:
+	default:
+		return "", false
+	}
+	name, ok := labelName(l)
+	if !ok || strings.HasPrefix(name, "#") || strings.HasPrefix(name, "_") {
+		return "", false
+	}
+	return name, true
+}
+
+func predeclared(name string) bool {
+	switch name {
+	case "_", "string", "bytes", "bool", "int", "float", "number", "null", "error", "len", "close",
+		"and", "or", "div", "mod", "quo", "rem", "self", "matchIf", "matchN", "rune",
+		"int8", "int16", "int32", "int64", "int128", "uint", "uint8", "uint16", "uint32", "uint64", "uint128",
+		"float32", "float64":
+		return true
+	}
+	return strings.HasPrefix(name, "__")
+}
+
+// store is the compile cache's one file: reading one file beats reading
+// thousands, and gob decodes byte slices without re-validating them.
+type store struct {
+	Gen     int // how many times it was written
+	Entries map[string]entry
+}
+
+type entry struct {
+	Value []byte
+	Gen   int // when last used
+}
+
+func readStore(path string) *store {
+	s := &store{Entries: map[string]entry{}}
+	f, err := os.Open(path)
+	if err != nil {
+		return s
+	}
+	defer f.Close()
+	if gob.NewDecoder(bufio.NewReader(f)).Decode(s) != nil || s.Entries == nil {
+		return &store{Entries: map[string]entry{}} // unreadable: start over
+	}
+	return s
+}
+
+// save records this run's units and keeps older entries (another branch's
+// objects) up to as many again as this run used, the most recent first.
+func (s *store) save(path string, units []unit, values []json.RawMessage) {
+	s.Gen++
+	for i, u := range units {
+		s.Entries[u.key] = entry{Value: values[i], Gen: s.Gen}
+	}
+	if limit := 2 * len(units); len(s.Entries) > limit {
+		var old []string
+		for k, e := range s.Entries {
+			if e.Gen < s.Gen {
+				old = append(old, k)
+			}
+		}
+		slices.SortFunc(old, func(a, b string) int { return s.Entries[b].Gen - s.Entries[a].Gen })
+		for _, k := range old[max(0, limit-len(units)):] {
+			delete(s.Entries, k)
+		}
+	}
+	var buf bytes.Buffer
+	if gob.NewEncoder(&buf).Encode(s) != nil {
+		return
+	}
+	_ = os.MkdirAll(filepath.Dir(path), 0o755) // a read-only repo simply runs uncached
+	_ = atomicfile.Write(path, buf.Bytes(), 0o644)
+}
+
+// countKey names a prompt's token count: the encoding (or the chat model,
+// whose format adds tokens per message) and the text counted.
+func countKey(salt string, p *Prompt) string {
+	h := sha256.New()
+	for _, s := range []string{cacheFormat, salt, p.Model.ID, p.Encoding} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	if len(p.Messages) > 0 {
+		for _, m := range p.Messages {
+			h.Write([]byte{1})
+			h.Write([]byte(m.Role))
+			h.Write([]byte{0})
+			h.Write([]byte(m.Content))
+		}
+	} else {
+		h.Write([]byte{2})
+		h.Write([]byte(prompts.Canonical(p.Template)))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func readCounts(path string) map[string]int {
+	m := map[string]int{}
+	if f, err := os.Open(path); err == nil {
+		defer f.Close()
+		if gob.NewDecoder(bufio.NewReader(f)).Decode(&m) != nil {
+			return map[string]int{}
+		}
+	}
+	return m
+}
+
+// writeCounts keeps this run's counts only: a count is cheap to redo.
+func writeCounts(path string, m map[string]int) {
+	var buf bytes.Buffer
+	if gob.NewEncoder(&buf).Encode(m) != nil {
+		return
+	}
+	_ = os.MkdirAll(filepath.Dir(path), 0o755)
+	_ = atomicfile.Write(path, buf.Bytes(), 0o644)
+}

@@ -1,0 +1,155 @@
+package compiler
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"cuelang.org/go/cue/parser"
+
+	"github.com/cairn-dev/cairn/internal/specgen"
+)
+
+// TestCompileCacheAgrees: the per-file cached path gives the same bundle,
+// byte for byte, as evaluating the repo as one — cold, warm, and after one
+// file changes — and the diagnostics of a broken file are the same too.
+func TestCompileCacheAgrees(t *testing.T) {
+	gen := t.TempDir()
+	if err := specgen.Write(gen, specgen.Small); err != nil {
+		t.Fatal(err)
+	}
+	repos := map[string]string{"generated": gen}
+	for _, ex := range exampleDirs {
+		repos[ex] = filepath.Join("..", "examples", ex)
+	}
+	for _, a := range []string{"credit", "forecast", "summariser", "prompt-targets"} {
+		repos[a] = filepath.Join("..", "testdata", "acceptance", a)
+	}
+	for name, src := range repos {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			copyTree(t, src, dir, nil)
+			want := bundleJSON(t, dir, Options{})
+			cache := t.TempDir()
+			opts := Options{CacheDir: cache, CacheSalt: "test"}
+			if got := bundleJSON(t, dir, opts); !bytes.Equal(got, want) {
+				t.Fatalf("cold cached bundle differs from the uncached one")
+			}
+			if got := bundleJSON(t, dir, opts); !bytes.Equal(got, want) {
+				t.Fatalf("warm cached bundle differs from the uncached one")
+			}
+			if name == "generated" && countEntries(t, cache) == 0 {
+				t.Fatal("the generated repo's files are independent, but nothing was cached")
+			}
+		})
+	}
+
+	// One edit: only the edited object's entry is new, and the bundle follows it.
+	dir := t.TempDir()
+	copyTree(t, gen, dir, nil)
+	cache := t.TempDir()
+	opts := Options{CacheDir: cache, CacheSalt: "test"}
+	bundleJSON(t, dir, opts)
+	before := countEntries(t, cache)
+	f := filepath.Join(dir, "specs", "features-000.cue")
+	src, _ := os.ReadFile(f)
+	edited := strings.Replace(string(src), `entity: "entity-0"`, `entity: "entity-edited"`, 1)
+	if edited == string(src) {
+		t.Fatal("the edit did not apply; the generator changed")
+	}
+	os.WriteFile(f, []byte(edited), 0o644)
+	got := bundleJSON(t, dir, opts)
+	if n := countEntries(t, cache); n != before+1 {
+		t.Errorf("entries after one edit = %d, want %d (one new object value)", n, before+1)
+	}
+	if want := bundleJSON(t, dir, Options{}); !bytes.Equal(got, want) {
+		t.Fatal("bundle after an edit differs from the uncached one")
+	}
+	if !strings.Contains(string(got), "entity-edited") {
+		t.Fatal("the edit is not in the bundle")
+	}
+	// Another salt (another cairn build) does not read these entries.
+	bundleJSON(t, dir, Options{CacheDir: cache, CacheSalt: "other build"})
+	if n := countEntries(t, cache); n <= before+1 {
+		t.Errorf("another build reused this build's entries (%d entries)", n)
+	}
+
+	// A schema error in a file: the same diagnostics with and without the cache.
+	os.WriteFile(f, []byte(strings.Replace(edited, `dtype: "float"`, `dtype: "decimal"`, 1)), 0o644)
+	_, plain := Compile(dir, Options{})
+	_, cached := Compile(dir, opts)
+	if len(plain) == 0 || list(plain) != list(cached) {
+		t.Fatalf("diagnostics differ:\nuncached:\n%s\ncached:\n%s", list(plain), list(cached))
+	}
+}
+
+// TestIndependentFiles: which files may be evaluated alone.
+func TestIndependentFiles(t *testing.T) {
+	for _, tc := range []struct {
+		src  string
+		want bool
+	}{
+		{`models: m: {owner: "@a", task: "binary_classification"}`, true},
+		{`project: {name: "x", owners: ["@a"]}` + "\n" + `features: f: {owner: "@a", dtype: string}`, true},
+		{`models: m: {a: 1, b: a + 1}`, true},                       // a sibling inside the object
+		{`models: m: {owner: _team}`, false},                        // a hidden field of another file
+		{`models: m: {owner: project.owners[0]}`, false},            // the package's project
+		{`models: [string]: {owner: "@a"}`, false},                  // a pattern over every file's models
+		{`_team: "@a"` + "\n" + `models: m: {owner: _team}`, false}, // a hidden field others could add to
+		{`let t = "@a"` + "\n" + `models: m: {owner: t}`, false},
+		{`models: {for i in [1] {"m\(i)": {}}}`, false},
+		{`#M: {owner: string}`, false},
+		{`models: m: {x: len("ab")}`, true},
+		{`models: {a: {x: 1}, b: {y: a.x}}`, false}, // a sibling object
+		{`models: m?: {x: 1}`, false},
+	} {
+		src := "package x\n" + tc.src
+		f, err := parser.ParseFile("t.cue", src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, got := independent(parsed{"t.cue", f, []byte(src)}); got != tc.want {
+			t.Errorf("independent(%q) = %v, want %v", tc.src, got, tc.want)
+		}
+	}
+}
+
+func bundleJSON(t *testing.T, dir string, opts Options) []byte {
+	t.Helper()
+	b, ds := Compile(dir, opts)
+	if len(ds) > 0 {
+		t.Fatalf("compile: %s", list(ds))
+	}
+	js, err := b.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+func countEntries(t *testing.T, cache string) int {
+	t.Helper()
+	return len(readStore(filepath.Join(cache, "compile.gob")).Entries)
+}
+
+// TestUnitKey: every input of a unit's value is in its key.
+func TestUnitKey(t *testing.T) {
+	u := unit{field: "models", name: "m", src: []byte(`"m": {owner: "@a"}`)}
+	base := unitKey("cairn 1", "#Spec: {}", &u)
+	for name, k := range map[string]string{
+		"another build":  unitKey("cairn 2", "#Spec: {}", &u),
+		"another schema": unitKey("cairn 1", "#Spec: {x: int}", &u),
+		"another object": unitKey("cairn 1", "#Spec: {}", &unit{field: "models", name: "n", src: u.src}),
+		"another kind":   unitKey("cairn 1", "#Spec: {}", &unit{field: "features", name: "m", src: u.src}),
+		"other bytes":    unitKey("cairn 1", "#Spec: {}", &unit{field: "models", name: "m", src: []byte(`"m": {owner: "@b"}`)}),
+	} {
+		if k == base {
+			t.Errorf("%s: same key", name)
+		}
+	}
+	if unitKey("cairn 1", "#Spec: {}", &u) != base {
+		t.Error("the key is not a function of its inputs")
+	}
+}
