@@ -6,7 +6,7 @@ BIN     := bin/cairn
 PKGS    := ./...
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build demo test test-short tools bench measure fuzz fuzz-short vet fmt clean
+.PHONY: all build demo test test-short tools bench bench-peers measure fuzz fuzz-short vet fmt clean
 
 all: build
 
@@ -72,6 +72,11 @@ bench:
 	$(GO) test -run '^$$' -bench Render -benchtime 50x -benchmem ./targets
 	$(GO) test -run '^$$' -bench Workers -benchtime 1x ./evals/distributed
 	$(GO) test -run '^$$' -bench 'Predictions(10M|Bootstrap)' -benchtime 1x ./evals/classic
+
+# cairn against the tools it replaces (cue vet + opa eval), in one run, with
+# the peers installed at the go.mod versions; prints the README's table.
+bench-peers:
+	bash scripts/bench-peers.sh
 
 # The offline scorers' quality on the labelled sets in ../shared/data.
 measure:

@@ -86,3 +86,15 @@ func BenchmarkCompileOneEdit(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCompileColdCache is a first check with the cache on: every
+// object evaluated on its own, then stored.
+func BenchmarkCompileColdCache(b *testing.B) {
+	dir := largeRepo(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ds := Compile(dir, Options{CacheDir: b.TempDir(), CacheSalt: "bench"}); len(ds) > 0 {
+			b.Fatal(ds)
+		}
+	}
+}

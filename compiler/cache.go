@@ -53,12 +53,9 @@ type unit struct {
 }
 
 // evaluateCached returns the repo's schema-checked value from per-object
-// evaluations (cached or not) when every file is independent; ok is false
-// when the caller must evaluate the repo as one.
+// evaluations (cached, with a cache directory, or not) when every file is
+// independent; ok is false when the caller must evaluate the repo as one.
 func evaluateCached(files []parsed, opts Options) (js []byte, ok bool) {
-	if opts.CacheDir == "" {
-		return nil, false
-	}
 	var units []unit
 	written := map[string]bool{}
 	for _, f := range files {
@@ -74,13 +71,21 @@ func evaluateCached(files []parsed, opts Options) (js []byte, ok bool) {
 		}
 		units = append(units, us...)
 	}
-	path := filepath.Join(opts.CacheDir, "compile.gob")
-	store := readStore(path)
+	// Without a cache directory the units are still evaluated apart: one
+	// small CUE file per core beats the package built whole (BenchmarkCompile).
+	path := ""
+	store := &store{Entries: map[string]entry{}}
+	if opts.CacheDir != "" {
+		path = filepath.Join(opts.CacheDir, "compile.gob")
+		store = readStore(path)
+	}
 	values := make([]json.RawMessage, len(units))
 	var misses []int
+	schemaSum := sha256.Sum256([]byte(specs.Schema()))
+	schema := hex.EncodeToString(schemaSum[:])
 	for i := range units {
 		u := &units[i]
-		u.key = unitKey(opts.CacheSalt, specs.Schema(), u)
+		u.key = unitKey(opts.CacheSalt, schema, u)
 		if e, ok := store.Entries[u.key]; ok {
 			values[i] = e.Value
 			continue
@@ -91,7 +96,9 @@ func evaluateCached(files []parsed, opts Options) (js []byte, ok bool) {
 		if !evaluateUnits(units, misses, values) {
 			return nil, false
 		}
-		store.save(path, units, values)
+		if path != "" {
+			store.save(path, units, values)
+		}
 	}
 
 	all := map[string]json.RawMessage{}
@@ -147,10 +154,9 @@ func evaluateCached(files []parsed, opts Options) (js []byte, ok bool) {
 // unitKey names a unit's value: its bytes, the schema they are checked
 // against (a schema change is usually a new build too, but the key does not
 // rely on it) and the build.
-func unitKey(salt, schema string, u *unit) string {
+func unitKey(salt, schemaSum string, u *unit) string {
 	h := sha256.New()
-	schemaSum := sha256.Sum256([]byte(schema))
-	for _, s := range []string{cacheFormat, salt, hex.EncodeToString(schemaSum[:]), u.field, u.name} {
+	for _, s := range []string{cacheFormat, salt, schemaSum, u.field, u.name} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}

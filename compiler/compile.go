@@ -33,6 +33,8 @@ type Options struct {
 	// the hash of its bytes (see cache.go); CacheSalt names the build that
 	// wrote it, so another cairn never reads this one's entries.
 	CacheDir, CacheSalt string
+
+	whole bool // evaluate the repo as one package (the reference the unit path is tested against)
 }
 
 // Compile compiles the spec repo at dir. A non-empty list means the spec is
@@ -136,7 +138,10 @@ func load(dir string, opts Options) (*compilation, diag.List) {
 	if len(ds) > 0 {
 		return nil, ds
 	}
-	js, ok := evaluateCached(files, opts)
+	js, ok := []byte(nil), false
+	if !opts.whole {
+		js, ok = evaluateCached(files, opts)
+	}
 	if !ok {
 		js, ds = evaluate(r, rels, files, ix)
 	}
@@ -226,12 +231,14 @@ func evaluate(r *repoFS, rels []string, files []parsed, ix *posIndex) ([]byte, d
 				if uv := user.LookupPath(cue.MakePath(cue.Str(field))); uv.Exists() {
 					v = def.Unify(uv)
 				}
-				if err := v.Validate(cue.Concrete(true)); err != nil {
-					res.ds = append(res.ds, cueDiags(err, CodeSchema, ix)...)
-					continue
-				}
+				// Exporting fails on any error or incomplete value, so a
+				// valid spec is walked once; only a failed export is
+				// validated, for every error at its position.
 				js, err := v.MarshalJSON()
 				if err != nil {
+					if verr := v.Validate(cue.Concrete(true)); verr != nil {
+						err = verr
+					}
 					res.ds = append(res.ds, cueDiags(err, CodeSchema, ix)...)
 					continue
 				}

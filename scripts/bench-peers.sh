@@ -20,7 +20,7 @@ gobin=$($GO env GOPATH)/bin
 
 cue_version=$($GO list -m -f '{{.Version}}' cuelang.org/go)
 opa_version=$($GO list -m -f '{{.Version}}' github.com/open-policy-agent/opa)
-if ! "$gobin/cue" version 2>/dev/null | grep -q "$cue_version"; then
+if ! "$gobin/cue" version 2>/dev/null | grep -q "${cue_version#v}"; then
 	echo "installing cue $cue_version"
 	GOFLAGS= $GO install "cuelang.org/go/cmd/cue@$cue_version"
 fi
@@ -33,15 +33,23 @@ $GO run ./cmd/specgen "$work/repo"
 $GO run ./cmd/specgen -models 10000 "$work/repo10k"
 cairn=$work/cairn
 
-# best CMD...: the best wall time (s) and the peak RSS (MiB) of that run, of three.
+# best CMD...: the best wall time (s) and the peak RSS (MiB) of that run, of
+# three. A peer that fails is not timed: the script stops (cairn check exits 1
+# on the generated repo's denials, which is its answer, not a failure).
 best() {
-	local bs="" bm=""
+	local bs="" bm="" rc
 	for _ in 1 2 3; do
-		/usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>&1 || true
+		rc=0
+		/usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>"$work/err" || rc=$?
+		if [ "$rc" -gt 1 ] || { [ "$rc" = 1 ] && [ "$(basename "$1")" != cairn ]; }; then
+			echo "bench-peers: $* failed (exit $rc):" >&2
+			head -5 "$work/err" >&2
+			exit 1
+		fi
 		read -r s kb < <(tail -n 1 "$work/t")
 		if [ -z "$bs" ] || awk "BEGIN{exit !($s < $bs)}"; then bs=$s bm=$((kb / 1024)); fi
 	done
-	echo "$bs $bm"
+	echo "$bs $bm" >"$work/best"
 }
 
 # The peers' inputs: cairn's schema as a CUE package, the built-in policies
@@ -51,7 +59,7 @@ best() {
 mkdir -p "$work/rego"
 for f in policies/lib/*.rego; do
 	case $f in *_test.rego) continue ;; esac
-	sed 's/cairn\.match_strings(input\.bundle, any_secret)/[[p, s] | walk(input.bundle, [p, s]); is_string(s); regex.match(any_secret, s)]/' "$f" >"$work/rego/$(basename "$f")"
+	sed 's/cairn\.match_strings(input\.bundle, any_secret)/[[q, t] | walk(input.bundle, [q, t]); is_string(t); regex.match(any_secret, t)]/' "$f" >"$work/rego/$(basename "$f")"
 done
 printf '{"cairn":{"catalog":{"deprecations":' >"$work/data.json"
 cat policies/lib/deprecations.json >>"$work/data.json"
@@ -60,9 +68,12 @@ printf '}}}' >>"$work/data.json"
 { printf '{"now":"2026-12-01T00:00:00Z","context":{},"bundle":'; cat "$work/bundle.json"; printf '}'; } >"$work/input.json"
 
 cd "$work/repo"
-read -r check_s check_m < <(CAIRN_CACHE_DIR=off best "$cairn" check .)
-read -r cue_s cue_m < <(best "$gobin/cue" vet -c "$work/schema/schema.cue" ./*.cue specs/*.cue)
-read -r opa_s opa_m < <(best "$gobin/opa" eval --format raw -d "$work/rego" -d "$work/data.json" -i "$work/input.json" 'data.cairn.policy')
+CAIRN_CACHE_DIR=off best "$cairn" check .
+read -r check_s check_m <"$work/best"
+best "$gobin/cue" vet -c "$work/schema/schema.cue" ./*.cue specs/*.cue
+read -r cue_s cue_m <"$work/best"
+best "$gobin/opa" eval --format raw -d "$work/rego" -d "$work/data.json" -i "$work/input.json" 'data.cairn.policy'
+read -r opa_s opa_m <"$work/best"
 
 # The pull-request loop: a warm cache, then one model's owner changes.
 export CAIRN_CACHE_DIR=$work/cache
@@ -80,7 +91,8 @@ done
 unset CAIRN_CACHE_DIR
 
 cd "$work/repo10k"
-read -r vet10k_s vet10k_m < <(CAIRN_CACHE_DIR=off best "$cairn" vet .)
+CAIRN_CACHE_DIR=off best "$cairn" vet .
+read -r vet10k_s vet10k_m <"$work/best"
 
 peers_s=$(awk "BEGIN{printf \"%.2f\", $cue_s + $opa_s}")
 peers_m=$((cue_m > opa_m ? cue_m : opa_m))

@@ -321,11 +321,16 @@ func (cw *caseWorker) Work(ctx context.Context, job *river.Job[CaseArgs]) error 
 	w, a := cw.w, &job.Args
 	key := ResultKey(a.Run, a.Index, a.Case.Key)
 	// Recorded by an earlier attempt that died before River saw it complete.
-	if _, ok, err := w.store.GetRecord(ctx, KindResult, key); err != nil {
-		return err
-	} else if ok {
-		w.skipped.Add(1)
-		return nil
+	// A first attempt has no earlier one (River counts an attempt when it
+	// fetches the job), so it saves the round trip; PutRecordOnce below
+	// still keeps a result from being written twice.
+	if job.Attempt > 1 {
+		if _, ok, err := w.store.GetRecord(ctx, KindResult, key); err != nil {
+			return err
+		} else if ok {
+			w.skipped.Add(1)
+			return nil
+		}
 	}
 	if err := w.stoppedRun(a.Run); err != nil {
 		return river.JobCancel(err)
