@@ -662,6 +662,10 @@ func (r *Reconciler) analyze(ctx context.Context, run *Run, b *compiler.Bundle, 
 			continue
 		}
 		run.Rollouts = append(run.Rollouts, dec)
+		// A step or a rollback changes what the deployment serves: lineage.
+		if _, err := reconciler.RecordServing(ctx, r.cfg.Store, b, now, r.cfg.Actor, commit); err != nil {
+			run.Problems = append(run.Problems, "recording what the deployments serve: "+err.Error())
+		}
 		if dec.Action == rollout.Rollback && r.cfg.OnRollback != nil {
 			r.cfg.OnRollback(commit, dec)
 		}

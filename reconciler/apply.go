@@ -56,6 +56,9 @@ type Result struct {
 	// Interrupted: ctx was cancelled, Apply stopped between two actions (the
 	// error wraps ErrInterrupted); the next apply resumes.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Served are the serve entries the apply appended: the deployments
+	// whose served versions it changed.
+	Served []ServeEntry `json:"served,omitempty"`
 }
 
 // Partial reports whether some actions were applied and others held back.
@@ -116,7 +119,7 @@ func hook(point string) {
 // runs to completion on a context without ctx's cancellation (so an eval that
 // was paid for is recorded), and ctx is checked before the next one; Apply
 // then returns Result.Interrupted and an error wrapping ErrInterrupted.
-func Apply(ctx context.Context, p *Plan, b *compiler.Bundle, st state.Store, opts ApplyOptions) (*Result, error) {
+func Apply(ctx context.Context, p *Plan, b *compiler.Bundle, st state.Store, opts ApplyOptions) (res *Result, err error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -126,7 +129,7 @@ func Apply(ctx context.Context, p *Plan, b *compiler.Bundle, st state.Store, opt
 	if opts.Actor == "" {
 		opts.Actor = "unknown"
 	}
-	res := &Result{Plan: p, Applied: []Action{}, Blocked: []Action{}}
+	res = &Result{Plan: p, Applied: []Action{}, Blocked: []Action{}}
 	if p.Denied {
 		return res, &DeniedError{Denials: p.Denials()}
 	}
@@ -139,6 +142,16 @@ func Apply(ctx context.Context, p *Plan, b *compiler.Bundle, st state.Store, opt
 	if err := checkFresh(ctx, p, b.Hash(), st); err != nil {
 		return res, err
 	}
+	// Whatever this apply changed — all of it, part of it before an error
+	// or an interruption — what each deployment serves now is recorded
+	// (serve entries, for lineage) before the lock is released.
+	defer func() {
+		served, serr := RecordServing(context.WithoutCancel(ctx), st, b, opts.Now(), opts.Actor, opts.Commit)
+		res.Served = append(res.Served, served...)
+		if serr != nil && err == nil {
+			err = fmt.Errorf("recording what the deployments serve: %w", serr)
+		}
+	}()
 	ap := &applier{b: b, st: st, opts: opts, plan: p}
 	for _, a := range p.Actions {
 		if ctx.Err() != nil {
@@ -207,6 +220,7 @@ func PlanAndApply(ctx context.Context, b *compiler.Bundle, st state.Store, opts 
 			continue
 		}
 		total.Applied = append(total.Applied, res.Applied...)
+		total.Served = append(total.Served, res.Served...)
 		total.Failed = append(total.Failed, res.Failed...)
 		total.Blocked = res.Blocked
 		total.Interrupted = res.Interrupted

@@ -264,7 +264,7 @@ func ViewOf(mvs []state.ModelVersion, pvs []state.PromptVersion) targets.View {
 		if v.Models[mv.Model] == nil {
 			v.Models[mv.Model] = map[string]targets.ModelVersion{}
 		}
-		v.Models[mv.Model][mv.Version] = targets.ModelVersion{Version: mv.Version, ArtifactURI: mv.ArtifactURI, Metrics: mv.Metrics}
+		v.Models[mv.Model][mv.Version] = targets.ModelVersion{Version: mv.Version, ArtifactURI: mv.ArtifactURI, Metrics: mv.Metrics, Digest: mv.ContentHash()}
 	}
 	for _, pv := range pvs {
 		if v.Prompts[pv.Prompt] == nil {

@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -81,5 +82,46 @@ func TestAuditTampering(t *testing.T) {
 				t.Fatalf("problem = %v, want entry #%d with %q", p, tc.wantSeq, tc.wantReason)
 			}
 		})
+	}
+}
+
+// TestVerifyScanAgrees: the streamed verification finds what the in-memory
+// one finds, on an intact log and on each kind of tampering.
+func TestVerifyScanAgrees(t *testing.T) {
+	ctx := context.Background()
+	for _, tamper := range []string{"", `UPDATE audit_log SET actor = 'x' WHERE seq = 3`, `DELETE FROM audit_log WHERE seq = 2`, `DELETE FROM audit_log WHERE seq = 5`} {
+		path := filepath.Join(t.TempDir(), "s.db")
+		st, err := state.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var head string
+		for i := 0; i < 5; i++ {
+			e, err := st.AppendAudit(ctx, state.AuditEntry{Time: time.Date(2026, 1, 1, 0, i, 0, 0, time.UTC), Actor: "a", Action: "x", Object: "o"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			head = e.Hash
+		}
+		if tamper != "" {
+			db, _ := sql.Open("sqlite", path)
+			if _, err := db.Exec(tamper); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+		}
+		log, _ := st.ListAudit(ctx)
+		want := state.VerifyAudit(log, head)
+		_, got, err := state.VerifyScan(ctx, st, head)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (want == nil) != (got == nil) || want != nil && (want.Seq != got.Seq || want.Reason != got.Reason) {
+			t.Errorf("%q: scan found %v, in-memory %v", tamper, got, want)
+		}
+		if tamper != "" && got == nil {
+			t.Errorf("%q: not found", tamper)
+		}
+		st.Close()
 	}
 }

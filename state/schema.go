@@ -44,6 +44,9 @@ var migrations = []string{
 		seq {{ID}} PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, git_commit TEXT NOT NULL,
 		action TEXT NOT NULL, object TEXT NOT NULL, before_doc TEXT NOT NULL, after_doc TEXT NOT NULL,
 		prev_hash TEXT NOT NULL, hash TEXT NOT NULL UNIQUE)`,
+	// 2: audit reads by object and action, without reading the log.
+	`CREATE INDEX audit_object ON audit_log (object, seq);
+	CREATE INDEX audit_action ON audit_log (action, seq)`,
 }
 
 // Migrations returns the schema's migrations in a dialect's types: the

@@ -733,6 +733,51 @@ func (o ops) AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error) 
 	return e, err
 }
 
+func (o ops) ScanAudit(ctx context.Context, q AuditQuery, fn func(AuditEntry) error) error {
+	where, args := q.where()
+	query := `SELECT seq, at, actor, git_commit, action, object, before_doc, after_doc, prev_hash, hash FROM audit_log` + where + ` ORDER BY seq`
+	if q.Desc {
+		query += " DESC"
+	}
+	if q.Limit > 0 && !q.timed() {
+		query += fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	rows, err := o.query(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("state: scan audit: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var e AuditEntry
+		var at string
+		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Commit, &e.Action, &e.Object, &e.Before, &e.After, &e.PrevHash, &e.Hash); err != nil {
+			return err
+		}
+		e.Time, _ = ParseTime(at) // unparseable: the zero time, which fails verification
+		if q.timed() && !q.inTime(e.Time) {
+			continue
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+		if n++; q.Limit > 0 && n >= q.Limit {
+			break
+		}
+	}
+	return rows.Err()
+}
+
+func (o ops) AuditHead(ctx context.Context) (AuditEntry, bool, error) {
+	var head AuditEntry
+	found := false
+	err := o.ScanAudit(ctx, AuditQuery{Desc: true, Limit: 1}, func(e AuditEntry) error {
+		head, found = e, true
+		return nil
+	})
+	return head, found, err
+}
+
 func (o ops) ListAudit(ctx context.Context) ([]AuditEntry, error) {
 	rows, err := o.query(ctx, `SELECT seq, at, actor, git_commit, action, object, before_doc, after_doc, prev_hash, hash FROM audit_log ORDER BY seq`)
 	if err != nil {

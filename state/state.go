@@ -218,6 +218,12 @@ type Ops interface {
 	AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
 	// ListAudit returns the log in sequence order.
 	ListAudit(ctx context.Context) ([]AuditEntry, error)
+	// ScanAudit streams the entries q selects to fn, in sequence order (or
+	// reversed with q.Desc), from indexes; fn's error stops the scan and is
+	// returned.
+	ScanAudit(ctx context.Context, q AuditQuery, fn func(AuditEntry) error) error
+	// AuditHead is the last entry (ok=false on an empty log).
+	AuditHead(ctx context.Context) (e AuditEntry, ok bool, err error)
 }
 
 // Store is a state backend.

@@ -33,17 +33,17 @@ func renderKServe(r *run) error {
 		var docs []any
 		switch strategy {
 		case "canary":
-			isvc := r.inferenceService(d, m, d.Name, *ro.Candidate, "canary")
+			isvc := r.inferenceService(d, m, d.Name, *ro.Candidate, d.Rollout.Candidate, "canary")
 			isvc["metadata"].(map[string]any)["annotations"].(map[string]any)["cairn.dev/stable-version"] = ro.Stable.Version
 			isvc["spec"].(map[string]any)["predictor"].(map[string]any)["canaryTrafficPercent"] = ro.Percent
 			docs = append(docs, isvc)
 		case "shadow":
-			docs = append(docs, r.inferenceService(d, m, d.Name, ro.Stable, "stable"))
-			sh := r.inferenceService(d, m, d.Name+"-shadow", *ro.Candidate, "shadow")
+			docs = append(docs, r.inferenceService(d, m, d.Name, ro.Stable, d.Alias, "stable"))
+			sh := r.inferenceService(d, m, d.Name+"-shadow", *ro.Candidate, d.Rollout.Candidate, "shadow")
 			sh["metadata"].(map[string]any)["annotations"].(map[string]any)["cairn.dev/shadow-of"] = d.Name
 			docs = append(docs, sh)
 		default:
-			docs = append(docs, r.inferenceService(d, m, d.Name, ro.Stable, "stable"))
+			docs = append(docs, r.inferenceService(d, m, d.Name, ro.Stable, d.Alias, "stable"))
 		}
 		r.add("kserve/"+d.Name+".yaml", r.yamlDocs(docs...))
 	}
@@ -64,18 +64,21 @@ func (r *run) firstRevisionDone(d *compiler.Deployment, stable, candidate string
 	return false
 }
 
-func (r *run) inferenceService(d *compiler.Deployment, m *compiler.Model, name string, mv ModelVersion, role string) map[string]any {
+func (r *run) inferenceService(d *compiler.Deployment, m *compiler.Model, name string, mv ModelVersion, alias, role string) map[string]any {
 	labels := r.labels(d, mv.Version)
 	labels["cairn.dev/role"] = role
 	model := map[string]any{
 		"modelFormat": map[string]any{"name": mv.format(m)},
 		"storageUri":  mv.ArtifactURI,
+		"env":         stampEnv(m.Name, mv.Version, alias, mv.Digest),
 	}
 	if res := resources(d.Resources); res != nil {
 		model["resources"] = res
 	}
 	predictor := map[string]any{"model": model}
-	return r.isvc(d, name, role, labels, predictor)
+	isvc := r.isvc(d, name, role, labels, predictor)
+	stamp(isvc, alias, mv.Digest)
+	return isvc
 }
 
 // kservePrompt serves a prompt from a custom predictor: the deployment's
@@ -145,15 +148,16 @@ func (r *run) kservePrompt(d *compiler.Deployment) {
 func (r *run) promptInferenceService(d *compiler.Deployment, p *compiler.Prompt, name, label, version, role string) map[string]any {
 	labels := r.labels(d, version)
 	labels["cairn.dev/role"] = role
+	digest := r.in.State.Prompts[p.Name][version].ContentHash
 	container := map[string]any{
 		// KServe's name for a custom predictor's serving container.
 		"name":  "kserve-container",
 		"image": d.Image,
 		"ports": []any{map[string]any{"containerPort": containerPort, "protocol": "TCP"}},
-		"env": []map[string]any{
+		"env": append([]map[string]any{
 			envVar("CAIRN_PROMPT", p.Name), envVar("CAIRN_PROMPT_LABEL", label), envVar("CAIRN_PROMPT_VERSION", version),
 			envVar("CAIRN_PROMPT_FILE", promptMount+"/"+label+".json"),
-		},
+		}, stampEnv(p.Name, version, label, digest)...),
 		"volumeMounts": []any{map[string]any{"name": "prompts", "mountPath": promptMount, "readOnly": true}},
 	}
 	if res := resources(d.Resources); res != nil {
@@ -163,7 +167,9 @@ func (r *run) promptInferenceService(d *compiler.Deployment, p *compiler.Prompt,
 		"containers": []any{container},
 		"volumes":    []any{map[string]any{"name": "prompts", "configMap": map[string]any{"name": "prompts-" + p.Name}}},
 	}
-	return r.isvc(d, name, role, labels, predictor)
+	isvc := r.isvc(d, name, role, labels, predictor)
+	stamp(isvc, label, digest)
+	return isvc
 }
 
 // resources maps a deployment's resources to Kubernetes requests and limits.

@@ -95,6 +95,7 @@ type workload struct {
 	replicas            *int
 	env                 []map[string]any
 	configMap           string
+	alias, digest       string // what it serves, stamped on the Deployment
 }
 
 func (r *run) modelWorkloads(d *compiler.Deployment) ([]any, bool) {
@@ -106,27 +107,29 @@ func (r *run) modelWorkloads(d *compiler.Deployment) ([]any, bool) {
 	if m.Kind == "llm" {
 		// A hosted LLM has no artifact: the workload calls the provider.
 		ver := m.Aliases[d.Alias]
-		env := []map[string]any{
+		digest := r.in.State.Models[m.Name][ver].Digest
+		env := append([]map[string]any{
 			envVar("CAIRN_MODEL", m.Name), envVar("CAIRN_MODEL_ALIAS", d.Alias),
 			envVar("CAIRN_MODEL_VERSION", ver), envVar("CAIRN_MODEL_ID", m.ModelID), envVar("CAIRN_PROVIDER", m.Provider),
-		}
-		return []any{r.deployment(d, workload{name: d.Name, role: "stable", version: ver, env: env})}, true
+		}, stampEnv(m.Name, ver, d.Alias, digest)...)
+		return []any{r.deployment(d, workload{name: d.Name, role: "stable", version: ver, env: env, alias: d.Alias, digest: digest})}, true
 	}
 	_, ro, ok := r.resolveModel(d)
 	if !ok {
 		return nil, false
 	}
-	env := func(mv ModelVersion) []map[string]any {
-		return []map[string]any{
+	env := func(mv ModelVersion, alias string) []map[string]any {
+		return append([]map[string]any{
 			envVar("CAIRN_MODEL", m.Name), envVar("CAIRN_MODEL_VERSION", mv.Version),
 			envVar("CAIRN_MODEL_URI", mv.ArtifactURI), envVar("CAIRN_MODEL_FORMAT", mv.format(m)),
-		}
+		}, stampEnv(m.Name, mv.Version, alias, mv.Digest)...)
 	}
-	stable := workload{name: d.Name, role: "stable", version: ro.Stable.Version, env: env(ro.Stable)}
+	stable := workload{name: d.Name, role: "stable", version: ro.Stable.Version, env: env(ro.Stable, d.Alias), alias: d.Alias, digest: ro.Stable.Digest}
 	if ro.Candidate == nil {
 		return []any{r.deployment(d, stable)}, true
 	}
-	cand := workload{name: d.Name + "-" + ro.Strategy, role: ro.Strategy, version: ro.Candidate.Version, env: env(*ro.Candidate)}
+	cand := workload{name: d.Name + "-" + ro.Strategy, role: ro.Strategy, version: ro.Candidate.Version, env: env(*ro.Candidate, d.Rollout.Candidate),
+		alias: d.Rollout.Candidate, digest: ro.Candidate.Digest}
 	return r.splitWorkloads(d, ro.Strategy, ro.Percent, stable, cand), true
 }
 
@@ -138,13 +141,14 @@ func (r *run) promptWorkloads(d *compiler.Deployment, p *compiler.Prompt) []any 
 		return nil
 	}
 	cm := "prompts-" + p.Name
+	digest := func(v string) string { return r.in.State.Prompts[p.Name][v].ContentHash }
 	env := func(label, v string) []map[string]any {
-		return []map[string]any{
+		return append([]map[string]any{
 			envVar("CAIRN_PROMPT", p.Name), envVar("CAIRN_PROMPT_LABEL", label), envVar("CAIRN_PROMPT_VERSION", v),
 			envVar("CAIRN_PROMPT_FILE", promptMount+"/"+label+".json"),
-		}
+		}, stampEnv(p.Name, v, label, digest(v))...)
 	}
-	stable := workload{name: d.Name, role: "stable", version: ver, env: env(d.Alias, ver), configMap: cm}
+	stable := workload{name: d.Name, role: "stable", version: ver, env: env(d.Alias, ver), configMap: cm, alias: d.Alias, digest: digest(ver)}
 	strategy := d.Rollout.Strategy
 	if strategy == "" || strategy == "direct" {
 		return []any{r.deployment(d, stable)}
@@ -161,7 +165,8 @@ func (r *run) promptWorkloads(d *compiler.Deployment, p *compiler.Prompt) []any 
 			return nil
 		}
 	}
-	cand := workload{name: d.Name + "-" + strategy, role: strategy, version: cver, env: env(d.Rollout.Candidate, cver), configMap: cm}
+	cand := workload{name: d.Name + "-" + strategy, role: strategy, version: cver, env: env(d.Rollout.Candidate, cver), configMap: cm,
+		alias: d.Rollout.Candidate, digest: digest(cver)}
 	return r.splitWorkloads(d, strategy, pct, stable, cand)
 }
 
@@ -194,7 +199,7 @@ func envVar(name, value string) map[string]any { return map[string]any{"name": n
 func (r *run) deployment(d *compiler.Deployment, w workload) map[string]any {
 	labels := r.labels(d, w.version)
 	labels["cairn.dev/role"] = w.role
-	podLabels := map[string]any{"cairn.dev/deployment": d.Name, "cairn.dev/role": w.role, "cairn.dev/version": w.version}
+	podLabels := map[string]any{"cairn.dev/deployment": LabelValue(d.Name), "cairn.dev/role": w.role, "cairn.dev/version": LabelValue(w.version)}
 	if w.role != "shadow" {
 		// Only stable and canary pods receive the Service's traffic.
 		podLabels["cairn.dev/serves"] = d.Name
@@ -216,7 +221,9 @@ func (r *run) deployment(d *compiler.Deployment, w workload) map[string]any {
 	spec := map[string]any{
 		"selector": map[string]any{"matchLabels": map[string]any{"cairn.dev/deployment": d.Name, "cairn.dev/role": w.role}},
 		"template": map[string]any{
-			"metadata": map[string]any{"labels": podLabels, "annotations": map[string]any{"cairn.dev/bundle-hash": r.hash}},
+			// No bundle hash here: an edit elsewhere in the specs must not
+			// restart pods (the Deployment's own metadata carries it).
+			"metadata": map[string]any{"labels": podLabels},
 			"spec":     pod,
 		},
 	}
@@ -227,7 +234,7 @@ func (r *run) deployment(d *compiler.Deployment, w workload) map[string]any {
 		spec["replicas"] = 1
 	}
 	// With autoscaling, replicas is left to the HPA so that applying the manifest does not fight it.
-	return map[string]any{
+	obj := map[string]any{
 		"apiVersion": "apps/v1",
 		"kind":       "Deployment",
 		"metadata": map[string]any{
@@ -236,6 +243,8 @@ func (r *run) deployment(d *compiler.Deployment, w workload) map[string]any {
 		},
 		"spec": spec,
 	}
+	stamp(obj, w.alias, w.digest)
+	return obj
 }
 
 func (r *run) service(d *compiler.Deployment) map[string]any {

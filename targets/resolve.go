@@ -2,6 +2,8 @@ package targets
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
@@ -170,7 +172,50 @@ func (r *run) labels(d *compiler.Deployment, version string) map[string]any {
 	if version != "" {
 		l["cairn.dev/version"] = version
 	}
+	for k, v := range l {
+		l[k] = LabelValue(v.(string))
+	}
 	return l
+}
+
+// stamp says on a top-level object which version it serves: the alias
+// label and the digest annotation. Never on a pod template or a KServe
+// predictor, so that nothing restarts unless what it serves changed.
+func stamp(obj map[string]any, alias, digest string) {
+	md := obj["metadata"].(map[string]any)
+	if alias != "" {
+		md["labels"].(map[string]any)["cairn.dev/alias"] = LabelValue(alias)
+	}
+	if digest != "" {
+		md["annotations"].(map[string]any)["cairn.dev/digest"] = digest
+	}
+}
+
+// stampEnv is what a server can return with each prediction (the Open
+// Inference Protocol response's model_version): every value changes only
+// when the served version does.
+func stampEnv(name, version, alias, digest string) []map[string]any {
+	return []map[string]any{envVar("CAIRN_NAME", name), envVar("CAIRN_VERSION", version), envVar("CAIRN_ALIAS", alias), envVar("CAIRN_DIGEST", digest)}
+}
+
+// LabelValue makes s a valid Kubernetes label value: at most 63
+// characters, alphanumerics and '-', '_', '.' inside, alphanumeric at both
+// ends. Other characters become '_'; a longer value keeps its first 54
+// characters and a short hash of the whole, so two values stay apart.
+func LabelValue(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	out := string(b)
+	if len(out) > 63 {
+		sum := sha256.Sum256([]byte(s))
+		out = out[:54] + "-" + hex.EncodeToString(sum[:4])
+	}
+	trim := func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') }
+	return strings.TrimFunc(out, trim)
 }
 
 func (r *run) annotations(extra map[string]any) map[string]any {

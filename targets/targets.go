@@ -75,6 +75,8 @@ type ModelVersion struct {
 	Framework   string             `json:"framework,omitempty"`
 	Format      string             `json:"format,omitempty"` // serving format when it differs from the framework ("onnx")
 	Metrics     map[string]float64 `json:"metrics,omitempty"`
+	// Digest is the registered version's content hash (what lineage names).
+	Digest string `json:"digest,omitempty"`
 }
 
 // PromptVersion is one registered prompt version.

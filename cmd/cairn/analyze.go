@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/rollout"
 	"github.com/cairn-dev/cairn/state"
 )
@@ -66,7 +67,11 @@ Prometheus unreachable or refusing a query.`,
 				return exitf(exitUsage, "analyze: no state at %s: nothing is served yet", state.Location(stateFlag, dir))
 			}, func(ctx context.Context, st state.Store) error {
 				var err error
-				dec, err = rollout.Run(ctx, st, q, b, args[0], rollout.Options{Now: time.Now(), Actor: actorName(actor), Record: record})
+				now := time.Now()
+				dec, err = rollout.Run(ctx, st, q, b, args[0], rollout.Options{Now: now, Actor: actorName(actor), Record: record})
+				if err == nil && record { // a recorded step or rollback changes what is served
+					_, err = reconciler.RecordServing(ctx, st, b, now, actorName(actor), "")
+				}
 				return err
 			})
 			if err != nil {

@@ -106,6 +106,16 @@ applied, 3 usage, 4 partial (some applied, some held back), 5 stale plan file.`,
 			for _, a := range res.Failed {
 				fmt.Fprintf(w, "failed (recorded; retried by a later apply): %s\n    %s\n", a.Summary(), a.Status)
 			}
+			for _, e := range res.Served {
+				what := "nothing (removed)"
+				if !e.Removed {
+					what = describe(e.Stable, "stable")
+					if e.Canary != nil {
+						what += " and " + describe(e.Canary, "canary")
+					}
+				}
+				fmt.Fprintf(w, "serving: deployments/%s now serves %s (recorded for lineage; the cluster applies it when it syncs)\n", e.Deployment, what)
+			}
 			fmt.Fprintf(w, "Apply complete: %d applied, %d blocked.\n", len(res.Applied), len(res.Blocked)+len(res.Failed))
 			switch {
 			case res.Partial():

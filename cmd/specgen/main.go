@@ -12,7 +12,7 @@ import (
 )
 
 func main() {
-	models := flag.Int("models", specgen.Large.Models, "models to generate (the other kinds scale with it)")
+	models := flag.Int("models", specgen.Large.Models, "models to generate (the other kinds stay at the large repo's counts)")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: specgen [-models N] DIR")
 		flag.PrintDefaults()
@@ -23,11 +23,7 @@ func main() {
 		os.Exit(2)
 	}
 	size := specgen.Large
-	if *models != size.Models {
-		k := float64(*models) / float64(size.Models)
-		size = specgen.Size{Models: *models, Prompts: int(float64(size.Prompts) * k), Evals: int(float64(size.Evals) * k),
-			Deployments: int(float64(size.Deployments) * k), Features: int(float64(size.Features) * k)}
-	}
+	size.Models = *models
 	if err := os.MkdirAll(flag.Arg(0), 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, "specgen:", err)
 		os.Exit(1)

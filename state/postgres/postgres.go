@@ -368,6 +368,23 @@ func (s *Store) AppendAudit(ctx context.Context, e state.AuditEntry) (state.Audi
 	return retry(ctx, func() (state.AuditEntry, error) { return s.SQLStore.AppendAudit(ctx, e) })
 }
 
+// ScanAudit is not retried: fn has seen rows by the time a read could fail.
+func (s *Store) ScanAudit(ctx context.Context, q state.AuditQuery, fn func(state.AuditEntry) error) error {
+	return s.SQLStore.ScanAudit(ctx, q, fn)
+}
+
+func (s *Store) AuditHead(ctx context.Context) (state.AuditEntry, bool, error) {
+	type head struct {
+		e  state.AuditEntry
+		ok bool
+	}
+	h, err := retry(ctx, func() (head, error) {
+		e, ok, err := s.SQLStore.AuditHead(ctx)
+		return head{e, ok}, err
+	})
+	return h.e, h.ok, err
+}
+
 func (s *Store) ListAudit(ctx context.Context) ([]state.AuditEntry, error) {
 	return retry(ctx, func() ([]state.AuditEntry, error) { return s.SQLStore.ListAudit(ctx) })
 }

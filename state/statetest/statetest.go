@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) state.Store) {
 		{"Transactions", testTransactions},
 		{"Locks", testLocks},
 		{"Audit", testAudit},
+		{"AuditQueries", testAuditQueries},
 		{"ConcurrentWriters", testConcurrent},
 	}
 	for _, tc := range tests {
@@ -431,6 +432,67 @@ func testAudit(t *testing.T, s state.Store) {
 	}
 	if !log[2].Time.Equal(t0.Add(2*time.Second)) || log[2].Commit != "c0ffee" || log[2].After != `{"prod":"2"}` {
 		t.Fatalf("entry 3 round trip: %+v", log[2])
+	}
+}
+
+// testAuditQueries: indexed, streamed reads by object, action, time and
+// sequence, newest first with a limit; the head.
+func testAuditQueries(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	if _, ok, err := s.AuditHead(ctx); err != nil || ok {
+		t.Fatalf("head of an empty log: ok=%v err=%v", ok, err)
+	}
+	objects := []string{"deployments/a", "models/m", "deployments/b"}
+	for i := 0; i < 9; i++ {
+		action := "serve"
+		if objects[i%3] == "models/m" {
+			action = "move_model_alias"
+		}
+		_, err := s.AppendAudit(ctx, state.AuditEntry{Time: t0.Add(time.Duration(i) * time.Minute), Actor: "ci", Action: action, Object: objects[i%3], After: fmt.Sprint(i)})
+		must(t, err)
+	}
+	seqs := func(q state.AuditQuery) []int64 {
+		t.Helper()
+		var out []int64
+		must(t, s.ScanAudit(ctx, q, func(e state.AuditEntry) error {
+			if e.Hash != state.ChainHash(e, e.PrevHash) {
+				t.Fatalf("entry %d read back does not hash to its stored hash", e.Seq)
+			}
+			out = append(out, e.Seq)
+			return nil
+		}))
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		q    state.AuditQuery
+		want []int64
+	}{
+		{"all", state.AuditQuery{}, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9}},
+		{"object", state.AuditQuery{Object: "deployments/a"}, []int64{1, 4, 7}},
+		{"action", state.AuditQuery{Action: "serve"}, []int64{1, 3, 4, 6, 7, 9}},
+		{"object and action", state.AuditQuery{Object: "models/m", Action: "serve"}, nil},
+		{"time range", state.AuditQuery{From: t0.Add(2 * time.Minute), To: t0.Add(5 * time.Minute)}, []int64{3, 4, 5}},
+		{"the last before a time", state.AuditQuery{Object: "deployments/b", To: t0.Add(5*time.Minute + time.Second), Desc: true, Limit: 1}, []int64{6}},
+		// As text, "…:02:00Z" sorts after "…:02:00.000000001Z": times are compared as times.
+		{"a bound with a fraction", state.AuditQuery{From: t0.Add(2*time.Minute + time.Nanosecond), To: t0.Add(4*time.Minute + time.Nanosecond)}, []int64{4, 5}},
+		{"after a sequence", state.AuditQuery{AfterSeq: 7}, []int64{8, 9}},
+		{"up to a sequence", state.AuditQuery{ToSeq: 2}, []int64{1, 2}},
+		{"newest first", state.AuditQuery{Desc: true, Limit: 2}, []int64{9, 8}},
+	} {
+		if got := seqs(tc.q); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: seqs %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	stop := fmt.Errorf("stop")
+	n := 0
+	if err := s.ScanAudit(ctx, state.AuditQuery{}, func(state.AuditEntry) error { n++; return stop }); err != stop || n != 1 {
+		t.Fatalf("a callback error stops the scan: err=%v after %d entries", err, n)
+	}
+	head, ok, err := s.AuditHead(ctx)
+	must(t, err)
+	if !ok || head.Seq != 9 {
+		t.Fatalf("head = %+v", head)
 	}
 }
 
