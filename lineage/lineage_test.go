@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,5 +151,51 @@ func TestTampered(t *testing.T) {
 				t.Fatalf("err = %v, want a TamperedError naming #%d", err, tc.seq)
 			}
 		})
+	}
+}
+
+// TestOfVersion: the intervals during which each version served, from the
+// serve entries, with the canary's share; a version never served; an
+// unregistered one names the registered versions.
+func TestOfVersion(t *testing.T) {
+	st, _ := history(t)
+	ctx := context.Background()
+	type iv struct {
+		role     string
+		pct      int
+		from, to time.Duration // to 0: still serving
+	}
+	for _, tc := range []struct {
+		version string
+		want    []iv
+	}{
+		{"7", []iv{{"stable", 100, time.Hour, 2 * time.Hour}, {"stable", 90, 2 * time.Hour, 3 * time.Hour}, {"stable", 100, 4 * time.Hour, 0}}},
+		{"8", []iv{{"canary", 10, 2 * time.Hour, 3 * time.Hour}, {"stable", 100, 3 * time.Hour, 4 * time.Hour}}},
+	} {
+		v, err := OfVersion(ctx, st, "models", "fraud-detector", tc.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Digest == "" || v.Artifact != "s3://m/"+tc.version {
+			t.Fatalf("%s: upstream %+v", tc.version, v)
+		}
+		if len(v.Served) != len(tc.want) {
+			t.Fatalf("%s: served %+v, want %d intervals", tc.version, v.Served, len(tc.want))
+		}
+		for i, w := range tc.want {
+			g := v.Served[i]
+			if g.Deployment != "fraud-api" || g.Role != w.role || g.Percent != w.pct || !g.From.Equal(t0.Add(w.from)) ||
+				(w.to == 0) != (g.To == nil) || g.To != nil && !g.To.Equal(t0.Add(w.to)) {
+				t.Errorf("%s interval %d = %+v, want %+v", tc.version, i, g, w)
+			}
+		}
+		if m := v.Mermaid(); !strings.HasPrefix(m, "flowchart LR\n") || !strings.Contains(m, "deployments/fraud-api") {
+			t.Errorf("mermaid:\n%s", m)
+		}
+	}
+	_, err := OfVersion(ctx, st, "models", "fraud-detector", "9")
+	var nf *NotFoundError
+	if !errors.As(err, &nf) || strings.Join(nf.Known, ",") != "7,8" {
+		t.Fatalf("unregistered version: %v", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,9 +24,15 @@ func newLineageCmd() *cobra.Command {
 		verifyFull                                        bool
 	)
 	cmd := &cobra.Command{
-		Use:   "lineage [dir] --deployment D --at TIME",
-		Short: "Say which model or prompt version a deployment served at a moment, from the audit log",
-		Long: `lineage --deployment D --at T reads the audit log's serve entries of D — one per change to
+		Use:   "lineage [MODEL@VERSION | prompts/NAME@VERSION] [dir] | lineage [dir] --deployment D --at TIME",
+		Short: "Trace a model or prompt version's lineage, or say which version a deployment served at a moment",
+		Long: `lineage MODEL@VERSION (or models/NAME@VERSION, prompts/NAME@VERSION) traces a version:
+upstream, its registration (artifact, data snapshot, features, commit, claimed metrics), the
+eval runs of it (suite definition and dataset hash, verdict, metrics) and the alias or label
+moves to it with the gates they passed; downstream, each deployment and the intervals during
+which it served the version (stable or canary, with its share). --format mermaid draws it.
+
+lineage --deployment D --at T reads the audit log's serve entries of D — one per change to
 what D serves: an alias or label moved, the deployment edited, created or removed, a canary
 step, a rollback — and says which was in force at T: the last with time ≤ T, in force until
 the next. Before the first, nothing was served, and it says so. This is what cairn put in
@@ -37,10 +45,21 @@ Every entry read is verified (its hash, its link to the entry before it, and the
 'cairn audit verify' records); --verify-full re-verifies the whole chain first.
 Exit codes: 0 answered (and --served: it was served); 1 not served, an unknown deployment
 (close matches named), a tampered log (the entry named) or no state; 3 a malformed flag or time.`,
-		Example: `  cairn lineage . --deployment fraud-api --at 2026-03-03T14:02:00Z
+		Example: `  cairn lineage fraud-detector@7 .
+  cairn lineage prompts/support-answer@1.4.0 . --format mermaid
+  cairn lineage . --deployment fraud-api --at 2026-03-03T14:02:00Z
   cairn lineage . --deployment fraud-api --at 2026-03-03T14:02:00Z --served 8 --format json`,
-		Args: cobra.MaximumNArgs(1),
+		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && strings.Contains(args[0], "@") {
+				if deployment != "" || at != "" || served != "" {
+					return exitf(exitUsage, "lineage: a version's lineage takes no --deployment, --at or --served")
+				}
+				return versionLineage(cmd, args[0], repoDir(args[1:]), stateFlag, format)
+			}
+			if len(args) > 1 {
+				return exitf(exitUsage, "lineage: %q is not NAME@VERSION; give one directory", args[0])
+			}
 			if err := checkFormat(cmd, format, "text", "json"); err != nil {
 				return err
 			}
@@ -120,7 +139,7 @@ Exit codes: 0 answered (and --served: it was served); 1 not served, an unknown d
 	fl.StringVar(&served, "served", "", "exit 0 only if this version was in force (stable or canary) at --at")
 	fl.StringVar(&digest, "digest", "", "with --served: the version's digest must match too")
 	fl.StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
-	fl.StringVar(&format, "format", "text", "output format: text or json")
+	fl.StringVar(&format, "format", "text", "output format: text or json (and mermaid for a version)")
 	fl.BoolVar(&verifyFull, "verify-full", false, "re-verify the whole audit chain first")
 	return cmd
 }
@@ -165,4 +184,81 @@ func writeInForce(w io.Writer, f *lineage.InForce) {
 	}
 	fmt.Fprintf(w, "  bundle %s\n", s.BundleHash)
 	fmt.Fprintln(w, "This is what cairn put in force; when the cluster applied it is outside cairn's view.")
+}
+
+// versionLineage is `cairn lineage NAME@VERSION`.
+func versionLineage(cmd *cobra.Command, ref, dir, stateFlag, format string) error {
+	if err := checkFormat(cmd, format, "text", "json", "mermaid"); err != nil {
+		return err
+	}
+	kind, rest := "models", ref
+	if k, r, ok := strings.Cut(ref, "/"); ok {
+		kind, rest = k, r
+	}
+	name, version, _ := strings.Cut(rest, "@")
+	if kind != "models" && kind != "prompts" || name == "" || version == "" {
+		return exitf(exitUsage, "lineage: %q: want NAME@VERSION, models/NAME@VERSION or prompts/NAME@VERSION", ref)
+	}
+	return withStateRead(cmd, stateFlag, dir, nil, func(ctx context.Context, st state.Store) error {
+		v, err := lineage.OfVersion(ctx, st, kind, name, version)
+		if err != nil {
+			return exitf(exitDenied, "lineage: %v", err)
+		}
+		w := cmd.OutOrStdout()
+		switch format {
+		case "json":
+			return writeJSON(w, v)
+		case "mermaid":
+			_, err := io.WriteString(w, v.Mermaid())
+			return err
+		}
+		writeVersion(w, v)
+		return nil
+	})
+}
+
+func writeVersion(w io.Writer, v *lineage.Version) {
+	fmt.Fprintf(w, "%s@%s  %s\n", v.Object, v.Version, v.Digest)
+	fmt.Fprintf(w, "upstream\n  registered %s", formatTime(v.Registered))
+	if v.RegisteredBy != "" {
+		fmt.Fprintf(w, " by %s", v.RegisteredBy)
+	}
+	fmt.Fprintln(w)
+	for _, kv := range [][2]string{{"artifact", v.Artifact}, {"data", v.DataSnapshot}, {"features", strings.Join(v.Features, ", ")}, {"commit", v.Commit}} {
+		if kv[1] != "" {
+			fmt.Fprintf(w, "  %-9s %s\n", kv[0], kv[1])
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(v.Metrics)) {
+		fmt.Fprintf(w, "  claimed   %s = %g\n", k, v.Metrics[k])
+	}
+	for _, e := range v.Evals {
+		verdict := "failed"
+		if e.Passed {
+			verdict = "passed"
+		}
+		var ms []string
+		for _, k := range slices.Sorted(maps.Keys(e.Metrics)) {
+			ms = append(ms, fmt.Sprintf("%s=%.4g", k, e.Metrics[k]))
+		}
+		fmt.Fprintf(w, "  eval      %s run #%d %s at %s (suite and dataset %s) %s\n", e.Eval, e.Run, verdict, formatTime(e.At), e.EvalHash, strings.Join(ms, " "))
+	}
+	for _, m := range v.Moves {
+		var gs []string
+		for _, g := range m.Gates {
+			gs = append(gs, g.Gate+": "+g.Status)
+		}
+		fmt.Fprintf(w, "  moved     to %s at %s by %s (entry #%d) — %s\n", m.Name, formatTime(m.At), m.Actor, m.Seq, strings.Join(gs, "; "))
+	}
+	fmt.Fprintln(w, "downstream")
+	if len(v.Served) == 0 {
+		fmt.Fprintln(w, "  served by no deployment")
+	}
+	for _, s := range v.Served {
+		to := "now"
+		if s.To != nil {
+			to = formatTime(*s.To)
+		}
+		fmt.Fprintf(w, "  deployments/%s  %s %d %%  [%s, %s)  (entry #%d)\n", s.Deployment, s.Role, s.Percent, formatTime(s.From), to, s.Seq)
+	}
 }

@@ -1,0 +1,243 @@
+package lineage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cairn-dev/cairn/reconciler"
+	"github.com/cairn-dev/cairn/state"
+	"github.com/cairn-dev/cairn/targets"
+)
+
+// Version is the lineage of one model or prompt version: upstream, what it
+// was made from and what gated it; downstream, where and when it served.
+type Version struct {
+	Object  string `json:"object"` // "models/credit-scoring" or "prompts/answer"
+	Version string `json:"version"`
+	Digest  string `json:"digest"`
+	// Upstream.
+	Registered   time.Time          `json:"registered"`
+	RegisteredBy string             `json:"registered_by,omitempty"`
+	Artifact     string             `json:"artifact,omitempty"`
+	DataSnapshot string             `json:"data_snapshot,omitempty"`
+	Features     []string           `json:"features,omitempty"`
+	Commit       string             `json:"commit,omitempty"`
+	Metrics      map[string]float64 `json:"metrics,omitempty"` // claimed at registration
+	Evals        []EvalEvidence     `json:"evals"`
+	Moves        []Move             `json:"moves"`
+	// Downstream.
+	Served []Interval `json:"served"`
+}
+
+// EvalEvidence is one eval run of the version.
+type EvalEvidence struct {
+	Run      int64              `json:"run"`
+	Eval     string             `json:"eval"`
+	EvalHash string             `json:"eval_hash"` // the suite definition and dataset it ran
+	Passed   bool               `json:"passed"`
+	Metrics  map[string]float64 `json:"metrics"`
+	At       time.Time          `json:"at"`
+}
+
+// Move is an alias or label moved to the version, with the gates it passed.
+type Move struct {
+	Seq   int64                  `json:"seq"`
+	At    time.Time              `json:"at"`
+	Actor string                 `json:"actor"`
+	Name  string                 `json:"name"` // the alias or label
+	Gates []reconciler.GateCheck `json:"gates"`
+}
+
+// Interval is a span during which a deployment served the version.
+type Interval struct {
+	Deployment string     `json:"deployment"`
+	Role       string     `json:"role"` // stable or canary
+	Percent    int        `json:"percent"`
+	From       time.Time  `json:"from"`
+	To         *time.Time `json:"to,omitempty"` // nil: still serving
+	Seq        int64      `json:"seq"`          // the serve entry that began it
+}
+
+// NotFoundError says the version is not registered.
+type NotFoundError struct {
+	Object, Version string
+	Known           []string
+}
+
+func (e *NotFoundError) Error() string {
+	s := fmt.Sprintf("%s has no version %q", e.Object, e.Version)
+	if len(e.Known) > 0 {
+		s += " (registered: " + strings.Join(e.Known, ", ") + ")"
+	}
+	return s
+}
+
+// OfVersion assembles a version's lineage from the state: its registration,
+// its eval runs, the moves to it and — from the serve entries, streamed —
+// the intervals during which each deployment served it.
+func OfVersion(ctx context.Context, st state.Ops, kind, name, version string) (*Version, error) {
+	if err := CheckCheckpoint(ctx, st); err != nil {
+		return nil, err
+	}
+	out := &Version{Object: kind + "/" + name, Version: version, Evals: []EvalEvidence{}, Moves: []Move{}, Served: []Interval{}}
+	switch kind {
+	case "models":
+		mv, err := st.GetModelVersion(ctx, name, version)
+		if err != nil || mv == nil {
+			return nil, notFound(ctx, st, kind, name, version, err)
+		}
+		out.Digest, out.Registered, out.RegisteredBy = mv.ContentHash(), mv.RegisteredAt, mv.RegisteredBy
+		out.Artifact, out.DataSnapshot, out.Features, out.Commit, out.Metrics = mv.ArtifactURI, mv.DataSnapshot, mv.Features, mv.Commit, mv.Metrics
+	case "prompts":
+		pv, err := st.GetPromptVersion(ctx, name, version)
+		if err != nil || pv == nil {
+			return nil, notFound(ctx, st, kind, name, version, err)
+		}
+		out.Digest, out.Registered, out.RegisteredBy = pv.ContentHash, pv.RegisteredAt, pv.RegisteredBy
+	default:
+		return nil, fmt.Errorf("lineage: %q is not models or prompts", kind)
+	}
+	runs, err := st.ListEvalRuns(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range runs {
+		if r.Target == out.Object && (r.SubjectHash == out.Digest || r.TargetVersion == version) {
+			out.Evals = append(out.Evals, EvalEvidence{Run: r.ID, Eval: r.Eval, EvalHash: r.EvalHash, Passed: r.Passed, Metrics: r.Metrics, At: r.FinishedAt})
+		}
+	}
+	sort.Slice(out.Evals, func(i, j int) bool { return out.Evals[i].Run < out.Evals[j].Run })
+	err = st.ScanAudit(ctx, state.AuditQuery{Object: out.Object}, func(e state.AuditEntry) error {
+		if e.Action != string(reconciler.MoveModelAlias) && e.Action != string(reconciler.MovePromptLabel) {
+			return nil
+		}
+		if err := verify(ctx, st, e); err != nil {
+			return err
+		}
+		var m struct {
+			Name    string                 `json:"name"`
+			Version string                 `json:"version"`
+			Gates   []reconciler.GateCheck `json:"gates"`
+		}
+		if json.Unmarshal([]byte(e.After), &m) == nil && m.Version == version {
+			out.Moves = append(out.Moves, Move{Seq: e.Seq, At: e.Time, Actor: e.Actor, Name: m.Name, Gates: m.Gates})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Downstream: walk the serve entries once, keeping per deployment the
+	// interval of this version that is open.
+	open := map[string]*Interval{}
+	err = st.ScanAudit(ctx, state.AuditQuery{Action: reconciler.ActionServe}, func(e state.AuditEntry) error {
+		var s reconciler.ServeEntry
+		if err := json.Unmarshal([]byte(e.After), &s); err != nil {
+			return nil
+		}
+		role, pct := "", 0
+		for _, x := range []struct {
+			r string
+			v *targets.ServedVersion
+		}{{"stable", s.Stable}, {"canary", s.Canary}} {
+			if !s.Removed && x.v != nil && x.v.Object == out.Object && x.v.Version == version {
+				role, pct = x.r, x.v.Percent
+			}
+		}
+		cur := open[s.Deployment]
+		if cur != nil && (cur.Role != role || cur.Percent != pct) {
+			t := e.Time
+			cur.To = &t
+			delete(open, s.Deployment)
+			cur = nil
+		}
+		if cur == nil && role != "" {
+			if err := verify(ctx, st, e); err != nil {
+				return err
+			}
+			out.Served = append(out.Served, Interval{Deployment: s.Deployment, Role: role, Percent: pct, From: e.Time, Seq: e.Seq})
+			open[s.Deployment] = &out.Served[len(out.Served)-1]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func notFound(ctx context.Context, st state.Ops, kind, name, version string, cause error) error {
+	if cause != nil && !errors.Is(cause, state.ErrNotFound) {
+		return cause
+	}
+	e := &NotFoundError{Object: kind + "/" + name, Version: version}
+	switch kind {
+	case "models":
+		if vs, err := st.ListModelVersions(ctx, name); err == nil {
+			for _, v := range vs {
+				e.Known = append(e.Known, v.Version)
+			}
+		}
+	case "prompts":
+		if vs, err := st.ListPromptVersions(ctx, name); err == nil {
+			for _, v := range vs {
+				e.Known = append(e.Known, v.Version)
+			}
+		}
+	}
+	return e
+}
+
+// Mermaid draws the lineage as a Mermaid flowchart: what the version was
+// made from and gated by on the left, where it served on the right.
+func (v *Version) Mermaid() string {
+	var b strings.Builder
+	id := func(s string) string {
+		return "n" + strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+				return r
+			}
+			return '_'
+		}, s)
+	}
+	q := func(s string) string { return strings.ReplaceAll(s, `"`, "'") }
+	self := id(v.Object + "@" + v.Version)
+	b.WriteString("flowchart LR\n")
+	fmt.Fprintf(&b, "  %s[\"%s@%s<br/>%s\"]\n", self, q(v.Object), q(v.Version), q(short(v.Digest)))
+	if v.DataSnapshot != "" {
+		fmt.Fprintf(&b, "  %s[(\"data %s\")] --> %s\n", id("data"+v.DataSnapshot), q(v.DataSnapshot), self)
+	}
+	for _, f := range v.Features {
+		fmt.Fprintf(&b, "  %s([\"feature %s\"]) --> %s\n", id("feature"+f), q(f), self)
+	}
+	if v.Commit != "" {
+		fmt.Fprintf(&b, "  %s{{\"commit %s\"}} --> %s\n", id("commit"+v.Commit), q(v.Commit), self)
+	}
+	for _, e := range v.Evals {
+		verdict := "failed"
+		if e.Passed {
+			verdict = "passed"
+		}
+		fmt.Fprintf(&b, "  %s[/\"eval %s run %d: %s\"/] -.-> %s\n", id(fmt.Sprint("eval", e.Run)), q(e.Eval), e.Run, verdict, self)
+	}
+	for _, s := range v.Served {
+		to := "now"
+		if s.To != nil {
+			to = s.To.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(&b, "  %s -- \"%s %d%% %s → %s\" --> %s[\"deployments/%s\"]\n", self, s.Role, s.Percent, s.From.UTC().Format(time.RFC3339), to, id("dep"+s.Deployment), q(s.Deployment))
+	}
+	return b.String()
+}
+
+func short(h string) string {
+	if len(h) > 19 {
+		return h[:19] + "…"
+	}
+	return h
+}
