@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -116,26 +118,32 @@ func OfVersion(ctx context.Context, st state.Ops, kind, name, version string) (*
 		if e.Action != string(reconciler.MoveModelAlias) && e.Action != string(reconciler.MovePromptLabel) {
 			return nil
 		}
-		if err := verify(ctx, st, e); err != nil {
-			return err
-		}
 		var m struct {
 			Name    string                 `json:"name"`
 			Version string                 `json:"version"`
 			Gates   []reconciler.GateCheck `json:"gates"`
 		}
-		if json.Unmarshal([]byte(e.After), &m) == nil && m.Version == version {
-			out.Moves = append(out.Moves, Move{Seq: e.Seq, At: e.Time, Actor: e.Actor, Name: m.Name, Gates: m.Gates})
+		if json.Unmarshal([]byte(e.After), &m) != nil || m.Version != version {
+			return nil
 		}
+		if err := verify(ctx, st, e); err != nil {
+			return err
+		}
+		out.Moves = append(out.Moves, Move{Seq: e.Seq, At: e.Time, Actor: e.Actor, Name: m.Name, Gates: m.Gates})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	// Downstream: walk the serve entries once, keeping per deployment the
-	// interval of this version that is open.
-	open := map[string]*Interval{}
-	err = st.ScanAudit(ctx, state.AuditQuery{Action: reconciler.ActionServe}, func(e state.AuditEntry) error {
+	// Downstream: the serve entries of the deployments that ever served
+	// the object (an index), each walked once, keeping the interval of this
+	// version that is open.
+	deps, err := st.ListRecords(ctx, reconciler.RecordServedBy, out.Object+" ")
+	if err != nil {
+		return nil, err
+	}
+	open := map[string]int{} // deployment → index in out.Served of its open interval
+	scan := func(e state.AuditEntry) error {
 		var s reconciler.ServeEntry
 		if err := json.Unmarshal([]byte(e.After), &s); err != nil {
 			return nil
@@ -149,25 +157,27 @@ func OfVersion(ctx context.Context, st state.Ops, kind, name, version string) (*
 				role, pct = x.r, x.v.Percent
 			}
 		}
-		cur := open[s.Deployment]
-		if cur != nil && (cur.Role != role || cur.Percent != pct) {
+		if i, ok := open[s.Deployment]; ok && (out.Served[i].Role != role || out.Served[i].Percent != pct) {
 			t := e.Time
-			cur.To = &t
+			out.Served[i].To = &t
 			delete(open, s.Deployment)
-			cur = nil
 		}
-		if cur == nil && role != "" {
+		if _, ok := open[s.Deployment]; !ok && role != "" {
 			if err := verify(ctx, st, e); err != nil {
 				return err
 			}
 			out.Served = append(out.Served, Interval{Deployment: s.Deployment, Role: role, Percent: pct, From: e.Time, Seq: e.Seq})
-			open[s.Deployment] = &out.Served[len(out.Served)-1]
+			open[s.Deployment] = len(out.Served) - 1
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
+	for _, key := range slices.Sorted(maps.Keys(deps)) {
+		dep := strings.TrimPrefix(key, out.Object+" ")
+		if err := st.ScanAudit(ctx, state.AuditQuery{Object: "deployments/" + dep, Action: reconciler.ActionServe}, scan); err != nil {
+			return nil, err
+		}
+	}
+	sort.SliceStable(out.Served, func(i, j int) bool { return out.Served[i].Seq < out.Served[j].Seq })
 	return out, nil
 }
 

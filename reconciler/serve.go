@@ -20,6 +20,11 @@ const ActionServe = "serve"
 // comparison that decides whether a new one is due).
 const recordServed = "serve.current"
 
+// RecordServedBy indexes which deployments ever served an object: key
+// "<object> <deployment>", so that a version's lineage reads only those
+// deployments' serve entries.
+const RecordServedBy = "serve.by"
+
 // ServeEntry is the document of a serve audit entry: what cairn put in force
 // for a deployment from that moment — the cluster applies it when it syncs,
 // which is outside cairn's view. Removed says the deployment serves nothing.
@@ -98,6 +103,13 @@ func RecordServing(ctx context.Context, st state.Store, b *compiler.Bundle, now 
 			}
 			if err := tx.PutRecord(ctx, recordServed, name, after); err != nil {
 				return err
+			}
+			for _, v := range []*targets.ServedVersion{next.Stable, next.Canary} {
+				if v != nil {
+					if err := tx.PutRecord(ctx, RecordServedBy, v.Object+" "+name, []byte("{}")); err != nil {
+						return err
+					}
+				}
 			}
 			out = append(out, next)
 		}

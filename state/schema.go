@@ -45,7 +45,7 @@ var migrations = []string{
 		action TEXT NOT NULL, object TEXT NOT NULL, before_doc TEXT NOT NULL, after_doc TEXT NOT NULL,
 		prev_hash TEXT NOT NULL, hash TEXT NOT NULL UNIQUE)`,
 	// 2: audit reads by object and action, without reading the log.
-	`CREATE INDEX audit_object ON audit_log (object, seq);
+	`CREATE INDEX audit_object ON audit_log (object, action, seq);
 	CREATE INDEX audit_action ON audit_log (action, seq)`,
 }
 
