@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,10 +23,21 @@ import (
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // fixedClock returns t0, t0+1s, t0+2s, … so audit entries are deterministic.
+// The audit log refuses entries older than its head, so a second apply on
+// the same state must not start its clock over: every clock of the test
+// process ticks one shared counter, and a resumed crash child starts later
+// than the child it follows (CAIRN_TEST_CLOCK_START, seconds).
 func fixedClock() func() time.Time {
-	n := 0
-	return func() time.Time { n++; return t0.Add(time.Duration(n) * time.Second) }
+	return func() time.Time { return t0.Add(time.Duration(clockTicks.Add(1)) * time.Second) }
 }
+
+var clockTicks = func() *atomic.Int64 {
+	var n atomic.Int64
+	if s, err := strconv.Atoi(os.Getenv("CAIRN_TEST_CLOCK_START")); err == nil {
+		n.Store(int64(s))
+	}
+	return &n
+}()
 
 // templates by prompt version, so tests can "edit" a prompt by bumping it.
 var templates = map[string]string{

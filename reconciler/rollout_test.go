@@ -58,7 +58,8 @@ func TestAlertmanagerRetraining(t *testing.T) {
 		t.Fatalf("evidence after %d deliveries: %+v, %v", deliveries.Load(), evs, err)
 	}
 
-	opts := ApplyOptions{Options: Plugins(st, PluginOptions{Approvals: 1}), Actor: "test", Now: fixedClock()}
+	// The alert is received at the real time: the apply's clock is real too.
+	opts := ApplyOptions{Options: Plugins(st, PluginOptions{Approvals: 1}), Actor: "test", Now: time.Now}
 	fired := func() int {
 		res, err := PlanAndApply(ctx, b, st, opts)
 		must(t, err)
@@ -104,7 +105,8 @@ func TestPromotionWaitsForTheCanary(t *testing.T) {
 			Metrics: map[string]float64{"auc": 0.95, "false_positive_rate": 0.03}, RegisteredAt: t0})
 		must(t, err)
 	}
-	opts := ApplyOptions{Options: Plugins(st, PluginOptions{Approvals: 1}), Actor: "test", Now: fixedClock()}
+	// The alert is received at the real time: the apply's clock is real too.
+	opts := ApplyOptions{Options: Plugins(st, PluginOptions{Approvals: 1}), Actor: "test", Now: time.Now}
 	_, err := PlanAndApply(ctx, b, st, opts)
 	must(t, err)
 	b.Models["fraud-detector"].Aliases["prod"] = "8"

@@ -272,7 +272,8 @@ func TestTrainingWebhookFailureIsRetried(t *testing.T) {
 		t.Fatalf("audit: %+v", last)
 	}
 	// Within the back-off the trigger waits; after it, it is retried.
-	p, err := BuildPlan(ctx, b, st, Options{Now: func() time.Time { return t0.Add(30 * time.Second) }})
+	failed := last.Time
+	p, err := BuildPlan(ctx, b, st, Options{Now: func() time.Time { return failed.Add(30 * time.Second) }})
 	must(t, err)
 	if len(p.Actions) != 1 || !strings.Contains(p.Actions[0].Status, "back-off 1m0s") {
 		t.Fatalf("within the back-off: %+v", p.Actions)
@@ -281,7 +282,7 @@ func TestTrainingWebhookFailureIsRetried(t *testing.T) {
 	if len(acts) != 1 || !acts[0].Ready() || !strings.Contains(acts[0].Reason, "retrying: delivery 1 failed") {
 		t.Fatalf("after the back-off: %+v", acts)
 	}
-	later := ApplyOptions{Actor: "test", Now: func() time.Time { return t0.Add(2 * time.Minute) }}
+	later := ApplyOptions{Actor: "test", Now: func() time.Time { return failed.Add(2 * time.Minute) }}
 	_, err = PlanAndApply(ctx, b, st, later)
 	must(t, err)
 	if len(wh.delivered()) != 1 || wh.calls != 2 {

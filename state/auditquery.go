@@ -102,3 +102,18 @@ func verifyLink(e AuditEntry, i int, prev string) *AuditProblem {
 	}
 	return &AuditProblem{i, e.Seq, fmt.Sprintf("stored hash %s does not match its content (recomputed %s): the entry was edited", short(e.Hash), short(ChainHash(e, prev)))}
 }
+
+// TimeOrderError refuses an entry older than the head: times along the
+// chain never go back, so "the last serve entry with time ≤ T" is one entry
+// and the intervals it starts do not overlap. A clock that went back (a
+// reconciler on another machine with a skewed clock) is an error to fix,
+// not something to record.
+type TimeOrderError struct {
+	Time, Head time.Time
+	HeadSeq    int64
+}
+
+func (e *TimeOrderError) Error() string {
+	return fmt.Sprintf("state: audit entry at %s is earlier than the head (#%d at %s); entries are appended in time order (is this machine's clock behind?)",
+		FormatTime(e.Time), e.HeadSeq, FormatTime(e.Head))
+}

@@ -712,8 +712,8 @@ func (o ops) DeleteRecord(ctx context.Context, kind, key string) error {
 func (o ops) AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error) {
 	err := o.atomic(ctx, func(o ops) error {
 		var seq sql.NullInt64
-		var prev sql.NullString
-		err := o.row(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+		var prev, at sql.NullString
+		err := o.row(ctx, `SELECT seq, hash, at FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev, &at)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("state: audit head: %w", err)
 		}
@@ -723,6 +723,11 @@ func (o ops) AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error) 
 			e.PrevHash = prev.String
 		}
 		e.Time = e.Time.UTC()
+		if at.Valid {
+			if head, err := ParseTime(at.String); err == nil && e.Time.Before(head) {
+				return &TimeOrderError{Time: e.Time, Head: head, HeadSeq: seq.Int64}
+			}
+		}
 		e.Hash = ChainHash(e, e.PrevHash)
 		if _, err := o.exec(ctx, `INSERT INTO audit_log (seq, at, actor, git_commit, action, object, before_doc, after_doc, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.Seq, FormatTime(e.Time), e.Actor, e.Commit, e.Action, e.Object, e.Before, e.After, e.PrevHash, e.Hash); err != nil {

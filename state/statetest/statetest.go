@@ -494,6 +494,18 @@ func testAuditQueries(t *testing.T, s state.Store) {
 	if !ok || head.Seq != 9 {
 		t.Fatalf("head = %+v", head)
 	}
+	// An entry older than the head is refused, and nothing is written; the
+	// head's own time is allowed (several entries of one apply share it).
+	_, err = s.AppendAudit(ctx, state.AuditEntry{Time: t0.Add(3 * time.Minute), Actor: "ci", Action: "serve", Object: "deployments/a"})
+	var toe *state.TimeOrderError
+	if !errors.As(err, &toe) || toe.HeadSeq != 9 {
+		t.Fatalf("an entry older than the head: err=%v, want a TimeOrderError naming #9", err)
+	}
+	if head, _, _ := s.AuditHead(ctx); head.Seq != 9 {
+		t.Fatalf("the refused entry was written: head #%d", head.Seq)
+	}
+	_, err = s.AppendAudit(ctx, state.AuditEntry{Time: head.Time, Actor: "ci", Action: "serve", Object: "deployments/a"})
+	must(t, err)
 }
 
 func testConcurrent(t *testing.T, s state.Store) {
