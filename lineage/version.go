@@ -30,10 +30,23 @@ type Version struct {
 	Features     []string           `json:"features,omitempty"`
 	Commit       string             `json:"commit,omitempty"`
 	Metrics      map[string]float64 `json:"metrics,omitempty"` // claimed at registration
+	// Trigger is the training trigger that produced the version, with the
+	// evidence that fired it (from its audit entry).
+	Trigger *Trigger `json:"trigger,omitempty"`
 	Evals        []EvalEvidence     `json:"evals"`
 	Moves        []Move             `json:"moves"`
 	// Downstream.
 	Served []Interval `json:"served"`
+}
+
+// Trigger is a fired training trigger.
+type Trigger struct {
+	ID       string    `json:"id"`
+	Seq      int64     `json:"seq,omitempty"` // its audit entry (0: not found in the log)
+	At       time.Time `json:"at,omitempty"`
+	Via      string    `json:"via,omitempty"`
+	Evidence any       `json:"evidence,omitempty"`
+	Reasons  []string  `json:"reasons,omitempty"`
 }
 
 // EvalEvidence is one eval run of the version.
@@ -95,6 +108,9 @@ func OfVersion(ctx context.Context, st state.Ops, kind, name, version string) (*
 		}
 		out.Digest, out.Registered, out.RegisteredBy = mv.ContentHash(), mv.RegisteredAt, mv.RegisteredBy
 		out.Artifact, out.DataSnapshot, out.Features, out.Commit, out.Metrics = mv.ArtifactURI, mv.DataSnapshot, mv.Features, mv.Commit, mv.Metrics
+		if mv.TriggerID != "" {
+			out.Trigger = &Trigger{ID: mv.TriggerID}
+		}
 	case "prompts":
 		pv, err := st.GetPromptVersion(ctx, name, version)
 		if err != nil || pv == nil {
@@ -115,6 +131,21 @@ func OfVersion(ctx context.Context, st state.Ops, kind, name, version string) (*
 	}
 	sort.Slice(out.Evals, func(i, j int) bool { return out.Evals[i].Run < out.Evals[j].Run })
 	err = st.ScanAudit(ctx, state.AuditQuery{Object: out.Object}, func(e state.AuditEntry) error {
+		if e.Action == string(reconciler.TriggerTraining) && out.Trigger != nil {
+			var tr struct {
+				Trigger    string   `json:"trigger"`
+				EvidenceID string   `json:"evidence_id"`
+				Evidence   any      `json:"evidence"`
+				Reasons    []string `json:"reasons"`
+			}
+			if json.Unmarshal([]byte(e.After), &tr) == nil && tr.EvidenceID == out.Trigger.ID {
+				if err := verify(ctx, st, e); err != nil {
+					return err
+				}
+				out.Trigger.Seq, out.Trigger.At, out.Trigger.Via, out.Trigger.Evidence, out.Trigger.Reasons = e.Seq, e.Time, tr.Trigger, tr.Evidence, tr.Reasons
+			}
+			return nil
+		}
 		if e.Action != string(reconciler.MoveModelAlias) && e.Action != string(reconciler.MovePromptLabel) {
 			return nil
 		}
@@ -227,6 +258,9 @@ func (v *Version) Mermaid() string {
 	}
 	if v.Commit != "" {
 		fmt.Fprintf(&b, "  %s{{\"commit %s\"}} --> %s\n", id("commit"+v.Commit), q(v.Commit), self)
+	}
+	if v.Trigger != nil {
+		fmt.Fprintf(&b, "  %s>\"trigger %s %s\"] ==> %s\n", id("trigger"+v.Trigger.ID), q(v.Trigger.Via), q(short(v.Trigger.ID)), self)
 	}
 	for _, e := range v.Evals {
 		verdict := "failed"

@@ -47,6 +47,8 @@ var migrations = []string{
 	// 2: audit reads by object and action, without reading the log.
 	`CREATE INDEX audit_object ON audit_log (object, action, seq);
 	CREATE INDEX audit_action ON audit_log (action, seq)`,
+	// 3: the training trigger that produced a model version (lineage).
+	`ALTER TABLE model_versions ADD COLUMN trigger_id TEXT NOT NULL DEFAULT ''`,
 }
 
 // Migrations returns the schema's migrations in a dialect's types: the

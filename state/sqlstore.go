@@ -239,8 +239,8 @@ func (o ops) RegisterModelVersion(ctx context.Context, mv ModelVersion) (bool, e
 		if !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		_, err = o.exec(ctx, `INSERT INTO model_versions (model, version, artifact_uri, metrics, data_snapshot, features, git_commit, content_hash, registered_at, registered_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			mv.Model, mv.Version, mv.ArtifactURI, mustJSON(mv.Metrics), mv.DataSnapshot, mustJSON(mv.Features), mv.Commit, mv.ContentHash(), FormatTime(mv.RegisteredAt), mv.RegisteredBy)
+		_, err = o.exec(ctx, `INSERT INTO model_versions (model, version, artifact_uri, metrics, data_snapshot, features, git_commit, content_hash, registered_at, registered_by, trigger_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			mv.Model, mv.Version, mv.ArtifactURI, mustJSON(mv.Metrics), mv.DataSnapshot, mustJSON(mv.Features), mv.Commit, mv.ContentHash(), FormatTime(mv.RegisteredAt), mv.RegisteredBy, mv.TriggerID)
 		if err != nil {
 			return fmt.Errorf("state: register models/%s@%s: %w", mv.Model, mv.Version, err)
 		}
@@ -270,15 +270,18 @@ func diffModel(a, b ModelVersion) string {
 	if a.Commit != b.Commit {
 		d = append(d, fmt.Sprintf("commit %q vs %q", a.Commit, b.Commit))
 	}
+	if a.TriggerID != b.TriggerID {
+		d = append(d, fmt.Sprintf("trigger %q vs %q", a.TriggerID, b.TriggerID))
+	}
 	return "registered " + a.ContentHash() + ": " + strings.Join(d, ", ")
 }
 
-const modelCols = `model, version, artifact_uri, metrics, data_snapshot, features, git_commit, registered_at, registered_by`
+const modelCols = `model, version, artifact_uri, metrics, data_snapshot, features, git_commit, registered_at, registered_by, trigger_id`
 
 func scanModel(sc interface{ Scan(...any) error }) (ModelVersion, error) {
 	var mv ModelVersion
 	var metrics, feats, at string
-	if err := sc.Scan(&mv.Model, &mv.Version, &mv.ArtifactURI, &metrics, &mv.DataSnapshot, &feats, &mv.Commit, &at, &mv.RegisteredBy); err != nil {
+	if err := sc.Scan(&mv.Model, &mv.Version, &mv.ArtifactURI, &metrics, &mv.DataSnapshot, &feats, &mv.Commit, &at, &mv.RegisteredBy, &mv.TriggerID); err != nil {
 		return mv, err
 	}
 	if err := json.Unmarshal([]byte(metrics), &mv.Metrics); err != nil {

@@ -62,10 +62,15 @@ type ModelVersion struct {
 	Commit       string             `json:"commit,omitempty"`
 	RegisteredAt time.Time          `json:"registered_at"`
 	RegisteredBy string             `json:"registered_by,omitempty"`
+	// TriggerID is the evidence id of the training trigger that produced
+	// the version (registry register --trigger; CAIRN_TRIGGER_ID in the job).
+	TriggerID string `json:"trigger_id,omitempty"`
 }
 
 // ContentHash is "sha256:<hex>" over the version's immutable content; eval
-// evidence for a model version is keyed by it.
+// evidence for a model version is keyed by it. Fields added later enter it
+// only when set, so a version registered before them keeps its hash and
+// the eval evidence keyed by it (TestContentHashStable).
 func (m ModelVersion) ContentHash() string {
 	feats := append([]string(nil), m.Features...)
 	sort.Strings(feats)
@@ -82,7 +87,8 @@ func (m ModelVersion) ContentHash() string {
 		DataSnapshot string             `json:"data_snapshot"`
 		Features     []string           `json:"features"`
 		Commit       string             `json:"commit"`
-	}{m.Model, m.Version, m.ArtifactURI, metrics, m.DataSnapshot, feats, m.Commit})
+		TriggerID    string             `json:"trigger_id,omitempty"`
+	}{m.Model, m.Version, m.ArtifactURI, metrics, m.DataSnapshot, feats, m.Commit, m.TriggerID})
 	return HashBytes(b)
 }
 

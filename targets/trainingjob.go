@@ -51,7 +51,9 @@ func TrainingJob(b *compiler.Bundle, tr TrainingRun) (File, error) {
 	}
 	short := EvidenceShort(tr.EvidenceID)
 	name := jobName(m.Name, short)
-	env := []any{envVar("CAIRN_MODEL", m.Name), envVar("CAIRN_TRAINING_DATA", t.Data), envVar("CAIRN_EVIDENCE_ID", tr.EvidenceID)}
+	// CAIRN_TRIGGER_ID is what the job passes to registry register --trigger,
+	// so the version it produces names the trigger (lineage).
+	env := []any{envVar("CAIRN_MODEL", m.Name), envVar("CAIRN_TRAINING_DATA", t.Data), envVar("CAIRN_EVIDENCE_ID", tr.EvidenceID), envVar("CAIRN_TRIGGER_ID", tr.EvidenceID)}
 	if t.Window != "" {
 		env = append(env, envVar("CAIRN_TRAINING_WINDOW", t.Window))
 	}

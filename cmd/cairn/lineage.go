@@ -229,6 +229,13 @@ func writeVersion(w io.Writer, v *lineage.Version) {
 			fmt.Fprintf(w, "  %-9s %s\n", kv[0], kv[1])
 		}
 	}
+	if t := v.Trigger; t != nil {
+		if t.Seq == 0 {
+			fmt.Fprintf(w, "  trigger   %s (no trigger_training entry with this id in the audit log)\n", t.ID)
+		} else {
+			fmt.Fprintf(w, "  trigger   %s fired at %s via %s (entry #%d): %s\n", t.ID, formatTime(t.At), t.Via, t.Seq, strings.Join(t.Reasons, "; "))
+		}
+	}
 	for _, k := range slices.Sorted(maps.Keys(v.Metrics)) {
 		fmt.Fprintf(w, "  claimed   %s = %g\n", k, v.Metrics[k])
 	}

@@ -62,13 +62,14 @@ func newRegistryCmd() *cobra.Command {
 	var stateFlag, actor string
 	reg.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
 
-	var version, artifact, snapshot, features, commit string
+	var version, artifact, snapshot, features, commit, trigger string
 	var metrics []string
 	register := &cobra.Command{
 		Use:   "register <model> [dir] --version V --artifact URI",
 		Short: "Register a trained model version with its metrics and lineage (what a training pipeline calls)",
 		Example: `  cairn registry register fraud-detector --version 8 --artifact s3://models/fraud/8 --metric auc=0.95
-  cairn registry register fraud-detector specs/ --version 9 --artifact s3://models/fraud/9 --commit 8e21b40`,
+  cairn registry register fraud-detector specs/ --version 9 --artifact s3://models/fraud/9 --commit 8e21b40
+  cairn registry register fraud-detector --version 10 --artifact s3://models/fraud/10 --trigger "$CAIRN_TRIGGER_ID"`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args, dir := splitDir(args, 1)
@@ -79,7 +80,8 @@ func newRegistryCmd() *cobra.Command {
 				return exitf(exitUsage, "registry register: --version and --artifact are required")
 			}
 			mv := state.ModelVersion{Model: args[0], Version: version, ArtifactURI: artifact, Metrics: map[string]float64{},
-				DataSnapshot: snapshot, Commit: commit, Features: []string{}, RegisteredAt: time.Now().UTC(), RegisteredBy: actorName(actor)}
+				DataSnapshot: snapshot, Commit: commit, Features: []string{}, RegisteredAt: time.Now().UTC(), RegisteredBy: actorName(actor),
+				TriggerID: strings.TrimSpace(trigger)}
 			for _, m := range metrics {
 				k, v, ok := strings.Cut(m, "=")
 				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
@@ -106,7 +108,7 @@ func newRegistryCmd() *cobra.Command {
 					return err
 				}
 				after, _ := json.Marshal(map[string]any{"version": mv.Version, "artifact_uri": mv.ArtifactURI, "metrics": mv.Metrics,
-					"data_snapshot": mv.DataSnapshot, "features": mv.Features, "commit": mv.Commit, "content_hash": mv.ContentHash()})
+					"data_snapshot": mv.DataSnapshot, "features": mv.Features, "commit": mv.Commit, "trigger_id": mv.TriggerID, "content_hash": mv.ContentHash()})
 				_, err = tx.AppendAudit(ctx, state.AuditEntry{Time: mv.RegisteredAt, Actor: mv.RegisteredBy, Commit: mv.Commit,
 					Action: "register_model_version", Object: "models/" + mv.Model, After: string(after)})
 				return err
@@ -129,6 +131,7 @@ func newRegistryCmd() *cobra.Command {
 	f.StringVar(&snapshot, "data-snapshot", "", "training data snapshot id")
 	f.StringVar(&features, "features", "", "comma-separated features the model reads")
 	f.StringVar(&commit, "commit", "", "training code commit")
+	f.StringVar(&trigger, "trigger", "", "the evidence id of the training trigger that produced it ($CAIRN_TRIGGER_ID in a triggered job)")
 	f.StringVar(&actor, "actor", "", "who registers it (default $CAIRN_ACTOR or the OS user)")
 
 	var format, model string

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) state.Store) {
 		{"Locks", testLocks},
 		{"Audit", testAudit},
 		{"AuditQueries", testAuditQueries},
+		{"ModelTrigger", testModelTrigger},
 		{"ConcurrentWriters", testConcurrent},
 	}
 	for _, tc := range tests {
@@ -573,5 +575,24 @@ func testConcurrent(t *testing.T, s state.Store) {
 	}
 	if p := state.VerifyAudit(log, ""); p != nil {
 		t.Errorf("chain after concurrent appends: %v", p)
+	}
+}
+
+// testModelTrigger: the trigger id round-trips and is part of the version's
+// identity (registering it again with another trigger is a conflict).
+func testModelTrigger(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	mv := state.ModelVersion{Model: "m", Version: "1", ArtifactURI: "s3://m/1", TriggerID: "drift:sha256:01", RegisteredAt: t0}
+	_, err := s.RegisterModelVersion(ctx, mv)
+	must(t, err)
+	got, err := s.GetModelVersion(ctx, "m", "1")
+	must(t, err)
+	if got.TriggerID != mv.TriggerID || got.ContentHash() != mv.ContentHash() {
+		t.Fatalf("round trip: %+v", got)
+	}
+	mv.TriggerID = "drift:sha256:02"
+	var ce *state.ConflictError
+	if _, err := s.RegisterModelVersion(ctx, mv); !errors.As(err, &ce) || !strings.Contains(err.Error(), "trigger") {
+		t.Fatalf("another trigger for the same version: %v", err)
 	}
 }
