@@ -106,12 +106,15 @@ type Case struct {
 	// whose row brings no context). The faithfulness and context_recall
 	// scorers judge against them; factuality judges against the reference
 	// (and the row's own context) only, as the OpenAI fact rubric does.
-	Retrieved []string      `json:"retrieved,omitempty"`
-	Metrics   []MetricSpec  `json:"metrics"`
-	Price     *prices.Price `json:"price,omitempty"`
-	PriceErr  string        `json:"price_error,omitempty"`
-	GenKey    string        `json:"gen_key"` // cache key of the generation
-	Key       string        `json:"key"`     // cache key over everything that can change the result
+	Retrieved []string `json:"retrieved,omitempty"`
+	// RAGSnapshot is the snapshot the retrieved context came from, when the
+	// retriever says (rag.Retriever does).
+	RAGSnapshot string        `json:"rag_snapshot,omitempty"`
+	Metrics     []MetricSpec  `json:"metrics"`
+	Price       *prices.Price `json:"price,omitempty"`
+	PriceErr    string        `json:"price_error,omitempty"`
+	GenKey      string        `json:"gen_key"` // cache key of the generation
+	Key         string        `json:"key"`     // cache key over everything that can change the result
 }
 
 // MetricResult is one metric on one case.
@@ -142,6 +145,11 @@ type CaseResult struct {
 	LatencyMS    float64                 `json:"latency_ms"`
 	CacheHit     bool                    `json:"cache_hit"` // the generation came from the cache
 	Attempts     int                     `json:"attempts"`
+	// What answered: the model id the provider reported, its
+	// system_fingerprint, and the RAG snapshot the context came from.
+	ModelReported     string `json:"model_reported,omitempty"`
+	SystemFingerprint string `json:"system_fingerprint,omitempty"`
+	RAGSnapshot       string `json:"rag_snapshot,omitempty"`
 }
 
 // Aggregate is a suite metric.
@@ -197,6 +205,18 @@ type Run struct {
 	// Version is the model version whose predictions were evaluated, for an
 	// eval whose file holds several (predictions.version).
 	Version string `json:"version,omitempty"`
+	// Answered is what actually answered the run's cases (lineage): each
+	// reported model id and system fingerprint with its case count, and the
+	// RAG snapshots the contexts came from.
+	Answered     []Answered `json:"answered,omitempty"`
+	RAGSnapshots []string   `json:"rag_snapshots,omitempty"`
+}
+
+// Answered is one (model, system fingerprint) that answered cases of a run.
+type Answered struct {
+	Model             string `json:"model"`
+	SystemFingerprint string `json:"system_fingerprint,omitempty"`
+	Cases             int    `json:"cases"`
 }
 
 // Options control a run.
@@ -558,6 +578,7 @@ func newSuitePlanner(b *compiler.Bundle, suite string, cat *prices.Catalog, retr
 // pass, which rejects a bad row before any provider call.
 func (p *suitePlanner) rowCases(ctx context.Context, r Row, dryRun bool) ([]Case, error) {
 	var retrieved []string
+	var snapshot string
 	if _, given := r.Vars["context"]; !dryRun && p.ragSource != "" && p.retr != nil && len(r.Context) == 0 && !given {
 		query := retrievalQuery(r)
 		chunks, err := p.retr.Retrieve(ctx, p.ragSource, query, p.b.RAG[p.ragSource].Retrieval.TopK)
@@ -567,6 +588,9 @@ func (p *suitePlanner) rowCases(ctx context.Context, r Row, dryRun bool) ([]Case
 		retrieved = make([]string, len(chunks))
 		for i, c := range chunks {
 			retrieved[i] = strings.TrimSpace(c.Text)
+		}
+		if s, ok := p.retr.(interface{ SnapshotID(string) (string, bool) }); ok {
+			snapshot, _ = s.SnapshotID(p.ragSource)
 		}
 		r.Vars = cloneWith(r.Vars, "context", rag.FormatContext(chunks))
 	}
@@ -598,7 +622,7 @@ func (p *suitePlanner) rowCases(ctx context.Context, r Row, dryRun bool) ([]Case
 	for rep := 0; rep < p.repeats; rep++ {
 		c := Case{Suite: p.suite, ID: r.ID, Repeat: rep, Target: p.target, Provider: p.provName, Kind: p.kind, Classic: p.classic,
 			Request: provider.Request{Model: p.modelID, Messages: rendered, Temperature: p.temp, MaxTokens: p.maxTok},
-			Row:     r, Retrieved: retrieved, Metrics: p.metrics, Price: p.price, PriceErr: p.priceErr}
+			Row:     r, Retrieved: retrieved, RAGSnapshot: snapshot, Metrics: p.metrics, Price: p.price, PriceErr: p.priceErr}
 		genID := struct {
 			Kind, BaseURL, APIVersion string
 			Req                       provider.Request
@@ -757,6 +781,10 @@ type genRecord struct {
 	InputTokens  int     `json:"input_tokens"`
 	OutputTokens int     `json:"output_tokens"`
 	LatencyMS    float64 `json:"latency_ms"`
+	// What answered, kept with the cached generation: a cache hit still
+	// says which model produced the output it reuses.
+	Model             string `json:"model,omitempty"`
+	SystemFingerprint string `json:"system_fingerprint,omitempty"`
 }
 
 // ExecuteCase runs one case: the generation (from the cache when possible),
@@ -795,7 +823,8 @@ func (e *Engine) ExecuteCase(ctx context.Context, c Case) (CaseResult, error) {
 			}
 			return res, nil
 		}
-		gen = genRecord{Content: resp.Content, InputTokens: resp.PromptTokens, OutputTokens: resp.CompletionTokens, LatencyMS: resp.LatencyMS}
+		gen = genRecord{Content: resp.Content, InputTokens: resp.PromptTokens, OutputTokens: resp.CompletionTokens, LatencyMS: resp.LatencyMS,
+			Model: resp.Model, SystemFingerprint: resp.SystemFingerprint}
 		if !resp.UsageReported && !c.Classic {
 			tm := make([]tokens.Message, len(req.Messages))
 			for i, m := range req.Messages {
@@ -820,6 +849,7 @@ func (e *Engine) ExecuteCase(ctx context.Context, c Case) (CaseResult, error) {
 		gen.InputTokens, gen.OutputTokens = 0, 0
 	}
 	res.Output, res.InputTokens, res.OutputTokens, res.LatencyMS = gen.Content, gen.InputTokens, gen.OutputTokens, gen.LatencyMS
+	res.ModelReported, res.SystemFingerprint, res.RAGSnapshot = gen.Model, gen.SystemFingerprint, c.RAGSnapshot
 	in := scorer.Input{Output: gen.Content, Reference: c.Row.Reference, Context: c.Row.Context, LatencyMS: gen.LatencyMS,
 		Tokens: gen.InputTokens + gen.OutputTokens, CostError: c.PriceErr}
 	if q := c.Row.Vars["question"]; q != "" {

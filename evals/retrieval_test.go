@@ -111,6 +111,10 @@ func TestRunSuiteScoresAgainstRetrievedContext(t *testing.T) {
 			t.Errorf("%s: %s, want %s (%+v)", id, got[id], st, run.Cases)
 		}
 	}
+	// The run names the snapshot its contexts came from (lineage).
+	if len(run.RAGSnapshots) != 1 || !strings.HasPrefix(run.RAGSnapshots[0], "sha256:") {
+		t.Errorf("rag snapshots %v, want the one built", run.RAGSnapshots)
+	}
 
 	run, err = RunSuite(context.Background(), b, "grounded", Options{Store: NewMemStore()})
 	if err != nil {

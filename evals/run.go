@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -268,6 +270,7 @@ func summarize(suite string, metrics []MetricSpec, results []CaseResult, minPass
 		r.OutTokens += c.OutputTokens
 	}
 	r.CostUSD = prices.Sum(costs...)
+	r.Answered, r.RAGSnapshots = answered(results)
 	allPass := true
 	for _, m := range metrics {
 		a := computeMetric(m, results)
@@ -501,4 +504,29 @@ func suiteProviders(b *compiler.Bundle, suite string, metrics []MetricSpec) []st
 		}
 	}
 	return out
+}
+
+// answered lists what answered a run's cases, sorted, and its RAG snapshots.
+func answered(results []CaseResult) ([]Answered, []string) {
+	counts := map[[2]string]int{}
+	snaps := map[string]bool{}
+	for _, c := range results {
+		if c.ModelReported != "" {
+			counts[[2]string{c.ModelReported, c.SystemFingerprint}]++
+		}
+		if c.RAGSnapshot != "" {
+			snaps[c.RAGSnapshot] = true
+		}
+	}
+	var out []Answered
+	for k, n := range counts {
+		out = append(out, Answered{Model: k[0], SystemFingerprint: k[1], Cases: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Model != out[j].Model {
+			return out[i].Model < out[j].Model
+		}
+		return out[i].SystemFingerprint < out[j].SystemFingerprint
+	})
+	return out, slices.Sorted(maps.Keys(snaps))
 }

@@ -263,3 +263,41 @@ func TestDatasetErrorsNameTheLine(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestRunRecordsWhatAnswered: the model id the provider reports (a dated
+// snapshot for an alias) and its system_fingerprint are kept per case and
+// summarised per run — also on a cached rerun, which reuses the outputs
+// those models produced; a provider that reports no fingerprint has none.
+func TestRunRecordsWhatAnswered(t *testing.T) {
+	fp := "fp_44709d6fcb"
+	srv := evaltest.New(evaltest.Options{SystemFingerprint: fp, AnsweringModel: func(asked string) string {
+		if asked == "gpt-4o-mini" {
+			return "gpt-4o-mini-2024-07-18"
+		}
+		return asked
+	}})
+	defer srv.Close()
+	b := fixture(t, srv.URL(), 6, nil)
+	store := NewMemStore()
+	for _, pass := range []string{"fresh", "cached"} {
+		run, err := RunSuite(context.Background(), b, "qa", fastOpts(store))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(run.Answered) != 1 || run.Answered[0] != (Answered{Model: "gpt-4o-mini-2024-07-18", SystemFingerprint: fp, Cases: 6}) {
+			t.Fatalf("%s run: answered %+v", pass, run.Answered)
+		}
+		if c := run.Cases[0]; c.ModelReported != "gpt-4o-mini-2024-07-18" || c.SystemFingerprint != fp {
+			t.Fatalf("%s case: %+v", pass, c)
+		}
+	}
+	plain := evaltest.New(evaltest.Options{})
+	defer plain.Close()
+	run, err := RunSuite(context.Background(), fixture(t, plain.URL(), 2, nil), "qa", fastOpts(NewMemStore()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run.Answered) != 1 || run.Answered[0].Model != "gpt-4o-mini" || run.Answered[0].SystemFingerprint != "" {
+		t.Fatalf("answered %+v", run.Answered)
+	}
+}

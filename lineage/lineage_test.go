@@ -53,7 +53,7 @@ func history(t *testing.T) (state.Store, string) {
 	}
 	step(time.Hour, [3]string{"prod", "", "7"})
 	step(2*time.Hour, [3]string{"staging", "", "8"}) // the canary's candidate: 10 %, the first step
-	step(2*time.Hour+30*time.Minute)                 // nothing changed: no entry
+	step(2*time.Hour + 30*time.Minute)               // nothing changed: no entry
 	step(3*time.Hour, [3]string{"prod", "7", "8"}, [3]string{"staging", "8", ""})
 	step(4*time.Hour, [3]string{"prod", "8", "7"}) // the rollback: a spec revert
 	return st, path

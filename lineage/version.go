@@ -32,9 +32,9 @@ type Version struct {
 	Metrics      map[string]float64 `json:"metrics,omitempty"` // claimed at registration
 	// Trigger is the training trigger that produced the version, with the
 	// evidence that fired it (from its audit entry).
-	Trigger *Trigger `json:"trigger,omitempty"`
-	Evals        []EvalEvidence     `json:"evals"`
-	Moves        []Move             `json:"moves"`
+	Trigger *Trigger       `json:"trigger,omitempty"`
+	Evals   []EvalEvidence `json:"evals"`
+	Moves   []Move         `json:"moves"`
 	// Downstream.
 	Served []Interval `json:"served"`
 }
@@ -57,6 +57,10 @@ type EvalEvidence struct {
 	Passed   bool               `json:"passed"`
 	Metrics  map[string]float64 `json:"metrics"`
 	At       time.Time          `json:"at"`
+	// What answered: the models the provider reported (a judge's too) and
+	// the RAG snapshots the contexts came from.
+	Answered     []state.Answered `json:"answered,omitempty"`
+	RAGSnapshots []string         `json:"rag_snapshots,omitempty"`
 }
 
 // Move is an alias or label moved to the version, with the gates it passed.
@@ -126,7 +130,8 @@ func OfVersion(ctx context.Context, st state.Ops, kind, name, version string) (*
 	}
 	for _, r := range runs {
 		if r.Target == out.Object && (r.SubjectHash == out.Digest || r.TargetVersion == version) {
-			out.Evals = append(out.Evals, EvalEvidence{Run: r.ID, Eval: r.Eval, EvalHash: r.EvalHash, Passed: r.Passed, Metrics: r.Metrics, At: r.FinishedAt})
+			out.Evals = append(out.Evals, EvalEvidence{Run: r.ID, Eval: r.Eval, EvalHash: r.EvalHash, Passed: r.Passed, Metrics: r.Metrics, At: r.FinishedAt,
+				Answered: r.Answered, RAGSnapshots: r.RAGSnapshots})
 		}
 	}
 	sort.Slice(out.Evals, func(i, j int) bool { return out.Evals[i].Run < out.Evals[j].Run })

@@ -107,3 +107,20 @@ func (r *Retriever) Retrieve(ctx context.Context, source, query string, k int) (
 	ls.mu.Unlock()
 	return ls.ix.Search(ctx, ls.emb, query, k)
 }
+
+// SnapshotID is the snapshot Retrieve reads source from, once it was
+// loaded (ok=false before): what eval runs record as their RAG evidence.
+func (r *Retriever) SnapshotID(source string) (string, bool) {
+	r.mu.Lock()
+	ls := r.sources[source]
+	r.mu.Unlock()
+	if ls == nil {
+		return "", false
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.ix == nil {
+		return "", false
+	}
+	return ls.ix.Snapshot.ID, true
+}

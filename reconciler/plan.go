@@ -207,6 +207,9 @@ type EvalOutcome struct {
 	Metrics map[string]float64
 	Summary string
 	Cases   []state.CaseResult
+	// What answered (lineage): provider-reported models and RAG snapshots.
+	Answered     []state.Answered
+	RAGSnapshots []string
 }
 
 // EvalRunner runs eval suites (the evals package implements it). Nil means

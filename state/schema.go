@@ -49,6 +49,8 @@ var migrations = []string{
 	CREATE INDEX audit_action ON audit_log (action, seq)`,
 	// 3: the training trigger that produced a model version (lineage).
 	`ALTER TABLE model_versions ADD COLUMN trigger_id TEXT NOT NULL DEFAULT ''`,
+	// 4: what answered an eval run (provider model ids, fingerprints, RAG snapshots).
+	`ALTER TABLE eval_runs ADD COLUMN provenance TEXT NOT NULL DEFAULT ''`,
 }
 
 // Migrations returns the schema's migrations in a dialect's types: the

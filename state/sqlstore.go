@@ -517,8 +517,12 @@ func (o ops) RecordEvalRun(ctx context.Context, run EvalRun) (int64, error) {
 		if run.Passed {
 			passed = 1
 		}
-		if _, err := o.exec(ctx, `INSERT INTO eval_runs (id, eval, eval_hash, target, target_version, subject_hash, passed, metrics, summary, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, run.Eval, run.EvalHash, run.Target, run.TargetVersion, run.SubjectHash, passed, mustJSON(run.Metrics), run.Summary, FormatTime(run.StartedAt), FormatTime(run.FinishedAt)); err != nil {
+		prov := ""
+		if len(run.Answered) > 0 || len(run.RAGSnapshots) > 0 {
+			prov = mustJSON(provenance{run.Answered, run.RAGSnapshots})
+		}
+		if _, err := o.exec(ctx, `INSERT INTO eval_runs (id, eval, eval_hash, target, target_version, subject_hash, passed, metrics, summary, started_at, finished_at, provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, run.Eval, run.EvalHash, run.Target, run.TargetVersion, run.SubjectHash, passed, mustJSON(run.Metrics), run.Summary, FormatTime(run.StartedAt), FormatTime(run.FinishedAt), prov); err != nil {
 			return fmt.Errorf("state: record eval run: %w", err)
 		}
 		for i, c := range run.Cases {
@@ -532,14 +536,27 @@ func (o ops) RecordEvalRun(ctx context.Context, run EvalRun) (int64, error) {
 	return id, err
 }
 
-const runCols = `id, eval, eval_hash, target, target_version, subject_hash, passed, metrics, summary, started_at, finished_at`
+const runCols = `id, eval, eval_hash, target, target_version, subject_hash, passed, metrics, summary, started_at, finished_at, provenance`
+
+// provenance is the eval_runs.provenance column ("" when nothing was reported).
+type provenance struct {
+	Answered     []Answered `json:"answered,omitempty"`
+	RAGSnapshots []string   `json:"rag_snapshots,omitempty"`
+}
 
 func scanRun(sc interface{ Scan(...any) error }) (EvalRun, error) {
 	var r EvalRun
 	var passed int
-	var metrics, st, fin string
-	if err := sc.Scan(&r.ID, &r.Eval, &r.EvalHash, &r.Target, &r.TargetVersion, &r.SubjectHash, &passed, &metrics, &r.Summary, &st, &fin); err != nil {
+	var metrics, st, fin, prov string
+	if err := sc.Scan(&r.ID, &r.Eval, &r.EvalHash, &r.Target, &r.TargetVersion, &r.SubjectHash, &passed, &metrics, &r.Summary, &st, &fin, &prov); err != nil {
 		return r, err
+	}
+	if prov != "" {
+		var p provenance
+		if err := json.Unmarshal([]byte(prov), &p); err != nil {
+			return r, fmt.Errorf("state: eval run %d provenance: %w", r.ID, err)
+		}
+		r.Answered, r.RAGSnapshots = p.Answered, p.RAGSnapshots
 	}
 	r.Passed = passed != 0
 	if err := json.Unmarshal([]byte(metrics), &r.Metrics); err != nil {

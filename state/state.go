@@ -158,6 +158,17 @@ type EvalRun struct {
 	StartedAt     time.Time          `json:"started_at"`
 	FinishedAt    time.Time          `json:"finished_at"`
 	Cases         []CaseResult       `json:"cases,omitempty"`
+	// What answered the run: each model id the provider reported with its
+	// system fingerprint and case count, and the RAG snapshots used.
+	Answered     []Answered `json:"answered,omitempty"`
+	RAGSnapshots []string   `json:"rag_snapshots,omitempty"`
+}
+
+// Answered is one model (as its provider named it) that answered cases.
+type Answered struct {
+	Model             string `json:"model"`
+	SystemFingerprint string `json:"system_fingerprint,omitempty"`
+	Cases             int    `json:"cases"`
 }
 
 // LockHolder says who holds a lock and since when.

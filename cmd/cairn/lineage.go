@@ -249,6 +249,16 @@ func writeVersion(w io.Writer, v *lineage.Version) {
 			ms = append(ms, fmt.Sprintf("%s=%.4g", k, e.Metrics[k]))
 		}
 		fmt.Fprintf(w, "  eval      %s run #%d %s at %s (suite and dataset %s) %s\n", e.Eval, e.Run, verdict, formatTime(e.At), e.EvalHash, strings.Join(ms, " "))
+		for _, a := range e.Answered {
+			fp := ""
+			if a.SystemFingerprint != "" {
+				fp = ", fingerprint " + a.SystemFingerprint
+			}
+			fmt.Fprintf(w, "            answered by %s%s (%d cases)\n", a.Model, fp, a.Cases)
+		}
+		if len(e.RAGSnapshots) > 0 {
+			fmt.Fprintf(w, "            rag snapshots %s\n", strings.Join(e.RAGSnapshots, ", "))
+		}
 	}
 	for _, m := range v.Moves {
 		var gs []string

@@ -53,6 +53,10 @@ type Options struct {
 	OmitUsage bool
 	// Flag decides whether moderation flags a text; default: contains "hate".
 	Flag func(text string) float64
+	// AnsweringModel names the model a chat reply reports for the model
+	// asked (default: the same); SystemFingerprint is sent when set.
+	AnsweringModel    func(asked string) string
+	SystemFingerprint string
 }
 
 // Server is the running fake.
@@ -219,8 +223,14 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Reply != nil {
 		reply = s.opts.Reply(req.Model, prompt)
 	}
+	// Like OpenAI's, the reply names the dated snapshot that answered an
+	// alias ("gpt-4o-mini" → "gpt-4o-mini-2024-07-18") and its backend.
+	model := req.Model
+	if s.opts.AnsweringModel != nil {
+		model = s.opts.AnsweringModel(req.Model)
+	}
 	resp := map[string]any{
-		"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": req.Model,
+		"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": model,
 		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": reply}}},
 	}
 	if !s.opts.OmitUsage {
@@ -230,6 +240,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		out := len(strings.Fields(reply))
 		resp["usage"] = map[string]any{"prompt_tokens": in, "completion_tokens": out, "total_tokens": in + out}
+	}
+	if s.opts.SystemFingerprint != "" {
+		resp["system_fingerprint"] = s.opts.SystemFingerprint
 	}
 	writeJSON(w, 200, resp)
 }

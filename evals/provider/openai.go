@@ -294,7 +294,7 @@ func (p *OpenAI) Complete(ctx context.Context, req Request) (Response, error) {
 	if err != nil {
 		return Response{Attempts: attempts, LatencyMS: lat}, fmt.Errorf("provider %s: chat completion after %d attempt(s): %w", p.cfg.Name, attempts, err)
 	}
-	res := Response{Content: out.Choices[0].Message.Content, LatencyMS: lat, Attempts: attempts}
+	res := Response{Content: out.Choices[0].Message.Content, LatencyMS: lat, Attempts: attempts, Model: out.Model, SystemFingerprint: out.SystemFingerprint}
 	if out.Usage.PromptTokens > 0 || out.Usage.CompletionTokens > 0 {
 		res.PromptTokens, res.CompletionTokens, res.UsageReported = out.Usage.PromptTokens, out.Usage.CompletionTokens, true
 	} else {

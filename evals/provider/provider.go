@@ -35,6 +35,11 @@ type Response struct {
 	UsageReported    bool    `json:"usage_reported"` // false: counted locally with tiktoken
 	LatencyMS        float64 `json:"latency_ms"`
 	Attempts         int     `json:"attempts"`
+	// Model is the model id the provider says answered (it can differ from
+	// the one asked for: an alias resolved to a dated snapshot), and
+	// SystemFingerprint its backend configuration, when it gives one.
+	Model             string `json:"model,omitempty"`
+	SystemFingerprint string `json:"system_fingerprint,omitempty"`
 }
 
 // Moderation is a moderation endpoint's verdict.

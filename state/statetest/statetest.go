@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) state.Store) {
 		{"Audit", testAudit},
 		{"AuditQueries", testAuditQueries},
 		{"ModelTrigger", testModelTrigger},
+		{"EvalProvenance", testEvalProvenance},
 		{"ConcurrentWriters", testConcurrent},
 	}
 	for _, tc := range tests {
@@ -594,5 +595,25 @@ func testModelTrigger(t *testing.T, s state.Store) {
 	var ce *state.ConflictError
 	if _, err := s.RegisterModelVersion(ctx, mv); !errors.As(err, &ce) || !strings.Contains(err.Error(), "trigger") {
 		t.Fatalf("another trigger for the same version: %v", err)
+	}
+}
+
+// testEvalProvenance: what answered a run round-trips; a run without it
+// reads back without it.
+func testEvalProvenance(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	run := state.EvalRun{Eval: "qa", SubjectHash: "sha256:aa", Answered: []state.Answered{{Model: "gpt-4o-mini-2024-07-18", SystemFingerprint: "fp_1", Cases: 3}},
+		RAGSnapshots: []string{"sha256:5a"}}
+	id, err := s.RecordEvalRun(ctx, run)
+	must(t, err)
+	got, err := s.GetEvalRun(ctx, id)
+	must(t, err)
+	if fmt.Sprint(got.Answered) != fmt.Sprint(run.Answered) || fmt.Sprint(got.RAGSnapshots) != fmt.Sprint(run.RAGSnapshots) {
+		t.Fatalf("provenance round trip: %+v %v", got.Answered, got.RAGSnapshots)
+	}
+	id, err = s.RecordEvalRun(ctx, state.EvalRun{Eval: "qa", SubjectHash: "sha256:bb"})
+	must(t, err)
+	if got, _ := s.GetEvalRun(ctx, id); got.Answered != nil || got.RAGSnapshots != nil {
+		t.Fatalf("a run without provenance: %+v", got)
 	}
 }
