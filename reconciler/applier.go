@@ -143,10 +143,9 @@ func (ap *applier) policyEntry(now time.Time) *state.AuditEntry {
 		return nil
 	}
 	ap.policyDone = true
+	// Written even when the check used no waiver and warned of nothing: it
+	// is also where each apply begins in the log (OpenLineage's apply runs).
 	waived, warns := ap.plan.Waived(), ap.plan.Policy.Count(diag.Warn)
-	if len(waived) == 0 && warns == 0 {
-		return nil
-	}
 	type used struct {
 		Policy string `json:"policy"`
 		Target string `json:"target"`

@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/lineage"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/state"
@@ -141,6 +145,7 @@ Exit codes: 0 answered (and --served: it was served); 1 not served, an unknown d
 	fl.StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
 	fl.StringVar(&format, "format", "text", "output format: text or json (and mermaid for a version)")
 	fl.BoolVar(&verifyFull, "verify-full", false, "re-verify the whole audit chain first")
+	cmd.AddCommand(newLineageExportCmd())
 	return cmd
 }
 
@@ -278,4 +283,94 @@ func writeVersion(w io.Writer, v *lineage.Version) {
 		}
 		fmt.Fprintf(w, "  deployments/%s  %s %d %%  [%s, %s)  (entry #%d)\n", s.Deployment, s.Role, s.Percent, formatTime(s.From), to, s.Seq)
 	}
+}
+func newLineageExportCmd() *cobra.Command {
+	var (
+		format, stateFlag, url string
+		since                  int64
+	)
+	cmd := &cobra.Command{
+		Use:   "export [dir] --format openlineage [--since SEQ] [--url URL]",
+		Short: "Export the audit log as OpenLineage run events (JSON lines), or deliver them to a Marquez-compatible server",
+		Long: `export writes the audit log's lineage as OpenLineage 2-0-2 RunEvents, one per line: apply runs,
+the eval runs each apply ran (children of it), and training runs from the trigger that fired
+to the version registered with its id. Exporting the same log twice gives the same bytes.
+Events carry names, URIs and digests, never data rows, prompt text or outputs.
+
+--since SEQ leaves out what entries up to SEQ produced. --url POSTs each event to
+URL/api/v1/lineage (Marquez's endpoint), with $CAIRN_OPENLINEAGE_TOKEN as a bearer token when
+set, and records in the state how far delivery got: only 201 answers advance it, and the next
+--url run starts after it (unless --since says otherwise). A 400 or an unreachable server is
+an error naming the event; what was not accepted is not marked delivered.
+Exit codes: 0 written or delivered; 1 a tampered log, no state, or a delivery that failed; 3 usage.`,
+		Example: `  cairn lineage export . --format openlineage > lineage.jsonl
+  CAIRN_OPENLINEAGE_TOKEN=… cairn lineage export . --format openlineage --url http://marquez:5000`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(cmd, format, "openlineage"); err != nil {
+				return err
+			}
+			if since < 0 {
+				return exitf(exitUsage, "lineage export: --since %d: want an audit sequence number ≥ 0", since)
+			}
+			dir := repoDir(args)
+			b, ds := compiler.Compile(dir, compileOptions(dir))
+			if b == nil {
+				printDiags(cmd.ErrOrStderr(), ds)
+				return exitf(exitInvalid, "lineage export: the spec does not compile (its project names the OpenLineage namespace)")
+			}
+			return withStateRead(cmd, stateFlag, dir, nil, func(ctx context.Context, st state.Store) error {
+				from := since
+				if url != "" && !cmd.Flags().Changed("since") {
+					if raw, ok, err := st.GetRecord(ctx, lineage.DeliveredKind, url); err != nil {
+						return exitf(exitDenied, "lineage export: %v", err)
+					} else if ok {
+						fmt.Sscan(string(raw), &from)
+					}
+				}
+				var events []lineage.Event
+				w := cmd.OutOrStdout()
+				err := lineage.Export(ctx, st, b.Project.Name, from, func(ev lineage.Event) error {
+					if url != "" {
+						events = append(events, ev)
+						return nil
+					}
+					line, err := json.Marshal(ev)
+					if err != nil {
+						return err
+					}
+					_, err = fmt.Fprintf(w, "%s\n", line)
+					return err
+				})
+				if err != nil {
+					return exitf(exitDenied, "lineage export: %v", err)
+				}
+				if url == "" {
+					return nil
+				}
+				head, _, err := st.AuditHead(ctx)
+				if err != nil {
+					return exitf(exitDenied, "lineage export: %v", err)
+				}
+				client := &http.Client{Timeout: 30 * time.Second}
+				done, derr := lineage.Deliver(ctx, client, url, os.Getenv("CAIRN_OPENLINEAGE_TOKEN"), events, from, head.Seq)
+				if done > from {
+					if err := st.PutRecord(ctx, lineage.DeliveredKind, url, []byte(fmt.Sprint(done))); err != nil {
+						return exitf(exitDenied, "lineage export: recording delivery: %v", err)
+					}
+				}
+				if derr != nil {
+					return exitf(exitDenied, "lineage export: %v", derr)
+				}
+				fmt.Fprintf(w, "delivered %d event(s) to %s; delivered up to audit entry #%d\n", len(events), url, done)
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&format, "format", "openlineage", "export format: openlineage")
+	f.Int64Var(&since, "since", 0, "leave out what audit entries up to this sequence number produced")
+	f.StringVar(&url, "url", "", "POST the events to this Marquez-compatible server (URL/api/v1/lineage)")
+	f.StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
+	return cmd
 }

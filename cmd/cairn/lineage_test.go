@@ -1,0 +1,90 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cairn-dev/cairn/examples"
+)
+
+// TestLineageExportDelivery: delivery to a Marquez-compatible server records
+// how far it got, only from 201 answers: after a 400 the next run resends
+// from the first event not accepted, and a run with nothing new sends nothing.
+func TestLineageExportDelivery(t *testing.T) {
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	if _, err := examples.Write("fraud", repo); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CAIRN_STATE", filepath.Join(dir, "state.db"))
+	t.Setenv("CAIRN_CACHE_DIR", "off")
+	t.Setenv("CAIRN_OPENLINEAGE_TOKEN", "t0ken")
+	for _, args := range [][]string{
+		{"registry", "register", "fraud-detector", repo, "--version", "7", "--artifact", "s3://m/7", "--metric", "auc=0.94", "--metric", "false_positive_rate=0.03"},
+		{"apply", "--approvals", "1", repo},
+	} {
+		if code, out, errOut := cli(t, args...); code != 0 && code != exitPartial {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+	}
+	var mu sync.Mutex
+	var got []string
+	reject := 3 // the third POST answers 400
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer t0ken" {
+			http.Error(w, "no token", http.StatusUnauthorized)
+			return
+		}
+		var b strings.Builder
+		buf := make([]byte, 4096)
+		for {
+			n, err := r.Body.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		if reject > 0 {
+			if reject--; reject == 0 {
+				http.Error(w, `{"code":400,"message":"bad event"}`, http.StatusBadRequest)
+				return
+			}
+		}
+		got = append(got, b.String())
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+
+	code, _, errOut := cli(t, "lineage", "export", repo, "--url", srv.URL)
+	if code != exitDenied || !strings.Contains(errOut, "answered 400 Bad Request") {
+		t.Fatalf("a 400: exit %d, %s", code, errOut)
+	}
+	accepted := len(got)
+	code, out, errOut := cli(t, "lineage", "export", repo, "--url", srv.URL)
+	if code != 0 || !strings.Contains(out, "delivered") {
+		t.Fatalf("the retry: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// Every event exactly once, except those of the entry the 400 interrupted,
+	// which are sent again in full.
+	_, all, _ := cli(t, "lineage", "export", repo)
+	distinct := map[string]bool{}
+	for _, g := range got {
+		distinct[g] = true
+	}
+	if n := strings.Count(all, "\n"); len(distinct) != n || accepted == 0 || len(got) >= 2*n {
+		t.Fatalf("%d events accepted (%d distinct) over two runs, the export has %d", len(got), len(distinct), n)
+	}
+	before := len(got)
+	if code, out, _ := cli(t, "lineage", "export", repo, "--url", srv.URL); code != 0 || len(got) != before || !strings.Contains(out, "delivered 0 event(s)") {
+		t.Fatalf("nothing new: exit %d, %d more events, %s", code, len(got)-before, out)
+	}
+	if code, _, errOut := cli(t, "lineage", "export", repo, "--format", "csv"); code != exitUsage || !strings.Contains(errOut, "unknown --format") {
+		t.Fatalf("a bad format: exit %d %s", code, errOut)
+	}
+}

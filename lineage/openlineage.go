@@ -1,0 +1,298 @@
+package lineage
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cairn-dev/cairn/reconciler"
+	"github.com/cairn-dev/cairn/state"
+)
+
+// OpenLineage export: the audit log as OpenLineage 2-0-2 RunEvents, one
+// JSON object per line. Identity: the job namespace is cairn://<project>;
+// jobs are apply, eval/<suite> and train/<model>; model and prompt versions
+// are datasets models/<name> and prompts/<name> in that namespace, with the
+// version facet. Each run's id is a UUIDv7 made of its audited start time
+// and bits of its audit entry's hash, and each event's time is the audited
+// time, so exporting the same log twice gives the same bytes. Events carry
+// names, URIs and digests — never data rows, prompt text or outputs.
+//
+// Meaning: an apply is the run from its policy_check entry (written with
+// its first change) to its last change; each eval it ran is a child run
+// (the parent facet); a training run starts when a trigger fires and
+// completes when a version registered with that trigger's id appears (its
+// output), or aborts when a newer trigger of the same model supersedes it.
+
+const (
+	olSchema   = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+	olProducer = "https://github.com/cairn-dev/cairn"
+	facetBase  = "https://openlineage.io/spec/facets/"
+)
+
+// Event is one OpenLineage RunEvent; Seq is the audit entry it comes from
+// (what delivery records), not part of the JSON.
+type Event struct {
+	EventTime string   `json:"eventTime"`
+	Producer  string   `json:"producer"`
+	SchemaURL string   `json:"schemaURL"`
+	EventType string   `json:"eventType"`
+	Run       olRun    `json:"run"`
+	Job       olJob    `json:"job"`
+	Inputs    []olData `json:"inputs"`
+	Outputs   []olData `json:"outputs"`
+	Seq       int64    `json:"-"`
+}
+
+type olRun struct {
+	RunID  string         `json:"runId"`
+	Facets map[string]any `json:"facets,omitempty"`
+}
+
+type olJob struct {
+	Namespace string         `json:"namespace"`
+	Name      string         `json:"name"`
+	Facets    map[string]any `json:"facets,omitempty"`
+}
+
+type olData struct {
+	Namespace string         `json:"namespace"`
+	Name      string         `json:"name"`
+	Facets    map[string]any `json:"facets,omitempty"`
+}
+
+func facet(schema string, fields map[string]any) map[string]any {
+	fields["_producer"] = olProducer
+	fields["_schemaURL"] = facetBase + schema
+	return fields
+}
+
+func jobType(kind string) map[string]any {
+	return map[string]any{"jobType": facet("2-0-4/JobTypeJobFacet.json#/$defs/JobTypeJobFacet",
+		map[string]any{"processingType": "BATCH", "integration": "CAIRN", "jobType": kind})}
+}
+
+func versioned(ns, name, version string) olData {
+	return olData{Namespace: ns, Name: name, Facets: map[string]any{
+		"version": facet("1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet", map[string]any{"datasetVersion": version})}}
+}
+
+// RunID is the UUIDv7 of a run that starts at t with audit entry hash h:
+// the time in its 48 high bits, the hash's bits in the random ones.
+func RunID(t time.Time, h string) string {
+	var u uuid.UUID
+	ms := uint64(t.UnixMilli())
+	for i := 0; i < 6; i++ {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	raw, _ := hex.DecodeString(strings.TrimPrefix(h, "sha256:"))
+	for i := 6; i < 16 && i-6 < len(raw); i++ {
+		u[i] = raw[i-6]
+	}
+	u[6] = 0x70 | u[6]&0x0f // version 7
+	u[8] = 0x80 | u[8]&0x3f // RFC 4122 variant
+	return u.String()
+}
+
+// Export streams the OpenLineage events of the audit entries after since
+// to emit. The whole log is read (streamed) so that a run begun before since
+// keeps its id and its parent; only events of later entries are emitted.
+func Export(ctx context.Context, st state.Ops, project string, since int64, emit func(Event) error) error {
+	ns := "cairn://" + project
+	all := emit
+	emit = func(ev Event) error {
+		if ev.Seq <= since {
+			return nil
+		}
+		return all(ev)
+	}
+	base := func(e state.AuditEntry, typ string, run olRun, job olJob) Event {
+		return Event{EventTime: e.Time.UTC().Format(time.RFC3339Nano), Producer: olProducer, SchemaURL: olSchema, EventType: typ,
+			Run: run, Job: job, Inputs: []olData{}, Outputs: []olData{}, Seq: e.Seq}
+	}
+	var apply *Event               // the open apply run's COMPLETE, sent when the next starts
+	training := map[string]Event{} // model → its open training run's START
+	flush := func() error {
+		if apply == nil {
+			return nil
+		}
+		ev := *apply
+		apply = nil
+		return emit(ev)
+	}
+	if err := CheckCheckpoint(ctx, st); err != nil {
+		return err
+	}
+	// The whole chain is verified as it streams by (one pass, no extra reads).
+	prev, n := state.GenesisHash, int64(0)
+	err := st.ScanAudit(ctx, state.AuditQuery{}, func(e state.AuditEntry) error {
+		n++
+		if e.Seq != n || e.PrevHash != prev || e.Hash != state.ChainHash(e, prev) {
+			return &TamperedError{&state.AuditProblem{Seq: e.Seq, Reason: "its hash, its sequence or its link to the entry before it does not hold"}}
+		}
+		prev = e.Hash
+		kind, name, _ := strings.Cut(e.Object, "/")
+		switch e.Action {
+		case reconciler.AuditPolicy:
+			if err := flush(); err != nil {
+				return err
+			}
+			run := olRun{RunID: RunID(e.Time, e.Hash)}
+			job := olJob{Namespace: ns, Name: "apply", Facets: jobType("APPLY")}
+			if err := emit(base(e, "START", run, job)); err != nil {
+				return err
+			}
+			done := base(e, "COMPLETE", run, job)
+			apply = &done
+		case string(reconciler.MoveModelAlias), string(reconciler.MovePromptLabel):
+			var m struct{ Version string }
+			if json.Unmarshal([]byte(e.After), &m) == nil && apply != nil {
+				apply.Outputs = append(apply.Outputs, versioned(ns, kind+"/"+name, m.Version))
+				apply.EventTime, apply.Seq = e.Time.UTC().Format(time.RFC3339Nano), e.Seq
+			}
+		case string(reconciler.RegisterPromptVersion):
+			var p struct{ Version string }
+			if json.Unmarshal([]byte(e.After), &p) == nil && apply != nil {
+				apply.Outputs = append(apply.Outputs, versioned(ns, kind+"/"+name, p.Version))
+				apply.EventTime, apply.Seq = e.Time.UTC().Format(time.RFC3339Nano), e.Seq
+			}
+		case string(reconciler.RunEval), string(reconciler.TriggerTraining), reconciler.ActionServe, string(reconciler.RenderTarget),
+			string(reconciler.DeleteModelAlias), string(reconciler.DeletePromptLabel), string(reconciler.DeleteDeployment), string(reconciler.SnapshotRAG):
+			if apply != nil {
+				apply.EventTime, apply.Seq = e.Time.UTC().Format(time.RFC3339Nano), e.Seq
+			}
+		}
+		switch e.Action {
+		case string(reconciler.RunEval):
+			var r struct {
+				Target, Version, Subject string
+				Passed                   bool
+				DatasetHash              string `json:"dataset_hash"`
+			}
+			if json.Unmarshal([]byte(e.After), &r) != nil {
+				return nil
+			}
+			run := olRun{RunID: RunID(e.Time, e.Hash)}
+			if apply != nil {
+				run.Facets = map[string]any{"parent": facet("1-2-0/ParentRunFacet.json#/$defs/ParentRunFacet", map[string]any{
+					"run": map[string]any{"runId": apply.Run.RunID}, "job": map[string]any{"namespace": ns, "name": "apply"}})}
+			}
+			job := olJob{Namespace: ns, Name: "eval/" + name, Facets: jobType("EVAL")}
+			in := []olData{}
+			if r.Target != "" {
+				ver := r.Version
+				if ver == "" {
+					ver = r.Subject
+				}
+				in = append(in, versioned(ns, r.Target, ver))
+			}
+			if r.DatasetHash != "" {
+				in = append(in, versioned(ns, "evals/"+name+"/dataset", r.DatasetHash))
+			}
+			start := base(e, "START", run, job)
+			start.Inputs = in
+			if err := emit(start); err != nil {
+				return err
+			}
+			// A failed gate is a completed run (the verdict is the gate's).
+			end := base(e, "COMPLETE", run, job)
+			end.Inputs = in
+			return emit(end)
+		case string(reconciler.TriggerTraining):
+			var tr struct {
+				EvidenceID string `json:"evidence_id"`
+			}
+			if json.Unmarshal([]byte(e.After), &tr) != nil {
+				return nil
+			}
+			job := olJob{Namespace: ns, Name: "train/" + name, Facets: jobType("TRAIN")}
+			if old, ok := training[name]; ok { // superseded by a newer trigger
+				abort := base(e, "ABORT", old.Run, old.Job)
+				if err := emit(abort); err != nil {
+					return err
+				}
+			}
+			start := base(e, "START", olRun{RunID: RunID(e.Time, e.Hash)}, job)
+			start.Run.Facets = map[string]any{"cairn_trigger": map[string]any{"_producer": olProducer,
+				"_schemaURL": CairnFacetSchema + "#/$defs/CairnTriggerRunFacet", "evidence_id": tr.EvidenceID}}
+			training[name] = start
+			return emit(start)
+		case "register_model_version":
+			var mv struct {
+				Version   string `json:"version"`
+				TriggerID string `json:"trigger_id"`
+			}
+			if json.Unmarshal([]byte(e.After), &mv) != nil || mv.TriggerID == "" {
+				return nil
+			}
+			open, ok := training[name]
+			if !ok || open.Run.Facets["cairn_trigger"].(map[string]any)["evidence_id"] != mv.TriggerID {
+				return nil
+			}
+			delete(training, name)
+			done := base(e, "COMPLETE", open.Run, open.Job)
+			done.Outputs = []olData{versioned(ns, "models/"+name, mv.Version)}
+			return emit(done)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// DeliveredKind is the state record (keyed by the server URL) of how far
+// delivery to that server got: an audit sequence number.
+const DeliveredKind = "openlineage.delivered"
+
+// CairnFacetSchema is the schema of cairn's own facets (docs/openlineage),
+// pinned to the repository's path at a tag.
+const CairnFacetSchema = "https://raw.githubusercontent.com/cairn-dev/cairn/v0.5.0/docs/openlineage/CairnFacets.json"
+
+// Deliver POSTs events to a Marquez-compatible endpoint (url +
+// /api/v1/lineage) one at a time and returns the sequence of the last
+// entry whose events were all accepted (201); any other answer stops it
+// with an error naming the event. token, when set, is sent as a bearer.
+// The caller records the returned sequence; only 201s advance it.
+// upTo is the last entry of the export (all delivered: delivered = upTo).
+func Deliver(ctx context.Context, client *http.Client, url, token string, events []Event, delivered, upTo int64) (int64, error) {
+	endpoint := strings.TrimRight(url, "/") + "/api/v1/lineage"
+	for i, ev := range events {
+		body, _ := json.Marshal(ev)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+		if err != nil {
+			return delivered, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return delivered, fmt.Errorf("openlineage: POST %s: %w (delivered up to entry #%d)", endpoint, err, delivered)
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			return delivered, fmt.Errorf("openlineage: POST %s: event %d (%s %s of entry #%d) answered %s: %s (delivered up to entry #%d)",
+				endpoint, i+1, ev.EventType, ev.Job.Name, ev.Seq, resp.Status, strings.TrimSpace(string(msg)), delivered)
+		}
+		// Events are not in entry order (an apply completes after the
+		// evals it ran): delivered is the entry before the first one with
+		// an event still to send.
+		delivered = upTo
+		for _, rest := range events[i+1:] {
+			delivered = min(delivered, rest.Seq-1)
+		}
+	}
+	return delivered, nil
+}
