@@ -33,6 +33,7 @@ import (
 	"github.com/cairn-dev/cairn/prices"
 	"github.com/cairn-dev/cairn/prompts"
 	"github.com/cairn-dev/cairn/rag"
+	"github.com/cairn-dev/cairn/state"
 	"github.com/cairn-dev/cairn/tokens"
 )
 
@@ -208,15 +209,8 @@ type Run struct {
 	// Answered is what actually answered the run's cases (lineage): each
 	// reported model id and system fingerprint with its case count, and the
 	// RAG snapshots the contexts came from.
-	Answered     []Answered `json:"answered,omitempty"`
-	RAGSnapshots []string   `json:"rag_snapshots,omitempty"`
-}
-
-// Answered is one (model, system fingerprint) that answered cases of a run.
-type Answered struct {
-	Model             string `json:"model"`
-	SystemFingerprint string `json:"system_fingerprint,omitempty"`
-	Cases             int    `json:"cases"`
+	Answered     []state.Answered `json:"answered,omitempty"`
+	RAGSnapshots []string         `json:"rag_snapshots,omitempty"`
 }
 
 // Options control a run.

@@ -15,6 +15,7 @@ import (
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals/scorer"
 	"github.com/cairn-dev/cairn/prices"
+	"github.com/cairn-dev/cairn/state"
 )
 
 // RunSuite plans and executes a suite and aggregates it. The per-case results
@@ -507,7 +508,7 @@ func suiteProviders(b *compiler.Bundle, suite string, metrics []MetricSpec) []st
 }
 
 // answered lists what answered a run's cases, sorted, and its RAG snapshots.
-func answered(results []CaseResult) ([]Answered, []string) {
+func answered(results []CaseResult) ([]state.Answered, []string) {
 	counts := map[[2]string]int{}
 	snaps := map[string]bool{}
 	for _, c := range results {
@@ -518,9 +519,9 @@ func answered(results []CaseResult) ([]Answered, []string) {
 			snaps[c.RAGSnapshot] = true
 		}
 	}
-	var out []Answered
+	var out []state.Answered
 	for k, n := range counts {
-		out = append(out, Answered{Model: k[0], SystemFingerprint: k[1], Cases: n})
+		out = append(out, state.Answered{Model: k[0], SystemFingerprint: k[1], Cases: n})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Model != out[j].Model {

@@ -12,6 +12,7 @@ import (
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals/evaltest"
 	"github.com/cairn-dev/cairn/evals/provider"
+	"github.com/cairn-dev/cairn/state"
 )
 
 // fixture writes a spec repo's dataset and returns a hand-built bundle whose
@@ -284,7 +285,7 @@ func TestRunRecordsWhatAnswered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(run.Answered) != 1 || run.Answered[0] != (Answered{Model: "gpt-4o-mini-2024-07-18", SystemFingerprint: fp, Cases: 6}) {
+		if len(run.Answered) != 1 || run.Answered[0] != (state.Answered{Model: "gpt-4o-mini-2024-07-18", SystemFingerprint: fp, Cases: 6}) {
 			t.Fatalf("%s run: answered %+v", pass, run.Answered)
 		}
 		if c := run.Cases[0]; c.ModelReported != "gpt-4o-mini-2024-07-18" || c.SystemFingerprint != fp {

@@ -121,10 +121,7 @@ func (p *EvalPlugin) RunEval(ctx context.Context, b *compiler.Bundle, req EvalRe
 
 // Outcome converts an eval run into the evidence recorded for gates.
 func Outcome(run *evals.Run) EvalOutcome {
-	out := EvalOutcome{Passed: run.Passed, Metrics: map[string]float64{}, RAGSnapshots: run.RAGSnapshots}
-	for _, a := range run.Answered {
-		out.Answered = append(out.Answered, state.Answered{Model: a.Model, SystemFingerprint: a.SystemFingerprint, Cases: a.Cases})
-	}
+	out := EvalOutcome{Passed: run.Passed, Metrics: map[string]float64{}, Answered: run.Answered, RAGSnapshots: run.RAGSnapshots}
 	var parts []string
 	for _, m := range run.Metrics {
 		if m.Value == nil {
