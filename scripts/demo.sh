@@ -74,6 +74,12 @@ run_example() {
 	step "$name: audit verify"
 	"$cairn" audit verify --state "$state" "$repo"
 
+	if [[ $name == fraud-detection ]]; then
+		step "$name: lineage (what fraud-api serves now, and version 7's upstream and downstream)"
+		"$cairn" lineage --state "$state" "$repo" --deployment fraud-api --at now
+		"$cairn" lineage fraud-detector@7 --state "$state" "$repo"
+	fi
+
 	step "$name: audit report (markdown)"
 	"$cairn" audit report --state "$state" --now "$now" "$repo"
 

@@ -73,9 +73,11 @@ Exit codes: 0 answered (and --served: it was served); 1 not served, an unknown d
 			if at == "" {
 				return exitf(exitUsage, "lineage: --at is required (RFC 3339, or a date for its 00:00 UTC)")
 			}
-			t, err := parseNow(at)
-			if err != nil {
-				return exitf(exitUsage, "lineage: --at: %v", err)
+			t, err := time.Now().UTC(), error(nil)
+			if at != "now" {
+				if t, err = parseNow(at); err != nil {
+					return exitf(exitUsage, "lineage: --at: %v", err)
+				}
 			}
 			if digest != "" && served == "" {
 				return exitf(exitUsage, "lineage: --digest needs --served")
@@ -139,7 +141,7 @@ Exit codes: 0 answered (and --served: it was served); 1 not served, an unknown d
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&deployment, "deployment", "", "the deployment")
-	fl.StringVar(&at, "at", "", "the moment (RFC 3339, or YYYY-MM-DD for 00:00 UTC)")
+	fl.StringVar(&at, "at", "", "the moment: RFC 3339, YYYY-MM-DD (00:00 UTC) or now")
 	fl.StringVar(&served, "served", "", "exit 0 only if this version was in force (stable or canary) at --at")
 	fl.StringVar(&digest, "digest", "", "with --served: the version's digest must match too")
 	fl.StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
