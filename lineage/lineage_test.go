@@ -193,7 +193,16 @@ func TestOfVersion(t *testing.T) {
 			t.Errorf("mermaid:\n%s", m)
 		}
 	}
-	_, err := OfVersion(ctx, st, "models", "fraud-detector", "9")
+	// A waiver an apply used on the model is part of its lineage.
+	if _, err := st.AppendAudit(ctx, state.AuditEntry{Time: t0.Add(5 * time.Hour), Actor: "ci", Action: reconciler.AuditPolicy, Object: "bundles/sha256:b",
+		After: `{"denials":0,"warnings":0,"waived":[{"policy":"fairness_gated","target":"models/fraud-detector","waiver":"@acme/risk until 2026-04-01"},{"policy":"owners","target":"models/other","waiver":"x"}]}`}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := OfVersion(ctx, st, "models", "fraud-detector", "7")
+	if err != nil || len(v.Waivers) != 1 || v.Waivers[0].Policy != "fairness_gated" || v.Waivers[0].Seq == 0 {
+		t.Fatalf("waivers %+v (%v)", v.Waivers, err)
+	}
+	_, err = OfVersion(ctx, st, "models", "fraud-detector", "9")
 	var nf *NotFoundError
 	if !errors.As(err, &nf) || strings.Join(nf.Known, ",") != "7,8" {
 		t.Fatalf("unregistered version: %v", err)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-dev/cairn/data"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/state"
 	"github.com/cairn-dev/cairn/targets"
@@ -35,8 +36,30 @@ type Version struct {
 	Trigger *Trigger       `json:"trigger,omitempty"`
 	Evals   []EvalEvidence `json:"evals"`
 	Moves   []Move         `json:"moves"`
+	// Quality is the latest data validation of the model's feature set
+	// (cairn data validate --state), Waivers the waivers applies used on
+	// the object.
+	Quality *Quality `json:"quality,omitempty"`
+	Waivers []Waiver `json:"waivers,omitempty"`
 	// Downstream.
 	Served []Interval `json:"served"`
+}
+
+// Quality is a recorded data validation.
+type Quality struct {
+	FeatureSet string `json:"feature_set"`
+	Data       string `json:"data"` // sha256 of the file validated
+	Rows       int    `json:"rows"`
+	Passed     bool   `json:"passed"`
+	Failures   int    `json:"failures"`
+}
+
+// Waiver is a waiver an apply used on the object.
+type Waiver struct {
+	Seq    int64     `json:"seq"` // the apply's policy_check entry
+	At     time.Time `json:"at"`
+	Policy string    `json:"policy"`
+	Waiver string    `json:"waiver"`
 }
 
 // Trigger is a fired training trigger.
@@ -166,6 +189,33 @@ func OfVersion(ctx context.Context, st state.Ops, kind, name, version string) (*
 			return err
 		}
 		out.Moves = append(out.Moves, Move{Seq: e.Seq, At: e.Time, Actor: e.Actor, Name: m.Name, Gates: m.Gates})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if kind == "models" {
+		if raw, ok, err := st.GetRecord(ctx, data.KindValidationLatest, name); err != nil {
+			return nil, err
+		} else if ok {
+			var r data.Report
+			if json.Unmarshal(raw, &r) == nil && r.Data != nil {
+				out.Quality = &Quality{FeatureSet: name, Data: r.Data.SHA256, Rows: r.Rows, Passed: r.Passed, Failures: r.Failures}
+			}
+		}
+	}
+	err = st.ScanAudit(ctx, state.AuditQuery{Action: reconciler.AuditPolicy}, func(e state.AuditEntry) error {
+		var pc struct {
+			Waived []struct{ Policy, Target, Waiver string } `json:"waived"`
+		}
+		if json.Unmarshal([]byte(e.After), &pc) != nil {
+			return nil
+		}
+		for _, w := range pc.Waived {
+			if w.Target == out.Object {
+				out.Waivers = append(out.Waivers, Waiver{Seq: e.Seq, At: e.Time, Policy: w.Policy, Waiver: w.Waiver})
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -267,6 +267,16 @@ func writeVersion(w io.Writer, v *lineage.Version) {
 			fmt.Fprintf(w, "            rag snapshots %s\n", strings.Join(e.RAGSnapshots, ", "))
 		}
 	}
+	if q := v.Quality; q != nil {
+		verdict := "passed"
+		if !q.Passed {
+			verdict = fmt.Sprintf("%d rule(s) failed", q.Failures)
+		}
+		fmt.Fprintf(w, "  quality   feature set %s: latest validation %s on %d rows of %s\n", q.FeatureSet, verdict, q.Rows, q.Data)
+	}
+	for _, x := range v.Waivers {
+		fmt.Fprintf(w, "  waived    %s by %s (apply of entry #%d, %s)\n", x.Policy, x.Waiver, x.Seq, formatTime(x.At))
+	}
 	for _, m := range v.Moves {
 		var gs []string
 		for _, g := range m.Gates {
