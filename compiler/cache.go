@@ -19,6 +19,7 @@ import (
 	"cuelang.org/go/cue/token"
 
 	"github.com/cairn-dev/cairn/internal/atomicfile"
+	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/prompts"
 	"github.com/cairn-dev/cairn/specs"
 )
@@ -405,10 +406,15 @@ func readStore(path string) *store {
 }
 
 // save records this run's units and keeps older entries (another branch's
-// objects) up to as many again as this run used, the most recent first.
+// objects) up to as many again as this run used, the most recent first. An
+// object that holds what looks like a credential is never written (no_secrets
+// denies it; the cache must not keep a copy outside the repo).
 func (s *store) save(path string, units []unit, values []json.RawMessage) {
 	s.Gen++
 	for i, u := range units {
+		if v := string(values[i]); diag.Redact(v) != v {
+			continue
+		}
 		s.Entries[u.key] = entry{Value: values[i], Gen: s.Gen}
 	}
 	if limit := 2 * len(units); len(s.Entries) > limit {

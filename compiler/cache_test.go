@@ -156,3 +156,35 @@ func TestUnitKey(t *testing.T) {
 		t.Error("the key is not a function of its inputs")
 	}
 }
+
+// TestCacheKeepsNoSecret: an object holding what looks like a credential is
+// compiled as usual but never written to the cache.
+func TestCacheKeepsNoSecret(t *testing.T) {
+	dir := t.TempDir()
+	if err := specgen.Write(dir, specgen.Small); err != nil {
+		t.Fatal(err)
+	}
+	key := "sk-proj-" + strings.Repeat("A1b2C3d4", 5)
+	f := filepath.Join(dir, "specs", "features-000.cue")
+	src, _ := os.ReadFile(f)
+	edited := strings.Replace(string(src), `source: "warehouse.t0"`, `source: "`+key+`"`, 1)
+	if edited == string(src) {
+		t.Fatal("the edit did not apply; the generator changed")
+	}
+	os.WriteFile(f, []byte(edited), 0o644)
+	cache := t.TempDir()
+	b, ds := Compile(dir, Options{CacheDir: cache, CacheSalt: "test"})
+	if len(ds) > 0 {
+		t.Fatal(list(ds))
+	}
+	if b.Features["f-0000"].Source != key {
+		t.Fatalf("the object was not compiled: %+v", b.Features["f-0000"])
+	}
+	raw, err := os.ReadFile(filepath.Join(cache, "compile.gob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), key) || countEntries(t, cache) == 0 {
+		t.Fatalf("the credential is in the cache (or nothing was cached: %d entries)", countEntries(t, cache))
+	}
+}

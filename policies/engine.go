@@ -338,7 +338,8 @@ func (e *Engine) Evaluate(ctx context.Context, b *compiler.Bundle, now time.Time
 			bindings[i] = rs[0].Bindings
 		}
 		if cache != nil && keys[i] != "" {
-			if js, err := json.Marshal(bindings[i]); err == nil {
+			// A result quoting what looks like a credential is not kept.
+			if js, err := json.Marshal(bindings[i]); err == nil && diag.Redact(string(js)) == string(js) {
 				cache.Entries[p.ID] = cachedResult{Key: keys[i], Bindings: js}
 				changed = true
 			}
