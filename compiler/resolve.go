@@ -550,7 +550,7 @@ func (r *resolver) countTokens(opts Options) {
 	errs := make([]error, len(r.counts))
 	keys := make([]string, len(r.counts))
 	var known map[string]int
-	var todo []int
+	var uncounted []int
 	if opts.CacheDir != "" {
 		known = readCounts(filepath.Join(opts.CacheDir, "tokens.gob"))
 	}
@@ -562,7 +562,7 @@ func (r *resolver) countTokens(opts Options) {
 				continue
 			}
 		}
-		todo = append(todo, i)
+		uncounted = append(uncounted, i)
 	}
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -584,7 +584,7 @@ func (r *resolver) countTokens(opts Options) {
 			}
 		}()
 	}
-	for _, i := range todo {
+	for _, i := range uncounted {
 		next <- i
 	}
 	close(next)
@@ -596,7 +596,7 @@ func (r *resolver) countTokens(opts Options) {
 			r.errf(CodeInternal, "prompts/"+r.counts[i].Name, "", "counting tokens: %v", err)
 		}
 	}
-	if known != nil && len(todo) > 0 && !failed {
+	if known != nil && len(uncounted) > 0 && !failed {
 		fresh := make(map[string]int, len(r.counts))
 		for i, p := range r.counts {
 			fresh[keys[i]] = p.TemplateTokens

@@ -663,7 +663,7 @@ func (r *Reconciler) analyze(ctx context.Context, run *Run, b *compiler.Bundle, 
 		}
 		run.Rollouts = append(run.Rollouts, dec)
 		// A step or a rollback changes what the deployment serves: lineage.
-		if _, err := reconciler.RecordServing(ctx, r.cfg.Store, b, now, r.cfg.Actor, commit); err != nil {
+		if _, err := reconciler.RecordServing(ctx, r.cfg.Store, b, now, r.cfg.Actor, commit, nil); err != nil {
 			run.Problems = append(run.Problems, "recording what the deployments serve: "+err.Error())
 		}
 		if dec.Action == rollout.Rollback && r.cfg.OnRollback != nil {

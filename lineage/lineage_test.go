@@ -47,7 +47,7 @@ func history(t *testing.T) (state.Store, string) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := reconciler.RecordServing(ctx, st, b, t0.Add(at), "ci", "c0ffee"); err != nil {
+		if _, err := reconciler.RecordServing(ctx, st, b, t0.Add(at), "ci", "c0ffee", map[string]bool{"fraud-api": true}); err != nil {
 			t.Fatal(err)
 		}
 	}

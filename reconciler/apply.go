@@ -145,8 +145,16 @@ func Apply(ctx context.Context, p *Plan, b *compiler.Bundle, st state.Store, opt
 	// Whatever this apply changed — all of it, part of it before an error
 	// or an interruption — what each deployment serves now is recorded
 	// (serve entries, for lineage) before the lock is released.
+	before, err := st.ListRecords(ctx, RecordDeployment, "")
+	if err != nil {
+		return res, err
+	}
+	rendered := map[string]bool{}
+	for name := range before {
+		rendered[name] = true
+	}
 	defer func() {
-		served, serr := RecordServing(context.WithoutCancel(ctx), st, b, opts.Now(), opts.Actor, opts.Commit)
+		served, serr := RecordServing(context.WithoutCancel(ctx), st, b, opts.Now(), opts.Actor, opts.Commit, rendered)
 		res.Served = append(res.Served, served...)
 		if serr != nil && err == nil {
 			err = fmt.Errorf("recording what the deployments serve: %w", serr)

@@ -53,10 +53,17 @@ func (e ServeEntry) same(o ServeEntry) bool {
 // appeared, or that no longer serves anything. Every path that can change
 // what is served calls it after its change: apply (alias and label moves,
 // deployment edits), a recorded canary step or rollback.
-func RecordServing(ctx context.Context, st state.Store, b *compiler.Bundle, now time.Time, actor, commit string) ([]ServeEntry, error) {
+//
+// rendered, when not nil, are the deployments rendered before this change
+// (an apply renders a new KServe deployment's first revision without its
+// canary, then records it as rendered); nil takes them from the state.
+func RecordServing(ctx context.Context, st state.Store, b *compiler.Bundle, now time.Time, actor, commit string, rendered map[string]bool) ([]ServeEntry, error) {
 	v, err := ServedView(ctx, st)
 	if err != nil {
 		return nil, fmt.Errorf("serving: %w", err)
+	}
+	if rendered != nil {
+		v.Rendered = rendered
 	}
 	cur := targets.Serving(b, v)
 	hash := b.Hash()

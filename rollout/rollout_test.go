@@ -109,9 +109,11 @@ func TestMain(m *testing.M) {
 	m.Run()
 }
 
-type stubQuerier map[string]float64
+// fixedQuerier answers each query containing a key with its value: the unit
+// tests of the decision logic; TestLive* query a real Prometheus.
+type fixedQuerier map[string]float64
 
-func (s stubQuerier) Query(_ context.Context, q string, _ time.Time) (float64, bool, error) {
+func (s fixedQuerier) Query(_ context.Context, q string, _ time.Time) (float64, bool, error) {
 	for k, v := range s {
 		if strings.Contains(q, k) {
 			return v, true, nil
@@ -124,7 +126,7 @@ func (s stubQuerier) Query(_ context.Context, q string, _ time.Time) (float64, b
 // the spec since) is clamped, not an index out of range.
 func TestAnalyzeClampsARecordedStep(t *testing.T) {
 	d := canary(compiler.RolloutStep{Weight: 10, Pause: "0s"}, compiler.RolloutStep{Weight: 50, Pause: "0s"})
-	q := stubQuerier{`code="500"`: 0, "increase": 100}
+	q := fixedQuerier{`code="500"`: 0, "increase": 100}
 	for _, step := range []int{-3, 7} {
 		dec, _, err := Analyze(context.Background(), q, "api", d, "8", "7", Progress{Canary: "8", Stable: "7", Step: step, Since: time.Now()}, time.Now())
 		if err != nil {

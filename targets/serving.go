@@ -63,7 +63,11 @@ func Serving(b *compiler.Bundle, v View) map[string]Served {
 			continue // not registered: the renderers refuse it
 		}
 		s := Served{Deployment: name, Namespace: d.Namespace, Stable: ServedVersion{Object: object, Version: ver, Digest: dg, Percent: 100}}
-		if d.Rollout.Strategy == "canary" && d.Rollout.Candidate != "" {
+		// KServe gives a new InferenceService's first revision all the
+		// traffic: until the deployment was rendered once, the canary is not
+		// rendered (kserve.go), so it serves nothing.
+		firstRevision := d.Target == "kserve" && !v.Rendered[name]
+		if d.Rollout.Strategy == "canary" && d.Rollout.Candidate != "" && !firstRevision {
 			cver := d.Rollout.Candidate
 			if x, ok := ptrs[cver]; ok {
 				cver = x

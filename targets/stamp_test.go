@@ -164,3 +164,27 @@ func TestLabelsAreValid(t *testing.T) {
 		t.Error("two long values became one label")
 	}
 }
+
+// TestServingFollowsTheFirstRevision: what Serving says a deployment serves
+// is what the renderer renders — a new KServe deployment's first revision is
+// its stable version alone, and the canary (at its first step) follows once
+// it was rendered.
+func TestServingFollowsTheFirstRevision(t *testing.T) {
+	in := exampleInput(t, "fraud-detection")
+	in.State.Rendered = map[string]bool{}
+	s := Serving(in.Bundle, in.State)["fraud-api"]
+	if s.Canary != nil || s.Stable.Percent != 100 || s.Stable.Version != "7" {
+		t.Fatalf("first revision: %+v canary %+v", s.Stable, s.Canary)
+	}
+	if strings.Contains(string(fileMap(mustRender(t, in))["kserve/fraud-api.yaml"]), "canaryTrafficPercent") {
+		t.Fatal("the renderer rendered a canary on the first revision; Serving disagrees with it")
+	}
+	in.State.Rendered = map[string]bool{"fraud-api": true}
+	s = Serving(in.Bundle, in.State)["fraud-api"]
+	if s.Canary == nil || s.Canary.Version != "8" || s.Canary.Percent != 10 || s.Stable.Percent != 90 {
+		t.Fatalf("after the first revision: %+v canary %+v", s.Stable, s.Canary)
+	}
+	if !strings.Contains(string(fileMap(mustRender(t, in))["kserve/fraud-api.yaml"]), "canaryTrafficPercent: 10") {
+		t.Fatal("the renderer does not render the canary Serving says is served")
+	}
+}

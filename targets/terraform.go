@@ -136,11 +136,11 @@ func (r *run) sagemaker(body *hclwrite.Body, d *compiler.Deployment, m *compiler
 	if d.Image == "" {
 		vars["sagemaker_images"] = tfVariable{name: "sagemaker_images", typ: "map(string)", description: "Serving image per model format (xgboost, sklearn, …)"}
 	}
-	versions := []ModelVersion{ro.Stable}
+	versions, aliases := []ModelVersion{ro.Stable}, []string{d.Alias}
 	if ro.Candidate != nil {
-		versions = append(versions, *ro.Candidate)
+		versions, aliases = append(versions, *ro.Candidate), append(aliases, d.Rollout.Candidate)
 	}
-	for _, mv := range versions {
+	for i, mv := range versions {
 		b := body.AppendNewBlock("resource", []string{"aws_sagemaker_model", tfName(d.Name, mv.Version)}).Body()
 		b.SetAttributeValue("name", cty.StringVal(d.Name+"-"+mv.Version))
 		b.SetAttributeRaw("execution_role_arn", ref("var", "sagemaker_execution_role_arn"))
@@ -151,7 +151,9 @@ func (r *run) sagemaker(body *hclwrite.Body, d *compiler.Deployment, m *compiler
 			c.SetAttributeRaw("image", indexRef(mv.format(m), "var", "sagemaker_images"))
 		}
 		c.SetAttributeValue("model_data_url", cty.StringVal(mv.ArtifactURI))
-		c.SetAttributeValue("environment", strMap(map[string]string{"CAIRN_MODEL": m.Name, "CAIRN_MODEL_VERSION": mv.Version}))
+		// What the container serves, as every target says it (stampEnv).
+		c.SetAttributeValue("environment", strMap(map[string]string{"CAIRN_MODEL": m.Name, "CAIRN_MODEL_VERSION": mv.Version,
+			"CAIRN_NAME": m.Name, "CAIRN_VERSION": mv.Version, "CAIRN_ALIAS": aliases[i], "CAIRN_DIGEST": mv.Digest}))
 		b.SetAttributeValue("tags", r.tfTags(d, mv.Version))
 		body.AppendNewline()
 	}

@@ -70,7 +70,7 @@ Prometheus unreachable or refusing a query.`,
 				now := time.Now()
 				dec, err = rollout.Run(ctx, st, q, b, args[0], rollout.Options{Now: now, Actor: actorName(actor), Record: record})
 				if err == nil && record { // a recorded step or rollback changes what is served
-					_, err = reconciler.RecordServing(ctx, st, b, now, actorName(actor), "")
+					_, err = reconciler.RecordServing(ctx, st, b, now, actorName(actor), "", nil)
 				}
 				return err
 			})
