@@ -337,7 +337,9 @@ Exit codes: 0 written or delivered; 1 a tampered log, no state, or a delivery th
 					if raw, ok, err := st.GetRecord(ctx, lineage.DeliveredKind, url); err != nil {
 						return exitf(exitDenied, "lineage export: %v", err)
 					} else if ok {
-						fmt.Sscan(string(raw), &from)
+						if _, err := fmt.Sscan(string(raw), &from); err != nil {
+							return exitf(exitDenied, "lineage export: the delivery record for %s is not a sequence number (%q): pass --since", url, raw)
+						}
 					}
 				}
 				var events []lineage.Event
