@@ -190,7 +190,7 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 		// read from the move's audit entry, not re-checked against today's count.
 		approvals := gate.Approvals
 		gate.Approvals = 0
-		s.Subject, s.Gates, err = reconciler.GateEvidence(ctx, b, st, t, p.Object, p.Version, gate)
+		s.Subject, s.Gates, err = reconciler.GateEvidence(ctx, b, st, t, p.Object, p.Name, p.Version, gate)
 		if err != nil {
 			return nil, err
 		}

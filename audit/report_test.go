@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cairn-dev/cairn/internal/chromiumtest"
+	"github.com/cairn-dev/cairn/state/statetest"
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/reconciler"
@@ -46,6 +47,7 @@ func appliedFraud(t *testing.T) (*compiler.Bundle, state.Store) {
 			Metrics: map[string]float64{"auc": auc, "false_positive_rate": 0.03}, RegisteredAt: t0})
 		must(t, err)
 	}
+	must(t, statetest.Explain(ctx, st, t0, "fraud-detector", "7", "8"))
 	n := 0
 	opts := reconciler.ApplyOptions{Options: reconciler.Plugins(st, reconciler.PluginOptions{Approvals: 1}), Actor: "test",
 		Now: func() time.Time { n++; return t0.Add(time.Duration(n) * time.Second) }}
@@ -91,7 +93,7 @@ func TestReport(t *testing.T) {
 			prod = &r.Served[i]
 		}
 	}
-	if prod == nil || len(prod.Gates) != 6 {
+	if prod == nil || len(prod.Gates) != 7 || prod.Gates[3].Gate != "explanation" {
 		t.Fatalf("served models/fraud-detector prod = %+v", prod)
 	}
 	for _, g := range prod.Gates {

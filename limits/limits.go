@@ -12,6 +12,8 @@ package limits
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -158,4 +160,23 @@ type Exceeded struct {
 
 func (e *Exceeded) Error() string {
 	return fmt.Sprintf("%s (limit %s; raise it with --%s or $%s)", e.What, e.Max, e.Flag, envOf(e.Flag))
+}
+
+// ReadFile reads a whole file the user named (a flag's file, not one a
+// spec references) within the file-size limit.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	max := Get().FileBytes
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, &Exceeded{What: fmt.Sprintf("file %q is larger", path), Flag: "max-file-size", Max: Bytes(max)}
+	}
+	return data, nil
 }

@@ -41,6 +41,9 @@ type Version struct {
 	// the object.
 	Quality *Quality `json:"quality,omitempty"`
 	Waivers []Waiver `json:"waivers,omitempty"`
+	// Explanation is the global explanation attached to the version
+	// (registry attach), its digest matched against its audit entry.
+	Explanation *Explanation `json:"explanation,omitempty"`
 	// Downstream.
 	Served []Interval `json:"served"`
 }
@@ -52,6 +55,44 @@ type Quality struct {
 	Rows       int    `json:"rows"`
 	Passed     bool   `json:"passed"`
 	Failures   int    `json:"failures"`
+}
+
+// Explanation is an attached explanation: method, sample, importances.
+type Explanation struct {
+	Seq        int64                     `json:"seq"` // its attach_explanation entry
+	At         time.Time                 `json:"at"`
+	By         string                    `json:"by"`
+	Digest     string                    `json:"digest"`
+	Method     string                    `json:"method"`
+	SampleSize int                       `json:"sample_size"`
+	Dataset    string                    `json:"dataset,omitempty"`
+	Features   []state.FeatureImportance `json:"features"`
+}
+
+// explanation sets out.Explanation from a verified attach_explanation
+// entry of the version and the record it names; a record whose digest is
+// not the entry's was changed outside cairn.
+func explanation(ctx context.Context, st state.Ops, e state.AuditEntry, name, version string, out *Version) error {
+	var at struct {
+		Version string `json:"version"`
+		Digest  string `json:"digest"`
+	}
+	if json.Unmarshal([]byte(e.After), &at) != nil || at.Version != version {
+		return nil
+	}
+	if err := verify(ctx, st, e); err != nil {
+		return err
+	}
+	a, ok, err := state.GetExplanation(ctx, st, name, version)
+	if err != nil {
+		return err
+	}
+	if !ok || a.Digest != at.Digest || a.Explanation.Digest() != at.Digest {
+		return fmt.Errorf("lineage: models/%s version %s: the explanation record does not match audit entry %d (digest %s): it was changed outside cairn", name, version, e.Seq, at.Digest)
+	}
+	x := a.Explanation
+	out.Explanation = &Explanation{Seq: e.Seq, At: e.Time, By: e.Actor, Digest: a.Digest, Method: x.Method, SampleSize: x.SampleSize, Dataset: x.Dataset, Features: x.Features}
+	return nil
 }
 
 // Waiver is a waiver an apply used on the object.
@@ -173,6 +214,9 @@ func OfVersion(ctx context.Context, st state.Ops, kind, name, version string) (*
 				out.Trigger.Seq, out.Trigger.At, out.Trigger.Via, out.Trigger.Evidence, out.Trigger.Reasons = e.Seq, e.Time, tr.Trigger, tr.Evidence, tr.Reasons
 			}
 			return nil
+		}
+		if e.Action == state.AuditAttachExplanation {
+			return explanation(ctx, st, e, name, version, out)
 		}
 		if e.Action != string(reconciler.MoveModelAlias) && e.Action != string(reconciler.MovePromptLabel) {
 			return nil
@@ -323,6 +367,9 @@ func (v *Version) Mermaid() string {
 			verdict = "passed"
 		}
 		fmt.Fprintf(&b, "  %s[/\"eval %s run %d: %s\"/] -.-> %s\n", id(fmt.Sprint("eval", e.Run)), q(e.Eval), e.Run, verdict, self)
+	}
+	if x := v.Explanation; x != nil {
+		fmt.Fprintf(&b, "  %s[/\"explanation %s, %d rows<br/>%s\"/] -.-> %s\n", id("explanation"+x.Digest), q(x.Method), x.SampleSize, q(short(x.Digest)), self)
 	}
 	for _, s := range v.Served {
 		to := "now"

@@ -36,7 +36,7 @@ func (ap *applier) recheck(ctx context.Context, a Action) (Action, bool, error) 
 	switch a.Type {
 	case MovePromptLabel, MoveModelAlias:
 		pl := planner{ctx: ctx, b: ap.b, st: ap.st, opts: ap.opts.Options, plan: &Plan{}, evals: map[string]bool{}}
-		subject, gates, err := pl.checks(a.Type, a.Object, a.After, ap.gateOf(a))
+		subject, gates, err := pl.checks(a.Type, a.Object, a.Name, a.After, ap.gateOf(a))
 		if err != nil {
 			return a, false, err
 		}

@@ -414,7 +414,7 @@ func (pl *planner) move(t ActionType, obj, field, name, want string, gate compil
 		a.Reason = fmt.Sprintf("spec sets %s.%s = %s; state has %s", field, name, want, cur)
 	}
 
-	subject, gates, err := pl.checks(t, obj, want, gate)
+	subject, gates, err := pl.checks(t, obj, name, want, gate)
 	if err != nil {
 		return err
 	}
@@ -436,7 +436,7 @@ func (pl *planner) move(t ActionType, obj, field, name, want string, gate compil
 
 // checks evaluates the gates for pointing obj at version: it returns the
 // subject (the exact content served) and one check per gate.
-func (pl *planner) checks(t ActionType, obj, version string, gate compiler.Gate) (string, []GateCheck, error) {
+func (pl *planner) checks(t ActionType, obj, alias, version string, gate compiler.Gate) (string, []GateCheck, error) {
 	subject, vcheck, err := pl.subject(obj, version)
 	if err != nil {
 		return "", nil, err
@@ -468,6 +468,11 @@ func (pl *planner) checks(t ActionType, obj, version string, gate compiler.Gate)
 		if err := pl.claims(obj, mv, subject); err != nil {
 			return "", nil, err
 		}
+		if g, ok, err := pl.explained(obj, alias, version); err != nil {
+			return "", nil, err
+		} else if ok {
+			gates = append(gates, g)
+		}
 	}
 	for _, ev := range gate.Evals {
 		g, err := pl.evalGate(ev, obj, version, subject, vcheck.Status != GateFailed)
@@ -486,13 +491,13 @@ func (pl *planner) checks(t ActionType, obj, version string, gate compiler.Gate)
 	return subject, gates, nil
 }
 
-// GateEvidence checks, against the state now, the gates of pointing obj at
-// version (t is MovePromptLabel or MoveModelAlias): the subject that
+// GateEvidence checks, against the state now, the gates of pointing obj's
+// alias at version (t is MovePromptLabel or MoveModelAlias): the subject that
 // version stands for and one check per gate. The audit report shows it as
 // the evidence of what is served.
-func GateEvidence(ctx context.Context, b *compiler.Bundle, st state.Ops, t ActionType, obj, version string, gate compiler.Gate) (string, []GateCheck, error) {
+func GateEvidence(ctx context.Context, b *compiler.Bundle, st state.Ops, t ActionType, obj, alias, version string, gate compiler.Gate) (string, []GateCheck, error) {
 	pl := planner{ctx: ctx, b: b, st: st, plan: &Plan{}, evals: map[string]bool{}}
-	return pl.checks(t, obj, version, gate)
+	return pl.checks(t, obj, alias, version, gate)
 }
 
 func gateStatus(gs []GateCheck) string {
@@ -506,6 +511,45 @@ func gateStatus(gs []GateCheck) string {
 		return StatusReady
 	}
 	return "blocked: " + strings.Join(why, "; ")
+}
+
+// explained is the explanation gate: a classic model of risk "high" in a
+// sensitive domain serves production only with a global explanation
+// attached to the version (registry attach). Production is the prod alias
+// and any alias a prod deployment's canary serves from, so a canary cannot
+// take production traffic unexplained. ok is false where it does not apply.
+func (pl *planner) explained(obj, alias, version string) (GateCheck, bool, error) {
+	name := strings.TrimPrefix(obj, "models/")
+	m := pl.b.Models[name]
+	if m == nil || m.Kind != "classic" || m.Risk != "high" || !m.Sensitive || !servesProd(pl.b, name, alias) {
+		return GateCheck{}, false, nil
+	}
+	g := GateCheck{Gate: "explanation"}
+	a, ok, err := state.GetExplanation(pl.ctx, pl.st, name, version)
+	if err != nil {
+		return g, true, err
+	}
+	if ok {
+		g.Status, g.Detail = GatePassed, "attached: "+a.Summary()
+		return g, true, nil
+	}
+	g.Status = GateFailed
+	g.Detail = fmt.Sprintf("%s is high-risk in sensitive domain %q: version %s serves production only with a global explanation attached (cairn registry attach %s %s --explanation FILE)", obj, m.Domain, version, name, version)
+	return g, true, nil
+}
+
+// servesProd reports whether model's alias takes production traffic: it is
+// the prod alias, or the canary candidate of a deployment serving prod.
+func servesProd(b *compiler.Bundle, model, alias string) bool {
+	if alias == ProdAlias {
+		return true
+	}
+	for _, d := range b.Deployments {
+		if d.Model == model && d.Alias == ProdAlias && len(d.Rollout.Steps) > 0 && d.Rollout.Candidate == alias {
+			return true
+		}
+	}
+	return false
 }
 
 // subject returns the content hash that version `v` of obj stands for and

@@ -12,6 +12,7 @@ import (
 	"github.com/cairn-dev/cairn/evals"
 	"github.com/cairn-dev/cairn/rag"
 	"github.com/cairn-dev/cairn/state"
+	"github.com/cairn-dev/cairn/state/statetest"
 )
 
 // copyExample copies examples/<name> into a temp dir so apply can write rendered/.
@@ -150,6 +151,7 @@ func TestRenderHeldWhileServedMoveBlocked(t *testing.T) {
 		_, err := st.RegisterModelVersion(ctx, state.ModelVersion{Model: "fraud-detector", Version: v, ArtifactURI: "s3://m/" + v,
 			Metrics: map[string]float64{"auc": auc, "false_positive_rate": 0.03}, RegisteredAt: t0})
 		must(t, err)
+		must(t, statetest.Explain(ctx, st, t0, "fraud-detector", v))
 	}
 	reg("7", 0.94)
 	reg("8", 0.89) // below staging's auc >= 0.90

@@ -15,6 +15,7 @@ import (
 	"github.com/cairn-dev/cairn/internal/promtest"
 	"github.com/cairn-dev/cairn/internal/tooltest"
 	"github.com/cairn-dev/cairn/state"
+	"github.com/cairn-dev/cairn/state/statetest"
 )
 
 // Alert-driven retraining with the real Alertmanager: an alert fed through
@@ -30,6 +31,7 @@ func TestAlertmanagerRetraining(t *testing.T) {
 	_, err := st.RegisterModelVersion(ctx, state.ModelVersion{Model: "fraud-detector", Version: "7", ArtifactURI: "s3://m/7",
 		Metrics: map[string]float64{"auc": 0.94, "false_positive_rate": 0.03}, RegisteredAt: t0})
 	must(t, err)
+	must(t, statetest.Explain(ctx, st, t0, "fraud-detector", "7"))
 
 	var deliveries atomic.Int64
 	rc := &training.AlertReceiver{Store: st, Token: "am-token", Actor: "alertmanager"}
@@ -104,6 +106,7 @@ func TestPromotionWaitsForTheCanary(t *testing.T) {
 		_, err := st.RegisterModelVersion(ctx, state.ModelVersion{Model: "fraud-detector", Version: v, ArtifactURI: "s3://m/" + v,
 			Metrics: map[string]float64{"auc": 0.95, "false_positive_rate": 0.03}, RegisteredAt: t0})
 		must(t, err)
+		must(t, statetest.Explain(ctx, st, t0, "fraud-detector", v))
 	}
 	// The alert is received at the real time: the apply's clock is real too.
 	opts := ApplyOptions{Options: Plugins(st, PluginOptions{Approvals: 1}), Actor: "test", Now: time.Now}

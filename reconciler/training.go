@@ -17,9 +17,12 @@ import (
 	"github.com/cairn-dev/cairn/targets"
 )
 
+// ProdAlias is the alias that serves production.
+const ProdAlias = "prod"
+
 // TrainingAlias is the alias whose registered metrics retrain_when reads:
 // the version actually served, as recorded in state.
-const TrainingAlias = "prod"
+const TrainingAlias = ProdAlias
 
 // Trigger kinds of a trigger_training action (its Name).
 const (

@@ -53,6 +53,11 @@ run_example() {
 			--metric auc=0.94 --metric false_positive_rate=0.03 --features txn-amount,merchant-category --commit 7f3a9c1
 		"$cairn" registry register fraud-detector --state "$state" --version 8 --artifact s3://models/fraud/8 \
 			--metric auc=0.95 --metric false_positive_rate=0.03 --features txn-amount,merchant-category --commit 8e21b40
+		# A high-risk model in a sensitive domain (credit) takes production
+		# traffic, stable or canary, only with a global explanation attached.
+		step "$name: registry attach (SHAP importances, once per version)"
+		"$cairn" registry attach fraud-detector 7 --state "$state" --explanation "$repo/explanations/fraud-7.json"
+		"$cairn" registry attach fraud-detector 8 --state "$state" --explanation "$repo/explanations/fraud-8.json"
 	fi
 
 	step "$name: plan (with 1 approval)"

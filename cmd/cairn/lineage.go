@@ -274,6 +274,17 @@ func writeVersion(w io.Writer, v *lineage.Version) {
 		}
 		fmt.Fprintf(w, "  quality   feature set %s: latest validation %s on %d rows of %s\n", q.FeatureSet, verdict, q.Rows, q.Data)
 	}
+	if x := v.Explanation; x != nil {
+		var fs []string
+		for _, f := range x.Features {
+			fs = append(fs, fmt.Sprintf("%s %.4g", f.Name, f.Importance))
+		}
+		from := ""
+		if x.Dataset != "" {
+			from = " of " + x.Dataset
+		}
+		fmt.Fprintf(w, "  explained %s on %d rows%s, attached %s by %s (entry #%d, %s): %s\n", x.Method, x.SampleSize, from, formatTime(x.At), x.By, x.Seq, x.Digest, strings.Join(fs, ", "))
+	}
 	for _, x := range v.Waivers {
 		fmt.Fprintf(w, "  waived    %s by %s (apply of entry #%d, %s)\n", x.Policy, x.Waiver, x.Seq, formatTime(x.At))
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-dev/cairn/audit"
+	"github.com/cairn-dev/cairn/limits"
 	"github.com/cairn-dev/cairn/state"
 )
 
@@ -207,6 +208,11 @@ versions registered: that is the answer, and no state is created.`,
 				w := cmd.OutOrStdout()
 				fmt.Fprintf(w, "model:         %s\nversion:       %s\ncontent hash:  %s\nartifact:      %s\nmetrics:       %s\n", v.Model, v.Version, v.ContentHash(), v.ArtifactURI, fmtMetrics(v.Metrics))
 				fmt.Fprintf(w, "data snapshot: %s\nfeatures:      %s\ncommit:        %s\nregistered:    %s by %s\n", v.DataSnapshot, strings.Join(v.Features, ", "), v.Commit, state.FormatTime(v.RegisteredAt), v.RegisteredBy)
+				if a, ok, err := state.GetExplanation(ctx, st, v.Model, v.Version); err != nil {
+					return exitf(exitDenied, "%v", err)
+				} else if ok {
+					fmt.Fprintf(w, "explanation:   %s\n", a.Summary())
+				}
 				return nil
 			})
 		},
@@ -264,8 +270,68 @@ Nothing is typed in. The state is only read (a missing one shows no served versi
 	}
 	card.Flags().StringVar(&cardFormat, "format", "markdown", "markdown, json or html")
 	card.Flags().StringVar(&cardNow, "now", "", "card time, RFC 3339 or YYYY-MM-DD (default: now)")
-	reg.AddCommand(register, list, show, card)
+	reg.AddCommand(register, newRegistryAttachCmd(&stateFlag), list, show, card)
 	return reg
+}
+
+// newRegistryAttachCmd attaches evidence that comes after registration to
+// a model version without changing it: today its global explanation.
+func newRegistryAttachCmd(stateFlag *string) *cobra.Command {
+	var file, actor string
+	cmd := &cobra.Command{
+		Use:   "attach <model> <version> [dir] --explanation FILE",
+		Short: "Attach a global explanation (per-feature importance) to a registered model version, once",
+		Long: `attach records a model version's global explanation — each feature's importance, the method
+(shap, lime, permutation, …) and the sample size — in the documented JSON format
+(docs/explanation.md). A version has one explanation: attaching the same file again does
+nothing, a different one is refused (register a new version). The version's content hash does
+not change. A high-risk model in a sensitive domain is promoted to prod only with one (the
+plan's explanation gate); lineage shows it.`,
+		Example: `  cairn registry attach fraud-detector 8 --explanation explanations/fraud-8.json`,
+		Args:    cobra.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			args, dir := splitDir(args, 2)
+			if len(args) != 2 {
+				return exitf(exitUsage, "registry attach: want a model and a version, got %q", args)
+			}
+			if file == "" {
+				return exitf(exitUsage, "registry attach: --explanation FILE is required")
+			}
+			data, err := limits.ReadFile(file)
+			if err != nil {
+				return exitf(exitUsage, "registry attach: --explanation: %v", err)
+			}
+			e, err := state.ParseExplanation(data)
+			if err != nil {
+				return exitf(exitUsage, "registry attach: %s: %v", file, err)
+			}
+			ctx := cmd.Context()
+			st, err := openState(ctx, *stateFlag, dir)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			var a state.AttachedExplanation
+			created := false
+			err = st.Update(ctx, func(tx state.Ops) error {
+				var err error
+				a, created, err = state.AttachExplanation(ctx, tx, args[0], args[1], e, time.Now(), actorName(actor))
+				return err
+			})
+			if err != nil {
+				return exitf(exitDenied, "registry attach: %s: %v", file, err)
+			}
+			if created {
+				fmt.Fprintf(cmd.OutOrStdout(), "attached an explanation to models/%s version %s: %s\n", a.Model, a.Version, a.Summary())
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "models/%s version %s already has this explanation\n", a.Model, a.Version)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&file, "explanation", "", "the explanation JSON (format cairn.explanation/v1)")
+	cmd.Flags().StringVar(&actor, "actor", "", "who attaches it (default $CAIRN_ACTOR or the OS user)")
+	return cmd
 }
 
 func fmtMetrics(m map[string]float64) string {

@@ -45,6 +45,8 @@ cd repo
 git init -q -b main
 cairn registry register fraud-detector --version 7 --artifact s3://m/7 --metric auc=0.94 --metric false_positive_rate=0.03
 cairn registry register fraud-detector --version 8 --artifact s3://m/8 --metric auc=0.95 --metric false_positive_rate=0.03
+cairn registry attach fraud-detector 7 --explanation explanations/fraud-7.json
+cairn registry attach fraud-detector 8 --explanation explanations/fraud-8.json
 cairn apply --approvals 1 . >/dev/null
 cairn apply --approvals 1 . >/dev/null
 cairn render --workflow . >/dev/null

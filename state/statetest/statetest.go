@@ -27,6 +27,7 @@ func Run(t *testing.T, newStore func(t *testing.T) state.Store) {
 	}{
 		{"Migrations", testMigrations},
 		{"ModelVersions", testModelVersions},
+		{"Explanations", testExplanations},
 		{"PromptVersions", testPromptVersions},
 		{"Pointers", testPointers},
 		{"EvalRuns", testEvalRuns},

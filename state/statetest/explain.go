@@ -1,0 +1,99 @@
+package statetest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairn-dev/cairn/state"
+)
+
+// Explanation is a valid explanation over the given features, for tests
+// that need a version explained to promote it.
+func Explanation(features ...string) state.Explanation {
+	e := state.Explanation{Format: state.ExplanationFormat, Method: "shap", SampleSize: 1000}
+	for i, f := range features {
+		e.Features = append(e.Features, state.FeatureImportance{Name: f, Importance: 1 / float64(i+2)})
+	}
+	if len(e.Features) == 0 {
+		e.Features = []state.FeatureImportance{{Name: "txn-amount", Importance: 0.4}}
+	}
+	return e
+}
+
+// Explain attaches Explanation() to each registered version of model, at
+// time at or just after the audit log's head when that is later (a
+// high-risk model in a sensitive domain needs one for prod).
+func Explain(ctx context.Context, st state.Store, at time.Time, model string, versions ...string) error {
+	return st.Update(ctx, func(tx state.Ops) error {
+		for _, v := range versions {
+			if h, ok, err := tx.AuditHead(ctx); err != nil {
+				return err
+			} else if ok && !h.Time.Before(at) {
+				at = h.Time.Add(time.Millisecond)
+			}
+			if _, _, err := state.AttachExplanation(ctx, tx, model, v, Explanation(), at, "test"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func testExplanations(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	if _, err := s.RegisterModelVersion(ctx, state.ModelVersion{Model: "m", Version: "1", ArtifactURI: "s3://m/1", RegisteredAt: t0,
+		Features: []string{"amount", "age"}}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.GetModelVersion(ctx, "m", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	attach := func(v string, e state.Explanation) (bool, error) {
+		var created bool
+		err := s.Update(ctx, func(tx state.Ops) error {
+			var err error
+			_, created, err = state.AttachExplanation(ctx, tx, "m", v, e, t0.Add(time.Minute), "ana")
+			return err
+		})
+		return created, err
+	}
+	e := Explanation("amount", "age")
+	if created, err := attach("1", e); err != nil || !created {
+		t.Fatalf("first attach: created %v, %v", created, err)
+	}
+	if created, err := attach("1", e); err != nil || created {
+		t.Fatalf("the same explanation again: created %v, %v; want a no-op", created, err)
+	}
+	other := Explanation("age", "amount")
+	if _, err := attach("1", other); err == nil || !strings.Contains(err.Error(), "already has an explanation") {
+		t.Fatalf("a different explanation: %v; want refused", err)
+	}
+	if _, err := attach("2", e); err == nil {
+		t.Fatal("an unregistered version: want an error")
+	}
+	if _, err := attach("1", Explanation("zip-code")); err == nil {
+		t.Fatal("a feature the version does not read: want an error")
+	}
+	got, ok, err := state.GetExplanation(ctx, s, "m", "1")
+	if err != nil || !ok || got.Digest != e.Digest() || got.AttachedBy != "ana" || got.Explanation.Features[0].Name != "amount" {
+		t.Fatalf("GetExplanation = %+v, %v, %v", got, ok, err)
+	}
+	after, err := s.GetModelVersion(ctx, "m", "1")
+	if err != nil || after.ContentHash() != before.ContentHash() {
+		t.Fatalf("attaching changed the version's content hash: %s → %s (%v)", before.ContentHash(), after.ContentHash(), err)
+	}
+	var n int
+	err = s.ScanAudit(ctx, state.AuditQuery{Action: state.AuditAttachExplanation}, func(a state.AuditEntry) error {
+		n++
+		if a.Object != "models/m" || !strings.Contains(a.After, e.Digest()) {
+			t.Errorf("audit entry %+v", a)
+		}
+		return nil
+	})
+	if err != nil || n != 1 {
+		t.Fatalf("%d attach_explanation entries (%v), want 1: refused and repeated attaches write none", n, err)
+	}
+}
