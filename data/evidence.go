@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/cairn-dev/cairn/state"
 )
@@ -29,8 +30,9 @@ const (
 	KindParityLatest     = "data.parity.latest"     // key "<feature-set or *>"
 )
 
-// RecordValidation stores a validation report as evidence.
-func RecordValidation(ctx context.Context, st Store, r *Report) error {
+// RecordValidation stores a validation report as evidence and, in a store
+// with an audit log, appends its entry (by actor).
+func RecordValidation(ctx context.Context, st Store, r *Report, actor string) error {
 	if r.Data == nil {
 		return fmt.Errorf("record validation: the report has no data fingerprint")
 	}
@@ -38,7 +40,53 @@ func RecordValidation(ctx context.Context, st Store, r *Report) error {
 	if set == "" {
 		set = "*"
 	}
-	return putBoth(ctx, st, KindValidation, set+"/"+r.Data.SHA256, KindValidationLatest, set, r)
+	if err := putBoth(ctx, st, KindValidation, set+"/"+r.Data.SHA256, KindValidationLatest, set, r); err != nil {
+		return err
+	}
+	if a, ok := st.(auditor); ok {
+		return appendValidation(ctx, a, set, r, actor)
+	}
+	return nil
+}
+
+// auditor is a store with an audit log (a state.Ops), where a validation
+// is also an entry: the data's digest, its rows and each feature's nulls,
+// the input OpenLineage's dataQualityMetrics facet reports.
+type auditor interface {
+	AppendAudit(ctx context.Context, e state.AuditEntry) (int64, error)
+}
+
+// AuditValidate is the audit action of a recorded validation.
+const AuditValidate = "validate_data"
+
+// ValidationEntry is the After of an AuditValidate entry.
+type ValidationEntry struct {
+	FeatureSet string                 `json:"feature_set"`
+	Data       string                 `json:"data"` // sha256 of the file
+	Bytes      int64                  `json:"bytes"`
+	Rows       int                    `json:"rows"`
+	Passed     bool                   `json:"passed"`
+	Failures   int                    `json:"failures"`
+	Columns    map[string]ColumnNulls `json:"columns"`
+}
+
+// ColumnNulls is one feature's null count over the rows checked.
+type ColumnNulls struct {
+	Rows  int `json:"rows"`
+	Nulls int `json:"nulls"`
+}
+
+func appendValidation(ctx context.Context, a auditor, set string, r *Report, actor string) error {
+	v := ValidationEntry{FeatureSet: set, Data: r.Data.SHA256, Bytes: r.Data.Bytes, Rows: r.Rows, Passed: r.Passed, Failures: r.Failures, Columns: map[string]ColumnNulls{}}
+	for _, f := range r.Features {
+		v.Columns[f.Feature] = ColumnNulls{Rows: f.Rows, Nulls: f.Nulls}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = a.AppendAudit(ctx, state.AuditEntry{Time: time.Now().UTC(), Actor: actor, Action: AuditValidate, Object: "data/" + set, After: string(b)})
+	return err
 }
 
 // RecordDrift stores a drift result as evidence, and as the model's latest.

@@ -206,6 +206,22 @@ func resolve(ctx context.Context, repo *git.Repository, ref string) (plumbing.Ha
 // RedactURL drops user info (a token in https://x:TOKEN@host/...) so a
 // repository URL can be printed and recorded.
 func RedactURL(s string) string {
+	return redactUser(s)
+}
+
+// RepoURL is a repository source as lineage may publish it: a remote URL
+// without credentials; "" for a local path.
+func RepoURL(source string) string {
+	if source == "" || filepath.IsAbs(source) || strings.HasPrefix(source, "file://") {
+		return ""
+	}
+	if _, err := transport.NewEndpoint(source); err != nil {
+		return ""
+	}
+	return RedactURL(source)
+}
+
+func redactUser(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" || u.Host == "" || u.User == nil {
 		return s

@@ -7,12 +7,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/cairn-dev/cairn/data"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/state"
 )
@@ -67,6 +71,62 @@ type olData struct {
 	Namespace string         `json:"namespace"`
 	Name      string         `json:"name"`
 	Facets    map[string]any `json:"facets,omitempty"`
+	// InputFacets are an input's facets about this run's read of it
+	// (dataQualityMetrics); never set on outputs.
+	InputFacets map[string]any `json:"inputFacets,omitempty"`
+}
+
+// snapshotDataset names a training data snapshot as OpenLineage's dataset
+// naming does: a URI's scheme and authority are the namespace and its path
+// the name (s3://bucket/key → "s3://bucket", "key"); a digest suffix
+// (URI@sha256:HEX) is the version. A bare snapshot id is a dataset of the
+// project's namespace.
+func snapshotDataset(ns, snap string) olData {
+	ref, version, _ := strings.Cut(snap, "@")
+	if u, err := url.Parse(ref); err == nil && u.Scheme != "" && u.Host != "" && u.User == nil {
+		d := olData{Namespace: u.Scheme + "://" + u.Host, Name: strings.TrimPrefix(u.Path, "/")}
+		if version != "" {
+			d = versioned(d.Namespace, d.Name, version)
+		}
+		return d
+	}
+	return versioned(ns, "data/snapshots", snap)
+}
+
+// applyJob is the apply job, with where its specs live when the apply
+// recorded a repository URL (sourceCodeLocation needs a URI).
+func applyJob(ns, repoURL, commit string) olJob {
+	j := olJob{Namespace: ns, Name: "apply", Facets: jobType("APPLY")}
+	if u, err := url.Parse(repoURL); err == nil && u.Scheme != "" && u.Host != "" && u.User == nil {
+		loc := map[string]any{"type": "git", "url": repoURL, "repoUrl": repoURL}
+		if commit != "" {
+			loc["version"] = commit
+		}
+		j.Facets["sourceCodeLocation"] = facet("1-1-0/SourceCodeLocationJobFacet.json#/$defs/SourceCodeLocationJobFacet", loc)
+	}
+	return j
+}
+
+// params is the executionParameters facet of key/value pairs (sorted).
+func params(kv map[string]string) map[string]any {
+	var ps []map[string]any
+	for _, k := range slices.Sorted(maps.Keys(kv)) {
+		ps = append(ps, map[string]any{"key": k, "value": kv[k]})
+	}
+	return facet("1-0-0/ExecutionParametersRunFacet.json#/$defs/ExecutionParametersRunFacet", map[string]any{"parameters": ps})
+}
+
+func errorMessage(msg string) map[string]any {
+	return facet("1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet", map[string]any{"message": msg, "programmingLanguage": "GO"})
+}
+
+// withFacets returns a copy of run with more facets: events are kept (for
+// delivery) after they are made, so one event's facets never change another's.
+func withFacets(run olRun, more map[string]any) olRun {
+	out := olRun{RunID: run.RunID, Facets: map[string]any{}}
+	maps.Copy(out.Facets, run.Facets)
+	maps.Copy(out.Facets, more)
+	return out
 }
 
 func facet(schema string, fields map[string]any) map[string]any {
@@ -145,13 +205,103 @@ func Export(ctx context.Context, st state.Ops, project string, since int64, emit
 			if err := flush(); err != nil {
 				return err
 			}
+			var pc struct {
+				Approvals *int   `json:"approvals"`
+				RepoURL   string `json:"repo_url"`
+			}
+			_ = json.Unmarshal([]byte(e.After), &pc) // an entry without them exports without them
 			run := olRun{RunID: RunID(e.Time, e.Hash)}
-			job := olJob{Namespace: ns, Name: "apply", Facets: jobType("APPLY")}
+			if pc.Approvals != nil {
+				run.Facets = map[string]any{"executionParameters": params(map[string]string{"approvals": fmt.Sprint(*pc.Approvals)})}
+			}
+			job := applyJob(ns, pc.RepoURL, e.Commit)
 			if err := emit(base(e, "START", run, job)); err != nil {
 				return err
 			}
 			done := base(e, "COMPLETE", run, job)
 			apply = &done
+		case reconciler.AuditApplyDone:
+			if apply == nil {
+				return nil
+			}
+			var d struct {
+				Held []struct {
+					Action string `json:"action"`
+					Status string `json:"status"`
+				} `json:"held"`
+				Error string `json:"error"`
+			}
+			if json.Unmarshal([]byte(e.After), &d) != nil {
+				return nil
+			}
+			ev := *apply
+			apply = nil
+			ev.EventTime, ev.Seq = e.Time.UTC().Format(time.RFC3339Nano), e.Seq
+			more := map[string]any{}
+			if len(d.Held) > 0 {
+				held := []map[string]any{}
+				for _, h := range d.Held {
+					held = append(held, map[string]any{"action": h.Action, "status": h.Status})
+				}
+				more["cairn_held"] = map[string]any{"_producer": olProducer, "_schemaURL": CairnFacetSchema + "#/$defs/CairnHeldRunFacet", "held": held}
+			}
+			if d.Error != "" {
+				ev.EventType = "FAIL"
+				more["errorMessage"] = errorMessage(d.Error)
+			}
+			ev.Run = withFacets(ev.Run, more)
+			return emit(ev)
+		case reconciler.AuditApplyDenied:
+			if err := flush(); err != nil {
+				return err
+			}
+			var d struct {
+				Denials []struct{ Policy, Target, Pos string } `json:"denials"`
+				RepoURL string                                 `json:"repo_url"`
+			}
+			if json.Unmarshal([]byte(e.After), &d) != nil {
+				return nil
+			}
+			var why []string
+			for _, x := range d.Denials {
+				w := x.Policy
+				if x.Target != "" {
+					w += " on " + x.Target
+				}
+				if x.Pos != "" {
+					w += " (" + x.Pos + ")"
+				}
+				why = append(why, w)
+			}
+			run := olRun{RunID: RunID(e.Time, e.Hash)}
+			job := applyJob(ns, d.RepoURL, e.Commit)
+			if err := emit(base(e, "START", run, job)); err != nil {
+				return err
+			}
+			return emit(base(e, "FAIL", withFacets(run, map[string]any{"errorMessage": errorMessage("denied by the policy check: " + strings.Join(why, "; "))}), job))
+		case data.AuditValidate:
+			var v data.ValidationEntry
+			if json.Unmarshal([]byte(e.After), &v) != nil {
+				return nil
+			}
+			cols := map[string]any{}
+			for c, n := range v.Columns {
+				cols[c] = map[string]any{"nullCount": n.Nulls, "count": n.Rows - n.Nulls}
+			}
+			in := versioned(ns, "data/"+v.FeatureSet, v.Data)
+			in.InputFacets = map[string]any{"dataQualityMetrics": facet("1-0-3/DataQualityMetricsInputDatasetFacet.json#/$defs/DataQualityMetricsInputDatasetFacet",
+				map[string]any{"rowCount": v.Rows, "bytes": v.Bytes, "columnMetrics": cols})}
+			run := olRun{RunID: RunID(e.Time, e.Hash)}
+			job := olJob{Namespace: ns, Name: "validate/" + v.FeatureSet, Facets: jobType("VALIDATE")}
+			start := base(e, "START", run, job)
+			start.Inputs = []olData{in}
+			if err := emit(start); err != nil {
+				return err
+			}
+			// A failed rule is a completed run: the verdict is the data's.
+			end := base(e, "COMPLETE", run, job)
+			end.Inputs = []olData{in}
+			return emit(end)
 		case string(reconciler.MoveModelAlias), string(reconciler.MovePromptLabel):
 			var m struct{ Version string }
 			if json.Unmarshal([]byte(e.After), &m) == nil && apply != nil {
@@ -227,8 +377,9 @@ func Export(ctx context.Context, st state.Ops, project string, since int64, emit
 			return emit(start)
 		case "register_model_version":
 			var mv struct {
-				Version   string `json:"version"`
-				TriggerID string `json:"trigger_id"`
+				Version      string `json:"version"`
+				TriggerID    string `json:"trigger_id"`
+				DataSnapshot string `json:"data_snapshot"`
 			}
 			if json.Unmarshal([]byte(e.After), &mv) != nil || mv.TriggerID == "" {
 				return nil
@@ -240,6 +391,9 @@ func Export(ctx context.Context, st state.Ops, project string, since int64, emit
 			delete(training, name)
 			done := base(e, "COMPLETE", open.Run, open.Job)
 			done.Outputs = []olData{versioned(ns, "models/"+name, mv.Version)}
+			if mv.DataSnapshot != "" {
+				done.Inputs = []olData{snapshotDataset(ns, mv.DataSnapshot)}
+			}
 			return emit(done)
 		}
 		return nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/cairn-dev/cairn/data"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/state"
 )
@@ -47,7 +48,18 @@ func olHistory(t *testing.T) state.Store {
 	add("trigger_training", "models/fraud-detector", `{"trigger":"webhook","evidence_id":"drift:1"}`)                                                                 // 5
 	add(reconciler.AuditPolicy, "bundles/sha256:b2", `{"denials":0}`)                                                                                                 // 6
 	add("trigger_training", "models/fraud-detector", `{"trigger":"webhook","evidence_id":"drift:2"}`)                                                                 // 7: supersedes 5
-	add("register_model_version", "models/fraud-detector", `{"version":"8","trigger_id":"drift:2"}`)                                                                  // 8
+	add("register_model_version", "models/fraud-detector", `{"version":"8","trigger_id":"drift:2","data_snapshot":"s3://acme-ml/fraud/train.parquet@sha256:ab"}`)     // 8
+	at = at.Add(time.Minute)
+	if _, err := st.AppendAudit(ctx, state.AuditEntry{Time: at, Actor: "ci", Commit: "8e21b40", Action: reconciler.AuditPolicy, Object: "bundles/sha256:b3",
+		After: `{"denials":0,"approvals":1,"repo_url":"https://github.com/acme/fraud-specs.git"}`}); err != nil { // 9
+		t.Fatal(err)
+	}
+	add("move_model_alias", "models/fraud-detector", `{"name":"staging","version":"8","gates":[]}`)                                                                                                           // 10
+	add(reconciler.AuditApplyDone, "bundles/sha256:b3", `{"applied":1,"held":[{"action":"move_model_alias models/fraud-detector prod","status":"blocked: explanation: none attached"}]}`)                     // 11
+	add(reconciler.AuditPolicy, "bundles/sha256:b4", `{"denials":0,"approvals":0}`)                                                                                                                           // 12
+	add(reconciler.AuditApplyDone, "bundles/sha256:b4", `{"applied":0,"held":[],"error":"run_eval evals/x: provider unreachable"}`)                                                                           // 13
+	add(reconciler.AuditApplyDenied, "bundles/sha256:b5", `{"denials":[{"policy":"canary_traffic","target":"deployments/fraud-api","pos":"specs/serving.cue:12:3"}],"approvals":1}`)                          // 14
+	add(data.AuditValidate, "data/fraud-detector", `{"feature_set":"fraud-detector","data":"sha256:dd","bytes":1234,"rows":100,"passed":false,"failures":1,"columns":{"txn-amount":{"rows":100,"nulls":3}}}`) // 15
 	return st
 }
 
@@ -74,11 +86,15 @@ var olSchemas = sync.OnceValues(func() (*jsonschema.Compiler, error) {
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
 	files := map[string]string{
-		"https://openlineage.io/spec/2-0-2/OpenLineage.json":                       "../testdata/openlineage/OpenLineage.json",
-		"https://openlineage.io/spec/facets/2-0-4/JobTypeJobFacet.json":            "../testdata/openlineage/JobTypeJobFacet.json",
-		"https://openlineage.io/spec/facets/1-2-0/ParentRunFacet.json":             "../testdata/openlineage/ParentRunFacet.json",
-		"https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json": "../testdata/openlineage/DatasetVersionDatasetFacet.json",
-		strings.TrimSuffix(CairnFacetSchema, "#"):                                  "../docs/openlineage/CairnFacets.json",
+		"https://openlineage.io/spec/2-0-2/OpenLineage.json":                                "../testdata/openlineage/OpenLineage.json",
+		"https://openlineage.io/spec/facets/2-0-4/JobTypeJobFacet.json":                     "../testdata/openlineage/JobTypeJobFacet.json",
+		"https://openlineage.io/spec/facets/1-2-0/ParentRunFacet.json":                      "../testdata/openlineage/ParentRunFacet.json",
+		"https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json":          "../testdata/openlineage/DatasetVersionDatasetFacet.json",
+		"https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json":                "../testdata/openlineage/ErrorMessageRunFacet.json",
+		"https://openlineage.io/spec/facets/1-0-0/ExecutionParametersRunFacet.json":         "../testdata/openlineage/ExecutionParametersRunFacet.json",
+		"https://openlineage.io/spec/facets/1-1-0/SourceCodeLocationJobFacet.json":          "../testdata/openlineage/SourceCodeLocationJobFacet.json",
+		"https://openlineage.io/spec/facets/1-0-3/DataQualityMetricsInputDatasetFacet.json": "../testdata/openlineage/DataQualityMetricsInputDatasetFacet.json",
+		strings.TrimSuffix(CairnFacetSchema, "#"):                                           "../docs/openlineage/CairnFacets.json",
 	}
 	for url, file := range files {
 		f, err := os.Open(file)
@@ -135,6 +151,9 @@ func TestOpenLineageExport(t *testing.T) {
 			for _, f := range d.Facets {
 				validate(t, f.(map[string]any)["_schemaURL"].(string), f)
 			}
+			for _, f := range d.InputFacets {
+				validate(t, f.(map[string]any)["_schemaURL"].(string), f)
+			}
 		}
 		got = append(got, fmt.Sprintf("#%d %s %s", ev.Seq, ev.EventType, ev.Job.Name))
 	}
@@ -142,6 +161,8 @@ func TestOpenLineageExport(t *testing.T) {
 		"#1 START apply", "#2 START eval/fraud-holdout", "#2 COMPLETE eval/fraud-holdout", "#5 START train/fraud-detector",
 		"#5 COMPLETE apply", "#6 START apply", "#7 ABORT train/fraud-detector", "#7 START train/fraud-detector",
 		"#8 COMPLETE train/fraud-detector", "#7 COMPLETE apply",
+		"#9 START apply", "#11 COMPLETE apply", "#12 START apply", "#13 FAIL apply", "#14 START apply", "#14 FAIL apply",
+		"#15 START validate/fraud-detector", "#15 COMPLETE validate/fraud-detector",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -156,6 +177,9 @@ func TestOpenLineageExport(t *testing.T) {
 	}
 	if o := evs[8].Outputs; len(o) != 1 || o[0].Facets["version"].(map[string]any)["datasetVersion"] != "8" || evs[8].Run.RunID != evs[7].Run.RunID {
 		t.Errorf("training completion %+v", evs[8])
+	}
+	if in := evs[8].Inputs; len(in) != 1 || in[0].Namespace != "s3://acme-ml" || in[0].Name != "fraud/train.parquet" || in[0].Facets["version"].(map[string]any)["datasetVersion"] != "sha256:ab" {
+		t.Errorf("training inputs %+v, want the data snapshot named by its URI", in)
 	}
 	if evs[6].Run.RunID != evs[3].Run.RunID {
 		t.Error("the ABORT is not of the superseded run")
@@ -176,8 +200,37 @@ func TestOpenLineageExport(t *testing.T) {
 			t.Errorf("--since 5 emitted %s of entry #%d", ev.EventType, ev.Seq)
 		}
 	}
-	if len(later) != 5 {
-		t.Errorf("--since 5: %d events, want 5", len(later))
+	if len(later) != 13 {
+		t.Errorf("--since 5: %d events, want 13", len(later))
+	}
+	// An apply says what started it and with what (approvals, the specs'
+	// repository and commit), what it held back, and why it failed.
+	byIdx := func(i int) Event { return evs[i] }
+	start9, done11 := byIdx(10), byIdx(11)
+	if loc := start9.Job.Facets["sourceCodeLocation"].(map[string]any); loc["url"] != "https://github.com/acme/fraud-specs.git" || loc["version"] != "8e21b40" {
+		t.Errorf("sourceCodeLocation %v", loc)
+	}
+	if p := start9.Run.Facets["executionParameters"].(map[string]any)["parameters"].([]map[string]any); len(p) != 1 || p[0]["key"] != "approvals" || p[0]["value"] != "1" {
+		t.Errorf("executionParameters %v", p)
+	}
+	if h := done11.Run.Facets["cairn_held"].(map[string]any)["held"].([]map[string]any); len(h) != 1 || h[0]["action"] != "move_model_alias models/fraud-detector prod" {
+		t.Errorf("held %v", h)
+	}
+	if _, ok := start9.Run.Facets["cairn_held"]; ok {
+		t.Error("the START event gained the COMPLETE's facet")
+	}
+	if _, ok := byIdx(12).Job.Facets["sourceCodeLocation"]; ok {
+		t.Error("sourceCodeLocation without a known repository URL")
+	}
+	if m := byIdx(13).Run.Facets["errorMessage"].(map[string]any)["message"]; m != "run_eval evals/x: provider unreachable" {
+		t.Errorf("failed apply's errorMessage %v", m)
+	}
+	if m := byIdx(15).Run.Facets["errorMessage"].(map[string]any)["message"]; m != "denied by the policy check: canary_traffic on deployments/fraud-api (specs/serving.cue:12:3)" {
+		t.Errorf("denied apply's errorMessage %v", m)
+	}
+	dq := byIdx(17).Inputs[0].InputFacets["dataQualityMetrics"].(map[string]any)
+	if dq["rowCount"] != 100 || dq["columnMetrics"].(map[string]any)["txn-amount"].(map[string]any)["nullCount"] != 3 || byIdx(17).Inputs[0].Name != "data/fraud-detector" {
+		t.Errorf("validation input %+v", byIdx(17).Inputs[0])
 	}
 }
 

@@ -138,10 +138,19 @@ func Apply(ctx context.Context, c *Checked, st state.Store, opts reconciler.Appl
 		return nil, err
 	}
 	if bl := c.Blocking(); len(bl) > 0 {
-		return nil, &DeniedError{Diagnostics: bl}
+		return nil, denied(ctx, c, st, bl, opts)
 	}
 	opts.Options.Policy = c.Diagnostics
 	return reconciler.PlanAndApply(ctx, c.Bundle, st, opts)
+}
+
+// denied records an apply the check refused (the audit log keeps every
+// decision, refusals too) and returns the DeniedError.
+func denied(ctx context.Context, c *Checked, st state.Store, bl diag.List, opts reconciler.ApplyOptions) error {
+	if err := reconciler.RecordDenied(ctx, st, c.Bundle.Hash(), bl, opts); err != nil {
+		return fmt.Errorf("recording the refused apply: %w", err)
+	}
+	return &DeniedError{Diagnostics: bl}
 }
 
 // ApplySaved applies exactly a saved plan. The repo is checked again: the
@@ -152,7 +161,8 @@ func ApplySaved(ctx context.Context, c *Checked, p *reconciler.Plan, st state.St
 		return nil, err
 	}
 	if bl := c.Blocking(); len(bl) > 0 {
-		return nil, &DeniedError{Diagnostics: bl}
+		opts.Options.Approvals = p.Approvals
+		return nil, denied(ctx, c, st, bl, opts)
 	}
 	if p.BundleHash != c.Bundle.Hash() {
 		return nil, &reconciler.StalePlanError{Why: fmt.Sprintf("the specs changed since it was made (bundle %s, now %s)", p.BundleHash, c.Bundle.Hash())}

@@ -156,8 +156,73 @@ func (ap *applier) policyEntry(now time.Time) *state.AuditEntry {
 	for _, d := range waived {
 		ws = append(ws, used{Policy: d.Code, Target: d.Object, Pos: d.Pos.String(), Waiver: d.Waiver})
 	}
+	after := map[string]any{"denials": 0, "warnings": warns, "waived": ws, "approvals": ap.plan.Approvals}
+	if ap.opts.RepoURL != "" {
+		after["repo_url"] = ap.opts.RepoURL
+	}
 	return &state.AuditEntry{Time: now, Actor: ap.opts.Actor, Commit: ap.opts.Commit, Action: AuditPolicy, Object: "bundles/" + ap.plan.BundleHash,
-		After: doc(map[string]any{"denials": 0, "warnings": warns, "waived": ws})}
+		After: doc(after)}
+}
+
+// Audit actions that end an apply run in the log: AuditApplyDone after one
+// that changed something (what it held back, the error that stopped it),
+// AuditApplyDenied for one the policy check refused before any change.
+const (
+	AuditApplyDone   = "apply_done"
+	AuditApplyDenied = "apply_denied"
+)
+
+// done appends the apply's closing entry when it wrote a policy_check
+// entry (an apply that changed nothing left no run to close).
+func (ap *applier) done(ctx context.Context, res *Result, cause error) error {
+	if !ap.policyDone {
+		return nil
+	}
+	type held struct {
+		Action string `json:"action"`
+		Status string `json:"status"`
+	}
+	hs := []held{}
+	for _, a := range append(append([]Action{}, res.Blocked...), res.Failed...) {
+		hs = append(hs, held{Action: a.Key(), Status: a.Status})
+	}
+	after := map[string]any{"applied": len(res.Applied), "held": hs}
+	if cause != nil {
+		after["error"] = cause.Error()
+	}
+	_, err := ap.st.AppendAudit(ctx, state.AuditEntry{Time: ap.opts.Now().UTC(), Actor: ap.opts.Actor, Commit: ap.opts.Commit,
+		Action: AuditApplyDone, Object: "bundles/" + ap.plan.BundleHash, After: doc(after)})
+	return err
+}
+
+// RecordDenied appends the entry of an apply the policy check refused: the
+// denials' policy, target and position (not their messages, which a team
+// policy writes), so that the refusal is in the log like every decision.
+func RecordDenied(ctx context.Context, st state.Ops, bundleHash string, denials diag.List, opts ApplyOptions) error {
+	type denial struct {
+		Policy string `json:"policy"`
+		Target string `json:"target,omitempty"`
+		Pos    string `json:"pos,omitempty"`
+	}
+	ds := []denial{}
+	for _, d := range denials {
+		ds = append(ds, denial{Policy: d.Code, Target: d.Object, Pos: d.Pos.String()})
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	actor := opts.Actor
+	if actor == "" {
+		actor = "unknown"
+	}
+	after := map[string]any{"denials": ds, "approvals": opts.Approvals}
+	if opts.RepoURL != "" {
+		after["repo_url"] = opts.RepoURL
+	}
+	_, err := st.AppendAudit(ctx, state.AuditEntry{Time: now().UTC(), Actor: actor, Commit: opts.Commit,
+		Action: AuditApplyDenied, Object: "bundles/" + bundleHash, After: doc(after)})
+	return err
 }
 
 // AuditPolicy is the audit action recording the policy decisions an apply

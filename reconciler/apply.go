@@ -30,6 +30,10 @@ type ApplyOptions struct {
 	Options
 	Actor       string           // recorded in the audit log
 	Commit      string           // the spec repo's commit, recorded in the audit log
+	// RepoURL is where the spec repo lives (its git remote, without
+	// credentials), recorded with the apply for OpenLineage's
+	// sourceCodeLocation; empty when unknown.
+	RepoURL string
 	Now         func() time.Time // the clock (tests pass a fixed one)
 	LockTimeout time.Duration    // how long to wait for another apply; 0 = fail at once
 	// OnAction, if set, is called after each action is applied (for progress output).
@@ -131,6 +135,9 @@ func Apply(ctx context.Context, p *Plan, b *compiler.Bundle, st state.Store, opt
 	}
 	res = &Result{Plan: p, Applied: []Action{}, Blocked: []Action{}}
 	if p.Denied {
+		if err := RecordDenied(ctx, st, p.BundleHash, p.Denials(), opts); err != nil {
+			return res, err
+		}
 		return res, &DeniedError{Denials: p.Denials()}
 	}
 	holder, err := lock(ctx, st, opts)
@@ -153,14 +160,19 @@ func Apply(ctx context.Context, p *Plan, b *compiler.Bundle, st state.Store, opt
 	for name := range before {
 		rendered[name] = true
 	}
+	ap := &applier{b: b, st: st, opts: opts, plan: p}
 	defer func() {
 		served, serr := RecordServing(context.WithoutCancel(ctx), st, b, opts.Now(), opts.Actor, opts.Commit, rendered)
 		res.Served = append(res.Served, served...)
 		if serr != nil && err == nil {
 			err = fmt.Errorf("recording what the deployments serve: %w", serr)
 		}
+		// An apply that changed something ends in the log as it began:
+		// what it held back, and the error that stopped it.
+		if derr := ap.done(context.WithoutCancel(ctx), res, err); derr != nil && err == nil {
+			err = derr
+		}
 	}()
-	ap := &applier{b: b, st: st, opts: opts, plan: p}
 	for _, a := range p.Actions {
 		if ctx.Err() != nil {
 			return res, interrupted(ctx, res)

@@ -85,7 +85,7 @@ func dump(t *testing.T, st state.Store, root string) string {
 	for _, e := range log {
 		// A resumed apply is a second apply: it records its own policy check
 		// (where each apply begins) and breaks the dead one's lock.
-		if e.Action == "break_stale_lock" || e.Action == AuditPolicy {
+		if e.Action == "break_stale_lock" || e.Action == AuditPolicy || e.Action == AuditApplyDone {
 			continue
 		}
 		fmt.Fprintf(&b, "audit %s %s %s -> %s\n", e.Action, e.Object, e.Before, e.After)
@@ -123,8 +123,8 @@ func TestApplyConvergesAndIsIdempotent(t *testing.T) {
 		t.Fatalf("blocked: %+v", res.Blocked)
 	}
 	log, _ := st.ListAudit(ctx)
-	if len(log) != len(want)+1 || log[0].Action != AuditPolicy {
-		t.Fatalf("audit entries = %d, want the apply's policy check then one per action (%d)", len(log), len(want)+1)
+	if len(log) != len(want)+2 || log[0].Action != AuditPolicy || log[len(log)-1].Action != AuditApplyDone || log[len(log)-1].After != fmt.Sprintf(`{"applied":%d,"held":[]}`, len(want)) {
+		t.Fatalf("audit entries = %d, want the apply's policy check, one per action and its end (%d); last %+v", len(log), len(want)+2, log[len(log)-1])
 	}
 	if log[0].Actor != "test" || log[0].Commit != "c0ffee" || !log[0].Time.After(t0) || log[0].Time.Sub(t0)%time.Second != 0 {
 		t.Errorf("audit entry 1 = %+v", log[0])

@@ -79,7 +79,8 @@ func dataRecord(ctx context.Context, statePath, dir string, fn func(data.Store) 
 		return err
 	}
 	defer st.Close()
-	return fn(st)
+	// One transaction: a validation's records and its audit entry land together.
+	return st.Update(ctx, func(tx state.Ops) error { return fn(tx) })
 }
 
 func newDataValidateCmd() *cobra.Command {
@@ -129,7 +130,7 @@ Exit codes: 0 all rules pass, 1 a rule fails, 2 invalid spec, 3 usage or data fi
 			rep.Data, rep.FeatureSet = &fp, set
 			if !noRecord {
 				err := dataRecord(cmd.Context(), statePath, dir, func(st data.Store) error {
-					return data.RecordValidation(cmd.Context(), st, rep)
+					return data.RecordValidation(cmd.Context(), st, rep, actorName(""))
 				})
 				if err != nil {
 					return exitf(exitUsage, "data validate: %v", err)

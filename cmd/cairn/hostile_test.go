@@ -297,11 +297,35 @@ func TestHostileInputs(t *testing.T) {
 			if strings.Contains(got, "sk-"+strings.Repeat("Q", 32)) {
 				t.Errorf("%v printed a planted key", c.args)
 			}
+			// A refused apply is recorded (apply_denied: policy, target and
+			// position, never the input); nothing else may change.
 			if after := stateRef(t, filepath.Join(dir, statePath)); after != before {
-				t.Errorf("%v changed the state: %+v → %+v", c.args, before, after)
+				for _, e := range auditAfter(t, filepath.Join(dir, statePath), int64(before.Serial)) {
+					if e.Action != reconciler.AuditApplyDenied || strings.Contains(e.After, "sk-") {
+						t.Errorf("%v changed the state: %+v → %+v (entry %+v)", c.args, before, after, e)
+					}
+				}
 			}
 		})
 	}
+}
+
+// auditAfter returns the audit entries after the first n.
+func auditAfter(t *testing.T, path string, n int64) []state.AuditEntry {
+	t.Helper()
+	st, err := state.OpenExisting(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	log, err := st.ListAudit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(log)) < n {
+		t.Fatalf("the audit log shrank from %d to %d entries", n, len(log))
+	}
+	return log[n:]
 }
 
 func stateRef(t *testing.T, path string) reconciler.StateRef {

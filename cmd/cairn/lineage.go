@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/limits"
 	"github.com/cairn-dev/cairn/lineage"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/state"
@@ -307,10 +310,35 @@ func writeVersion(w io.Writer, v *lineage.Version) {
 		fmt.Fprintf(w, "  deployments/%s  %s %d %%  [%s, %s)  (entry #%d)\n", s.Deployment, s.Role, s.Percent, formatTime(s.From), to, s.Seq)
 	}
 }
+
+// caClient is the delivery client: the system's roots, and file's
+// certificates too when given.
+func caClient(file string) (*http.Client, error) {
+	c := &http.Client{Timeout: 30 * time.Second}
+	if file == "" {
+		return c, nil
+	}
+	pem, err := limits.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificate in it", file)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	c.Transport = tr
+	return c, nil
+}
+
 func newLineageExportCmd() *cobra.Command {
 	var (
-		format, stateFlag, url string
-		since                  int64
+		format, stateFlag, url, caFile string
+		since                          int64
 	)
 	cmd := &cobra.Command{
 		Use:   "export [dir] --format openlineage [--since SEQ] [--url URL]",
@@ -323,7 +351,8 @@ Events carry names, URIs and digests, never data rows, prompt text or outputs.
 --since SEQ leaves out what entries up to SEQ produced. --url POSTs each event to
 URL/api/v1/lineage (Marquez's endpoint), with $CAIRN_OPENLINEAGE_TOKEN as a bearer token when
 set, and records in the state how far delivery got: only 201 answers advance it, and the next
---url run starts after it (unless --since says otherwise). A 400 or an unreachable server is
+--url run starts after it (unless --since says otherwise). --ca-file trusts a private CA's
+certificates for it. A 400 or an unreachable server is
 an error naming the event; what was not accepted is not marked delivered.
 Exit codes: 0 written or delivered; 1 a tampered log, no state, or a delivery that failed; 3 usage.`,
 		Example: `  cairn lineage export . --format openlineage > lineage.jsonl
@@ -341,6 +370,10 @@ Exit codes: 0 written or delivered; 1 a tampered log, no state, or a delivery th
 			if b == nil {
 				printDiags(cmd.ErrOrStderr(), ds)
 				return exitf(exitInvalid, "lineage export: the spec does not compile (its project names the OpenLineage namespace)")
+			}
+			client, err := caClient(caFile)
+			if err != nil {
+				return exitf(exitUsage, "lineage export: --ca-file: %v", err)
 			}
 			return withStateRead(cmd, stateFlag, dir, nil, func(ctx context.Context, st state.Store) error {
 				from := since
@@ -377,7 +410,6 @@ Exit codes: 0 written or delivered; 1 a tampered log, no state, or a delivery th
 				if err != nil {
 					return exitf(exitDenied, "lineage export: %v", err)
 				}
-				client := &http.Client{Timeout: 30 * time.Second}
 				done, derr := lineage.Deliver(ctx, client, url, os.Getenv("CAIRN_OPENLINEAGE_TOKEN"), events, from, head.Seq)
 				if done > from {
 					if err := st.PutRecord(ctx, lineage.DeliveredKind, url, []byte(fmt.Sprint(done))); err != nil {
@@ -396,6 +428,7 @@ Exit codes: 0 written or delivered; 1 a tampered log, no state, or a delivery th
 	f.StringVar(&format, "format", "openlineage", "export format: openlineage")
 	f.Int64Var(&since, "since", 0, "leave out what audit entries up to this sequence number produced")
 	f.StringVar(&url, "url", "", "POST the events to this Marquez-compatible server (URL/api/v1/lineage)")
+	f.StringVar(&caFile, "ca-file", "", "PEM certificates to trust for --url (a server with a private CA), besides the system's")
 	f.StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
 	return cmd
 }

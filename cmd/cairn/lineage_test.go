@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cairn-dev/cairn/examples"
@@ -86,5 +89,49 @@ func TestLineageExportDelivery(t *testing.T) {
 	}
 	if code, _, errOut := cli(t, "lineage", "export", repo, "--format", "csv"); code != exitUsage || !strings.Contains(errOut, "unknown --format") {
 		t.Fatalf("a bad format: exit %d %s", code, errOut)
+	}
+}
+
+// TestLineageExportPrivateCA: a server whose certificate a private CA
+// signed is refused until --ca-file names that CA; a file with no
+// certificate is a usage error.
+func TestLineageExportPrivateCA(t *testing.T) {
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	if _, err := examples.Write("fraud", repo); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CAIRN_STATE", filepath.Join(dir, "state.db"))
+	t.Setenv("CAIRN_CACHE_DIR", "off")
+	for _, args := range [][]string{
+		{"registry", "register", "fraud-detector", repo, "--version", "7", "--artifact", "s3://m/7", "--metric", "auc=0.94", "--metric", "false_positive_rate=0.03"},
+		{"apply", "--approvals", "1", repo},
+	} {
+		if code, out, errOut := cli(t, args...); code != 0 && code != exitPartial {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+	}
+	var posts atomic.Int64
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := cli(t, "lineage", "export", repo, "--url", srv.URL); code != exitDenied || !strings.Contains(errOut, "certificate") || posts.Load() != 0 {
+		t.Fatalf("untrusted: exit %d, %d posts, %s", code, posts.Load(), errOut)
+	}
+	if code, out, errOut := cli(t, "lineage", "export", repo, "--url", srv.URL, "--ca-file", ca); code != 0 || posts.Load() == 0 || !strings.Contains(out, "delivered") {
+		t.Fatalf("trusted: exit %d, %d posts\n%s\n%s", code, posts.Load(), out, errOut)
+	}
+	bad := filepath.Join(dir, "bad.pem")
+	if err := os.WriteFile(bad, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := cli(t, "lineage", "export", repo, "--url", srv.URL, "--ca-file", bad); code != exitUsage || !strings.Contains(errOut, "no PEM certificate") {
+		t.Fatalf("a file without a certificate: exit %d, %s", code, errOut)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-dev/cairn/audit"
+	"github.com/cairn-dev/cairn/gitops"
 	"github.com/cairn-dev/cairn/limits"
 	"github.com/cairn-dev/cairn/state"
 )
@@ -43,6 +44,20 @@ func actorName(flag string) string {
 		return u.Username
 	}
 	return "unknown"
+}
+
+// gitRemote returns the URL of the origin remote of the repo containing
+// dir, without credentials, or "" (outside git, no origin, a local path).
+func gitRemote(dir string) string {
+	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return ""
+	}
+	rm, err := r.Remote("origin")
+	if err != nil || len(rm.Config().URLs) == 0 {
+		return ""
+	}
+	return gitops.RepoURL(rm.Config().URLs[0])
 }
 
 // gitCommit returns HEAD of the repo containing dir, or "" outside git.
