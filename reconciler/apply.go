@@ -28,12 +28,12 @@ const ApplyLock = "apply"
 // wait for another apply.
 type ApplyOptions struct {
 	Options
-	Actor       string           // recorded in the audit log
-	Commit      string           // the spec repo's commit, recorded in the audit log
+	Actor  string // recorded in the audit log
+	Commit string // the spec repo's commit, recorded in the audit log
 	// RepoURL is where the spec repo lives (its git remote, without
 	// credentials), recorded with the apply for OpenLineage's
 	// sourceCodeLocation; empty when unknown.
-	RepoURL string
+	RepoURL     string
 	Now         func() time.Time // the clock (tests pass a fixed one)
 	LockTimeout time.Duration    // how long to wait for another apply; 0 = fail at once
 	// OnAction, if set, is called after each action is applied (for progress output).
