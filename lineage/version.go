@@ -31,6 +31,9 @@ type Version struct {
 	Features     []string           `json:"features,omitempty"`
 	Commit       string             `json:"commit,omitempty"`
 	Metrics      map[string]float64 `json:"metrics,omitempty"` // claimed at registration
+	// Run is the training run's own account: parameters, data inputs by
+	// digest, repository, cost (registry register, or MLflow).
+	Run *state.TrainingRun `json:"run,omitempty"`
 	// Trigger is the training trigger that produced the version, with the
 	// evidence that fired it (from its audit entry).
 	Trigger *Trigger       `json:"trigger,omitempty"`
@@ -175,7 +178,7 @@ func OfVersion(ctx context.Context, st state.Ops, kind, name, version string) (*
 			return nil, notFound(ctx, st, kind, name, version, err)
 		}
 		out.Digest, out.Registered, out.RegisteredBy = mv.ContentHash(), mv.RegisteredAt, mv.RegisteredBy
-		out.Artifact, out.DataSnapshot, out.Features, out.Commit, out.Metrics = mv.ArtifactURI, mv.DataSnapshot, mv.Features, mv.Commit, mv.Metrics
+		out.Artifact, out.DataSnapshot, out.Features, out.Commit, out.Metrics, out.Run = mv.ArtifactURI, mv.DataSnapshot, mv.Features, mv.Commit, mv.Metrics, mv.Run
 		if mv.TriggerID != "" {
 			out.Trigger = &Trigger{ID: mv.TriggerID}
 		}

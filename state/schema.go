@@ -51,6 +51,8 @@ var migrations = []string{
 	`ALTER TABLE model_versions ADD COLUMN trigger_id TEXT NOT NULL DEFAULT ''`,
 	// 4: what answered an eval run (provider model ids, fingerprints, RAG snapshots).
 	`ALTER TABLE eval_runs ADD COLUMN provenance TEXT NOT NULL DEFAULT ''`,
+	// 5: the training run behind a model version (parameters, data inputs, repository, cost).
+	`ALTER TABLE model_versions ADD COLUMN training_run TEXT NOT NULL DEFAULT ''`,
 }
 
 // Migrations returns the schema's migrations in a dialect's types: the

@@ -239,8 +239,12 @@ func (o ops) RegisterModelVersion(ctx context.Context, mv ModelVersion) (bool, e
 		if !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		_, err = o.exec(ctx, `INSERT INTO model_versions (model, version, artifact_uri, metrics, data_snapshot, features, git_commit, content_hash, registered_at, registered_by, trigger_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			mv.Model, mv.Version, mv.ArtifactURI, mustJSON(mv.Metrics), mv.DataSnapshot, mustJSON(mv.Features), mv.Commit, mv.ContentHash(), FormatTime(mv.RegisteredAt), mv.RegisteredBy, mv.TriggerID)
+		run := ""
+		if r := mv.normRun(); r != nil {
+			run = mustJSON(r)
+		}
+		_, err = o.exec(ctx, `INSERT INTO model_versions (model, version, artifact_uri, metrics, data_snapshot, features, git_commit, content_hash, registered_at, registered_by, trigger_id, training_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			mv.Model, mv.Version, mv.ArtifactURI, mustJSON(mv.Metrics), mv.DataSnapshot, mustJSON(mv.Features), mv.Commit, mv.ContentHash(), FormatTime(mv.RegisteredAt), mv.RegisteredBy, mv.TriggerID, run)
 		if err != nil {
 			return fmt.Errorf("state: register models/%s@%s: %w", mv.Model, mv.Version, err)
 		}
@@ -273,16 +277,24 @@ func diffModel(a, b ModelVersion) string {
 	if a.TriggerID != b.TriggerID {
 		d = append(d, fmt.Sprintf("trigger %q vs %q", a.TriggerID, b.TriggerID))
 	}
+	if ra, rb := mustJSON(a.normRun()), mustJSON(b.normRun()); ra != rb {
+		d = append(d, fmt.Sprintf("training run %s vs %s", ra, rb))
+	}
 	return "registered " + a.ContentHash() + ": " + strings.Join(d, ", ")
 }
 
-const modelCols = `model, version, artifact_uri, metrics, data_snapshot, features, git_commit, registered_at, registered_by, trigger_id`
+const modelCols = `model, version, artifact_uri, metrics, data_snapshot, features, git_commit, registered_at, registered_by, trigger_id, training_run`
 
 func scanModel(sc interface{ Scan(...any) error }) (ModelVersion, error) {
 	var mv ModelVersion
-	var metrics, feats, at string
-	if err := sc.Scan(&mv.Model, &mv.Version, &mv.ArtifactURI, &metrics, &mv.DataSnapshot, &feats, &mv.Commit, &at, &mv.RegisteredBy, &mv.TriggerID); err != nil {
+	var metrics, feats, at, run string
+	if err := sc.Scan(&mv.Model, &mv.Version, &mv.ArtifactURI, &metrics, &mv.DataSnapshot, &feats, &mv.Commit, &at, &mv.RegisteredBy, &mv.TriggerID, &run); err != nil {
 		return mv, err
+	}
+	if run != "" {
+		if err := json.Unmarshal([]byte(run), &mv.Run); err != nil {
+			return mv, fmt.Errorf("state: models/%s@%s training run: %w", mv.Model, mv.Version, err)
+		}
 	}
 	if err := json.Unmarshal([]byte(metrics), &mv.Metrics); err != nil {
 		return mv, fmt.Errorf("state: models/%s@%s metrics: %w", mv.Model, mv.Version, err)

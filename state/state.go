@@ -65,6 +65,42 @@ type ModelVersion struct {
 	// TriggerID is the evidence id of the training trigger that produced
 	// the version (registry register --trigger; CAIRN_TRIGGER_ID in the job).
 	TriggerID string `json:"trigger_id,omitempty"`
+	// Run is what the training run said about itself (parameters, data
+	// inputs, repository, cost); nil when nothing was recorded.
+	Run *TrainingRun `json:"run,omitempty"`
+}
+
+// TrainingRun is the training run behind a model version: its parameters,
+// the data it read (by digest), where its code lives, what it cost, and the
+// dataset each claimed metric was measured on. registry register records it
+// from flags or imports it from MLflow; it is part of the version's content.
+type TrainingRun struct {
+	Params  map[string]string `json:"params,omitempty"`
+	Inputs  []DataInput       `json:"inputs,omitempty"`
+	RepoURL string            `json:"repo_url,omitempty"`
+	Branch  string            `json:"branch,omitempty"`
+	Dirty   bool              `json:"dirty,omitempty"` // the commit had uncommitted changes
+	CostUSD float64           `json:"cost_usd,omitempty"`
+	// MetricDatasets maps a claimed metric to the digest of the dataset it
+	// was measured on (MLflow's dataset_digest); metrics measured on
+	// different datasets are not comparable.
+	MetricDatasets map[string]string `json:"metric_datasets,omitempty"`
+	// Source is where the run was imported from ("mlflow runs:/<id>").
+	Source string `json:"source,omitempty"`
+}
+
+// DataInput is one dataset a training run read.
+type DataInput struct {
+	Name    string `json:"name,omitempty"`
+	URI     string `json:"uri,omitempty"`
+	Digest  string `json:"digest,omitempty"`
+	Context string `json:"context,omitempty"` // training, validation, …
+}
+
+// IsZero reports whether nothing was recorded.
+func (r *TrainingRun) IsZero() bool {
+	return r == nil || (len(r.Params) == 0 && len(r.Inputs) == 0 && r.RepoURL == "" && r.Branch == "" && !r.Dirty &&
+		r.CostUSD == 0 && len(r.MetricDatasets) == 0 && r.Source == "")
 }
 
 // ContentHash is "sha256:<hex>" over the version's immutable content; eval
@@ -88,8 +124,17 @@ func (m ModelVersion) ContentHash() string {
 		Features     []string           `json:"features"`
 		Commit       string             `json:"commit"`
 		TriggerID    string             `json:"trigger_id,omitempty"`
-	}{m.Model, m.Version, m.ArtifactURI, metrics, m.DataSnapshot, feats, m.Commit, m.TriggerID})
+		Run          *TrainingRun       `json:"run,omitempty"`
+	}{m.Model, m.Version, m.ArtifactURI, metrics, m.DataSnapshot, feats, m.Commit, m.TriggerID, m.normRun()})
 	return HashBytes(b)
+}
+
+// normRun is Run, nil when empty (so it stays out of the hash).
+func (m ModelVersion) normRun() *TrainingRun {
+	if m.Run.IsZero() {
+		return nil
+	}
+	return m.Run
 }
 
 // Message is one chat message of a prompt version.

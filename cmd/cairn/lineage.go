@@ -239,6 +239,17 @@ func writeVersion(w io.Writer, v *lineage.Version) {
 			fmt.Fprintf(w, "  %-9s %s\n", kv[0], kv[1])
 		}
 	}
+	if r := v.Run; r != nil {
+		for _, in := range r.Inputs {
+			fmt.Fprintf(w, "  input     %s@%s%s\n", in.URI, in.Digest, strings.TrimSuffix(" ("+in.Context+")", " ()"))
+		}
+		for _, k := range slices.Sorted(maps.Keys(r.Params)) {
+			fmt.Fprintf(w, "  param     %s = %s\n", k, r.Params[k])
+		}
+		if r.RepoURL != "" {
+			fmt.Fprintf(w, "  repo      %s\n", r.RepoURL)
+		}
+	}
 	if t := v.Trigger; t != nil {
 		if t.Seq == 0 {
 			fmt.Fprintf(w, "  trigger   %s (no trigger_training entry with this id in the audit log)\n", t.ID)

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
+	"net/url"
 	"os"
 	"os/user"
 	"slices"
@@ -46,6 +49,81 @@ func actorName(flag string) string {
 	return "unknown"
 }
 
+// trainingRunFlags reads register's training-run flags; every malformed
+// value is an error naming the flag and the value.
+func trainingRunFlags(params []string, paramsFile string, data []string, repoURL, cost string) (*state.TrainingRun, error) {
+	run := &state.TrainingRun{Params: map[string]string{}}
+	if paramsFile != "" {
+		raw, err := limits.ReadFile(paramsFile)
+		if err != nil {
+			return nil, fmt.Errorf("--params-file: %v", err)
+		}
+		var obj map[string]any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&obj); err != nil {
+			return nil, fmt.Errorf("--params-file %s: want a JSON object of parameters: %v", paramsFile, err)
+		}
+		for k, v := range obj {
+			switch v := v.(type) {
+			case string:
+				run.Params[k] = v
+			case json.Number:
+				run.Params[k] = v.String()
+			case bool:
+				run.Params[k] = strconv.FormatBool(v)
+			default:
+				return nil, fmt.Errorf("--params-file %s: parameter %q: want a string, number or boolean, got %s", paramsFile, k, jsonKind(v))
+			}
+		}
+	}
+	for _, p := range params {
+		k, v, ok := strings.Cut(p, "=")
+		if k = strings.TrimSpace(k); !ok || k == "" {
+			return nil, fmt.Errorf("--param %q: want name=value", p)
+		}
+		run.Params[k] = v
+	}
+	for _, d := range data {
+		uri, digest, ok := strings.Cut(d, "@")
+		hexPart, isSHA := strings.CutPrefix(digest, "sha256:")
+		if !ok || uri == "" || !isSHA || len(hexPart) != 64 || strings.Trim(hexPart, "0123456789abcdef") != "" {
+			return nil, fmt.Errorf("--data %q: want URI@sha256:HEX (64 lowercase hex digits)", d)
+		}
+		run.Inputs = append(run.Inputs, state.DataInput{URI: uri, Digest: digest})
+	}
+	if repoURL != "" {
+		u, err := url.Parse(repoURL)
+		switch {
+		case err == nil && u.User != nil:
+			return nil, fmt.Errorf("--repo-url: the URL has credentials in it; pass it without them")
+		case strings.HasPrefix(repoURL, "git@"):
+		case err != nil || u.Scheme == "" || u.Host == "":
+			return nil, fmt.Errorf("--repo-url %q: want a repository URL (https://host/org/repo or git@host:org/repo)", repoURL)
+		}
+		run.RepoURL = repoURL
+	}
+	if cost != "" {
+		f, err := strconv.ParseFloat(cost, 64)
+		if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil, fmt.Errorf("--training-cost-usd %q: want a non-negative number of dollars", cost)
+		}
+		run.CostUSD = f
+	}
+	return run, nil
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case []any:
+		return "an array"
+	default:
+		return "an object"
+	}
+}
+
 // gitRemote returns the URL of the origin remote of the repo containing
 // dir, without credentials, or "" (outside git, no origin, a local path).
 func gitRemote(dir string) string {
@@ -78,14 +156,16 @@ func newRegistryCmd() *cobra.Command {
 	var stateFlag, actor string
 	reg.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
 
-	var version, artifact, snapshot, features, commit, trigger string
-	var metrics []string
+	var version, artifact, snapshot, features, commit, trigger, paramsFile, repoURL, cost string
+	var metrics, params, dataIn []string
 	register := &cobra.Command{
 		Use:   "register <model> [dir] --version V --artifact URI",
 		Short: "Register a trained model version with its metrics and lineage (what a training pipeline calls)",
 		Example: `  cairn registry register fraud-detector --version 8 --artifact s3://models/fraud/8 --metric auc=0.95
   cairn registry register fraud-detector specs/ --version 9 --artifact s3://models/fraud/9 --commit 8e21b40
-  cairn registry register fraud-detector --version 10 --artifact s3://models/fraud/10 --trigger "$CAIRN_TRIGGER_ID"`,
+  cairn registry register fraud-detector --version 10 --artifact s3://models/fraud/10 --trigger "$CAIRN_TRIGGER_ID"
+  cairn registry register fraud-detector --version 11 --artifact s3://models/fraud/11 --param max_depth=6 --param eta=0.1 \
+    --data s3://acme/txns-2026-11.parquet@sha256:9f… --repo-url https://github.com/acme/fraud-train --training-cost-usd 14.20`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args, dir := splitDir(args, 1)
@@ -111,6 +191,13 @@ func newRegistryCmd() *cobra.Command {
 					mv.Features = append(mv.Features, f)
 				}
 			}
+			run, err := trainingRunFlags(params, paramsFile, dataIn, repoURL, cost)
+			if err != nil {
+				return exitf(exitUsage, "registry register: %v", err)
+			}
+			if !run.IsZero() {
+				mv.Run = run
+			}
 			ctx := cmd.Context()
 			st, err := openState(ctx, stateFlag, dir)
 			if err != nil {
@@ -123,8 +210,12 @@ func newRegistryCmd() *cobra.Command {
 				if created, err = tx.RegisterModelVersion(ctx, mv); err != nil || !created {
 					return err
 				}
-				after, _ := json.Marshal(map[string]any{"version": mv.Version, "artifact_uri": mv.ArtifactURI, "metrics": mv.Metrics,
-					"data_snapshot": mv.DataSnapshot, "features": mv.Features, "commit": mv.Commit, "trigger_id": mv.TriggerID, "content_hash": mv.ContentHash()})
+				doc := map[string]any{"version": mv.Version, "artifact_uri": mv.ArtifactURI, "metrics": mv.Metrics,
+					"data_snapshot": mv.DataSnapshot, "features": mv.Features, "commit": mv.Commit, "trigger_id": mv.TriggerID, "content_hash": mv.ContentHash()}
+				if mv.Run != nil {
+					doc["run"] = mv.Run
+				}
+				after, _ := json.Marshal(doc)
 				_, err = tx.AppendAudit(ctx, state.AuditEntry{Time: mv.RegisteredAt, Actor: mv.RegisteredBy, Commit: mv.Commit,
 					Action: "register_model_version", Object: "models/" + mv.Model, After: string(after)})
 				return err
@@ -149,6 +240,11 @@ func newRegistryCmd() *cobra.Command {
 	f.StringVar(&commit, "commit", "", "training code commit")
 	f.StringVar(&trigger, "trigger", "", "the evidence id of the training trigger that produced it ($CAIRN_TRIGGER_ID in a triggered job)")
 	f.StringVar(&actor, "actor", "", "who registers it (default $CAIRN_ACTOR or the OS user)")
+	f.StringArrayVar(&params, "param", nil, "a training parameter, name=value (repeatable)")
+	f.StringVar(&paramsFile, "params-file", "", "training parameters as a JSON object of strings, numbers and booleans")
+	f.StringArrayVar(&dataIn, "data", nil, "a dataset the run read, URI@sha256:HEX (repeatable)")
+	f.StringVar(&repoURL, "repo-url", "", "the training code's repository URL (no credentials)")
+	f.StringVar(&cost, "training-cost-usd", "", "what the training run cost, in US dollars")
 
 	var format, model string
 	list := &cobra.Command{
@@ -223,6 +319,23 @@ versions registered: that is the answer, and no state is created.`,
 				w := cmd.OutOrStdout()
 				fmt.Fprintf(w, "model:         %s\nversion:       %s\ncontent hash:  %s\nartifact:      %s\nmetrics:       %s\n", v.Model, v.Version, v.ContentHash(), v.ArtifactURI, fmtMetrics(v.Metrics))
 				fmt.Fprintf(w, "data snapshot: %s\nfeatures:      %s\ncommit:        %s\nregistered:    %s by %s\n", v.DataSnapshot, strings.Join(v.Features, ", "), v.Commit, state.FormatTime(v.RegisteredAt), v.RegisteredBy)
+				if r := v.Run; r != nil {
+					for _, k := range slices.Sorted(maps.Keys(r.Params)) {
+						fmt.Fprintf(w, "param:         %s = %s\n", k, r.Params[k])
+					}
+					for _, in := range r.Inputs {
+						fmt.Fprintf(w, "data input:    %s@%s%s\n", in.URI, in.Digest, strings.TrimSuffix(" ("+in.Context+")", " ()"))
+					}
+					if r.RepoURL != "" {
+						fmt.Fprintf(w, "repository:    %s\n", r.RepoURL)
+					}
+					if r.CostUSD > 0 {
+						fmt.Fprintf(w, "training cost: $%.2f\n", r.CostUSD)
+					}
+					if r.Source != "" {
+						fmt.Fprintf(w, "imported from: %s\n", r.Source)
+					}
+				}
 				if a, ok, err := state.GetExplanation(ctx, st, v.Model, v.Version); err != nil {
 					return exitf(exitDenied, "%v", err)
 				} else if ok {

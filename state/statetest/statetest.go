@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) state.Store) {
 		{"Migrations", testMigrations},
 		{"ModelVersions", testModelVersions},
 		{"Explanations", testExplanations},
+		{"TrainingRuns", testTrainingRuns},
 		{"PromptVersions", testPromptVersions},
 		{"Pointers", testPointers},
 		{"EvalRuns", testEvalRuns},

@@ -2,6 +2,7 @@ package statetest
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +96,47 @@ func testExplanations(t *testing.T, s state.Store) {
 	})
 	if err != nil || n != 1 {
 		t.Fatalf("%d attach_explanation entries (%v), want 1: refused and repeated attaches write none", n, err)
+	}
+}
+
+func testTrainingRuns(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	run := &state.TrainingRun{Params: map[string]string{"max_depth": "6", "eta": "0.1"}, RepoURL: "https://github.com/acme/fraud-train",
+		Inputs:  []state.DataInput{{Name: "txns", URI: "s3://acme/txns.parquet", Digest: "sha256:" + strings.Repeat("a", 64), Context: "training"}},
+		CostUSD: 12.5, MetricDatasets: map[string]string{"auc": "d1"}, Branch: "main", Dirty: true, Source: "mlflow runs:/r1"}
+	mv := state.ModelVersion{Model: "m", Version: "1", ArtifactURI: "s3://m/1", Metrics: map[string]float64{"auc": 0.9}, RegisteredAt: t0, Run: run}
+	if created, err := s.RegisterModelVersion(ctx, mv); err != nil || !created {
+		t.Fatalf("register: %v %v", created, err)
+	}
+	got, err := s.GetModelVersion(ctx, "m", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Run, run) || got.ContentHash() != mv.ContentHash() {
+		t.Fatalf("round trip: %+v (%s), want %+v (%s)", got.Run, got.ContentHash(), run, mv.ContentHash())
+	}
+	bare := mv
+	bare.Run = nil
+	if bare.ContentHash() == mv.ContentHash() {
+		t.Fatal("the training run is not in the content hash")
+	}
+	empty := bare
+	empty.Run = &state.TrainingRun{}
+	if empty.ContentHash() != bare.ContentHash() {
+		t.Fatal("an empty training run changed the content hash")
+	}
+	if created, err := s.RegisterModelVersion(ctx, mv); err != nil || created {
+		t.Fatalf("the same again: %v %v, want a no-op", created, err)
+	}
+	other := mv
+	other.Run = &state.TrainingRun{Params: map[string]string{"max_depth": "8"}}
+	if _, err := s.RegisterModelVersion(ctx, other); err == nil || !strings.Contains(err.Error(), "training run") {
+		t.Fatalf("other parameters under the same version: %v, want a conflict naming the training run", err)
+	}
+	if _, err := s.RegisterModelVersion(ctx, state.ModelVersion{Model: "m", Version: "2", ArtifactURI: "s3://m/2", RegisteredAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetModelVersion(ctx, "m", "2"); err != nil || got.Run != nil {
+		t.Fatalf("a version without a run: %+v, %v", got.Run, err)
 	}
 }
