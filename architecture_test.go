@@ -25,7 +25,7 @@ var layers = []struct {
 	// The compiler: specs to a Bundle.
 	{"compiler", 1},
 	// Stages over a Bundle.
-	{"internal/diagfmt", 2}, {"policies", 2}, {"data", 2}, {"rag", 2}, {"targets", 2}, {"rollout", 2},
+	{"internal/diagfmt", 2}, {"policies", 2}, {"data", 2}, {"rag", 2}, {"targets", 2}, {"rollout", 2}, {"mlflow", 2},
 	{"evals/provider", 2}, {"evals/scorer", 2},
 	{"evals", 3},
 	// Planning and applying.

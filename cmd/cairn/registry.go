@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -22,6 +23,7 @@ import (
 	"github.com/cairn-dev/cairn/audit"
 	"github.com/cairn-dev/cairn/gitops"
 	"github.com/cairn-dev/cairn/limits"
+	"github.com/cairn-dev/cairn/mlflow"
 	"github.com/cairn-dev/cairn/state"
 )
 
@@ -47,6 +49,42 @@ func actorName(flag string) string {
 		return u.Username
 	}
 	return "unknown"
+}
+
+// importMLflow reads a run or model version from $MLFLOW_TRACKING_URI,
+// authenticated by $MLFLOW_TRACKING_TOKEN or $MLFLOW_TRACKING_USERNAME and
+// _PASSWORD.
+func importMLflow(ctx context.Context, ref, artifact string) (*mlflow.Imported, error) {
+	c := &mlflow.Client{BaseURL: os.Getenv("MLFLOW_TRACKING_URI"), Token: os.Getenv("MLFLOW_TRACKING_TOKEN"),
+		User: os.Getenv("MLFLOW_TRACKING_USERNAME"), Password: os.Getenv("MLFLOW_TRACKING_PASSWORD")}
+	if c.BaseURL == "" {
+		return nil, exitf(exitUsage, "registry register: --from-mlflow needs MLFLOW_TRACKING_URI (the tracking server, http(s)://host:port)")
+	}
+	imp, err := c.Import(ctx, ref, artifact)
+	var ue *mlflow.UsageError
+	switch {
+	case errors.As(err, &ue):
+		return nil, exitf(exitUsage, "registry register: %v", err)
+	case err != nil:
+		return nil, exitf(exitDenied, "registry register: %v; nothing registered", err)
+	}
+	return imp, nil
+}
+
+// mergeRun is the imported run with the flags' additions: their
+// parameters win, their inputs are added, their repository and cost win.
+func mergeRun(imp, flags *state.TrainingRun) *state.TrainingRun {
+	out := *imp
+	out.Params = maps.Clone(imp.Params)
+	maps.Copy(out.Params, flags.Params)
+	out.Inputs = append(append([]state.DataInput{}, imp.Inputs...), flags.Inputs...)
+	if flags.RepoURL != "" {
+		out.RepoURL = flags.RepoURL
+	}
+	if flags.CostUSD != 0 {
+		out.CostUSD = flags.CostUSD
+	}
+	return &out
 }
 
 // trainingRunFlags reads register's training-run flags; every malformed
@@ -156,7 +194,7 @@ func newRegistryCmd() *cobra.Command {
 	var stateFlag, actor string
 	reg.PersistentFlags().StringVar(&stateFlag, "state", "", "state store: a path, sqlite://path or postgres://… (default $CAIRN_STATE or <dir>/.cairn/state.db)")
 
-	var version, artifact, snapshot, features, commit, trigger, paramsFile, repoURL, cost string
+	var version, artifact, snapshot, features, commit, trigger, paramsFile, repoURL, cost, fromMLflow string
 	var metrics, params, dataIn []string
 	register := &cobra.Command{
 		Use:   "register <model> [dir] --version V --artifact URI",
@@ -164,6 +202,7 @@ func newRegistryCmd() *cobra.Command {
 		Example: `  cairn registry register fraud-detector --version 8 --artifact s3://models/fraud/8 --metric auc=0.95
   cairn registry register fraud-detector specs/ --version 9 --artifact s3://models/fraud/9 --commit 8e21b40
   cairn registry register fraud-detector --version 10 --artifact s3://models/fraud/10 --trigger "$CAIRN_TRIGGER_ID"
+  MLFLOW_TRACKING_URI=http://mlflow:5000 cairn registry register fraud-detector --from-mlflow models:/fraud/11
   cairn registry register fraud-detector --version 11 --artifact s3://models/fraud/11 --param max_depth=6 --param eta=0.1 \
     --data s3://acme/txns-2026-11.parquet@sha256:9f… --repo-url https://github.com/acme/fraud-train --training-cost-usd 14.20`,
 		Args: cobra.RangeArgs(1, 2),
@@ -172,12 +211,39 @@ func newRegistryCmd() *cobra.Command {
 			if len(args) != 1 {
 				return exitf(exitUsage, "registry register: want one model name and an optional spec repo directory, got %q", args)
 			}
+			var imported *mlflow.Imported
+			if fromMLflow != "" {
+				_, _, mlVersion, err := mlflow.ParseRef(fromMLflow)
+				if err != nil {
+					return exitf(exitUsage, "registry register: %v", err)
+				}
+				if version == "" {
+					version = mlVersion
+				}
+				if version == "" {
+					return exitf(exitUsage, "registry register: --version is required with --from-mlflow runs:/…")
+				}
+				if imported, err = importMLflow(cmd.Context(), fromMLflow, artifact); err != nil {
+					return err
+				}
+				for _, w := range imported.Warnings {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+				}
+				artifact = imported.Version.ArtifactURI
+			}
 			if version == "" || artifact == "" {
-				return exitf(exitUsage, "registry register: --version and --artifact are required")
+				return exitf(exitUsage, "registry register: --version and --artifact are required (or --from-mlflow)")
 			}
 			mv := state.ModelVersion{Model: args[0], Version: version, ArtifactURI: artifact, Metrics: map[string]float64{},
 				DataSnapshot: snapshot, Commit: commit, Features: []string{}, RegisteredAt: time.Now().UTC(), RegisteredBy: actorName(actor),
 				TriggerID: strings.TrimSpace(trigger)}
+			if imported != nil {
+				// The run's own account; flags add to it and win where both speak.
+				maps.Copy(mv.Metrics, imported.Version.Metrics)
+				if mv.Commit == "" {
+					mv.Commit = imported.Version.Commit
+				}
+			}
 			for _, m := range metrics {
 				k, v, ok := strings.Cut(m, "=")
 				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
@@ -194,6 +260,9 @@ func newRegistryCmd() *cobra.Command {
 			run, err := trainingRunFlags(params, paramsFile, dataIn, repoURL, cost)
 			if err != nil {
 				return exitf(exitUsage, "registry register: %v", err)
+			}
+			if imported != nil {
+				run = mergeRun(imported.Version.Run, run)
 			}
 			if !run.IsZero() {
 				mv.Run = run
@@ -245,6 +314,7 @@ func newRegistryCmd() *cobra.Command {
 	f.StringArrayVar(&dataIn, "data", nil, "a dataset the run read, URI@sha256:HEX (repeatable)")
 	f.StringVar(&repoURL, "repo-url", "", "the training code's repository URL (no credentials)")
 	f.StringVar(&cost, "training-cost-usd", "", "what the training run cost, in US dollars")
+	f.StringVar(&fromMLflow, "from-mlflow", "", "import the run from MLflow ($MLFLOW_TRACKING_URI): runs:/RUN_ID or models:/NAME/VERSION")
 
 	var format, model string
 	list := &cobra.Command{
