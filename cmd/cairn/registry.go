@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-dev/cairn/audit"
+	"github.com/cairn-dev/cairn/compare"
 	"github.com/cairn-dev/cairn/gitops"
 	"github.com/cairn-dev/cairn/limits"
 	"github.com/cairn-dev/cairn/mlflow"
@@ -468,8 +469,61 @@ Nothing is typed in. The state is only read (a missing one shows no served versi
 	}
 	card.Flags().StringVar(&cardFormat, "format", "markdown", "markdown, json or html")
 	card.Flags().StringVar(&cardNow, "now", "", "card time, RFC 3339 or YYYY-MM-DD (default: now)")
-	reg.AddCommand(register, newRegistryAttachCmd(&stateFlag), list, show, card)
+	reg.AddCommand(register, newRegistryAttachCmd(&stateFlag), newRegistryCompareCmd(&stateFlag), list, show, card)
 	return reg
+}
+
+// newRegistryCompareCmd puts two versions of a model side by side.
+func newRegistryCompareCmd(stateFlag *string) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "compare <model> <A> <B> [dir] [--format text|json|markdown]",
+		Short: "Compare two model versions: parameters, data, features, metrics (on the same data), eval results and gate verdicts",
+		Long: `compare justifies a promotion ("why B and not A"): the training runs' parameters side by side
+with the differences marked, their data inputs and features, every metric with B − A — a claimed
+metric only against one measured on the same dataset digest, an eval's only between runs of the
+same suite and dataset, a per-version classic eval's on the same prediction rows with the paired
+bootstrap 95 % interval — and each alias's gates checked for both against the state now. Metrics
+measured on different data are marked not comparable. The state is only read.
+Exit codes: 0 written; 1 a version is not registered or there is no state; 2 invalid spec; 3 usage.`,
+		Example: `  cairn registry compare fraud-detector 7 8
+  cairn registry compare fraud-detector 7 8 . --format markdown >> review.md`,
+		Args: cobra.RangeArgs(3, 4),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(cmd, format, "text", "json", "markdown"); err != nil {
+				return err
+			}
+			args, dir := splitDir(args, 3)
+			if len(args) != 3 {
+				return exitf(exitUsage, "registry compare: want a model and two versions, got %q", args)
+			}
+			if err := requireDir(dir); err != nil {
+				return err
+			}
+			b, err := dataCompile(cmd, dir)
+			if err != nil {
+				return err
+			}
+			if b.Models[args[0]] == nil {
+				return exitf(exitDenied, "registry compare: no model %q in %s", args[0], dir)
+			}
+			return withStateRead(cmd, *stateFlag, dir, nil, func(ctx context.Context, st state.Store) error {
+				c, err := compare.Versions(ctx, b, st, args[0], args[1], args[2])
+				if err != nil {
+					return exitf(exitDenied, "registry compare: %v", err)
+				}
+				switch format {
+				case "json":
+					return writeJSON(cmd.OutOrStdout(), c)
+				case "markdown":
+					return c.WriteMarkdown(cmd.OutOrStdout())
+				}
+				return c.WriteText(cmd.OutOrStdout())
+			})
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "text", "text, json or markdown")
+	return cmd
 }
 
 // newRegistryAttachCmd attaches evidence that comes after registration to
