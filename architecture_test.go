@@ -31,7 +31,7 @@ var layers = []struct {
 	// Planning and applying.
 	{"reconciler", 4},
 	// Reports over the state.
-	{"audit", 5}, {"lineage", 5}, {"compare", 5},
+	{"audit", 5}, {"lineage", 5}, {"compare", 5}, {"operating", 5},
 	// The one pipeline, and the GitHub client.
 	{"pipeline", 5}, {"github", 5},
 	// The reconcile loop.

@@ -484,7 +484,14 @@ type Governance struct {
 	// toxicity (policy judged_prod_gates).
 	RequireJudgedScorers bool     `json:"require_judged_scorers,omitempty"`
 	Waivers              []Waiver `json:"waivers"`
-	Pos                  Position `json:"pos"`
+	// OperatingMetrics configures cairn metrics.
+	OperatingMetrics *OperatingMetrics `json:"operating_metrics,omitempty"`
+	Pos              Position          `json:"pos"`
+}
+
+// OperatingMetrics configures the operating metrics.
+type OperatingMetrics struct {
+	FailureWindow string `json:"failure_window"` // a Go duration
 }
 
 // GateRef says that an eval gates an alias (of a model) or label (of a prompt).

@@ -31,9 +31,10 @@ import (
 // Commit is the commit a checkout is at.
 type Commit struct {
 	SHA         string    `json:"sha"`
-	Author      string    `json:"author"`       // "Name <email>"
-	AuthorEmail string    `json:"author_email"` // for matching and the audit log
-	Message     string    `json:"message"`      // first line
+	Author      string    `json:"author"`           // "Name <email>"
+	AuthorEmail string    `json:"author_email"`     // for matching and the audit log
+	Message     string    `json:"message"`          // first line
+	Hotfix      bool      `json:"hotfix,omitempty"` // a Cairn-Hotfix: trailer
 	Time        time.Time `json:"time"`
 }
 
@@ -164,7 +165,7 @@ func Fetch(ctx context.Context, source, ref, cacheDir string) (*Checkout, error)
 	msg, _, _ := strings.Cut(c.Message, "\n")
 	return &Checkout{Dir: dir, Source: RedactURL(src), Ref: resolved, Commit: Commit{
 		SHA: hash.String(), Author: fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email), AuthorEmail: c.Author.Email,
-		Message: msg, Time: c.Author.When.UTC(),
+		Message: msg, Time: c.Author.When.UTC(), Hotfix: HasHotfixTrailer(c.Message),
 	}}, nil
 }
 
@@ -207,6 +208,21 @@ func resolve(ctx context.Context, repo *git.Repository, ref string) (plumbing.Ha
 // repository URL can be printed and recorded.
 func RedactURL(s string) string {
 	return redactUser(s)
+}
+
+// HasHotfixTrailer reports whether a commit message has a Cairn-Hotfix:
+// trailer (a line of the message's last paragraph): the commit is a hotfix.
+func HasHotfixTrailer(msg string) bool {
+	paras := strings.Split(strings.TrimSpace(strings.ReplaceAll(msg, "\r\n", "\n")), "\n\n")
+	if len(paras) < 2 {
+		return false
+	}
+	for _, l := range strings.Split(paras[len(paras)-1], "\n") {
+		if k, _, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "Cairn-Hotfix") {
+			return true
+		}
+	}
+	return false
 }
 
 // RepoURL is a repository source as lineage may publish it: a remote URL

@@ -450,7 +450,7 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 // whether the run should go on to drift and the report.
 func (r *Reconciler) apply(ctx context.Context, run *Run, chk *pipeline.Checked, co *Checkout, opts reconciler.Options) bool {
 	res, err := pipeline.Apply(ctx, chk, r.cfg.Store, reconciler.ApplyOptions{
-		Options: opts, Actor: r.cfg.Actor + " for " + co.Commit.Author, Commit: co.Commit.SHA, RepoURL: RepoURL(co.Source), Now: r.cfg.Now, LockTimeout: r.cfg.LockTimeout,
+		Options: opts, Actor: r.cfg.Actor + " for " + co.Commit.Author, Commit: co.Commit.SHA, RepoURL: RepoURL(co.Source), Hotfix: co.Commit.Hotfix, Now: r.cfg.Now, LockTimeout: r.cfg.LockTimeout,
 		OnAction: func(a reconciler.Action) {
 			run.Applied = append(run.Applied, a)
 			if r.cfg.OnAction != nil {

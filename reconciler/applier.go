@@ -160,6 +160,9 @@ func (ap *applier) policyEntry(now time.Time) *state.AuditEntry {
 	if ap.opts.RepoURL != "" {
 		after["repo_url"] = ap.opts.RepoURL
 	}
+	if ap.opts.Hotfix {
+		after["hotfix"] = true
+	}
 	return &state.AuditEntry{Time: now, Actor: ap.opts.Actor, Commit: ap.opts.Commit, Action: AuditPolicy, Object: "bundles/" + ap.plan.BundleHash,
 		After: doc(after)}
 }

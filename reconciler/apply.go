@@ -33,7 +33,10 @@ type ApplyOptions struct {
 	// RepoURL is where the spec repo lives (its git remote, without
 	// credentials), recorded with the apply for OpenLineage's
 	// sourceCodeLocation; empty when unknown.
-	RepoURL     string
+	RepoURL string
+	// Hotfix records the apply as a hotfix (apply --hotfix, a Cairn-Hotfix:
+	// trailer): operating metrics count it as rework.
+	Hotfix      bool
 	Now         func() time.Time // the clock (tests pass a fixed one)
 	LockTimeout time.Duration    // how long to wait for another apply; 0 = fail at once
 	// OnAction, if set, is called after each action is applied (for progress output).

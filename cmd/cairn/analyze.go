@@ -67,10 +67,10 @@ Prometheus unreachable or refusing a query.`,
 				return exitf(exitUsage, "analyze: no state at %s: nothing is served yet", state.Location(stateFlag, dir))
 			}, func(ctx context.Context, st state.Store) error {
 				var err error
-				now := time.Now()
-				dec, err = rollout.Run(ctx, st, q, b, args[0], rollout.Options{Now: now, Actor: actorName(actor), Record: record})
+				at := now()
+				dec, err = rollout.Run(ctx, st, q, b, args[0], rollout.Options{Now: at, Actor: actorName(actor), Record: record})
 				if err == nil && record { // a recorded step or rollback changes what is served
-					_, err = reconciler.RecordServing(ctx, st, b, now, actorName(actor), "", nil)
+					_, err = reconciler.RecordServing(ctx, st, b, at, actorName(actor), "", nil)
 				}
 				return err
 			})

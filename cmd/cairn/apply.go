@@ -20,6 +20,7 @@ func newApplyCmd() *cobra.Command {
 		approvals                          int
 		lockTimeout                        time.Duration
 		pf                                 policyFlags
+		hotfix                             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "apply [dir] | apply --plan PLANFILE [dir]",
@@ -83,7 +84,8 @@ applied, 3 usage, 4 partial (some applied, some held back), 5 stale plan file.`,
 				commit = gitCommit(dir)
 			}
 			w := cmd.OutOrStdout()
-			opts := reconciler.ApplyOptions{Options: planOptions(cmd, dir, st, approvals, commit), Actor: actorName(actor), Commit: commit, RepoURL: gitRemote(dir), LockTimeout: lockTimeout,
+			opts := reconciler.ApplyOptions{Options: planOptions(cmd, dir, st, approvals, commit), Actor: actorName(actor), Commit: commit, RepoURL: gitRemote(dir), Now: now, LockTimeout: lockTimeout,
+				Hotfix: hotfix || gitHotfix(dir),
 				OnAction: func(a reconciler.Action) { fmt.Fprintf(w, "applied: %s\n", a.Summary()) }}
 			var res *reconciler.Result
 			if saved != nil {
@@ -132,6 +134,7 @@ applied, 3 usage, 4 partial (some applied, some held back), 5 stale plan file.`,
 	cmd.Flags().DurationVar(&lockTimeout, "lock-timeout", 0, "how long to wait for another apply to finish")
 	cmd.Flags().StringVar(&actor, "actor", "", "who applies, for the audit log (default $CAIRN_ACTOR or the OS user)")
 	cmd.Flags().StringVar(&commit, "commit", "", "spec repo commit for the audit log (default: git HEAD of dir)")
+	cmd.Flags().BoolVar(&hotfix, "hotfix", false, "record this apply as a hotfix (cairn metrics: rework, and a failure of the deployment it replaces); also set by a Cairn-Hotfix: trailer in HEAD's message")
 	pf.add(cmd)
 	return cmd
 }

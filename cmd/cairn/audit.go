@@ -49,7 +49,7 @@ func newAuditCmd() *cobra.Command {
 					// The verified head: readers (lineage) check their entries
 					// against it instead of the whole chain. An auditor with
 					// read-only access still gets the verification.
-					cp, _ := json.Marshal(state.Checkpoint{Seq: last.Seq, Hash: last.Hash, At: time.Now().UTC()})
+					cp, _ := json.Marshal(state.Checkpoint{Seq: last.Seq, Hash: last.Hash, At: now()})
 					if err := st.PutRecord(ctx, state.CheckpointKind, "head", cp); err != nil {
 						fmt.Fprintf(cmd.ErrOrStderr(), "note: the verified checkpoint was not recorded: %v\n", err)
 					} else {

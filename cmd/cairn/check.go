@@ -73,7 +73,7 @@ func finishCheck(w interface{ Write([]byte) (int, error) }, format string, l dia
 // parseNow reads --now: empty is the current time; a date means its 00:00 UTC.
 func parseNow(s string) (time.Time, error) {
 	if s == "" {
-		return time.Now().UTC(), nil
+		return now(), nil
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil

@@ -252,4 +252,4 @@ func writeParity(w io.Writer, format string, r *data.ParityReport) error {
 }
 
 // nowRFC3339 stamps evidence recorded by the CLI (the library takes time as input).
-func nowRFC3339() string { return time.Now().UTC().Format(time.RFC3339) }
+func nowRFC3339() string { return now().Format(time.RFC3339) }

@@ -76,7 +76,7 @@ Exit codes: 0 answered (and --served: it was served); 1 not served, an unknown d
 			if at == "" {
 				return exitf(exitUsage, "lineage: --at is required (RFC 3339, or a date for its 00:00 UTC)")
 			}
-			t, err := time.Now().UTC(), error(nil)
+			t, err := now(), error(nil)
 			if at != "now" {
 				if t, err = parseNow(at); err != nil {
 					return exitf(exitUsage, "lineage: --at: %v", err)

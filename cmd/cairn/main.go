@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"time"
 )
 
 func main() {
@@ -22,6 +23,11 @@ func main() {
 	}
 	os.Exit(run(os.Args[1:]))
 }
+
+// now is the CLI's clock, in UTC. Tests replace it in-process (the
+// testscript harness reads CAIRN_TEST_CLOCK in the test binary only); a
+// release build has no way to set it.
+var now = func() time.Time { return time.Now().UTC() }
 
 // run executes the CLI and returns the process exit code; tests call it through testscript.
 func run(args []string) int {

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
@@ -177,6 +176,20 @@ func gitRemote(dir string) string {
 	return gitops.RepoURL(rm.Config().URLs[0])
 }
 
+// gitHotfix reports whether HEAD's message has a Cairn-Hotfix: trailer.
+func gitHotfix(dir string) bool {
+	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return false
+	}
+	h, err := r.Head()
+	if err != nil {
+		return false
+	}
+	c, err := r.CommitObject(h.Hash())
+	return err == nil && gitops.HasHotfixTrailer(c.Message)
+}
+
 // gitCommit returns HEAD of the repo containing dir, or "" outside git.
 func gitCommit(dir string) string {
 	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
@@ -236,7 +249,7 @@ func newRegistryCmd() *cobra.Command {
 				return exitf(exitUsage, "registry register: --version and --artifact are required (or --from-mlflow)")
 			}
 			mv := state.ModelVersion{Model: args[0], Version: version, ArtifactURI: artifact, Metrics: map[string]float64{},
-				DataSnapshot: snapshot, Commit: commit, Features: []string{}, RegisteredAt: time.Now().UTC(), RegisteredBy: actorName(actor),
+				DataSnapshot: snapshot, Commit: commit, Features: []string{}, RegisteredAt: now(), RegisteredBy: actorName(actor),
 				TriggerID: strings.TrimSpace(trigger)}
 			if imported != nil {
 				// The run's own account; flags add to it and win where both speak.
@@ -567,7 +580,7 @@ plan's explanation gate); lineage shows it.`,
 			created := false
 			err = st.Update(ctx, func(tx state.Ops) error {
 				var err error
-				a, created, err = state.AttachExplanation(ctx, tx, args[0], args[1], e, time.Now(), actorName(actor))
+				a, created, err = state.AttachExplanation(ctx, tx, args[0], args[1], e, now(), actorName(actor))
 				return err
 			})
 			if err != nil {

@@ -52,7 +52,7 @@ func exitf(code int, format string, args ...any) error {
 var commands = []func() *cobra.Command{
 	newInitCmd, newVetCmd, newCompileCmd, newSchemaCmd, newCheckCmd, newPolicyCmd,
 	newRegistryCmd, newPromptsCmd, newPlanCmd, newShowCmd, newApplyCmd, newEvalCmd, newRenderCmd,
-	newRAGCmd, newDataCmd, newDriftCmd, newAnalyzeCmd, newAuditCmd, newLineageCmd, newReconcileCmd, newPRCmd,
+	newRAGCmd, newDataCmd, newDriftCmd, newAnalyzeCmd, newAuditCmd, newLineageCmd, newMetricsCmd, newReconcileCmd, newPRCmd,
 	newWorkerCmd, newVersionCmd,
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -21,7 +22,19 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"cairn": func() { os.Exit(run(os.Args[1:])) },
+		"cairn": func() {
+			// The test clock: a script sets CAIRN_TEST_CLOCK (RFC 3339) to
+			// run a command at that time. Only this test binary reads it.
+			if v := os.Getenv("CAIRN_TEST_CLOCK"); v != "" {
+				t, err := time.Parse(time.RFC3339, v)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "CAIRN_TEST_CLOCK %q: %v\n", v, err)
+					os.Exit(2)
+				}
+				now = func() time.Time { return t.UTC() }
+			}
+			os.Exit(run(os.Args[1:]))
+		},
 	})
 }
 

@@ -1,0 +1,470 @@
+// Package operating computes the operating metrics of an ML platform from
+// cairn's audit log: how often versions reach a deployment, how long a
+// change takes to get there, how often a deployment fails and how fast it
+// recovers, how much is rework, how fast drift turns into a new version in
+// production, and what a retraining costs. Every figure is computed from
+// verified-chain entries the log already holds (serve, policy_check,
+// move_*, trigger_training, register_model_version), read through the
+// action index, never the whole log at once.
+package operating
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/data"
+	"github.com/cairn-dev/cairn/reconciler"
+	"github.com/cairn-dev/cairn/state"
+)
+
+// The definitions, printed verbatim beside each figure.
+const (
+	DefDeployment = "a deployment is a serve entry that gives a version that was not serving more than 0 % of a deployment's traffic (later canary steps of the same version do not count)"
+	DefFrequency  = "deployment frequency: the number of deployments in the window, per deployment and for the project"
+	DefLeadCommit = "change lead time from commit: from the committer time of the first spec commit (first-parent) that names the version for the alias, to its deployment; median and p90 by nearest rank"
+	DefLeadReg    = "change lead time from registration: from the version's registration to its deployment; median and p90 by nearest rank"
+	DefFailed     = "a deployment failed if within the failure window it is rolled back (a serve entry back to the previous stable version, or its canary withdrawn) or followed by a hotfix (apply --hotfix, or a Cairn-Hotfix: commit trailer)"
+	DefFailRate   = "change fail rate: failed deployments ÷ deployments"
+	DefRecovery   = "failed deployment recovery time: from the failed deployment to the next serve entry of that deployment that then holds for the failure window; median by nearest rank"
+	DefRework     = "deployment rework rate: hotfix deployments ÷ deployments"
+	DefDriftTrig  = "drift reaction, evidence → trigger: from the drift evidence (its computed time) to the training trigger it fired; median by nearest rank"
+	DefTrigProd   = "drift reaction, trigger → production: from the training trigger to the first deployment, on a deployment serving prod, of the version registered with its id (by trigger id, never by matching times); versions deployed without a trigger id are left out and counted"
+	DefRetrain    = "cost per retraining: the mean training cost (registry register --training-cost-usd, or imported) of the versions registered in the window that recorded one"
+)
+
+// Options say what to compute over.
+type Options struct {
+	Now           time.Time
+	Window        time.Duration
+	FailureWindow time.Duration // default 24 h
+	// Object, when set ("models/x" or "prompts/y"), keeps only deployments
+	// of its versions.
+	Object string
+	// History, when set, finds the first spec commit that names a version
+	// for an alias; without it the lead time from commit is not computed.
+	History History
+}
+
+// History reads the spec repository's git history.
+type History interface {
+	// FirstNaming walks first-parent history back from commit while file
+	// names version for alias and returns the committer time of the
+	// earliest such commit (false: the commit is not in the history).
+	FirstNaming(commit, file, alias, version string) (time.Time, bool)
+}
+
+// Deployment is one deployment event.
+type Deployment struct {
+	Deployment string     `json:"deployment"`
+	Object     string     `json:"object"`
+	Version    string     `json:"version"`
+	Role       string     `json:"role"` // stable | canary
+	At         time.Time  `json:"at"`
+	Seq        int64      `json:"seq"`
+	Hotfix     bool       `json:"hotfix,omitempty"`
+	Failed     string     `json:"failed,omitempty"` // "rolled back at …" | "hotfix at …"
+	FailedAt   *time.Time `json:"failed_at,omitempty"`
+	Recovered  *time.Time `json:"recovered_at,omitempty"`
+	prevStable string     // the deployment's stable version before this one
+	cand       *time.Time // the recovery candidate while it is not settled
+}
+
+// Figure is one operating metric.
+type Figure struct {
+	Name       string             `json:"name"`
+	Definition string             `json:"definition"`
+	Unit       string             `json:"unit"` // count, ratio, hours, usd
+	Value      *float64           `json:"value,omitempty"`
+	P90        *float64           `json:"p90,omitempty"`
+	N          int                `json:"n"`                  // observations behind it
+	LeftOut    int                `json:"left_out,omitempty"` // observations without what the figure needs
+	Breakdown  map[string]float64 `json:"breakdown,omitempty"`
+	Note       string             `json:"note,omitempty"`
+}
+
+// Report is the metrics over one window.
+type Report struct {
+	From        time.Time    `json:"from"`
+	To          time.Time    `json:"to"` // now (excluded)
+	Object      string       `json:"object,omitempty"`
+	Deployments []Deployment `json:"deployments"`
+	Figures     []Figure     `json:"figures"`
+}
+
+func in(t time.Time, o Options) bool { return !t.Before(o.Now.Add(-o.Window)) && t.Before(o.Now) }
+
+// Compute reads the audit log and the registry.
+func Compute(ctx context.Context, b *compiler.Bundle, st state.Ops, o Options) (*Report, error) {
+	if o.FailureWindow <= 0 {
+		o.FailureWindow = 24 * time.Hour
+	}
+	r := &Report{From: o.Now.Add(-o.Window), To: o.Now, Object: o.Object, Deployments: []Deployment{}}
+
+	// Hotfix applies: the policy_check entry each apply writes first says so.
+	hotfixAt := map[int64]bool{} // seq of a hotfix apply's policy_check
+	var checks []int64
+	err := st.ScanAudit(ctx, state.AuditQuery{Action: reconciler.AuditPolicy, To: o.Now}, func(e state.AuditEntry) error {
+		var pc struct {
+			Hotfix bool `json:"hotfix"`
+		}
+		_ = json.Unmarshal([]byte(e.After), &pc) // older entries have no hotfix field
+		checks = append(checks, e.Seq)
+		hotfixAt[e.Seq] = pc.Hotfix
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// hotfix reports whether the apply a serve entry belongs to (the last
+	// policy_check before it) was a hotfix.
+	hotfix := func(seq int64) bool {
+		i := sort.Search(len(checks), func(i int) bool { return checks[i] > seq })
+		return i > 0 && hotfixAt[checks[i-1]]
+	}
+
+	// Deployments, failures and recoveries, deployment by deployment, in
+	// one pass over the serve entries (state per deployment, not per entry).
+	type serveState struct {
+		serving map[string]int // object@version → percent
+		stable  string         // object@version
+		open    []int          // deployments still inside their failure window
+	}
+	var all []Deployment
+	states := map[string]*serveState{}
+	var pending []int // failed deployments whose recovery is not settled
+	err = st.ScanAudit(ctx, state.AuditQuery{Action: reconciler.ActionServe, To: o.Now}, func(e state.AuditEntry) error {
+		var s reconciler.ServeEntry
+		if err := json.Unmarshal([]byte(e.After), &s); err != nil {
+			return fmt.Errorf("serve entry #%d: %w", e.Seq, err)
+		}
+		ds := states[s.Deployment]
+		if ds == nil {
+			ds = &serveState{serving: map[string]int{}}
+			states[s.Deployment] = ds
+		}
+		// Recovery: the first entry from the failure on that then holds for
+		// the failure window. A candidate is settled by the next entry of
+		// its deployment: at least a window later, it held; sooner, this
+		// entry is the new candidate.
+		var still []int
+		for _, i := range pending {
+			d := &all[i]
+			if d.Deployment != s.Deployment {
+				still = append(still, i)
+				continue
+			}
+			if e.Time.Sub(*d.cand) >= o.FailureWindow {
+				d.Recovered = d.cand
+				continue
+			}
+			d.cand = ptr(e.Time)
+			still = append(still, i)
+		}
+		pending = still
+		cur := map[string]int{}
+		stable := ""
+		if !s.Removed {
+			if v := s.Stable; v != nil && v.Percent > 0 {
+				stable = v.Object + "@" + v.Version
+				cur[stable] = v.Percent
+			}
+			if v := s.Canary; v != nil && v.Percent > 0 {
+				cur[v.Object+"@"+v.Version] = v.Percent
+			}
+		}
+		hf := hotfix(e.Seq)
+		// Failures of the deployment's recent deployments: rolled back (the
+		// version gone and the stable back to the one before it) or replaced
+		// by a hotfix within the failure window.
+		var open []int
+		for _, i := range ds.open {
+			d := &all[i]
+			if e.Time.Sub(d.At) > o.FailureWindow {
+				continue
+			}
+			open = append(open, i)
+			if _, serving := cur[d.Object+"@"+d.Version]; serving || d.Failed != "" {
+				continue
+			}
+			switch {
+			case d.prevStable != "" && stable == d.prevStable:
+				d.Failed = "rolled back at " + state.FormatTime(e.Time)
+			case hf:
+				d.Failed = "replaced by a hotfix at " + state.FormatTime(e.Time)
+			default:
+				continue
+			}
+			d.FailedAt, d.cand = ptr(e.Time), ptr(e.Time)
+			pending = append(pending, i)
+		}
+		ds.open = open
+		for _, key := range sortedKeys(cur) {
+			if _, was := ds.serving[key]; was {
+				continue
+			}
+			obj, ver, _ := strings.Cut(key, "@")
+			role := "canary"
+			if key == stable {
+				role = "stable"
+			}
+			all = append(all, Deployment{Deployment: s.Deployment, Object: obj, Version: ver, Role: role, At: e.Time, Seq: e.Seq, Hotfix: hf, prevStable: ds.stable})
+			ds.open = append(ds.open, len(all)-1)
+		}
+		ds.serving, ds.stable = cur, stable
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// A candidate with no entry after it holds once a whole window has
+	// passed by now; until then the deployment has not recovered yet.
+	for _, i := range pending {
+		if d := &all[i]; o.Now.Sub(*d.cand) >= o.FailureWindow {
+			d.Recovered = d.cand
+		}
+	}
+	for _, d := range all {
+		if in(d.At, o) && (o.Object == "" || d.Object == o.Object) {
+			r.Deployments = append(r.Deployments, d)
+		}
+	}
+	ds := r.Deployments
+
+	// Frequency.
+	freq := Figure{Name: "deployment_frequency", Definition: DefFrequency, Unit: "count", N: len(ds), Breakdown: map[string]float64{}}
+	freq.Value = num(float64(len(ds)))
+	for _, d := range ds {
+		freq.Breakdown[d.Deployment]++
+	}
+	r.Figures = append(r.Figures, Figure{Name: "deployment", Definition: DefDeployment, Unit: "count", N: len(ds), Value: num(float64(len(ds)))}, freq)
+
+	// Lead times.
+	var fromCommit, fromReg []float64
+	noCommit, noReg := 0, 0
+	for _, d := range ds {
+		kind, name, _ := strings.Cut(d.Object, "/")
+		var registered time.Time
+		switch kind {
+		case "models":
+			if mv, err := st.GetModelVersion(ctx, name, d.Version); err == nil {
+				registered = mv.RegisteredAt
+			}
+		case "prompts":
+			if pv, err := st.GetPromptVersion(ctx, name, d.Version); err == nil {
+				registered = pv.RegisteredAt
+			}
+		}
+		if registered.IsZero() {
+			noReg++
+		} else {
+			fromReg = append(fromReg, d.At.Sub(registered).Hours())
+		}
+		t, ok, err := commitTime(ctx, b, st, o.History, d)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			fromCommit = append(fromCommit, d.At.Sub(t).Hours())
+		} else {
+			noCommit++
+		}
+	}
+	lc := quantiles("change_lead_time_from_commit", DefLeadCommit, fromCommit, noCommit)
+	if o.History == nil {
+		lc.Note = "no git history of the spec repo: not computed"
+	}
+	r.Figures = append(r.Figures, lc, quantiles("change_lead_time_from_registration", DefLeadReg, fromReg, noReg))
+
+	// Failures, recovery, rework.
+	failed, hot := 0, 0
+	var recovery []float64
+	unrecovered := 0
+	for _, d := range ds {
+		if d.Hotfix {
+			hot++
+		}
+		if d.Failed == "" {
+			continue
+		}
+		failed++
+		if d.Recovered != nil {
+			recovery = append(recovery, d.Recovered.Sub(d.At).Hours())
+		} else {
+			unrecovered++
+		}
+	}
+	r.Figures = append(r.Figures,
+		Figure{Name: "failed_deployments", Definition: DefFailed, Unit: "count", N: len(ds), Value: num(float64(failed))},
+		ratio("change_fail_rate", DefFailRate, failed, len(ds)))
+	rec := quantiles("failed_deployment_recovery_time", DefRecovery, recovery, unrecovered)
+	rec.P90 = nil
+	r.Figures = append(r.Figures, rec, ratio("deployment_rework_rate", DefRework, hot, len(ds)))
+
+	// Drift reaction.
+	dt, tp, untriggered, unknown, err := driftReaction(ctx, b, st, ds)
+	if err != nil {
+		return nil, err
+	}
+	f1 := quantiles("drift_reaction_evidence_to_trigger", DefDriftTrig, dt, unknown)
+	f1.P90 = nil
+	f2 := quantiles("drift_reaction_trigger_to_production", DefTrigProd, tp, untriggered)
+	f2.P90 = nil
+	r.Figures = append(r.Figures, f1, f2)
+
+	// Cost per retraining.
+	vs, err := st.ListModelVersions(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var costs []float64
+	noCost := 0
+	for _, v := range vs {
+		if !in(v.RegisteredAt, o) || (o.Object != "" && o.Object != "models/"+v.Model) {
+			continue
+		}
+		if v.Run != nil && v.Run.CostUSD > 0 {
+			costs = append(costs, v.Run.CostUSD)
+		} else {
+			noCost++
+		}
+	}
+	cf := Figure{Name: "cost_per_retraining", Definition: DefRetrain, Unit: "usd", N: len(costs), LeftOut: noCost}
+	if len(costs) > 0 {
+		sum := 0.0
+		for _, c := range costs {
+			sum += c
+		}
+		cf.Value = num(sum / float64(len(costs)))
+	}
+	r.Figures = append(r.Figures, cf)
+	return r, nil
+}
+
+func ptr(t time.Time) *time.Time { return &t }
+
+func num(f float64) *float64 { return &f }
+
+func sortedKeys(m map[string]int) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func ratio(name, def string, k, n int) Figure {
+	f := Figure{Name: name, Definition: def, Unit: "ratio", N: n}
+	if n > 0 {
+		f.Value = num(float64(k) / float64(n))
+	}
+	return f
+}
+
+// quantiles is the median and p90 by nearest rank (the ⌈q·n⌉-th smallest).
+func quantiles(name, def string, xs []float64, leftOut int) Figure {
+	f := Figure{Name: name, Definition: def, Unit: "hours", N: len(xs), LeftOut: leftOut}
+	if len(xs) == 0 {
+		return f
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	rank := func(q float64) *float64 { return num(s[int(math.Ceil(q*float64(len(s))))-1]) }
+	f.Value, f.P90 = rank(0.5), rank(0.9)
+	return f
+}
+
+// commitTime is the committer time of the first spec commit that names
+// d's version for the alias it was moved to: from the last move of the
+// object to the version before d, walked back first-parent by History.
+func commitTime(ctx context.Context, b *compiler.Bundle, st state.Ops, h History, d Deployment) (time.Time, bool, error) {
+	if h == nil {
+		return time.Time{}, false, nil
+	}
+	action := string(reconciler.MoveModelAlias)
+	field := "aliases"
+	if strings.HasPrefix(d.Object, "prompts/") {
+		action, field = string(reconciler.MovePromptLabel), "labels"
+	}
+	var commit, alias string
+	err := st.ScanAudit(ctx, state.AuditQuery{Object: d.Object, Action: action, ToSeq: d.Seq}, func(e state.AuditEntry) error {
+		var m struct{ Name, Version string }
+		if json.Unmarshal([]byte(e.After), &m) == nil && m.Version == d.Version && e.Commit != "" {
+			commit, alias = e.Commit, m.Name
+		}
+		return nil
+	})
+	if err != nil || commit == "" {
+		return time.Time{}, false, err
+	}
+	pos := b.Position(d.Object + "." + field + "." + alias)
+	t, ok := h.FirstNaming(commit, pos.File, alias, d.Version)
+	return t, ok, nil
+}
+
+// driftReaction measures, for each version deployed on a deployment that
+// serves prod, evidence → trigger and trigger → production, by the
+// version's trigger id.
+func driftReaction(ctx context.Context, b *compiler.Bundle, st state.Ops, ds []Deployment) (evToTrig, trigToProd []float64, untriggered, unknown int, err error) {
+	seen := map[string]bool{}
+	for _, d := range ds {
+		kind, name, _ := strings.Cut(d.Object, "/")
+		dep := b.Deployments[d.Deployment]
+		if kind != "models" || dep == nil || dep.Alias != reconciler.ProdAlias || seen[d.Object+"@"+d.Version] {
+			continue
+		}
+		seen[d.Object+"@"+d.Version] = true
+		mv, gerr := st.GetModelVersion(ctx, name, d.Version)
+		if gerr != nil || mv.TriggerID == "" {
+			untriggered++
+			continue
+		}
+		var trig *state.AuditEntry
+		var run reconciler.TrainingRun
+		err = st.ScanAudit(ctx, state.AuditQuery{Object: d.Object, Action: string(reconciler.TriggerTraining)}, func(e state.AuditEntry) error {
+			var tr reconciler.TrainingRun
+			if json.Unmarshal([]byte(e.After), &tr) == nil && tr.EvidenceID == mv.TriggerID {
+				trig, run = &e, tr
+			}
+			return nil
+		})
+		if err != nil {
+			return
+		}
+		if trig == nil {
+			untriggered++
+			continue
+		}
+		trigToProd = append(trigToProd, d.At.Sub(trig.Time).Hours())
+		// The earliest drift evidence behind the trigger, by its computed time.
+		var first time.Time
+		for _, ev := range run.Evidence {
+			if ev.Kind != "drift" {
+				continue
+			}
+			raw, ok, gerr := st.GetRecord(ctx, data.KindDrift, name+"/"+ev.EvidenceID)
+			if gerr != nil || !ok {
+				continue
+			}
+			var dr data.DriftResult
+			if json.Unmarshal(raw, &dr) != nil {
+				continue
+			}
+			if t, perr := time.Parse(time.RFC3339, dr.ComputedAt); perr == nil && (first.IsZero() || t.Before(first)) {
+				first = t
+			}
+		}
+		if first.IsZero() {
+			unknown++
+		} else {
+			evToTrig = append(evToTrig, trig.Time.Sub(first).Hours())
+		}
+	}
+	return
+}
