@@ -26,6 +26,8 @@ var layers = []struct {
 	{"compiler", 1},
 	// Stages over a Bundle.
 	{"internal/diagfmt", 2}, {"policies", 2}, {"data", 2}, {"rag", 2}, {"targets", 2}, {"rollout", 2}, {"mlflow", 2},
+	// Generated test data over the stages' types.
+	{"internal/biglog", 3},
 	{"evals/provider", 2}, {"evals/scorer", 2},
 	{"evals", 3},
 	// Planning and applying.

@@ -109,7 +109,14 @@ func Compute(ctx context.Context, b *compiler.Bundle, st state.Ops, o Options) (
 	// Hotfix applies: the policy_check entry each apply writes first says so.
 	hotfixAt := map[int64]bool{} // seq of a hotfix apply's policy_check
 	var checks []int64
-	err := st.ScanAudit(ctx, state.AuditQuery{Action: reconciler.AuditPolicy, To: o.Now}, func(e state.AuditEntry) error {
+	// What happened before since (the window less one failure window)
+	// matters only as each deployment's state then: its last serve entry.
+	since := o.Now.Add(-o.Window - o.FailureWindow)
+	from, err := state.FirstSeqAt(ctx, st, since)
+	if err != nil {
+		return nil, err
+	}
+	err = st.ScanAudit(ctx, state.AuditQuery{Action: reconciler.AuditPolicy, AfterSeq: from - 1, From: since, To: o.Now}, func(e state.AuditEntry) error {
 		var pc struct {
 			Hotfix bool `json:"hotfix"`
 		}
@@ -133,12 +140,54 @@ func Compute(ctx context.Context, b *compiler.Bundle, st state.Ops, o Options) (
 	type serveState struct {
 		serving map[string]int // object@version → percent
 		stable  string         // object@version
-		open    []int          // deployments still inside their failure window
+		open    []*Deployment  // deployments still inside their failure window
 	}
-	var all []Deployment
+	// kept are the deployments in the window; one before it is held only
+	// while a failure or recovery can still change it (memory stays flat
+	// in the log's length).
+	var kept []*Deployment
 	states := map[string]*serveState{}
-	var pending []int // failed deployments whose recovery is not settled
-	err = st.ScanAudit(ctx, state.AuditQuery{Action: reconciler.ActionServe, To: o.Now}, func(e state.AuditEntry) error {
+	var pending []*Deployment // failed deployments whose recovery is not settled
+	served := func(s reconciler.ServeEntry) (map[string]int, string) {
+		cur := map[string]int{}
+		stable := ""
+		if !s.Removed {
+			if v := s.Stable; v != nil && v.Percent > 0 {
+				stable = v.Object + "@" + v.Version
+				cur[stable] = v.Percent
+			}
+			if v := s.Canary; v != nil && v.Percent > 0 {
+				cur[v.Object+"@"+v.Version] = v.Percent
+			}
+		}
+		return cur, stable
+	}
+	// Each deployment that ever served (the serve.by index) starts from
+	// its last entry before since.
+	byObj, err := st.ListRecords(ctx, reconciler.RecordServedBy, "")
+	if err != nil {
+		return nil, err
+	}
+	for key := range byObj {
+		_, dep, _ := strings.Cut(key, " ")
+		if dep == "" || states[dep] != nil {
+			continue
+		}
+		ds := &serveState{serving: map[string]int{}}
+		states[dep] = ds
+		err := st.ScanAudit(ctx, state.AuditQuery{Object: "deployments/" + dep, Action: reconciler.ActionServe, To: since, Desc: true, Limit: 1}, func(e state.AuditEntry) error {
+			var s reconciler.ServeEntry
+			if err := json.Unmarshal([]byte(e.After), &s); err != nil {
+				return fmt.Errorf("serve entry #%d: %w", e.Seq, err)
+			}
+			ds.serving, ds.stable = served(s)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	err = st.ScanAudit(ctx, state.AuditQuery{Action: reconciler.ActionServe, AfterSeq: from - 1, From: since, To: o.Now}, func(e state.AuditEntry) error {
 		var s reconciler.ServeEntry
 		if err := json.Unmarshal([]byte(e.After), &s); err != nil {
 			return fmt.Errorf("serve entry #%d: %w", e.Seq, err)
@@ -152,11 +201,10 @@ func Compute(ctx context.Context, b *compiler.Bundle, st state.Ops, o Options) (
 		// the failure window. A candidate is settled by the next entry of
 		// its deployment: at least a window later, it held; sooner, this
 		// entry is the new candidate.
-		var still []int
-		for _, i := range pending {
-			d := &all[i]
+		var still []*Deployment
+		for _, d := range pending {
 			if d.Deployment != s.Deployment {
-				still = append(still, i)
+				still = append(still, d)
 				continue
 			}
 			if e.Time.Sub(*d.cand) >= o.FailureWindow {
@@ -164,31 +212,20 @@ func Compute(ctx context.Context, b *compiler.Bundle, st state.Ops, o Options) (
 				continue
 			}
 			d.cand = ptr(e.Time)
-			still = append(still, i)
+			still = append(still, d)
 		}
 		pending = still
-		cur := map[string]int{}
-		stable := ""
-		if !s.Removed {
-			if v := s.Stable; v != nil && v.Percent > 0 {
-				stable = v.Object + "@" + v.Version
-				cur[stable] = v.Percent
-			}
-			if v := s.Canary; v != nil && v.Percent > 0 {
-				cur[v.Object+"@"+v.Version] = v.Percent
-			}
-		}
+		cur, stable := served(s)
 		hf := hotfix(e.Seq)
 		// Failures of the deployment's recent deployments: rolled back (the
 		// version gone and the stable back to the one before it) or replaced
 		// by a hotfix within the failure window.
-		var open []int
-		for _, i := range ds.open {
-			d := &all[i]
+		var open []*Deployment
+		for _, d := range ds.open {
 			if e.Time.Sub(d.At) > o.FailureWindow {
 				continue
 			}
-			open = append(open, i)
+			open = append(open, d)
 			if _, serving := cur[d.Object+"@"+d.Version]; serving || d.Failed != "" {
 				continue
 			}
@@ -201,7 +238,7 @@ func Compute(ctx context.Context, b *compiler.Bundle, st state.Ops, o Options) (
 				continue
 			}
 			d.FailedAt, d.cand = ptr(e.Time), ptr(e.Time)
-			pending = append(pending, i)
+			pending = append(pending, d)
 		}
 		ds.open = open
 		for _, key := range sortedKeys(cur) {
@@ -213,8 +250,11 @@ func Compute(ctx context.Context, b *compiler.Bundle, st state.Ops, o Options) (
 			if key == stable {
 				role = "stable"
 			}
-			all = append(all, Deployment{Deployment: s.Deployment, Object: obj, Version: ver, Role: role, At: e.Time, Seq: e.Seq, Hotfix: hf, prevStable: ds.stable})
-			ds.open = append(ds.open, len(all)-1)
+			d := &Deployment{Deployment: s.Deployment, Object: obj, Version: ver, Role: role, At: e.Time, Seq: e.Seq, Hotfix: hf, prevStable: ds.stable}
+			if in(d.At, o) && (o.Object == "" || d.Object == o.Object) {
+				kept = append(kept, d)
+			}
+			ds.open = append(ds.open, d)
 		}
 		ds.serving, ds.stable = cur, stable
 		return nil
@@ -224,15 +264,13 @@ func Compute(ctx context.Context, b *compiler.Bundle, st state.Ops, o Options) (
 	}
 	// A candidate with no entry after it holds once a whole window has
 	// passed by now; until then the deployment has not recovered yet.
-	for _, i := range pending {
-		if d := &all[i]; o.Now.Sub(*d.cand) >= o.FailureWindow {
+	for _, d := range pending {
+		if o.Now.Sub(*d.cand) >= o.FailureWindow {
 			d.Recovered = d.cand
 		}
 	}
-	for _, d := range all {
-		if in(d.At, o) && (o.Object == "" || d.Object == o.Object) {
-			r.Deployments = append(r.Deployments, d)
-		}
+	for _, d := range kept {
+		r.Deployments = append(r.Deployments, *d)
 	}
 	ds := r.Deployments
 
@@ -244,6 +282,16 @@ func Compute(ctx context.Context, b *compiler.Bundle, st state.Ops, o Options) (
 	}
 	r.Figures = append(r.Figures, Figure{Name: "deployment", Definition: DefDeployment, Unit: "count", N: len(ds), Value: num(float64(len(ds)))}, freq)
 
+	// The registry's model versions, read once (lead times, drift, cost).
+	vs, err := st.ListModelVersions(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	models := make(map[string]state.ModelVersion, len(vs))
+	for _, v := range vs {
+		models[v.Model+"@"+v.Version] = v
+	}
+
 	// Lead times.
 	var fromCommit, fromReg []float64
 	noCommit, noReg := 0, 0
@@ -252,7 +300,7 @@ func Compute(ctx context.Context, b *compiler.Bundle, st state.Ops, o Options) (
 		var registered time.Time
 		switch kind {
 		case "models":
-			if mv, err := st.GetModelVersion(ctx, name, d.Version); err == nil {
+			if mv, ok := models[name+"@"+d.Version]; ok {
 				registered = mv.RegisteredAt
 			}
 		case "prompts":
@@ -307,7 +355,7 @@ func Compute(ctx context.Context, b *compiler.Bundle, st state.Ops, o Options) (
 	r.Figures = append(r.Figures, rec, ratio("deployment_rework_rate", DefRework, hot, len(ds)))
 
 	// Drift reaction.
-	dt, tp, untriggered, unknown, err := driftReaction(ctx, b, st, ds)
+	dt, tp, untriggered, unknown, err := driftReaction(ctx, b, st, ds, models)
 	if err != nil {
 		return nil, err
 	}
@@ -318,10 +366,6 @@ func Compute(ctx context.Context, b *compiler.Bundle, st state.Ops, o Options) (
 	r.Figures = append(r.Figures, f1, f2)
 
 	// Cost per retraining.
-	vs, err := st.ListModelVersions(ctx, "")
-	if err != nil {
-		return nil, err
-	}
 	var costs []float64
 	noCost := 0
 	for _, v := range vs {
@@ -411,8 +455,10 @@ func commitTime(ctx context.Context, b *compiler.Bundle, st state.Ops, h History
 // driftReaction measures, for each version deployed on a deployment that
 // serves prod, evidence → trigger and trigger → production, by the
 // version's trigger id.
-func driftReaction(ctx context.Context, b *compiler.Bundle, st state.Ops, ds []Deployment) (evToTrig, trigToProd []float64, untriggered, unknown int, err error) {
+func driftReaction(ctx context.Context, b *compiler.Bundle, st state.Ops, ds []Deployment, models map[string]state.ModelVersion) (evToTrig, trigToProd []float64, untriggered, unknown int, err error) {
 	seen := map[string]bool{}
+	// Each object's triggers by evidence id, read once per object.
+	triggers := map[string]map[string]state.AuditEntry{}
 	for _, d := range ds {
 		kind, name, _ := strings.Cut(d.Object, "/")
 		dep := b.Deployments[d.Deployment]
@@ -420,26 +466,37 @@ func driftReaction(ctx context.Context, b *compiler.Bundle, st state.Ops, ds []D
 			continue
 		}
 		seen[d.Object+"@"+d.Version] = true
-		mv, gerr := st.GetModelVersion(ctx, name, d.Version)
-		if gerr != nil || mv.TriggerID == "" {
+		mv, ok := models[name+"@"+d.Version]
+		if !ok || mv.TriggerID == "" {
 			untriggered++
 			continue
 		}
-		var trig *state.AuditEntry
-		var run reconciler.TrainingRun
-		err = st.ScanAudit(ctx, state.AuditQuery{Object: d.Object, Action: string(reconciler.TriggerTraining)}, func(e state.AuditEntry) error {
-			var tr reconciler.TrainingRun
-			if json.Unmarshal([]byte(e.After), &tr) == nil && tr.EvidenceID == mv.TriggerID {
-				trig, run = &e, tr
+		byID, ok := triggers[d.Object]
+		if !ok {
+			byID = map[string]state.AuditEntry{}
+			triggers[d.Object] = byID
+			err = st.ScanAudit(ctx, state.AuditQuery{Object: d.Object, Action: string(reconciler.TriggerTraining)}, func(e state.AuditEntry) error {
+				var tr struct {
+					EvidenceID string `json:"evidence_id"`
+				}
+				if json.Unmarshal([]byte(e.After), &tr) == nil {
+					byID[tr.EvidenceID] = e
+				}
+				return nil
+			})
+			if err != nil {
+				return
 			}
-			return nil
-		})
-		if err != nil {
-			return
 		}
-		if trig == nil {
+		e, ok := byID[mv.TriggerID]
+		if !ok {
 			untriggered++
 			continue
+		}
+		trig := &e
+		var run reconciler.TrainingRun
+		if err = json.Unmarshal([]byte(e.After), &run); err != nil {
+			return
 		}
 		trigToProd = append(trigToProd, d.At.Sub(trig.Time).Hours())
 		// The earliest drift evidence behind the trigger, by its computed time.

@@ -61,6 +61,10 @@ func history(t *testing.T) (*compiler.Bundle, state.Store) {
 			t.Fatal(err)
 		}
 	}
+	// RecordServing keeps this index of the deployments that served an object.
+	if err := st.PutRecord(ctx, reconciler.RecordServedBy, "models/m dep-a", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
 	reg("1", -1, "", 0)
 	reg("2", 40, "", 0)
 	reg("3", 70, "ev1", 14.20)
@@ -188,6 +192,15 @@ func TestCompute(t *testing.T) {
 	}
 	if d := r.Deployments[1]; d.Failed == "" || d.Recovered != nil {
 		t.Errorf("at 60 h D2 failed at 50 and has not held a whole window yet: %+v", d)
+	}
+	// A window starting after D1: the deployment's state before it comes
+	// from its last entry (v1 serving), so v1 is not a deployment at 48 h.
+	r, err = Compute(context.Background(), b, st, Options{Now: h(30 * 24), Window: (30*24 - 30) * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := figures(r); len(r.Deployments) != 3 || r.Deployments[0].Version != "2" || *f["change_fail_rate"].Value != 2.0/3 {
+		t.Errorf("window from 30 h: %+v", r.Deployments)
 	}
 	// Only one model: another object's filter selects nothing.
 	r, err = Compute(context.Background(), b, st, Options{Now: h(30 * 24), Window: 30 * 24 * time.Hour, Object: "models/other"})

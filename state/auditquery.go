@@ -117,3 +117,32 @@ func (e *TimeOrderError) Error() string {
 	return fmt.Sprintf("state: audit entry at %s is earlier than the head (#%d at %s); entries are appended in time order (is this machine's clock behind?)",
 		FormatTime(e.Time), e.HeadSeq, FormatTime(e.Head))
 }
+
+// FirstSeqAt returns the sequence number of the first entry whose time is
+// at or after t (the head's plus one when none is), by binary search over
+// point reads: entries are appended in time order (TimeOrderError), so a
+// time range becomes a sequence range that the indexes serve directly.
+func FirstSeqAt(ctx context.Context, st Ops, t time.Time) (int64, error) {
+	head, ok, err := st.AuditHead(ctx)
+	if err != nil || !ok {
+		return 1, err
+	}
+	lo, hi := int64(1), head.Seq+1 // the answer is in [lo, hi]
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		var at time.Time
+		found := false
+		if err := st.ScanAudit(ctx, AuditQuery{AfterSeq: mid - 1, Limit: 1}, func(e AuditEntry) error {
+			at, found = e.Time, true
+			return nil
+		}); err != nil {
+			return 0, err
+		}
+		if found && at.Before(t) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}
