@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) state.Store) {
 		{"ModelVersions", testModelVersions},
 		{"Explanations", testExplanations},
 		{"TrainingRuns", testTrainingRuns},
+		{"FirstSeqAt", testFirstSeqAt},
 		{"PromptVersions", testPromptVersions},
 		{"Pointers", testPointers},
 		{"EvalRuns", testEvalRuns},

@@ -140,3 +140,23 @@ func testTrainingRuns(t *testing.T, s state.Store) {
 		t.Fatalf("a version without a run: %+v, %v", got.Run, err)
 	}
 }
+
+func testFirstSeqAt(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	if seq, err := state.FirstSeqAt(ctx, s, t0); err != nil || seq != 1 {
+		t.Fatalf("empty log: %d, %v; want 1", seq, err)
+	}
+	for i := 0; i < 7; i++ { // entries at t0, t0+2m, …, t0+12m
+		if _, err := s.AppendAudit(ctx, state.AuditEntry{Time: t0.Add(time.Duration(2*i) * time.Minute), Actor: "a", Action: "x", Object: "o"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		at   time.Duration
+		want int64
+	}{{-time.Hour, 1}, {0, 1}, {time.Minute, 2}, {2 * time.Minute, 2}, {11 * time.Minute, 7}, {12 * time.Minute, 7}, {13 * time.Minute, 8}} {
+		if seq, err := state.FirstSeqAt(ctx, s, t0.Add(tc.at)); err != nil || seq != tc.want {
+			t.Errorf("FirstSeqAt(t0%+v) = %d, %v; want %d", tc.at, seq, err, tc.want)
+		}
+	}
+}
