@@ -53,6 +53,8 @@ func TestMetricsAndHealth(t *testing.T) {
 		`cairn_reconcile_run_duration_seconds_count 2`,
 		`cairn_reconcile_eval_cost_usd_total `,
 		`cairn_reconcile_leader 1`,
+		`cairn_operating_metric{metric="change_fail_rate",stat="n"} `,
+		`cairn_operating_metric{metric="deployment_frequency",stat="value"} 0`, // the fixture has no deployment
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)

@@ -27,6 +27,7 @@ type Metrics struct {
 	evalCost prometheus.Counter
 	leader   prometheus.Gauge
 	lastOK   prometheus.Gauge
+	figures  *prometheus.GaugeVec
 }
 
 // NewMetrics registers the metrics on a fresh registry.
@@ -47,8 +48,11 @@ func NewMetrics() *Metrics {
 			Help: "1 when this reconciler is the leader, 0 on standby."}),
 		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cairn_reconcile_last_success_timestamp_seconds",
 			Help: "Unix time of the last reconcile run that did not fail."}),
+		figures: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cairn_operating_metric",
+			Help: "Operating metrics over the 90 days before the last reconcile run (cairn metrics): metric is the figure's name, stat value, p90 or n; units as the figure's (count, ratio, hours, usd)."},
+			[]string{"metric", "stat"}),
 	}
-	m.Registry.MustRegister(m.runs, m.duration, m.actions, m.drift, m.evalCost, m.leader, m.lastOK)
+	m.Registry.MustRegister(m.runs, m.duration, m.actions, m.drift, m.evalCost, m.leader, m.lastOK, m.figures)
 	for _, k := range DriftKinds {
 		m.drift.WithLabelValues(string(k)).Set(0)
 	}
@@ -80,6 +84,18 @@ func (m *Metrics) observe(r *Run) {
 		m.lastOK.Set(float64(r.Finished.Unix()))
 	}
 	m.evalCost.Add(r.EvalCostUSD)
+	if r.Operating != nil {
+		m.figures.Reset()
+		for _, f := range r.Operating.Figures {
+			m.figures.WithLabelValues(f.Name, "n").Set(float64(f.N))
+			if f.Value != nil {
+				m.figures.WithLabelValues(f.Name, "value").Set(*f.Value)
+			}
+			if f.P90 != nil {
+				m.figures.WithLabelValues(f.Name, "p90").Set(*f.P90)
+			}
+		}
+	}
 }
 
 // driftDesc is the gauge the rendered drift alerts read

@@ -19,6 +19,7 @@ import (
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/internal/atomicfile"
 	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/operating"
 	"github.com/cairn-dev/cairn/pipeline"
 	"github.com/cairn-dev/cairn/prices"
 	"github.com/cairn-dev/cairn/reconciler"
@@ -130,6 +131,31 @@ type Run struct {
 	EvalCostUSD float64             `json:"eval_cost_usd"`
 	ReportPath  string              `json:"report_path,omitempty"`
 	Report      *audit.Report       `json:"-"`
+	// Operating are the operating metrics over the OperatingWindow ending
+	// at the run (the report's section, /metrics).
+	Operating *operating.Report `json:"-"`
+}
+
+// OperatingWindow is the window of the operating metrics a reconcile run
+// reports and exports.
+const OperatingWindow = 90 * 24 * time.Hour
+
+// OperatingMetrics computes the operating metrics over window ending at
+// now, with the spec repo's git history at dir when it has one.
+// object, when set, keeps only the deployments of its versions.
+func OperatingMetrics(ctx context.Context, b *compiler.Bundle, st state.Ops, dir string, now time.Time, window time.Duration, object string) (*operating.Report, error) {
+	o := operating.Options{Now: now, Window: window, Object: object}
+	if om := b.Governance.OperatingMetrics; om != nil {
+		fw, err := time.ParseDuration(om.FailureWindow)
+		if err != nil {
+			return nil, fmt.Errorf("governance.operating_metrics.failure_window %q: %w", om.FailureWindow, err)
+		}
+		o.FailureWindow = fw
+	}
+	if h, ok := OpenHistory(dir); ok {
+		o.History = h
+	}
+	return operating.Compute(ctx, b, st, o)
 }
 
 // Failed reports whether the run ended in an error or an invalid spec.
@@ -431,6 +457,9 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 	}
 	rep.SetCheck(pd)
 	run.Report = rep
+	if run.Operating, err = OperatingMetrics(ctx, b, st, co.Dir, now, OperatingWindow, ""); err != nil {
+		run.Problems = append(run.Problems, "operating metrics: "+err.Error())
+	}
 	run.Drift = append(run.Drift, WaiverDrift(b, rep.Waivers)...)
 	run.Drift = append(run.Drift, DeprecationDrift(b, pd, now)...)
 	sortDrift(run.Drift)
@@ -572,6 +601,9 @@ type AuditReport struct {
 	Result    string      `json:"result,omitempty"`
 	Approvals Approval    `json:"approvals"`
 	Drift     []DriftItem `json:"drift"`
+	// Operating are the operating metrics over the report's window (cairn
+	// metrics); nil when not computed.
+	Operating *operating.Report `json:"operating,omitempty"`
 }
 
 // WriteAuditReport writes the run's report as md, json or html.
@@ -579,7 +611,7 @@ func WriteAuditReport(w io.Writer, run *Run, format string) error {
 	if run.Report == nil {
 		return errors.New("the run produced no report")
 	}
-	ar := AuditReport{Report: run.Report, Source: run.Source, Ref: run.Ref, Commit: run.Commit, Result: run.Result, Approvals: run.Approvals, Drift: run.Drift}
+	ar := AuditReport{Report: run.Report, Source: run.Source, Ref: run.Ref, Commit: run.Commit, Result: run.Result, Approvals: run.Approvals, Drift: run.Drift, Operating: run.Operating}
 	return ar.Write(w, format)
 }
 

@@ -23,7 +23,15 @@ Found locally in {{md .Source}}{{if .Commit.SHA}} at commit ` + "`{{.Commit.SHA}
 |---|---|---|---|
 {{range .Drift}}| {{.Kind}} | {{md .Object}} | {{md .Detail}} | {{if .Pos.IsValid}}{{md .Pos.String}}{{end}} |
 {{end}}{{else}}No drift.
-{{end}}`))
+{{end}}{{with .Operating}}
+## Operating metrics
+
+From {{.From}} to {{.To}} (excluded){{if .Object}}, {{md .Object}}{{end}}.
+
+| metric | value | n | left out | definition |
+|---|---|---|---|---|
+{{range .Figures}}| {{.Name}} | {{md .Formatted}} | {{.N}} | {{.LeftOut}} | {{md .Definition}} |
+{{end}}{{end}}`))
 
 // html/template escapes every value.
 var htmlAudit = htemplate.Must(htemplate.New("html").Parse(`<!DOCTYPE html>
@@ -49,5 +57,10 @@ Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified{{els
 <table><tr><th>kind</th><th>object</th><th>detail</th><th>where</th></tr>
 {{range .Drift}}<tr><td>{{.Kind}}</td><td>{{.Object}}</td><td>{{.Detail}}</td><td>{{if .Pos.IsValid}}{{.Pos.String}}{{end}}</td></tr>
 {{end}}</table>
+{{with .Operating}}<h2>Operating metrics</h2>
+<p>From {{.From}} to {{.To}} (excluded){{if .Object}}, {{.Object}}{{end}}.</p>
+<table><tr><th>metric</th><th>value</th><th>n</th><th>left out</th><th>definition</th></tr>
+{{range .Figures}}<tr><td>{{.Name}}</td><td>{{.Formatted}}</td><td>{{.N}}</td><td>{{.LeftOut}}</td><td>{{.Definition}}</td></tr>
+{{end}}</table>{{end}}
 </body></html>
 `))

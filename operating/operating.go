@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,6 +87,30 @@ type Figure struct {
 	LeftOut    int                `json:"left_out,omitempty"` // observations without what the figure needs
 	Breakdown  map[string]float64 `json:"breakdown,omitempty"`
 	Note       string             `json:"note,omitempty"`
+}
+
+// Formatted is the figure's value with its unit, and its p90 ("—" when
+// there was nothing to measure).
+func (f Figure) Formatted() string {
+	if f.Value == nil {
+		return "—"
+	}
+	one := func(v float64) string {
+		switch f.Unit {
+		case "hours":
+			return strconv.FormatFloat(v, 'f', 2, 64) + " h"
+		case "ratio":
+			return strconv.FormatFloat(v, 'f', 3, 64)
+		case "usd":
+			return "$" + strconv.FormatFloat(v, 'f', 2, 64)
+		}
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	s := one(*f.Value)
+	if f.P90 != nil {
+		s += ", p90 " + one(*f.P90)
+	}
+	return s
 }
 
 // Report is the metrics over one window.

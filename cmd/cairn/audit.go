@@ -71,7 +71,7 @@ func newAuditCmd() *cobra.Command {
 	verify.Flags().StringVar(&verifyFormat, "format", "text", "output format: text or json")
 	verify.Flags().StringVar(&head, "head", "", "the head hash recorded earlier (detects entries removed from the end)")
 
-	var format, now string
+	var format, now, metricsWindow string
 	var failOnDrift bool
 	report := &cobra.Command{
 		Use: "report [dir]",
@@ -82,7 +82,8 @@ func newAuditCmd() *cobra.Command {
 versions with their gate evidence, waivers, differences between specs and state, the audit
 chain, and the drift found locally without fetching or applying (rendered files edited by
 hand or missing, aliases and labels changed outside cairn or moved since the last reconcile,
-stale eval evidence, waivers expiring within 14 days, models near their deprecation date).
+stale eval evidence, waivers expiring within 14 days, models near their deprecation date),
+and the operating metrics over --metrics-window (cairn metrics).
 Exit codes: 0 written, 1 error, a broken audit chain, or drift with --fail-on-drift; 3 usage error.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -92,6 +93,10 @@ Exit codes: 0 written, 1 error, a broken audit chain, or drift with --fail-on-dr
 			at, err := parseNow(now) // the one --now parser (RFC 3339 or a date)
 			if err != nil {
 				return exitf(exitUsage, "audit report: %v", err)
+			}
+			window, err := parseWindow(metricsWindow)
+			if err != nil {
+				return exitf(exitUsage, "audit report: --metrics-window %q: %v", metricsWindow, err)
 			}
 			dir := repoDir(args)
 			if err := requireDir(dir); err != nil {
@@ -128,6 +133,11 @@ Exit codes: 0 written, 1 error, a broken audit chain, or drift with --fail-on-dr
 				return exitf(exitDenied, "%v", err)
 			}
 			ar := gitops.AuditReport{Report: r, Source: dir, Commit: gitops.Commit{SHA: gitCommit(dir)}, Drift: drift}
+			if b.Root != "" {
+				if ar.Operating, err = gitops.OperatingMetrics(ctx, b, st, dir, at, window, ""); err != nil {
+					return exitf(exitDenied, "audit report: %v", err)
+				}
+			}
 			if err := ar.Write(cmd.OutOrStdout(), strings.Replace(format, "markdown", "md", 1)); err != nil {
 				return exitf(exitDenied, "%v", err)
 			}
@@ -143,6 +153,7 @@ Exit codes: 0 written, 1 error, a broken audit chain, or drift with --fail-on-dr
 	report.Flags().StringVar(&format, "format", "markdown", "markdown, json or html")
 	report.Flags().StringVar(&now, "now", "", "report time, RFC 3339 or YYYY-MM-DD, UTC (default: the current time)")
 	report.Flags().BoolVar(&failOnDrift, "fail-on-drift", false, "exit 1 when drift is found")
+	report.Flags().StringVar(&metricsWindow, "metrics-window", "90d", "the window of the operating metrics section, ending at the report time")
 	auditCmd.AddCommand(verify, report)
 	return auditCmd
 }

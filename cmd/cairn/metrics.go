@@ -55,29 +55,21 @@ Exit codes: 0 written; 1 no state; 2 invalid spec; 3 usage.`,
 			if err != nil {
 				return err
 			}
-			o := operating.Options{Now: nowT, Window: w}
+			object := ""
 			switch {
 			case model != "":
 				if b.Models[model] == nil {
 					return exitf(exitDenied, "metrics: no model %q in %s", model, dir)
 				}
-				o.Object = "models/" + model
+				object = "models/" + model
 			case prompt != "":
 				if b.Prompts[prompt] == nil {
 					return exitf(exitDenied, "metrics: no prompt %q in %s", prompt, dir)
 				}
-				o.Object = "prompts/" + prompt
-			}
-			if om := b.Governance.OperatingMetrics; om != nil {
-				if o.FailureWindow, err = time.ParseDuration(om.FailureWindow); err != nil {
-					return exitf(exitInvalid, "metrics: governance.operating_metrics.failure_window %q: %v", om.FailureWindow, err)
-				}
-			}
-			if h, ok := gitops.OpenHistory(dir); ok {
-				o.History = h
+				object = "prompts/" + prompt
 			}
 			return withStateRead(cmd, stateFlag, dir, nil, func(ctx context.Context, st state.Store) error {
-				r, err := operating.Compute(ctx, b, st, o)
+				r, err := gitops.OperatingMetrics(ctx, b, st, dir, nowT, w, object)
 				if err != nil {
 					return exitf(exitDenied, "metrics: %v", err)
 				}
@@ -127,13 +119,7 @@ func writeMetrics(w io.Writer, r *operating.Report) {
 	}
 	fmt.Fprintf(w, "operating metrics of %s, [%s, %s)\n", scope, state.FormatTime(r.From), state.FormatTime(r.To))
 	for _, f := range r.Figures {
-		v := "—"
-		if f.Value != nil {
-			v = fmtFigure(*f.Value, f.Unit)
-		}
-		if f.P90 != nil {
-			v += ", p90 " + fmtFigure(*f.P90, f.Unit)
-		}
+		v := f.Formatted()
 		extra := fmt.Sprintf("n=%d", f.N)
 		if f.LeftOut > 0 {
 			extra += fmt.Sprintf(", %d left out", f.LeftOut)
@@ -162,16 +148,4 @@ func writeMetrics(w io.Writer, r *operating.Report) {
 		}
 		fmt.Fprintln(w, line)
 	}
-}
-
-func fmtFigure(v float64, unit string) string {
-	switch unit {
-	case "hours":
-		return strconv.FormatFloat(v, 'f', 2, 64) + " h"
-	case "ratio":
-		return strconv.FormatFloat(v, 'f', 3, 64)
-	case "usd":
-		return "$" + strconv.FormatFloat(v, 'f', 2, 64)
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
 }
