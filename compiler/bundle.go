@@ -412,6 +412,11 @@ type Resources struct {
 	GPU    int    `json:"gpu,omitempty"`
 }
 
+// ServingCost is what serving a deployment costs when it is not tokens.
+type ServingCost struct {
+	USDPerMonth float64 `json:"usd_per_month"`
+}
+
 type Traffic struct {
 	RequestsPerDay  int `json:"requests_per_day"`
 	AvgInputTokens  int `json:"avg_input_tokens,omitempty"`
@@ -457,6 +462,7 @@ type Deployment struct {
 	Autoscaling *Autoscaling `json:"autoscaling,omitempty"`
 	Resources   *Resources   `json:"resources,omitempty"`
 	Traffic     *Traffic     `json:"traffic,omitempty"`
+	Cost        *ServingCost `json:"cost,omitempty"`
 	Schedule    string       `json:"schedule,omitempty"`
 
 	// Derived.

@@ -37,6 +37,9 @@ const (
 	DefDriftTrig  = "drift reaction, evidence → trigger: from the drift evidence (its computed time) to the training trigger it fired; median by nearest rank"
 	DefTrigProd   = "drift reaction, trigger → production: from the training trigger to the first deployment, on a deployment serving prod, of the version registered with its id (by trigger id, never by matching times); versions deployed without a trigger id are left out and counted"
 	DefRetrain    = "cost per retraining: the mean training cost (registry register --training-cost-usd, or imported) of the versions registered in the window that recorded one"
+	DefEvalTokens = "eval tokens per release: the provider tokens (input and output) of every eval run of each version deployed in the window (a release), over the releases"
+	DefEvalCost   = "eval cost per release: the dollars of every eval run of each version released in the window, over the releases"
+	DefServing    = "cost per 1,000 predictions: per deployment from its declared traffic — an LLM deployment's projected token cost (average tokens × the served model's prices), else deployments.D.cost.usd_per_month ÷ (requests_per_day × 30) × 1,000; the project's figure is the traffic-weighted mean; deployments without traffic or a cost are left out and counted"
 )
 
 // Options say what to compute over.
@@ -412,7 +415,89 @@ func Compute(ctx context.Context, b *compiler.Bundle, st state.Ops, o Options) (
 		cf.Value = num(sum / float64(len(costs)))
 	}
 	r.Figures = append(r.Figures, cf)
+
+	// Eval tokens and cost per release: the eval runs of each version
+	// released (deployed) in the window, over all its runs.
+	runs, err := st.ListEvalRuns(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	type spend struct {
+		tokens int
+		usd    float64
+	}
+	spent := map[string]spend{}
+	for _, er := range runs {
+		if er.TargetVersion == "" {
+			continue
+		}
+		k := er.Target + "@" + er.TargetVersion
+		s := spent[k]
+		s.tokens += er.Tokens
+		s.usd += er.CostUSD
+		spent[k] = s
+	}
+	released := map[string]bool{}
+	var tokens, usd float64
+	for _, d := range ds {
+		k := d.Object + "@" + d.Version
+		if released[k] {
+			continue
+		}
+		released[k] = true
+		tokens += float64(spent[k].tokens)
+		usd += spent[k].usd
+	}
+	et := Figure{Name: "eval_tokens_per_release", Definition: DefEvalTokens, Unit: "count", N: len(released)}
+	ec := Figure{Name: "eval_cost_per_release", Definition: DefEvalCost, Unit: "usd", N: len(released)}
+	if n := float64(len(released)); n > 0 {
+		et.Value, ec.Value = num(tokens/n), num(usd/n)
+	}
+	r.Figures = append(r.Figures, et, ec, servingCost(b, o))
 	return r, nil
+}
+
+// servingCost is the cost per 1,000 predictions of each deployment in
+// scope, from the declared traffic: the projected token cost for an LLM
+// deployment, cost.usd_per_month over 30 days of requests otherwise.
+func servingCost(b *compiler.Bundle, o Options) Figure {
+	f := Figure{Name: "cost_per_1k_predictions", Definition: DefServing, Unit: "usd", Breakdown: map[string]float64{}}
+	var usd, reqs float64
+	names := make([]string, 0, len(b.Deployments))
+	for name := range b.Deployments {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		d := b.Deployments[name]
+		obj := "models/" + d.Model
+		if d.Prompt != "" {
+			obj = "prompts/" + d.Prompt
+		}
+		if o.Object != "" && obj != o.Object {
+			continue
+		}
+		per1k := -1.0
+		switch {
+		case d.Traffic == nil || d.Traffic.RequestsPerDay == 0:
+		case d.Kind == "llm" && d.Projection != nil && d.Projection.Error == "":
+			per1k = d.Projection.USDPer1kRequests
+		case d.Cost != nil:
+			per1k = d.Cost.USDPerMonth / (float64(d.Traffic.RequestsPerDay) * 30) * 1000
+		}
+		if per1k < 0 {
+			f.LeftOut++
+			continue
+		}
+		f.N++
+		f.Breakdown[name] = per1k
+		usd += per1k * float64(d.Traffic.RequestsPerDay)
+		reqs += float64(d.Traffic.RequestsPerDay)
+	}
+	if reqs > 0 {
+		f.Value = num(usd / reqs)
+	}
+	return f
 }
 
 func ptr(t time.Time) *time.Time { return &t }

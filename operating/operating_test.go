@@ -43,7 +43,10 @@ func (f fakeHistory) FirstNaming(commit, file, alias, version string) (time.Time
 // 90+24) → median (1st of 2) 2 h; rework D4: 0.25; drift: evidence →
 // trigger 60−58 = 2 h, trigger → production 80−60 = 20 h, three deployed
 // versions without a trigger id left out; retraining cost (v3 $14.20, v4
-// $5.80; v2 none) $10.00.
+// $5.80; v2 none) $10.00. Eval spend per release: v2 600 tokens $0.30,
+// v3 1000 tokens $0.50 over 4 releases: 400 tokens, $0.20. Serving:
+// dep-a $3,000 a month over 100,000 requests a day = $1.00 per 1,000;
+// dep-b declares no traffic (left out).
 func history(t *testing.T) (*compiler.Bundle, state.Store) {
 	t.Helper()
 	ctx := context.Background()
@@ -64,6 +67,14 @@ func history(t *testing.T) (*compiler.Bundle, state.Store) {
 	// RecordServing keeps this index of the deployments that served an object.
 	if err := st.PutRecord(ctx, reconciler.RecordServedBy, "models/m dep-a", []byte("{}")); err != nil {
 		t.Fatal(err)
+	}
+	for _, r := range []state.EvalRun{
+		{Eval: "e", SubjectHash: "sha256:v2", Target: "models/m", TargetVersion: "2", Passed: true, StartedAt: h(44), FinishedAt: h(44), Tokens: 600, CostUSD: 0.30},
+		{Eval: "e", SubjectHash: "sha256:v3", Target: "models/m", TargetVersion: "3", Passed: true, StartedAt: h(75), FinishedAt: h(75), Tokens: 1000, CostUSD: 0.50},
+	} {
+		if _, err := st.RecordEvalRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
 	}
 	reg("1", -1, "", 0)
 	reg("2", 40, "", 0)
@@ -106,7 +117,10 @@ func history(t *testing.T) (*compiler.Bundle, state.Store) {
 	move(90, "prod", "4", "c4")
 	serve(90, "4", 100, "")
 	b := &compiler.Bundle{Models: map[string]*compiler.Model{"m": {Name: "m", Aliases: map[string]string{"prod": "4", "staging": "2"}}},
-		Deployments: map[string]*compiler.Deployment{"dep-a": {Name: "dep-a", Model: "m", Alias: "prod"}}}
+		Deployments: map[string]*compiler.Deployment{
+			"dep-a": {Name: "dep-a", Model: "m", Alias: "prod", Kind: "classic", Traffic: &compiler.Traffic{RequestsPerDay: 100_000}, Cost: &compiler.ServingCost{USDPerMonth: 3000}},
+			"dep-b": {Name: "dep-b", Model: "m", Alias: "staging", Kind: "classic"},
+		}}
 	return b, st
 }
 
@@ -142,6 +156,9 @@ func TestCompute(t *testing.T) {
 		{"drift_reaction_evidence_to_trigger", 2, 0, 1, 0},
 		{"drift_reaction_trigger_to_production", 20, 0, 1, 3},
 		{"cost_per_retraining", 10, 0, 2, 1},
+		{"eval_tokens_per_release", 400, 0, 4, 0},
+		{"eval_cost_per_release", 0.2, 0, 4, 0},
+		{"cost_per_1k_predictions", 1, 0, 1, 1},
 	}
 	for _, w := range want {
 		g, ok := f[w.name]

@@ -310,7 +310,7 @@ func (ap *applier) execute(ctx context.Context, a Action) error {
 		hook("ran " + a.Key())
 		run := state.EvalRun{Eval: name, EvalHash: a.After, Target: a.Name, TargetVersion: a.TargetVersion, SubjectHash: a.Subject,
 			Passed: out.Passed, Metrics: out.Metrics, Summary: out.Summary, StartedAt: started, FinishedAt: opts.Now().UTC(), Cases: out.Cases,
-			Answered: out.Answered, RAGSnapshots: out.RAGSnapshots}
+			Answered: out.Answered, RAGSnapshots: out.RAGSnapshots, Tokens: out.Tokens, CostUSD: out.CostUSD}
 		// What the run depended on besides its suite definition, whichever
 		// way apply was called, so stale-eval drift can tell when it changes.
 		inputs, inErr := CurrentEvalInputs(b, name, opts.Prices)

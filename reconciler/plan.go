@@ -210,6 +210,9 @@ type EvalOutcome struct {
 	// What answered (lineage): provider-reported models and RAG snapshots.
 	Answered     []state.Answered
 	RAGSnapshots []string
+	// What the run cost (operating metrics: eval cost per release).
+	Tokens  int
+	CostUSD float64
 }
 
 // EvalRunner runs eval suites (the evals package implements it). Nil means

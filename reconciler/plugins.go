@@ -121,7 +121,8 @@ func (p *EvalPlugin) RunEval(ctx context.Context, b *compiler.Bundle, req EvalRe
 
 // Outcome converts an eval run into the evidence recorded for gates.
 func Outcome(run *evals.Run) EvalOutcome {
-	out := EvalOutcome{Passed: run.Passed, Metrics: map[string]float64{}, Answered: run.Answered, RAGSnapshots: run.RAGSnapshots}
+	out := EvalOutcome{Passed: run.Passed, Metrics: map[string]float64{}, Answered: run.Answered, RAGSnapshots: run.RAGSnapshots,
+		Tokens: run.InputTokens + run.OutTokens, CostUSD: run.CostUSD}
 	var parts []string
 	for _, m := range run.Metrics {
 		if m.Value == nil {

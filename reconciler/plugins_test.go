@@ -231,3 +231,11 @@ func TestOutcomeSummary(t *testing.T) {
 		t.Fatalf("cases %s", j)
 	}
 }
+
+// What an eval run cost reaches the run apply records (operating metrics).
+func TestOutcomeCarriesCost(t *testing.T) {
+	out := Outcome(&evals.Run{Passed: true, InputTokens: 900, OutTokens: 300, CostUSD: 0.0125})
+	if out.Tokens != 1200 || out.CostUSD != 0.0125 {
+		t.Fatalf("outcome %+v", out)
+	}
+}

@@ -530,8 +530,8 @@ func (o ops) RecordEvalRun(ctx context.Context, run EvalRun) (int64, error) {
 			passed = 1
 		}
 		prov := ""
-		if len(run.Answered) > 0 || len(run.RAGSnapshots) > 0 {
-			prov = mustJSON(provenance{run.Answered, run.RAGSnapshots})
+		if len(run.Answered) > 0 || len(run.RAGSnapshots) > 0 || run.Tokens > 0 || run.CostUSD > 0 {
+			prov = mustJSON(provenance{run.Answered, run.RAGSnapshots, run.Tokens, run.CostUSD})
 		}
 		if _, err := o.exec(ctx, `INSERT INTO eval_runs (id, eval, eval_hash, target, target_version, subject_hash, passed, metrics, summary, started_at, finished_at, provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			id, run.Eval, run.EvalHash, run.Target, run.TargetVersion, run.SubjectHash, passed, mustJSON(run.Metrics), run.Summary, FormatTime(run.StartedAt), FormatTime(run.FinishedAt), prov); err != nil {
@@ -554,6 +554,8 @@ const runCols = `id, eval, eval_hash, target, target_version, subject_hash, pass
 type provenance struct {
 	Answered     []Answered `json:"answered,omitempty"`
 	RAGSnapshots []string   `json:"rag_snapshots,omitempty"`
+	Tokens       int        `json:"tokens,omitempty"`
+	CostUSD      float64    `json:"cost_usd,omitempty"`
 }
 
 func scanRun(sc interface{ Scan(...any) error }) (EvalRun, error) {
@@ -568,7 +570,7 @@ func scanRun(sc interface{ Scan(...any) error }) (EvalRun, error) {
 		if err := json.Unmarshal([]byte(prov), &p); err != nil {
 			return r, fmt.Errorf("state: eval run %d provenance: %w", r.ID, err)
 		}
-		r.Answered, r.RAGSnapshots = p.Answered, p.RAGSnapshots
+		r.Answered, r.RAGSnapshots, r.Tokens, r.CostUSD = p.Answered, p.RAGSnapshots, p.Tokens, p.CostUSD
 	}
 	r.Passed = passed != 0
 	if err := json.Unmarshal([]byte(metrics), &r.Metrics); err != nil {

@@ -207,6 +207,9 @@ type EvalRun struct {
 	// system fingerprint and case count, and the RAG snapshots used.
 	Answered     []Answered `json:"answered,omitempty"`
 	RAGSnapshots []string   `json:"rag_snapshots,omitempty"`
+	// What the run cost: provider tokens (input and output) and dollars.
+	Tokens  int     `json:"tokens,omitempty"`
+	CostUSD float64 `json:"cost_usd,omitempty"`
 }
 
 // Answered is one model (as its provider named it) that answered cases.

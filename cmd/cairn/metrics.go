@@ -12,7 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/gitops"
+	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/operating"
 	"github.com/cairn-dev/cairn/state"
 )
@@ -51,9 +53,11 @@ Exit codes: 0 written; 1 no state; 2 invalid spec; 3 usage.`,
 			if err := requireDir(dir); err != nil {
 				return err
 			}
-			b, err := dataCompile(cmd, dir)
-			if err != nil {
-				return err
+			// With the cost projections (cost per 1,000 predictions).
+			b, ds := compiler.Compile(dir, compileOptions(dir))
+			if b == nil || ds.Count(diag.Error) > 0 {
+				printDiags(cmd.ErrOrStderr(), ds)
+				return exitf(exitInvalid, "metrics: the spec does not compile")
 			}
 			object := ""
 			switch {

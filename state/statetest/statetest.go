@@ -619,4 +619,10 @@ func testEvalProvenance(t *testing.T, s state.Store) {
 	if got, _ := s.GetEvalRun(ctx, id); got.Answered != nil || got.RAGSnapshots != nil {
 		t.Fatalf("a run without provenance: %+v", got)
 	}
+	// What a run cost is kept with it, also without any provenance.
+	id, err = s.RecordEvalRun(ctx, state.EvalRun{Eval: "qa", SubjectHash: "sha256:cc", Tokens: 1234, CostUSD: 0.0417})
+	must(t, err)
+	if got, _ := s.GetEvalRun(ctx, id); got.Tokens != 1234 || got.CostUSD != 0.0417 {
+		t.Fatalf("a run's cost: %d tokens, $%v", got.Tokens, got.CostUSD)
+	}
 }
