@@ -25,7 +25,17 @@ type Report struct {
 	Diagnostics diag.List // policy and compile results for the head
 	Plan        Plan
 	Evals       []SuiteDelta
+	// Comparisons are the plan's alias moves between two registered
+	// versions, each the Markdown of registry compare (the old version as
+	// A, the new as B).
+	Comparisons []Comparison
 	RunURL      string // the workflow run, linked at the bottom
+}
+
+// Comparison is one alias move with its version comparison.
+type Comparison struct {
+	Move     string // "models/fraud-detector staging: 8 → 9"
+	Markdown string
 }
 
 // Plan is the head's plan as the plan package renders it.
@@ -253,6 +263,13 @@ func RenderComment(r Report) string {
 		fmt.Fprintf(&b, "<details><summary>Plan: %d actions</summary>\n\n", r.Plan.Changes)
 		b.WriteString(balanceFences(strings.TrimRight(r.Plan.Markdown, "\n")))
 		b.WriteString("\n\n</details>\n")
+	}
+
+	if len(r.Comparisons) > 0 {
+		b.WriteString("\n### Version comparisons\n")
+		for _, c := range r.Comparisons {
+			fmt.Fprintf(&b, "\n<details><summary>%s</summary>\n\n%s\n\n</details>\n", esc(oneLine(c.Move)), balanceFences(strings.TrimRight(c.Markdown, "\n")))
+		}
 	}
 
 	if len(r.Evals) > 0 {

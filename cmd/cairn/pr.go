@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-dev/cairn/compare"
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/evals"
 	ghub "github.com/cairn-dev/cairn/github"
@@ -178,6 +179,24 @@ func prReport(ctx context.Context, dir, stateLoc string, cfg ghub.Config, pairs 
 	// The comment has its own "Plan" heading.
 	plan := strings.TrimPrefix(md.String(), "### cairn plan\n\n")
 	r.Plan = ghub.Plan{Made: true, Changes: len(p.Actions), Blocked: len(p.Blocked()), Markdown: plan}
+	// Why the new version and not the old: every alias move between two
+	// registered versions, compared.
+	for _, a := range p.Actions {
+		if a.Type != reconciler.MoveModelAlias || a.Before == "" || a.After == "" {
+			continue
+		}
+		model := strings.TrimPrefix(a.Object, "models/")
+		cmp, err := compare.Versions(ctx, b, st, model, a.Before, a.After)
+		if err != nil {
+			r.Problems = append(r.Problems, fmt.Sprintf("compare %s %s %s: %v", model, a.Before, a.After, err))
+			continue
+		}
+		var md bytes.Buffer
+		if err := cmp.WriteMarkdown(&md); err != nil {
+			return r, ghub.Annotations(r.Diagnostics, prefix)
+		}
+		r.Comparisons = append(r.Comparisons, ghub.Comparison{Move: fmt.Sprintf("%s %s: %s → %s", a.Object, a.Name, a.Before, a.After), Markdown: md.String()})
+	}
 	if base := cfg.BaseSHA; base != "" || cfg.BaseRef != "" {
 		if base == "" {
 			base = cfg.BaseRef
