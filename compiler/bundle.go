@@ -152,6 +152,9 @@ type KubernetesJobTrigger struct {
 type TrainingTrigger struct {
 	Webhook       string                `json:"webhook,omitempty"`
 	KubernetesJob *KubernetesJobTrigger `json:"kubernetes_job,omitempty"`
+	// CostUSD is what one triggered retraining costs (declared), for the
+	// versions whose job did not register a cost.
+	CostUSD float64 `json:"cost_usd,omitempty"`
 }
 
 type Training struct {

@@ -279,6 +279,23 @@ func Export(ctx context.Context, st state.Ops, project string, since int64, emit
 				return err
 			}
 			return emit(base(e, "FAIL", withFacets(run, map[string]any{"errorMessage": errorMessage("denied by the policy check: " + strings.Join(why, "; "))}), job))
+		case "reconcile": // gitops' run entry: a denied commit is an apply the check refused
+			var rc struct {
+				Result string `json:"result"`
+				Reason string `json:"reason"`
+			}
+			if json.Unmarshal([]byte(e.After), &rc) != nil || rc.Result != "denied" {
+				return nil
+			}
+			if err := flush(); err != nil {
+				return err
+			}
+			run := olRun{RunID: RunID(e.Time, e.Hash)}
+			job := applyJob(ns, "", e.Commit)
+			if err := emit(base(e, "START", run, job)); err != nil {
+				return err
+			}
+			return emit(base(e, "FAIL", withFacets(run, map[string]any{"errorMessage": errorMessage("reconcile: denied by the policy check: " + rc.Reason)}), job))
 		case data.AuditValidate:
 			var v data.ValidationEntry
 			if json.Unmarshal([]byte(e.After), &v) != nil {

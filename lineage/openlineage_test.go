@@ -59,7 +59,9 @@ func olHistory(t *testing.T) state.Store {
 	add(reconciler.AuditPolicy, "bundles/sha256:b4", `{"denials":0,"approvals":0}`)                                                                                                                           // 12
 	add(reconciler.AuditApplyDone, "bundles/sha256:b4", `{"applied":0,"held":[],"error":"run_eval evals/x: provider unreachable"}`)                                                                           // 13
 	add(reconciler.AuditApplyDenied, "bundles/sha256:b5", `{"denials":[{"policy":"canary_traffic","target":"deployments/fraud-api","pos":"specs/serving.cue:12:3"}],"approvals":1}`)                          // 14
-	add(data.AuditValidate, "data/fraud-detector", `{"feature_set":"fraud-detector","data":"sha256:dd","bytes":1234,"rows":100,"passed":false,"failures":1,"columns":{"txn-amount":{"rows":100,"nulls":3}}}`) // 15
+	add("reconcile", "repos/acme", `{"commit":"c9","result":"applied","reason":""}`)                                                                                                                          // 15: not an apply of its own
+	add("reconcile", "repos/acme", `{"commit":"c10","result":"denied","reason":"1 policy denial(s): nothing applied"}`)                                                                                       // 16
+	add(data.AuditValidate, "data/fraud-detector", `{"feature_set":"fraud-detector","data":"sha256:dd","bytes":1234,"rows":100,"passed":false,"failures":1,"columns":{"txn-amount":{"rows":100,"nulls":3}}}`) // 17
 	return st
 }
 
@@ -162,7 +164,7 @@ func TestOpenLineageExport(t *testing.T) {
 		"#5 COMPLETE apply", "#6 START apply", "#7 ABORT train/fraud-detector", "#7 START train/fraud-detector",
 		"#8 COMPLETE train/fraud-detector", "#7 COMPLETE apply",
 		"#9 START apply", "#11 COMPLETE apply", "#12 START apply", "#13 FAIL apply", "#14 START apply", "#14 FAIL apply",
-		"#15 START validate/fraud-detector", "#15 COMPLETE validate/fraud-detector",
+		"#16 START apply", "#16 FAIL apply", "#17 START validate/fraud-detector", "#17 COMPLETE validate/fraud-detector",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -200,8 +202,8 @@ func TestOpenLineageExport(t *testing.T) {
 			t.Errorf("--since 5 emitted %s of entry #%d", ev.EventType, ev.Seq)
 		}
 	}
-	if len(later) != 13 {
-		t.Errorf("--since 5: %d events, want 13", len(later))
+	if len(later) != 15 {
+		t.Errorf("--since 5: %d events, want 15", len(later))
 	}
 	// An apply says what started it and with what (approvals, the specs'
 	// repository and commit), what it held back, and why it failed.
@@ -228,9 +230,12 @@ func TestOpenLineageExport(t *testing.T) {
 	if m := byIdx(15).Run.Facets["errorMessage"].(map[string]any)["message"]; m != "denied by the policy check: canary_traffic on deployments/fraud-api (specs/serving.cue:12:3)" {
 		t.Errorf("denied apply's errorMessage %v", m)
 	}
-	dq := byIdx(17).Inputs[0].InputFacets["dataQualityMetrics"].(map[string]any)
-	if dq["rowCount"] != 100 || dq["columnMetrics"].(map[string]any)["txn-amount"].(map[string]any)["nullCount"] != 3 || byIdx(17).Inputs[0].Name != "data/fraud-detector" {
-		t.Errorf("validation input %+v", byIdx(17).Inputs[0])
+	if m := byIdx(17).Run.Facets["errorMessage"].(map[string]any)["message"]; m != "reconcile: denied by the policy check: 1 policy denial(s): nothing applied" {
+		t.Errorf("denied reconcile's errorMessage %v", m)
+	}
+	dq := byIdx(19).Inputs[0].InputFacets["dataQualityMetrics"].(map[string]any)
+	if dq["rowCount"] != 100 || dq["columnMetrics"].(map[string]any)["txn-amount"].(map[string]any)["nullCount"] != 3 || byIdx(19).Inputs[0].Name != "data/fraud-detector" {
+		t.Errorf("validation input %+v", byIdx(19).Inputs[0])
 	}
 }
 

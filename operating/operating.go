@@ -36,7 +36,7 @@ const (
 	DefRework     = "deployment rework rate: hotfix deployments ÷ deployments"
 	DefDriftTrig  = "drift reaction, evidence → trigger: from the drift evidence (its computed time) to the training trigger it fired; median by nearest rank"
 	DefTrigProd   = "drift reaction, trigger → production: from the training trigger to the first deployment, on a deployment serving prod, of the version registered with its id (by trigger id, never by matching times); versions deployed without a trigger id are left out and counted"
-	DefRetrain    = "cost per retraining: the mean training cost (registry register --training-cost-usd, or imported) of the versions registered in the window that recorded one"
+	DefRetrain    = "cost per retraining: the mean training cost of the versions registered in the window — the one registered with the version (registry register --training-cost-usd, or imported), else for a triggered version the model's declared training.trigger.cost_usd; versions with neither are left out and counted"
 	DefEvalTokens = "eval tokens per release: the provider tokens (input and output) of every eval run of each version deployed in the window (a release), over the releases"
 	DefEvalCost   = "eval cost per release: the dollars of every eval run of each version released in the window, over the releases"
 	DefServing    = "cost per 1,000 predictions: per deployment from its declared traffic — an LLM deployment's projected token cost (average tokens × the served model's prices), else deployments.D.cost.usd_per_month ÷ (requests_per_day × 30) × 1,000; the project's figure is the traffic-weighted mean; deployments without traffic or a cost are left out and counted"
@@ -400,9 +400,12 @@ func Compute(ctx context.Context, b *compiler.Bundle, st state.Ops, o Options) (
 		if !in(v.RegisteredAt, o) || (o.Object != "" && o.Object != "models/"+v.Model) {
 			continue
 		}
-		if v.Run != nil && v.Run.CostUSD > 0 {
+		switch m := b.Models[v.Model]; {
+		case v.Run != nil && v.Run.CostUSD > 0:
 			costs = append(costs, v.Run.CostUSD)
-		} else {
+		case v.TriggerID != "" && m != nil && m.Training != nil && m.Training.Trigger != nil && m.Training.Trigger.CostUSD > 0:
+			costs = append(costs, m.Training.Trigger.CostUSD) // declared per trigger
+		default:
 			noCost++
 		}
 	}

@@ -43,7 +43,7 @@ func (f fakeHistory) FirstNaming(commit, file, alias, version string) (time.Time
 // 90+24) → median (1st of 2) 2 h; rework D4: 0.25; drift: evidence →
 // trigger 60−58 = 2 h, trigger → production 80−60 = 20 h, three deployed
 // versions without a trigger id left out; retraining cost (v3 $14.20, v4
-// $5.80; v2 none) $10.00. Eval spend per release: v2 600 tokens $0.30,
+// $5.80, v5 triggered without its own: the declared $7; v2 none) $9.00. Eval spend per release: v2 600 tokens $0.30,
 // v3 1000 tokens $0.50 over 4 releases: 400 tokens, $0.20. Serving:
 // dep-a $3,000 a month over 100,000 requests a day = $1.00 per 1,000;
 // dep-b declares no traffic (left out).
@@ -80,6 +80,7 @@ func history(t *testing.T) (*compiler.Bundle, state.Store) {
 	reg("2", 40, "", 0)
 	reg("3", 70, "ev1", 14.20)
 	reg("4", 89, "", 5.80)
+	reg("5", 95, "ev2", 0) // triggered, no cost of its own: the declared $7
 	dr, _ := json.Marshal(data.DriftResult{Model: "m", EvidenceID: "drift-1", ComputedAt: h(58).Format(time.RFC3339)})
 	if err := st.PutRecord(ctx, data.KindDrift, "m/drift-1", dr); err != nil {
 		t.Fatal(err)
@@ -116,7 +117,8 @@ func history(t *testing.T) (*compiler.Bundle, state.Store) {
 	add(90, reconciler.AuditPolicy, "bundles/b4", "c4", map[string]any{"denials": 0, "hotfix": true})
 	move(90, "prod", "4", "c4")
 	serve(90, "4", 100, "")
-	b := &compiler.Bundle{Models: map[string]*compiler.Model{"m": {Name: "m", Aliases: map[string]string{"prod": "4", "staging": "2"}}},
+	b := &compiler.Bundle{Models: map[string]*compiler.Model{"m": {Name: "m", Aliases: map[string]string{"prod": "4", "staging": "2"},
+		Training: &compiler.Training{Trigger: &compiler.TrainingTrigger{Webhook: "https://train", CostUSD: 7}}}},
 		Deployments: map[string]*compiler.Deployment{
 			"dep-a": {Name: "dep-a", Model: "m", Alias: "prod", Kind: "classic", Traffic: &compiler.Traffic{RequestsPerDay: 100_000}, Cost: &compiler.ServingCost{USDPerMonth: 3000}},
 			"dep-b": {Name: "dep-b", Model: "m", Alias: "staging", Kind: "classic"},
@@ -155,7 +157,7 @@ func TestCompute(t *testing.T) {
 		{"deployment_rework_rate", 0.25, 0, 4, 0},
 		{"drift_reaction_evidence_to_trigger", 2, 0, 1, 0},
 		{"drift_reaction_trigger_to_production", 20, 0, 1, 3},
-		{"cost_per_retraining", 10, 0, 2, 1},
+		{"cost_per_retraining", 9, 0, 3, 1},
 		{"eval_tokens_per_release", 400, 0, 4, 0},
 		{"eval_cost_per_release", 0.2, 0, 4, 0},
 		{"cost_per_1k_predictions", 1, 0, 1, 1},
