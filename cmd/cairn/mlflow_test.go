@@ -94,6 +94,10 @@ func TestRegisterFromMLflow(t *testing.T) {
 		t.Errorf("no tracking URI: exit %d, %s", code, errOut)
 	}
 	nothing("the failures")
+	// The failures created no state at all, so no audit entry.
+	if code, out, errOut := cli(t, "audit", "verify", repo); code != exitDenied || !strings.Contains(errOut, "no state") {
+		t.Errorf("after the failures: exit %d %s %s", code, out, errOut)
+	}
 
 	t.Setenv("MLFLOW_TRACKING_URI", srv.URL)
 	code, out, errOut := cli(t, "registry", "register", "fraud-detector", repo, "--from-mlflow", "models:/fraud/12", "--param", "note=imported")
@@ -106,6 +110,10 @@ func TestRegisterFromMLflow(t *testing.T) {
 		if !strings.Contains(show, want) {
 			t.Errorf("registry show lacks %q:\n%s", want, show)
 		}
+	}
+	// One audit entry, with the imported run.
+	if code, out, _ := cli(t, "audit", "verify", repo); code != 0 || !strings.Contains(out, "audit log ok: 1 entries") {
+		t.Errorf("after the import: %s", out)
 	}
 	if _, out, _ := cli(t, "lineage", "fraud-detector@12", repo, "--format", "json"); !strings.Contains(out, `"metric_datasets"`) || !strings.Contains(out, `"source": "mlflow models:/fraud/12"`) {
 		t.Errorf("lineage of the imported version:\n%s", out)
