@@ -18,22 +18,8 @@ import (
 // how far it got, only from 201 answers: after a 400 the next run resends
 // from the first event not accepted, and a run with nothing new sends nothing.
 func TestLineageExportDelivery(t *testing.T) {
-	dir := t.TempDir()
-	repo := filepath.Join(dir, "repo")
-	if _, err := examples.Write("fraud", repo); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("CAIRN_STATE", filepath.Join(dir, "state.db"))
-	t.Setenv("CAIRN_CACHE_DIR", "off")
 	t.Setenv("CAIRN_OPENLINEAGE_TOKEN", "t0ken")
-	for _, args := range [][]string{
-		{"registry", "register", "fraud-detector", repo, "--version", "7", "--artifact", "s3://m/7", "--metric", "auc=0.94", "--metric", "false_positive_rate=0.03"},
-		{"apply", "--approvals", "1", repo},
-	} {
-		if code, out, errOut := cli(t, args...); code != 0 && code != exitPartial {
-			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
-		}
-	}
+	repo := fraudRepo(t, registerAndApply...)
 	var mu sync.Mutex
 	var got []string
 	reject := 3 // the third POST answers 400
@@ -96,21 +82,8 @@ func TestLineageExportDelivery(t *testing.T) {
 // signed is refused until --ca-file names that CA; a file with no
 // certificate is a usage error.
 func TestLineageExportPrivateCA(t *testing.T) {
-	dir := t.TempDir()
-	repo := filepath.Join(dir, "repo")
-	if _, err := examples.Write("fraud", repo); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("CAIRN_STATE", filepath.Join(dir, "state.db"))
-	t.Setenv("CAIRN_CACHE_DIR", "off")
-	for _, args := range [][]string{
-		{"registry", "register", "fraud-detector", repo, "--version", "7", "--artifact", "s3://m/7", "--metric", "auc=0.94", "--metric", "false_positive_rate=0.03"},
-		{"apply", "--approvals", "1", repo},
-	} {
-		if code, out, errOut := cli(t, args...); code != 0 && code != exitPartial {
-			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
-		}
-	}
+	repo := fraudRepo(t, registerAndApply...)
+	dir := filepath.Dir(repo)
 	var posts atomic.Int64
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		posts.Add(1)
@@ -134,4 +107,31 @@ func TestLineageExportPrivateCA(t *testing.T) {
 	if code, _, errOut := cli(t, "lineage", "export", repo, "--url", srv.URL, "--ca-file", bad); code != exitUsage || !strings.Contains(errOut, "no PEM certificate") {
 		t.Fatalf("a file without a certificate: exit %d, %s", code, errOut)
 	}
+}
+
+// fraudRepo writes the fraud example into a temp dir with its own state
+// (no check cache) and runs the setup commands, each of which must exit 0
+// or 4 (partial: a gate held something).
+func fraudRepo(t *testing.T, setup ...[]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	if _, err := examples.Write("fraud", repo); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CAIRN_STATE", filepath.Join(dir, "state.db"))
+	t.Setenv("CAIRN_CACHE_DIR", "off")
+	for _, args := range setup {
+		args = append(append([]string{}, args...), repo)
+		if code, out, errOut := cli(t, args...); code != 0 && code != exitPartial {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+	}
+	return repo
+}
+
+// registerAndApply registers fraud-detector 7 and applies.
+var registerAndApply = [][]string{
+	{"registry", "register", "fraud-detector", "--version", "7", "--artifact", "s3://m/7", "--metric", "auc=0.94", "--metric", "false_positive_rate=0.03"},
+	{"apply", "--approvals", "1"},
 }

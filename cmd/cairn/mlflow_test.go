@@ -4,11 +4,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/cairn-dev/cairn/examples"
 )
 
 // TestRegisterFromMLflow: register --from-mlflow against a loopback server
@@ -17,13 +14,7 @@ import (
 // a missing run, a running one, two logged models, missing credentials and
 // a dead port register nothing.
 func TestRegisterFromMLflow(t *testing.T) {
-	dir := t.TempDir()
-	repo := filepath.Join(dir, "repo")
-	if _, err := examples.Write("fraud", repo); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("CAIRN_STATE", filepath.Join(dir, "state.db"))
-	t.Setenv("CAIRN_CACHE_DIR", "off")
+	repo := fraudRepo(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, p, ok := r.BasicAuth(); !ok || u != "ana" || p != "pw" {
 			w.WriteHeader(http.StatusUnauthorized)

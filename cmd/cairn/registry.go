@@ -21,6 +21,7 @@ import (
 
 	"github.com/cairn-dev/cairn/audit"
 	"github.com/cairn-dev/cairn/compare"
+	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/gitops"
 	"github.com/cairn-dev/cairn/limits"
 	"github.com/cairn-dev/cairn/mlflow"
@@ -452,15 +453,9 @@ Nothing is typed in. The state is only read (a missing one shows no served versi
 				return exitf(exitUsage, "registry card: --now: %v", err)
 			}
 			args, dir := splitDir(args, 1)
-			if err := requireDir(dir); err != nil {
-				return err
-			}
-			b, err := dataCompile(cmd, dir)
+			b, err := modelBundle(cmd, dir, args[0], "registry card")
 			if err != nil {
 				return err
-			}
-			if b.Models[args[0]] == nil {
-				return exitf(exitDenied, "registry card: no model %q in %s", args[0], dir)
 			}
 			write := func(ctx context.Context, st state.Store) error {
 				c, err := audit.BuildModelCard(ctx, b, st, args[0], at)
@@ -484,6 +479,22 @@ Nothing is typed in. The state is only read (a missing one shows no served versi
 	card.Flags().StringVar(&cardNow, "now", "", "card time, RFC 3339 or YYYY-MM-DD (default: now)")
 	reg.AddCommand(register, newRegistryAttachCmd(&stateFlag), newRegistryCompareCmd(&stateFlag), list, show, card)
 	return reg
+}
+
+// modelBundle compiles the spec repo in dir for a command about one of its
+// models, which must be declared there.
+func modelBundle(cmd *cobra.Command, dir, model, name string) (*compiler.Bundle, error) {
+	if err := requireDir(dir); err != nil {
+		return nil, err
+	}
+	b, err := dataCompile(cmd, dir)
+	if err != nil {
+		return nil, err
+	}
+	if b.Models[model] == nil {
+		return nil, exitf(exitDenied, "%s: no model %q in %s", name, model, dir)
+	}
+	return b, nil
 }
 
 // newRegistryCompareCmd puts two versions of a model side by side.
@@ -510,15 +521,9 @@ Exit codes: 0 written; 1 a version is not registered or there is no state; 2 inv
 			if len(args) != 3 {
 				return exitf(exitUsage, "registry compare: want a model and two versions, got %q", args)
 			}
-			if err := requireDir(dir); err != nil {
-				return err
-			}
-			b, err := dataCompile(cmd, dir)
+			b, err := modelBundle(cmd, dir, args[0], "registry compare")
 			if err != nil {
 				return err
-			}
-			if b.Models[args[0]] == nil {
-				return exitf(exitDenied, "registry compare: no model %q in %s", args[0], dir)
 			}
 			return withStateRead(cmd, *stateFlag, dir, nil, func(ctx context.Context, st state.Store) error {
 				c, err := compare.Versions(ctx, b, st, args[0], args[1], args[2])
