@@ -31,6 +31,9 @@ type Bundle struct {
 	SLOs          map[string]*SLO        `json:"slos"`
 	Deployments   map[string]*Deployment `json:"deployments"`
 	Governance    Governance             `json:"governance"`
+	// Compliance declares the AI systems for the compliance policies; nil
+	// when the specs declare none.
+	Compliance *Compliance `json:"compliance,omitempty"`
 	// Gating lists, for every alias and label, the evals that gate it.
 	Gating []GateRef `json:"gating"`
 	// Files maps each referenced file (templates, datasets, documents) to its sha256.
@@ -224,6 +227,7 @@ type Prompt struct {
 	Version      string            `json:"version"`
 	Template     string            `json:"template,omitempty"`
 	TemplateFile string            `json:"template_file,omitempty"`
+	Disclosure   *Disclosure       `json:"disclosure,omitempty"`
 	Messages     []Message         `json:"messages,omitempty"`
 	Inputs       []string          `json:"inputs"`
 	Model        PromptModel       `json:"model"`
@@ -420,6 +424,12 @@ type ServingCost struct {
 	USDPerMonth float64 `json:"usd_per_month"`
 }
 
+// Disclosure is what tells people they deal with an AI system.
+type Disclosure struct {
+	Text string `json:"text,omitempty"`
+	File string `json:"file,omitempty"`
+}
+
 type Traffic struct {
 	RequestsPerDay  int `json:"requests_per_day"`
 	AvgInputTokens  int `json:"avg_input_tokens,omitempty"`
@@ -452,21 +462,23 @@ type SecretFinding struct {
 }
 
 type Deployment struct {
-	Name        string       `json:"name"`
-	Model       string       `json:"model,omitempty"`
-	Prompt      string       `json:"prompt,omitempty"`
-	Description string       `json:"description,omitempty"`
-	Target      string       `json:"target"`
-	Namespace   string       `json:"namespace"`
-	Alias       string       `json:"alias"`
-	Exposure    string       `json:"exposure"` // internal | public
-	Image       string       `json:"image,omitempty"`
-	Rollout     Rollout      `json:"rollout"`
-	Autoscaling *Autoscaling `json:"autoscaling,omitempty"`
-	Resources   *Resources   `json:"resources,omitempty"`
-	Traffic     *Traffic     `json:"traffic,omitempty"`
-	Cost        *ServingCost `json:"cost,omitempty"`
-	Schedule    string       `json:"schedule,omitempty"`
+	Name        string `json:"name"`
+	Model       string `json:"model,omitempty"`
+	Prompt      string `json:"prompt,omitempty"`
+	Description string `json:"description,omitempty"`
+	Target      string `json:"target"`
+	Namespace   string `json:"namespace"`
+	Alias       string `json:"alias"`
+	Exposure    string `json:"exposure"` // internal | public
+	// InteractsWithPeople false: no AI disclosure needed (nil: it does).
+	InteractsWithPeople *bool        `json:"interacts_with_people,omitempty"`
+	Image               string       `json:"image,omitempty"`
+	Rollout             Rollout      `json:"rollout"`
+	Autoscaling         *Autoscaling `json:"autoscaling,omitempty"`
+	Resources           *Resources   `json:"resources,omitempty"`
+	Traffic             *Traffic     `json:"traffic,omitempty"`
+	Cost                *ServingCost `json:"cost,omitempty"`
+	Schedule            string       `json:"schedule,omitempty"`
 
 	// Derived.
 	Kind       string      `json:"kind"`    // "classic" | "llm": what is served
@@ -496,6 +508,50 @@ type Governance struct {
 	// OperatingMetrics configures cairn metrics.
 	OperatingMetrics *OperatingMetrics `json:"operating_metrics,omitempty"`
 	Pos              Position          `json:"pos"`
+}
+
+// Compliance is the spec's compliance block (#Compliance).
+type Compliance struct {
+	Frameworks           []string           `json:"frameworks"`
+	Dates                string             `json:"dates"` // enacted | omnibus
+	FinancialInstitution bool               `json:"financial_institution"`
+	Systems              map[string]*System `json:"systems"`
+}
+
+// System is one AI system: the deployments that make it up and what the
+// AI Act asks of it.
+type System struct {
+	Name             string       `json:"name"`
+	Deployments      []string     `json:"deployments"`
+	Role             string       `json:"role"`      // provider | deployer | both
+	AnnexIII         string       `json:"annex_iii"` // 4a | 4b | 5b | 5c | not_listed
+	Exemption63      *Exemption63 `json:"exemption_6_3,omitempty"`
+	Profiling        bool         `json:"profiling"`
+	ProductComponent bool         `json:"product_component"`
+	IntendedPurpose  string       `json:"intended_purpose,omitempty"`
+	Oversight        *Oversight   `json:"oversight,omitempty"`
+	Responsible      []string     `json:"responsible,omitempty"`
+	Files            SystemFiles  `json:"files"`
+	// Derived.
+	HighRisk bool     `json:"high_risk"` // listed in Annex III and not exempted
+	Pos      Position `json:"pos"`
+}
+
+type Exemption63 struct {
+	AssessmentFile string `json:"assessment_file"`
+}
+
+type Oversight struct {
+	Who      string `json:"who"`
+	Override string `json:"override"`
+	Stop     string `json:"stop"`
+}
+
+type SystemFiles struct {
+	InstructionsForUse string `json:"instructions_for_use,omitempty"`
+	FRIA               string `json:"fria,omitempty"`
+	PostMarketPlan     string `json:"post_market_plan,omitempty"`
+	IncidentRegister   string `json:"incident_register,omitempty"`
 }
 
 // OperatingMetrics configures the operating metrics.

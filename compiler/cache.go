@@ -43,7 +43,20 @@ const cacheFormat = "cairn-compile-cache/1"
 
 // singletons are the top-level fields that are one struct, not a map of
 // objects; each may be written in one file only for the cached path.
-var singletons = []string{"project", "governance"}
+var singletons = []string{"project", "governance", "compliance"}
+
+// optionalTop are the top-level fields #Spec makes optional.
+var optionalTop = map[string]bool{"compliance": true}
+
+// specField is the path of a top-level field in #Spec (an optional one is
+// found only as such).
+func specField(field string) cue.Path {
+	sel := cue.Str(field)
+	if optionalTop[field] {
+		sel = sel.Optional()
+	}
+	return cue.MakePath(cue.Def("Spec"), sel)
+}
 
 // unit is what one cache entry holds: one object of a collection, or one
 // singleton field, with the bytes that write it.
@@ -127,6 +140,9 @@ func evaluateCached(files []parsed, opts Options) (js []byte, ok bool) {
 		ctx := cuecontext.New()
 		schema := ctx.CompileString(specs.Schema(), cue.Filename(specs.SchemaFile))
 		for _, field := range absent {
+			if optionalTop[field] {
+				continue // an optional block no file writes is absent
+			}
 			v := schema.LookupPath(cue.MakePath(cue.Def("Spec"), cue.Str(field)))
 			if v.Validate(cue.Concrete(true)) != nil {
 				return nil, false // a required singleton (project) is missing: evaluate says where
@@ -219,7 +235,7 @@ func evaluatePart(units []unit, part []int, values []json.RawMessage) bool {
 	}
 	byField := map[string]json.RawMessage{}
 	for _, field := range fields {
-		v := schema.LookupPath(cue.MakePath(cue.Def("Spec"), cue.Str(field))).Unify(user.LookupPath(cue.MakePath(cue.Str(field))))
+		v := schema.LookupPath(specField(field)).Unify(user.LookupPath(cue.MakePath(cue.Str(field))))
 		if v.Validate(cue.Concrete(true)) != nil {
 			return false
 		}

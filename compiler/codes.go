@@ -36,5 +36,6 @@ const (
 	CodeQuery          = "E085" // an SLI query that cannot be windowed for burn-rate rules
 	CodeGlobEmpty      = "E090" // a RAG source path that matches no file
 	CodeProvider       = "E095" // a provider that lacks what its kind needs
+	CodeCompliance     = "E096" // a compliance declaration that cannot hold (an exemption of a profiling system, an unknown deployment)
 	CodeInternal       = "E999" // a bug in cairn: please report it
 )

@@ -168,7 +168,7 @@ var (
 // groups splits the top-level fields into two halves of similar cost; each is
 // unified with its part of #Spec in its own CUE context, on its own core.
 var groups = [][]string{
-	{"prompts", "governance"},
+	{"prompts", "governance", "compliance"},
 	{"project", "providers", "features", "models", "rag", "evals", "slos", "deployments"},
 }
 
@@ -226,9 +226,13 @@ func evaluate(r *repoFS, rels []string, files []parsed, ix *posIndex) ([]byte, d
 				return
 			}
 			for _, field := range group {
-				def := schema.LookupPath(cue.MakePath(cue.Def("Spec"), cue.Str(field)))
+				def := schema.LookupPath(specField(field))
 				v := def
-				if uv := user.LookupPath(cue.MakePath(cue.Str(field))); uv.Exists() {
+				uv := user.LookupPath(cue.MakePath(cue.Str(field)))
+				if !uv.Exists() && optionalTop[field] {
+					continue // an optional block the specs do not write
+				}
+				if uv.Exists() {
 					v = def.Unify(uv)
 				}
 				// Exporting fails on any error or incomplete value, so a

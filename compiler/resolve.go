@@ -97,6 +97,7 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 		SLOs:          orEmpty(d.SLOs),
 		Deployments:   orEmpty(d.Deployments),
 		Governance:    d.Governance,
+		Compliance:    d.Compliance,
 		Gating:        []GateRef{},
 		Files:         map[string]string{},
 		FieldPos:      map[string]Position{},
@@ -193,6 +194,7 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 			b.FieldPos[k] = p
 		}
 	}
+	r.compliance(b)
 	r.secretFindings(b)
 	return b, r.ds
 }

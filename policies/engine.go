@@ -35,10 +35,13 @@ type Policy struct {
 	Description string `json:"description,omitempty"`
 	// Severity is the METADATA custom.severity: "deny" (default) or "warn",
 	// which reports the package's deny results as warnings (a soft launch).
-	Severity string        `json:"severity"`
-	Builtin  bool          `json:"builtin"`
-	Pos      diag.Position `json:"pos"` // the package clause
-	rules    []string      // "deny" and/or "warn", the rules the package defines
+	Severity string `json:"severity"`
+	// HelpURI is the first of the METADATA related_resources: the law or
+	// standard the policy enforces (SARIF's rule helpUri).
+	HelpURI string        `json:"help_uri,omitempty"`
+	Builtin bool          `json:"builtin"`
+	Pos     diag.Position `json:"pos"` // the package clause
+	rules   []string      // "deny" and/or "warn", the rules the package defines
 }
 
 // Engine holds the compiled policies and their prepared queries; build it
@@ -174,6 +177,9 @@ func discover(mods map[string]*ast.Module) ([]Policy, diag.List) {
 			}
 			if a.Description != "" {
 				p.Description = strings.TrimSpace(a.Description)
+			}
+			if len(a.RelatedResources) > 0 && a.RelatedResources[0].Ref.String() != "" {
+				p.HelpURI = a.RelatedResources[0].Ref.String()
 			}
 			if v, ok := a.Custom["id"]; ok && fmt.Sprint(v) != id {
 				errs = append(errs, diag.Diagnostic{Severity: diag.Error, Code: "policy_metadata",

@@ -116,3 +116,12 @@ func readWant(t *testing.T, path string) []string {
 	}
 	return out
 }
+
+// The EU AI Act policies cite the regulation (the SARIF rule's helpUri).
+func TestPoliciesCiteTheLaw(t *testing.T) {
+	for _, p := range newEngine(t, Options{}).Policies() {
+		if strings.HasPrefix(p.ID, "ai_") && p.HelpURI != "https://eur-lex.europa.eu/eli/reg/2024/1689/oj" {
+			t.Errorf("policy %s cites %q", p.ID, p.HelpURI)
+		}
+	}
+}

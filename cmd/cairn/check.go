@@ -43,7 +43,7 @@ Exit codes: 0 clean (warnings allowed), 1 policy denials (or warnings with --fai
 			}
 			opts := diagfmt.Options{ToolVersion: version, PathPrefix: withSlash(repoPrefix(dir)), Root: dir, FallbackFile: mainSpecFile(dir)}
 			for _, p := range c.Policies {
-				opts.Rules = append(opts.Rules, diagfmt.Rule{ID: p.ID, Title: p.Title, Description: p.Description})
+				opts.Rules = append(opts.Rules, diagfmt.Rule{ID: p.ID, Title: p.Title, Description: p.Description, HelpURI: p.HelpURI})
 			}
 			return finishCheck(cmd.OutOrStdout(), format, c.Diagnostics, opts, failOnWarn && c.Compiled())
 		},

@@ -22,6 +22,7 @@ type Rule struct {
 	ID          string
 	Title       string
 	Description string
+	HelpURI     string // where the rule is explained (default: its source)
 }
 
 // Options tune the output.
@@ -116,7 +117,7 @@ func rules(l diag.List, opts Options) []Rule {
 	}
 	for _, d := range l {
 		if r, ok := byID[d.Code]; !ok || (r.Title == "" && d.Title != "") {
-			byID[d.Code] = Rule{ID: d.Code, Title: d.Title, Description: r.Description}
+			byID[d.Code] = Rule{ID: d.Code, Title: d.Title, Description: r.Description, HelpURI: r.HelpURI}
 		}
 	}
 	out := make([]Rule, 0, len(byID))

@@ -105,6 +105,9 @@ func writeSARIF(w io.Writer, l diag.List, opts Options) error {
 	for i, r := range rs {
 		index[r.ID] = i
 		sr := sarifRule{ID: r.ID, HelpURI: helpURI(r.ID)}
+		if r.HelpURI != "" {
+			sr.HelpURI = r.HelpURI
+		}
 		if r.Title != "" {
 			sr.ShortDescription = &sarifMessage{Text: r.Title}
 		}

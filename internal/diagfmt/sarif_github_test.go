@@ -49,3 +49,28 @@ func TestSARIFForGitHub(t *testing.T) {
 		t.Errorf("column %d, want 29", got)
 	}
 }
+
+// A rule that names the law it enforces (METADATA related_resources) links
+// to it; the others link to their source.
+func TestSARIFHelpURIFromMetadata(t *testing.T) {
+	l := diag.List{
+		{Severity: diag.Deny, Code: "ai_act_fria", Message: "no FRIA", Object: "compliance"},
+		{Severity: diag.Deny, Code: "owners", Message: "no owners", Object: "models/m"},
+	}
+	var buf bytes.Buffer
+	rules := []Rule{{ID: "ai_act_fria", Title: "FRIA", HelpURI: "https://eur-lex.europa.eu/eli/reg/2024/1689/oj"}}
+	if err := writeSARIF(&buf, l, Options{Rules: rules}); err != nil {
+		t.Fatal(err)
+	}
+	var log sarifLog
+	if err := json.Unmarshal(buf.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range log.Runs[0].Tool.Driver.Rules {
+		got[r.ID] = r.HelpURI
+	}
+	if got["ai_act_fria"] != "https://eur-lex.europa.eu/eli/reg/2024/1689/oj" || got["owners"] != "https://github.com/cairn-dev/cairn/blob/main/policies/lib/owners.rego" {
+		t.Errorf("helpUris %v", got)
+	}
+}
