@@ -58,7 +58,7 @@ func TestIncrementalCheck(t *testing.T) {
 		{name: "nothing"},
 		{name: "a model's owner", change: edit("specs/models.cue", `owner:       "@acme/risk-ml"`, `owner:       "team:tbd"`),
 			// Not canary_traffic, prod_slo, rag_exposure, rag_sources: they read no model.
-			ran: []string{"deprecated_models", "drift_monitoring", "fairness_gated", "judge_independence", "llm_budget",
+			ran: []string{"ai_act_monitoring", "deprecated_models", "drift_monitoring", "fairness_gated", "judge_independence", "llm_budget",
 				"llm_prod_evals", "no_secrets", "owners", "pii_risk", "prod_gated", "protected_features", "sensitive_domains", "team_tier"}, differ: true},
 		{name: "a team policy", change: edit("policies/team.rego", "has no tier tag", "names no tier"),
 			ran: []string{"team_tier"}, differ: true},
@@ -69,7 +69,7 @@ func TestIncrementalCheck(t *testing.T) {
 			ran: []string{"deprecated_models", "fairness_gated", "judge_independence", "judged_prod_gates", "llm_prod_evals",
 				"no_secrets", "owners", "prod_gated", "protected_features"}},
 		// The AI Act policies judge their dates at the check's time.
-		{name: "the time", now: now.Add(48 * time.Hour), ran: []string{"ai_act_fria", "ai_act_oversight", "ai_disclosure", "deprecated_models", "waivers"}},
+		{name: "the time", now: now.Add(48 * time.Hour), ran: []string{"ai_act_fria", "ai_act_monitoring", "ai_act_oversight", "ai_disclosure", "deprecated_models", "waivers"}},
 		{name: "the cairn build", salt: "cairn 2.0", all: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

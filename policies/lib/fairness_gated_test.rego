@@ -10,7 +10,7 @@ base := {"bundle": {
 	},
 }}
 
-want := {{"msg": "models/m is high-risk and served at prod, but no fairness eval gates its prod alias: list an eval with predictions.sensitive and a fairness metric under gates.prod.evals", "target": "models/m", "path": "aliases.prod"}}
+want := {{"msg": "models/m is high-risk (by its risk or the AI system serving it) and served at prod, but no fairness eval gates its prod alias: list an eval with predictions.sensitive and a fairness metric under gates.prod.evals", "target": "models/m", "path": "aliases.prod"}}
 
 test_fairness_eval_at_prod_passes if {
 	count(p.deny) == 0 with input as base
@@ -45,4 +45,16 @@ test_medium_risk_and_llm_need_none if {
 test_no_prod_alias_needs_none if {
 	doc := json.patch(base, [{"op": "remove", "path": "/bundle/models/m/aliases/prod"}, {"op": "replace", "path": "/bundle/models/m/gates/prod/evals", "value": []}])
 	count(p.deny) == 0 with input as doc
+}
+
+# A model of risk "medium" is in scope when a high-risk AI system serves it.
+test_served_by_a_high_risk_system if {
+	b := {
+		"models": {"scorer": {"name": "scorer", "kind": "classic", "risk": "medium", "aliases": {"prod": "1"}, "gates": {}}},
+		"evals": {},
+		"deployments": {"credit-api": {"model": "scorer"}},
+		"compliance": {"frameworks": ["eu-ai-act"], "dates": "enacted", "systems": {"credit": {"deployments": ["credit-api"], "high_risk": true}}},
+	}
+	count(p.deny) == 1 with input as {"bundle": b}
+	count(p.deny) == 0 with input as {"bundle": json.patch(b, [{"op": "replace", "path": "/compliance/systems/credit/high_risk", "value": false}])}
 }
