@@ -19,6 +19,17 @@ type Approval struct {
 	Count  int      `json:"count"`
 	Source string   `json:"source"`          // "--approvals", "acme/specs#12"
 	Users  []string `json:"users,omitempty"` // who approved, sorted
+	// Reviews are the counted approvals with when each was given.
+	Reviews []Review `json:"reviews,omitempty"`
+	// Excluded are approvers who authored the change (the pull request or
+	// one of its commits): their approval does not count.
+	Excluded []string `json:"excluded,omitempty"`
+}
+
+// Review is one counted approval.
+type Review struct {
+	User string    `json:"user"`
+	At   time.Time `json:"at"`
 }
 
 // NewRepoClient is a client for one repository without a pull request of
@@ -99,15 +110,55 @@ func (c *Client) Approvals(ctx context.Context, commit string) (Approval, error)
 		}
 		ropts.Page = resp.NextPage
 	}
+	authors, err := c.authors(ctx, pr, src)
+	if err != nil {
+		return Approval{}, err
+	}
 	a := Approval{Source: src, Users: []string{}}
 	for u, l := range latest {
-		if l.state == "APPROVED" {
+		switch {
+		case l.state != "APPROVED":
+		case authors[u]:
+			a.Excluded = append(a.Excluded, u)
+		default:
 			a.Users = append(a.Users, u)
 		}
 	}
 	slices.Sort(a.Users)
+	slices.Sort(a.Excluded)
+	for _, u := range a.Users {
+		a.Reviews = append(a.Reviews, Review{User: u, At: latest[u].at.UTC()})
+	}
 	a.Count = len(a.Users)
 	return a, nil
+}
+
+// authors are the logins who authored the change: the pull request's
+// author and the authors and committers of its commits.
+func (c *Client) authors(ctx context.Context, pr *gh.PullRequest, src string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if l := pr.GetUser().GetLogin(); l != "" {
+		out[l] = true
+	}
+	opts := &gh.ListOptions{PerPage: 100}
+	for {
+		page, resp, err := c.gh.PullRequests.ListCommits(ctx, c.cfg.Owner, c.cfg.Repo, pr.GetNumber(), opts)
+		if err != nil {
+			return nil, c.explain("list commits of "+src, permRead, err)
+		}
+		for _, cm := range page {
+			for _, l := range []string{cm.GetAuthor().GetLogin(), cm.GetCommitter().GetLogin()} {
+				if l != "" && l != "web-flow" { // GitHub's own committer for merges and web edits
+					out[l] = true
+				}
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	return out, nil
 }
 
 func shortSHA(s string) string {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/cairn-dev/cairn/github"
+	"github.com/cairn-dev/cairn/reconciler"
 )
 
 // Approvals says how many approvals the change that produced a commit has.
@@ -14,6 +15,15 @@ type Approvals interface {
 
 // Approval is an approval count and where it came from.
 type Approval = github.Approval
+
+// approvers are an approval's counted reviews as the apply records them.
+func approvers(a Approval) []reconciler.Approver {
+	var out []reconciler.Approver
+	for _, r := range a.Reviews {
+		out = append(out, reconciler.Approver{Login: r.User, At: r.At})
+	}
+	return out
+}
 
 // Static is a fixed approval count (--approvals).
 type Static int

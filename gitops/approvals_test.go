@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 const sha = "0123456789abcdef0123456789abcdef01234567"
@@ -30,7 +31,13 @@ func fakeGitHub(t *testing.T, status int) *httptest.Server {
 			return
 		}
 		fmt.Fprintf(w, `[{"number": 9, "merged_at": "2026-02-01T00:00:00Z", "merge_commit_sha": "other"},
-			{"number": 12, "merged_at": "2026-03-01T10:00:00Z", "merge_commit_sha": %q}]`, sha)
+			{"number": 12, "merged_at": "2026-03-01T10:00:00Z", "merge_commit_sha": %q, "user": {"login": "paul"}}]`, sha)
+	})
+	// The change's commits: dave wrote one, so his approval does not count;
+	// web-flow is GitHub committing a web edit.
+	mux.HandleFunc("GET /api/v3/repos/acme/specs/pulls/12/commits", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `[{"sha": "a1", "author": {"login": "paul"}, "committer": {"login": "web-flow"}},
+			{"sha": "a2", "author": {"login": "dave"}, "committer": {"login": "dave"}}]`)
 	})
 	mux.HandleFunc("GET /api/v3/repos/acme/specs/pulls/12/reviews", func(w http.ResponseWriter, r *http.Request) {
 		review := func(user, state, at string) string {
@@ -53,6 +60,7 @@ func fakeGitHub(t *testing.T, status int) *httptest.Server {
 			review("carol", "APPROVED", "2026-03-01T08:00:00Z"),
 			review("dave", "APPROVED", "2026-03-01T08:30:00Z"),
 			review("alice", "APPROVED", "2026-03-01T09:10:00Z"), // twice: one user, one approval
+			review("paul", "APPROVED", "2026-03-01T08:40:00Z"),  // the pull request's author
 			review("frank", "APPROVED", "2026-03-01T08:00:00Z"),
 		}, ","))
 	})
@@ -71,8 +79,11 @@ func TestGitHubApprovals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Count != 3 || strings.Join(a.Users, ",") != "alice,bob,dave" || a.Source != "acme/specs#12" {
-		t.Errorf("approvals = %+v, want alice, bob and dave on acme/specs#12", a)
+	if a.Count != 2 || strings.Join(a.Users, ",") != "alice,bob" || a.Source != "acme/specs#12" || strings.Join(a.Excluded, ",") != "dave,paul" {
+		t.Errorf("approvals = %+v, want alice and bob on acme/specs#12, dave and paul (authors of the change) excluded", a)
+	}
+	if len(a.Reviews) != 2 || a.Reviews[0].User != "alice" || a.Reviews[0].At.Format(time.RFC3339) != "2026-03-01T09:10:00Z" {
+		t.Errorf("reviews = %+v, want each counted approval with its time (alice's last at 09:10)", a.Reviews)
 	}
 
 	// A commit no pull request merged (a direct push) has no approvals.
@@ -119,6 +130,8 @@ func TestReconcileUsesPullRequestApprovals(t *testing.T) {
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/commits/"+head.Hash().String()+"/pulls"):
 			fmt.Fprintf(w, `[{"number": 4, "merged_at": "2026-03-01T10:00:00Z", "merge_commit_sha": %q}]`, head.Hash().String())
+		case strings.HasSuffix(r.URL.Path, "/pulls/4/commits"):
+			fmt.Fprint(w, `[]`)
 		case strings.HasSuffix(r.URL.Path, "/pulls/4/reviews"):
 			fmt.Fprint(w, `[{"user": {"login": "alice"}, "state": "CHANGES_REQUESTED", "submitted_at": "2026-03-01T09:00:00Z"}]`)
 		default:

@@ -479,7 +479,7 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 // whether the run should go on to drift and the report.
 func (r *Reconciler) apply(ctx context.Context, run *Run, chk *pipeline.Checked, co *Checkout, opts reconciler.Options) bool {
 	res, err := pipeline.Apply(ctx, chk, r.cfg.Store, reconciler.ApplyOptions{
-		Options: opts, Actor: r.cfg.Actor + " for " + co.Commit.Author, Commit: co.Commit.SHA, RepoURL: RepoURL(co.Source), Hotfix: co.Commit.Hotfix, Now: r.cfg.Now, LockTimeout: r.cfg.LockTimeout,
+		Options: opts, Actor: r.cfg.Actor + " for " + co.Commit.Author, Commit: co.Commit.SHA, RepoURL: RepoURL(co.Source), Hotfix: co.Commit.Hotfix, ApprovedBy: approvers(run.Approvals), Now: r.cfg.Now, LockTimeout: r.cfg.LockTimeout,
 		OnAction: func(a reconciler.Action) {
 			run.Applied = append(run.Applied, a)
 			if r.cfg.OnAction != nil {
@@ -519,7 +519,8 @@ func (r *Reconciler) record(ctx context.Context, run *Run, key string, co *Check
 	after, _ := marshalText(map[string]any{
 		"commit": co.Commit.SHA, "author": co.Commit.Author, "ref": co.Ref, "result": run.Result, "reason": run.Reason,
 		"applied": len(run.Applied), "blocked": len(run.Blocked), "drift": len(run.Drift),
-		"approvals": run.Approvals.Count, "approvals_source": run.Approvals.Source, "bundle_hash": run.BundleHash,
+		"approvals": run.Approvals.Count, "approvals_source": run.Approvals.Source, "approved_by": run.Approvals.Reviews,
+		"approvals_excluded": run.Approvals.Excluded, "bundle_hash": run.BundleHash,
 	})
 	if _, err := r.cfg.Store.AppendAudit(ctx, state.AuditEntry{Time: r.cfg.Now().UTC(), Actor: r.cfg.Actor, Commit: co.Commit.SHA,
 		Action: "reconcile", Object: "repos/" + co.Source, After: after}); err != nil {

@@ -206,13 +206,28 @@ func Export(ctx context.Context, st state.Ops, project string, since int64, emit
 				return err
 			}
 			var pc struct {
-				Approvals *int   `json:"approvals"`
-				RepoURL   string `json:"repo_url"`
+				Approvals    *int   `json:"approvals"`
+				RepoURL      string `json:"repo_url"`
+				Unattributed bool   `json:"approvals_unattributed"`
+				ApprovedBy   []struct {
+					Login string `json:"login"`
+				} `json:"approved_by"`
 			}
 			_ = json.Unmarshal([]byte(e.After), &pc) // an entry without them exports without them
 			run := olRun{RunID: RunID(e.Time, e.Hash)}
 			if pc.Approvals != nil {
-				run.Facets = map[string]any{"executionParameters": params(map[string]string{"approvals": fmt.Sprint(*pc.Approvals)})}
+				kv := map[string]string{"approvals": fmt.Sprint(*pc.Approvals)}
+				var who []string
+				for _, a := range pc.ApprovedBy {
+					who = append(who, a.Login)
+				}
+				switch {
+				case len(who) > 0:
+					kv["approved_by"] = strings.Join(who, ",")
+				case pc.Unattributed:
+					kv["approved_by"] = "(unattributed: a count, nobody named)"
+				}
+				run.Facets = map[string]any{"executionParameters": params(kv)}
 			}
 			job := applyJob(ns, pc.RepoURL, e.Commit)
 			if err := emit(base(e, "START", run, job)); err != nil {

@@ -51,7 +51,7 @@ func olHistory(t *testing.T) state.Store {
 	add("register_model_version", "models/fraud-detector", `{"version":"8","trigger_id":"drift:2","data_snapshot":"s3://acme-ml/fraud/train.parquet@sha256:ab"}`)     // 8
 	at = at.Add(time.Minute)
 	if _, err := st.AppendAudit(ctx, state.AuditEntry{Time: at, Actor: "ci", Commit: "8e21b40", Action: reconciler.AuditPolicy, Object: "bundles/sha256:b3",
-		After: `{"denials":0,"approvals":1,"repo_url":"https://github.com/acme/fraud-specs.git"}`}); err != nil { // 9
+		After: `{"denials":0,"approvals":1,"approvals_unattributed":true,"repo_url":"https://github.com/acme/fraud-specs.git"}`}); err != nil { // 9
 		t.Fatal(err)
 	}
 	add("move_model_alias", "models/fraud-detector", `{"name":"staging","version":"8","gates":[]}`)                                                                                                           // 10
@@ -212,7 +212,8 @@ func TestOpenLineageExport(t *testing.T) {
 	if loc := start9.Job.Facets["sourceCodeLocation"].(map[string]any); loc["url"] != "https://github.com/acme/fraud-specs.git" || loc["version"] != "8e21b40" {
 		t.Errorf("sourceCodeLocation %v", loc)
 	}
-	if p := start9.Run.Facets["executionParameters"].(map[string]any)["parameters"].([]map[string]any); len(p) != 1 || p[0]["key"] != "approvals" || p[0]["value"] != "1" {
+	if p := start9.Run.Facets["executionParameters"].(map[string]any)["parameters"].([]map[string]any); len(p) != 2 || p[0]["key"] != "approvals" || p[0]["value"] != "1" ||
+		p[1]["key"] != "approved_by" || !strings.Contains(p[1]["value"].(string), "unattributed") {
 		t.Errorf("executionParameters %v", p)
 	}
 	if h := done11.Run.Facets["cairn_held"].(map[string]any)["held"].([]map[string]any); len(h) != 1 || h[0]["action"] != "move_model_alias models/fraud-detector prod" {

@@ -163,6 +163,12 @@ func (ap *applier) policyEntry(now time.Time) *state.AuditEntry {
 	if ap.opts.Hotfix {
 		after["hotfix"] = true
 	}
+	switch {
+	case len(ap.opts.ApprovedBy) > 0:
+		after["approved_by"] = ap.opts.ApprovedBy
+	case ap.plan.Approvals > 0:
+		after["approvals_unattributed"] = true // a count (--approvals) names nobody
+	}
 	return &state.AuditEntry{Time: now, Actor: ap.opts.Actor, Commit: ap.opts.Commit, Action: AuditPolicy, Object: "bundles/" + ap.plan.BundleHash,
 		After: doc(after)}
 }

@@ -34,6 +34,10 @@ type ApplyOptions struct {
 	// credentials), recorded with the apply for OpenLineage's
 	// sourceCodeLocation; empty when unknown.
 	RepoURL string
+	// ApprovedBy are the approvals counted, by login and time (from the
+	// pull request); empty with approvals from --approvals, which the audit
+	// log then records as unattributed.
+	ApprovedBy []Approver
 	// Hotfix records the apply as a hotfix (apply --hotfix, a Cairn-Hotfix:
 	// trailer): operating metrics count it as rework.
 	Hotfix      bool
@@ -46,6 +50,12 @@ type ApplyOptions struct {
 	// TriggerTimeout bounds one training trigger, retries included
 	// (default 30 s): an unreachable or silent webhook never wedges an apply.
 	TriggerTimeout time.Duration
+}
+
+// Approver is one counted approval.
+type Approver struct {
+	Login string    `json:"login"`
+	At    time.Time `json:"at"`
 }
 
 // Result is what an apply did.

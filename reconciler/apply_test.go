@@ -384,3 +384,32 @@ func TestCrashResume(t *testing.T) {
 		})
 	}
 }
+
+// The policy check entry says who approved (from the pull request) or that
+// the approvals were a count nobody is named for (--approvals N).
+func TestApprovalsIdentityRecorded(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		by   []Approver
+		want string
+	}{
+		{"unattributed", nil, `"approvals_unattributed":true`},
+		{"from the pull request", []Approver{{Login: "alice", At: t0}}, `"approved_by":[{"login":"alice","at":"2026-03-01T12:00:00Z"}]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newStore(t)
+			seed(t, st)
+			opts := fullOptions(&fakeRunner{})
+			opts.ApprovedBy = tc.by
+			if _, err := PlanAndApply(ctx, fullBundle(t.TempDir()), st, opts); err != nil {
+				t.Fatal(err)
+			}
+			log, err := st.ListAudit(ctx)
+			must(t, err)
+			if log[0].Action != AuditPolicy || !strings.Contains(log[0].After, tc.want) {
+				t.Errorf("policy_check entry %s, want %s", log[0].After, tc.want)
+			}
+		})
+	}
+}

@@ -80,6 +80,9 @@ func TestLiveScripts(t *testing.T) {
 	gh.HandleFunc("GET /api/v3/repos/acme/specs/commits/{sha}/pulls", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `[{"number": 12, "merged_at": "2026-03-01T10:00:00Z", "merge_commit_sha": %q}]`, r.PathValue("sha"))
 	})
+	gh.HandleFunc("GET /api/v3/repos/acme/specs/pulls/12/commits", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `[{"sha": "c1", "author": {"login": "ada"}, "committer": {"login": "ada"}}]`)
+	})
 	gh.HandleFunc("GET /api/v3/repos/acme/specs/pulls/12/reviews", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `[{"user": {"login": "alice"}, "state": "APPROVED", "submitted_at": "2026-03-01T09:00:00Z"}]`)
 	})
