@@ -203,7 +203,9 @@ func (c *Client) Import(ctx context.Context, ref, artifact string) (*Imported, e
 		}
 		tr.Inputs = append(tr.Inputs, d)
 	}
-	sort.Slice(tr.Inputs, func(i, j int) bool { return tr.Inputs[i].Name+tr.Inputs[i].Digest < tr.Inputs[j].Name+tr.Inputs[j].Digest })
+	sort.Slice(tr.Inputs, func(i, j int) bool {
+		return tr.Inputs[i].Name+tr.Inputs[i].Digest < tr.Inputs[j].Name+tr.Inputs[j].Digest
+	})
 	out.Version.Run = tr
 	return out, nil
 }

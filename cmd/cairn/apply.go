@@ -85,7 +85,7 @@ applied, 3 usage, 4 partial (some applied, some held back), 5 stale plan file.`,
 			}
 			w := cmd.OutOrStdout()
 			opts := reconciler.ApplyOptions{Options: planOptions(cmd, dir, st, approvals, commit), Actor: actorName(actor), Commit: commit, RepoURL: gitRemote(dir), Now: now, LockTimeout: lockTimeout,
-				Hotfix: hotfix || gitHotfix(dir),
+				Hotfix:   hotfix || gitHotfix(dir),
 				OnAction: func(a reconciler.Action) { fmt.Fprintf(w, "applied: %s\n", a.Summary()) }}
 			var res *reconciler.Result
 			if saved != nil {
