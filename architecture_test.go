@@ -18,6 +18,8 @@ var layers = []struct {
 	prefix string
 	layer  int
 }{
+	// Below the foundations: helpers they may share, importing no cairn package.
+	{"internal/jsonpos", -1},
 	// Foundations: import no other cairn package but their own family.
 	{"internal/diag", 0}, {"internal/atomicfile", 0}, {"internal/md", 0}, {"internal/junit", 0}, {"internal/promql", 0}, {"internal/specgen", 0}, {"internal/chromiumtest", 0}, {"internal/tooltest", 0}, {"internal/promtest", 0},
 	{"specs", 0}, {"prices", 0}, {"tokens", 0}, {"limits", 0}, {"state", 0}, {"prompts", 0}, {"examples", 0},

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/cairn-dev/cairn/internal/atomicfile"
+	"github.com/cairn-dev/cairn/internal/jsonpos"
 )
 
 // MaxPlanFileSize bounds a saved plan read back (a plan of the generated
@@ -72,7 +73,7 @@ func DecodePlan(name string, r io.Reader) (*Plan, error) {
 	if err := dec.Decode(&p); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			line, col := lineCol(data, se.Offset-1) // Offset is just past the bad byte
+			line, col := jsonpos.LineCol(data, se.Offset-1) // Offset is just past the bad byte
 			return nil, &PlanFileError{name, fmt.Sprintf("invalid JSON at line %d, column %d: %v", line, col, err)}
 		}
 		return nil, &PlanFileError{name, err.Error()}
@@ -101,18 +102,6 @@ func DecodePlan(name string, r io.Reader) (*Plan, error) {
 	}
 	p.Summary = nil // derived, not trusted from the file
 	return &p, nil
-}
-
-func lineCol(data []byte, off int64) (int, int) {
-	line, col := 1, 1
-	for i := int64(0); i < off && i < int64(len(data)); i++ {
-		if data[i] == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	return line, col
 }
 
 func truncate(s string, n int) string {

@@ -12,6 +12,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/cairn-dev/cairn/internal/jsonpos"
 )
 
 // ExplanationFormat names the JSON format of a global explanation
@@ -81,7 +83,7 @@ func ParseExplanation(data []byte) (Explanation, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&e); err != nil {
-		return e, jsonPosError(data, err)
+		return e, jsonpos.Error(data, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return e, fmt.Errorf("more than one JSON value: an explanation is one object")
@@ -109,32 +111,6 @@ func ParseExplanation(data []byte) (Explanation, error) {
 		seen[f.Name] = true
 	}
 	return e, nil
-}
-
-// jsonPosError names the line and column of a JSON syntax or type error.
-func jsonPosError(data []byte, err error) error {
-	var off int64 = -1
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		off = se.Offset - 1 // just past the bad byte
-	case errors.As(err, &te):
-		off = te.Offset
-		err = fmt.Errorf("%s: %s: want %s", te.Field, te.Value, te.Type)
-	}
-	if off < 0 {
-		return err
-	}
-	line, col := 1, 1
-	for _, c := range data[:min(int(off), len(data))] {
-		if c == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	return fmt.Errorf("line %d, column %d: %w", line, col, err)
 }
 
 // Digest is the sha256 of the explanation's canonical JSON.

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -95,6 +96,26 @@ type DataInput struct {
 	URI     string `json:"uri,omitempty"`
 	Digest  string `json:"digest,omitempty"`
 	Context string `json:"context,omitempty"` // training, validation, …
+}
+
+// With is r with more: other's parameters (which win), its inputs added,
+// its repository and cost where it gives them (an imported run and the
+// flags given beside the import).
+func (r *TrainingRun) With(other *TrainingRun) *TrainingRun {
+	out := *r
+	out.Params = maps.Clone(r.Params)
+	if out.Params == nil {
+		out.Params = map[string]string{}
+	}
+	maps.Copy(out.Params, other.Params)
+	out.Inputs = append(append([]DataInput{}, r.Inputs...), other.Inputs...)
+	if other.RepoURL != "" {
+		out.RepoURL = other.RepoURL
+	}
+	if other.CostUSD != 0 {
+		out.CostUSD = other.CostUSD
+	}
+	return &out
 }
 
 // IsZero reports whether nothing was recorded.

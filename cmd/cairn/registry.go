@@ -23,6 +23,7 @@ import (
 	"github.com/cairn-dev/cairn/compare"
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/gitops"
+	"github.com/cairn-dev/cairn/internal/jsonpos"
 	"github.com/cairn-dev/cairn/limits"
 	"github.com/cairn-dev/cairn/mlflow"
 	"github.com/cairn-dev/cairn/state"
@@ -72,22 +73,6 @@ func importMLflow(ctx context.Context, ref, artifact string) (*mlflow.Imported, 
 	return imp, nil
 }
 
-// mergeRun is the imported run with the flags' additions: their
-// parameters win, their inputs are added, their repository and cost win.
-func mergeRun(imp, flags *state.TrainingRun) *state.TrainingRun {
-	out := *imp
-	out.Params = maps.Clone(imp.Params)
-	maps.Copy(out.Params, flags.Params)
-	out.Inputs = append(append([]state.DataInput{}, imp.Inputs...), flags.Inputs...)
-	if flags.RepoURL != "" {
-		out.RepoURL = flags.RepoURL
-	}
-	if flags.CostUSD != 0 {
-		out.CostUSD = flags.CostUSD
-	}
-	return &out
-}
-
 // trainingRunFlags reads register's training-run flags; every malformed
 // value is an error naming the flag and the value.
 func trainingRunFlags(params []string, paramsFile string, data []string, repoURL, cost string) (*state.TrainingRun, error) {
@@ -101,7 +86,7 @@ func trainingRunFlags(params []string, paramsFile string, data []string, repoURL
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber()
 		if err := dec.Decode(&obj); err != nil {
-			return nil, fmt.Errorf("--params-file %s: want a JSON object of parameters: %v", paramsFile, err)
+			return nil, fmt.Errorf("--params-file %s: want a JSON object of parameters: %v", paramsFile, jsonpos.Error(raw, err))
 		}
 		for k, v := range obj {
 			switch v := v.(type) {
@@ -277,7 +262,7 @@ func newRegistryCmd() *cobra.Command {
 				return exitf(exitUsage, "registry register: %v", err)
 			}
 			if imported != nil {
-				run = mergeRun(imported.Version.Run, run)
+				run = imported.Version.Run.With(run)
 			}
 			if !run.IsZero() {
 				mv.Run = run
