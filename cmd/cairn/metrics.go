@@ -103,6 +103,9 @@ func parseWindow(s string) (time.Duration, error) {
 		if err != nil {
 			return 0, fmt.Errorf("want Nd (days) or a Go duration such as 12h")
 		}
+		if days > 100*366 {
+			return 0, fmt.Errorf("want at most a century of days")
+		}
 		d = time.Duration(days) * 24 * time.Hour
 	} else {
 		var err error
