@@ -53,7 +53,7 @@ func RecordValidation(ctx context.Context, st Store, r *Report, actor string) er
 // is also an entry: the data's digest, its rows and each feature's nulls,
 // the input OpenLineage's dataQualityMetrics facet reports.
 type auditor interface {
-	AppendAudit(ctx context.Context, e state.AuditEntry) (int64, error)
+	AppendAudit(ctx context.Context, e state.AuditEntry) (state.AuditEntry, error)
 }
 
 // AuditValidate is the audit action of a recorded validation.
