@@ -515,6 +515,7 @@ type Compliance struct {
 	Frameworks           []string           `json:"frameworks"`
 	Dates                string             `json:"dates"` // enacted | omnibus
 	FinancialInstitution bool               `json:"financial_institution"`
+	MaxLogGap            string             `json:"max_log_gap"`
 	Systems              map[string]*System `json:"systems"`
 }
 
@@ -531,6 +532,7 @@ type System struct {
 	IntendedPurpose  string       `json:"intended_purpose,omitempty"`
 	Oversight        *Oversight   `json:"oversight,omitempty"`
 	Responsible      []string     `json:"responsible,omitempty"`
+	ServingLog       *ServingLog  `json:"serving_log,omitempty"`
 	Files            SystemFiles  `json:"files"`
 	// Derived.
 	HighRisk bool     `json:"high_risk"` // listed in Annex III and not exempted
@@ -539,6 +541,12 @@ type System struct {
 
 type Exemption63 struct {
 	AssessmentFile string `json:"assessment_file"`
+}
+
+// ServingLog says where a system's per-use log is kept, and for how long.
+type ServingLog struct {
+	Location      string `json:"location"`
+	RetentionDays int    `json:"retention_days"`
 }
 
 type Oversight struct {

@@ -195,6 +195,10 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 		}
 	}
 	r.compliance(b)
+	// The compliance block's documents were hashed after the copy above.
+	for k, v := range c.fs.hashes {
+		b.Files[k] = v
+	}
 	r.secretFindings(b)
 	return b, r.ds
 }

@@ -10,11 +10,12 @@ import (
 	"sort"
 )
 
-//go:embed all:fraud-detection all:support-assistant
+//go:embed all:credit-scoring all:fraud-detection all:support-assistant
 var files embed.FS
 
 // Names maps the short names 'cairn init --example' takes to their folders.
 var Names = map[string]string{
+	"credit":  "credit-scoring",
 	"fraud":   "fraud-detection",
 	"support": "support-assistant",
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	htemplate "html/template"
 	"io"
 	"maps"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/cairn-dev/cairn/audit"
 	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/compliance"
 	"github.com/cairn-dev/cairn/internal/atomicfile"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/operating"
@@ -134,6 +136,8 @@ type Run struct {
 	// Operating are the operating metrics over the OperatingWindow ending
 	// at the run (the report's section, /metrics).
 	Operating *operating.Report `json:"-"`
+	// Compliance is the framework report of the declared AI systems.
+	Compliance *compliance.Report `json:"-"`
 }
 
 // OperatingWindow is the window of the operating metrics a reconcile run
@@ -327,7 +331,7 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 
 	// The one pipeline every command calls: compile, then check against the
 	// built-in and team policies with waivers.
-	chk, err := pipeline.Check(ctx, co.Dir, pipeline.CheckOptions{Now: now,
+	chk, err := pipeline.Check(ctx, co.Dir, pipeline.CheckOptions{Now: now, State: st,
 		Context: map[string]any{"reconcile": map[string]any{"commit": co.Commit.SHA, "ref": co.Ref}}})
 	if err != nil {
 		r.fail(run, "policy evaluation: %v", err)
@@ -358,6 +362,10 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 		r.analyze(ctx, run, b, co.Commit.SHA, now)
 	}
 
+	// Before the fingerprint: the day's heartbeat is part of what this run saw.
+	if err := heartbeat(ctx, st, now, r.cfg.Actor); err != nil {
+		run.Problems = append(run.Problems, "heartbeat: "+err.Error())
+	}
 	key := co.Source + " " + r.cfg.Ref
 	last, err := readLast(ctx, st, key)
 	if err != nil {
@@ -459,6 +467,9 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 	run.Report = rep
 	if run.Operating, err = OperatingMetrics(ctx, b, st, co.Dir, now, OperatingWindow, ""); err != nil {
 		run.Problems = append(run.Problems, "operating metrics: "+err.Error())
+	}
+	if run.Compliance, err = ComplianceReport(ctx, b, st, co.Dir, now, pd, compliance.Options{}); err != nil {
+		run.Problems = append(run.Problems, "compliance report: "+err.Error())
 	}
 	run.Drift = append(run.Drift, WaiverDrift(b, rep.Waivers)...)
 	run.Drift = append(run.Drift, DeprecationDrift(b, pd, now)...)
@@ -605,6 +616,9 @@ type AuditReport struct {
 	// Operating are the operating metrics over the report's window (cairn
 	// metrics); nil when not computed.
 	Operating *operating.Report `json:"operating,omitempty"`
+	// Compliance is the framework report of the declared AI systems
+	// (compliance.Build); nil when the specs declare none.
+	Compliance *compliance.Report `json:"compliance,omitempty"`
 }
 
 // WriteAuditReport writes the run's report as md, json or html.
@@ -612,7 +626,7 @@ func WriteAuditReport(w io.Writer, run *Run, format string) error {
 	if run.Report == nil {
 		return errors.New("the run produced no report")
 	}
-	ar := AuditReport{Report: run.Report, Source: run.Source, Ref: run.Ref, Commit: run.Commit, Result: run.Result, Approvals: run.Approvals, Drift: run.Drift, Operating: run.Operating}
+	ar := AuditReport{Report: run.Report, Source: run.Source, Ref: run.Ref, Commit: run.Commit, Result: run.Result, Approvals: run.Approvals, Drift: run.Drift, Operating: run.Operating, Compliance: run.Compliance}
 	return ar.Write(w, format)
 }
 
@@ -633,7 +647,19 @@ func (ar *AuditReport) Write(w io.Writer, format string) error {
 		_, err = w.Write(append(b, '\n'))
 		return err
 	case "html":
-		return htmlAudit.Execute(w, ar)
+		view := struct {
+			*AuditReport
+			ComplianceHTML htemplate.HTML
+			Style          htemplate.CSS
+		}{AuditReport: ar, Style: htemplate.CSS(compliance.Style)}
+		if ar.Compliance != nil {
+			body, err := compliance.HTMLBody(ar.Compliance)
+			if err != nil {
+				return err
+			}
+			view.ComplianceHTML = body
+		}
+		return htmlAudit.Execute(w, view)
 	case "md", "":
 		var buf bytes.Buffer
 		if err := audit.WriteReport(&buf, ar.Report, "md"); err != nil {
@@ -641,6 +667,12 @@ func (ar *AuditReport) Write(w io.Writer, format string) error {
 		}
 		if err := mdAudit.Execute(&buf, ar); err != nil {
 			return err
+		}
+		if ar.Compliance != nil {
+			buf.WriteString("\n")
+			if err := compliance.Write(&buf, ar.Compliance, "md"); err != nil {
+				return err
+			}
 		}
 		_, err := w.Write(buf.Bytes())
 		return err

@@ -37,7 +37,7 @@ From {{.From}} to {{.To}} (excluded){{if .Object}}, {{md .Object}}{{end}}.
 var htmlAudit = htemplate.Must(htemplate.New("html").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>cairn audit report: {{.Project}}</title></head><body>
+<title>cairn audit report: {{.Project}}</title><style>{{.Style}}</style></head><body>
 <h1>cairn audit report: {{.Project}}</h1>
 <p>Generated {{.Now}} for bundle <code>{{.BundleHash}}</code>; {{if .Result}}repository {{.Source}}{{if .Ref}} at {{.Ref}}{{end}}, commit <code>{{.Commit.SHA}}</code> by {{.Commit.Author}}. Result: <strong>{{.Result}}</strong>. Approvals: {{.Approvals.Count}} ({{.Approvals.Source}}).{{else}}spec directory {{.Source}}{{if .Commit.SHA}} at commit <code>{{.Commit.SHA}}</code>{{end}}.{{end}}
 Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified{{else}}<strong>chain broken</strong>: {{.Audit.Problem}}{{end}}.</p>
@@ -62,5 +62,6 @@ Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified{{els
 <table><tr><th>metric</th><th>value</th><th>n</th><th>left out</th><th>definition</th></tr>
 {{range .Figures}}<tr><td>{{.Name}}</td><td>{{.Formatted}}</td><td>{{.N}}</td><td>{{.LeftOut}}</td><td>{{.Definition}}</td></tr>
 {{end}}</table>{{end}}
+{{.ComplianceHTML}}
 </body></html>
 `))

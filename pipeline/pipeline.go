@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
@@ -31,6 +32,10 @@ type CheckOptions struct {
 	// a small edit redoes only what the edit can change; CacheSalt names the
 	// cairn build. Empty: no cache.
 	CacheDir, CacheSalt string
+	// State is the registry state when the command has one: the history of
+	// the high-risk systems' thresholds (input.context.bound_history, Art
+	// 9(8)) is judged against it. Nil: every bound's history is unknown.
+	State state.Ops
 }
 
 // Checked is a spec repo compiled and checked.
@@ -76,7 +81,11 @@ func Check(ctx context.Context, dir string, opts CheckOptions) (*Checked, error)
 		return c, nil
 	}
 	c.Policies = eng.Policies()
-	pd, err := eng.Evaluate(ctx, b, opts.Now, opts.Context)
+	pctx, err := boundHistory(ctx, b, dir, opts)
+	if err != nil {
+		return c, fmt.Errorf("reading the bound history: %w", err)
+	}
+	pd, err := eng.Evaluate(ctx, b, opts.Now, pctx)
 	if err != nil {
 		return c, fmt.Errorf("evaluating policies: %w", err)
 	}
@@ -84,6 +93,26 @@ func Check(ctx context.Context, dir string, opts CheckOptions) (*Checked, error)
 	c.Diagnostics = append(c.Diagnostics, pd...)
 	c.Diagnostics.Sort()
 	return c, nil
+}
+
+// boundHistory adds input.context.bound_history when the specs declare a
+// high-risk AI system: the verdict on each threshold its deployments are
+// gated by (reconciler.JudgeBounds).
+func boundHistory(ctx context.Context, b *compiler.Bundle, dir string, opts CheckOptions) (map[string]any, error) {
+	objs := reconciler.SystemObjects(b, true)
+	if len(objs) == 0 {
+		return opts.Context, nil
+	}
+	hist, err := reconciler.JudgeBounds(ctx, b, opts.State, dir, objs)
+	if err != nil {
+		return nil, err
+	}
+	out := maps.Clone(opts.Context)
+	if out == nil {
+		out = map[string]any{}
+	}
+	out["bound_history"] = hist
+	return out, nil
 }
 
 // Compiled reports whether the spec compiled (a bundle exists).

@@ -2,6 +2,8 @@ package policies
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -45,13 +47,26 @@ func overlay(t *testing.T, dirs ...string) string {
 	return out
 }
 
+// checkRepo compiles dir and evaluates the policies on it, with
+// input.context from the repo's context.json when it has one (what the
+// pipeline computes from the state, such as bound_history).
 func checkRepo(t *testing.T, e *Engine, dir string) diag.List {
 	t.Helper()
 	b, ds := compiler.Compile(dir, compiler.Options{})
 	if b == nil || ds.Count(diag.Error) > 0 {
 		t.Fatalf("spec does not compile:\n%s", render(ds))
 	}
-	return eval(t, e, b, specNow)
+	var pctx map[string]any
+	if raw, err := os.ReadFile(filepath.Join(dir, "context.json")); err == nil {
+		if err := json.Unmarshal(raw, &pctx); err != nil {
+			t.Fatalf("context.json: %v", err)
+		}
+	}
+	l, err := e.Evaluate(context.Background(), b, specNow, pctx)
+	if err != nil {
+		t.Fatalf("Evaluate: %v", err)
+	}
+	return l
 }
 
 func TestBaseSpecIsClean(t *testing.T) {

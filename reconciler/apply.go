@@ -162,6 +162,13 @@ func Apply(ctx context.Context, p *Plan, b *compiler.Bundle, st state.Store, opt
 	if err := checkFresh(ctx, p, b.Hash(), st); err != nil {
 		return res, err
 	}
+	// The thresholds this bundle puts in force, when they changed: what
+	// "prior-defined" (Art 9(8)) is judged against.
+	if err := st.Update(ctx, func(tx state.Ops) error {
+		return recordBounds(ctx, tx, b, state.AuditEntry{Time: opts.Now().UTC(), Actor: opts.Actor, Commit: opts.Commit, Object: "bundles/" + p.BundleHash})
+	}); err != nil {
+		return res, fmt.Errorf("recording the bounds in force: %w", err)
+	}
 	// Whatever this apply changed — all of it, part of it before an error
 	// or an interruption — what each deployment serves now is recorded
 	// (serve entries, for lineage) before the lock is released.

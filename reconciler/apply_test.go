@@ -123,8 +123,8 @@ func TestApplyConvergesAndIsIdempotent(t *testing.T) {
 		t.Fatalf("blocked: %+v", res.Blocked)
 	}
 	log, _ := st.ListAudit(ctx)
-	if len(log) != len(want)+2 || log[0].Action != AuditPolicy || log[len(log)-1].Action != AuditApplyDone || log[len(log)-1].After != fmt.Sprintf(`{"applied":%d,"held":[]}`, len(want)) {
-		t.Fatalf("audit entries = %d, want the apply's policy check, one per action and its end (%d); last %+v", len(log), len(want)+2, log[len(log)-1])
+	if len(log) != len(want)+3 || log[0].Action != AuditBounds || log[1].Action != AuditPolicy || log[len(log)-1].Action != AuditApplyDone || log[len(log)-1].After != fmt.Sprintf(`{"applied":%d,"held":[]}`, len(want)) {
+		t.Fatalf("audit entries = %d, want the bounds put in force, the apply's policy check, one per action and its end (%d); last %+v", len(log), len(want)+3, log[len(log)-1])
 	}
 	if log[0].Actor != "test" || log[0].Commit != "c0ffee" || !log[0].Time.After(t0) || log[0].Time.Sub(t0)%time.Second != 0 {
 		t.Errorf("audit entry 1 = %+v", log[0])
@@ -407,8 +407,10 @@ func TestApprovalsIdentityRecorded(t *testing.T) {
 			}
 			log, err := st.ListAudit(ctx)
 			must(t, err)
-			if log[0].Action != AuditPolicy || !strings.Contains(log[0].After, tc.want) {
-				t.Errorf("policy_check entry %s, want %s", log[0].After, tc.want)
+			// The apply begins with the bounds it puts in force, then its policy check.
+			i := slices.IndexFunc(log, func(e state.AuditEntry) bool { return e.Action == AuditPolicy })
+			if log[0].Action != AuditBounds || i != 1 || !strings.Contains(log[i].After, tc.want) {
+				t.Errorf("entries %s, %s; want bounds, then a policy_check with %s", log[0].Action, log[1].After, tc.want)
 			}
 		})
 	}

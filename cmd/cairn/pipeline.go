@@ -10,6 +10,7 @@ import (
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/pipeline"
 	"github.com/cairn-dev/cairn/reconciler"
+	"github.com/cairn-dev/cairn/state"
 )
 
 // policyFlags are the check stage's flags, shared by every command that
@@ -38,7 +39,22 @@ func (f *policyFlags) check(cmd *cobra.Command, dir string) (*pipeline.Checked, 
 		return nil, exitf(exitUsage, "%s: %v", cmd.Name(), err)
 	}
 	cacheDir, salt := cacheOptions(dir)
-	c, err := pipeline.Check(cmd.Context(), dir, pipeline.CheckOptions{Now: now, Context: pctx, CacheDir: cacheDir, CacheSalt: salt})
+	// The state the command works on, when it exists: the bound history
+	// of high-risk systems is judged against it (policy prior_defined_bounds).
+	var st state.Store
+	stateFlag := ""
+	if fl := cmd.Flags().Lookup("state"); fl != nil {
+		stateFlag = fl.Value.String()
+	}
+	if s, err := state.OpenExisting(cmd.Context(), state.Location(stateFlag, dir)); err == nil {
+		st = s
+		defer st.Close()
+	}
+	opts := pipeline.CheckOptions{Now: now, Context: pctx, CacheDir: cacheDir, CacheSalt: salt}
+	if st != nil {
+		opts.State = st
+	}
+	c, err := pipeline.Check(cmd.Context(), dir, opts)
 	if err != nil {
 		return nil, exitf(exitUsage, "%s: %v", cmd.Name(), err)
 	}
