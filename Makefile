@@ -48,6 +48,7 @@ tools:
 	command -v amtool >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
 	command -v xmllint >/dev/null 2>&1 || missing="$$missing libxml2-utils"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v ssh-keygen >/dev/null 2>&1 || missing="$$missing openssh-client"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing (Debian, --no-install-recommends)"; \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

@@ -258,7 +258,15 @@ type row struct {
 func euRows(cw *Crosswalk, c *compiler.Compliance, s *compiler.System, col *collector, files []DeclaredFile, now time.Time, ds DateSet) []row {
 	var out []row
 	llm := slices.ContainsFunc(col.served, func(sv Served) bool { return sv.Kind == "llm" })
+	roles := []string{s.Role}
+	if s.Role == "both" {
+		roles = []string{"provider", "deployer"}
+	}
 	for _, cr := range cw.Rows {
+		// Rows by role: another role's obligations are not listed at all.
+		if !slices.ContainsFunc(cr.Roles, func(r string) bool { return slices.Contains(roles, r) }) {
+			continue
+		}
 		r := row{Row: Row{ID: cr.ID, Ref: cr.Ref, Title: cr.Title, Evidence: []string{}, Findings: []Finding{}}, framework: cr.Framework, cw: cr}
 		for _, id := range cr.NIST {
 			r.Maps = append(r.Maps, "NIST "+id)
@@ -313,13 +321,6 @@ func euRows(cw *Crosswalk, c *compiler.Compliance, s *compiler.System, col *coll
 
 // judge decides one row's status from the evidence.
 func judge(cr CrosswalkRow, c *compiler.Compliance, s *compiler.System, col *collector, files []DeclaredFile, llm bool) (string, string) {
-	roles := []string{s.Role}
-	if s.Role == "both" {
-		roles = []string{"provider", "deployer"}
-	}
-	if !slices.ContainsFunc(cr.Roles, func(r string) bool { return slices.Contains(roles, r) }) {
-		return NotApplicable, "a " + cr.Roles[0] + " obligation; the system is declared " + s.Role
-	}
 	switch cr.When {
 	case "product_component":
 		if !s.ProductComponent {

@@ -32,7 +32,7 @@ const (
 
 // RecordValidation stores a validation report as evidence and, in a store
 // with an audit log, appends its entry (by actor).
-func RecordValidation(ctx context.Context, st Store, r *Report, actor string) error {
+func RecordValidation(ctx context.Context, st Store, r *Report, actor string, at time.Time) error {
 	if r.Data == nil {
 		return fmt.Errorf("record validation: the report has no data fingerprint")
 	}
@@ -44,7 +44,7 @@ func RecordValidation(ctx context.Context, st Store, r *Report, actor string) er
 		return err
 	}
 	if a, ok := st.(auditor); ok {
-		return appendValidation(ctx, a, set, r, actor)
+		return appendValidation(ctx, a, set, r, actor, at)
 	}
 	return nil
 }
@@ -76,7 +76,7 @@ type ColumnNulls struct {
 	Nulls int `json:"nulls"`
 }
 
-func appendValidation(ctx context.Context, a auditor, set string, r *Report, actor string) error {
+func appendValidation(ctx context.Context, a auditor, set string, r *Report, actor string, at time.Time) error {
 	v := ValidationEntry{FeatureSet: set, Data: r.Data.SHA256, Bytes: r.Data.Bytes, Rows: r.Rows, Passed: r.Passed, Failures: r.Failures, Columns: map[string]ColumnNulls{}}
 	for _, f := range r.Features {
 		v.Columns[f.Feature] = ColumnNulls{Rows: f.Rows, Nulls: f.Nulls}
@@ -85,7 +85,7 @@ func appendValidation(ctx context.Context, a auditor, set string, r *Report, act
 	if err != nil {
 		return err
 	}
-	_, err = a.AppendAudit(ctx, state.AuditEntry{Time: time.Now().UTC(), Actor: actor, Action: AuditValidate, Object: "data/" + set, After: string(b)})
+	_, err = a.AppendAudit(ctx, state.AuditEntry{Time: at.UTC(), Actor: actor, Action: AuditValidate, Object: "data/" + set, After: string(b)})
 	return err
 }
 

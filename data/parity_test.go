@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
 )
@@ -92,7 +93,7 @@ func TestEvidenceRecords(t *testing.T) {
 	if keys := st.Keys(KindDrift); len(keys) != 1 || keys[0] != "m/"+res.EvidenceID {
 		t.Errorf("keys %v", keys)
 	}
-	if err := RecordValidation(ctx, st, &Report{}, "test"); err == nil {
+	if err := RecordValidation(ctx, st, &Report{}, "test", time.Now()); err == nil {
 		t.Errorf("a report without fingerprint was recorded")
 	}
 	ok, _ := st.PutRecordOnce(ctx, "k", "a", []byte("1"))

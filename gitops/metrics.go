@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cairn-dev/cairn/compliance"
 	"github.com/cairn-dev/cairn/data"
 	"github.com/cairn-dev/cairn/targets"
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,7 @@ type Metrics struct {
 	leader   prometheus.Gauge
 	lastOK   prometheus.Gauge
 	figures  *prometheus.GaugeVec
+	items    *prometheus.GaugeVec
 }
 
 // NewMetrics registers the metrics on a fresh registry.
@@ -51,8 +53,11 @@ func NewMetrics() *Metrics {
 		figures: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cairn_operating_metric",
 			Help: "Operating metrics over the 90 days before the last reconcile run (cairn metrics): metric is the figure's name, stat value, p90 or n; units as the figure's (count, ratio, hours, usd)."},
 			[]string{"metric", "stat"}),
+		items: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cairn_compliance_items",
+			Help: "Rows of the compliance report of the last reconcile run, per declared AI system and framework, by status (evidenced, partial, missing, manual, not_applicable)."},
+			[]string{"system", "framework", "status"}),
 	}
-	m.Registry.MustRegister(m.runs, m.duration, m.actions, m.drift, m.evalCost, m.leader, m.lastOK, m.figures)
+	m.Registry.MustRegister(m.runs, m.duration, m.actions, m.drift, m.evalCost, m.leader, m.lastOK, m.figures, m.items)
 	for _, k := range DriftKinds {
 		m.drift.WithLabelValues(string(k)).Set(0)
 	}
@@ -84,6 +89,20 @@ func (m *Metrics) observe(r *Run) {
 		m.lastOK.Set(float64(r.Finished.Unix()))
 	}
 	m.evalCost.Add(r.EvalCostUSD)
+	if c := r.Compliance; c != nil {
+		m.items.Reset()
+		for _, s := range c.Systems {
+			for _, fw := range s.Frameworks {
+				n := map[string]int{}
+				for _, row := range fw.Rows {
+					n[row.Status]++
+				}
+				for _, st := range []string{compliance.Evidenced, compliance.Partial, compliance.Missing, compliance.Manual, compliance.NotApplicable} {
+					m.items.WithLabelValues(s.Name, fw.Framework, st).Set(float64(n[st]))
+				}
+			}
+		}
+	}
 	if r.Operating != nil {
 		m.figures.Reset()
 		for _, f := range r.Operating.Figures {

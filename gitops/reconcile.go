@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,14 +20,15 @@ import (
 	"github.com/cairn-dev/cairn/audit"
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/compliance"
-	"github.com/cairn-dev/cairn/internal/atomicfile"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/operating"
 	"github.com/cairn-dev/cairn/pipeline"
 	"github.com/cairn-dev/cairn/prices"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/rollout"
+	"github.com/cairn-dev/cairn/signing"
 	"github.com/cairn-dev/cairn/state"
+	"github.com/gliderlabs/ssh"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -90,6 +92,14 @@ type Config struct {
 	LockTimeout  time.Duration // how long to wait for another apply
 	ReportPath   string        // default <CacheDir>/reports/<repo>.<format>
 	ReportFormat string        // md (default), json or html
+	// ReportDir keeps dated reports D/<UTC date>-<head seq>.{md,json,html},
+	// one set whenever the audit log's head or the date changes, never
+	// overwritten; empty: none.
+	ReportDir string
+	// ReportSigner signs the written reports (<file>.sig, SSHSIG) as the
+	// principal ReportSignerID; nil: unsigned.
+	ReportSigner   ssh.Signer
+	ReportSignerID string
 	// SelfHeal re-renders rendered files found edited or missing (audited
 	// render_target actions) instead of only reporting them.
 	SelfHeal bool
@@ -132,7 +142,9 @@ type Run struct {
 	Rollouts    []rollout.Decision  `json:"rollouts,omitempty"` // canary analyses of this run
 	EvalCostUSD float64             `json:"eval_cost_usd"`
 	ReportPath  string              `json:"report_path,omitempty"`
-	Report      *audit.Report       `json:"-"`
+	// ScheduledReports are the dated reports this run wrote (Config.ReportDir).
+	ScheduledReports []string      `json:"scheduled_reports,omitempty"`
+	Report           *audit.Report `json:"-"`
 	// Operating are the operating metrics over the OperatingWindow ending
 	// at the run (the report's section, /metrics).
 	Operating *operating.Report `json:"-"`
@@ -200,6 +212,12 @@ func New(cfg Config) (*Reconciler, error) {
 	case "json", "html":
 	default:
 		return nil, fmt.Errorf("unknown report format %q (md, json, html)", cfg.ReportFormat)
+	}
+	if cfg.ReportDir != "" && slices.Contains(strings.Split(filepath.ToSlash(filepath.Clean(cfg.ReportDir)), "/"), "rendered") {
+		return nil, fmt.Errorf("report directory %s is under rendered/: reports are evidence, kept apart from the files cairn renders and rewrites", cfg.ReportDir)
+	}
+	if cfg.ReportSigner != nil && cfg.ReportSignerID == "" {
+		return nil, errors.New("a report signer needs the principal it signs as")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -468,7 +486,11 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 	if run.Operating, err = OperatingMetrics(ctx, b, st, co.Dir, now, OperatingWindow, ""); err != nil {
 		run.Problems = append(run.Problems, "operating metrics: "+err.Error())
 	}
-	if run.Compliance, err = ComplianceReport(ctx, b, st, co.Dir, now, pd, compliance.Options{}); err != nil {
+	co2 := compliance.Options{}
+	if r.cfg.ReportSigner != nil {
+		co2.Signer, co2.SignerKey = r.cfg.ReportSignerID, signing.Fingerprint(r.cfg.ReportSigner.PublicKey())
+	}
+	if run.Compliance, err = ComplianceReport(ctx, b, st, co.Dir, now, pd, co2); err != nil {
 		run.Problems = append(run.Problems, "compliance report: "+err.Error())
 	}
 	run.Drift = append(run.Drift, WaiverDrift(b, rep.Waivers)...)
@@ -476,6 +498,9 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 	sortDrift(run.Drift)
 	if err := r.writeReport(run, co); err != nil {
 		run.Problems = append(run.Problems, "report: "+err.Error())
+	}
+	if err := r.scheduledReports(run, now); err != nil {
+		run.Problems = append(run.Problems, "scheduled report: "+err.Error())
 	}
 	if run.Result == ResultSkipped {
 		return
@@ -689,10 +714,39 @@ func (r *Reconciler) writeReport(run *Run, co *Checkout) error {
 	if err := WriteAuditReport(&buf, run, r.cfg.ReportFormat); err != nil {
 		return err
 	}
-	if err := atomicfile.Write(path, buf.Bytes(), 0o644); err != nil {
+	if err := WriteSigned(path, buf.Bytes(), r.cfg.ReportSigner, false); err != nil {
 		return err
 	}
 	run.ReportPath = path
+	return nil
+}
+
+// scheduledReports keeps the dated reports of ReportDir: one set per UTC
+// date and audit-log head, each file signed when a signer is configured.
+// A set already written is left as it is: reports are evidence, never
+// overwritten.
+func (r *Reconciler) scheduledReports(run *Run, now time.Time) error {
+	if r.cfg.ReportDir == "" || run.Report == nil {
+		return nil
+	}
+	if err := os.MkdirAll(r.cfg.ReportDir, 0o755); err != nil {
+		return err
+	}
+	base := filepath.Join(r.cfg.ReportDir, fmt.Sprintf("%s-%d", now.UTC().Format("2006-01-02"), run.Report.Audit.Entries))
+	for _, format := range []string{"md", "json", "html"} {
+		path := base + "." + format
+		if _, err := os.Stat(path); err == nil {
+			continue
+		}
+		var buf bytes.Buffer
+		if err := WriteAuditReport(&buf, run, format); err != nil {
+			return err
+		}
+		if err := WriteSigned(path, buf.Bytes(), r.cfg.ReportSigner, true); err != nil {
+			return err
+		}
+		run.ScheduledReports = append(run.ScheduledReports, path)
+	}
 	return nil
 }
 

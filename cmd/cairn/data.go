@@ -130,7 +130,7 @@ Exit codes: 0 all rules pass, 1 a rule fails, 2 invalid spec, 3 usage or data fi
 			rep.Data, rep.FeatureSet = &fp, set
 			if !noRecord {
 				err := dataRecord(cmd.Context(), statePath, dir, func(st data.Store) error {
-					return data.RecordValidation(cmd.Context(), st, rep, actorName(""))
+					return data.RecordValidation(cmd.Context(), st, rep, actorName(""), now())
 				})
 				if err != nil {
 					return exitf(exitUsage, "data validate: %v", err)

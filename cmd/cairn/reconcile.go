@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gliderlabs/ssh"
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-dev/cairn/data/training"
@@ -26,6 +27,7 @@ import (
 	"github.com/cairn-dev/cairn/gitops/leader"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/rollout"
+	"github.com/cairn-dev/cairn/signing"
 	"github.com/cairn-dev/cairn/state"
 	"github.com/cairn-dev/cairn/targets"
 )
@@ -33,6 +35,7 @@ import (
 func newReconcileCmd() *cobra.Command {
 	var (
 		repo, ref, listen, stateLoc, cacheDir, report, reportFormat, format, actor, ghRepo, leaderID, prom, notify string
+		reportDir, reportSign, reportSigner                                                                        string
 		interval, lockTimeout, leaderCheck, leaderTimeout                                                          time.Duration
 		once, selfHeal, failOnDrift                                                                                bool
 		approvals                                                                                                  int
@@ -104,6 +107,17 @@ with --fail-on-drift; 3 usage error.`,
 			// After the first signal the default handling is back: a
 			// second one ends the process without waiting for the action.
 			go func() { <-ctx.Done(); stop() }()
+			var signer ssh.Signer
+			if reportSign != "" {
+				if reportDir == "" || reportSigner == "" {
+					return exitf(exitUsage, "reconcile: --report-sign needs --report-dir and --report-signer (the principal you sign as)")
+				}
+				s, err := signing.LoadSigner(reportSign, os.Getenv("SSH_AUTH_SOCK"))
+				if err != nil {
+					return exitf(exitUsage, "reconcile: --report-sign: %v", err)
+				}
+				signer = s
+			}
 			st, err := state.Open(ctx, stateLoc)
 			if err != nil {
 				return exitf(exitDenied, "reconcile: %v", err)
@@ -119,7 +133,7 @@ with --fail-on-drift; 3 usage error.`,
 			cfg := gitops.Config{
 				Source: repo, Ref: ref, CacheDir: cacheDir, Store: st, Approvals: appr,
 				Actor: actor, LockTimeout: lockTimeout, ReportPath: report, ReportFormat: reportFormat,
-				SelfHeal: selfHeal, Metrics: gitops.NewMetrics(),
+				SelfHeal: selfHeal, Metrics: gitops.NewMetrics(), ReportDir: reportDir, ReportSigner: signer, ReportSignerID: reportSigner,
 				Plugins: func(co *gitops.Checkout, approvals int) (reconciler.Options, error) {
 					return reconciler.Plugins(st, reconciler.PluginOptions{Approvals: approvals, Commit: co.Commit.SHA, Git: argoSource(co, ref), InProcess: evalInProcess(),
 						OnRenderHeld: func(why string) { fmt.Fprintf(errw, "render held: %s\n", why) }}), nil
@@ -210,6 +224,9 @@ with --fail-on-drift; 3 usage error.`,
 	f.StringVar(&cacheDir, "cache-dir", "", "where clones and reports live (default <user cache dir>/cairn)")
 	f.StringVar(&report, "report", "", "write the audit report here (default <cache-dir>/reports/<repo>.<format>)")
 	f.StringVar(&reportFormat, "report-format", "markdown", "audit report format: markdown, json or html")
+	f.StringVar(&reportDir, "report-dir", "", "keep dated reports here, <UTC date>-<audit head seq>.{md,json,html}, one set whenever the log head or the date changes, never overwritten (not under rendered/)")
+	f.StringVar(&reportSign, "report-sign", "", "sign the --report-dir reports (<file>.sig) with this SSH key: a private key file, or a public key whose private half is in ssh-agent")
+	f.StringVar(&reportSigner, "report-signer", "", "the principal --report-sign signs as (an identity of your allowed_signers file)")
 	f.StringVar(&format, "format", "text", "run output: text or json (one JSON document per run)")
 	f.StringVar(&actor, "actor", "", "who reconciles, for the audit log (default cairn-reconcile)")
 	f.StringVar(&ghRepo, "github-repo", "", "GitHub repository owner/name for approvals (default $GITHUB_REPOSITORY)")
@@ -303,6 +320,9 @@ func printRun(out, errw io.Writer, run *gitops.Run, format string) error {
 	}
 	if run.ReportPath != "" {
 		fmt.Fprintf(out, "report: %s\n", run.ReportPath)
+	}
+	for _, p := range run.ScheduledReports {
+		fmt.Fprintf(out, "report kept: %s\n", p)
 	}
 	fmt.Fprintf(out, "%d applied, %d blocked, %d drift item(s), eval cost $%.4f\n", len(run.Applied), len(run.Blocked), len(run.Drift), run.EvalCostUSD)
 	return nil

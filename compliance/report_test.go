@@ -1,0 +1,288 @@
+package compliance_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/compliance"
+	"github.com/cairn-dev/cairn/data"
+	"github.com/cairn-dev/cairn/reconciler"
+	"github.com/cairn-dev/cairn/state"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden reports")
+
+// t0 is when the credit team committed its specs.
+var t0 = time.Date(2026, 9, 1, 9, 0, 0, 0, time.UTC)
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// commit commits the work tree of dir at the given time.
+func commit(t testing.TB, dir, msg string, at time.Time) {
+	t.Helper()
+	r, err := git.PlainOpen(dir)
+	must(t, err)
+	wt, err := r.Worktree()
+	must(t, err)
+	must(t, wt.AddGlob("."))
+	sig := &object.Signature{Name: "Risk Lead", Email: "risk-lead@acme.example", When: at}
+	_, err = wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig, AllowEmptyCommits: true})
+	must(t, err)
+}
+
+// credit is the credit example as its team runs it: specs and documents
+// committed (t0); the gates applied before training, so the thresholds are
+// in force first; version 3 registered with its training run, explained
+// and its feature set validated (t0 + 1 day); the documents reviewed for
+// it (t0 + 2 days); applied with one approval (t0 + 2 days + 1 h).
+func credit(t testing.TB) (*compiler.Bundle, state.Store, string) {
+	t.Helper()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "credit")
+	must(t, os.CopyFS(dir, os.DirFS(filepath.Join("..", "examples", "credit-scoring"))))
+	_, err := git.PlainInit(dir, false)
+	must(t, err)
+	commit(t, dir, "credit-scoring: specs, gates and documents", t0)
+	b, ds := compiler.Compile(dir, compiler.Options{})
+	if b == nil || len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	st, err := state.OpenSQLite(ctx, filepath.Join(t.TempDir(), "state.db"))
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	apply := func(at time.Time, approvals int) *reconciler.Result {
+		n := 0
+		opts := reconciler.ApplyOptions{Options: reconciler.Plugins(st, reconciler.PluginOptions{Approvals: approvals}), Actor: "ci", Commit: "c0ffee",
+			Now: func() time.Time { n++; return at.Add(time.Duration(n) * time.Second) }}
+		res, err := reconciler.PlanAndApply(ctx, b, st, opts)
+		must(t, err)
+		return res
+	}
+	if res := apply(t0.Add(time.Hour), 1); len(res.Blocked) != 1 {
+		t.Fatalf("the first apply, before version 3 exists, should hold the prod move: %+v", res.Blocked)
+	}
+	day1 := t0.Add(24 * time.Hour)
+	_, err = st.RegisterModelVersion(ctx, state.ModelVersion{Model: "credit-scorer", Version: "3", ArtifactURI: "s3://acme-credit/models/credit-scorer/3",
+		Metrics: map[string]float64{"auc": 0.81}, Features: b.Models["credit-scorer"].Features, Commit: "3c1d9e2", RegisteredAt: day1, RegisteredBy: "training",
+		Run: &state.TrainingRun{Params: map[string]string{"max_depth": "6", "learning_rate": "0.05"}, RepoURL: "https://github.com/acme/credit-model",
+			Inputs: []state.DataInput{{URI: "s3://acme-credit/applications-2026-q2.parquet", Digest: "sha256:" + strings.Repeat("5b", 32)}}}})
+	must(t, err)
+	raw, err := os.ReadFile(filepath.Join(dir, "explanations", "credit-3.json"))
+	must(t, err)
+	ex, err := state.ParseExplanation(raw)
+	must(t, err)
+	_, _, err = state.AttachExplanation(ctx, st, "credit-scorer", "3", ex, day1.Add(time.Minute), "training")
+	must(t, err)
+	feats := map[string]*compiler.Feature{}
+	for _, f := range b.Models["credit-scorer"].Features {
+		feats[f] = b.Features[f]
+	}
+	sample := filepath.Join(dir, "data", "sample.csv")
+	r, err := data.Open(sample, nil)
+	must(t, err)
+	rep, err := data.Validate(feats, r)
+	r.Close()
+	must(t, err)
+	fp, err := data.FingerprintFile(sample)
+	must(t, err)
+	fp.Path = "data/sample.csv"
+	rep.Data, rep.FeatureSet = &fp, "credit-scorer"
+	must(t, st.Update(ctx, func(tx state.Ops) error {
+		return data.RecordValidation(ctx, tx, rep, "training", day1.Add(2*time.Minute))
+	}))
+	for _, f := range []string{"instructions-for-use", "fria", "post-market-plan"} {
+		p := filepath.Join(dir, "compliance", f+".md")
+		old, _ := os.ReadFile(p)
+		must(t, os.WriteFile(p, append(old, "\nReviewed against credit-scorer version 3.\n"...), 0o644))
+	}
+	commit(t, dir, "compliance: documents reviewed for credit-scorer 3", t0.Add(48*time.Hour))
+	if b, ds = compiler.Compile(dir, compiler.Options{}); b == nil || len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	if res := apply(t0.Add(49*time.Hour), 1); len(res.Blocked) != 0 {
+		t.Fatalf("blocked: %+v", res.Blocked)
+	}
+	return b, st, dir
+}
+
+func build(t testing.TB, b *compiler.Bundle, st state.Store, dir string, at time.Time, o compliance.Options) *compliance.Report {
+	t.Helper()
+	bounds, err := reconciler.JudgeBounds(context.Background(), b, st, dir, reconciler.SystemObjects(b, false))
+	must(t, err)
+	o.Bounds, o.Dir, o.Now = bounds, dir, at
+	r, err := compliance.Build(context.Background(), b, st, o)
+	must(t, err)
+	return r
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		must(t, os.WriteFile(p, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(p)
+	must(t, err)
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file; run go test ./compliance -update and review the diff", p)
+	}
+}
+
+// TestGoldenReports: the credit example's report per framework and role.
+// Each is built twice, byte-identical (a reviewer diffs reports).
+func TestGoldenReports(t *testing.T) {
+	b, st, dir := credit(t)
+	at := t0.Add(10 * 24 * time.Hour)
+	for _, tc := range []struct {
+		role, framework string
+	}{
+		{"both", "eu-ai-act"}, {"provider", "eu-ai-act"}, {"deployer", "eu-ai-act"}, {"both", "nist-ai-rmf"}, {"both", "iso-42001"},
+	} {
+		t.Run(tc.role+"/"+tc.framework, func(t *testing.T) {
+			b.Compliance.Systems["credit-decisioning"].Role = tc.role
+			var md [2]bytes.Buffer
+			for i := range md {
+				r := build(t, b, st, dir, at, compliance.Options{Frameworks: []string{tc.framework}})
+				must(t, compliance.Write(&md[i], r, "md"))
+			}
+			if !bytes.Equal(md[0].Bytes(), md[1].Bytes()) {
+				t.Fatal("two builds of the same report differ")
+			}
+			if bytes.Contains(md[0].Bytes(), []byte(dir)) {
+				t.Error("the report names the temporary directory")
+			}
+			golden(t, "credit-"+tc.role+"."+tc.framework+".md", md[0].Bytes())
+		})
+	}
+	b.Compliance.Systems["credit-decisioning"].Role = "both"
+	var js bytes.Buffer
+	must(t, compliance.Write(&js, build(t, b, st, dir, at, compliance.Options{}), "json"))
+	golden(t, "credit.json", js.Bytes())
+}
+
+func rowOf(t testing.TB, r *compliance.Report, framework, ref string) compliance.Row {
+	t.Helper()
+	for _, s := range r.Systems {
+		for _, fw := range s.Frameworks {
+			if fw.Framework != framework {
+				continue
+			}
+			for _, row := range fw.Rows {
+				if row.Ref == ref {
+					return row
+				}
+			}
+		}
+	}
+	t.Fatalf("no row %s in %s", ref, framework)
+	return compliance.Row{}
+}
+
+func findings(r compliance.Row) string {
+	var out []string
+	for _, f := range r.Findings {
+		out = append(out, f.What+" → "+f.Fix)
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestRecordKeeping: cairn's own log is retained when its verified chain
+// spans 184 days and reconcile's daily heartbeats leave no gap over
+// max_log_gap; younger is partial with "N of 184 days", a gap is partial
+// naming it. The system's serving log is shown as declared.
+func TestRecordKeeping(t *testing.T) {
+	ctx := context.Background()
+	b, st, dir := credit(t)
+	// Heartbeats, daily, from the first apply on.
+	beat := func(from time.Time, days int, skip map[int]bool) {
+		for d := 1; d <= days; d++ {
+			if skip[d] {
+				continue
+			}
+			_, err := st.AppendAudit(ctx, state.AuditEntry{Time: from.Add(time.Duration(d) * 24 * time.Hour), Actor: "cairn-reconcile", Action: compliance.HeartbeatAction, Object: "cairn"})
+			must(t, err)
+		}
+	}
+	young := build(t, b, st, dir, t0.Add(30*24*time.Hour), compliance.Options{})
+	if row := rowOf(t, young, "eu-ai-act", "Art 19"); row.Status != compliance.Partial || !strings.Contains(findings(row), "spans 29 of 184 days") {
+		t.Errorf("a 29-day log: Art 19 %s\n%s", row.Status, findings(row))
+	}
+	start := t0.Add(49 * time.Hour)
+	beat(start, 200, map[int]bool{90: true, 91: true}) // two days missed
+	at := start.Add(200*24*time.Hour + 12*time.Hour)   // half a day after the last heartbeat
+	gap := build(t, b, st, dir, at, compliance.Options{})
+	row := rowOf(t, gap, "eu-ai-act", "Art 12")
+	want := "a gap of 3d between heartbeats from " + state.FormatTime(start.Add(89*24*time.Hour)) + ", over max_log_gap 2d"
+	if row.Status != compliance.Partial || !strings.Contains(findings(row), want) {
+		t.Errorf("a gap: Art 12 %s\n%s\nwant %q", row.Status, findings(row), want)
+	}
+	// A max_log_gap the gap fits in: the log is retained, Art 12 evidenced.
+	b.Compliance.MaxLogGap = "4d"
+	ok := build(t, b, st, dir, at, compliance.Options{})
+	if row := rowOf(t, ok, "eu-ai-act", "Art 12"); row.Status != compliance.Evidenced {
+		t.Errorf("a %d-day log with no gap over 4d: Art 12 %s\n%s\n%+v", ok.Log.RetainedDays, row.Status, findings(row), ok.Log)
+	}
+	if !strings.Contains(strings.Join(rowOf(t, ok, "eu-ai-act", "Art 12").Evidence, "\n"), "declared (not verified by cairn): s3://acme-credit-logs/credit-api/") {
+		t.Error("the serving log is not shown as declared")
+	}
+	// No serving log declared: the per-use logs of Art 12, 19 and 26(6) are partial at best.
+	b.Compliance.Systems["credit-decisioning"].ServingLog = nil
+	none := build(t, b, st, dir, at, compliance.Options{})
+	for _, ref := range []string{"Art 12", "Art 19", "Art 26(6)"} {
+		if row := rowOf(t, none, "eu-ai-act", ref); row.Status != compliance.Partial || !strings.Contains(findings(row), "does not declare where its per-use serving log lives") {
+			t.Errorf("no serving log: %s %s\n%s", ref, row.Status, findings(row))
+		}
+	}
+}
+
+// TestTamperedLogRefused: a report over a log that does not verify is
+// refused, naming the entry — whole, and from a checkpoint.
+func TestTamperedLogRefused(t *testing.T) {
+	ctx := context.Background()
+	b, st, dir := credit(t)
+	bounds, _ := reconciler.JudgeBounds(ctx, b, st, dir, nil)
+	opts := compliance.Options{Now: t0.Add(10 * 24 * time.Hour), Dir: dir, Bounds: bounds}
+	db := st.(interface{ DB() *sql.DB }).DB()
+	_, err := db.Exec(`UPDATE audit_log SET after_doc = '{"name":"prod","version":"2"}' WHERE seq = 7`)
+	must(t, err)
+	_, err = compliance.Build(ctx, b, st, opts)
+	var te *compliance.TamperedError
+	if !errors.As(err, &te) || te.Problem.Seq != 7 || !strings.Contains(err.Error(), "audit log tampered at entry #7") {
+		t.Fatalf("Build over an edited entry: %v", err)
+	}
+	// A checkpoint whose entry no longer has the hash it recorded is refused too.
+	cp, _ := json.Marshal(state.Checkpoint{Seq: 20, Hash: "sha256:" + strings.Repeat("0", 64), At: t0})
+	must(t, st.PutRecord(ctx, state.CheckpointKind, "head", cp))
+	if _, err := compliance.Build(ctx, b, st, opts); !errors.As(err, &te) || te.Problem.Seq != 20 || !strings.Contains(err.Error(), "differs from the checkpoint") {
+		t.Fatalf("Build with a checkpoint the log no longer matches: %v", err)
+	}
+	// From a true checkpoint, an entry edited after it is named.
+	var e20 state.AuditEntry
+	must(t, st.ScanAudit(ctx, state.AuditQuery{AfterSeq: 19, Limit: 1}, func(e state.AuditEntry) error { e20 = e; return nil }))
+	cp, _ = json.Marshal(state.Checkpoint{Seq: 20, Hash: e20.Hash, At: t0})
+	must(t, st.PutRecord(ctx, state.CheckpointKind, "head", cp))
+	_, err = db.Exec(`UPDATE audit_log SET actor = 'mallory' WHERE seq = 25`)
+	must(t, err)
+	if _, err := compliance.Build(ctx, b, st, opts); !errors.As(err, &te) || te.Problem.Seq != 25 {
+		t.Fatalf("Build with an entry edited after the checkpoint: %v", err)
+	}
+}
