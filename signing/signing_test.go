@@ -177,8 +177,8 @@ func TestAllowedSignersOptions(t *testing.T) {
 	}
 	// Malformed files name the line.
 	for in, want := range map[string]string{
-		"a@x ssh-ed25519 notbase64":                 "allowed_signers:1: the public key",
-		"a@x bogus=1 " + allowedLine(t, "", "", s)[1:]: `allowed_signers:1: unknown option "bogus"`,
+		"a@x ssh-ed25519 notbase64":                                 "allowed_signers:1: the public key",
+		"a@x bogus=1 " + allowedLine(t, "", "", s)[1:]:              `allowed_signers:1: unknown option "bogus"`,
 		"a@x valid-after=\"2026\" " + allowedLine(t, "", "", s)[1:]: "allowed_signers:1: valid-after",
 	} {
 		if _, err := ParseAllowedSigners("allowed_signers", []byte(in)); err == nil || !strings.Contains(err.Error(), want) {
