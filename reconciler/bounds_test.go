@@ -102,7 +102,9 @@ func TestPriorDefinedBounds(t *testing.T) {
 	at := func(h int) time.Time { return t1.Add(time.Duration(h) * time.Hour) }
 	applied := func(t *testing.T, st state.Store, b *compiler.Bundle, when time.Time) {
 		t.Helper()
-		must(t, st.Update(ctx, func(tx state.Ops) error { return recordBounds(ctx, tx, b, state.AuditEntry{Time: when, Actor: "ci", Object: "bundles/" + b.Hash()}) }))
+		must(t, st.Update(ctx, func(tx state.Ops) error {
+			return recordBounds(ctx, tx, b, state.AuditEntry{Time: when, Actor: "ci", Object: "bundles/" + b.Hash()})
+		}))
 	}
 
 	t.Run("applied before the result, then loosened", func(t *testing.T) {
