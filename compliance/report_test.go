@@ -15,10 +15,14 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/cairn-dev/cairn/audit"
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/compliance"
 	"github.com/cairn-dev/cairn/data"
+	"github.com/cairn-dev/cairn/gitops"
+	"github.com/cairn-dev/cairn/internal/chromiumtest"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/state"
 )
@@ -284,5 +288,122 @@ func TestTamperedLogRefused(t *testing.T) {
 	must(t, err)
 	if _, err := compliance.Build(ctx, b, st, opts); !errors.As(err, &te) || te.Problem.Seq != 25 {
 		t.Fatalf("Build with an entry edited after the checkpoint: %v", err)
+	}
+}
+
+// TestJSONSchema: the JSON report validates against its documented schema.
+func TestJSONSchema(t *testing.T) {
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	sch, err := c.Compile(filepath.Join("..", "docs", "compliance-report.schema.json"))
+	must(t, err)
+	raw, err := os.ReadFile(filepath.Join("testdata", "credit.json"))
+	must(t, err)
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	must(t, err)
+	if err := sch.Validate(doc); err != nil {
+		t.Fatalf("testdata/credit.json does not follow docs/compliance-report.schema.json: %v", err)
+	}
+	// The schema is not vacuous: an unknown status is refused.
+	bad := bytes.Replace(raw, []byte(`"status": "evidenced"`), []byte(`"status": "fine"`), 1)
+	doc, _ = jsonschema.UnmarshalJSON(bytes.NewReader(bad))
+	if sch.Validate(doc) == nil {
+		t.Fatal("the schema accepts status \"fine\"")
+	}
+}
+
+// TestHTMLInChromium: the HTML report — alone and inside the audit
+// report — loads in headless Chromium with no console error and no
+// network request, and shows hostile strings from the specs as text.
+func TestHTMLInChromium(t *testing.T) {
+	chromiumtest.Chromium(t)
+	ctx := context.Background()
+	b, st, dir := credit(t)
+	evil := `<script>alert(1)</script><img src=http://evil.example/x.png>`
+	s := b.Compliance.Systems["credit-decisioning"]
+	s.IntendedPurpose = "Score applicants " + evil
+	s.Oversight.Who = `officers" onmouseover="alert(1)`
+	r := build(t, b, st, dir, t0.Add(10*24*time.Hour), compliance.Options{Frameworks: []string{"eu-ai-act", "nist-ai-rmf"}})
+	var alone bytes.Buffer
+	must(t, compliance.Write(&alone, r, "html"))
+	ar, err := audit.BuildReport(ctx, b, st, t0.Add(10*24*time.Hour))
+	must(t, err)
+	var embedded bytes.Buffer
+	must(t, (&gitops.AuditReport{Report: ar, Source: "credit", Compliance: r}).Write(&embedded, "html"))
+	for name, html := range map[string][]byte{"compliance-report": alone.Bytes(), "audit-report-with-compliance": embedded.Bytes()} {
+		t.Run(name, func(t *testing.T) {
+			if bytes.Contains(html, []byte("<script>")) || bytes.Contains(html, []byte(`<img src=http`)) {
+				t.Fatal("a spec's string reached the HTML unescaped")
+			}
+			page := chromiumtest.Open(t, html)
+			page.Save(t, name)
+			if len(page.Problems) != 0 {
+				t.Errorf("problems: %q", page.Problems)
+			}
+			for _, want := range []string{"System credit-decisioning", "Evidence for a reviewer, not legal advice", "Annex IV 2(g)", "MEASURE 2.11",
+				`Score applicants <script>alert(1)</script><img src=http://evil.example/x.png>`, `officers" onmouseover="alert(1)`} {
+				if !strings.Contains(page.Text, want) {
+					t.Errorf("the page does not show %q", want)
+				}
+			}
+		})
+	}
+}
+
+// TestScope: a system not listed in Annex III gets no high-risk rows, an
+// Art 6(3) exemption likewise; Art 50 and AI 600-1's generative-AI risks
+// apply to a system that serves prompts, judged by the disclosure.
+func TestScope(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "support")
+	must(t, os.CopyFS(dir, os.DirFS(filepath.Join("..", "examples", "support-assistant"))))
+	must(t, os.WriteFile(filepath.Join(dir, "specs", "compliance.cue"), []byte(`package support
+
+compliance: {
+	frameworks: ["eu-ai-act", "nist-ai-rmf"]
+	systems: "support-chat": {
+		deployments: ["support-bot"]
+		role:        "deployer"
+		annex_iii:   "not_listed"
+		profiling:   false
+	}
+}
+`), 0o644))
+	b, ds := compiler.Compile(dir, compiler.Options{})
+	if b == nil || len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	st, err := state.OpenSQLite(ctx, filepath.Join(t.TempDir(), "state.db"))
+	must(t, err)
+	defer st.Close()
+	at := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	r := build(t, b, st, dir, at, compliance.Options{})
+	if row := rowOf(t, r, "eu-ai-act", "Art 26(2)"); row.Status != compliance.NotApplicable || row.Reason != "not a high-risk system (Annex III: not listed)" {
+		t.Errorf("Art 26(2) of a system not listed: %s %q", row.Status, row.Reason)
+	}
+	art50 := rowOf(t, r, "eu-ai-act", "Art 50(1)")
+	if art50.Status != compliance.Missing || !strings.Contains(findings(art50), "prompts served to people without an AI disclosure: support-answer") {
+		t.Errorf("Art 50 without a disclosure: %s\n%s", art50.Status, findings(art50))
+	}
+	// The support example gates prod on a factuality eval: confabulation is measured.
+	if row := rowOf(t, r, "nist-ai-rmf", "AI 600-1 Confabulation"); row.Status != compliance.Evidenced || !strings.Contains(strings.Join(row.Evidence, "\n"), "support-quality") {
+		t.Errorf("GAI confabulation: %s %v", row.Status, row.Evidence)
+	}
+	// The deployment declares it does not talk to people: Art 50 holds.
+	f := false
+	b.Deployments["support-bot"].InteractsWithPeople = &f
+	r = build(t, b, st, dir, at, compliance.Options{})
+	if row := rowOf(t, r, "eu-ai-act", "Art 50(1)"); row.Status != compliance.Evidenced {
+		t.Errorf("Art 50 with interacts_with_people: false: %s\n%s", row.Status, findings(row))
+	}
+	// An exempted listed system: the high-risk rows say so.
+	s := b.Compliance.Systems["support-chat"]
+	s.AnnexIII, s.HighRisk, s.Exemption63 = "4a", false, &compiler.Exemption63{AssessmentFile: "README.md"}
+	r = build(t, b, st, dir, at, compliance.Options{})
+	if row := rowOf(t, r, "eu-ai-act", "Art 26(5)"); row.Status != compliance.NotApplicable || row.Reason != "exempted under Art 6(3)" {
+		t.Errorf("Art 26(5) of an exempted system: %s %q", row.Status, row.Reason)
+	}
+	if _, err := compliance.Build(ctx, b, st, compliance.Options{Now: at, Frameworks: []string{"sox"}}); err == nil || !strings.Contains(err.Error(), `unknown framework "sox"`) {
+		t.Errorf("an unknown framework: %v", err)
 	}
 }
