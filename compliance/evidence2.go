@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/state"
 )
@@ -102,6 +103,11 @@ func (c *collector) auditKinds() error {
 		_ = json.Unmarshal([]byte(last.After), &pc)
 		l := fmt.Sprintf("latest policy check #%d at %s: %d denials, %d warnings, %d waived (%s)", last.Seq, state.FormatTime(last.Time), pc.Denials, pc.Warnings, len(pc.Waived), last.Hash)
 		c.set("policy_checks", present, []string{l}, "", "")
+	}
+	// The waivers that let a denial through on what the system is made of.
+	if ws := c.waivers(); len(ws) > 0 {
+		e := c.out["policy_checks"]
+		c.set("policy_checks", e.Status, append(e.Lines, ws...), e.Finding, e.Fix)
 	}
 	if n := c.opts.Check; n != nil {
 		if denies := n.denials(); len(denies) > 0 {
@@ -329,4 +335,31 @@ func firstOr(xs []string, d string) string {
 		return xs[0]
 	}
 	return d
+}
+
+// waivers lists the declared waivers on the system's objects (its
+// deployments, what they serve, the evals gating it, the compliance block)
+// with approver, expiry and reason.
+func (c *collector) waivers() []string {
+	objs := map[string]bool{"compliance": true}
+	for _, sv := range c.served {
+		objs["deployments/"+sv.Deployment], objs[sv.Object] = true, true
+		kind, name, _ := strings.Cut(sv.Object, "/")
+		var gate compiler.Gate
+		if kind == "models" && c.b.Models[name] != nil {
+			gate = c.b.Models[name].Gates[sv.Alias]
+		} else if c.b.Prompts[name] != nil {
+			gate = c.b.Prompts[name].Gates[sv.Alias]
+		}
+		for _, e := range gate.Evals {
+			objs["evals/"+e] = true
+		}
+	}
+	var out []string
+	for _, w := range c.b.Governance.Waivers {
+		if objs[w.Target] {
+			out = append(out, fmt.Sprintf("waiver of %s on %s, approved by %s, expires %s: %s", w.Policy, w.Target, w.Approver, w.Expires, w.Reason))
+		}
+	}
+	return out
 }

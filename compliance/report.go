@@ -565,9 +565,13 @@ func (c *collector) files(dir string) []DeclaredFile {
 		default:
 			f.Commit, f.CommitTime = commit, at.UTC().Format(time.RFC3339)
 			f.Status, f.Detail = "current", fmt.Sprintf("%s, last commit %s at %s", f.SHA256, short(commit), f.CommitTime)
-			if at.Before(newest) {
+			switch {
+			case at.Before(newest):
 				f.Status = "stale"
 				f.Detail += fmt.Sprintf(", older than the served version (registered %s)", newest.UTC().Format(time.RFC3339))
+			case d.field == "incident_register" && at.Before(c.lastIncident):
+				f.Status = "stale"
+				f.Detail += fmt.Sprintf(", older than the last rollback or alert (%s): is it in the register?", c.lastIncident.UTC().Format(time.RFC3339))
 			}
 		}
 		out = append(out, f)

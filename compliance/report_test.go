@@ -407,3 +407,70 @@ compliance: {
 		t.Errorf("an unknown framework: %v", err)
 	}
 }
+
+// TestIncidentsAndApprovals: Art 73 lists each rollback and alert with its
+// 15/10/2-day deadlines, and an incident register older than the last of
+// them is partial; approvals named by the pull request make the approvals
+// evidence whole, a count (--approvals N) only partial; a waiver on the
+// system's objects is shown with approver and expiry.
+func TestIncidentsAndApprovals(t *testing.T) {
+	ctx := context.Background()
+	b, st, dir := credit(t)
+	rb := t0.Add(5 * 24 * time.Hour)
+	_, err := st.AppendAudit(ctx, state.AuditEntry{Time: rb, Actor: "cairn-reconcile", Action: "rollout_rollback", Object: "deployments/credit-api", After: `{"reason":"error-rate"}`})
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, "compliance", "incidents.md"), []byte("# Incident register\n"), 0o644))
+	commit(t, dir, "incident register", t0.Add(72*time.Hour))
+	b.Compliance.Systems["credit-decisioning"].Files.IncidentRegister = "compliance/incidents.md"
+	b.Files["compliance/incidents.md"] = "sha256:" + strings.Repeat("ab", 32)
+	b.Governance.Waivers = []compiler.Waiver{{Policy: "prod_slo", Target: "deployments/credit-api", Reason: "SLO agreed next quarter", Approver: "@acme/sre", Expires: "2026-12-31"}}
+	r := build(t, b, st, dir, t0.Add(10*24*time.Hour), compliance.Options{Frameworks: []string{"eu-ai-act"}})
+	row := rowOf(t, r, "eu-ai-act", "Art 73")
+	ev := strings.Join(row.Evidence, "\n")
+	if row.Status != compliance.Partial || !strings.Contains(ev, "rollback of credit-api at 2026-09-06T09:00:00Z") ||
+		!strings.Contains(ev, "report by 2026-09-21 (15 days; 10 if a death, by 2026-09-16; 2 if widespread, by 2026-09-08)") ||
+		!strings.Contains(findings(row), "older than the last rollback or alert (2026-09-06T09:00:00Z)") {
+		t.Errorf("Art 73: %s\n%s\n%s", row.Status, ev, findings(row))
+	}
+	if row := rowOf(t, r, "eu-ai-act", "Annex IV 6"); !strings.Contains(findings(row), "1 approval(s) given as a count, naming nobody") {
+		t.Errorf("counted approvals: %s", findings(row))
+	}
+	if row := rowOf(t, r, "eu-ai-act", "Art 9"); !strings.Contains(strings.Join(row.Evidence, "\n"), "waiver of prod_slo on deployments/credit-api, approved by @acme/sre, expires 2026-12-31: SLO agreed next quarter") {
+		t.Errorf("the waiver is not evidence: %v", row.Evidence)
+	}
+
+	// Version 4, moved by an apply that names its reviewers.
+	_, err = st.RegisterModelVersion(ctx, state.ModelVersion{Model: "credit-scorer", Version: "4", ArtifactURI: "s3://m/4", Metrics: map[string]float64{"auc": 0.82},
+		RegisteredAt: t0.Add(6 * 24 * time.Hour)})
+	must(t, err)
+	raw, _ := os.ReadFile(filepath.Join(dir, "explanations", "credit-3.json"))
+	ex, _ := state.ParseExplanation(raw)
+	_, _, err = state.AttachExplanation(ctx, st, "credit-scorer", "4", ex, t0.Add(6*24*time.Hour), "training")
+	must(t, err)
+	b.Models["credit-scorer"].Aliases["prod"] = "4"
+	lines := "application_id,model_version,defaulted,score,age_band\n"
+	old, _ := os.ReadFile(filepath.Join(dir, "evals", "holdout-predictions.csv"))
+	for _, l := range strings.Split(strings.TrimSpace(string(old)), "\n")[1:] {
+		lines += l + "\n" + strings.Replace(l, ",3,", ",4,", 1) + "\n"
+	}
+	must(t, os.WriteFile(filepath.Join(dir, "evals", "holdout-predictions.csv"), []byte(lines), 0o644))
+	b, ds := compiler.Compile(dir, compiler.Options{})
+	if b == nil || len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	b.Models["credit-scorer"].Aliases["prod"] = "4"
+	n := 0
+	opts := reconciler.ApplyOptions{Options: reconciler.Plugins(st, reconciler.PluginOptions{Approvals: 1}), Actor: "ci",
+		ApprovedBy: []reconciler.Approver{{Login: "risk-lead", At: t0.Add(7 * 24 * time.Hour)}},
+		Now:        func() time.Time { n++; return t0.Add(7*24*time.Hour + time.Duration(n)*time.Second) }}
+	res, err := reconciler.PlanAndApply(ctx, b, st, opts)
+	must(t, err)
+	if len(res.Blocked) > 0 {
+		t.Fatalf("blocked: %+v", res.Blocked)
+	}
+	r = build(t, b, st, dir, t0.Add(10*24*time.Hour), compliance.Options{Frameworks: []string{"eu-ai-act"}})
+	row = rowOf(t, r, "eu-ai-act", "Annex IV 6")
+	if row.Status != compliance.Evidenced || !strings.Contains(strings.Join(row.Evidence, "\n"), "approved by risk-lead at 2026-09-08T09:00:00Z") {
+		t.Errorf("named approvals: %s\n%v\n%s", row.Status, row.Evidence, findings(row))
+	}
+}
