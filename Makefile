@@ -75,6 +75,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'Predictions(10M|Bootstrap)' -benchtime 1x ./evals/classic
 	$(GO) test -run '^$$' -bench 'Lineage' -benchtime 200x -benchmem ./lineage
 	$(GO) test -run '^$$' -bench 'Operating' -benchtime 3x -benchmem ./operating
+	$(GO) test -run '^$$' -bench 'Report1M' -benchtime 3x -benchmem ./compliance
 
 # cairn against the tools it replaces (cue vet + opa eval), in one run, with
 # the peers installed at the go.mod versions; prints the README's table.

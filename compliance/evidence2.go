@@ -122,26 +122,31 @@ func (c *collector) auditKinds() error {
 		if strings.HasPrefix(sv.Object, "models/") {
 			t = string(reconciler.MoveModelAlias)
 		}
-		n := 0
+		// The first and the latest move of this alias, each read from its
+		// end of the index: memory and time stay flat in the log's length.
 		var first, latest state.AuditEntry
-		if err := c.st.ScanAudit(c.ctx, state.AuditQuery{Object: sv.Object, Action: t}, func(e state.AuditEntry) error {
-			var after struct{ Name string }
-			if json.Unmarshal([]byte(e.After), &after) == nil && after.Name == sv.Alias {
-				if n == 0 {
-					first = e
+		found := false
+		for _, desc := range []bool{false, true} {
+			if err := c.st.ScanAudit(c.ctx, state.AuditQuery{Object: sv.Object, Action: t, Desc: desc}, func(e state.AuditEntry) error {
+				var after struct{ Name string }
+				if json.Unmarshal([]byte(e.After), &after) != nil || after.Name != sv.Alias {
+					return nil
 				}
-				latest = e
-				n++
+				if desc {
+					latest = e
+				} else {
+					first, found = e, true
+				}
+				return errStop
+			}); err != nil && err != errStop {
+				return err
 			}
-			return nil
-		}); err != nil {
-			return err
 		}
-		if n == 0 {
+		if !found {
 			noHist = append(noHist, sv.Object+"@"+sv.Alias)
 			continue
 		}
-		hist = append(hist, fmt.Sprintf("%s@%s: %d move(s) from #%d (%s) to #%d (%s, %s)", sv.Object, sv.Alias, n, first.Seq, state.FormatTime(first.Time), latest.Seq, state.FormatTime(latest.Time), latest.Hash))
+		hist = append(hist, fmt.Sprintf("%s@%s: moves from #%d (%s) to the latest, #%d (%s, %s)", sv.Object, sv.Alias, first.Seq, state.FormatTime(first.Time), latest.Seq, state.FormatTime(latest.Time), latest.Hash))
 	}
 	c.kind("change_history", hist, noHist, "aliases with no move in the audit log (set outside cairn): ", "move aliases only through cairn apply")
 	// The chain and cairn's own log.

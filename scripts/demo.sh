@@ -157,7 +157,8 @@ credit_example() {
 		--data s3://acme-credit/applications-2026-q2.parquet@sha256:5b1e0d0c4c3f7a2e9d8b6a5f4e3d2c1b0a9f8e7d6c5b4a3928170605f4e3d2c1 \
 		--repo-url https://github.com/acme/credit-model --commit 3c1d9e2
 	"$cairn" registry attach credit-scorer 3 --state "$state" --explanation "$repo/explanations/credit-3.json"
-	"$cairn" data validate "$repo" --feature-set credit-scorer --data "$repo/data/sample.csv" --state "$state" | head -1
+	"$cairn" data validate "$repo" --feature-set credit-scorer --data "$repo/data/sample.csv" --state "$state" >"$work/validate.txt"
+	head -1 "$work/validate.txt"
 	if command -v git >/dev/null; then
 		# The risk lead reviews the documents against version 3.
 		for f in instructions-for-use fria post-market-plan; do
