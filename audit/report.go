@@ -159,11 +159,16 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 	if err != nil {
 		return nil, err
 	}
-	log, err := st.ListAudit(ctx)
-	if err != nil {
+	// Every read below is an indexed query, streamed: the log is never
+	// loaded whole.
+	var checks []state.AuditEntry
+	if err := st.ScanAudit(ctx, state.AuditQuery{Action: reconciler.AuditPolicy}, func(e state.AuditEntry) error {
+		checks = append(checks, e)
+		return nil
+	}); err != nil {
 		return nil, err
 	}
-	r.Policy = PolicyReport{Current: []PolicyResult{}, Applies: policyDecisions(log)}
+	r.Policy = PolicyReport{Current: []PolicyResult{}, Applies: policyDecisions(checks)}
 	inState := map[string]string{}
 	progress, err := rollout.Recorded(ctx, st)
 	if err != nil {
@@ -194,7 +199,11 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 		if err != nil {
 			return nil, err
 		}
-		if g, ok := approvalEvidence(log, t, p.Object, p.Name, p.Version, approvals); ok {
+		moves, err := latestMove(ctx, st, t, p.Object, p.Name)
+		if err != nil {
+			return nil, err
+		}
+		if g, ok := approvalEvidence(moves, t, p.Object, p.Name, p.Version, approvals); ok {
 			s.Gates = append(s.Gates, g)
 		}
 		for _, dn := range slices.Sorted(maps.Keys(b.Deployments)) {
@@ -255,17 +264,43 @@ func BuildReport(ctx context.Context, b *compiler.Bundle, st state.Ops, now time
 	for _, w := range b.Governance.Waivers {
 		r.Waivers = append(r.Waivers, waiverInfo(w, now))
 	}
-	r.Audit.Entries = len(log)
-	if len(log) > 0 {
-		r.Audit.Head = log[len(log)-1].Hash
+	head, p, err := state.VerifyScan(ctx, st, "")
+	if err != nil {
+		return nil, err
 	}
-	if p := state.VerifyAudit(log, ""); p != nil {
+	if p != nil {
 		r.Audit.Problem = p.Error()
+		if h, ok, err := st.AuditHead(ctx); err == nil && ok {
+			head = h
+		}
 	} else {
 		r.Audit.Verified = true
 	}
+	r.Audit.Entries, r.Audit.Head = int(head.Seq), head.Hash
 	return r, nil
 }
+
+// latestMove returns the latest audit entry moving obj's name (an alias
+// or label), if any, read from the end of the index.
+func latestMove(ctx context.Context, st state.Ops, t reconciler.ActionType, obj, name string) ([]state.AuditEntry, error) {
+	var out []state.AuditEntry
+	err := st.ScanAudit(ctx, state.AuditQuery{Object: obj, Action: string(t), Desc: true}, func(e state.AuditEntry) error {
+		var after struct {
+			Name string `json:"name"`
+		}
+		if json.Unmarshal([]byte(e.After), &after) == nil && after.Name == name {
+			out = append(out, e)
+			return errFound
+		}
+		return nil
+	})
+	if errors.Is(err, errFound) {
+		err = nil
+	}
+	return out, err
+}
+
+var errFound = errors.New("found")
 
 // approvalEvidence finds the approvals gate recorded in the audit entry of
 // the latest move of obj's name to version. ok is false when approvals are

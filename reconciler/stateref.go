@@ -22,15 +22,22 @@ type StateRef struct {
 
 // ReadStateRef reads the state's current reference.
 func ReadStateRef(ctx context.Context, st state.Ops) (StateRef, error) {
-	audit, err := st.ListAudit(ctx)
+	// The head and the first entry, by point reads: a plan does not load
+	// the log (sequence numbers are dense, so the head's is the count).
+	head := state.GenesisHash
+	var ref StateRef
+	last, ok, err := st.AuditHead(ctx)
 	if err != nil {
 		return StateRef{}, err
 	}
-	head := state.GenesisHash
-	ref := StateRef{Serial: len(audit)}
-	if len(audit) > 0 {
-		head = audit[len(audit)-1].Hash
-		ref.Lineage = audit[0].Hash
+	if ok {
+		head, ref.Serial = last.Hash, int(last.Seq)
+		if err := st.ScanAudit(ctx, state.AuditQuery{Limit: 1}, func(e state.AuditEntry) error {
+			ref.Lineage = e.Hash
+			return nil
+		}); err != nil {
+			return StateRef{}, err
+		}
 	}
 	ptrs, err := st.ListPointers(ctx, "")
 	if err != nil {
@@ -54,7 +61,7 @@ func ReadStateRef(ctx context.Context, st state.Ops) (StateRef, error) {
 		Pointers []state.Pointer   `json:"pointers"`
 		Rendered map[string]string `json:"rendered"`
 		Models   []string          `json:"models"`
-	}{head, len(audit), ptrs, rendered, models})
+	}{head, ref.Serial, ptrs, rendered, models})
 	ref.Fingerprint = state.HashBytes(b)
 	return ref, nil
 }
