@@ -141,7 +141,17 @@ func prReport(ctx context.Context, dir, stateLoc string, cfg ghub.Config, pairs 
 	// The same pipeline as check, plan and apply: a denial here is the
 	// denial apply would refuse on.
 	cacheDir, salt := cacheOptions(dir)
-	c, err := pipeline.Check(ctx, dir, pipeline.CheckOptions{Context: map[string]any{"pull_request": cfg.PR}, CacheDir: cacheDir, CacheSalt: salt})
+	// The state, opened first: the plan needs it, and the check judges the
+	// high-risk systems' thresholds against its history (prior_defined_bounds).
+	st, stErr := state.Open(ctx, state.Location(stateLoc, dir))
+	if stErr == nil {
+		defer st.Close()
+	}
+	copts := pipeline.CheckOptions{Context: map[string]any{"pull_request": cfg.PR}, CacheDir: cacheDir, CacheSalt: salt}
+	if stErr == nil {
+		copts.State = st
+	}
+	c, err := pipeline.Check(ctx, dir, copts)
 	r.Diagnostics = c.Diagnostics
 	if err != nil {
 		r.Problems = append(r.Problems, "policy evaluation failed: "+err.Error())
@@ -157,12 +167,10 @@ func prReport(ctx context.Context, dir, stateLoc string, cfg ghub.Config, pairs 
 		r.Problems = append(r.Problems, "policies do not compile: "+c.Diagnostics.Error())
 	}
 
-	st, err := state.Open(ctx, state.Location(stateLoc, dir))
-	if err != nil {
-		r.Problems = append(r.Problems, "state store: "+err.Error())
+	if stErr != nil {
+		r.Problems = append(r.Problems, "state store: "+stErr.Error())
 		return r, ghub.Annotations(r.Diagnostics, prefix)
 	}
-	defer st.Close()
 	p, err := pipeline.Plan(ctx, c, st, reconciler.Options{})
 	if err != nil {
 		var l diag.List
