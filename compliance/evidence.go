@@ -284,10 +284,7 @@ func (c *collector) classic() {
 		}
 	}
 	if len(models) == 0 {
-		na := []string{"no classic model is served by this system"}
-		for _, k := range []string{"training_run", "data_provenance", "explanation", "drift_monitoring", "feature_specs", "data_validation"} {
-			c.set(k, present, na, "", "")
-		}
+		c.vacuous("no classic model is served by this system", "training_run", "data_provenance", "explanation", "drift_monitoring", "feature_specs", "data_validation")
 		return
 	}
 	c.kind("training_run", runs, noRun, "served versions without a training run: ", "register versions with --param/--params-file and --data, or --from-mlflow")
@@ -329,15 +326,8 @@ func (c *collector) gates() error {
 		if sv.Version == "" {
 			continue
 		}
-		var gate compiler.Gate
 		kind, name, _ := strings.Cut(sv.Object, "/")
-		if kind == "models" {
-			if m := c.b.Models[name]; m != nil {
-				gate = m.Gates[sv.Alias]
-			}
-		} else if p := c.b.Prompts[name]; p != nil {
-			gate = p.Gates[sv.Alias]
-		}
+		gate := c.gateOf(sv)
 		if len(gate.Metrics) == 0 && len(gate.Evals) == 0 {
 			ungated = append(ungated, sv.Object+"@"+sv.Alias)
 			continue
@@ -404,14 +394,7 @@ func (c *collector) judgeBounds() {
 	objs := map[string]bool{}
 	for _, sv := range c.served {
 		objs[sv.Object+"@"+sv.Alias] = true
-		kind, name, _ := strings.Cut(sv.Object, "/")
-		var gate compiler.Gate
-		if kind == "models" && c.b.Models[name] != nil {
-			gate = c.b.Models[name].Gates[sv.Alias]
-		} else if c.b.Prompts[name] != nil {
-			gate = c.b.Prompts[name].Gates[sv.Alias]
-		}
-		for _, e := range gate.Evals {
+		for _, e := range c.gateOf(sv).Evals {
 			objs["evals/"+e+"#"+sv.Version] = true
 		}
 	}
@@ -443,5 +426,25 @@ func (c *collector) judgeBounds() {
 		c.set("bounds_prior_defined", present, []string{"no threshold gates what the system serves"}, "", "")
 	default:
 		c.set("bounds_prior_defined", present, ok, "", "")
+	}
+}
+
+// gateOf is the gate of the alias or label sv serves.
+func (c *collector) gateOf(sv Served) compiler.Gate {
+	kind, name, _ := strings.Cut(sv.Object, "/")
+	switch {
+	case kind == "models" && c.b.Models[name] != nil:
+		return c.b.Models[name].Gates[sv.Alias]
+	case kind == "prompts" && c.b.Prompts[name] != nil:
+		return c.b.Prompts[name].Gates[sv.Alias]
+	}
+	return compiler.Gate{}
+}
+
+// vacuous marks kinds that hold because there is nothing they could be
+// missing on (no classic model served, no prompt served), saying why.
+func (c *collector) vacuous(why string, kinds ...string) {
+	for _, k := range kinds {
+		c.set(k, present, []string{why}, "", "")
 	}
 }

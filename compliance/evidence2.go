@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/reconciler"
 	"github.com/cairn-dev/cairn/state"
 )
@@ -259,12 +258,12 @@ func (c *collector) operation() {
 // toxicity gates, privacy controls.
 func (c *collector) llm() {
 	var disc, noDisc, fact, noFact, tox, noTox, priv, noPriv []string
-	any := false
+	anyPrompt := false
 	for _, sv := range c.served {
 		if sv.Kind != "llm" || !strings.HasPrefix(sv.Object, "prompts/") {
 			continue
 		}
-		any = true
+		anyPrompt = true
 		name := strings.TrimPrefix(sv.Object, "prompts/")
 		p := c.b.Prompts[name]
 		d := c.b.Deployments[sv.Deployment]
@@ -282,7 +281,7 @@ func (c *collector) llm() {
 			continue
 		}
 		scorers := map[string]string{}
-		for _, en := range p.Gates[sv.Alias].Evals {
+		for _, en := range c.gateOf(sv).Evals {
 			if e := c.b.Evals[en]; e != nil {
 				for _, m := range e.Metrics {
 					scorers[m.Scorer] = en + " (dataset " + e.DatasetHash + ")"
@@ -309,11 +308,8 @@ func (c *collector) llm() {
 			priv = append(priv, name+": no retrieval source")
 		}
 	}
-	if !any {
-		na := []string{"no prompt is served by this system"}
-		for _, k := range []string{"disclosure", "factuality_eval", "toxicity_eval", "privacy_controls"} {
-			c.set(k, present, na, "", "")
-		}
+	if !anyPrompt {
+		c.vacuous("no prompt is served by this system", "disclosure", "factuality_eval", "toxicity_eval", "privacy_controls")
 		return
 	}
 	c.kind("disclosure", disc, noDisc, "prompts served to people without an AI disclosure: ", "declare prompts.NAME.disclosure: {text} or {file}")
@@ -349,14 +345,7 @@ func (c *collector) waivers() []string {
 	objs := map[string]bool{"compliance": true}
 	for _, sv := range c.served {
 		objs["deployments/"+sv.Deployment], objs[sv.Object] = true, true
-		kind, name, _ := strings.Cut(sv.Object, "/")
-		var gate compiler.Gate
-		if kind == "models" && c.b.Models[name] != nil {
-			gate = c.b.Models[name].Gates[sv.Alias]
-		} else if c.b.Prompts[name] != nil {
-			gate = c.b.Prompts[name].Gates[sv.Alias]
-		}
-		for _, e := range gate.Evals {
+		for _, e := range c.gateOf(sv).Evals {
 			objs["evals/"+e] = true
 		}
 	}
