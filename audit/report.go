@@ -381,7 +381,7 @@ var funcs = map[string]any{"md": md.Cell, "mark": reconciler.GateMark, "join": s
 var mdReport = ttemplate.Must(ttemplate.New("md").Funcs(funcs).Parse(`# cairn audit report: {{md .Project}}
 
 Generated {{.Now}} for bundle ` + "`{{.BundleHash}}`" + `.
-Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified (head ` + "`{{.Audit.Head}}`" + `){{else}}**CHAIN BROKEN**: {{md .Audit.Problem}}{{end}}.
+Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified (head ` + "`{{.Audit.Head}}`" + `) <!-- cairn-audit-head: #{{.Audit.Entries}} {{.Audit.Head}} -->{{else}}**CHAIN BROKEN**: {{md .Audit.Problem}}{{end}}.
 
 ## Served versions
 
@@ -429,7 +429,7 @@ var htmlReport = template.Must(template.New("html").Funcs(funcs).Parse(`<!DOCTYP
 </head><body>
 <h1>cairn audit report: {{.Project}}</h1>
 <p>Generated {{.Now}} for bundle <code>{{.BundleHash}}</code>.
-Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified (head <code>{{.Audit.Head}}</code>){{else}}<strong class="bad">chain broken</strong>: {{.Audit.Problem}}{{end}}.</p>
+Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified (head <code data-cairn-audit-head="cairn-audit-head: #{{.Audit.Entries}} {{.Audit.Head}}">{{.Audit.Head}}</code>){{else}}<strong class="bad">chain broken</strong>: {{.Audit.Problem}}{{end}}.</p>
 <h2>Served versions</h2>
 <table><tr><th>object</th><th>alias/label</th><th>version</th><th>deployments</th><th>gate evidence</th></tr>
 {{range .Served}}<tr><td>{{.Object}}</td><td>{{.Name}}</td><td>{{.Version}}</td><td>{{join .Deployments ", "}}</td><td>{{range .Gates}}<div>{{mark .Status}} {{.Gate}}: {{.Detail}}</div>{{end}}</td></tr>

@@ -153,12 +153,15 @@ func (e *UsageError) Error() string { return e.Msg }
 var (
 	jsonHead = regexp.MustCompile(`"cairn_audit_head":\s*"#(\d+) (sha256:[0-9a-f]{64})"`)
 	textHead = regexp.MustCompile(`cairn-audit-head: #(\d+) (sha256:[0-9a-f]{64})`)
+	// The audit report's own chain summary, in a JSON report without a
+	// compliance section.
+	auditHead = regexp.MustCompile(`"audit":\s*\{\s*"entries":\s*(\d+),\s*"head":\s*"(sha256:[0-9a-f]{64})"`)
 )
 
 // EmbeddedHead finds the audit-log head a written report embeds (its
 // marker in Markdown, HTML or JSON).
 func EmbeddedHead(report []byte) (seq int64, hash string, ok bool) {
-	for _, re := range []*regexp.Regexp{jsonHead, textHead} {
+	for _, re := range []*regexp.Regexp{jsonHead, textHead, auditHead} {
 		if m := re.FindSubmatch(report); m != nil {
 			n, err := strconv.ParseInt(string(m[1]), 10, 64)
 			return n, string(m[2]), err == nil

@@ -474,3 +474,22 @@ func TestIncidentsAndApprovals(t *testing.T) {
 		t.Errorf("named approvals: %s\n%v\n%s", row.Status, row.Evidence, findings(row))
 	}
 }
+
+// TestEmbeddedHead: every written report names the head it was built on,
+// with or without a compliance section, in each format.
+func TestEmbeddedHead(t *testing.T) {
+	h := "sha256:" + strings.Repeat("ab", 32)
+	for _, doc := range []string{
+		"Audit log: 12 entries, chain verified (head `" + h + "`) <!-- cairn-audit-head: #12 " + h + " -->.",
+		`<code data-cairn-audit-head="cairn-audit-head: #12 ` + h + `">`,
+		`{"format_version": 1, "audit": {"entries": 12, "head": "` + h + `", "verified": true}}`,
+		`{"compliance": {"cairn_audit_head": "#12 ` + h + `"}}`,
+	} {
+		if seq, head, ok := compliance.EmbeddedHead([]byte(doc)); !ok || seq != 12 || head != h {
+			t.Errorf("EmbeddedHead(%.60q) = %d %s %t", doc, seq, head, ok)
+		}
+	}
+	if _, _, ok := compliance.EmbeddedHead([]byte("no head here")); ok {
+		t.Error("a document without a head has one")
+	}
+}

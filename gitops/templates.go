@@ -40,7 +40,7 @@ var htmlAudit = htemplate.Must(htemplate.New("html").Parse(`<!DOCTYPE html>
 <title>cairn audit report: {{.Project}}</title><style>{{.Style}}</style></head><body>
 <h1>cairn audit report: {{.Project}}</h1>
 <p>Generated {{.Now}} for bundle <code>{{.BundleHash}}</code>; {{if .Result}}repository {{.Source}}{{if .Ref}} at {{.Ref}}{{end}}, commit <code>{{.Commit.SHA}}</code> by {{.Commit.Author}}. Result: <strong>{{.Result}}</strong>. Approvals: {{.Approvals.Count}} ({{.Approvals.Source}}).{{else}}spec directory {{.Source}}{{if .Commit.SHA}} at commit <code>{{.Commit.SHA}}</code>{{end}}.{{end}}
-Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified{{else}}<strong>chain broken</strong>: {{.Audit.Problem}}{{end}}.</p>
+Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified (head <code data-cairn-audit-head="cairn-audit-head: #{{.Audit.Entries}} {{.Audit.Head}}">{{.Audit.Head}}</code>){{else}}<strong>chain broken</strong>: {{.Audit.Problem}}{{end}}.</p>
 <h2>Served versions</h2>
 <table><tr><th>object</th><th>alias/label</th><th>version</th><th>deployments</th><th>gate evidence</th></tr>
 {{range .Served}}<tr><td>{{.Object}}</td><td>{{.Name}}</td><td>{{.Version}}</td><td>{{range .Deployments}}{{.}} {{end}}</td><td>{{range .Gates}}<div>{{.Status}} {{.Gate}}: {{.Detail}}</div>{{end}}</td></tr>
