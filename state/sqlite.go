@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
 )
@@ -254,6 +255,28 @@ func openSQLite(ctx context.Context, path string, d Dialect) (*SQLStore, error) 
 	// the busy timeout instead of deadlocking on a read→write upgrade.
 	dsn := "file:" + path + "?_txlock=immediate" +
 		"&_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	// Several processes opening a new file at once race to switch it to
+	// WAL, and SQLite answers that switch with SQLITE_BUSY without waiting
+	// on the busy timeout: the open is retried for a while instead.
+	var lastErr error
+	for attempt := 0; attempt < 50; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, lastErr
+			case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
+			}
+		}
+		s, err := openOnce(ctx, path, dsn, d)
+		if err == nil || !isBusy(err) {
+			return s, err
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func openOnce(ctx context.Context, path, dsn string, d Dialect) (*SQLStore, error) {
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", path, err)
@@ -269,4 +292,9 @@ func openSQLite(ctx context.Context, path string, d Dialect) (*SQLStore, error) 
 		return nil, fmt.Errorf("%w (state %s)", err, path)
 	}
 	return s, nil
+}
+
+// isBusy reports SQLite's "database is locked" (SQLITE_BUSY).
+func isBusy(err error) bool {
+	return strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked")
 }
