@@ -137,3 +137,45 @@ func diagText(c *Checked) string {
 	}
 	return b.String()
 }
+
+// TestCachedCheckAppliesWaivers: when every policy's result comes from the
+// cache, the waivers are still judged (on an input holding only what they
+// read) and let through exactly what a full check lets through.
+func TestCachedCheckAppliesWaivers(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	dir := copyTree(t, filepath.Join("..", "examples", "fraud-detection"))
+	os.MkdirAll(filepath.Join(dir, "policies"), 0o755)
+	os.WriteFile(filepath.Join(dir, "policies", "team.rego"), []byte(teamPolicy), 0o644)
+	p := filepath.Join(dir, "cairn.cue")
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, []byte(strings.Replace(string(b), "waivers: []",
+		`waivers: [{policy: "team_tier", target: "models/fraud-detector", reason: "tiers are assigned next quarter", expires: "2026-07-01", approver: "@acme/risk-ml"}]`, 1)), 0o644)
+	opts := CheckOptions{Now: now, CacheDir: t.TempDir(), CacheSalt: "cairn 1.0"}
+	if _, err := Check(ctx, dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Check(ctx, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Evaluated) != 0 {
+		t.Fatalf("ran %v; want every result from the cache", got.Evaluated)
+	}
+	want, err := Check(ctx, dir, CheckOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := diagText(got), diagText(want); g != w || !strings.Contains(g, "waived team_tier") {
+		t.Fatalf("cached check:\n%s\nfull check:\n%s", g, w)
+	}
+	// Past the expiry the same cached results are denied again.
+	opts.Now = time.Date(2026, 7, 2, 0, 0, 0, 0, time.UTC)
+	late, err := Check(ctx, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(diagText(late), "waived team_tier") {
+		t.Fatalf("an expired waiver still waives:\n%s", diagText(late))
+	}
+}
