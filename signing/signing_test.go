@@ -238,3 +238,27 @@ func TestAgentSigner(t *testing.T) {
 		t.Errorf("a key the agent lacks: %v", err)
 	}
 }
+
+// TestLoadSignerErrors: a passphrase-protected key says to use the agent,
+// a file that is no key says so, a missing file names it.
+func TestLoadSignerErrors(t *testing.T) {
+	dir := t.TempDir()
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	blk, err := ssh.MarshalPrivateKeyWithPassphrase(ed, "", []byte("s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := filepath.Join(dir, "id_ed25519")
+	os.WriteFile(enc, pem.EncodeToMemory(blk), 0o600)
+	junk := filepath.Join(dir, "junk")
+	os.WriteFile(junk, []byte("not a key\n"), 0o600)
+	for path, want := range map[string]string{
+		enc:                           "is passphrase-protected: add it to ssh-agent (ssh-add) and pass its public key",
+		junk:                          "neither an SSH private key nor a public key",
+		filepath.Join(dir, "missing"): "signing key: open " + filepath.Join(dir, "missing"),
+	} {
+		if _, err := LoadSigner(path, ""); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("LoadSigner(%s) = %v, want %q", filepath.Base(path), err, want)
+		}
+	}
+}
