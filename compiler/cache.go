@@ -185,28 +185,44 @@ func unitKey(salt, schemaSum string, u *unit) string {
 // per core (contexts are not safe for concurrent use); the units are
 // independent, so writing them side by side changes none of them.
 func evaluateUnits(units []unit, misses []int, values []json.RawMessage) bool {
-	parts := [][]int{misses}
-	if len(misses) > 8 {
-		h := len(misses) / 2
-		parts = [][]int{misses[:h], misses[h:]}
+	// Chunks of a bounded size, each in a fresh context that is dropped
+	// when done: a CUE context keeps everything it evaluated, so one
+	// context per core held the whole repo (1.4 GB at 10,000 models).
+	var chunks [][]int
+	for len(misses) > 0 {
+		n := min(len(misses), chunkUnits)
+		chunks = append(chunks, misses[:n])
+		misses = misses[n:]
 	}
+	next := make(chan []int)
 	okAll := true
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, part := range parts {
+	for w := 0; w < min(2, len(chunks)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !evaluatePart(units, part, values) {
-				mu.Lock()
-				okAll = false
-				mu.Unlock()
+			for part := range next {
+				if !evaluatePart(units, part, values) {
+					mu.Lock()
+					okAll = false
+					mu.Unlock()
+				}
 			}
 		}()
 	}
+	for _, c := range chunks {
+		next <- c
+	}
+	close(next)
 	wg.Wait()
 	return okAll
 }
+
+// chunkUnits is how many units one CUE context evaluates: large enough
+// that compiling the schema per chunk costs little, small enough that
+// memory does not grow with the repo.
+const chunkUnits = 250
 
 func evaluatePart(units []unit, part []int, values []json.RawMessage) bool {
 	var src bytes.Buffer
