@@ -515,7 +515,7 @@ type Compliance struct {
 	Frameworks           []string           `json:"frameworks"`
 	Dates                string             `json:"dates"` // enacted | omnibus
 	FinancialInstitution bool               `json:"financial_institution"`
-	MaxLogGap            string             `json:"max_log_gap"`
+	MaxLogGap            string             `json:"max_log_gap,omitempty"` // "": 48h
 	Systems              map[string]*System `json:"systems"`
 }
 
