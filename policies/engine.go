@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -328,20 +330,43 @@ func (e *Engine) Evaluate(ctx context.Context, b *compiler.Bundle, now time.Time
 	var out diag.List
 	changed := false
 	e.ran = e.ran[:0]
+	// Policies are independent: they run side by side on the cores, each
+	// prepared query shared (OPA's prepared queries are safe for
+	// concurrent evaluation; the input is only read).
+	errs := make([]error, len(e.policies))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(need)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				rs, err := e.queries[i].Eval(ctx, rego.EvalParsedInput(input))
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				bindings[i] = map[string]any{}
+				if len(rs) > 0 {
+					bindings[i] = rs[0].Bindings
+				}
+			}
+		}()
+	}
+	for _, i := range need {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	for _, i := range need {
 		p := e.policies[i]
 		e.ran = append(e.ran, p.ID)
-		rs, err := e.queries[i].Eval(ctx, rego.EvalParsedInput(input))
-		if err != nil {
+		if err := errs[i]; err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			out = append(out, runtimeDiag(p, err)...)
 			continue
-		}
-		bindings[i] = map[string]any{}
-		if len(rs) > 0 {
-			bindings[i] = rs[0].Bindings
 		}
 		if cache != nil && keys[i] != "" {
 			// A result quoting what looks like a credential is not kept.
