@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/specs"
+	"github.com/cairn-dev/cairn/tokens"
 )
 
 // Options tune a compilation.
@@ -102,6 +104,12 @@ func load(dir string, opts Options) (*compilation, diag.List) {
 	ix := &posIndex{pos: map[string]diag.Position{}, defined: map[string][]diag.Position{}}
 	for _, f := range files {
 		ix.add(f.file)
+	}
+	// The BPE tables take a fifth of a second to load, and counting waits
+	// for them: load them now, beside the schema evaluation, when prompts
+	// will be counted and no count is cached.
+	if _, ok := ix.pos["prompts"]; ok && (opts.CacheDir == "" || !fileExists(filepath.Join(opts.CacheDir, "tokens.gob"))) {
+		go tokens.Warm(tokens.O200k)
 	}
 	// The same object in two files is almost always a copy-paste mistake that
 	// CUE would silently merge.
@@ -534,4 +542,9 @@ func spokenBound(b string) string {
 		return s
 	}
 	return "of the form the schema requires (see 'cairn schema')"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
