@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/cairn-dev/cairn/compiler"
@@ -16,12 +14,6 @@ import (
 	"github.com/cairn-dev/cairn/state"
 )
 
-var (
-	bigOnce sync.Once
-	bigPath string
-	bigErr  error
-)
-
 // BenchmarkReport1M: the EU AI Act report of 100 high-risk systems over
 // the generated 1,000,000-entry audit log, the chain verified from the
 // checkpoint `cairn audit verify` recorded. Memory must not grow with the
@@ -29,16 +21,8 @@ var (
 //
 //	go test ./compliance -run '^$' -bench Report1M -benchtime 3x -benchmem
 func BenchmarkReport1M(b *testing.B) {
-	bigOnce.Do(func() { bigPath, bigErr = biglog.Write() })
-	if bigErr != nil {
-		b.Fatal(bigErr)
-	}
 	ctx := context.Background()
-	st, err := state.Open(ctx, bigPath)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
+	st := biglog.Open(b)
 	head, _, err := st.AuditHead(ctx)
 	if err != nil {
 		b.Fatal(err)
@@ -83,8 +67,6 @@ func BenchmarkReport1M(b *testing.B) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bigPath != "" {
-		os.RemoveAll(filepath.Dir(bigPath))
-	}
+	biglog.Remove()
 	os.Exit(code)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,30 +17,12 @@ const (
 )
 
 var (
-	bigOnce sync.Once
-	bigPath string
-	bigErr  error
 	bigT0   = biglog.T0
 	bigStep = biglog.Step
 )
 
-// bigLog writes the generated 1,000,000-entry log once per test binary.
-func bigLog(b *testing.B) string {
-	bigOnce.Do(func() { bigPath, bigErr = biglog.Write() })
-	if bigErr != nil {
-		b.Fatal(bigErr)
-	}
-	return bigPath
-}
-
-func openBig(b *testing.B) state.Store {
-	st, err := state.Open(context.Background(), bigLog(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	return st
-}
+// openBig opens the generated 1,000,000-entry log, written once per test binary.
+func openBig(b *testing.B) state.Store { return biglog.Open(b) }
 
 // BenchmarkLineageAt1M: what a deployment served at a moment, in a warm
 // process, over a 1,000,000-entry log.
@@ -88,8 +68,6 @@ func BenchmarkLineageVersion1M(b *testing.B) {
 // TestMain removes the generated log (400 MB) when the benchmarks are done.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bigPath != "" {
-		os.RemoveAll(filepath.Dir(bigPath))
-	}
+	biglog.Remove()
 	os.Exit(code)
 }

@@ -4,20 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/internal/biglog"
-	"github.com/cairn-dev/cairn/state"
-)
-
-var (
-	bigOnce sync.Once
-	bigPath string
-	bigErr  error
 )
 
 // BenchmarkOperating1M: every operating metric for 200 models, over a
@@ -26,16 +17,8 @@ var (
 //
 //	go test ./operating -run '^$' -bench Operating -benchtime 3x -benchmem
 func BenchmarkOperating1M(b *testing.B) {
-	bigOnce.Do(func() { bigPath, bigErr = biglog.Write() })
-	if bigErr != nil {
-		b.Fatal(bigErr)
-	}
 	ctx := context.Background()
-	st, err := state.Open(ctx, bigPath)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
+	st := biglog.Open(b)
 	bd := &compiler.Bundle{Models: map[string]*compiler.Model{}, Deployments: map[string]*compiler.Deployment{}}
 	for m := 0; m < biglog.Models; m++ {
 		name := fmt.Sprintf("m-%03d", m)
@@ -64,8 +47,6 @@ func BenchmarkOperating1M(b *testing.B) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bigPath != "" {
-		os.RemoveAll(filepath.Dir(bigPath))
-	}
+	biglog.Remove()
 	os.Exit(code)
 }

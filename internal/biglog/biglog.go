@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"testing"
 	"time"
 
 	"github.com/cairn-dev/cairn/state"
@@ -106,4 +108,33 @@ func Write() (string, error) {
 		}
 	}
 	return path, tx.Commit()
+}
+
+var (
+	once     sync.Once
+	path     string
+	writeErr error
+)
+
+// Open writes the log once per test binary and opens it for tb (closed
+// when tb ends); Remove, called from TestMain, deletes it.
+func Open(tb testing.TB) state.Store {
+	tb.Helper()
+	once.Do(func() { path, writeErr = Write() })
+	if writeErr != nil {
+		tb.Fatal(writeErr)
+	}
+	st, err := state.Open(context.Background(), path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
+}
+
+// Remove deletes the log Open wrote (400 MB), if it wrote one.
+func Remove() {
+	if path != "" {
+		os.RemoveAll(filepath.Dir(path))
+	}
 }
