@@ -266,7 +266,7 @@ Exit codes: 0 verified, 1 not verified, 3 usage error.`,
 			}
 			v, err := signing.Verify(data, sig, signers, identity, now())
 			if err != nil {
-				return exitf(exitDenied, "audit verify-report: %s: %v", args[0], err)
+				return exitf(exitDenied, "audit verify-report: %s (signature %s): %v", args[0], sigFile, err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "good signature by %s (%s) on %s\n", v.Principal, v.Fingerprint, args[0])
 			if *stateFlag == "" && dir == "" && os.Getenv(state.EnvVar) == "" {
