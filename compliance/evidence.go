@@ -150,17 +150,9 @@ func (c *collector) servedVersions() error {
 					sv.Since, sv.Digest = pv.RegisteredAt, pv.ContentHash
 				}
 			}
-			t, gate := reconciler.MovePromptLabel, compiler.Gate{}
-			if d.Model != "" {
-				t = reconciler.MoveModelAlias
-				if m := c.b.Models[d.Model]; m != nil {
-					gate = m.Gates[d.Alias]
-				}
-			} else if p := c.b.Prompts[d.Prompt]; p != nil {
-				gate = p.Gates[d.Alias]
-			}
+			gate := c.gateOf(sv)
 			gate.Approvals = 0 // approvals are read from the move's record (approvals())
-			if _, sv.gates, err = reconciler.GateEvidence(c.ctx, c.b, c.st, t, sv.Object, d.Alias, v, gate); err != nil {
+			if _, sv.gates, err = reconciler.GateEvidence(c.ctx, c.b, c.st, moveAction(sv.Object), sv.Object, d.Alias, v, gate); err != nil {
 				return err
 			}
 		}
@@ -447,4 +439,12 @@ func (c *collector) vacuous(why string, kinds ...string) {
 	for _, k := range kinds {
 		c.set(k, present, []string{why}, "", "")
 	}
+}
+
+// moveAction is the audit action that moves obj's aliases or labels.
+func moveAction(obj string) reconciler.ActionType {
+	if strings.HasPrefix(obj, "models/") {
+		return reconciler.MoveModelAlias
+	}
+	return reconciler.MovePromptLabel
 }

@@ -19,10 +19,7 @@ func (c *collector) approvals() error {
 		if sv.Version == "" {
 			continue
 		}
-		t := string(reconciler.MovePromptLabel)
-		if strings.HasPrefix(sv.Object, "models/") {
-			t = string(reconciler.MoveModelAlias)
-		}
+		t := string(moveAction(sv.Object))
 		var move *state.AuditEntry
 		err := c.st.ScanAudit(c.ctx, state.AuditQuery{Object: sv.Object, Action: t, Desc: true}, func(e state.AuditEntry) error {
 			var after struct{ Name, Version string }
@@ -117,10 +114,7 @@ func (c *collector) auditKinds() error {
 	// Change history of the served aliases.
 	var hist, noHist []string
 	for _, sv := range c.served {
-		t := string(reconciler.MovePromptLabel)
-		if strings.HasPrefix(sv.Object, "models/") {
-			t = string(reconciler.MoveModelAlias)
-		}
+		t := string(moveAction(sv.Object))
 		// The first and the latest move of this alias, each read from its
 		// end of the index: memory and time stay flat in the log's length.
 		var first, latest state.AuditEntry

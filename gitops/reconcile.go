@@ -486,11 +486,11 @@ func (r *Reconciler) run(ctx context.Context, run *Run) {
 	if run.Operating, err = OperatingMetrics(ctx, b, st, co.Dir, now, OperatingWindow, ""); err != nil {
 		run.Problems = append(run.Problems, "operating metrics: "+err.Error())
 	}
-	co2 := compliance.Options{}
+	ropts := compliance.Options{}
 	if r.cfg.ReportSigner != nil {
-		co2.Signer, co2.SignerKey = r.cfg.ReportSignerID, signing.Fingerprint(r.cfg.ReportSigner.PublicKey())
+		ropts.Signer, ropts.SignerKey = r.cfg.ReportSignerID, signing.Fingerprint(r.cfg.ReportSigner.PublicKey())
 	}
-	if run.Compliance, err = ComplianceReport(ctx, b, st, co.Dir, now, pd, co2); err != nil {
+	if run.Compliance, err = ComplianceReport(ctx, b, st, co.Dir, now, pd, ropts); err != nil {
 		run.Problems = append(run.Problems, "compliance report: "+err.Error())
 	}
 	run.Drift = append(run.Drift, WaiverDrift(b, rep.Waivers)...)
