@@ -113,7 +113,7 @@ func TestIndependentFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, got := independent(parsed{"t.cue", f, []byte(src)}); got != tc.want {
+		if _, got := independent(parsed{rel: "t.cue", file: f, src: []byte(src)}); got != tc.want {
 			t.Errorf("independent(%q) = %v, want %v", tc.src, got, tc.want)
 		}
 	}

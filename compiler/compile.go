@@ -4,12 +4,14 @@
 package compiler
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/trace"
 	"slices"
 	"sort"
 	"strconv"
@@ -57,8 +59,11 @@ func compile(dir string, opts Options) (*Bundle, diag.List) {
 		ds.Sort()
 		return nil, ds
 	}
+	reg := trace.StartRegion(context.Background(), "compile.resolve")
 	b, ds := c.resolve(opts)
+	reg.End()
 	if len(ds) == 0 && !opts.SkipProjection {
+		defer trace.StartRegion(context.Background(), "compile.projections").End()
 		r := &resolver{c: c, b: b}
 		r.projections()
 		ds = r.ds
@@ -97,13 +102,20 @@ func load(dir string, opts Options) (*compilation, diag.List) {
 	if len(rels) == 0 {
 		return nil, diag.List{errAt(CodeEmptyRepo, diag.Position{}, "no .cue files in %q (spec files live at the repo root and under specs/; 'cairn init' writes an example)", dir)}
 	}
+	reg := trace.StartRegion(context.Background(), "compile.parse")
 	files, ds := parseFiles(r, rels)
+	reg.End()
 	if len(ds) > 0 {
 		return nil, ds
 	}
-	ix := &posIndex{pos: map[string]diag.Position{}, defined: map[string][]diag.Position{}}
+	n := 0
 	for _, f := range files {
-		ix.add(f.file)
+		n += len(f.ix.pos)
+	}
+	ix := &posIndex{pos: make(map[string]diag.Position, n), defined: map[string][]diag.Position{}}
+	for i := range files {
+		ix.merge(files[i].ix)
+		files[i].ix = nil
 	}
 	// The BPE tables take a fifth of a second to load, and counting waits
 	// for them: load them now, beside the schema evaluation, when prompts
@@ -133,7 +145,7 @@ func load(dir string, opts Options) (*compilation, diag.List) {
 	// applied per top-level field, in two groups evaluated in parallel.
 	for key, pos := range ix.pos {
 		// Definitions (#x), hidden fields (_x) and lets are the user's own helpers.
-		if strings.Contains(key, ".") || isTopLevel(key) || strings.HasPrefix(key, "#") || strings.HasPrefix(key, "_") {
+		if strings.ContainsAny(key, "./") || isTopLevel(key) || strings.HasPrefix(key, "#") || strings.HasPrefix(key, "_") {
 			continue
 		}
 		ds = append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeUnknownField, Path: key, Pos: pos,
@@ -146,6 +158,7 @@ func load(dir string, opts Options) (*compilation, diag.List) {
 	if len(ds) > 0 {
 		return nil, ds
 	}
+	reg = trace.StartRegion(context.Background(), "compile.evaluate")
 	js, ok := []byte(nil), false
 	if !opts.whole {
 		js, ok = evaluateCached(files, opts)
@@ -156,6 +169,8 @@ func load(dir string, opts Options) (*compilation, diag.List) {
 	if len(ds) > 0 {
 		return nil, ds
 	}
+	reg.End()
+	defer trace.StartRegion(context.Background(), "compile.decode").End()
 	c := &compilation{fs: r, ix: ix}
 	if err := json.Unmarshal(js, &c.doc); err != nil {
 		return nil, diag.List{errAt(CodeInternal, diag.Position{}, "decoding the validated spec: %v", err)}

@@ -75,7 +75,8 @@ func posOf(p token.Pos) diag.Position {
 type parsed struct {
 	rel  string
 	file *ast.File
-	src  []byte // the file's bytes, for the compile cache's key
+	src  []byte    // the file's bytes, for the compile cache's key
+	ix   *posIndex // where its fields are written (parseFiles only)
 }
 
 // parseFiles reads and parses every spec file, reporting unreadable, huge,
@@ -92,6 +93,10 @@ func parseFiles(r *repoFS, rels []string) ([]parsed, diag.List) {
 			defer wg.Done()
 			for i := range next {
 				results[i], errs[i] = parseFile(r, rels[i])
+				if len(errs[i]) == 0 {
+					results[i].ix = newPosIndex()
+					results[i].ix.add(results[i].file)
+				}
 			}
 		}()
 	}
@@ -197,13 +202,13 @@ func parseFile(r *repoFS, rel string) (parsed, diag.List) {
 			Message: "spec files cannot import packages; the cairn schema is applied without an import",
 			Pos:     posOf(imp.Pos())})
 	}
-	return parsed{rel, f, src}, nil
+	return parsed{rel: rel, file: f, src: src}, nil
 }
 
 // posIndex records where each field path is written in the user's files, from
 // the syntax: cheap, and exact even where CUE merges values from several files.
 type posIndex struct {
-	pos map[string]diag.Position // "models.fraud.aliases.prod" → first place written
+	pos map[string]diag.Position // "models/fraud.aliases.prod" → first place written
 	// defined records, for each object "kind/name", every file that declares it.
 	defined map[string][]diag.Position
 }
@@ -214,6 +219,22 @@ func labelName(l ast.Label) (string, bool) {
 		return "", false
 	}
 	return name, true
+}
+
+func newPosIndex() *posIndex {
+	return &posIndex{pos: map[string]diag.Position{}, defined: map[string][]diag.Position{}}
+}
+
+// merge adds o's positions after ix's (files in order: the first written wins).
+func (ix *posIndex) merge(o *posIndex) {
+	for k, p := range o.pos {
+		if _, seen := ix.pos[k]; !seen {
+			ix.pos[k] = p
+		}
+	}
+	for obj, where := range o.defined {
+		ix.defined[obj] = append(ix.defined[obj], where...)
+	}
 }
 
 func (ix *posIndex) add(f *ast.File) {
@@ -231,15 +252,19 @@ func (ix *posIndex) walk(decls []ast.Decl, key string, depth int, kind string) {
 			if !ok {
 				continue
 			}
+			// Keys are Bundle.FieldPos's: "kind/name" for an object, then dots.
 			k, knd := name, name
-			if depth > 0 {
+			switch {
+			case depth == 1 && isKind(kind):
+				k, knd = kind+"/"+name, kind
+			case depth > 0:
 				k, knd = key+"."+name, kind
 			}
 			if _, seen := ix.pos[k]; !seen {
 				ix.pos[k] = posOf(x.Label.Pos())
 			}
 			if depth == 1 && isKind(knd) {
-				obj := knd + "/" + name
+				obj := k
 				fp := posOf(x.Label.Pos())
 				known := ix.defined[obj]
 				dup := false
@@ -280,7 +305,11 @@ func (ix *posIndex) value(v ast.Expr, key string, depth int, kind string) {
 // lookup returns the position of the longest prefix of path that the user wrote.
 func (ix *posIndex) lookup(path []string) diag.Position {
 	for n := len(path); n > 0; n-- {
-		if p, ok := ix.pos[strings.Join(path[:n], ".")]; ok {
+		k := strings.Join(path[:n], ".")
+		if n >= 2 && isKind(path[0]) {
+			k = path[0] + "/" + k[len(path[0])+1:]
+		}
+		if p, ok := ix.pos[k]; ok {
 			return p
 		}
 	}

@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/trace"
 	"slices"
 	"sort"
 	"strings"
@@ -140,7 +142,9 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 	for _, n := range slices.Sorted(maps.Keys(b.Prompts)) {
 		r.prompt(n, b.Prompts[n])
 	}
+	reg := trace.StartRegion(context.Background(), "compile.tokens")
 	r.countTokens(opts)
+	reg.End()
 	for _, n := range slices.Sorted(maps.Keys(b.Evals)) {
 		r.eval(n, b.Evals[n])
 	}
@@ -179,21 +183,11 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 	if len(r.ds) > 0 {
 		return nil, r.ds
 	}
+	defer trace.StartRegion(context.Background(), "compile.resolve.tail").End()
 	for k, v := range c.fs.hashes {
 		b.Files[k] = v
 	}
-	for k, p := range c.ix.pos {
-		parts := strings.SplitN(k, ".", 3)
-		if len(parts) >= 2 && isKind(parts[0]) {
-			key := parts[0] + "/" + parts[1]
-			if len(parts) == 3 {
-				key += "." + parts[2]
-			}
-			b.FieldPos[key] = p
-		} else {
-			b.FieldPos[k] = p
-		}
-	}
+	b.FieldPos = c.ix.pos // the index is keyed as FieldPos is
 	r.compliance(b)
 	// The compliance block's documents were hashed after the copy above.
 	for k, v := range c.fs.hashes {

@@ -7,12 +7,23 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 )
 
 func main() {
 	// CAIRN_CPUPROFILE=file writes a CPU profile of the run (for `go tool
 	// pprof`): the README's performance notes were measured with it.
+	// CAIRN_TRACE=file writes an execution trace (for `go tool trace`): where
+	// the wall time of a run goes when its phases share the cores.
+	if path := os.Getenv("CAIRN_TRACE"); path != "" {
+		if f, err := os.Create(path); err == nil && trace.Start(f) == nil {
+			code := run(os.Args[1:])
+			trace.Stop()
+			f.Close()
+			os.Exit(code)
+		}
+	}
 	if path := os.Getenv("CAIRN_CPUPROFILE"); path != "" {
 		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
 			code := run(os.Args[1:])
