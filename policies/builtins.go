@@ -1,7 +1,6 @@
 package policies
 
 import (
-	"regexp"
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -20,18 +19,18 @@ var matchStringsDecl = &ast.Builtin{
 	Decl: types.NewFunction(types.Args(types.A, types.S), types.NewArray(nil, types.NewArray(nil, types.A))),
 }
 
-var patternCache sync.Map // pattern → *regexp.Regexp
+var patternCache sync.Map // pattern → *matcher
 
-func compiled(pattern string) (*regexp.Regexp, error) {
-	if re, ok := patternCache.Load(pattern); ok {
-		return re.(*regexp.Regexp), nil
+func compiled(pattern string) (*matcher, error) {
+	if m, ok := patternCache.Load(pattern); ok {
+		return m.(*matcher), nil
 	}
-	re, err := regexp.Compile(pattern)
+	m, err := newMatcher(pattern)
 	if err != nil {
 		return nil, err
 	}
-	patternCache.Store(pattern, re)
-	return re, nil
+	patternCache.Store(pattern, m)
+	return m, nil
 }
 
 func matchStrings(_ rego.BuiltinContext, x, pattern *ast.Term) (*ast.Term, error) {
