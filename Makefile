@@ -93,6 +93,7 @@ fuzz:
 	$(GO) test ./reconciler -run '^$$' -fuzz FuzzDecodePlan -fuzztime 60s
 	$(GO) test ./data -run '^$$' -fuzz FuzzCSV -fuzztime 60s
 	$(GO) test ./rag -run '^$$' -fuzz FuzzParse -fuzztime 60s
+	$(GO) test ./policies -run '^$$' -fuzz FuzzJSONValue -fuzztime 60s
 
 vet:
 	$(GO) vet $(PKGS)
