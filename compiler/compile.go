@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"regexp"
 	"runtime/trace"
 	"slices"
@@ -25,7 +24,6 @@ import (
 
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/specs"
-	"github.com/cairn-dev/cairn/tokens"
 )
 
 // Options tune a compilation.
@@ -116,12 +114,6 @@ func load(dir string, opts Options) (*compilation, diag.List) {
 	for i := range files {
 		ix.merge(files[i].ix)
 		files[i].ix = nil
-	}
-	// The BPE tables take a fifth of a second to load, and counting waits
-	// for them: load them now, beside the schema evaluation, when prompts
-	// will be counted and no count is cached.
-	if _, ok := ix.pos["prompts"]; ok && (opts.CacheDir == "" || !fileExists(filepath.Join(opts.CacheDir, "tokens.gob"))) {
-		go tokens.Warm(tokens.O200k)
 	}
 	// The same object in two files is almost always a copy-paste mistake that
 	// CUE would silently merge.

@@ -61,16 +61,27 @@ func Check(ctx context.Context, dir string, opts CheckOptions) (*Checked, error)
 		opts.Now = time.Now().UTC()
 	}
 	c := &Checked{Dir: dir, Now: opts.Now}
+	// The policies compile while the specs do: they do not depend on them.
+	type engine struct {
+		eng *policies.Engine
+		err error
+	}
+	ready := make(chan engine, 1)
+	go func() {
+		eng, err := policies.New(policies.Options{Dir: dir, CacheDir: opts.CacheDir, CacheSalt: opts.CacheSalt})
+		ready <- engine{eng, err}
+	}()
 	copts := opts.Compile
 	copts.CacheDir, copts.CacheSalt = opts.CacheDir, opts.CacheSalt
 	b, ds := compiler.Compile(dir, copts)
+	e := <-ready
 	c.Diagnostics = ds
 	if b == nil || ds.Count(diag.Error) > 0 {
 		c.Diagnostics.Sort()
 		return c, nil
 	}
 	c.Bundle = b
-	eng, err := policies.New(policies.Options{Dir: dir, CacheDir: opts.CacheDir, CacheSalt: opts.CacheSalt})
+	eng, err := e.eng, e.err
 	if err != nil {
 		var l diag.List
 		if !errors.As(err, &l) {
