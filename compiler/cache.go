@@ -61,8 +61,9 @@ func specField(field string) cue.Path {
 // unit is what one cache entry holds: one object of a collection, or one
 // singleton field, with the bytes that write it.
 type unit struct {
-	field, name string // name is empty for a singleton
-	src         []byte // from the label to the end of the value
+	field, name string     // name is empty for a singleton
+	src         []byte     // from the label to the end of the value
+	node        *ast.Field // the same, parsed
 	key         string
 }
 
@@ -225,23 +226,30 @@ func evaluateUnits(units []unit, misses []int, values []json.RawMessage) bool {
 const chunkUnits = 250
 
 func evaluatePart(units []unit, part []int, values []json.RawMessage) bool {
-	var src bytes.Buffer
-	src.WriteString("package cache\n")
+	// The units' syntax is built again, not their text parsed again: each
+	// object under its collection, a singleton as written.
+	file := &ast.File{Filename: "cache.cue"}
 	var fields []string
+	colls := map[string]*ast.StructLit{}
 	for _, i := range part {
 		u := units[i]
-		if u.name != "" {
-			src.WriteString(u.field)
-			src.WriteString(": ")
-		}
-		src.Write(u.src)
-		src.WriteString("\n")
 		if !slices.Contains(fields, u.field) {
 			fields = append(fields, u.field)
 		}
+		if u.name == "" {
+			file.Decls = append(file.Decls, u.node)
+			continue
+		}
+		st := colls[u.field]
+		if st == nil {
+			st = &ast.StructLit{}
+			colls[u.field] = st
+			file.Decls = append(file.Decls, &ast.Field{Label: ast.NewIdent(u.field), Value: st})
+		}
+		st.Elts = append(st.Elts, u.node)
 	}
 	ctx := cuecontext.New()
-	user := ctx.CompileBytes(src.Bytes(), cue.Filename("cache.cue"))
+	user := ctx.BuildFile(file)
 	if user.Err() != nil {
 		return false
 	}
@@ -311,7 +319,7 @@ func independent(p parsed) ([]unit, bool) {
 				if !ok {
 					return nil, false
 				}
-				units = append(units, unit{field: name, src: b})
+				units = append(units, unit{field: name, src: b, node: x})
 				continue
 			}
 			// A collection holds plain named objects: a pattern such as
@@ -337,7 +345,7 @@ func independent(p parsed) ([]unit, bool) {
 				if !ok {
 					return nil, false
 				}
-				units = append(units, unit{field: name, name: obj, src: b})
+				units = append(units, unit{field: name, name: obj, src: b, node: of})
 			}
 		default: // let, embedding, comprehension, import
 			return nil, false
