@@ -61,9 +61,8 @@ func specField(field string) cue.Path {
 // unit is what one cache entry holds: one object of a collection, or one
 // singleton field, with the bytes that write it.
 type unit struct {
-	field, name string     // name is empty for a singleton
-	src         []byte     // from the label to the end of the value
-	node        *ast.Field // the same, parsed
+	field, name string // name is empty for a singleton
+	src         []byte // from the label to the end of the value
 	key         string
 }
 
@@ -74,7 +73,7 @@ func evaluateCached(files []parsed, opts Options) (js []byte, ok bool) {
 	var units []unit
 	written := map[string]bool{}
 	for _, f := range files {
-		us, ok := independent(f)
+		us, ok := f.units, f.indep
 		if !ok {
 			return nil, false
 		}
@@ -226,30 +225,26 @@ func evaluateUnits(units []unit, misses []int, values []json.RawMessage) bool {
 const chunkUnits = 250
 
 func evaluatePart(units []unit, part []int, values []json.RawMessage) bool {
-	// The units' syntax is built again, not their text parsed again: each
-	// object under its collection, a singleton as written.
-	file := &ast.File{Filename: "cache.cue"}
+	// The units' text is parsed again, not their syntax kept from
+	// parseFiles: that would hold every file's syntax through the whole
+	// evaluation (digest).
+	var src bytes.Buffer
+	src.WriteString("package cache\n")
 	var fields []string
-	colls := map[string]*ast.StructLit{}
 	for _, i := range part {
 		u := units[i]
+		if u.name != "" {
+			src.WriteString(u.field)
+			src.WriteString(": ")
+		}
+		src.Write(u.src)
+		src.WriteString("\n")
 		if !slices.Contains(fields, u.field) {
 			fields = append(fields, u.field)
 		}
-		if u.name == "" {
-			file.Decls = append(file.Decls, u.node)
-			continue
-		}
-		st := colls[u.field]
-		if st == nil {
-			st = &ast.StructLit{}
-			colls[u.field] = st
-			file.Decls = append(file.Decls, &ast.Field{Label: ast.NewIdent(u.field), Value: st})
-		}
-		st.Elts = append(st.Elts, u.node)
 	}
 	ctx := cuecontext.New()
-	user := ctx.BuildFile(file)
+	user := ctx.CompileBytes(src.Bytes(), cue.Filename("cache.cue"))
 	if user.Err() != nil {
 		return false
 	}
@@ -319,7 +314,7 @@ func independent(p parsed) ([]unit, bool) {
 				if !ok {
 					return nil, false
 				}
-				units = append(units, unit{field: name, src: b, node: x})
+				units = append(units, unit{field: name, src: b})
 				continue
 			}
 			// A collection holds plain named objects: a pattern such as
@@ -345,7 +340,7 @@ func independent(p parsed) ([]unit, bool) {
 				if !ok {
 					return nil, false
 				}
-				units = append(units, unit{field: name, name: obj, src: b, node: of})
+				units = append(units, unit{field: name, name: obj, src: b})
 			}
 		default: // let, embedding, comprehension, import
 			return nil, false

@@ -214,12 +214,21 @@ func evaluate(r *repoFS, rels []string, files []parsed, ix *posIndex) ([]byte, d
 			defer wg.Done()
 			res := &results[gi]
 			res.parts = map[string]json.RawMessage{}
+			// Building mutates the syntax: one group builds what
+			// parseFiles kept (parsing again what it let go), the other
+			// parses its own copy.
 			fs := files
-			if gi > 0 {
+			if gi > 0 || slices.ContainsFunc(files, func(p parsed) bool { return p.file == nil }) {
 				var pds diag.List
-				if fs, pds = parseFilesSeq(r, rels); len(pds) > 0 {
-					res.ds = pds
-					return
+				fs = slices.Clone(files)
+				for i := range fs {
+					if gi == 0 && fs[i].file != nil {
+						continue
+					}
+					if fs[i], pds = parseFile(r, fs[i].rel); len(pds) > 0 {
+						res.ds = pds
+						return
+					}
 				}
 			}
 			ctx := cuecontext.New()

@@ -10,8 +10,17 @@ import (
 // JSON returns the bundle's canonical JSON: keys sorted, no insignificant
 // whitespace, HTML characters not escaped. The same inputs give the same bytes.
 func (b *Bundle) JSON() ([]byte, error) {
-	// encoding/json sorts map keys; struct fields are in declaration order,
-	// so a round trip through a generic value sorts those too.
+	v, err := b.generic()
+	if err != nil {
+		return nil, err
+	}
+	return marshal(v)
+}
+
+// generic is the bundle as a generic JSON value. encoding/json sorts map
+// keys; struct fields are in declaration order, so encoding this value
+// sorts those too.
+func (b *Bundle) generic() (any, error) {
 	raw, err := marshal(b)
 	if err != nil {
 		return nil, err
@@ -22,7 +31,7 @@ func (b *Bundle) JSON() ([]byte, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	return marshal(v)
+	return v, nil
 }
 
 func marshal(v any) ([]byte, error) {
@@ -39,14 +48,10 @@ func marshal(v any) ([]byte, error) {
 // source positions left out, so moving a spec around in its file, or
 // reformatting it, does not make a new bundle.
 func (b *Bundle) Hash() string {
-	raw, err := b.JSON()
+	v, err := b.generic()
 	if err != nil {
 		return ""
 	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	_ = dec.Decode(&v)
 	stripPos(v)
 	out, _ := marshal(v)
 	sum := sha256.Sum256(out)

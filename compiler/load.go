@@ -74,9 +74,14 @@ func posOf(p token.Pos) diag.Position {
 // parsed is one spec file's syntax.
 type parsed struct {
 	rel  string
-	file *ast.File
+	file *ast.File // nil once its units are taken, if it is independent
 	src  []byte    // the file's bytes, for the compile cache's key
-	ix   *posIndex // where its fields are written (parseFiles only)
+	// What parseFiles reads off the syntax before it lets it go.
+	ix     *posIndex     // where its fields are written
+	pkg    string        // its package clause's name
+	pkgPos diag.Position // and where
+	units  []unit        // its objects, when indep
+	indep  bool          // see independent
 }
 
 // parseFiles reads and parses every spec file, reporting unreadable, huge,
@@ -94,8 +99,7 @@ func parseFiles(r *repoFS, rels []string) ([]parsed, diag.List) {
 			for i := range next {
 				results[i], errs[i] = parseFile(r, rels[i])
 				if len(errs[i]) == 0 {
-					results[i].ix = newPosIndex()
-					results[i].ix.add(results[i].file)
+					results[i].digest()
 				}
 			}
 		}()
@@ -120,7 +124,7 @@ func parseFiles(r *repoFS, rels []string) ([]parsed, diag.List) {
 	// One CUE package: files may omit the clause, but named ones must agree.
 	pkg, pkgFile := "", ""
 	for _, p := range out {
-		name := p.file.PackageName()
+		name := p.pkg
 		if name == "" {
 			continue
 		}
@@ -129,31 +133,32 @@ func parseFiles(r *repoFS, rels []string) ([]parsed, diag.List) {
 			continue
 		}
 		if name != pkg {
-			var pos diag.Position
-			for _, d := range p.file.Decls {
-				if pc, ok := d.(*ast.Package); ok {
-					pos = posOf(pc.Pos())
-				}
-			}
 			ds = append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodePackage,
 				Message: fmt.Sprintf("package %q differs from package %q in %s; all spec files form one package", name, pkg, pkgFile),
-				Pos:     pos})
+				Pos:     p.pkgPos})
 		}
 	}
 	return out, ds
 }
 
-// parseFilesSeq parses the files again, in order, on the calling goroutine.
-func parseFilesSeq(r *repoFS, rels []string) ([]parsed, diag.List) {
-	out := make([]parsed, 0, len(rels))
-	for _, rel := range rels {
-		p, ds := parseFile(r, rel)
-		if len(ds) > 0 {
-			return nil, ds
+// digest reads what the compiler needs off a file's syntax: its field
+// positions, its package and, when it is independent, its objects. The
+// syntax of an independent file is then let go (a parsed file is about
+// ten times its bytes, and at 10,000 models the syntax of every file held
+// through the schema evaluation was most of the peak); evaluate parses it
+// again if the repo must be evaluated whole.
+func (p *parsed) digest() {
+	p.ix = newPosIndex()
+	p.ix.add(p.file)
+	p.pkg = p.file.PackageName()
+	for _, d := range p.file.Decls {
+		if pc, ok := d.(*ast.Package); ok {
+			p.pkgPos = posOf(pc.Pos())
 		}
-		out = append(out, p)
 	}
-	return out, nil
+	if p.units, p.indep = independent(*p); p.indep {
+		p.file = nil
+	}
 }
 
 // parseFile reads and parses one spec file.
