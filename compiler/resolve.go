@@ -142,9 +142,10 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 	for _, n := range slices.Sorted(maps.Keys(b.Prompts)) {
 		r.prompt(n, b.Prompts[n])
 	}
-	reg := trace.StartRegion(context.Background(), "compile.tokens")
-	r.countTokens(opts)
-	reg.End()
+	// Counting waits a fifth of a second for the BPE tables, on one core:
+	// the evals, deployments and SLOs resolve meanwhile (they do not read
+	// the counts; the cost projection below does).
+	counted := r.countTokens(opts)
 	for _, n := range slices.Sorted(maps.Keys(b.Evals)) {
 		r.eval(n, b.Evals[n])
 	}
@@ -180,6 +181,7 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 		}
 	}
 	r.gates()
+	counted()
 	if len(r.ds) > 0 {
 		return nil, r.ds
 	}
@@ -545,8 +547,9 @@ func (r *resolver) prompt(n string, p *Prompt) {
 // (BPE encoding of thousands of templates is the compiler's largest own cost).
 // A count depends on the encoding and the text only, so with a cache
 // directory the counts are kept by their hash (tokens.gob) and the BPE
-// tables are not even loaded when every template is known.
-func (r *resolver) countTokens(opts Options) {
+// tables are not even loaded when every template is known. The counting
+// runs in the background; the returned function waits for it and reports.
+func (r *resolver) countTokens(opts Options) (wait func()) {
 	errs := make([]error, len(r.counts))
 	keys := make([]string, len(r.counts))
 	var known map[string]int
@@ -570,6 +573,7 @@ func (r *resolver) countTokens(opts Options) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer trace.StartRegion(context.Background(), "compile.tokens").End()
 			for i := range next {
 				p := r.counts[i]
 				if len(p.Messages) > 0 {
@@ -584,11 +588,19 @@ func (r *resolver) countTokens(opts Options) {
 			}
 		}()
 	}
-	for _, i := range uncounted {
-		next <- i
+	go func() {
+		for _, i := range uncounted {
+			next <- i
+		}
+		close(next)
+	}()
+	return func() {
+		wg.Wait()
+		r.reportCounts(opts, errs, keys, known, len(uncounted) > 0)
 	}
-	close(next)
-	wg.Wait()
+}
+
+func (r *resolver) reportCounts(opts Options, errs []error, keys []string, known map[string]int, counted bool) {
 	failed := false
 	for i, err := range errs {
 		if err != nil {
@@ -596,7 +608,7 @@ func (r *resolver) countTokens(opts Options) {
 			r.errf(CodeInternal, "prompts/"+r.counts[i].Name, "", "counting tokens: %v", err)
 		}
 	}
-	if known != nil && len(uncounted) > 0 && !failed {
+	if known != nil && counted && !failed {
 		fresh := make(map[string]int, len(r.counts))
 		for i, p := range r.counts {
 			fresh[keys[i]] = p.TemplateTokens
