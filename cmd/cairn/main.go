@@ -12,6 +12,7 @@ import (
 )
 
 func main() {
+	startHeap(128 << 20)
 	// CAIRN_CPUPROFILE=file writes a CPU profile of the run (for `go tool
 	// pprof`): the README's performance notes were measured with it.
 	// CAIRN_TRACE=file writes an execution trace (for `go tool trace`): where
