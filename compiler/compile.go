@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime/trace"
 	"slices"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/specs"
+	"github.com/cairn-dev/cairn/tokens"
 )
 
 // Options tune a compilation.
@@ -114,6 +116,13 @@ func load(dir string, opts Options) (*compilation, diag.List) {
 	for i := range files {
 		ix.merge(files[i].ix)
 		files[i].ix = nil
+	}
+	// The BPE tables take a fifth of a second to load on one core, and
+	// counting waits for them: load them now, beside the schema evaluation,
+	// when prompts will be counted and no count is cached (12 alternating
+	// runs on the large repo: 1.02 s against 1.07 s median, 14 MiB more).
+	if _, ok := ix.pos["prompts"]; ok && (opts.CacheDir == "" || !fileExists(filepath.Join(opts.CacheDir, "tokens.gob"))) {
+		go tokens.Warm(tokens.O200k)
 	}
 	// The same object in two files is almost always a copy-paste mistake that
 	// CUE would silently merge.

@@ -57,6 +57,10 @@ func get(encoding string) (*tiktoken.Tiktoken, error) {
 	return t, nil
 }
 
+// Warm loads an encoding's tables ahead of the first count (errors are
+// reported by the count that needs it).
+func Warm(encoding string) { _, _ = get(encoding) }
+
 // Count returns the number of tokens of text in the encoding. Special-token
 // text in the input is counted as ordinary text, as an API would for user content.
 func Count(encoding, text string) (int, error) {
