@@ -7,6 +7,7 @@ import (
 	"encoding/gob"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -154,18 +155,39 @@ func evaluateCached(files []parsed, opts Options) (js []byte, ok bool) {
 			all[field] = b
 		}
 	}
-	for field, m := range objects {
-		b, err := json.Marshal(m)
-		if err != nil {
-			return nil, false
+	// Written out directly: json.Marshal would copy and re-validate every
+	// value twice (75 MB at 10,000 models, for bytes decoded right after).
+	var out bytes.Buffer
+	out.WriteByte('{')
+	for i, field := range slices.Sorted(maps.Keys(all)) {
+		writeMember(&out, i, field, all[field])
+	}
+	for i, field := range slices.Sorted(maps.Keys(objects)) {
+		if i > 0 || len(all) > 0 {
+			out.WriteByte(',')
 		}
-		all[field] = b
+		writeMember(&out, 0, field, nil)
+		m := objects[field]
+		out.WriteByte('{')
+		for j, name := range slices.Sorted(maps.Keys(m)) {
+			writeMember(&out, j, name, m[name])
+		}
+		out.WriteByte('}')
 	}
-	out, err := json.Marshal(all)
-	if err != nil {
-		return nil, false
+	out.WriteByte('}')
+	return out.Bytes(), true
+}
+
+// writeMember writes `,"key":value` (no comma for the first member); with a
+// nil value, only the key and colon.
+func writeMember(b *bytes.Buffer, i int, key string, value json.RawMessage) {
+	if i > 0 {
+		b.WriteByte(',')
 	}
-	return out, true
+	k, _ := json.Marshal(key)
+	b.Write(k)
+	b.WriteByte(':')
+	b.Write(value)
 }
 
 // unitKey names a unit's value: its bytes, the schema they are checked
