@@ -47,20 +47,23 @@ func BenchmarkWorkers(b *testing.B) {
 			}
 		})
 	}
-	b.Run("inprocess-parallel=32", func(b *testing.B) {
-		u, _ := pgtest.Schema(b)
-		store := openStore(b, u)
-		for i := 0; i < b.N; i++ {
-			bundle := fixture(b, srv.URL(), n)
-			o := evalOpts(store)
-			o.Parallel = 32
-			start := time.Now()
-			if _, err := evals.RunSuite(context.Background(), bundle, "qa", o); err != nil {
-				b.Fatal(err)
+	// The in-process runner at one worker's and at four workers' concurrency.
+	for _, parallel := range []int{8, 32} {
+		b.Run(fmt.Sprintf("inprocess-parallel=%d", parallel), func(b *testing.B) {
+			u, _ := pgtest.Schema(b)
+			store := openStore(b, u)
+			for i := 0; i < b.N; i++ {
+				bundle := fixture(b, srv.URL(), n)
+				o := evalOpts(store)
+				o.Parallel = parallel
+				start := time.Now()
+				if _, err := evals.RunSuite(context.Background(), bundle, "qa", o); err != nil {
+					b.Fatal(err)
+				}
+				rate := n / time.Since(start).Seconds()
+				b.ReportMetric(rate, "cases/s")
+				b.ReportMetric(100*rate/(float64(parallel)/latency.Seconds()), "%ideal")
 			}
-			rate := n / time.Since(start).Seconds()
-			b.ReportMetric(rate, "cases/s")
-			b.ReportMetric(100*rate/(32/latency.Seconds()), "%ideal")
-		}
-	})
+		})
+	}
 }

@@ -216,6 +216,28 @@ func TestMatchesInProcessRunAndCaches(t *testing.T) {
 	}
 }
 
+// A worker runs twice its concurrency of jobs (the second half waits for a
+// provider slot), but never has more than its concurrency of calls in
+// flight to the provider.
+func TestWorkerConcurrencyBoundsProviderCalls(t *testing.T) {
+	u, _ := pgtest.Schema(t)
+	srv := evaltest.New(evaltest.Options{Latency: 30 * time.Millisecond})
+	defer srv.Close()
+	b := fixture(t, srv.URL(), 60)
+	store := openStore(t, u)
+	startWorkers(t, u, 1, func(int) distributed.WorkerOptions {
+		o := testWorkerOpts("bounded")
+		o.Concurrency = 3
+		return o
+	})
+	if _, err := distributed.RunSuite(context.Background(), store.Pool(), b, "qa", evalOpts(store)); err != nil {
+		t.Fatal(err)
+	}
+	if m := srv.MaxInFlight(); m != 3 {
+		t.Errorf("at most %d provider calls were in flight at once, want 3 (the worker's concurrency, reached)", m)
+	}
+}
+
 func TestErrorsAreClear(t *testing.T) {
 	u, _ := pgtest.Schema(t)
 	store := openStore(t, u)

@@ -68,6 +68,8 @@ type Server struct {
 	attempts map[string]int
 	requests atomic.Int64
 	byPath   sync.Map // path → *atomic.Int64
+	inFlight atomic.Int64 // chat requests being answered
+	maxIn    atomic.Int64 // the most at once
 	hold     chan struct{}
 }
 
@@ -135,6 +137,7 @@ func (s *Server) Reset() {
 	s.attempts = map[string]int{}
 	s.mu.Unlock()
 	s.requests.Store(0)
+	s.maxIn.Store(0)
 	s.byPath.Range(func(k, v any) bool { v.(*atomic.Int64).Store(0); return true })
 }
 
@@ -207,7 +210,14 @@ type chatReq struct {
 	} `json:"messages"`
 }
 
+// MaxInFlight is the most chat requests the server answered at once.
+func (s *Server) MaxInFlight() int64 { return s.maxIn.Load() }
+
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+	n := s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	for m := s.maxIn.Load(); n > m && !s.maxIn.CompareAndSwap(m, n); m = s.maxIn.Load() {
+	}
 	var req chatReq
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Messages) == 0 {
 		writeJSON(w, 400, map[string]any{"error": map[string]any{"message": "bad request", "type": "invalid_request_error"}})
