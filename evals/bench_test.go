@@ -115,15 +115,19 @@ func watchHeap() func() uint64 {
 //	go test ./evals -run '^$' -bench EvalFaults -benchtime 1x
 func BenchmarkEvalFaults(b *testing.B) {
 	var n atomic.Int64
-	srv := evaltest.New(evaltest.Options{Latency: 100 * time.Millisecond, RetryAfter: "0.5", Faults: func(path, prompt string, attempt int) evaltest.Fault {
-		switch i := n.Add(1); {
+	fault := func(i int64) evaltest.Fault {
+		switch {
 		case i%5 == 0:
 			return evaltest.Fault429
 		case i%13 == 0:
 			return evaltest.Fault500
 		}
 		return evaltest.FaultNone
+	}
+	srv := evaltest.New(evaltest.Options{Latency: 100 * time.Millisecond, RetryAfter: "0.5", Faults: func(path, prompt string, attempt int) evaltest.Fault {
+		return fault(n.Add(1))
 	}})
+	bound := faultBound(400, 16, 100*time.Millisecond, 500*time.Millisecond, fault)
 	defer srv.Close()
 	bundle := fixture(b, srv.URL(), 400, nil)
 	for i := 0; i < b.N; i++ {
@@ -141,5 +145,36 @@ func BenchmarkEvalFaults(b *testing.B) {
 		b.ReportMetric(el.Seconds(), "wall-s")
 		b.ReportMetric(float64(run.Errors), "lost")
 		b.ReportMetric(float64(srv.Requests()), "requests")
+		b.ReportMetric(bound.Seconds(), "bound-s")
+		b.ReportMetric(el.Seconds()/bound.Seconds(), "x-bound")
 	}
+}
+
+// faultBound is the least wall time the server's faults allow a client that
+// honours every Retry-After it has received and keeps at most parallel
+// requests in flight: it sends waves of requests at once, one per case
+// still to do, and after a wave that drew a 429 (answered at once) waits
+// the Retry-After before the next; a wave without one takes the latency.
+// fault(i) is the server's answer to its i-th request.
+func faultBound(cases, parallel int, latency, retryAfter time.Duration, fault func(int64) evaltest.Fault) time.Duration {
+	var t time.Duration
+	var sent int64
+	for done := 0; done < cases; {
+		throttled := false
+		for range min(parallel, cases-done) {
+			sent++
+			switch fault(sent) {
+			case evaltest.Fault429:
+				throttled = true
+			case evaltest.FaultNone:
+				done++
+			}
+		}
+		if throttled {
+			t += max(retryAfter, latency)
+		} else {
+			t += latency
+		}
+	}
+	return t
 }

@@ -9,7 +9,8 @@ import (
 // flow is a provider's admission control for one run, shared by all its
 // cases:
 //   - a 429's Retry-After pauses every request to the provider, not just
-//     the one that was throttled (the server's limit is the provider's);
+//     the one that was throttled (the server's limit is the provider's),
+//     and the requests it held go out together, as one round, when it ends;
 //   - the in-flight limit adapts: +1/limit per success (about one more per
 //     round of requests), halved on overload without a Retry-After (a 503,
 //     a timeout), at most once a second, between 1 and the configured
@@ -24,6 +25,8 @@ type flow struct {
 	limit      float64
 	max        int
 	pauseUntil time.Time
+	resume     *time.Timer // wakes every waiter when the pause is over
+	resumed    int         // how many pauses have ended
 	lastCut    time.Time
 	wake       chan struct{}
 	requests   int
@@ -38,15 +41,30 @@ func newFlow(concurrency, retryFloor int) *flow {
 }
 
 // acquire waits for a slot: until any pause is over and fewer requests than
-// the limit are in flight.
+// the limit are in flight. The requests a pause held go out together when
+// it ends, as one round, woken by one timer: each on its own timer, they
+// went out over a few milliseconds, and a throttle answered within them
+// paused the rest again, leaving rounds of two or three requests per
+// pause. (A round's requests were all held until the server's time; none
+// is sent while a pause that began before it was released holds.)
 func (f *flow) acquire(ctx context.Context) error {
+	held := -1 // the pause this request is waiting out, while it is
 	for {
 		f.mu.Lock()
 		now := f.now()
-		if wait := f.pauseUntil.Sub(now); wait > 0 {
+		released := held >= 0 && f.resumed > held
+		held = -1
+		if wait := f.pauseUntil.Sub(now); wait > 0 && !released {
+			if f.resume == nil {
+				f.resume = time.AfterFunc(wait, f.resumeAll)
+			}
+			held = f.resumed
+			wake := f.wake
 			f.mu.Unlock()
-			if err := sleepCtx(ctx, wait); err != nil {
-				return err
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-wake:
 			}
 			continue
 		}
@@ -91,6 +109,19 @@ func (f *flow) release(ok, backoff bool, retryAfter time.Duration) {
 			f.limit = max(1, f.limit/2)
 			f.lastCut = now.Add(time.Second)
 		}
+	}
+	close(f.wake)
+	f.wake = make(chan struct{})
+}
+
+// resumeAll wakes every waiter at the end of a pause (one that was extended
+// meanwhile arms the timer again).
+func (f *flow) resumeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.resume = nil
+	if !f.now().Before(f.pauseUntil) {
+		f.resumed++ // else the pause was extended: the waiters arm it again
 	}
 	close(f.wake)
 	f.wake = make(chan struct{})

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 )
@@ -60,5 +61,70 @@ func TestFlow(t *testing.T) {
 	}
 	if n != 2+4 {
 		t.Errorf("retries allowed %d, want 6", n)
+	}
+}
+
+// The requests a pause held go out together when it ends, even when one
+// of them is throttled before the others are on their way; a request that
+// comes after that throttle waits for the new pause.
+func TestFlowReleasesAPauseAsOneRound(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	var clock sync.Mutex
+	f := newFlow(8, 2)
+	f.now = func() time.Time { clock.Lock(); defer clock.Unlock(); return now }
+	ctx := context.Background()
+	if err := f.acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.release(false, true, time.Hour) // a 429: pause for an hour (of the fake clock)
+	admitted := make(chan int, 4)
+	for i := range 3 {
+		go func() {
+			if f.acquire(ctx) == nil {
+				admitted <- i
+			}
+		}()
+	}
+	// Wait until all three are held by the pause.
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		f.mu.Lock()
+		held := f.resume != nil
+		f.mu.Unlock()
+		if held && len(admitted) == 0 {
+			time.Sleep(20 * time.Millisecond) // the other two reach their wait too
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the requests were not held by the pause")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if len(admitted) != 0 {
+		t.Fatal("a request went out during the pause")
+	}
+	// The pause ends; before the held requests run, one of the round is
+	// throttled again (the server answers a 429 at once).
+	clock.Lock()
+	now = now.Add(time.Hour + time.Millisecond)
+	clock.Unlock()
+	f.mu.Lock()
+	f.resume.Stop()
+	f.mu.Unlock()
+	f.resumeAll()
+	f.mu.Lock()
+	f.pauseUntil = now.Add(time.Hour)
+	f.mu.Unlock()
+	for range 3 {
+		select {
+		case <-admitted:
+		case <-time.After(2 * time.Second):
+			t.Fatal("a request held by the pause did not go out with its round")
+		}
+	}
+	// A new request meets the new pause.
+	late, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := f.acquire(late); err == nil {
+		t.Error("a request after the throttle went out during its pause")
 	}
 }

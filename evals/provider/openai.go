@@ -241,7 +241,7 @@ func (p *OpenAI) do(ctx context.Context, tokensEst int, call func(ctx context.Co
 		err = call(actx)
 		cancel()
 		slot.mu.Lock()
-		wait := slot.after
+		wait := min(slot.after, p.cfg.MaxBackoff)
 		slot.mu.Unlock()
 		p.flow.release(err == nil, err != nil && overloaded(err), wait)
 		if err == nil {
@@ -257,12 +257,14 @@ func (p *OpenAI) do(ctx context.Context, tokensEst int, call func(ctx context.Co
 			attempt >= p.cfg.MaxRetries && !transient(err) || !p.flow.retry() {
 			return attempt + 1, explainProvider(p.cfg, err)
 		}
-		if wait <= 0 {
-			// Exponential backoff with full jitter.
-			back := p.cfg.BackoffBase << min(attempt, p.cfg.MaxRetries)
-			wait = back/2 + time.Duration(rand.Int64N(int64(back/2)+1))
+		if wait > 0 {
+			// The server said when: the flow holds every request, this
+			// one too, until then, and lets them go together.
+			continue
 		}
-		wait = min(wait, p.cfg.MaxBackoff)
+		// Exponential backoff with full jitter.
+		back := p.cfg.BackoffBase << min(attempt, p.cfg.MaxRetries)
+		wait = min(back/2+time.Duration(rand.Int64N(int64(back/2)+1)), p.cfg.MaxBackoff)
 		if err := p.sleep(ctx, wait); err != nil {
 			return attempt + 1, err
 		}
