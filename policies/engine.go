@@ -283,23 +283,10 @@ func inputValue(raw []byte, now string, rawCtx []byte) (ast.Value, error) {
 	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(len(vals[b]), len(vals[a])) })
 	terms := make([][2]*ast.Term, len(names))
 	errs := make([]error, len(names))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < min(runtime.GOMAXPROCS(0), len(names)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				v, err := jsonValue(vals[i])
-				terms[i], errs[i] = [2]*ast.Term{ast.StringTerm(names[i]), ast.NewTerm(v)}, err
-			}
-		}()
-	}
-	for _, i := range order {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	onCores(order, func(i int) {
+		v, err := jsonValue(vals[i])
+		terms[i], errs[i] = [2]*ast.Term{ast.StringTerm(names[i]), ast.NewTerm(v)}, err
+	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("decoding bundle: %w", err)
 	}
@@ -372,32 +359,19 @@ func (e *Engine) Evaluate(ctx context.Context, b *compiler.Bundle, now time.Time
 	// prepared query shared (OPA's prepared queries are safe for
 	// concurrent evaluation; the input is only read).
 	errs := make([]error, len(e.policies))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < min(runtime.GOMAXPROCS(0), len(need)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				reg := trace.StartRegion(ctx, "policy "+e.policies[i].ID)
-				rs, err := e.queries[i].Eval(ctx, rego.EvalParsedInput(input))
-				reg.End()
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				bindings[i] = map[string]any{}
-				if len(rs) > 0 {
-					bindings[i] = rs[0].Bindings
-				}
-			}
-		}()
-	}
-	for _, i := range need {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	onCores(need, func(i int) {
+		reg := trace.StartRegion(ctx, "policy "+e.policies[i].ID)
+		rs, err := e.queries[i].Eval(ctx, rego.EvalParsedInput(input))
+		reg.End()
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		bindings[i] = map[string]any{}
+		if len(rs) > 0 {
+			bindings[i] = rs[0].Bindings
+		}
+	})
 	for _, i := range need {
 		p := e.policies[i]
 		e.ran = append(e.ran, p.ID)
@@ -512,4 +486,25 @@ func (e *Engine) activeWaivers(ctx context.Context, input ast.Value) (map[int]bo
 		}
 	}
 	return active, nil
+}
+
+// onCores calls f for each of items, in their order, on as many goroutines
+// as there are cores, and returns when all are done.
+func onCores(items []int, f func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(items)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	for _, i := range items {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }

@@ -137,20 +137,28 @@ func (p *jsonParser) object() (ast.Value, error) {
 				}
 			}
 		}
-		p.space()
-		if p.i >= len(p.s) {
-			return nil, p.errorf("unexpected end in an object")
-		}
-		switch p.s[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
-			return ast.NewObject(kvs...), nil
-		default:
-			return nil, p.errorf("want ',' or '}'")
+		if end, err := p.after('}'); err != nil || end {
+			return ast.NewObject(kvs...), err
 		}
 	}
+}
+
+// after reads what follows a member or an element: a comma (false) or
+// the closing bracket (true).
+func (p *jsonParser) after(closing byte) (end bool, err error) {
+	p.space()
+	if p.i >= len(p.s) {
+		return false, p.errorf("unexpected end before %q", closing)
+	}
+	switch p.s[p.i] {
+	case ',':
+		p.i++
+		return false, nil
+	case closing:
+		p.i++
+		return true, nil
+	}
+	return false, p.errorf("want ',' or %q", closing)
 }
 
 func (p *jsonParser) array() (ast.Value, error) {
@@ -168,18 +176,8 @@ func (p *jsonParser) array() (ast.Value, error) {
 			return nil, err
 		}
 		ts = append(ts, ast.NewTerm(v))
-		p.space()
-		if p.i >= len(p.s) {
-			return nil, p.errorf("unexpected end in an array")
-		}
-		switch p.s[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
-			return ast.NewArray(ts...), nil
-		default:
-			return nil, p.errorf("want ',' or ']'")
+		if end, err := p.after(']'); err != nil || end {
+			return ast.NewArray(ts...), err
 		}
 	}
 }
@@ -268,21 +266,13 @@ func jsonMembers(data []byte) (keys []string, vals [][]byte, err error) {
 			return nil, nil, err
 		}
 		keys, vals = append(keys, k), append(vals, data[start:p.i])
-		p.space()
-		if p.i >= len(p.s) {
-			return nil, nil, p.errorf("unexpected end in an object")
-		}
-		switch p.s[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
+		if end, err := p.after('}'); err != nil {
+			return nil, nil, err
+		} else if end {
 			if p.space(); p.i != len(p.s) {
 				return nil, nil, p.errorf("unexpected %q after the value", p.s[p.i])
 			}
 			return keys, vals, nil
-		default:
-			return nil, nil, p.errorf("want ',' or '}'")
 		}
 	}
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 	"runtime/trace"
@@ -14,23 +15,21 @@ import (
 func main() {
 	startHeap(128 << 20)
 	// CAIRN_CPUPROFILE=file writes a CPU profile of the run (for `go tool
-	// pprof`): the README's performance notes were measured with it.
-	// CAIRN_TRACE=file writes an execution trace (for `go tool trace`): where
-	// the wall time of a run goes when its phases share the cores.
-	if path := os.Getenv("CAIRN_TRACE"); path != "" {
-		if f, err := os.Create(path); err == nil && trace.Start(f) == nil {
-			code := run(os.Args[1:])
-			trace.Stop()
-			f.Close()
-			os.Exit(code)
-		}
-	}
-	if path := os.Getenv("CAIRN_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
-			code := run(os.Args[1:])
-			pprof.StopCPUProfile()
-			f.Close()
-			os.Exit(code)
+	// pprof`); CAIRN_TRACE=file an execution trace (for `go tool trace`),
+	// which shows where the wall time goes when phases share the cores.
+	// The README's performance notes were measured with them.
+	for _, p := range []struct {
+		env   string
+		start func(io.Writer) error
+		stop  func()
+	}{{"CAIRN_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile}, {"CAIRN_TRACE", trace.Start, trace.Stop}} {
+		if path := os.Getenv(p.env); path != "" {
+			if f, err := os.Create(path); err == nil && p.start(f) == nil {
+				code := run(os.Args[1:])
+				p.stop()
+				f.Close()
+				os.Exit(code)
+			}
 		}
 	}
 	os.Exit(run(os.Args[1:]))
