@@ -13,7 +13,6 @@ import (
 )
 
 func main() {
-	startHeap(128 << 20)
 	// CAIRN_CPUPROFILE=file writes a CPU profile of the run (for `go tool
 	// pprof`); CAIRN_TRACE=file an execution trace (for `go tool trace`),
 	// which shows where the wall time goes when phases share the cores.
