@@ -279,10 +279,24 @@ func (p *OpenAI) Complete(ctx context.Context, req Request) (Response, error) {
 		msgs[i] = openai.ChatCompletionMessage{Role: m.Role, Content: m.Content}
 		tm[i] = tokens.Message{Role: m.Role, Content: m.Content}
 	}
-	est, _ := tokens.CountChat(req.Model, tm)
+	// The prompt's size is counted only when something needs it — a
+	// tokens-per-minute limit, or a server that reports no usage — so a run
+	// against a server that reports usage never loads the BPE tables
+	// (about 40 MB at their peak).
+	est := -1
+	estimate := func() int {
+		if est < 0 {
+			est, _ = tokens.CountChat(req.Model, tm)
+		}
+		return est
+	}
+	size := req.MaxTokens
+	if p.tpm != nil {
+		size += estimate()
+	}
 	var out openai.ChatCompletionResponse
 	start := time.Now()
-	attempts, err := p.do(ctx, est+req.MaxTokens, func(ctx context.Context) error {
+	attempts, err := p.do(ctx, size, func(ctx context.Context) error {
 		r, err := p.client.CreateChatCompletion(ctx, openai.ChatCompletionRequest{
 			Model: req.Model, Messages: msgs, Temperature: float32(req.Temperature), MaxTokens: req.MaxTokens,
 		})
@@ -300,7 +314,7 @@ func (p *OpenAI) Complete(ctx context.Context, req Request) (Response, error) {
 	if out.Usage.PromptTokens > 0 || out.Usage.CompletionTokens > 0 {
 		res.PromptTokens, res.CompletionTokens, res.UsageReported = out.Usage.PromptTokens, out.Usage.CompletionTokens, true
 	} else {
-		res.PromptTokens = est
+		res.PromptTokens = estimate()
 		res.CompletionTokens, _ = tokens.Count(tokens.EncodingFor(req.Model), res.Content)
 	}
 	return res, nil
