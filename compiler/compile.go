@@ -151,13 +151,15 @@ func load(dir string, opts Options) (*compilation, diag.List) {
 
 	// Top-level fields are checked here, from the syntax; the schema is then
 	// applied per top-level field, in two groups evaluated in parallel.
-	for key, pos := range ix.pos {
+	reported := map[string]bool{}
+	for _, t := range ix.top {
 		// Definitions (#x), hidden fields (_x) and lets are the user's own helpers.
-		if strings.ContainsAny(key, "./") || isTopLevel(key) || strings.HasPrefix(key, "#") || strings.HasPrefix(key, "_") {
+		if isTopLevel(t.name) || strings.HasPrefix(t.name, "#") || strings.HasPrefix(t.name, "_") || reported[t.name] {
 			continue
 		}
-		ds = append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeUnknownField, Path: key, Pos: pos,
-			Message: fmt.Sprintf("unknown field %q%s", key, suggestField([]string{key}))})
+		reported[t.name] = true
+		ds = append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeUnknownField, Path: t.name, Pos: t.pos,
+			Message: fmt.Sprintf("unknown field %q%s", t.name, suggestField([]string{t.name}))})
 	}
 	if _, ok := ix.pos["project"]; !ok {
 		ds = append(ds, errAt(CodeMissing, diag.Position{File: files[0].rel, Line: 1, Col: 1},

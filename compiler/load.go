@@ -214,6 +214,9 @@ func parseFile(r *repoFS, rel string) (parsed, diag.List) {
 // the syntax: cheap, and exact even where CUE merges values from several files.
 type posIndex struct {
 	pos map[string]diag.Position // "models/fraud.aliases.prod" → first place written
+	// top lists the top-level labels as written, in order: a label such as
+	// "models/x" or "a.b" cannot be told from a nested path by its key.
+	top []topLabel
 	// defined records, for each object "kind/name", every file that declares it.
 	defined map[string][]diag.Position
 }
@@ -224,6 +227,11 @@ func labelName(l ast.Label) (string, bool) {
 		return "", false
 	}
 	return name, true
+}
+
+type topLabel struct {
+	name string
+	pos  diag.Position
 }
 
 func newPosIndex() *posIndex {
@@ -240,6 +248,7 @@ func (ix *posIndex) merge(o *posIndex) {
 	for obj, where := range o.defined {
 		ix.defined[obj] = append(ix.defined[obj], where...)
 	}
+	ix.top = append(ix.top, o.top...)
 }
 
 func (ix *posIndex) add(f *ast.File) {
@@ -267,6 +276,9 @@ func (ix *posIndex) walk(decls []ast.Decl, key string, depth int, kind string) {
 			}
 			if _, seen := ix.pos[k]; !seen {
 				ix.pos[k] = posOf(x.Label.Pos())
+			}
+			if depth == 0 {
+				ix.top = append(ix.top, topLabel{name, posOf(x.Label.Pos())})
 			}
 			if depth == 1 && isKind(knd) {
 				obj := k
