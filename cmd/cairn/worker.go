@@ -64,7 +64,7 @@ process's environment (each provider's api_key_env). SIGINT/SIGTERM stop it grac
 		},
 	}
 	cmd.Flags().StringVar(&stateFlag, "state", "", "PostgreSQL state URL postgres://… (default $CAIRN_STATE)")
-	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "eval cases run at once (also each provider's limit in this worker)")
+	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "eval cases calling their providers at once (each provider's limit in this worker; twice as many jobs are held, the rest waiting for a slot)")
 	cmd.Flags().DurationVar(&jobTimeout, "job-timeout", 5*time.Minute, "longest one case may run")
 	cmd.Flags().StringVar(&id, "id", "", "worker name (default cairn-worker-<host>-<pid>-<random>)")
 	return cmd

@@ -34,8 +34,9 @@ const workerPrefix = "cairn-worker-"
 
 // WorkerOptions tune a worker. Zero values take the defaults.
 type WorkerOptions struct {
-	// Concurrency is how many cases run at once (default 8); it is also each
-	// provider's concurrency limit inside this worker.
+	// Concurrency is how many cases call their providers at once (default
+	// 8): each provider's concurrency limit inside this worker. The worker
+	// holds up to twice as many jobs, the rest waiting for a slot.
 	Concurrency int
 	// ID names the worker (default cairn-worker-<host>-<pid>-<random>).
 	ID string
