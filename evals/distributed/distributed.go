@@ -104,7 +104,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // Enqueuer runs suites through workers.
 type Enqueuer struct {
 	Pool *pgxpool.Pool
-	// PollInterval is how often the run's progress is read (default 100ms).
+	// PollInterval is how often the run's progress is read (default 25ms).
 	PollInterval time.Duration
 	// StallTimeout fails the run when no case finishes for this long
 	// (default 10 minutes; negative waits for ever) — usually: no worker runs.
@@ -295,7 +295,7 @@ func saveRun(ctx context.Context, store evals.Store, r *evals.Run, drop []string
 func (q *Enqueuer) wait(ctx context.Context, run string, n int, progress func(done, total int)) error {
 	poll := q.PollInterval
 	if poll <= 0 {
-		poll = 100 * time.Millisecond
+		poll = 25 * time.Millisecond
 	}
 	stall := q.StallTimeout
 	if stall == 0 {
