@@ -77,6 +77,20 @@ func (m *MemRecords) DeleteRecord(ctx context.Context, kind, key string) error {
 	return nil
 }
 
+func (m *MemRecords) DeleteRecords(ctx context.Context, kind, prefix string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k := range m.data[kind] {
+		if strings.HasPrefix(k, prefix) {
+			delete(m.data[kind], k)
+		}
+	}
+	return nil
+}
+
 func (m *MemRecords) PutRecordOnce(ctx context.Context, kind, key string, value []byte) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err

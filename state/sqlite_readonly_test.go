@@ -76,7 +76,8 @@ func TestSQLiteReadOnly(t *testing.T) {
 			_, err := s.AppendAudit(ctx, state.AuditEntry{Actor: "t", Action: "y", Object: "models/m"})
 			return err
 		},
-		"DeleteRecord": func() error { return s.DeleteRecord(ctx, "k", "a") },
+		"DeleteRecord":  func() error { return s.DeleteRecord(ctx, "k", "a") },
+		"DeleteRecords": func() error { return s.DeleteRecords(ctx, "k", "a") },
 		"Update": func() error {
 			return s.Update(ctx, func(tx state.Ops) error { return tx.SetRenderedHash(ctx, "rendered/x", "h") })
 		},

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Dialect adapts the portable SQL of SQLStore to one database.
@@ -737,6 +738,15 @@ func (o ops) ListRecords(ctx context.Context, kind, prefix string) (map[string][
 func (o ops) DeleteRecord(ctx context.Context, kind, key string) error {
 	if _, err := o.exec(ctx, `DELETE FROM records WHERE kind = ? AND rkey = ?`, kind, key); err != nil {
 		return fmt.Errorf("state: delete record %s/%s: %w", kind, key, err)
+	}
+	return nil
+}
+
+func (o ops) DeleteRecords(ctx context.Context, kind, prefix string) error {
+	// substr, not LIKE, so that % and _ in the prefix are literal; both
+	// databases count characters in substr and in the length passed.
+	if _, err := o.exec(ctx, `DELETE FROM records WHERE kind = ? AND substr(rkey, 1, ?) = ?`, kind, utf8.RuneCountInString(prefix), prefix); err != nil {
+		return fmt.Errorf("state: delete records %s/%s*: %w", kind, prefix, err)
 	}
 	return nil
 }

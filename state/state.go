@@ -297,6 +297,9 @@ type Ops interface {
 	GetRecord(ctx context.Context, kind, key string) ([]byte, bool, error)
 	ListRecords(ctx context.Context, kind, prefix string) (map[string][]byte, error)
 	DeleteRecord(ctx context.Context, kind, key string) error
+	// DeleteRecords deletes every record of kind whose key starts with
+	// prefix (literally: % and _ are not patterns), in one statement.
+	DeleteRecords(ctx context.Context, kind, prefix string) error
 	PutRecordOnce(ctx context.Context, kind, key string, value []byte) (inserted bool, err error)
 
 	// AppendAudit appends an entry to the hash chain, filling Seq, PrevHash

@@ -240,12 +240,9 @@ func (q *Enqueuer) RunSuite(ctx context.Context, b *compiler.Bundle, suite strin
 	}
 	r.DurationMS = float64(time.Since(start).Milliseconds())
 	r.BundleHash = bundleHash(b)
-	var drop []string
+	drop := ""
 	if !q.KeepResults {
-		for k := range recs {
-			drop = append(drop, k)
-		}
-		sort.Strings(drop)
+		drop = run + "/"
 	}
 	if err := saveRun(ctx, store, r, drop); err != nil {
 		return nil, fmt.Errorf("eval results: %w", err)
@@ -254,14 +251,14 @@ func (q *Enqueuer) RunSuite(ctx context.Context, b *compiler.Bundle, suite strin
 }
 
 // saveRun writes the records evals.RunSuite writes and deletes the job
-// results in drop, in one transaction when the store has them (one commit
-// instead of one per case).
-func saveRun(ctx context.Context, store evals.Store, r *evals.Run, drop []string) error {
+// results whose keys start with drop (none when ""), in one transaction
+// when the store has them (one commit instead of one per case).
+func saveRun(ctx context.Context, store evals.Store, r *evals.Run, drop string) error {
 	type recordWriter interface {
 		PutRecord(ctx context.Context, kind, key string, value []byte) error
 	}
 	type recordDeleter interface {
-		DeleteRecord(ctx context.Context, kind, key string) error
+		DeleteRecords(ctx context.Context, kind, prefix string) error
 	}
 	runID := r.Suite + "@" + r.BundleHash
 	write := func(w recordWriter) error {
@@ -274,11 +271,9 @@ func saveRun(ctx context.Context, store evals.Store, r *evals.Run, drop []string
 		if err := w.PutRecord(ctx, evals.KindRun, runID, evals.RunRecord(r)); err != nil {
 			return err
 		}
-		if d, ok := w.(recordDeleter); ok {
-			for _, k := range drop {
-				if err := d.DeleteRecord(ctx, KindResult, k); err != nil {
-					return err
-				}
+		if d, ok := w.(recordDeleter); ok && drop != "" {
+			if err := d.DeleteRecords(ctx, KindResult, drop); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -360,6 +360,10 @@ func (s *Store) DeleteRecord(ctx context.Context, kind, key string) error {
 	return retry0(ctx, func() error { return s.SQLStore.DeleteRecord(ctx, kind, key) })
 }
 
+func (s *Store) DeleteRecords(ctx context.Context, kind, prefix string) error {
+	return retry0(ctx, func() error { return s.SQLStore.DeleteRecords(ctx, kind, prefix) })
+}
+
 func (s *Store) PutRecordOnce(ctx context.Context, kind, key string, value []byte) (bool, error) {
 	return retry(ctx, func() (bool, error) { return s.SQLStore.PutRecordOnce(ctx, kind, key, value) })
 }

@@ -306,6 +306,22 @@ func testRecords(t *testing.T, s state.Store) {
 	if _, ok, _ := s.GetRecord(ctx, "cache", "a/1"); ok {
 		t.Fatal("deleted record still present")
 	}
+	// By prefix: literal (% and _ are not patterns), this kind only.
+	for _, k := range []string{"run/1", "run/2", "run%x", "runé/1", "rux", "runé/2"} {
+		must(t, s.PutRecord(ctx, "results", k, []byte("v")))
+	}
+	must(t, s.PutRecord(ctx, "other", "run/1", []byte("v")))
+	must(t, s.DeleteRecords(ctx, "results", "run_"))
+	must(t, s.DeleteRecords(ctx, "results", "run/"))
+	must(t, s.DeleteRecords(ctx, "results", "runé/1"))
+	m, err = s.ListRecords(ctx, "results", "")
+	must(t, err)
+	if len(m) != 3 || m["run%x"] == nil || m["rux"] == nil || m["runé/2"] == nil {
+		t.Fatalf("after deleting the prefixes run_, run/ and runé/1: %v", m)
+	}
+	if _, ok, _ := s.GetRecord(ctx, "other", "run/1"); !ok {
+		t.Fatal("a prefix delete reached another kind")
+	}
 	ins, err := s.PutRecordOnce(ctx, "jobs", "k", []byte("first"))
 	must(t, err)
 	if !ins {
