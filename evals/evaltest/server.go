@@ -67,7 +67,7 @@ type Server struct {
 	mu       sync.Mutex
 	attempts map[string]int
 	requests atomic.Int64
-	byPath   sync.Map // path → *atomic.Int64
+	byPath   sync.Map     // path → *atomic.Int64
 	inFlight atomic.Int64 // chat requests being answered
 	maxIn    atomic.Int64 // the most at once
 	hold     chan struct{}
