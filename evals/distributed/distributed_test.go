@@ -238,6 +238,17 @@ func TestWorkerConcurrencyBoundsProviderCalls(t *testing.T) {
 	}
 }
 
+// The largest concurrency the CLI takes (10,000) still makes a worker:
+// River's own limit on the jobs it holds is the same number.
+func TestWorkerAtMostConcurrency(t *testing.T) {
+	u, _ := pgtest.Schema(t)
+	o := testWorkerOpts("most")
+	o.Concurrency = 10_000
+	if _, err := distributed.NewWorker(context.Background(), openStore(t, u), o); err != nil {
+		t.Fatalf("a worker of concurrency 10000: %v", err)
+	}
+}
+
 func TestErrorsAreClear(t *testing.T) {
 	u, _ := pgtest.Schema(t)
 	store := openStore(t, u)

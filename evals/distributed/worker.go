@@ -135,7 +135,7 @@ func NewWorker(ctx context.Context, store SharedStore, opts WorkerOptions) (*Wor
 		// freed slot never waits for River's next fetch — the fetch after a
 		// completion comes only when the last one filled every slot, else
 		// at the poll interval (4 workers: 3.4 → 3.6 × one).
-		Queues:               map[string]river.QueueConfig{Queue: {MaxWorkers: 2 * opts.Concurrency}},
+		Queues:               map[string]river.QueueConfig{Queue: {MaxWorkers: min(2*opts.Concurrency, river.QueueNumWorkersMax)}},
 		Workers:              workers,
 		JobTimeout:           opts.JobTimeout,
 		RescueStuckJobsAfter: opts.RescueAfter,
