@@ -66,8 +66,10 @@ func TestIncrementalCheck(t *testing.T) {
 			`waivers: [{policy: "team_tier", target: "models/fraud-detector", reason: "tiers are assigned next quarter", expires: "2026-07-01", approver: "@acme/risk-ml"}]`),
 			ran: []string{"judged_prod_gates", "no_secrets", "sensitive_domains", "waivers"}, differ: true},
 		{name: "a dataset file", change: edit("evals/fraud-holdout.jsonl", `"txn_amount": 972.17`, `"txn_amount": 972.18`),
+			// Not owners or prod_gated: they judge a model or prompt by its own
+			// fields and read no eval.
 			ran: []string{"deprecated_models", "fairness_gated", "judge_independence", "judged_prod_gates", "llm_prod_evals",
-				"no_secrets", "owners", "prod_gated", "protected_features"}},
+				"no_secrets", "protected_features"}},
 		// The AI Act policies judge their dates at the check's time.
 		{name: "the time", now: now.Add(48 * time.Hour), ran: []string{"ai_act_fria", "ai_act_monitoring", "ai_act_oversight", "ai_disclosure", "deprecated_models", "prior_defined_bounds", "waivers"}},
 		{name: "the cairn build", salt: "cairn 2.0", all: true},

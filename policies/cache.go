@@ -3,19 +3,26 @@ package policies
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/gob"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"runtime/trace"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/cairn-dev/cairn/internal/atomicfile"
+	"github.com/cairn-dev/cairn/internal/diag"
 )
 
 // The policy cache: a policy's result is a function of its Rego (and the
@@ -237,19 +244,56 @@ func inputReads(ref ast.Ref) reads {
 }
 
 // inputParts is the policy input split into the parts reads name, each
-// with its hash.
+// with its hash, converted to OPA's values only when a policy that runs
+// reads them; the split collections also object by object.
 type inputParts struct {
-	bundle map[string]json.RawMessage
+	names  []string          // the bundle's fields, in order
+	raw    map[string][]byte // their JSON
 	hashes map[string]string // "bundle.<c>", "now", "context" → sha256
+	now    string
+	ctx    []byte
+
+	mu     sync.Mutex
+	values map[string]*lazyTerm   // a bundle field as OPA's value
+	ctxV   lazyTerm               // the context
+	colls  map[string]*collection // split collections
+	shards map[[2]any]*lazyTerm   // {collection, shard} → that shard's object
+}
+
+type lazyTerm struct {
+	once sync.Once
+	t    *ast.Term
+	err  error
+}
+
+func (l *lazyTerm) get(raw []byte) (*ast.Term, error) {
+	l.once.Do(func() {
+		v, err := jsonValue(raw)
+		l.t, l.err = ast.NewTerm(v), err
+	})
+	return l.t, l.err
+}
+
+// collection is one split collection: its objects' names, JSON and hashes.
+type collection struct {
+	names  []string
+	raw    [][]byte
+	hashes []string
+	shard  []int
 }
 
 func splitInput(bundleJSON []byte, now string, ctxJSON []byte) (*inputParts, error) {
-	p := &inputParts{hashes: map[string]string{}}
-	if err := json.Unmarshal(bundleJSON, &p.bundle); err != nil {
+	p := &inputParts{raw: map[string][]byte{}, hashes: map[string]string{}, now: now, ctx: ctxJSON,
+		values: map[string]*lazyTerm{}, colls: map[string]*collection{}, shards: map[[2]any]*lazyTerm{}}
+	names, vals, err := jsonMembers(bundleJSON)
+	if err != nil {
 		return nil, err
 	}
-	for k, v := range p.bundle {
-		p.hashes["bundle."+k] = sum(v)
+	p.names = names
+	for i, k := range names {
+		p.raw[k] = vals[i]
+		p.values[k] = &lazyTerm{}
+		p.hashes["bundle."+k] = sum(vals[i])
 	}
 	p.hashes["now"] = sum([]byte(now))
 	p.hashes["context"] = sum(ctxJSON)
@@ -259,6 +303,144 @@ func splitInput(bundleJSON []byte, now string, ctxJSON []byte) (*inputParts, err
 func sum(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// collection splits bundle field c into its objects; nil when it is not
+// an object.
+func (p *inputParts) collection(c string) *collection {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if o, ok := p.colls[c]; ok {
+		return o
+	}
+	var o *collection
+	if raw, ok := p.raw[c]; ok {
+		if names, vals, err := jsonMembers(raw); err == nil {
+			o = &collection{names: names, raw: vals, hashes: make([]string, len(names)), shard: make([]int, len(names))}
+			for i, n := range names {
+				o.hashes[i] = sum(vals[i])
+				o.shard[i] = shardOf(c, n)
+			}
+		}
+	}
+	p.colls[c] = o
+	return o
+}
+
+// shards lists the shards that hold an object of any of cs (shard 0 when
+// none does: the rules that read none of them still run once).
+func (p *inputParts) shardsOf(cs []string) []int {
+	var in [shardCount]bool
+	for _, c := range cs {
+		for _, s := range p.collection(c).shard {
+			in[s] = true
+		}
+	}
+	var out []int
+	for s, ok := range in {
+		if ok {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		out = []int{0}
+	}
+	return out
+}
+
+// shardKey names a split policy's result on one shard: base (its key over
+// what it reads besides the split collections) and the shard's objects.
+func (p *inputParts) shardKey(base string, cs []string, s int) string {
+	h := sha256.New()
+	h.Write([]byte(base))
+	h.Write([]byte{0})
+	h.Write([]byte(strconv.Itoa(s)))
+	for _, c := range cs {
+		o := p.collection(c)
+		h.Write([]byte{0})
+		h.Write([]byte(c))
+		for i, n := range o.names {
+			if o.shard[i] == s {
+				h.Write([]byte{0})
+				h.Write([]byte(n))
+				h.Write([]byte{0})
+				h.Write([]byte(o.hashes[i]))
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// input builds the input a policy that reads r sees: the bundle fields it
+// reads (all of them when it reads the bundle whole), with the split
+// collections cs holding only shard s's objects.
+func (p *inputParts) input(r reads, cs []string, s int) (ast.Value, error) {
+	var fields [][2]*ast.Term
+	for _, k := range p.names {
+		if !r.all && !r.bundle && !slices.Contains(r.collections, k) {
+			continue
+		}
+		var t *ast.Term
+		var err error
+		if slices.Contains(cs, k) {
+			t, err = p.shard(k, s)
+		} else {
+			t, err = p.values[k].get(p.raw[k])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("decoding bundle: %w", err)
+		}
+		fields = append(fields, [2]*ast.Term{ast.StringTerm(k), t})
+	}
+	ctxT, err := p.ctxV.get(p.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("decoding policy context: %w", err)
+	}
+	return ast.NewObject(
+		[2]*ast.Term{ast.StringTerm("bundle"), ast.NewTerm(ast.NewObject(fields...))},
+		[2]*ast.Term{ast.StringTerm("now"), ast.StringTerm(p.now)},
+		[2]*ast.Term{ast.StringTerm("context"), ctxT},
+	), nil
+}
+
+// shard is collection c's objects in shard s, as one OPA object.
+func (p *inputParts) shard(c string, s int) (*ast.Term, error) {
+	p.mu.Lock()
+	l := p.shards[[2]any{c, s}]
+	if l == nil {
+		l = &lazyTerm{}
+		p.shards[[2]any{c, s}] = l
+	}
+	p.mu.Unlock()
+	o := p.collection(c)
+	l.once.Do(func() {
+		var members [][2]*ast.Term
+		for i, n := range o.names {
+			if o.shard[i] != s {
+				continue
+			}
+			v, err := jsonValue(o.raw[i])
+			if err != nil {
+				l.err = err
+				return
+			}
+			members = append(members, [2]*ast.Term{ast.StringTerm(n), ast.NewTerm(v)})
+		}
+		l.t = ast.NewTerm(ast.NewObject(members...))
+	})
+	return l.t, l.err
+}
+
+// without is r less the collections cs.
+func (r reads) without(cs []string) reads {
+	out := r
+	out.collections = nil
+	for _, c := range r.collections {
+		if !slices.Contains(cs, c) {
+			out.collections = append(out.collections, c)
+		}
+	}
+	return out
 }
 
 // key names one policy's result on this input; "" when it is not cacheable.
@@ -396,3 +578,151 @@ func decodeBindings(b []byte) (map[string]any, bool) {
 }
 
 var inputBundle = ast.MustParseRef("input.bundle")
+
+// evaluateCached runs the policies whose results (whole, or for a split
+// policy shard by shard) are not in the cache, each on the part of the input
+// it reads, and keeps the new results. It returns each policy's bindings and
+// run-time error, by policy index.
+func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[string]any, []error) {
+	path := filepath.Join(e.cacheDir, "policies.gob")
+	reg := trace.StartRegion(ctx, "policies.cache")
+	cache := readResults(path)
+	kept := &resultCache{Entries: map[string]cachedResult{}}
+	type task struct {
+		policy, shard int // shard -1: the whole policy
+		split         []string
+		key, entry    string
+		bindings      map[string]any
+		err           error
+	}
+	var tasks []*task
+	got := make([][]map[string]any, len(e.policies)) // per policy, its parts' bindings
+	for i, p := range e.policies {
+		r := e.reads[p.ID]
+		var split []string
+		for _, c := range e.shards[p.ID] {
+			if parts.collection(c) != nil {
+				split = append(split, c)
+			}
+		}
+		if len(split) == 0 {
+			key := parts.key(e.digests[p.ID], r)
+			if c, ok := cache.Entries[p.ID]; ok && key != "" && c.Key == key {
+				if m, ok := decodeBindings(c.Bindings); ok {
+					got[i] = append(got[i], m)
+					kept.Entries[p.ID] = c
+					continue
+				}
+			}
+			tasks = append(tasks, &task{policy: i, shard: -1, key: key, entry: p.ID})
+			continue
+		}
+		base := parts.key(e.digests[p.ID], r.without(split))
+		for _, s := range parts.shardsOf(split) {
+			key, entry := parts.shardKey(base, split, s), p.ID+"#"+strconv.Itoa(s)
+			if c, ok := cache.Entries[entry]; ok && c.Key == key {
+				if m, ok := decodeBindings(c.Bindings); ok {
+					got[i] = append(got[i], m)
+					kept.Entries[entry] = c
+					continue
+				}
+			}
+			tasks = append(tasks, &task{policy: i, shard: s, split: split, key: key, entry: entry})
+		}
+	}
+	// The bundle fields the runs read whole, converted side by side first
+	// (largest first, so the last to finish is a small one); a run converts
+	// its shard's objects itself.
+	var fields []string
+	for _, t := range tasks {
+		r := e.reads[e.policies[t.policy].ID]
+		for _, k := range parts.names {
+			if (r.all || r.bundle || slices.Contains(r.collections, k)) && !slices.Contains(t.split, k) && !slices.Contains(fields, k) {
+				fields = append(fields, k)
+			}
+		}
+	}
+	slices.SortFunc(fields, func(a, b string) int { return len(parts.raw[b]) - len(parts.raw[a]) })
+	reg.End()
+	idx := make([]int, len(fields))
+	for i := range idx {
+		idx[i] = i
+	}
+	reg = trace.StartRegion(ctx, "policies.input")
+	onCores(idx, func(j int) { parts.values[fields[j]].get(parts.raw[fields[j]]) })
+	reg.End()
+	idx = make([]int, len(tasks))
+	for i := range idx {
+		idx[i] = i
+	}
+	onCores(idx, func(j int) {
+		t := tasks[j]
+		in, err := parts.input(e.reads[e.policies[t.policy].ID], t.split, t.shard)
+		if err != nil {
+			t.err = err
+			return
+		}
+		t.bindings, t.err = e.eval(ctx, t.policy, in)
+	})
+	errs := make([]error, len(e.policies))
+	e.ran, e.shardRuns = e.ran[:0], map[string]int{}
+	for _, t := range tasks {
+		id := e.policies[t.policy].ID
+		if !slices.Contains(e.ran, id) {
+			e.ran = append(e.ran, id)
+		}
+		if t.shard >= 0 {
+			e.shardRuns[id]++
+		}
+		if t.err != nil {
+			if errs[t.policy] == nil {
+				errs[t.policy] = t.err
+			}
+			continue
+		}
+		got[t.policy] = append(got[t.policy], t.bindings)
+		if t.key == "" {
+			continue
+		}
+		// A result quoting what looks like a credential is not kept.
+		if js, err := json.Marshal(t.bindings); err == nil && diag.Redact(string(js)) == string(js) {
+			kept.Entries[t.entry] = cachedResult{Key: t.key, Bindings: js}
+		}
+	}
+	sort.Strings(e.ran)
+	if !maps.EqualFunc(kept.Entries, cache.Entries, func(a, b cachedResult) bool { return a.Key == b.Key }) {
+		kept.write(path)
+	}
+	out := make([]map[string]any, len(e.policies))
+	for i, p := range e.policies {
+		if errs[i] == nil {
+			out[i] = union(p.rules, got[i])
+		}
+	}
+	return out, errs
+}
+
+// union merges a split policy's bindings shard by shard: each rule's set is
+// the union of its sets, in the order of their JSON (as sets come).
+func union(rules []string, parts []map[string]any) map[string]any {
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	out := map[string]any{}
+	for _, rule := range rules {
+		seen := map[string]any{}
+		for _, b := range parts {
+			set, _ := b[rule].([]any)
+			for _, x := range set {
+				js, _ := json.Marshal(x)
+				seen[string(js)] = x
+			}
+		}
+		merged := make([]any, 0, len(seen))
+		for _, k := range slices.Sorted(maps.Keys(seen)) {
+			merged = append(merged, seen[k])
+		}
+		out[rule] = merged
+	}
+	return out
+}

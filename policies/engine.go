@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"runtime/trace"
 	"slices"
@@ -57,10 +56,12 @@ type Engine struct {
 	secrets  diag.List                // credentials written into team policies (secretFindings)
 
 	// The result cache (cache.go), when Options.CacheDir is set.
-	cacheDir string
-	digests  map[string]string // by policy id: its Rego's identity
-	reads    map[string]reads  // by policy id
-	ran      []string          // the policies the last Evaluate ran (not from the cache)
+	cacheDir  string
+	digests   map[string]string   // by policy id: its Rego's identity
+	reads     map[string]reads    // by policy id
+	shards    map[string][]string // by policy id: the collections it is split over (shard.go)
+	ran       []string            // the policies the last Evaluate ran (not from the cache)
+	shardRuns map[string]int      // of a split policy, how many shards the last Evaluate ran
 }
 
 // Ran lists the policies the last Evaluate ran rather than took from the
@@ -101,6 +102,7 @@ func New(opts Options) (*Engine, error) {
 		e.cacheDir = opts.CacheDir
 		e.reads = analyseReads(mods, c.Modules, pols)
 		e.digests = policyDigests(opts.CacheSalt, srcs, mods, pols, e.reads)
+		e.shards = shardable(mods, c.Modules, pols, e.reads)
 	}
 	ctx := context.Background()
 	for _, p := range pols {
@@ -316,82 +318,46 @@ func (e *Engine) Evaluate(ctx context.Context, b *compiler.Bundle, now time.Time
 		return nil, err
 	}
 	nowS := now.UTC().Format(time.RFC3339Nano)
-	bindings := make([]map[string]any, len(e.policies))
-	keys := make([]string, len(e.policies))
-	var cache *resultCache
-	var cachePath string
-	var need []int
+	var bindings []map[string]any
+	var errs []error
+	var input func() (ast.Value, error) // the waivers' input
 	if e.cacheDir != "" {
-		cachePath = filepath.Join(e.cacheDir, "policies.gob")
-		cache = readResults(cachePath)
+		reg := trace.StartRegion(ctx, "policies.split")
 		parts, err := splitInput(raw, nowS, rawCtx)
+		reg.End()
 		if err != nil {
 			return nil, fmt.Errorf("splitting the policy input: %w", err)
 		}
-		for i, p := range e.policies {
-			keys[i] = parts.key(e.digests[p.ID], e.reads[p.ID])
-			if c, ok := cache.Entries[p.ID]; ok && keys[i] != "" && c.Key == keys[i] {
-				if m, ok := decodeBindings(c.Bindings); ok {
-					bindings[i] = m
-					continue
-				}
-			}
-			need = append(need, i)
-		}
+		bindings, errs = e.evaluateCached(ctx, parts)
+		input = func() (ast.Value, error) { return parts.input(e.reads[WaiversID], nil, 0) }
 	} else {
-		for i := range e.policies {
-			need = append(need, i)
-		}
-	}
-	var input ast.Value
-	if len(need) > 0 || e.waivers != nil {
 		reg := trace.StartRegion(ctx, "policies.input")
-		input, err = inputValue(raw, nowS, rawCtx)
+		in, err := inputValue(raw, nowS, rawCtx)
 		reg.End()
 		if err != nil {
 			return nil, err
 		}
+		bindings, errs = make([]map[string]any, len(e.policies)), make([]error, len(e.policies))
+		e.ran = e.ran[:0]
+		all := make([]int, len(e.policies))
+		for i := range all {
+			all[i], e.ran = i, append(e.ran, e.policies[i].ID)
+		}
+		// Policies are independent: they run side by side on the cores,
+		// each prepared query shared (OPA's prepared queries are safe for
+		// concurrent evaluation; the input is only read).
+		onCores(all, func(i int) { bindings[i], errs[i] = e.eval(ctx, i, in) })
+		input = func() (ast.Value, error) { return in, nil }
 	}
 	var out diag.List
-	changed := false
-	e.ran = e.ran[:0]
-	// Policies are independent: they run side by side on the cores, each
-	// prepared query shared (OPA's prepared queries are safe for
-	// concurrent evaluation; the input is only read).
-	errs := make([]error, len(e.policies))
-	onCores(need, func(i int) {
-		reg := trace.StartRegion(ctx, "policy "+e.policies[i].ID)
-		rs, err := e.queries[i].Eval(ctx, rego.EvalParsedInput(input))
-		reg.End()
-		if err != nil {
-			errs[i] = err
-			return
-		}
-		bindings[i] = map[string]any{}
-		if len(rs) > 0 {
-			bindings[i] = rs[0].Bindings
-		}
-	})
-	for _, i := range need {
-		p := e.policies[i]
-		e.ran = append(e.ran, p.ID)
+	for i, p := range e.policies {
 		if err := errs[i]; err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			out = append(out, runtimeDiag(p, err)...)
-			continue
+			bindings[i] = nil
 		}
-		if cache != nil && keys[i] != "" {
-			// A result quoting what looks like a credential is not kept.
-			if js, err := json.Marshal(bindings[i]); err == nil && diag.Redact(string(js)) == string(js) {
-				cache.Entries[p.ID] = cachedResult{Key: keys[i], Bindings: js}
-				changed = true
-			}
-		}
-	}
-	if changed {
-		cache.write(cachePath)
 	}
 	for i, p := range e.policies {
 		if bindings[i] == nil {
@@ -408,7 +374,12 @@ func (e *Engine) Evaluate(ctx context.Context, b *compiler.Bundle, now time.Time
 	out = append(out, e.secrets...)
 	if e.waivers != nil {
 		reg := trace.StartRegion(ctx, "policies.waivers")
-		active, err := e.activeWaivers(ctx, input)
+		in, err := input()
+		if err != nil {
+			reg.End()
+			return nil, err
+		}
+		active, err := e.activeWaivers(ctx, in)
 		reg.End()
 		if err != nil {
 			return nil, err
@@ -421,6 +392,20 @@ func (e *Engine) Evaluate(ctx context.Context, b *compiler.Bundle, now time.Time
 	}
 	out.Sort()
 	return out, nil
+}
+
+// eval runs policy i on input.
+func (e *Engine) eval(ctx context.Context, i int, input ast.Value) (map[string]any, error) {
+	reg := trace.StartRegion(ctx, "policy "+e.policies[i].ID)
+	defer reg.End()
+	rs, err := e.queries[i].Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 {
+		return map[string]any{}, nil
+	}
+	return rs[0].Bindings, nil
 }
 
 // results turns a rule's set of {msg, target, path} into diagnostics.

@@ -15,53 +15,89 @@ warn_days := 60
 
 catalog := data.cairn.catalog.deprecations.models
 
-# uses holds [target, path, model id] for every place a provider model id is named.
-uses contains [util.target("models", name), "model_id", m.model_id] if {
-	some name, m in input.bundle.models
-	m.model_id
-}
-
-uses contains [util.target("prompts", name), "model.id", p.model.id] if {
-	some name, p in input.bundle.prompts
-}
-
-uses contains [util.target("evals", name), sprintf("metrics.%s.judge.model", [metric]), x.judge.model] if {
-	some name, e in input.bundle.evals
-	some metric, x in e.metrics
-}
-
-# date_of(id) is the deprecation date of a model id, with or without a "provider/" prefix.
-date_of(id) := catalog[id].date
-
-date_of(id) := catalog[base].date if {
-	not catalog[id]
-	parts := split(id, "/")
-	base := parts[count(parts) - 1]
-	base != id
-}
-
-deny contains v if {
-	some [target, path, id] in uses
-	date := date_of(id)
+# flag[id] is ["deny", date] for a catalog id past its date and ["warn", date] for one within
+# warn_days of it: each catalog entry is judged once, and each place an id is used looks it up
+# (judging every use was most of this policy's time on a large repo).
+flag[id] := ["deny", date] if {
+	some id, e in catalog
+	date := e.date
 	util.now_ns >= util.date_ns(date)
-	v := {
-		"msg": sprintf("model id %q was deprecated on %s; move to a supported model", [id, date]),
-		"target": target,
-		"path": path,
-	}
 }
 
-warn contains v if {
-	some [target, path, id] in uses
-	date := date_of(id)
+flag[id] := ["warn", date] if {
+	some id, e in catalog
+	date := e.date
 	left := util.date_ns(date) - util.now_ns
 	left > 0
 	left <= warn_days * util.day_ns
-	v := {
-		"msg": sprintf("model id %q is deprecated on %s (in %d days); plan the move", [id, date, ceil(left / util.day_ns)]),
-		"target": target,
-		"path": path,
-	}
+}
+
+# flag_of(id) is flag for a model id, with or without a "provider/" prefix.
+flag_of(id) := flag[id]
+
+flag_of(id) := flag[base] if {
+	not catalog[id]
+	contains(id, "/")
+	parts := split(id, "/")
+	base := parts[count(parts) - 1]
+}
+
+# used holds every provider model id named anywhere; flagged judges each once.
+used contains m.model_id if some m in input.bundle.models
+
+used contains p.model.id if some p in input.bundle.prompts
+
+used contains x.judge.model if {
+	some e in input.bundle.evals
+	some x in e.metrics
+}
+
+flagged := {id: f | some id in used; f := flag_of(id)}
+
+# Each rule reads one object: the places a provider model id is named are LLM models,
+# prompts and eval judges.
+deny contains deprecated(util.target("models", name), "model_id", m.model_id, date) if {
+	some name, m in input.bundle.models
+	["deny", date] = flagged[m.model_id]
+}
+
+deny contains deprecated(util.target("prompts", name), "model.id", p.model.id, date) if {
+	some name, p in input.bundle.prompts
+	["deny", date] = flagged[p.model.id]
+}
+
+deny contains deprecated(util.target("evals", name), sprintf("metrics.%s.judge.model", [metric]), x.judge.model, date) if {
+	some name, e in input.bundle.evals
+	some metric, x in e.metrics
+	["deny", date] = flagged[x.judge.model]
+}
+
+warn contains soon(util.target("models", name), "model_id", m.model_id, date) if {
+	some name, m in input.bundle.models
+	["warn", date] = flagged[m.model_id]
+}
+
+warn contains soon(util.target("prompts", name), "model.id", p.model.id, date) if {
+	some name, p in input.bundle.prompts
+	["warn", date] = flagged[p.model.id]
+}
+
+warn contains soon(util.target("evals", name), sprintf("metrics.%s.judge.model", [metric]), x.judge.model, date) if {
+	some name, e in input.bundle.evals
+	some metric, x in e.metrics
+	["warn", date] = flagged[x.judge.model]
+}
+
+deprecated(target, path, id, date) := {
+	"msg": sprintf("model id %q was deprecated on %s; move to a supported model", [id, date]),
+	"target": target,
+	"path": path,
+}
+
+soon(target, path, id, date) := {
+	"msg": sprintf("model id %q is deprecated on %s (in %d days); plan the move", [id, date, ceil((util.date_ns(date) - util.now_ns) / util.day_ns)]),
+	"target": target,
+	"path": path,
 }
 
 # A registry model's own deprecated date counts the same way while something still serves it.

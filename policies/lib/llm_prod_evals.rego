@@ -12,39 +12,40 @@ import data.cairn.util
 
 required := ["factuality", "toxicity"]
 
-at_prod contains ["prompts", name, "labels.prod"] if {
-	some name, p in input.bundle.prompts
-	p.labels.prod
-}
-
-at_prod contains ["models", name, "aliases.prod"] if {
-	some name, m in input.bundle.models
-	m.kind == "llm"
-	m.aliases.prod
-}
-
-# covered holds [object, scorer] for every scorer of every eval gating an object's
-# prod alias or label, from the derived gating list and from the object's own gates.
-# Built in one pass each, so checks are set lookups.
-covered contains [g.object, m.scorer] if {
+# applied holds [target, scorer] for the evals applied gates at prod run.
+applied contains [g.object, m.scorer] if {
 	some g in input.bundle.gating
 	g.alias == "prod"
 	some m in input.bundle.evals[g.eval].metrics
 }
 
-covered contains [util.target(kind, name), m.scorer] if {
-	some [kind, name, _] in at_prod
-	some e in util.collection(kind)[name].gates.prod.evals
+# covers(target, obj, scorer): an applied gate or one of the object's prod gate evals scores it.
+covers(target, _, scorer) if [target, scorer] in applied
+
+covers(_, obj, scorer) if {
+	some e in obj.gates.prod.evals
 	some m in input.bundle.evals[e].metrics
+	m.scorer == scorer
 }
 
-deny contains v if {
-	some [kind, name, path] in at_prod
+# Each rule reads one object (the policy's results are kept per shard of objects).
+deny contains uncovered("prompts", name, "labels.prod", scorer) if {
+	some name, p in input.bundle.prompts
+	p.labels.prod
 	some scorer in required
-	not [util.target(kind, name), scorer] in covered
-	v := {
-		"msg": sprintf("%s is served at prod but none of its prod gate evals scores %s", [util.target(kind, name), scorer]),
-		"target": util.target(kind, name),
-		"path": path,
-	}
+	not covers(util.target("prompts", name), p, scorer)
+}
+
+deny contains uncovered("models", name, "aliases.prod", scorer) if {
+	some name, m in input.bundle.models
+	m.kind == "llm"
+	m.aliases.prod
+	some scorer in required
+	not covers(util.target("models", name), m, scorer)
+}
+
+uncovered(kind, name, path, scorer) := {
+	"msg": sprintf("%s is served at prod but none of its prod gate evals scores %s", [util.target(kind, name), scorer]),
+	"target": util.target(kind, name),
+	"path": path,
 }

@@ -28,39 +28,72 @@ patterns := {
 any_secret := concat("|", [sprintf("(?:%s)", [re]) | some re in patterns])
 
 # Top-level maps of objects, and singletons that are objects themselves.
-object_kinds := {"providers", "features", "models", "prompts", "rag", "evals", "slos", "deployments"}
-
-singletons := {"project", "governance"}
-
-# cairn.match_strings is walk + regex.match done natively: [path, string] for
-# every string of the bundle that matches.
-findings contains [target, path, kind] if {
-	some [p, s] in cairn.match_strings(input.bundle, any_secret)
-	some kind, re in patterns
-	regex.match(re, s)
-	[target, path] := locate(p)
-}
-
-locate(p) := [util.target(p[0], p[1]), util.path_string(array.slice(p, 2, count(p)))] if {
-	p[0] in object_kinds
-	count(p) >= 2
-}
-
-locate(p) := [p[0], util.path_string(array.slice(p, 1, count(p)))] if p[0] in singletons
-
-deny contains v if {
-	some [target, path, _] in findings
-	kinds := sort([k | some [t, pp, k] in findings; t == target; pp == path])
-	v := {
-		"msg": sprintf("%s.%s contains what looks like %s; reference secrets through the environment instead", [target, path, concat(" and ", kinds)]),
-		"target": target,
-		"path": path,
+# found(x) holds [path, kinds] for each string in x that looks like a secret: its path
+# within x (as written in a spec) and what it looks like, sorted.
+found(x) := {[util.path_string(p), sort([k | some [q, k] in hits; q == p])] | some [p, _] in hits} if {
+	hits := {[p, k] |
+		some [p, s] in cairn.match_strings(x, any_secret)
+		some k, re in patterns
+		regex.match(re, s)
 	}
 }
 
-# Credentials in the data files the specs reference — an eval dataset row,
-# a RAG document line — found by the compiler (never carried in the bundle
-# themselves), each denied at its file and line.
+# One rule per kind, each reading one object (the policy's results are kept per shard of
+# objects), and one per singleton block.
+deny contains leak(util.target("providers", name), path, kinds) if {
+	some name, o in input.bundle.providers
+	some [path, kinds] in found(o)
+}
+
+deny contains leak(util.target("features", name), path, kinds) if {
+	some name, o in input.bundle.features
+	some [path, kinds] in found(o)
+}
+
+deny contains leak(util.target("models", name), path, kinds) if {
+	some name, o in input.bundle.models
+	some [path, kinds] in found(o)
+}
+
+deny contains leak(util.target("prompts", name), path, kinds) if {
+	some name, o in input.bundle.prompts
+	some [path, kinds] in found(o)
+}
+
+deny contains leak(util.target("rag", name), path, kinds) if {
+	some name, o in input.bundle.rag
+	some [path, kinds] in found(o)
+}
+
+deny contains leak(util.target("evals", name), path, kinds) if {
+	some name, o in input.bundle.evals
+	some [path, kinds] in found(o)
+}
+
+deny contains leak(util.target("slos", name), path, kinds) if {
+	some name, o in input.bundle.slos
+	some [path, kinds] in found(o)
+}
+
+deny contains leak(util.target("deployments", name), path, kinds) if {
+	some name, o in input.bundle.deployments
+	some [path, kinds] in found(o)
+}
+
+deny contains leak("project", path, kinds) if {
+	some [path, kinds] in found(object.get(input.bundle, "project", {}))
+}
+
+deny contains leak("governance", path, kinds) if {
+	some [path, kinds] in found(object.get(input.bundle, "governance", {}))
+}
+
+leak(target, path, kinds) := {
+	"msg": sprintf("%s.%s contains what looks like %s; reference secrets through the environment instead", [target, path, concat(" and ", kinds)]),
+	"target": target,
+	"path": path,
+}
+
 deny contains v if {
 	some i, f in input.bundle.secret_findings
 	v := {

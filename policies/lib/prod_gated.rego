@@ -13,33 +13,28 @@ import data.cairn.util
 singular := {"aliases": "alias", "labels": "label"}
 
 # at_prod holds [kind, name, field] for every model alias and prompt label named prod.
-at_prod contains ["models", name, "aliases"] if {
-	some name, m in input.bundle.models
-	m.aliases.prod
-}
-
-at_prod contains ["prompts", name, "labels"] if {
-	some name, p in input.bundle.prompts
-	p.labels.prod
-}
-
-# gated_at_prod is computed once: a lookup per object instead of a scan.
 gated_at_prod := {g.object | some g in input.bundle.gating; g.alias == "prod"}
 
-gated(obj) if obj in gated_at_prod
+# gated(target, obj): gated by an applied gate, or by the object's own gates.prod.evals.
+gated(target, _) if target in gated_at_prod
 
-gated(obj) if {
-	[kind, name] := split(obj, "/")
-	count(util.collection(kind)[name].gates.prod.evals) > 0
+gated(_, obj) if count(obj.gates.prod.evals) > 0
+
+# Each rule reads one object (the policy's results are kept per shard of objects).
+deny contains ungated("models", name, "aliases") if {
+	some name, m in input.bundle.models
+	m.aliases.prod
+	not gated(util.target("models", name), m)
 }
 
-deny contains v if {
-	some [kind, name, field] in at_prod
-	obj := util.target(kind, name)
-	not gated(obj)
-	v := {
-		"msg": sprintf("%s is served at prod but no eval gates its prod %s; add gates.prod.evals", [obj, singular[field]]),
-		"target": obj,
-		"path": concat(".", [field, "prod"]),
-	}
+deny contains ungated("prompts", name, "labels") if {
+	some name, p in input.bundle.prompts
+	p.labels.prod
+	not gated(util.target("prompts", name), p)
+}
+
+ungated(kind, name, field) := {
+	"msg": sprintf("%s is served at prod but no eval gates its prod %s; add gates.prod.evals", [util.target(kind, name), singular[field]]),
+	"target": util.target(kind, name),
+	"path": concat(".", [field, "prod"]),
 }

@@ -1,0 +1,245 @@
+package policies
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/cairn-dev/cairn/compiler"
+	"github.com/cairn-dev/cairn/internal/diag"
+)
+
+// TestShardable holds the reading of which collections a policy's results
+// may be split over to the rules in shard.go: each case that must not be
+// split is one that a split would get wrong.
+func TestShardable(t *testing.T) {
+	for _, tc := range []struct {
+		name, rego string
+		want       []string
+	}{
+		{"one object per result", `deny contains name if { some name, m in input.bundle.models; m.kind == "llm" }`, []string{"models"}},
+		{"a reference with a variable key", `deny contains k if { m := input.bundle.models[k]; m.risk == "high" }`, []string{"models"}},
+		{"a function of the object", `bad(m) if m.risk == "low"
+deny contains name if { some name, m in input.bundle.models; bad(m) }`, []string{"models"}},
+		{"a lookup from another collection", `deny contains name if { some name, d in input.bundle.deployments; not input.bundle.models[d.model] }`, []string{"deployments"}},
+		{"rules over two collections", `deny contains name if { some name, m in input.bundle.models; m.x }
+deny contains name if { some name, p in input.bundle.prompts; p.x }`, []string{"models", "prompts"}},
+		{"one rule over two collections keeps one", `deny contains [n, k] if { some n, m in input.bundle.models; some k, p in input.bundle.prompts; p.model.id == m.model_id }`, []string{"prompts"}},
+		{"a helper reading the collection", `llm contains name if { some name, m in input.bundle.models; m.kind == "llm" }
+deny contains name if { some name in llm; input.bundle.deployments[name].public }`, []string{"deployments"}},
+		{"two objects of one collection", `deny contains [a, b] if { some a, x in input.bundle.models; some b, y in input.bundle.models; a != b; x.model_id == y.model_id }`, nil},
+		{"a count of the collection", `deny contains "many" if count(input.bundle.models) > 100`, nil},
+		{"the collection passed whole", `f(ms) := count(ms)
+deny contains "x" if { some m in input.bundle.models; f(input.bundle.models) > 2; m.a }`, nil},
+		{"object.get of the collection", `deny contains "x" if { some m in input.bundle.models; m.a; count(object.get(input.bundle, "models", {})) > 1 }`, nil},
+		{"a comprehension over the collection", `deny contains n if { some n, m in input.bundle.models; xs := [k | some k, y in input.bundle.models; y.a == m.a]; count(xs) > 1 }`, nil},
+		{"a negation on the collection", `deny contains name if { some name, d in input.bundle.deployments; not input.bundle.models[name] }`, []string{"deployments"}},
+		{"every over the collection", `deny contains "none" if { input.bundle.project; every m in input.bundle.models { m.a } }`, nil},
+		{"a complete rule", `deny := {n | some n, m in input.bundle.models; m.a}`, nil},
+		{"the time", `deny contains n if { some n, m in input.bundle.models; time.parse_rfc3339_ns(input.now) > time.parse_ns("2006-01-02", m.deprecated) }`, nil},
+		{"the whole bundle", `deny contains p if { walk(input.bundle, [p, v]); v == "secret" }`, nil},
+		{"with on another collection", `f := n if { some n, m in input.bundle.models; m.a }
+deny contains x if { some m in input.bundle.prompts; x := f with input.bundle.models as {"a": m} }`, []string{"prompts"}},
+		{"the collection as a with value", `g := count(data.z)
+deny contains n if { some n, m in input.bundle.models; m.a; g > 1 with data.z as input.bundle.models }`, nil},
+		{"a shared helper reading it", `import data.cairn.util
+deny contains name if { some name, d in input.bundle.deployments; util.is_llm(d) }`, []string{"deployments"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srcs, err := Options{}.sources(false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srcs = append(srcs, source{name: "policies/t.rego", text: "# METADATA\n# custom:\n#   id: t\npackage cairn.policy.t\n\n" + tc.rego})
+			mods, errs := parse(srcs)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			c := newCompiler()
+			if c.Compile(mods); c.Failed() {
+				t.Fatal(c.Errors)
+			}
+			pols, _ := discover(mods)
+			got := shardable(mods, c.Modules, pols, analyseReads(mods, c.Modules, pols))["t"]
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("split over %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestShardedAgrees: on every violating spec, and after random edits to its
+// objects (a field changed, removed or set to a value some policy denies, an
+// object removed or copied), a check whose results come from the cache —
+// the split policies' shard by shard — reports exactly what a check without
+// a cache reports.
+func TestShardedAgrees(t *testing.T) {
+	entries, err := os.ReadDir(specsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := newEngine(t, Options{})
+	rng := rand.New(rand.NewPCG(7, 11))
+	for _, ent := range entries {
+		if !ent.IsDir() {
+			continue
+		}
+		t.Run(ent.Name(), func(t *testing.T) {
+			dirs := []string{filepath.Join(specsDir, "base")}
+			if ent.Name() != "base" {
+				dirs = append(dirs, filepath.Join(specsDir, ent.Name()))
+			}
+			dir := overlay(t, dirs...)
+			b, ds := compiler.Compile(dir, compiler.Options{})
+			if b == nil || ds.Count(diag.Error) > 0 {
+				t.Fatalf("spec does not compile:\n%s", render(ds))
+			}
+			var pctx map[string]any
+			if raw, err := os.ReadFile(filepath.Join(dir, "context.json")); err == nil {
+				json.Unmarshal(raw, &pctx)
+			}
+			cached := newEngine(t, Options{CacheDir: t.TempDir()})
+			doc := bundleDoc(t, b)
+			for round := 0; round < 6; round++ {
+				if round > 0 {
+					mutate(rng, doc)
+				}
+				b := docBundle(t, doc)
+				want, err := plain.Evaluate(context.Background(), b, specNow, pctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := cached.Evaluate(context.Background(), b, specNow, pctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g, w := render(got), render(want); g != w {
+					t.Fatalf("round %d: cached results differ from uncached:\ncached:\n%s\nuncached:\n%s", round, g, w)
+				}
+			}
+		})
+	}
+}
+
+// TestShardRerunsOneShard: an edit to one object re-runs, of a policy split
+// over its collection, only that object's shard.
+func TestShardRerunsOneShard(t *testing.T) {
+	b := bigBundle(200)
+	e := newEngine(t, Options{CacheDir: t.TempDir()})
+	if _, err := e.Evaluate(context.Background(), b, specNow, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(e.shards["owners"], "models") {
+		t.Fatalf("owners is split over %v; the test needs models", e.shards["owners"])
+	}
+	first := e.shardRuns["owners"]
+	var name string
+	for n := range b.Models {
+		if name == "" || n < name {
+			name = n
+		}
+	}
+	m := b.Models[name]
+	m.Owner = "team:tbd"
+	b.Models[name] = m
+	l, err := e.Evaluate(context.Background(), b, specNow, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.shardRuns["owners"]; got != 1 {
+		t.Fatalf("owners ran %d shards after one model's edit (%d on a cold cache); want 1", got, first)
+	}
+	if !strings.Contains(render(l), "models/"+name+" has no accountable owner") {
+		t.Fatalf("the edit's denial is missing:\n%s", render(l))
+	}
+}
+
+func bundleDoc(t *testing.T, b *compiler.Bundle) map[string]any {
+	t.Helper()
+	raw, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+func docBundle(t *testing.T, doc map[string]any) *compiler.Bundle {
+	t.Helper()
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A value of the wrong type leaves its field empty; both checks see
+	// the same bundle.
+	var b compiler.Bundle
+	var te *json.UnmarshalTypeError
+	if err := json.Unmarshal(raw, &b); err != nil && !errors.As(err, &te) {
+		t.Fatal(err)
+	}
+	return &b
+}
+
+// values some built-in policy judges.
+var mutations = []any{"team:tbd", "gpt-4-0613", "sk-" + strings.Repeat("a1B2", 8), "", "high", "llm", "prod", true, false, 0.5}
+
+// mutate edits one random object of a random collection.
+func mutate(rng *rand.Rand, doc map[string]any) {
+	var colls []string
+	for k, v := range doc {
+		if m, ok := v.(map[string]any); ok && len(m) > 0 && isCollection(k) {
+			colls = append(colls, k)
+		}
+	}
+	if len(colls) == 0 {
+		return
+	}
+	sort.Strings(colls)
+	coll := doc[colls[rng.IntN(len(colls))]].(map[string]any)
+	names := make([]string, 0, len(coll))
+	for n := range coll {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	name := names[rng.IntN(len(names))]
+	switch rng.IntN(5) {
+	case 0:
+		delete(coll, name)
+	case 1:
+		coll[name+"-copy"] = coll[name]
+	default:
+		obj, ok := coll[name].(map[string]any)
+		if !ok {
+			return
+		}
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		if len(keys) == 0 {
+			return
+		}
+		k := keys[rng.IntN(len(keys))]
+		if rng.IntN(3) == 0 {
+			delete(obj, k)
+		} else {
+			obj[k] = mutations[rng.IntN(len(mutations))]
+		}
+		coll[name] = obj
+	}
+}
+
+func isCollection(k string) bool {
+	return slices.Contains(shardPreference, k)
+}
