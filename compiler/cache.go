@@ -64,6 +64,7 @@ func specField(field string) cue.Path {
 type unit struct {
 	field, name string // name is empty for a singleton
 	src         []byte // from the label to the end of the value
+	off         int    // where src starts in its file
 	key         string
 }
 
@@ -314,12 +315,12 @@ func evaluatePart(units []unit, part []int, values []json.RawMessage) bool {
 func independent(p parsed) ([]unit, bool) {
 	var units []unit
 	seen := map[string]bool{}
-	span := func(from, to ast.Node) ([]byte, bool) {
+	span := func(from, to ast.Node) ([]byte, int, bool) {
 		a, b := from.Pos().Offset(), to.End().Offset()
 		if !from.Pos().IsValid() || a < 0 || b > len(p.src) || a >= b {
-			return nil, false
+			return nil, 0, false
 		}
-		return p.src[a:b], true
+		return p.src[a:b], a, true
 	}
 	collections := map[*ast.StructLit]bool{}
 	for _, d := range p.file.Decls {
@@ -332,11 +333,11 @@ func independent(p parsed) ([]unit, bool) {
 			}
 			seen[name] = true
 			if !isKind(name) {
-				b, ok := span(x, x.Value)
+				b, off, ok := span(x, x.Value)
 				if !ok {
 					return nil, false
 				}
-				units = append(units, unit{field: name, src: b})
+				units = append(units, unit{field: name, src: b, off: off})
 				continue
 			}
 			// A collection holds plain named objects: a pattern such as
@@ -358,11 +359,11 @@ func independent(p parsed) ([]unit, bool) {
 				if !regular || of.Constraint != token.ILLEGAL {
 					return nil, false
 				}
-				b, ok := span(of, of.Value)
+				b, off, ok := span(of, of.Value)
 				if !ok {
 					return nil, false
 				}
-				units = append(units, unit{field: name, name: obj, src: b})
+				units = append(units, unit{field: name, name: obj, src: b, off: off})
 			}
 		default: // let, embedding, comprehension, import
 			return nil, false

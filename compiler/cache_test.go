@@ -2,8 +2,11 @@ package compiler
 
 import (
 	"bytes"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -186,5 +189,96 @@ func TestCacheKeepsNoSecret(t *testing.T) {
 	}
 	if strings.Contains(string(raw), key) || countEntries(t, cache) == 0 {
 		t.Fatalf("the credential is in the cache (or nothing was cached: %d entries)", countEntries(t, cache))
+	}
+}
+
+// TestParseCacheAgrees: a file's digest from the parse cache — positions,
+// top-level labels, objects and their bytes, package — is the one parsing
+// it gives, on every example and generated repo, cold and warm, after one
+// file changes and when the cache file is torn; and the bundle's field
+// positions are the same with and without the cache.
+func TestParseCacheAgrees(t *testing.T) {
+	gen := t.TempDir()
+	if err := specgen.Write(gen, specgen.Small); err != nil {
+		t.Fatal(err)
+	}
+	repos := map[string]string{"generated": gen}
+	for _, ex := range exampleDirs {
+		repos[ex] = filepath.Join("..", "examples", ex)
+	}
+	for _, a := range []string{"credit", "forecast", "summariser", "prompt-targets"} {
+		repos[a] = filepath.Join("..", "testdata", "acceptance", a)
+	}
+	digests := func(t *testing.T, dir string, opts Options) []parsed {
+		t.Helper()
+		r, err := newRepoFS(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rels, err := specFiles(r.root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, ds := parseFiles(r, rels, opts)
+		if len(ds) > 0 {
+			t.Fatal(list(ds))
+		}
+		return files
+	}
+	same := func(t *testing.T, what string, got, want []parsed) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d files, want %d", what, len(got), len(want))
+		}
+		for i := range want {
+			g, w := got[i], want[i]
+			if g.rel != w.rel || g.pkg != w.pkg || g.pkgPos != w.pkgPos || g.indep != w.indep ||
+				!maps.Equal(g.ix.pos, w.ix.pos) || !slices.Equal(g.ix.top, w.ix.top) ||
+				!maps.EqualFunc(g.ix.defined, w.ix.defined, slices.Equal) || len(g.units) != len(w.units) {
+				t.Fatalf("%s: %s's digest differs from a fresh parse's", what, w.rel)
+			}
+			for j := range w.units {
+				gu, wu := g.units[j], w.units[j]
+				if gu.field != wu.field || gu.name != wu.name || gu.off != wu.off || !bytes.Equal(gu.src, wu.src) {
+					t.Fatalf("%s: %s's object %s/%s differs from a fresh parse's", what, w.rel, wu.field, wu.name)
+				}
+			}
+		}
+	}
+	for name, src := range repos {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			copyTree(t, src, dir, nil)
+			cache := t.TempDir()
+			opts := Options{CacheDir: cache, CacheSalt: "test"}
+			want := digests(t, dir, Options{})
+			same(t, "cold", digests(t, dir, opts), want)
+			same(t, "warm", digests(t, dir, opts), want)
+			b, ds := Compile(dir, opts)
+			pb, pds := Compile(dir, Options{})
+			if len(ds) > 0 || len(pds) > 0 {
+				t.Fatal(list(ds), list(pds))
+			}
+			if !maps.Equal(b.FieldPos, pb.FieldPos) {
+				t.Fatal("field positions differ with the parse cache")
+			}
+		})
+	}
+	// One file changes: its digest is fresh, the others come from the cache.
+	dir := t.TempDir()
+	copyTree(t, gen, dir, nil)
+	cache := t.TempDir()
+	opts := Options{CacheDir: cache, CacheSalt: "test"}
+	digests(t, dir, opts)
+	f := filepath.Join(dir, "specs", "features-000.cue")
+	src, _ := os.ReadFile(f)
+	os.WriteFile(f, append([]byte("// a line above moves every position\n"), src...), 0o644)
+	same(t, "after an edit", digests(t, dir, opts), digests(t, dir, Options{}))
+	// A torn cache file is read as empty.
+	p := filepath.Join(cache, "parse.bin")
+	b, _ := os.ReadFile(p)
+	for _, n := range []int{len(b) / 2, len(parseCacheFormat) + 10, 3} {
+		os.WriteFile(p, b[:n], 0o644)
+		same(t, fmt.Sprintf("torn at %d", n), digests(t, dir, opts), digests(t, dir, Options{}))
 	}
 }

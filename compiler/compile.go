@@ -107,7 +107,7 @@ func load(dir string, opts Options) (*compilation, diag.List) {
 		return nil, diag.List{errAt(CodeEmptyRepo, diag.Position{}, "no .cue files in %q (spec files live at the repo root and under specs/; 'cairn init' writes an example)", dir)}
 	}
 	reg := trace.StartRegion(context.Background(), "compile.parse")
-	files, ds := parseFiles(r, rels)
+	files, ds := parseFiles(r, rels, opts)
 	reg.End()
 	if len(ds) > 0 {
 		return nil, ds

@@ -86,7 +86,15 @@ type parsed struct {
 
 // parseFiles reads and parses every spec file, reporting unreadable, huge,
 // non-UTF-8 and malformed files at their location.
-func parseFiles(r *repoFS, rels []string) ([]parsed, diag.List) {
+// With a cache directory, an independent file whose bytes are as they were
+// is not parsed again (parsecache.go).
+func parseFiles(r *repoFS, rels []string, opts Options) ([]parsed, diag.List) {
+	var store *parseStore
+	if opts.CacheDir != "" {
+		store = readParseStore(filepath.Join(opts.CacheDir, "parse.bin"))
+	}
+	keys := make([][32]byte, len(rels))
+	hits := make([]bool, len(rels))
 	// Files parse independently: spread them over the cores, keep the order.
 	results := make([]parsed, len(rels))
 	errs := make([]diag.List, len(rels))
@@ -97,7 +105,19 @@ func parseFiles(r *repoFS, rels []string) ([]parsed, diag.List) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i], errs[i] = parseFile(r, rels[i])
+				if store == nil {
+					results[i], errs[i] = parseFile(r, rels[i])
+				} else {
+					var src []byte
+					if src, errs[i] = readSpec(r, rels[i]); len(errs[i]) > 0 {
+						continue
+					}
+					keys[i] = parseKey(opts.CacheSalt, rels[i], src)
+					if results[i], hits[i] = store.get(keys[i], rels[i], src); hits[i] {
+						continue
+					}
+					results[i], errs[i] = parseSrc(rels[i], src)
+				}
 				if len(errs[i]) == 0 {
 					results[i].digest()
 				}
@@ -109,6 +129,17 @@ func parseFiles(r *repoFS, rels []string) ([]parsed, diag.List) {
 	}
 	close(next)
 	wg.Wait()
+	if store != nil {
+		for i := range rels {
+			switch {
+			case hits[i]:
+				store.used[keys[i]] = true
+			case len(errs[i]) == 0:
+				store.put(keys[i], &results[i])
+			}
+		}
+		store.save()
+	}
 	var out []parsed
 	var ds diag.List
 	for i := range rels {
@@ -163,30 +194,46 @@ func (p *parsed) digest() {
 
 // parseFile reads and parses one spec file.
 func parseFile(r *repoFS, rel string) (parsed, diag.List) {
+	src, ds := readSpec(r, rel)
+	if len(ds) > 0 {
+		return parsed{}, ds
+	}
+	return parseSrc(rel, src)
+}
+
+// readSpec reads one spec file, reporting unreadable, huge and non-UTF-8
+// files at their location.
+func readSpec(r *repoFS, rel string) ([]byte, diag.List) {
 	var ds diag.List
 	real, err := r.resolve(rel)
 	if err != nil {
 		fe := err.(*fileError)
-		return parsed{}, append(ds, diag.Diagnostic{Severity: diag.Error, Code: fe.code, Message: fe.msg, Pos: diag.Position{File: rel}})
+		return nil, append(ds, diag.Diagnostic{Severity: diag.Error, Code: fe.code, Message: fe.msg, Pos: diag.Position{File: rel}})
 	}
 	st, err := os.Stat(real)
 	if err != nil {
-		return parsed{}, append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeUnreadable, Message: "cannot read spec file: " + stripRoot(err.Error(), r.root), Pos: diag.Position{File: rel}})
+		return nil, append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeUnreadable, Message: "cannot read spec file: " + stripRoot(err.Error(), r.root), Pos: diag.Position{File: rel}})
 	}
 	if st.Size() > maxSpecFile {
-		return parsed{}, append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeFileTooLarge,
+		return nil, append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeFileTooLarge,
 			Message: fmt.Sprintf("spec file is %d bytes; the limit is %d (split it into several files under specs/)", st.Size(), maxSpecFile),
 			Pos:     diag.Position{File: rel}})
 	}
 	src, err := os.ReadFile(real)
 	if err != nil {
-		return parsed{}, append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeUnreadable, Message: "cannot read spec file: " + stripRoot(err.Error(), r.root), Pos: diag.Position{File: rel}})
+		return nil, append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeUnreadable, Message: "cannot read spec file: " + stripRoot(err.Error(), r.root), Pos: diag.Position{File: rel}})
 	}
 	if !utf8.Valid(src) {
 		line, col := invalidUTF8At(src)
-		return parsed{}, append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeNotUTF8, Message: "spec file is not valid UTF-8",
+		return nil, append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeNotUTF8, Message: "spec file is not valid UTF-8",
 			Pos: diag.Position{File: rel, Line: line, Col: col}})
 	}
+	return src, nil
+}
+
+// parseSrc parses one spec file's bytes.
+func parseSrc(rel string, src []byte) (parsed, diag.List) {
+	var ds diag.List
 	f, err := parser.ParseFile(rel, src, parser.ParseComments)
 	if err != nil {
 		for _, e := range errors.Errors(err) {
