@@ -13,9 +13,12 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/cairn-dev/cairn/internal/diag"
@@ -41,6 +44,60 @@ type repoFS struct {
 	// secrets are credentials found in referenced data files (datasets, RAG
 	// documents), by file, line and kind; never the secret itself.
 	secrets []SecretFinding
+	// pre holds referenced files read ahead, side by side (prefetch), by
+	// clean path: their bytes or why they could not be opened.
+	pre map[string]prefetched
+}
+
+type prefetched struct {
+	b   []byte
+	err error
+}
+
+// prefetch reads the files rels name on all cores, for readText and scanLines
+// to take in turn: resolve checks objects one after another, and reading a
+// thousand small datasets and templates one at a time was most of its time.
+func (r *repoFS) prefetch(rels []string) {
+	rels = slices.Compact(slices.Sorted(slices.Values(rels)))
+	got := make([]prefetched, len(rels))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f, err := r.open(rels[i])
+				if err != nil {
+					got[i].err = err
+					continue
+				}
+				got[i].b, err = io.ReadAll(f)
+				f.Close()
+				if err != nil {
+					got[i] = prefetched{err: &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rels[i], err)}}
+				}
+			}
+		}()
+	}
+	for i := range rels {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	r.pre = map[string]prefetched{}
+	for i, rel := range rels {
+		r.pre[rel] = got[i]
+	}
+}
+
+// take returns a prefetched file's bytes once (ok is false if it was not).
+func (r *repoFS) take(rel string) (b []byte, err error, ok bool) {
+	p, ok := r.pre[rel]
+	if ok {
+		delete(r.pre, rel)
+	}
+	return p.b, p.err, ok
 }
 
 // scanSecrets records a credential found on one line of a data file.
@@ -103,14 +160,18 @@ func stripRoot(s, root string) string {
 
 // readText reads a referenced text file: inside the repo, not too large, UTF-8, not binary.
 func (r *repoFS) readText(rel string) ([]byte, error) {
-	f, err := r.openText(rel)
-	if err != nil {
+	b, err, ok := r.take(rel)
+	if !ok {
+		f, err := r.open(rel)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if b, err = io.ReadAll(f); err != nil {
+			return nil, &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rel, err)}
+		}
+	} else if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return nil, &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rel, err)}
 	}
 	if bytes.IndexByte(b[:min(len(b), 8192)], 0) >= 0 {
 		return nil, &fileError{CodeBinary, fmt.Sprintf("file %q is binary; a text file is expected here", rel)}
@@ -174,10 +235,10 @@ func textDocument(rel string) bool {
 	return false
 }
 
-// openText opens a referenced text file for streaming: inside the repo, not
+// open opens a referenced text file for streaming: inside the repo, not
 // too large. The caller checks content line by line (scanLines) so a large
 // dataset is never held in memory whole.
-func (r *repoFS) openText(rel string) (*os.File, error) {
+func (r *repoFS) open(rel string) (*os.File, error) {
 	real, err := r.resolve(rel)
 	if err != nil {
 		return nil, err
@@ -203,13 +264,23 @@ func (r *repoFS) openText(rel string) (*os.File, error) {
 // rejecting binary and non-UTF-8 content at its line and column; fn sees each
 // line (without its newline) and its number. The hash is recorded at the end.
 func (r *repoFS) scanLines(rel string, fn func(line int, text []byte)) error {
-	f, err := r.openText(rel)
-	if err != nil {
-		return err
+	var in io.Reader
+	size := 64 * 1024
+	if b, err, ok := r.take(rel); ok {
+		if err != nil {
+			return err
+		}
+		in, size = bytes.NewReader(b), min(size, len(b)+16)
+	} else {
+		f, err := r.open(rel)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
 	}
-	defer f.Close()
 	h := sha256.New()
-	br := bufio.NewReaderSize(io.TeeReader(f, h), 64*1024)
+	br := bufio.NewReaderSize(io.TeeReader(in, h), size)
 	lim := limits.Get()
 	over := func(line int, what, flag, max string) error {
 		e := &limits.Exceeded{What: fmt.Sprintf("file %q: line %d %s", rel, line, what), Flag: flag, Max: max}

@@ -119,6 +119,20 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 		sensitive[s] = true
 	}
 
+	var files []string
+	for _, p := range b.Prompts {
+		if p.TemplateFile != "" {
+			files = append(files, p.TemplateFile)
+		}
+	}
+	for _, e := range b.Evals {
+		if e.Dataset != "" {
+			files = append(files, e.Dataset)
+		}
+	}
+	c.fs.prefetch(files)
+	defer func() { c.fs.pre = nil }()
+
 	for _, n := range slices.Sorted(maps.Keys(b.Providers)) {
 		p := b.Providers[n]
 		p.Name, p.Pos = n, r.at("providers/"+n)
