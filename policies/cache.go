@@ -20,6 +20,7 @@ import (
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/cairn-dev/cairn/internal/atomicfile"
 	"github.com/cairn-dev/cairn/internal/diag"
@@ -47,6 +48,7 @@ type reads struct {
 	volatile    bool     // calls a non-deterministic built-in: never cached
 	collections []string // input.bundle.<c>
 	now, ctx    bool
+	clock       string // the part standing for now (clock.go), when not ""
 }
 
 // analyseReads computes each policy's reads: what its modules read of the
@@ -481,7 +483,10 @@ func (p *inputParts) key(base string, r reads) string {
 		for _, c := range r.collections {
 			write("bundle." + c)
 		}
-		if r.now {
+		switch {
+		case r.clock != "":
+			write(r.clock)
+		case r.now:
 			write("now")
 		}
 		if r.ctx {
@@ -597,8 +602,9 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 	}
 	var tasks []*task
 	got := make([][]map[string]any, len(e.policies)) // per policy, its parts' bindings
+	reads := e.clockReads(ctx, parts)
 	for i, p := range e.policies {
-		r := e.reads[p.ID]
+		r := reads[p.ID]
 		var split []string
 		for _, c := range e.shards[p.ID] {
 			if parts.collection(c) != nil {
@@ -635,7 +641,7 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 	// its shard's objects itself.
 	var fields []string
 	for _, t := range tasks {
-		r := e.reads[e.policies[t.policy].ID]
+		r := reads[e.policies[t.policy].ID]
 		for _, k := range parts.names {
 			if (r.all || r.bundle || slices.Contains(r.collections, k)) && !slices.Contains(t.split, k) && !slices.Contains(fields, k) {
 				fields = append(fields, k)
@@ -657,7 +663,7 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 	}
 	onCores(idx, func(j int) {
 		t := tasks[j]
-		in, err := parts.input(e.reads[e.policies[t.policy].ID], t.split, t.shard)
+		in, err := parts.input(reads[e.policies[t.policy].ID], t.split, t.shard)
 		if err != nil {
 			t.err = err
 			return
@@ -723,6 +729,44 @@ func union(rules []string, parts []map[string]any) map[string]any {
 			merged = append(merged, seen[k])
 		}
 		out[rule] = merged
+	}
+	return out
+}
+
+// clockReads evaluates the policies' clocks (clock.go) and returns each
+// policy's reads with the time replaced by its clock's value where it has
+// one. A clock that fails to evaluate leaves its policy keyed by the time.
+func (e *Engine) clockReads(ctx context.Context, parts *inputParts) map[string]reads {
+	out := maps.Clone(e.reads)
+	ids := slices.Sorted(maps.Keys(e.clockQ))
+	if len(ids) == 0 {
+		return out
+	}
+	defer trace.StartRegion(ctx, "policies.clocks").End()
+	for _, id := range ids {
+		in, err := parts.input(e.clocks[id].r, nil, 0)
+		if err != nil {
+			continue
+		}
+		rs, err := e.clockQ[id].Eval(ctx, rego.EvalParsedInput(in))
+		if err != nil {
+			continue
+		}
+		var b map[string]any
+		if len(rs) > 0 {
+			b = rs[0].Bindings
+		}
+		js, err := json.Marshal(b)
+		if err != nil {
+			continue
+		}
+		part := "clock:" + id
+		parts.mu.Lock()
+		parts.hashes[part] = sum(js)
+		parts.mu.Unlock()
+		r := out[id]
+		r.clock = part
+		out[id] = r
 	}
 	return out
 }

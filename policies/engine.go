@@ -57,11 +57,13 @@ type Engine struct {
 
 	// The result cache (cache.go), when Options.CacheDir is set.
 	cacheDir  string
-	digests   map[string]string   // by policy id: its Rego's identity
-	reads     map[string]reads    // by policy id
-	shards    map[string][]string // by policy id: the collections it is split over (shard.go)
-	ran       []string            // the policies the last Evaluate ran (not from the cache)
-	shardRuns map[string]int      // of a split policy, how many shards the last Evaluate ran
+	digests   map[string]string                 // by policy id: its Rego's identity
+	reads     map[string]reads                  // by policy id
+	shards    map[string][]string               // by policy id: the collections it is split over (shard.go)
+	ran       []string                          // the policies the last Evaluate ran (not from the cache)
+	clocks    map[string]*clock                 // by policy id (clock.go)
+	clockQ    map[string]rego.PreparedEvalQuery // their rules' values
+	shardRuns map[string]int                    // of a split policy, how many shards the last Evaluate ran
 }
 
 // Ran lists the policies the last Evaluate ran rather than took from the
@@ -102,7 +104,19 @@ func New(opts Options) (*Engine, error) {
 		e.cacheDir = opts.CacheDir
 		e.reads = analyseReads(mods, c.Modules, pols)
 		e.digests = policyDigests(opts.CacheSalt, srcs, mods, pols, e.reads)
-		e.shards = shardable(mods, c.Modules, pols, e.reads)
+		e.clocks, e.clockQ = clocks(mods, c.Modules, pols, e.reads), map[string]rego.PreparedEvalQuery{}
+		for id, ck := range e.clocks {
+			var terms []string
+			for i, r := range ck.rules {
+				terms = append(terms, fmt.Sprintf("c%d = %s", i, r))
+			}
+			q, err := rego.New(rego.Compiler(c), rego.Store(store), rego.Query(strings.Join(terms, "; ")), matchStringsFunc).PrepareForEval(context.Background())
+			if err != nil {
+				return nil, fmt.Errorf("preparing the clock of policy %s: %w", id, err)
+			}
+			e.clockQ[id] = q
+		}
+		e.shards = shardable(mods, c.Modules, pols, e.reads, e.clocks)
 	}
 	ctx := context.Background()
 	for _, p := range pols {

@@ -20,8 +20,9 @@ import (
 // Which collections a policy may be split over is read off its Rego
 // (shardable); the reading is conservative. A collection c is split only
 // when
-//   - the policy does not read the time (every shard would miss anyway), is
-//     deterministic and calls no other policy's rules;
+//   - the policy reads the time only through a clock (clock.go; otherwise
+//     every shard would miss anyway), is deterministic and calls no other
+//     policy's rules;
 //   - no helper rule or function it may call (its own, or a helper
 //     package's) reads c at all: a helper over a shard sees less;
 //   - every deny and warn rule is a partial set rule (deny contains v if
@@ -58,7 +59,7 @@ var shardPreference = []string{"prompts", "models", "evals", "deployments", "fea
 
 // shardable returns, for each policy that can be split, the collections it
 // is split over. rs are the policies' reads (analyseReads).
-func shardable(parsed, compiled map[string]*ast.Module, pols []Policy, rs map[string]reads) map[string][]string {
+func shardable(parsed, compiled map[string]*ast.Module, pols []Policy, rs map[string]reads, clocks map[string]*clock) map[string][]string {
 	isPolicy := map[string]bool{}
 	for _, p := range pols {
 		isPolicy[p.ID] = true
@@ -121,7 +122,7 @@ func shardable(parsed, compiled map[string]*ast.Module, pols []Policy, rs map[st
 	out := map[string][]string{}
 	for _, p := range pols {
 		o, r := owns[p.ID], rs[p.ID]
-		if o == nil || !o.ok || r.volatile || r.now || r.all || r.others {
+		if o == nil || !o.ok || r.volatile || (r.now && clocks[p.ID] == nil) || r.all || r.others {
 			continue
 		}
 		// What the helpers it may call read, transitively.

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/internal/diag"
@@ -67,7 +68,8 @@ deny contains name if { some name, d in input.bundle.deployments; util.is_llm(d)
 				t.Fatal(c.Errors)
 			}
 			pols, _ := discover(mods)
-			got := shardable(mods, c.Modules, pols, analyseReads(mods, c.Modules, pols))["t"]
+			rs := analyseReads(mods, c.Modules, pols)
+			got := shardable(mods, c.Modules, pols, rs, clocks(mods, c.Modules, pols, rs))["t"]
 			if !slices.Equal(got, tc.want) {
 				t.Fatalf("split over %v, want %v", got, tc.want)
 			}
@@ -77,9 +79,10 @@ deny contains name if { some name, d in input.bundle.deployments; util.is_llm(d)
 
 // TestShardedAgrees: on every violating spec, and after random edits to its
 // objects (a field changed, removed or set to a value some policy denies, an
-// object removed or copied), a check whose results come from the cache —
-// the split policies' shard by shard — reports exactly what a check without
-// a cache reports.
+// object removed or copied) at random times, a check whose results come
+// from the cache — the split policies' shard by shard, the time-reading
+// ones by their clocks — reports exactly what a check without a cache
+// reports.
 func TestShardedAgrees(t *testing.T) {
 	entries, err := os.ReadDir(specsDir)
 	if err != nil {
@@ -107,21 +110,39 @@ func TestShardedAgrees(t *testing.T) {
 			}
 			cached := newEngine(t, Options{CacheDir: t.TempDir()})
 			doc := bundleDoc(t, b)
-			for round := 0; round < 6; round++ {
+			for round := 0; round < 8; round++ {
 				if round > 0 {
 					mutate(rng, doc)
 				}
+				// The time moves too: by seconds, across a day, across
+				// catalog deprecation dates and the AI Act's dates.
+				at := times[rng.IntN(len(times))]
 				b := docBundle(t, doc)
-				want, err := plain.Evaluate(context.Background(), b, specNow, pctx)
+				want, err := plain.Evaluate(context.Background(), b, at, pctx)
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, err := cached.Evaluate(context.Background(), b, specNow, pctx)
+				got, err := cached.Evaluate(context.Background(), b, at, pctx)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if g, w := render(got), render(want); g != w {
 					t.Fatalf("round %d: cached results differ from uncached:\ncached:\n%s\nuncached:\n%s", round, g, w)
+				}
+			}
+			// The same bundle at every time in turn.
+			b = docBundle(t, doc)
+			for _, at := range times {
+				want, err := plain.Evaluate(context.Background(), b, at, pctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := cached.Evaluate(context.Background(), b, at, pctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g, w := render(got), render(want); g != w {
+					t.Fatalf("at %s: cached results differ from uncached:\ncached:\n%s\nuncached:\n%s", at, g, w)
 				}
 			}
 		})
@@ -190,8 +211,18 @@ func docBundle(t *testing.T, doc map[string]any) *compiler.Bundle {
 	return &b
 }
 
+// times a check may run at: around a catalog model's deprecation date
+// (gpt-4-0613, 2025-06-06) and its warning window, the AI Act's dates, and
+// seconds apart on one day.
+var times = []time.Time{
+	specNow, specNow.Add(time.Second), specNow.Add(23 * time.Hour), specNow.Add(25 * time.Hour),
+	time.Date(2025, 4, 7, 12, 0, 0, 0, time.UTC), time.Date(2025, 6, 5, 23, 59, 59, 0, time.UTC),
+	time.Date(2025, 6, 6, 0, 0, 0, 0, time.UTC), time.Date(2026, 8, 1, 23, 0, 0, 0, time.UTC),
+	time.Date(2026, 8, 2, 0, 0, 1, 0, time.UTC), time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC),
+}
+
 // values some built-in policy judges.
-var mutations = []any{"team:tbd", "gpt-4-0613", "sk-" + strings.Repeat("a1B2", 8), "", "high", "llm", "prod", true, false, 0.5}
+var mutations = []any{"team:tbd", "gpt-4-0613", "2025-06-06", "2026-09-01T10:00:00Z", "sk-" + strings.Repeat("a1B2", 8), "", "high", "llm", "prod", true, false, 0.5}
 
 // mutate edits one random object of a random collection.
 func mutate(rng *rand.Rand, doc map[string]any) {
@@ -242,4 +273,55 @@ func mutate(rng *rand.Rand, doc map[string]any) {
 
 func isCollection(k string) bool {
 	return slices.Contains(shardPreference, k)
+}
+
+// TestClocks: which rules stand for the time in a policy's cache key, and
+// which policies have none (and are keyed by the time itself).
+func TestClocks(t *testing.T) {
+	for _, tc := range []struct {
+		name, rego string
+		want       []string // nil: no clock
+	}{
+		{"today", `import data.cairn.util
+deny contains n if { some n, m in input.bundle.models; util.today_ns >= util.date_ns(m.from) }`, []string{"data.cairn.util.today_ns"}},
+		{"through a function", `import data.cairn.util
+after(d) if util.today_ns >= util.date_ns(d)
+deny contains n if { some n, m in input.bundle.models; after(m.from) }`, []string{"data.cairn.util.today_ns"}},
+		{"a rule of its own over the catalog", `import data.cairn.util
+late contains id if { some id, e in data.cairn.catalog.deprecations.models; util.today_ns >= util.date_ns(e.date) }
+deny contains n if { some n, m in input.bundle.models; m.model_id in late }`, []string{"data.cairn.policy.t.late"}},
+		{"a rule reading objects and the time", `import data.cairn.util
+past[n] if { some n, m in input.bundle.models; util.now_ns >= time.parse_rfc3339_ns(m.at) }
+deny contains n if { some n, m in input.bundle.models; past[n] }`, []string{"data.cairn.policy.t.past"}},
+		{"the time in a deny rule", `deny contains n if { some n, m in input.bundle.models; time.parse_rfc3339_ns(input.now) > 0 }`, nil},
+		{"the time itself", `import data.cairn.util
+deny contains n if { some n, m in input.bundle.models; util.now_ns > 0 }`, nil},
+		{"the time in a function", `before(x) if time.parse_rfc3339_ns(input.now) < x
+deny contains n if { some n, m in input.bundle.models; before(m.x) }`, nil},
+		{"the whole input", `deny contains n if { x := input; some n, m in x.bundle.models; m.a }`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srcs, err := Options{}.sources(false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srcs = append(srcs, source{name: "policies/t.rego", text: "# METADATA\n# custom:\n#   id: t\npackage cairn.policy.t\n\n" + tc.rego})
+			mods, errs := parse(srcs)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			c := newCompiler()
+			if c.Compile(mods); c.Failed() {
+				t.Fatal(c.Errors)
+			}
+			pols, _ := discover(mods)
+			var got []string
+			if ck := clocks(mods, c.Modules, pols, analyseReads(mods, c.Modules, pols))["t"]; ck != nil {
+				got = ck.rules
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("clock %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

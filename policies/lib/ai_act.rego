@@ -18,8 +18,9 @@ high_risk_from := "2026-08-02" if input.bundle.compliance.dates != "omnibus"
 
 transparency_from := "2026-08-02"
 
-# applies(date) holds from that date on, judged at input.now.
-applies(date) if util.now_ns >= util.date_ns(date)
+# applies(date) holds from that date on, judged at input.now: from 00:00 UTC of the date, so
+# today's start tells as well as the time does (and changes once a day: policies/clock.go).
+applies(date) if util.today_ns >= util.date_ns(date)
 
 # high_risk_systems are the systems listed in Annex III and not exempted.
 high_risk_systems[name] := s if {

@@ -15,16 +15,18 @@ warn_days := 60
 
 catalog := data.cairn.catalog.deprecations.models
 
-# flag[id] is ["deny", date] for a catalog id past its date and ["warn", date] for one within
-# warn_days of it: each catalog entry is judged once, and each place an id is used looks it up
-# (judging every use was most of this policy's time on a large repo).
-flag[id] := ["deny", date] if {
+# flag[id] is ["deny", date, 0] for a catalog id past its date and ["warn", date, days] for one
+# within warn_days of it: each catalog entry is judged once, and each place an id is used looks
+# it up (judging every use was most of this policy's time on a large repo). The time is read
+# here and in registry only, rules without arguments whose values change once a day at most:
+# cairn keeps this policy's results until they do (policies/clock.go).
+flag[id] := ["deny", date, 0] if {
 	some id, e in catalog
 	date := e.date
 	util.now_ns >= util.date_ns(date)
 }
 
-flag[id] := ["warn", date] if {
+flag[id] := ["warn", date, ceil(left / util.day_ns)] if {
 	some id, e in catalog
 	date := e.date
 	left := util.date_ns(date) - util.now_ns
@@ -58,34 +60,34 @@ flagged := {id: f | some id in used; f := flag_of(id)}
 # prompts and eval judges.
 deny contains deprecated(util.target("models", name), "model_id", m.model_id, date) if {
 	some name, m in input.bundle.models
-	["deny", date] = flagged[m.model_id]
+	["deny", date, _] = flagged[m.model_id]
 }
 
 deny contains deprecated(util.target("prompts", name), "model.id", p.model.id, date) if {
 	some name, p in input.bundle.prompts
-	["deny", date] = flagged[p.model.id]
+	["deny", date, _] = flagged[p.model.id]
 }
 
 deny contains deprecated(util.target("evals", name), sprintf("metrics.%s.judge.model", [metric]), x.judge.model, date) if {
 	some name, e in input.bundle.evals
 	some metric, x in e.metrics
-	["deny", date] = flagged[x.judge.model]
+	["deny", date, _] = flagged[x.judge.model]
 }
 
-warn contains soon(util.target("models", name), "model_id", m.model_id, date) if {
+warn contains soon(util.target("models", name), "model_id", m.model_id, date, days) if {
 	some name, m in input.bundle.models
-	["warn", date] = flagged[m.model_id]
+	["warn", date, days] = flagged[m.model_id]
 }
 
-warn contains soon(util.target("prompts", name), "model.id", p.model.id, date) if {
+warn contains soon(util.target("prompts", name), "model.id", p.model.id, date, days) if {
 	some name, p in input.bundle.prompts
-	["warn", date] = flagged[p.model.id]
+	["warn", date, days] = flagged[p.model.id]
 }
 
-warn contains soon(util.target("evals", name), sprintf("metrics.%s.judge.model", [metric]), x.judge.model, date) if {
+warn contains soon(util.target("evals", name), sprintf("metrics.%s.judge.model", [metric]), x.judge.model, date, days) if {
 	some name, e in input.bundle.evals
 	some metric, x in e.metrics
-	["warn", date] = flagged[x.judge.model]
+	["warn", date, days] = flagged[x.judge.model]
 }
 
 deprecated(target, path, id, date) := {
@@ -94,17 +96,32 @@ deprecated(target, path, id, date) := {
 	"path": path,
 }
 
-soon(target, path, id, date) := {
-	"msg": sprintf("model id %q is deprecated on %s (in %d days); plan the move", [id, date, ceil((util.date_ns(date) - util.now_ns) / util.day_ns)]),
+soon(target, path, id, date, days) := {
+	"msg": sprintf("model id %q is deprecated on %s (in %d days); plan the move", [id, date, days]),
 	"target": target,
 	"path": path,
 }
 
-# A registry model's own deprecated date counts the same way while something still serves it.
-deny contains v if {
+# A registry model's own deprecated date counts the same way while something still serves it:
+# registry[name] is ["deny", 0] for such a model past its date and ["warn", days] for one within
+# warn_days of it.
+registry[name] := ["deny", 0] if {
 	some name, m in input.bundle.models
 	count(object.get(m, "served_by", [])) > 0
 	util.now_ns >= date_or_time_ns(m.deprecated)
+}
+
+registry[name] := ["warn", ceil(left / util.day_ns)] if {
+	some name, m in input.bundle.models
+	count(object.get(m, "served_by", [])) > 0
+	left := date_or_time_ns(m.deprecated) - util.now_ns
+	left > 0
+	left <= warn_days * util.day_ns
+}
+
+deny contains v if {
+	some name, m in input.bundle.models
+	["deny", _] = registry[name]
 	v := {
 		"msg": sprintf("model %q was deprecated on %s but deployments %v still serve it", [name, m.deprecated, m.served_by]),
 		"target": util.target("models", name),
@@ -114,12 +131,9 @@ deny contains v if {
 
 warn contains v if {
 	some name, m in input.bundle.models
-	count(object.get(m, "served_by", [])) > 0
-	left := date_or_time_ns(m.deprecated) - util.now_ns
-	left > 0
-	left <= warn_days * util.day_ns
+	["warn", days] = registry[name]
 	v := {
-		"msg": sprintf("model %q is deprecated on %s (in %d days) and still served by %v", [name, m.deprecated, ceil(left / util.day_ns), m.served_by]),
+		"msg": sprintf("model %q is deprecated on %s (in %d days) and still served by %v", [name, m.deprecated, days, m.served_by]),
 		"target": util.target("models", name),
 		"path": "deprecated",
 	}
