@@ -97,6 +97,7 @@ func analyseReads(parsed, compiled map[string]*ast.Module, pols []Policy) map[st
 			n.r, n.deps = merge(n.r, r), append(n.deps, deps...)
 		}
 	}
+	index := newRuleIndex(slices.Collect(maps.Keys(shared)))
 	out := map[string]reads{}
 	for _, p := range pols {
 		n := own[p.ID]
@@ -122,13 +123,11 @@ func analyseReads(parsed, compiled map[string]*ast.Module, pols []Policy) map[st
 				}
 				continue
 			}
-			for key, h := range shared {
-				if key == dep || strings.HasPrefix(dep, key+".") || strings.HasPrefix(key, dep+".") {
-					if !used[key] {
-						used[key] = true
-						r = merge(r, h.r)
-						queue = append(queue, h.deps...)
-					}
+			for _, key := range index.match(dep) {
+				if !used[key] {
+					used[key] = true
+					r = merge(r, shared[key].r)
+					queue = append(queue, shared[key].deps...)
 				}
 			}
 		}
@@ -139,11 +138,53 @@ func analyseReads(parsed, compiled map[string]*ast.Module, pols []Policy) map[st
 
 // policyIDOf is policyID of a reference written as a string.
 func policyIDOf(ref string) (string, bool) {
+	const prefix = "data." + PolicyPrefix
+	if rest, ok := strings.CutPrefix(ref, prefix); ok && !strings.ContainsAny(rest, `["`) {
+		id, _, _ := strings.Cut(rest, ".")
+		return id, id != ""
+	}
 	r, err := ast.ParseRef(ref)
 	if err != nil || len(r) < 4 {
 		return "", false
 	}
 	return policyID(r[:4])
+}
+
+// ruleIndex finds the rules ("data.pkg.rule") a data reference may reach:
+// the rule it names or reaches into, or every rule under the package it names.
+type ruleIndex struct {
+	rules map[string]bool
+	under map[string][]string // "data.pkg" → its rules
+}
+
+func newRuleIndex(keys []string) *ruleIndex {
+	x := &ruleIndex{rules: map[string]bool{}, under: map[string][]string{}}
+	for _, k := range keys {
+		x.rules[k] = true
+		for p := k; ; {
+			i := strings.LastIndexByte(p, '.')
+			if i < 0 {
+				break
+			}
+			p = p[:i]
+			x.under[p] = append(x.under[p], k)
+		}
+	}
+	return x
+}
+
+func (x *ruleIndex) match(dep string) []string {
+	out := slices.Clone(x.under[dep])
+	for p := dep; ; {
+		if x.rules[p] {
+			out = append(out, p)
+		}
+		i := strings.LastIndexByte(p, '.')
+		if i < 0 {
+			return out
+		}
+		p = p[:i]
+	}
 }
 
 func merge(a, b reads) reads {
@@ -619,6 +660,9 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 					kept.Entries[p.ID] = c
 					continue
 				}
+			}
+			if r.now && r.clock == "" {
+				key = "" // keyed by the time itself: never found again
 			}
 			tasks = append(tasks, &task{policy: i, shard: -1, key: key, entry: p.ID})
 			continue

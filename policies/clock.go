@@ -59,15 +59,8 @@ func clocks(parsed, compiled map[string]*ast.Module, pols []Policy, rs map[strin
 			n.nullary = n.nullary && len(rule.Head.Args) == 0
 		}
 	}
-	matching := func(dep string) []string {
-		var out []string
-		for key := range nodes {
-			if key == dep || strings.HasPrefix(dep, key+".") || strings.HasPrefix(key, dep+".") {
-				out = append(out, key)
-			}
-		}
-		return out
-	}
+	index := newRuleIndex(slices.Collect(maps.Keys(nodes)))
+	matching := index.match
 	// timed: the rule reads the time, itself or through the rules it calls.
 	memo := map[string]int{} // 0 unknown, 1 visiting, 2 no, 3 yes
 	var timed func(key string) bool
@@ -167,8 +160,9 @@ func clocks(parsed, compiled map[string]*ast.Module, pols []Policy, rs map[strin
 			return descend(key, seen)
 		}
 		seen := map[string]bool{}
+		// From the rules whose values are the results: deny and warn.
 		for _, key := range slices.Sorted(maps.Keys(nodes)) {
-			if strings.HasPrefix(key, prefix) && !strings.Contains(key[len(prefix):], ".") {
+			if nodes[key].entry && strings.HasPrefix(key, prefix) && !strings.Contains(key[len(prefix):], ".") {
 				ks, good := walk(key, seen)
 				ok = ok && good
 				c.rules = append(c.rules, ks...)

@@ -2,8 +2,8 @@ package policies
 
 import (
 	"hash/fnv"
+	"maps"
 	"slices"
-	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -119,6 +119,7 @@ func shardable(parsed, compiled map[string]*ast.Module, pols []Policy, rs map[st
 			h.r, h.deps = merge(h.r, r), append(h.deps, deps...)
 		}
 	}
+	index := newRuleIndex(slices.Collect(maps.Keys(shared)))
 	out := map[string][]string{}
 	for _, p := range pols {
 		o, r := owns[p.ID], rs[p.ID]
@@ -141,13 +142,11 @@ func shardable(parsed, compiled map[string]*ast.Module, pols []Policy, rs map[st
 				other = other || id != p.ID
 				continue
 			}
-			for key, h := range shared {
-				if key == dep || strings.HasPrefix(dep, key+".") || strings.HasPrefix(key, dep+".") {
-					if !seen["helper:"+key] {
-						seen["helper:"+key] = true
-						hr = merge(hr, h.r)
-						queue = append(queue, h.deps...)
-					}
+			for _, key := range index.match(dep) {
+				if !seen["helper:"+key] {
+					seen["helper:"+key] = true
+					hr = merge(hr, shared[key].r)
+					queue = append(queue, shared[key].deps...)
 				}
 			}
 		}

@@ -325,3 +325,25 @@ deny contains n if { some n, m in input.bundle.models; before(m.x) }`, nil},
 		})
 	}
 }
+
+// TestBuiltinsKeepResults: every built-in policy that reads the time has a
+// clock, and the ones that judge objects one by one are split: a built-in
+// written otherwise would re-run on every check.
+func TestBuiltinsKeepResults(t *testing.T) {
+	e := newEngine(t, Options{CacheDir: t.TempDir()})
+	for _, p := range e.policies {
+		if e.reads[p.ID].now && e.clocks[p.ID] == nil {
+			t.Errorf("%s reads the time without a clock", p.ID)
+		}
+	}
+	for id, want := range map[string][]string{
+		"owners":         {"features", "models", "prompts", "rag"},
+		"no_secrets":     {"deployments", "evals", "features", "models", "prompts", "providers", "rag", "secret_findings", "slos"},
+		"prod_gated":     {"models", "prompts"},
+		"llm_prod_evals": {"models", "prompts"},
+	} {
+		if got := e.shards[id]; !slices.Equal(got, want) {
+			t.Errorf("%s is split over %v, want %v", id, got, want)
+		}
+	}
+}
