@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -303,5 +304,56 @@ features: {
 	}
 	if len(b.Features) != 2 || b.Features["f-1"].DType != "int" || b.Features["f-0"].Owner != "@acme/ml" {
 		t.Fatalf("features = %+v", b.Features)
+	}
+}
+
+// TestFieldsAgreeWithMarshal: Bundle.Fields, joined, is json.Marshal's
+// encoding of the bundle, byte for byte, with the optional fields absent and
+// present.
+func TestFieldsAgreeWithMarshal(t *testing.T) {
+	var dirs []string
+	for _, ex := range exampleDirs {
+		dirs = append(dirs, filepath.Join("..", "examples", ex))
+	}
+	for _, a := range []string{"credit", "forecast", "summariser", "prompt-targets"} {
+		dirs = append(dirs, filepath.Join("..", "testdata", "acceptance", a))
+	}
+	for _, dir := range dirs {
+		b, ds := Compile(dir, Options{})
+		if len(ds) > 0 {
+			t.Fatalf("%s: %s", dir, list(ds))
+		}
+		variants := []*Bundle{b}
+		c := *b
+		c.Compliance, c.SecretFindings = nil, nil
+		variants = append(variants, &c)
+		d := *b
+		d.SecretFindings = []SecretFinding{{File: "evals/x.jsonl", Line: 3, Col: 9, Kind: "an OpenAI API key"}}
+		variants = append(variants, &d)
+		for _, v := range variants {
+			want, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			names, values, err := v.Fields()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got bytes.Buffer
+			got.WriteByte('{')
+			for i := range names {
+				if i > 0 {
+					got.WriteByte(',')
+				}
+				k, _ := json.Marshal(names[i])
+				got.Write(k)
+				got.WriteByte(':')
+				got.Write(values[i])
+			}
+			got.WriteByte('}')
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Fatalf("%s: Fields differs from json.Marshal", dir)
+			}
+		}
 	}
 }

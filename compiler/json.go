@@ -5,6 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"sync"
 )
 
 // JSON returns the bundle's canonical JSON: keys sorted, no insignificant
@@ -97,4 +101,55 @@ func lastDot(s string) int {
 		}
 	}
 	return -1
+}
+
+// Fields returns the bundle's JSON object member by member — the top-level
+// field names in order and each value's JSON, what json.Marshal(b) writes —
+// encoded side by side: the policy input is built from the bundle on every
+// check, and its collections are large.
+func (b *Bundle) Fields() (names []string, values [][]byte, err error) {
+	v := reflect.ValueOf(b).Elem()
+	t := v.Type()
+	type field struct {
+		name string
+		v    reflect.Value
+	}
+	var fs []field
+	for i := range t.NumField() {
+		tag := t.Field(i).Tag.Get("json")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" || !t.Field(i).IsExported() {
+			continue
+		}
+		if name == "" {
+			name = t.Field(i).Name
+		}
+		fv := v.Field(i)
+		if strings.Contains(opts, "omitempty") && emptyJSON(fv) {
+			continue
+		}
+		fs = append(fs, field{name, fv})
+	}
+	names, values = make([]string, len(fs)), make([][]byte, len(fs))
+	errs := make([]error, len(fs))
+	var wg sync.WaitGroup
+	for i, f := range fs {
+		names[i] = f.name
+		wg.Go(func() { values[i], errs[i] = json.Marshal(f.v.Interface()) })
+	}
+	wg.Wait()
+	return names, values, errors.Join(errs...)
+}
+
+// emptyJSON is encoding/json's omitempty test.
+func emptyJSON(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Interface, reflect.Pointer:
+		return v.IsZero()
+	}
+	return false
 }

@@ -297,10 +297,10 @@ type inputParts struct {
 	ctx    []byte
 
 	mu     sync.Mutex
-	values map[string]*lazyTerm   // a bundle field as OPA's value
-	ctxV   lazyTerm               // the context
-	colls  map[string]*collection // split collections
-	shards map[[2]any]*lazyTerm   // {collection, shard} → that shard's object
+	values map[string]*lazyTerm       // a bundle field as OPA's value
+	ctxV   lazyTerm                   // the context
+	colls  map[string]*lazyCollection // split collections
+	shards map[[2]any]*lazyTerm       // {collection, shard} → that shard's object
 }
 
 type lazyTerm struct {
@@ -325,21 +325,23 @@ type collection struct {
 	shard  []int
 }
 
-func splitInput(bundleJSON []byte, now string, ctxJSON []byte) (*inputParts, error) {
-	p := &inputParts{raw: map[string][]byte{}, hashes: map[string]string{}, now: now, ctx: ctxJSON,
-		values: map[string]*lazyTerm{}, colls: map[string]*collection{}, shards: map[[2]any]*lazyTerm{}}
-	names, vals, err := jsonMembers(bundleJSON)
-	if err != nil {
-		return nil, err
+func splitInput(enc *encoded, now string) (*inputParts, error) {
+	p := &inputParts{raw: map[string][]byte{}, hashes: map[string]string{}, now: now, ctx: enc.ctx,
+		values: map[string]*lazyTerm{}, colls: map[string]*lazyCollection{}, shards: map[[2]any]*lazyTerm{}}
+	p.names = enc.names
+	sums := make([]string, len(enc.names))
+	idx := make([]int, len(enc.names))
+	for i := range idx {
+		idx[i] = i
 	}
-	p.names = names
-	for i, k := range names {
-		p.raw[k] = vals[i]
+	onCores(idx, func(i int) { sums[i] = sum(enc.fields[i]) })
+	for i, k := range enc.names {
+		p.raw[k] = enc.fields[i]
 		p.values[k] = &lazyTerm{}
-		p.hashes["bundle."+k] = sum(vals[i])
+		p.hashes["bundle."+k] = sums[i]
 	}
 	p.hashes["now"] = sum([]byte(now))
-	p.hashes["context"] = sum(ctxJSON)
+	p.hashes["context"] = sum(enc.ctx)
 	return p, nil
 }
 
@@ -349,25 +351,37 @@ func sum(b []byte) string {
 }
 
 // collection splits bundle field c into its objects; nil when it is not
-// an object.
+// an object. Safe to call from several goroutines.
 func (p *inputParts) collection(c string) *collection {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if o, ok := p.colls[c]; ok {
-		return o
+	l := p.colls[c]
+	if l == nil {
+		l = &lazyCollection{}
+		p.colls[c] = l
 	}
-	var o *collection
-	if raw, ok := p.raw[c]; ok {
-		if names, vals, err := jsonMembers(raw); err == nil {
-			o = &collection{names: names, raw: vals, hashes: make([]string, len(names)), shard: make([]int, len(names))}
-			for i, n := range names {
-				o.hashes[i] = sum(vals[i])
-				o.shard[i] = shardOf(c, n)
-			}
+	p.mu.Unlock()
+	l.once.Do(func() {
+		raw, ok := p.raw[c]
+		if !ok {
+			return
 		}
-	}
-	p.colls[c] = o
-	return o
+		names, vals, err := jsonMembers(raw)
+		if err != nil {
+			return
+		}
+		o := &collection{names: names, raw: vals, hashes: make([]string, len(names)), shard: make([]int, len(names))}
+		for i, n := range names {
+			o.hashes[i] = sum(vals[i])
+			o.shard[i] = shardOf(c, n)
+		}
+		l.c = o
+	})
+	return l.c
+}
+
+type lazyCollection struct {
+	once sync.Once
+	c    *collection
 }
 
 // shards lists the shards that hold an object of any of cs (shard 0 when
@@ -643,6 +657,21 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 	}
 	var tasks []*task
 	got := make([][]map[string]any, len(e.policies)) // per policy, its parts' bindings
+	// The split collections' objects and their hashes, side by side.
+	var split []string
+	for _, cs := range e.shards {
+		for _, c := range cs {
+			if !slices.Contains(split, c) {
+				split = append(split, c)
+			}
+		}
+	}
+	slices.SortFunc(split, func(a, b string) int { return len(parts.raw[b]) - len(parts.raw[a]) })
+	idx := make([]int, len(split))
+	for i := range idx {
+		idx[i] = i
+	}
+	onCores(idx, func(i int) { parts.collection(split[i]) })
 	reads := e.clockReads(ctx, parts)
 	for i, p := range e.policies {
 		r := reads[p.ID]
@@ -694,7 +723,7 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 	}
 	slices.SortFunc(fields, func(a, b string) int { return len(parts.raw[b]) - len(parts.raw[a]) })
 	reg.End()
-	idx := make([]int, len(fields))
+	idx = make([]int, len(fields))
 	for i := range idx {
 		idx[i] = i
 	}

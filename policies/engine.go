@@ -262,35 +262,42 @@ func contains(xs []string, s string) bool {
 // Input builds the policy input document {bundle, now, context} as an OPA
 // value, once per evaluation.
 func Input(b *compiler.Bundle, now time.Time, ctxData map[string]any) (ast.Value, error) {
-	raw, rawCtx, err := encodeInput(b, ctxData)
+	enc, err := encodeInput(b, ctxData)
 	if err != nil {
 		return nil, err
 	}
-	return inputValue(raw, now.UTC().Format(time.RFC3339Nano), rawCtx)
+	return inputValue(enc, now.UTC().Format(time.RFC3339Nano))
 }
 
-func encodeInput(b *compiler.Bundle, ctxData map[string]any) (raw, rawCtx []byte, err error) {
-	if raw, err = json.Marshal(b); err != nil {
-		return nil, nil, fmt.Errorf("encoding bundle: %w", err)
+// encoded is the policy input's parts as JSON: the bundle's top-level
+// fields and the context.
+type encoded struct {
+	names  []string
+	fields [][]byte
+	ctx    []byte
+}
+
+func encodeInput(b *compiler.Bundle, ctxData map[string]any) (*encoded, error) {
+	names, fields, err := b.Fields()
+	if err != nil {
+		return nil, fmt.Errorf("encoding bundle: %w", err)
 	}
 	if ctxData == nil {
 		ctxData = map[string]any{}
 	}
 	// Round-trip the context through JSON so any JSON-able value is accepted.
-	if rawCtx, err = json.Marshal(ctxData); err != nil {
-		return nil, nil, fmt.Errorf("encoding policy context: %w", err)
+	rawCtx, err := json.Marshal(ctxData)
+	if err != nil {
+		return nil, fmt.Errorf("encoding policy context: %w", err)
 	}
-	return raw, rawCtx, nil
+	return &encoded{names, fields, rawCtx}, nil
 }
 
 // inputValue converts the input to OPA's value. On a large bundle this was
 // a tenth of a check, standing alone between the compiler and the policies:
 // the bundle's top-level fields are parsed side by side (jsonValue).
-func inputValue(raw []byte, now string, rawCtx []byte) (ast.Value, error) {
-	names, vals, err := jsonMembers(raw)
-	if err != nil {
-		return nil, fmt.Errorf("decoding bundle: %w", err)
-	}
+func inputValue(enc *encoded, now string) (ast.Value, error) {
+	names, vals, rawCtx := enc.names, enc.fields, enc.ctx
 	// Largest first, so the last to finish is a small one.
 	order := make([]int, len(names))
 	for i := range order {
@@ -326,7 +333,7 @@ func inputValue(raw []byte, now string, rawCtx []byte) (ast.Value, error) {
 // run is not run again (cache.go).
 func (e *Engine) Evaluate(ctx context.Context, b *compiler.Bundle, now time.Time, ctxData map[string]any) (diag.List, error) {
 	reg := trace.StartRegion(ctx, "policies.encode")
-	raw, rawCtx, err := encodeInput(b, ctxData)
+	enc, err := encodeInput(b, ctxData)
 	reg.End()
 	if err != nil {
 		return nil, err
@@ -337,7 +344,7 @@ func (e *Engine) Evaluate(ctx context.Context, b *compiler.Bundle, now time.Time
 	var input func() (ast.Value, error) // the waivers' input
 	if e.cacheDir != "" {
 		reg := trace.StartRegion(ctx, "policies.split")
-		parts, err := splitInput(raw, nowS, rawCtx)
+		parts, err := splitInput(enc, nowS)
 		reg.End()
 		if err != nil {
 			return nil, fmt.Errorf("splitting the policy input: %w", err)
@@ -346,7 +353,7 @@ func (e *Engine) Evaluate(ctx context.Context, b *compiler.Bundle, now time.Time
 		input = func() (ast.Value, error) { return parts.input(e.reads[WaiversID], nil, 0) }
 	} else {
 		reg := trace.StartRegion(ctx, "policies.input")
-		in, err := inputValue(raw, nowS, rawCtx)
+		in, err := inputValue(enc, nowS)
 		reg.End()
 		if err != nil {
 			return nil, err
