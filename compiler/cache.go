@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/gob"
 	"encoding/hex"
 	"encoding/json"
@@ -40,7 +41,7 @@ import (
 // the diagnostics their usual form; errors are never cached.
 
 // cacheFormat changes when what an entry holds changes.
-const cacheFormat = "cairn-compile-cache/1"
+const cacheFormat = "cairn-compile-cache/2"
 
 // singletons are the top-level fields that are one struct, not a map of
 // objects; each may be written in one file only for the cached path.
@@ -439,7 +440,9 @@ func predeclared(name string) bool {
 }
 
 // store is the compile cache's one file: reading one file beats reading
-// thousands, and gob decodes byte slices without re-validating them.
+// thousands. Its encoding is plain — each entry's key, generation and value
+// with their lengths — so reading it slices the values out of the file's
+// bytes and writing it is one copy (gob took a tenth of a warm check).
 type store struct {
 	Gen     int // how many times it was written
 	Entries map[string]entry
@@ -451,22 +454,29 @@ type entry struct {
 }
 
 func readStore(path string) *store {
-	s := &store{Entries: map[string]entry{}}
-	f, err := os.Open(path)
-	if err != nil {
-		return s
+	empty := &store{Entries: map[string]entry{}}
+	b, err := os.ReadFile(path)
+	if err != nil || !bytes.HasPrefix(b, []byte(cacheFormat+"\n")) {
+		return empty
 	}
-	defer f.Close()
-	if gob.NewDecoder(bufio.NewReader(f)).Decode(s) != nil || s.Entries == nil {
-		return &store{Entries: map[string]entry{}} // unreadable: start over
+	d := &dec{b: b[len(cacheFormat)+1:]}
+	s := &store{Gen: d.int(), Entries: map[string]entry{}}
+	for len(d.b) > 0 && d.err == nil {
+		k := d.str()
+		gen := d.int()
+		n := d.int()
+		if d.err != nil || n > len(d.b) {
+			return empty // torn: start over
+		}
+		s.Entries[k] = entry{Value: d.b[:n:n], Gen: gen}
+		d.b = d.b[n:]
+	}
+	if d.err != nil {
+		return empty
 	}
 	return s
 }
 
-// save records this run's units and keeps older entries (another branch's
-// objects) up to as many again as this run used, the most recent first. An
-// object that holds what looks like a credential is never written (no_secrets
-// denies it; the cache must not keep a copy outside the repo).
 func (s *store) save(path string, units []unit, values []json.RawMessage) {
 	s.Gen++
 	for i, u := range units {
@@ -487,12 +497,21 @@ func (s *store) save(path string, units []unit, values []json.RawMessage) {
 			delete(s.Entries, k)
 		}
 	}
-	var buf bytes.Buffer
-	if gob.NewEncoder(&buf).Encode(s) != nil {
-		return
+	n := len(cacheFormat) + 1 + binary.MaxVarintLen64
+	for k, e := range s.Entries {
+		n += len(k) + len(e.Value) + 3*binary.MaxVarintLen64
+	}
+	e := &enc{b: make([]byte, 0, n)}
+	e.b = append(e.b, cacheFormat+"\n"...)
+	e.int(s.Gen)
+	for _, k := range slices.Sorted(maps.Keys(s.Entries)) {
+		e.str(k)
+		e.int(s.Entries[k].Gen)
+		e.int(len(s.Entries[k].Value))
+		e.b = append(e.b, s.Entries[k].Value...)
 	}
 	_ = os.MkdirAll(filepath.Dir(path), 0o755) // a read-only repo simply runs uncached
-	_ = atomicfile.Write(path, buf.Bytes(), 0o644)
+	_ = atomicfile.Write(path, e.b, 0o644)
 }
 
 // countKey names a prompt's token count: the encoding (or the chat model,

@@ -282,3 +282,36 @@ func TestParseCacheAgrees(t *testing.T) {
 		same(t, fmt.Sprintf("torn at %d", n), digests(t, dir, opts), digests(t, dir, Options{}))
 	}
 }
+
+// TestCompileStoreTorn: a compile cache file cut short, or holding other
+// bytes, is read as empty (or as the entries before the cut) and the bundle
+// is the same.
+func TestCompileStoreTorn(t *testing.T) {
+	gen := t.TempDir()
+	if err := specgen.Write(gen, specgen.Small); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	opts := Options{CacheDir: cache, CacheSalt: "test"}
+	want := bundleJSON(t, gen, opts)
+	p := filepath.Join(cache, "compile.gob")
+	b, _ := os.ReadFile(p)
+	full := len(readStore(p).Entries)
+	if full == 0 {
+		t.Fatal("nothing cached")
+	}
+	for _, n := range []int{len(b) - 1, len(b) / 2, len(cacheFormat) + 3, 5} {
+		os.WriteFile(p, b[:n], 0o644)
+		if got := len(readStore(p).Entries); got >= full {
+			t.Errorf("cut at %d: %d entries read of %d", n, got, full)
+		}
+		if got := bundleJSON(t, gen, opts); !bytes.Equal(got, want) {
+			t.Fatalf("cut at %d: the bundle differs", n)
+		}
+		os.WriteFile(p, b, 0o644)
+	}
+	os.WriteFile(p, []byte("not a cache"), 0o644)
+	if got := bundleJSON(t, gen, opts); !bytes.Equal(got, want) {
+		t.Fatal("a foreign file: the bundle differs")
+	}
+}

@@ -111,15 +111,19 @@ func (s *parseStore) save() {
 	}
 	slices.SortFunc(old, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
 	keep = append(keep, old[:min(len(old), len(s.used))]...)
-	var buf bytes.Buffer
-	buf.WriteString(parseCacheFormat + "\n")
+	n := len(parseCacheFormat) + 1
 	for _, k := range keep {
-		buf.Write(k[:])
-		buf.Write(binary.AppendUvarint(nil, uint64(len(s.entries[k]))))
-		buf.Write(s.entries[k])
+		n += 32 + binary.MaxVarintLen64 + len(s.entries[k])
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, parseCacheFormat+"\n"...)
+	for _, k := range keep {
+		buf = append(buf, k[:]...)
+		buf = binary.AppendUvarint(buf, uint64(len(s.entries[k])))
+		buf = append(buf, s.entries[k]...)
 	}
 	_ = os.MkdirAll(filepath.Dir(s.path), 0o755) // a read-only repo simply runs uncached
-	_ = atomicfile.Write(s.path, buf.Bytes(), 0o644)
+	_ = atomicfile.Write(s.path, buf, 0o644)
 }
 
 // The encoding: strings and numbers as varints, positions as line and
