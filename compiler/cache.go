@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/gob"
 	"encoding/hex"
 	"encoding/json"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/cairn-dev/cairn/internal/atomicfile"
 	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/internal/varenc"
 	"github.com/cairn-dev/cairn/prompts"
 	"github.com/cairn-dev/cairn/specs"
 )
@@ -93,7 +93,7 @@ func evaluateCached(files []parsed, opts Options) (js []byte, ok bool) {
 	path := ""
 	store := &store{Entries: map[string]entry{}}
 	if opts.CacheDir != "" {
-		path = filepath.Join(opts.CacheDir, "compile.gob")
+		path = filepath.Join(opts.CacheDir, "compile.bin")
 		store = readStore(path)
 	}
 	values := make([]json.RawMessage, len(units))
@@ -459,20 +459,14 @@ func readStore(path string) *store {
 	if err != nil || !bytes.HasPrefix(b, []byte(cacheFormat+"\n")) {
 		return empty
 	}
-	d := &dec{b: b[len(cacheFormat)+1:]}
-	s := &store{Gen: d.int(), Entries: map[string]entry{}}
-	for len(d.b) > 0 && d.err == nil {
-		k := d.str()
-		gen := d.int()
-		n := d.int()
-		if d.err != nil || n > len(d.b) {
-			return empty // torn: start over
-		}
-		s.Entries[k] = entry{Value: d.b[:n:n], Gen: gen}
-		d.b = d.b[n:]
+	d := &varenc.Decoder{B: b[len(cacheFormat)+1:]}
+	s := &store{Gen: d.Int(), Entries: map[string]entry{}}
+	for len(d.B) > 0 && d.Err == nil {
+		k, gen, v := d.String(), d.Int(), d.Bytes()
+		s.Entries[k] = entry{Value: v, Gen: gen}
 	}
-	if d.err != nil {
-		return empty
+	if d.Err != nil {
+		return empty // torn: start over
 	}
 	return s
 }
@@ -497,21 +491,20 @@ func (s *store) save(path string, units []unit, values []json.RawMessage) {
 			delete(s.Entries, k)
 		}
 	}
-	n := len(cacheFormat) + 1 + binary.MaxVarintLen64
+	n := len(cacheFormat) + 1 + varenc.MaxOverhead
 	for k, e := range s.Entries {
-		n += len(k) + len(e.Value) + 3*binary.MaxVarintLen64
+		n += len(k) + len(e.Value) + 3*varenc.MaxOverhead
 	}
-	e := &enc{b: make([]byte, 0, n)}
-	e.b = append(e.b, cacheFormat+"\n"...)
-	e.int(s.Gen)
+	e := &varenc.Encoder{B: make([]byte, 0, n)}
+	e.B = append(e.B, cacheFormat+"\n"...)
+	e.Int(s.Gen)
 	for _, k := range slices.Sorted(maps.Keys(s.Entries)) {
-		e.str(k)
-		e.int(s.Entries[k].Gen)
-		e.int(len(s.Entries[k].Value))
-		e.b = append(e.b, s.Entries[k].Value...)
+		e.String(k)
+		e.Int(s.Entries[k].Gen)
+		e.Bytes(s.Entries[k].Value)
 	}
 	_ = os.MkdirAll(filepath.Dir(path), 0o755) // a read-only repo simply runs uncached
-	_ = atomicfile.Write(path, e.b, 0o644)
+	_ = atomicfile.Write(path, e.B, 0o644)
 }
 
 // countKey names a prompt's token count: the encoding (or the chat model,

@@ -137,7 +137,7 @@ func bundleJSON(t *testing.T, dir string, opts Options) []byte {
 
 func countEntries(t *testing.T, cache string) int {
 	t.Helper()
-	return len(readStore(filepath.Join(cache, "compile.gob")).Entries)
+	return len(readStore(filepath.Join(cache, "compile.bin")).Entries)
 }
 
 // TestUnitKey: every input of a unit's value is in its key.
@@ -183,7 +183,7 @@ func TestCacheKeepsNoSecret(t *testing.T) {
 	if b.Features["f-0000"].Source != key {
 		t.Fatalf("the object was not compiled: %+v", b.Features["f-0000"])
 	}
-	raw, err := os.ReadFile(filepath.Join(cache, "compile.gob"))
+	raw, err := os.ReadFile(filepath.Join(cache, "compile.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +294,7 @@ func TestCompileStoreTorn(t *testing.T) {
 	cache := t.TempDir()
 	opts := Options{CacheDir: cache, CacheSalt: "test"}
 	want := bundleJSON(t, gen, opts)
-	p := filepath.Join(cache, "compile.gob")
+	p := filepath.Join(cache, "compile.bin")
 	b, _ := os.ReadFile(p)
 	full := len(readStore(p).Entries)
 	if full == 0 {

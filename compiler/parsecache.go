@@ -3,8 +3,6 @@ package compiler
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
-	"errors"
 	"maps"
 	"os"
 	"path/filepath"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/cairn-dev/cairn/internal/atomicfile"
 	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/internal/varenc"
 )
 
 // The parse cache: parsing every file and indexing its fields was a fifth
@@ -22,7 +21,7 @@ import (
 // file that is not independent keeps its syntax and is parsed every time.
 // TestParseCacheAgrees holds the cached digests equal to fresh ones.
 
-const parseCacheFormat = "cairn-parse-cache/1"
+const parseCacheFormat = "cairn-parse-cache/2"
 
 // parseStore is parse.bin: entries by key, read whole and decoded on use.
 type parseStore struct {
@@ -50,19 +49,16 @@ func readParseStore(path string) *parseStore {
 	if err != nil || !bytes.HasPrefix(b, []byte(parseCacheFormat+"\n")) {
 		return s
 	}
-	b = b[len(parseCacheFormat)+1:]
-	for len(b) > 0 {
-		if len(b) < 32 {
-			return &parseStore{path: path, entries: map[[32]byte][]byte{}, used: map[[32]byte]bool{}} // torn: start over
+	d := &varenc.Decoder{B: b[len(parseCacheFormat)+1:]}
+	for len(d.B) > 0 && d.Err == nil {
+		k, v := d.Bytes(), d.Bytes()
+		if len(k) != 32 {
+			break
 		}
-		var k [32]byte
-		copy(k[:], b)
-		n, w := binary.Uvarint(b[32:])
-		if w <= 0 || uint64(len(b)-32-w) < n {
-			return &parseStore{path: path, entries: map[[32]byte][]byte{}, used: map[[32]byte]bool{}}
-		}
-		s.entries[k] = b[32+w : 32+w+int(n)]
-		b = b[32+w+int(n):]
+		s.entries[[32]byte(k)] = v
+	}
+	if d.Err != nil || len(d.B) > 0 {
+		return &parseStore{path: path, entries: map[[32]byte][]byte{}, used: map[[32]byte]bool{}} // torn: start over
 	}
 	return s
 }
@@ -113,146 +109,112 @@ func (s *parseStore) save() {
 	keep = append(keep, old[:min(len(old), len(s.used))]...)
 	n := len(parseCacheFormat) + 1
 	for _, k := range keep {
-		n += 32 + binary.MaxVarintLen64 + len(s.entries[k])
+		n += 32 + len(s.entries[k]) + 2*varenc.MaxOverhead
 	}
-	buf := make([]byte, 0, n)
-	buf = append(buf, parseCacheFormat+"\n"...)
+	e := &varenc.Encoder{B: make([]byte, 0, n)}
+	e.B = append(e.B, parseCacheFormat+"\n"...)
 	for _, k := range keep {
-		buf = append(buf, k[:]...)
-		buf = binary.AppendUvarint(buf, uint64(len(s.entries[k])))
-		buf = append(buf, s.entries[k]...)
+		e.Bytes(k[:])
+		e.Bytes(s.entries[k])
 	}
 	_ = os.MkdirAll(filepath.Dir(s.path), 0o755) // a read-only repo simply runs uncached
-	_ = atomicfile.Write(s.path, buf, 0o644)
+	_ = atomicfile.Write(s.path, e.B, 0o644)
 }
 
-// The encoding: strings and numbers as varints, positions as line and
-// column in the file itself (0 for none).
-type enc struct{ b []byte }
-
-func (e *enc) int(n int)    { e.b = binary.AppendUvarint(e.b, uint64(n)) }
-func (e *enc) str(s string) { e.int(len(s)); e.b = append(e.b, s...) }
-func (e *enc) pos(p diag.Position) {
-	e.int(p.Line)
-	e.int(p.Col)
+// Positions are line and column in the file itself (0 for none).
+func putPos(e *varenc.Encoder, p diag.Position) {
+	e.Int(p.Line)
+	e.Int(p.Col)
 }
 
-func encodeDigest(p *parsed) []byte {
-	e := &enc{}
-	e.str(p.pkg)
-	e.pos(p.pkgPos)
-	e.int(len(p.ix.pos))
-	for _, k := range slices.Sorted(maps.Keys(p.ix.pos)) {
-		e.str(k)
-		e.pos(p.ix.pos[k])
-	}
-	e.int(len(p.ix.top))
-	for _, t := range p.ix.top {
-		e.str(t.name)
-		e.pos(t.pos)
-	}
-	e.int(len(p.ix.defined))
-	for _, obj := range slices.Sorted(maps.Keys(p.ix.defined)) {
-		e.str(obj)
-		e.int(len(p.ix.defined[obj]))
-		for _, w := range p.ix.defined[obj] {
-			e.pos(w)
-		}
-	}
-	e.int(len(p.units))
-	for _, u := range p.units {
-		e.str(u.field)
-		e.str(u.name)
-		e.int(u.off)
-		e.int(len(u.src))
-	}
-	return e.b
-}
-
-type dec struct {
-	b   []byte
-	err error
-}
-
-var errCorrupt = errors.New("corrupt parse cache entry")
-
-func (d *dec) int() int {
-	n, w := binary.Uvarint(d.b)
-	if w <= 0 {
-		d.err, d.b = errCorrupt, nil
-		return 0
-	}
-	d.b = d.b[w:]
-	return int(n)
-}
-
-func (d *dec) str() string {
-	n := d.int()
-	if n > len(d.b) {
-		d.err, d.b = errCorrupt, nil
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *dec) pos(rel string) diag.Position {
-	line, col := d.int(), d.int()
+func getPos(d *varenc.Decoder, rel string) diag.Position {
+	line, col := d.Int(), d.Int()
 	if line == 0 {
 		return diag.Position{}
 	}
 	return diag.Position{File: rel, Line: line, Col: col}
 }
 
+func encodeDigest(p *parsed) []byte {
+	e := &varenc.Encoder{}
+	e.String(p.pkg)
+	putPos(e, p.pkgPos)
+	e.Int(len(p.ix.pos))
+	for _, k := range slices.Sorted(maps.Keys(p.ix.pos)) {
+		e.String(k)
+		putPos(e, p.ix.pos[k])
+	}
+	e.Int(len(p.ix.top))
+	for _, t := range p.ix.top {
+		e.String(t.name)
+		putPos(e, t.pos)
+	}
+	e.Int(len(p.ix.defined))
+	for _, obj := range slices.Sorted(maps.Keys(p.ix.defined)) {
+		e.String(obj)
+		e.Int(len(p.ix.defined[obj]))
+		for _, w := range p.ix.defined[obj] {
+			putPos(e, w)
+		}
+	}
+	e.Int(len(p.units))
+	for _, u := range p.units {
+		e.String(u.field)
+		e.String(u.name)
+		e.Int(u.off)
+		e.Int(len(u.src))
+	}
+	return e.B
+}
+
 func decodeDigest(b []byte, rel string, src []byte) (parsed, error) {
-	d := &dec{b: b}
+	d := &varenc.Decoder{B: b}
 	p := parsed{rel: rel, src: src, indep: true}
-	p.pkg = d.str()
-	p.pkgPos = d.pos(rel)
-	n := d.int()
+	p.pkg = d.String()
+	p.pkgPos = getPos(d, rel)
+	n := d.Int()
 	p.ix = &posIndex{pos: make(map[string]diag.Position, min(n, len(b))), defined: map[string][]diag.Position{}}
 	for range n {
-		if d.err != nil {
-			return parsed{}, d.err
+		if d.Err != nil {
+			return parsed{}, d.Err
 		}
-		k := d.str()
-		p.ix.pos[k] = d.pos(rel)
+		k := d.String()
+		p.ix.pos[k] = getPos(d, rel)
 	}
-	n = d.int()
+	n = d.Int()
 	for range n {
-		if d.err != nil {
-			return parsed{}, d.err
+		if d.Err != nil {
+			return parsed{}, d.Err
 		}
-		name := d.str()
-		p.ix.top = append(p.ix.top, topLabel{name, d.pos(rel)})
+		name := d.String()
+		p.ix.top = append(p.ix.top, topLabel{name, getPos(d, rel)})
 	}
-	n = d.int()
+	n = d.Int()
 	for range n {
-		if d.err != nil {
-			return parsed{}, d.err
+		if d.Err != nil {
+			return parsed{}, d.Err
 		}
-		obj := d.str()
-		m := d.int()
+		obj := d.String()
+		m := d.Int()
 		for range m {
-			p.ix.defined[obj] = append(p.ix.defined[obj], d.pos(rel))
+			p.ix.defined[obj] = append(p.ix.defined[obj], getPos(d, rel))
 		}
 	}
-	n = d.int()
+	n = d.Int()
 	for range n {
-		if d.err != nil {
-			return parsed{}, d.err
+		if d.Err != nil {
+			return parsed{}, d.Err
 		}
-		u := unit{field: d.str(), name: d.str()}
-		off, l := d.int(), d.int()
+		u := unit{field: d.String(), name: d.String()}
+		off, l := d.Int(), d.Int()
 		if off+l > len(src) || off < 0 {
-			return parsed{}, errCorrupt
+			return parsed{}, varenc.ErrCorrupt
 		}
 		u.src, u.off = src[off:off+l], off
 		p.units = append(p.units, u)
 	}
-	if d.err != nil || len(d.b) != 0 {
-		return parsed{}, errCorrupt
+	if d.Err != nil || len(d.B) != 0 {
+		return parsed{}, varenc.ErrCorrupt
 	}
 	return p, nil
 }

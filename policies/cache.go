@@ -1,11 +1,9 @@
 package policies
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/gob"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/cairn-dev/cairn/internal/atomicfile"
 	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/internal/varenc"
 )
 
 // The policy cache: a policy's result is a function of its Rego (and the
@@ -38,7 +37,7 @@ import (
 // exactly the policies that could see it; positions are computed afresh
 // from the new bundle, so a result that moved lines is reported where it is.
 
-const policyCacheFormat = "cairn-policy-cache/1"
+const policyCacheFormat = "cairn-policy-cache/2"
 
 // reads says what of the input a policy's result depends on.
 type reads struct {
@@ -604,26 +603,40 @@ type cachedResult struct {
 	Bindings []byte // JSON of the rule bindings, rule → value
 }
 
+// The cache file: its format line, then each entry's name, key and
+// bindings (internal/varenc).
 func readResults(path string) *resultCache {
-	c := &resultCache{Entries: map[string]cachedResult{}}
-	f, err := os.Open(path)
-	if err != nil {
-		return c
+	empty := &resultCache{Entries: map[string]cachedResult{}}
+	b, err := os.ReadFile(path)
+	if err != nil || !bytes.HasPrefix(b, []byte(policyCacheFormat+"\n")) {
+		return empty
 	}
-	defer f.Close()
-	if gob.NewDecoder(bufio.NewReader(f)).Decode(c) != nil || c.Entries == nil {
-		return &resultCache{Entries: map[string]cachedResult{}}
+	c := &resultCache{Entries: map[string]cachedResult{}}
+	d := &varenc.Decoder{B: b[len(policyCacheFormat)+1:]}
+	for len(d.B) > 0 && d.Err == nil {
+		name, key, bindings := d.String(), d.String(), d.Bytes()
+		c.Entries[name] = cachedResult{Key: key, Bindings: bindings}
+	}
+	if d.Err != nil {
+		return empty // torn or foreign: start over
 	}
 	return c
 }
 
 func (c *resultCache) write(path string) {
-	var buf bytes.Buffer
-	if gob.NewEncoder(&buf).Encode(c) != nil {
-		return
+	n := len(policyCacheFormat) + 1
+	for name, r := range c.Entries {
+		n += len(name) + len(r.Key) + len(r.Bindings) + 3*varenc.MaxOverhead
+	}
+	e := &varenc.Encoder{B: make([]byte, 0, n)}
+	e.B = append(e.B, policyCacheFormat+"\n"...)
+	for _, name := range slices.Sorted(maps.Keys(c.Entries)) {
+		e.String(name)
+		e.String(c.Entries[name].Key)
+		e.Bytes(c.Entries[name].Bindings)
 	}
 	_ = os.MkdirAll(filepath.Dir(path), 0o755) // a read-only repo simply runs uncached
-	_ = atomicfile.Write(path, buf.Bytes(), 0o644)
+	_ = atomicfile.Write(path, e.B, 0o644)
 }
 
 // decodeBindings reads cached bindings back in the shapes rego returns.
@@ -644,7 +657,7 @@ var inputBundle = ast.MustParseRef("input.bundle")
 // it reads, and keeps the new results. It returns each policy's bindings and
 // run-time error, by policy index.
 func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[string]any, []error) {
-	path := filepath.Join(e.cacheDir, "policies.gob")
+	path := filepath.Join(e.cacheDir, "policies.bin")
 	reg := trace.StartRegion(ctx, "policies.cache")
 	cache := readResults(path)
 	kept := &resultCache{Entries: map[string]cachedResult{}}

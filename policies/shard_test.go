@@ -347,3 +347,30 @@ func TestBuiltinsKeepResults(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyCacheTorn: a policy cache file cut short or foreign is read as
+// empty; the results are those of an uncached check.
+func TestPolicyCacheTorn(t *testing.T) {
+	b := bigBundle(20)
+	dir := t.TempDir()
+	e := newEngine(t, Options{CacheDir: dir})
+	want := render(eval(t, newEngine(t, Options{}), b, specNow))
+	if got := render(eval(t, e, b, specNow)); got != want {
+		t.Fatalf("cold cache:\n%s\nwant:\n%s", got, want)
+	}
+	p := filepath.Join(dir, "policies.bin")
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{len(raw) - 1, len(raw) / 2, 10} {
+		os.WriteFile(p, raw[:n], 0o644)
+		if got := len(readResults(p).Entries); got != 0 {
+			t.Errorf("cut at %d: %d entries read", n, got)
+		}
+		if got := render(eval(t, newEngine(t, Options{CacheDir: dir}), b, specNow)); got != want {
+			t.Fatalf("cut at %d:\n%s\nwant:\n%s", n, got, want)
+		}
+		os.WriteFile(p, raw, 0o644)
+	}
+}
