@@ -310,7 +310,7 @@ type lazyTerm struct {
 
 func (l *lazyTerm) get(raw []byte) (*ast.Term, error) {
 	l.once.Do(func() {
-		v, err := jsonValueOnCores(raw)
+		v, err := jsonValue(raw)
 		l.t, l.err = ast.NewTerm(v), err
 	})
 	return l.t, l.err

@@ -307,7 +307,7 @@ func inputValue(enc *encoded, now string) (ast.Value, error) {
 	terms := make([][2]*ast.Term, len(names))
 	errs := make([]error, len(names))
 	onCores(order, func(i int) {
-		v, err := jsonValueOnCores(vals[i])
+		v, err := jsonValue(vals[i])
 		terms[i], errs[i] = [2]*ast.Term{ast.StringTerm(names[i]), ast.NewTerm(v)}, err
 	})
 	if err := errors.Join(errs...); err != nil {

@@ -75,29 +75,3 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
-
-// jsonValueOnCores must give what jsonValue gives, on objects large enough
-// to be split, with a repeated key, and on bad input.
-func TestJSONValueOnCoresAgrees(t *testing.T) {
-	big := mustJSON(t, bigBundle(2000))
-	var b strings.Builder
-	b.WriteString(`{"dup": 1`)
-	for i := range 20000 {
-		b.WriteString(`, "k` + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + `": {"n": [` + strings.Repeat("1,", i%5) + `2]}`)
-	}
-	b.WriteString(`, "dup": 2}`)
-	for _, d := range [][]byte{big, []byte(b.String()), []byte(`[` + strings.Repeat(`"x",`, 100000) + `1]`)} {
-		if len(d) < bigObject {
-			t.Fatalf("a test document of %d bytes is not split", len(d))
-		}
-		want, werr := jsonValue(d)
-		got, gerr := jsonValueOnCores(d)
-		if werr != nil || gerr != nil || ast.Compare(got, want) != 0 {
-			t.Fatalf("jsonValueOnCores differs from jsonValue (%v, %v)", werr, gerr)
-		}
-	}
-	bad := append(big[:len(big)-1:len(big)-1], []byte(`,"x":tru}`)...)
-	if _, err := jsonValueOnCores(bad); err == nil {
-		t.Fatal("a bad member parsed")
-	}
-}
