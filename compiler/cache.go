@@ -114,7 +114,7 @@ func evaluateCached(files []parsed, opts Options) (js []byte, ok bool) {
 			return nil, false
 		}
 		if path != "" {
-			store.save(path, units, values)
+			opts.background(func() { store.save(path, units, values) })
 		}
 	}
 

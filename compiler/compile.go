@@ -38,12 +38,26 @@ type Options struct {
 	// wrote it, so another cairn never reads this one's entries.
 	CacheDir, CacheSalt string
 
-	whole bool // evaluate the repo as one package (the reference the unit path is tested against)
+	whole  bool            // evaluate the repo as one package (the reference the unit path is tested against)
+	writes *sync.WaitGroup // the cache files being written, while the compilation goes on
+}
+
+// background runs a cache write beside the rest of the compilation
+// (Compile waits for it before it returns).
+func (o Options) background(f func()) {
+	if o.writes == nil {
+		f()
+		return
+	}
+	o.writes.Go(f)
 }
 
 // Compile compiles the spec repo at dir. A non-empty list means the spec is
 // invalid (every entry has severity error) and the bundle is nil.
 func Compile(dir string, opts Options) (*Bundle, diag.List) {
+	var writes sync.WaitGroup
+	defer writes.Wait()
+	opts.writes = &writes
 	b, ds := compile(dir, opts)
 	// Messages quote users' values; a credential pasted into a spec is never
 	// printed back, and a huge value is cut to a prefix with its length.

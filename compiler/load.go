@@ -138,7 +138,7 @@ func parseFiles(r *repoFS, rels []string, opts Options) ([]parsed, diag.List) {
 				store.put(keys[i], &results[i])
 			}
 		}
-		store.save()
+		opts.background(store.save)
 	}
 	var out []parsed
 	var ds diag.List

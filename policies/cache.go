@@ -782,8 +782,9 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 		}
 	}
 	sort.Strings(e.ran)
+	// Written beside the rest of the evaluation; Evaluate waits for it.
 	if !maps.EqualFunc(kept.Entries, cache.Entries, func(a, b cachedResult) bool { return a.Key == b.Key }) {
-		kept.write(path)
+		e.writes.Go(func() { kept.write(path) })
 	}
 	out := make([]map[string]any, len(e.policies))
 	for i, p := range e.policies {

@@ -63,7 +63,8 @@ type Engine struct {
 	ran       []string                          // the policies the last Evaluate ran (not from the cache)
 	clocks    map[string]*clock                 // by policy id (clock.go)
 	clockQ    map[string]rego.PreparedEvalQuery // their rules' values
-	shardRuns map[string]int                    // of a split policy, how many shards the last Evaluate ran
+	shardRuns map[string]int
+	writes    sync.WaitGroup // the cache file being written                    // of a split policy, how many shards the last Evaluate ran
 }
 
 // Ran lists the policies the last Evaluate ran rather than took from the
@@ -332,6 +333,7 @@ func inputValue(enc *encoded, now string) (ast.Value, error) {
 // policy whose Rego and whose part of the input are unchanged since its last
 // run is not run again (cache.go).
 func (e *Engine) Evaluate(ctx context.Context, b *compiler.Bundle, now time.Time, ctxData map[string]any) (diag.List, error) {
+	defer e.writes.Wait()
 	reg := trace.StartRegion(ctx, "policies.encode")
 	enc, err := encodeInput(b, ctxData)
 	reg.End()
