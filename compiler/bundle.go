@@ -343,10 +343,14 @@ type Eval struct {
 	MinPasses   int               `json:"min_passes,omitempty"`
 
 	// Derived.
-	Cases       int      `json:"cases"`        // rows in the dataset
-	DatasetHash string   `json:"dataset_hash"` // sha256 of the dataset file
-	Gates       []string `json:"gates"`        // "prompts/x@prod", "models/y@staging"
-	Pos         Position `json:"pos"`
+	Cases       int    `json:"cases"`        // rows in the dataset
+	DatasetHash string `json:"dataset_hash"` // sha256 of the dataset file
+	// TargetModelID is the provider model id the target calls (its prompt's
+	// model.id, its model's model_id): what a judge must not be, read off
+	// the eval itself, so a policy of the eval alone can tell.
+	TargetModelID string   `json:"target_model_id,omitempty"`
+	Gates         []string `json:"gates"` // "prompts/x@prod", "models/y@staging"
+	Pos           Position `json:"pos"`
 }
 
 type SLI struct {

@@ -788,9 +788,12 @@ func (r *resolver) eval(n string, e *Eval) {
 			for _, in := range b.Prompts[e.Target.Prompt].Inputs {
 				needs = append(needs, in)
 			}
+			e.TargetModelID = b.Prompts[e.Target.Prompt].Model.ID
 		}
 	case e.Target.Model != "":
-		ref(r, b.Models, "models", e.Target.Model, obj, "target.model")
+		if ref(r, b.Models, "models", e.Target.Model, obj, "target.model") {
+			e.TargetModelID = b.Models[e.Target.Model].ModelID
+		}
 	}
 	if e.MinPasses > e.Repeats {
 		r.errf(CodeSchema, obj, "min_passes", "min_passes %d is more than repeats %d", e.MinPasses, e.Repeats)

@@ -58,7 +58,9 @@ func TestIncrementalCheck(t *testing.T) {
 		{name: "nothing"},
 		{name: "a model's owner", change: edit("specs/models.cue", `owner:       "@acme/risk-ml"`, `owner:       "team:tbd"`),
 			// Not canary_traffic, prod_slo, rag_exposure, rag_sources: they read no model.
-			ran: []string{"ai_act_monitoring", "deprecated_models", "drift_monitoring", "fairness_gated", "judge_independence", "llm_budget",
+			// Nor judge_independence: it reads the model id an eval's target
+			// calls off the eval (TestJudgedModelFollowsTheTarget).
+			ran: []string{"ai_act_monitoring", "deprecated_models", "drift_monitoring", "fairness_gated", "llm_budget",
 				"llm_prod_evals", "no_secrets", "owners", "pii_risk", "prod_gated", "protected_features", "sensitive_domains", "team_tier"}, differ: true},
 		{name: "a team policy", change: edit("policies/team.rego", "has no tier tag", "names no tier"),
 			ran: []string{"team_tier"}, differ: true},
@@ -184,5 +186,47 @@ func TestCachedCheckAppliesWaivers(t *testing.T) {
 	}
 	if strings.Contains(diagText(late), "waived team_tier") {
 		t.Fatalf("an expired waiver still waives:\n%s", diagText(late))
+	}
+}
+
+// TestJudgedModelFollowsTheTarget: judge_independence reads the model an
+// eval judges off the eval (target_model_id, which the compiler derives from
+// the target): when the prompt's model becomes the judge's, the cached check
+// denies it, as a full one does.
+func TestJudgedModelFollowsTheTarget(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	dir := copyTree(t, filepath.Join("..", "examples", "support-assistant"))
+	evals := filepath.Join(dir, "specs", "evals.cue")
+	b, _ := os.ReadFile(evals)
+	judged := strings.Replace(string(b), `factuality: {scorer: "factuality",`, `factuality: {scorer: "factuality", judge: {provider: "openai", model: "gpt-4o"},`, 1)
+	if judged == string(b) {
+		t.Fatal("the example changed")
+	}
+	os.WriteFile(evals, []byte(judged), 0o644)
+	opts := CheckOptions{Now: now, CacheDir: t.TempDir(), CacheSalt: "cairn 1.0"}
+	first, err := Check(ctx, dir, opts)
+	if err != nil || !first.Compiled() {
+		t.Fatalf("check: %v %s", err, first.Diagnostics.Error())
+	}
+	if strings.Contains(diagText(first), "judge_independence") {
+		t.Fatalf("a different judge is reported:\n%s", diagText(first))
+	}
+	prompts := filepath.Join(dir, "specs", "prompts.cue")
+	p, _ := os.ReadFile(prompts)
+	os.WriteFile(prompts, []byte(strings.Replace(string(p), `id: "gpt-4o-mini"`, `id: "gpt-4o"`, 1)), 0o644)
+	got, err := Check(ctx, dir, opts)
+	if err != nil || !got.Compiled() {
+		t.Fatalf("check: %v %s", err, got.Diagnostics.Error())
+	}
+	want, err := Check(ctx, dir, CheckOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := diagText(got), diagText(want); g != w || !strings.Contains(g, "deny judge_independence") {
+		t.Fatalf("cached check:\n%s\nfull check:\n%s", g, w)
+	}
+	if !slices.Contains(got.Evaluated, "judge_independence") {
+		t.Fatalf("judge_independence did not run again: %v", got.Evaluated)
 	}
 }

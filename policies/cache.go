@@ -300,6 +300,7 @@ type inputParts struct {
 	ctxV   lazyTerm                   // the context
 	colls  map[string]*lazyCollection // split collections
 	shards map[[2]any]*lazyTerm       // {collection, shard} → that shard's object
+	clocks map[string]*ast.Term       // policy id → its clock's values (clockReads)
 }
 
 type lazyTerm struct {
@@ -326,7 +327,7 @@ type collection struct {
 
 func splitInput(enc *encoded, now string) (*inputParts, error) {
 	p := &inputParts{raw: map[string][]byte{}, hashes: map[string]string{}, now: now, ctx: enc.ctx,
-		values: map[string]*lazyTerm{}, colls: map[string]*lazyCollection{}, shards: map[[2]any]*lazyTerm{}}
+		values: map[string]*lazyTerm{}, colls: map[string]*lazyCollection{}, shards: map[[2]any]*lazyTerm{}, clocks: map[string]*ast.Term{}}
 	p.names = enc.names
 	sums := make([]string, len(enc.names))
 	idx := make([]int, len(enc.names))
@@ -694,6 +695,9 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 				split = append(split, c)
 			}
 		}
+		if e.clocks[p.ID] != nil && parts.clocks[p.ID] == nil {
+			split = nil // its clock failed: run whole, where its rules compute their values
+		}
 		if len(split) == 0 {
 			key := parts.key(e.digests[p.ID], r)
 			if c, ok := cache.Entries[p.ID]; ok && key != "" && c.Key == key {
@@ -749,9 +753,15 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 	}
 	onCores(idx, func(j int) {
 		t := tasks[j]
-		in, err := parts.input(reads[e.policies[t.policy].ID], t.split, t.shard)
+		id := e.policies[t.policy].ID
+		in, err := parts.input(reads[id], t.split, t.shard)
 		if err != nil {
 			t.err = err
+			return
+		}
+		if q, ok := e.clocked[id]; ok && t.shard >= 0 {
+			in.(ast.Object).Insert(ast.StringTerm(clockField), parts.clocks[id])
+			t.bindings, t.err = e.evalQuery(ctx, id, q, in)
 			return
 		}
 		t.bindings, t.err = e.eval(ctx, t.policy, in)
@@ -848,8 +858,20 @@ func (e *Engine) clockReads(ctx context.Context, parts *inputParts) map[string]r
 			continue
 		}
 		part := "clock:" + id
+		var members [][2]*ast.Term
+		for i := range e.clocks[id].rules {
+			v, err := ast.InterfaceToValue(b[fmt.Sprintf("c%d", i)])
+			if err != nil {
+				break
+			}
+			members = append(members, [2]*ast.Term{ast.StringTerm(fmt.Sprintf("c%d", i)), ast.NewTerm(v)})
+		}
+		if len(members) != len(e.clocks[id].rules) {
+			continue
+		}
 		parts.mu.Lock()
 		parts.hashes[part] = sum(js)
+		parts.clocks[id] = ast.NewTerm(ast.NewObject(members...))
 		parts.mu.Unlock()
 		r := out[id]
 		r.clock = part

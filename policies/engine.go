@@ -63,6 +63,7 @@ type Engine struct {
 	ran       []string                          // the policies the last Evaluate ran (not from the cache)
 	clocks    map[string]*clock                 // by policy id (clock.go)
 	clockQ    map[string]rego.PreparedEvalQuery // their rules' values
+	clocked   map[string]rego.PreparedEvalQuery // split policies' queries given those values
 	shardRuns map[string]int
 	writes    sync.WaitGroup // the cache file being written                    // of a split policy, how many shards the last Evaluate ran
 }
@@ -120,6 +121,7 @@ func New(opts Options) (*Engine, error) {
 		e.shards = shardable(mods, c.Modules, pols, e.reads, e.clocks)
 	}
 	ctx := context.Background()
+	e.clocked = map[string]rego.PreparedEvalQuery{}
 	for _, p := range pols {
 		var terms []string
 		for _, r := range p.rules {
@@ -135,6 +137,22 @@ func New(opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("preparing policy %s: %w", p.ID, err)
 		}
 		e.queries = append(e.queries, pq)
+		// A split policy with a clock runs on a shard with its clock's
+		// values given (input.__clock), as the whole input gives them.
+		if ck := e.clocks[p.ID]; ck != nil && len(e.shards[p.ID]) > 0 {
+			var with []string
+			for i, r := range ck.rules {
+				with = append(with, fmt.Sprintf("with %s as input.%s.c%d", r, clockField, i))
+			}
+			for i := range terms {
+				terms[i] += " " + strings.Join(with, " ")
+			}
+			cq, err := rego.New(rego.Compiler(c), rego.Store(store), rego.Query(strings.Join(terms, "; ")), matchStringsFunc).PrepareForEval(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("preparing policy %s with its clock: %w", p.ID, err)
+			}
+			e.clocked[p.ID] = cq
+		}
 		if p.ID == WaiversID && p.Builtin {
 			wq, err := rego.New(
 				rego.Compiler(c),
@@ -417,11 +435,18 @@ func (e *Engine) Evaluate(ctx context.Context, b *compiler.Bundle, now time.Time
 	return out, nil
 }
 
+// clockField is where a split run's input carries its clock's values.
+const clockField = "__clock"
+
 // eval runs policy i on input.
 func (e *Engine) eval(ctx context.Context, i int, input ast.Value) (map[string]any, error) {
-	reg := trace.StartRegion(ctx, "policy "+e.policies[i].ID)
+	return e.evalQuery(ctx, e.policies[i].ID, e.queries[i], input)
+}
+
+func (e *Engine) evalQuery(ctx context.Context, id string, q rego.PreparedEvalQuery, input ast.Value) (map[string]any, error) {
+	reg := trace.StartRegion(ctx, "policy "+id)
 	defer reg.End()
-	rs, err := e.queries[i].Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return nil, err
 	}

@@ -64,8 +64,7 @@ func shardable(parsed, compiled map[string]*ast.Module, pols []Policy, rs map[st
 	for _, p := range pols {
 		isPolicy[p.ID] = true
 	}
-	// Helper rules outside the policies, by "data.pkg.rule": their reads
-	// and the rules they call.
+	// Helper rules, by "data.pkg.rule": their reads and the rules they call.
 	type helper struct {
 		r    reads
 		deps []string
@@ -73,62 +72,66 @@ func shardable(parsed, compiled map[string]*ast.Module, pols []Policy, rs map[st
 	shared := map[string]*helper{}
 	type own struct {
 		entries []entryRule // deny and warn
-		helpers reads       // what its other rules read
-		deps    []string
+		deps    []string    // the rules they call
 		ok      bool
 	}
 	owns := map[string]*own{}
+	entryKeys := map[string]bool{}
 	for name, m := range compiled {
 		src := parsed[name]
 		if src == nil || len(src.Rules) != len(m.Rules) {
 			continue
 		}
 		id, isPol := policyID(m.Package.Path)
-		if isPol && isPolicy[id] {
-			o := owns[id]
-			if o == nil {
-				o = &own{ok: true}
-				owns[id] = o
-			}
-			for i, rule := range m.Rules {
-				r, _ := nodeReads(src.Rules[i])
-				_, deps := nodeReads(rule)
-				o.deps = append(o.deps, deps...)
-				rn := rule.Head.Ref()[0].Value.String()
-				if rn != "deny" && rn != "warn" {
-					o.helpers = merge(o.helpers, r)
-					continue
+		isPol = isPol && isPolicy[id]
+		for i, rule := range m.Rules {
+			rn := rule.Head.Ref()[0].Value.String()
+			key := m.Package.Path.String() + "." + rn
+			r, _ := nodeReads(src.Rules[i])
+			_, deps := nodeReads(rule)
+			if isPol && (rn == "deny" || rn == "warn") {
+				o := owns[id]
+				if o == nil {
+					o = &own{ok: true}
+					owns[id] = o
 				}
+				entryKeys[key] = true
+				o.deps = append(o.deps, deps...)
 				if rule.Default || rule.Else != nil || rule.Head.RuleKind() != ast.MultiValue {
 					o.ok = false
 					continue
 				}
 				o.entries = append(o.entries, entryRule{compiled: rule, whole: wholeReads(src.Rules[i])})
+				continue
 			}
-			continue
-		}
-		for i, rule := range m.Rules {
-			key := m.Package.Path.String() + "." + rule.Head.Ref()[0].Value.String()
+			// A policy's other rules are helpers too.
 			h := shared[key]
 			if h == nil {
 				h = &helper{}
 				shared[key] = h
 			}
-			r, _ := nodeReads(src.Rules[i])
-			_, deps := nodeReads(rule)
 			h.r, h.deps = merge(h.r, r), append(h.deps, deps...)
 		}
 	}
 	index := newRuleIndex(slices.Collect(maps.Keys(shared)))
+	entries := newRuleIndex(slices.Collect(maps.Keys(entryKeys)))
 	out := map[string][]string{}
 	for _, p := range pols {
 		o, r := owns[p.ID], rs[p.ID]
-		if o == nil || !o.ok || r.volatile || (r.now && clocks[p.ID] == nil) || r.all || r.others {
+		ck := clocks[p.ID]
+		if o == nil || !o.ok || r.volatile || (r.now && ck == nil) || r.all || r.others {
 			continue
 		}
-		// What the helpers it may call read, transitively.
-		hr := o.helpers
+		// What the helpers its deny and warn rules call read, transitively;
+		// not the clock's rules, whose values a split run is given
+		// (evaluateCached), so what they read is read whole.
+		var hr reads
 		seen := map[string]bool{}
+		if ck != nil {
+			for _, k := range ck.rules {
+				seen["helper:"+k] = true
+			}
+		}
 		queue := append([]string(nil), o.deps...)
 		other := false
 		for len(queue) > 0 {
@@ -138,8 +141,12 @@ func shardable(parsed, compiled map[string]*ast.Module, pols []Policy, rs map[st
 				continue
 			}
 			seen[dep] = true
-			if id, ok := policyIDOf(dep); ok && isPolicy[id] {
-				other = other || id != p.ID
+			if id, ok := policyIDOf(dep); ok && isPolicy[id] && id != p.ID {
+				other = true
+				continue
+			}
+			if len(entries.match(dep)) > 0 {
+				other = true // a rule that reads a deny or warn set: its aggregate
 				continue
 			}
 			for _, key := range index.match(dep) {

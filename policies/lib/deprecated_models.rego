@@ -34,60 +34,54 @@ flag[id] := ["warn", date, ceil(left / util.day_ns)] if {
 	left <= warn_days * util.day_ns
 }
 
-# flag_of(id) is flag for a model id, with or without a "provider/" prefix.
-flag_of(id) := flag[id]
+# flags is flag whole, judged once; each place a model id is used looks it up: by the id
+# itself, or by its last part when it has a "provider/" prefix and is not in the catalog as is.
+flags := flag
 
-flag_of(id) := flag[base] if {
-	not catalog[id]
+flag_key(id) := id if not contains(id, "/")
+
+flag_key(id) := id if catalog[id]
+
+flag_key(id) := base if {
 	contains(id, "/")
+	not catalog[id]
 	parts := split(id, "/")
 	base := parts[count(parts) - 1]
 }
 
-# used holds every provider model id named anywhere; flagged judges each once.
-used contains m.model_id if some m in input.bundle.models
-
-used contains p.model.id if some p in input.bundle.prompts
-
-used contains x.judge.model if {
-	some e in input.bundle.evals
-	some x in e.metrics
-}
-
-flagged := {id: f | some id in used; f := flag_of(id)}
-
 # Each rule reads one object: the places a provider model id is named are LLM models,
-# prompts and eval judges.
+# prompts and eval judges. (cairn keeps this policy's results per shard of objects: an edit
+# re-runs it on the edited object's shard.)
 deny contains deprecated(util.target("models", name), "model_id", m.model_id, date) if {
 	some name, m in input.bundle.models
-	["deny", date, _] = flagged[m.model_id]
+	["deny", date, _] = flags[flag_key(m.model_id)]
+}
+
+warn contains soon(util.target("models", name), "model_id", m.model_id, date, days) if {
+	some name, m in input.bundle.models
+	["warn", date, days] = flags[flag_key(m.model_id)]
 }
 
 deny contains deprecated(util.target("prompts", name), "model.id", p.model.id, date) if {
 	some name, p in input.bundle.prompts
-	["deny", date, _] = flagged[p.model.id]
+	["deny", date, _] = flags[flag_key(p.model.id)]
+}
+
+warn contains soon(util.target("prompts", name), "model.id", p.model.id, date, days) if {
+	some name, p in input.bundle.prompts
+	["warn", date, days] = flags[flag_key(p.model.id)]
 }
 
 deny contains deprecated(util.target("evals", name), sprintf("metrics.%s.judge.model", [metric]), x.judge.model, date) if {
 	some name, e in input.bundle.evals
 	some metric, x in e.metrics
-	["deny", date, _] = flagged[x.judge.model]
-}
-
-warn contains soon(util.target("models", name), "model_id", m.model_id, date, days) if {
-	some name, m in input.bundle.models
-	["warn", date, days] = flagged[m.model_id]
-}
-
-warn contains soon(util.target("prompts", name), "model.id", p.model.id, date, days) if {
-	some name, p in input.bundle.prompts
-	["warn", date, days] = flagged[p.model.id]
+	["deny", date, _] = flags[flag_key(x.judge.model)]
 }
 
 warn contains soon(util.target("evals", name), sprintf("metrics.%s.judge.model", [metric]), x.judge.model, date, days) if {
 	some name, e in input.bundle.evals
 	some metric, x in e.metrics
-	["warn", date, days] = flagged[x.judge.model]
+	["warn", date, days] = flags[flag_key(x.judge.model)]
 }
 
 deprecated(target, path, id, date) := {

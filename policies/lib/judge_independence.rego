@@ -11,19 +11,14 @@ package cairn.policy.judge_independence
 
 import data.cairn.util
 
-judged(e) := input.bundle.prompts[e.target.prompt].model.id
-
-judged(e) := input.bundle.models[e.target.model].model_id
-
-judges contains [name, metric, x.judge.model, judged(e)] if {
+# Each rule reads one eval: the compiler writes the model id its target calls into it
+# (target_model_id), so an edit to a prompt or model re-runs this policy only on the evals
+# whose target's model id changed (cairn keeps its results per shard of evals).
+deny contains v if {
 	some name, e in input.bundle.evals
 	some metric, x in e.metrics
-	x.judge.model
-}
-
-deny contains v if {
-	some [name, metric, judge, model] in judges
-	judge == model
+	judge := x.judge.model
+	judge == e.target_model_id
 	v := {
 		"msg": sprintf("metric %q of eval %q is judged by %q, the model it evaluates; use a different judge", [metric, name, judge]),
 		"target": util.target("evals", name),
@@ -32,7 +27,10 @@ deny contains v if {
 }
 
 warn contains v if {
-	some [name, metric, judge, model] in judges
+	some name, e in input.bundle.evals
+	some metric, x in e.metrics
+	judge := x.judge.model
+	model := e.target_model_id
 	judge != model
 	same_family(judge, model)
 	v := {
@@ -42,7 +40,6 @@ warn contains v if {
 	}
 }
 
-# same_family: one id is the other plus a snapshot suffix (a date, a version, "latest").
 same_family(a, b) if snapshot_of(a, b)
 
 same_family(a, b) if snapshot_of(b, a)

@@ -4,7 +4,7 @@ import data.cairn.policy.judge_independence as p
 
 bundle(judge) := {"bundle": {
 	"prompts": {"answer": {"model": {"id": "gpt-4o-mini"}}},
-	"evals": {"qa": {"target": {"prompt": "answer"}, "metrics": {"facts": {"scorer": "factuality", "judge": {"provider": "openai", "model": judge}}}}},
+	"evals": {"qa": {"target": {"prompt": "answer"}, "target_model_id": "gpt-4o-mini", "metrics": {"facts": {"scorer": "factuality", "judge": {"provider": "openai", "model": judge}}}}},
 }}
 
 test_different_judge_passes if {
@@ -22,6 +22,6 @@ test_same_family_warned if {
 }
 
 test_model_target_checked if {
-	b := {"models": {"chat": {"kind": "llm", "model_id": "m1"}}, "evals": {"e": {"target": {"model": "chat"}, "metrics": {"x": {"judge": {"model": "m1"}}}}}}
+	b := {"models": {"chat": {"kind": "llm", "model_id": "m1"}}, "evals": {"e": {"target": {"model": "chat"}, "target_model_id": "m1", "metrics": {"x": {"judge": {"model": "m1"}}}}}}
 	count(p.deny) == 1 with input as {"bundle": b}
 }
