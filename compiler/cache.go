@@ -462,7 +462,7 @@ func readStore(path string) *store {
 	d := &varenc.Decoder{B: b[len(cacheFormat)+1:]}
 	s := &store{Gen: d.Int(), Entries: map[string]entry{}}
 	for len(d.B) > 0 && d.Err == nil {
-		k, gen, v := d.String(), d.Int(), d.Bytes()
+		k, gen, v := d.Str(), d.Int(), d.Bytes()
 		s.Entries[k] = entry{Value: v, Gen: gen}
 	}
 	if d.Err != nil {
@@ -499,7 +499,7 @@ func (s *store) save(path string, units []unit, values []json.RawMessage) {
 	e.B = append(e.B, cacheFormat+"\n"...)
 	e.Int(s.Gen)
 	for _, k := range slices.Sorted(maps.Keys(s.Entries)) {
-		e.String(k)
+		e.Str(k)
 		e.Int(s.Entries[k].Gen)
 		e.Bytes(s.Entries[k].Value)
 	}

@@ -137,21 +137,21 @@ func getPos(d *varenc.Decoder, rel string) diag.Position {
 
 func encodeDigest(p *parsed) []byte {
 	e := &varenc.Encoder{}
-	e.String(p.pkg)
+	e.Str(p.pkg)
 	putPos(e, p.pkgPos)
 	e.Int(len(p.ix.pos))
 	for _, k := range slices.Sorted(maps.Keys(p.ix.pos)) {
-		e.String(k)
+		e.Str(k)
 		putPos(e, p.ix.pos[k])
 	}
 	e.Int(len(p.ix.top))
 	for _, t := range p.ix.top {
-		e.String(t.name)
+		e.Str(t.name)
 		putPos(e, t.pos)
 	}
 	e.Int(len(p.ix.defined))
 	for _, obj := range slices.Sorted(maps.Keys(p.ix.defined)) {
-		e.String(obj)
+		e.Str(obj)
 		e.Int(len(p.ix.defined[obj]))
 		for _, w := range p.ix.defined[obj] {
 			putPos(e, w)
@@ -159,8 +159,8 @@ func encodeDigest(p *parsed) []byte {
 	}
 	e.Int(len(p.units))
 	for _, u := range p.units {
-		e.String(u.field)
-		e.String(u.name)
+		e.Str(u.field)
+		e.Str(u.name)
 		e.Int(u.off)
 		e.Int(len(u.src))
 	}
@@ -170,7 +170,7 @@ func encodeDigest(p *parsed) []byte {
 func decodeDigest(b []byte, rel string, src []byte) (parsed, error) {
 	d := &varenc.Decoder{B: b}
 	p := parsed{rel: rel, src: src, indep: true}
-	p.pkg = d.String()
+	p.pkg = d.Str()
 	p.pkgPos = getPos(d, rel)
 	n := d.Int()
 	p.ix = &posIndex{pos: make(map[string]diag.Position, min(n, len(b))), defined: map[string][]diag.Position{}}
@@ -178,7 +178,7 @@ func decodeDigest(b []byte, rel string, src []byte) (parsed, error) {
 		if d.Err != nil {
 			return parsed{}, d.Err
 		}
-		k := d.String()
+		k := d.Str()
 		p.ix.pos[k] = getPos(d, rel)
 	}
 	n = d.Int()
@@ -186,7 +186,7 @@ func decodeDigest(b []byte, rel string, src []byte) (parsed, error) {
 		if d.Err != nil {
 			return parsed{}, d.Err
 		}
-		name := d.String()
+		name := d.Str()
 		p.ix.top = append(p.ix.top, topLabel{name, getPos(d, rel)})
 	}
 	n = d.Int()
@@ -194,7 +194,7 @@ func decodeDigest(b []byte, rel string, src []byte) (parsed, error) {
 		if d.Err != nil {
 			return parsed{}, d.Err
 		}
-		obj := d.String()
+		obj := d.Str()
 		m := d.Int()
 		for range m {
 			p.ix.defined[obj] = append(p.ix.defined[obj], getPos(d, rel))
@@ -205,7 +205,7 @@ func decodeDigest(b []byte, rel string, src []byte) (parsed, error) {
 		if d.Err != nil {
 			return parsed{}, d.Err
 		}
-		u := unit{field: d.String(), name: d.String()}
+		u := unit{field: d.Str(), name: d.Str()}
 		off, l := d.Int(), d.Int()
 		if off+l > len(src) || off < 0 {
 			return parsed{}, varenc.ErrCorrupt

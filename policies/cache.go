@@ -615,7 +615,7 @@ func readResults(path string) *resultCache {
 	c := &resultCache{Entries: map[string]cachedResult{}}
 	d := &varenc.Decoder{B: b[len(policyCacheFormat)+1:]}
 	for len(d.B) > 0 && d.Err == nil {
-		name, key, bindings := d.String(), d.String(), d.Bytes()
+		name, key, bindings := d.Str(), d.Str(), d.Bytes()
 		c.Entries[name] = cachedResult{Key: key, Bindings: bindings}
 	}
 	if d.Err != nil {
@@ -632,8 +632,8 @@ func (c *resultCache) write(path string) {
 	e := &varenc.Encoder{B: make([]byte, 0, n)}
 	e.B = append(e.B, policyCacheFormat+"\n"...)
 	for _, name := range slices.Sorted(maps.Keys(c.Entries)) {
-		e.String(name)
-		e.String(c.Entries[name].Key)
+		e.Str(name)
+		e.Str(c.Entries[name].Key)
 		e.Bytes(c.Entries[name].Bindings)
 	}
 	_ = os.MkdirAll(filepath.Dir(path), 0o755) // a read-only repo simply runs uncached

@@ -23,8 +23,11 @@ import (
 //   - the policy reads the time only through a clock (clock.go; otherwise
 //     every shard would miss anyway), is deterministic and calls no other
 //     policy's rules;
-//   - no helper rule or function it may call (its own, or a helper
-//     package's) reads c at all: a helper over a shard sees less;
+//   - no helper rule or function its deny and warn rules may call (its
+//     own, or a helper package's) reads c at all: a helper over a shard
+//     sees less. The rules of its clock are the exception: a shard run is
+//     given their values, computed on the whole input (input.__clock);
+//   - no rule reads a deny or warn set (an aggregate of the results);
 //   - every deny and warn rule is a partial set rule (deny contains v if
 //     ...), with no else and no default;
 //   - in such a rule, every reference into c names one object by a
@@ -37,8 +40,9 @@ import (
 //     itself, input.bundle[k] with a variable k);
 //   - when several collections are split, no rule refers to objects of two
 //     of them: a result's objects must all be in one shard.
-// TestShardedAgrees compares sharded and whole results on every example
-// repo and on random edits; TestShardable holds the reading to these rules.
+// TestShardedAgrees compares sharded and whole results on every violating
+// spec, after random edits and at random times; TestShardable holds the
+// reading to these rules.
 
 // shardCount is fixed so that an object's shard depends on its name alone:
 // adding an object re-runs one shard, not all.

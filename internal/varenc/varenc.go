@@ -16,9 +16,9 @@ var ErrCorrupt = errors.New("corrupt cache data")
 // Encoder appends to B.
 type Encoder struct{ B []byte }
 
-func (e *Encoder) Int(n int)       { e.B = binary.AppendUvarint(e.B, uint64(n)) }
-func (e *Encoder) String(s string) { e.Int(len(s)); e.B = append(e.B, s...) }
-func (e *Encoder) Bytes(b []byte)  { e.Int(len(b)); e.B = append(e.B, b...) }
+func (e *Encoder) Int(n int)      { e.B = binary.AppendUvarint(e.B, uint64(n)) }
+func (e *Encoder) Str(s string)   { e.Int(len(s)); e.B = append(e.B, s...) }
+func (e *Encoder) Bytes(b []byte) { e.Int(len(b)); e.B = append(e.B, b...) }
 
 // MaxOverhead is the most bytes a length or number takes.
 const MaxOverhead = binary.MaxVarintLen64
@@ -53,7 +53,7 @@ func (d *Decoder) Bytes() []byte {
 	return b
 }
 
-func (d *Decoder) String() string { return string(d.Bytes()) }
+func (d *Decoder) Str() string { return string(d.Bytes()) }
 
 func (d *Decoder) fail() {
 	if d.Err == nil {

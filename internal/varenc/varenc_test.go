@@ -9,11 +9,11 @@ func TestRoundTripAndTorn(t *testing.T) {
 	e := &Encoder{}
 	e.Int(0)
 	e.Int(300)
-	e.String("models/fraud.aliases.prod")
+	e.Str("models/fraud.aliases.prod")
 	e.Bytes([]byte{0, 1, 2})
-	e.String("")
+	e.Str("")
 	d := &Decoder{B: e.B}
-	if d.Int() != 0 || d.Int() != 300 || d.String() != "models/fraud.aliases.prod" || !bytes.Equal(d.Bytes(), []byte{0, 1, 2}) || d.String() != "" || d.Err != nil || len(d.B) != 0 {
+	if d.Int() != 0 || d.Int() != 300 || d.Str() != "models/fraud.aliases.prod" || !bytes.Equal(d.Bytes(), []byte{0, 1, 2}) || d.Str() != "" || d.Err != nil || len(d.B) != 0 {
 		t.Fatal("round trip differs")
 	}
 	// Every cut reads as an error, never as a shorter value.
@@ -21,16 +21,16 @@ func TestRoundTripAndTorn(t *testing.T) {
 		d := &Decoder{B: e.B[:n]}
 		d.Int()
 		d.Int()
-		d.String()
+		d.Str()
 		d.Bytes()
-		d.String()
+		d.Str()
 		if d.Err == nil {
 			t.Errorf("cut at %d read without error", n)
 		}
 	}
 	// A length past the end.
 	d = &Decoder{B: []byte{0xff, 0xff, 0x03, 'a'}}
-	if d.String(); d.Err == nil {
+	if d.Str(); d.Err == nil {
 		t.Error("a length past the end read without error")
 	}
 }
