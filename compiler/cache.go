@@ -71,18 +71,19 @@ type unit struct {
 
 // evaluateCached returns the repo's schema-checked value from per-object
 // evaluations (cached, with a cache directory, or not) when every file is
-// independent; ok is false when the caller must evaluate the repo as one.
-func evaluateCached(files []parsed, opts Options) (js []byte, ok bool) {
+// independent, top-level field by field; ok is false when the caller must
+// evaluate the repo as one.
+func evaluateCached(files []parsed, opts Options) (names []string, fields [][]byte, ok bool) {
 	var units []unit
 	written := map[string]bool{}
 	for _, f := range files {
 		us, ok := f.units, f.indep
 		if !ok {
-			return nil, false
+			return nil, nil, false
 		}
 		for _, u := range us {
 			if u.name == "" && written[u.field] {
-				return nil, false // a singleton written in two files: CUE merges them
+				return nil, nil, false // a singleton written in two files: CUE merges them
 			}
 			written[u.field] = true
 		}
@@ -111,10 +112,7 @@ func evaluateCached(files []parsed, opts Options) (js []byte, ok bool) {
 	}
 	if len(misses) > 0 {
 		if !evaluateUnits(units, misses, values) {
-			return nil, false
-		}
-		if path != "" {
-			opts.background(func() { store.save(path, units, values) })
+			return nil, nil, false
 		}
 	}
 
@@ -130,54 +128,71 @@ func evaluateCached(files []parsed, opts Options) (js []byte, ok bool) {
 		}
 		objects[u.field][u.name] = values[i]
 	}
-	// Fields no file writes take the schema's defaults, as evaluate does.
+	// Fields no file writes take the schema's defaults, as evaluate does;
+	// a default depends on the schema alone, so it is cached too (compiling
+	// the schema for it was a tenth of a warm check).
 	var absent []string
 	for _, g := range groups {
 		for _, field := range g {
-			if !written[field] {
+			if !written[field] && !optionalTop[field] { // an optional block no file writes is absent
 				absent = append(absent, field)
 			}
 		}
 	}
-	if len(absent) > 0 {
-		ctx := cuecontext.New()
-		schema := ctx.CompileString(specs.Schema(), cue.Filename(specs.SchemaFile))
-		for _, field := range absent {
-			if optionalTop[field] {
-				continue // an optional block no file writes is absent
-			}
-			v := schema.LookupPath(cue.MakePath(cue.Def("Spec"), cue.Str(field)))
-			if v.Validate(cue.Concrete(true)) != nil {
-				return nil, false // a required singleton (project) is missing: evaluate says where
-			}
-			b, err := v.MarshalJSON()
-			if err != nil {
-				return nil, false
-			}
-			all[field] = b
+	var schemaV *cue.Value
+	added := false
+	for _, field := range absent {
+		key := defaultKey(opts.CacheSalt, schema, field)
+		if e, ok := store.Entries[key]; ok {
+			all[field] = e.Value
+			continue
 		}
-	}
-	// Written out directly: json.Marshal would copy and re-validate every
-	// value twice (75 MB at 10,000 models, for bytes decoded right after).
-	var out bytes.Buffer
-	out.WriteByte('{')
-	for i, field := range slices.Sorted(maps.Keys(all)) {
-		writeMember(&out, i, field, all[field])
-	}
-	for i, field := range slices.Sorted(maps.Keys(objects)) {
-		if i > 0 || len(all) > 0 {
-			out.WriteByte(',')
+		if schemaV == nil {
+			v := cuecontext.New().CompileString(specs.Schema(), cue.Filename(specs.SchemaFile))
+			schemaV = &v
 		}
-		writeMember(&out, 0, field, nil)
+		v := schemaV.LookupPath(cue.MakePath(cue.Def("Spec"), cue.Str(field)))
+		if v.Validate(cue.Concrete(true)) != nil {
+			return nil, nil, false // a required singleton (project) is missing: evaluate says where
+		}
+		b, err := v.MarshalJSON()
+		if err != nil {
+			return nil, nil, false
+		}
+		all[field] = b
+		store.Entries[key] = entry{Value: b, Gen: store.Gen + 1}
+		added = true
+	}
+	if path != "" && (len(misses) > 0 || added) {
+		opts.background(func() { store.save(path, units, values) })
+	}
+	// Each top-level field's JSON, written out directly: json.Marshal would
+	// copy and re-validate every value (75 MB at 10,000 models, for bytes
+	// decoded right after).
+	for _, field := range slices.Sorted(maps.Keys(all)) {
+		names, fields = append(names, field), append(fields, all[field])
+	}
+	for _, field := range slices.Sorted(maps.Keys(objects)) {
+		var out bytes.Buffer
 		m := objects[field]
 		out.WriteByte('{')
 		for j, name := range slices.Sorted(maps.Keys(m)) {
 			writeMember(&out, j, name, m[name])
 		}
 		out.WriteByte('}')
+		names, fields = append(names, field), append(fields, out.Bytes())
 	}
-	out.WriteByte('}')
-	return out.Bytes(), true
+	return names, fields, true
+}
+
+// defaultKey names the schema's default of a top-level field no file writes.
+func defaultKey(salt, schemaSum, field string) string {
+	h := sha256.New()
+	for _, s := range []string{cacheFormat, salt, schemaSum, "default", field} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // writeMember writes `,"key":value` (no comma for the first member); with a

@@ -183,10 +183,13 @@ func load(dir string, opts Options) (*compilation, diag.List) {
 		return nil, ds
 	}
 	reg = trace.StartRegion(context.Background(), "compile.evaluate")
-	js, ok := []byte(nil), false
+	var names []string
+	var fields [][]byte
+	ok := false
 	if !opts.whole {
-		js, ok = evaluateCached(files, opts)
+		names, fields, ok = evaluateCached(files, opts)
 	}
+	var js []byte
 	if !ok {
 		js, ds = evaluate(r, rels, files, ix)
 	}
@@ -196,7 +199,13 @@ func load(dir string, opts Options) (*compilation, diag.List) {
 	reg.End()
 	defer trace.StartRegion(context.Background(), "compile.decode").End()
 	c := &compilation{fs: r, ix: ix}
-	if err := json.Unmarshal(js, &c.doc); err != nil {
+	var derr error
+	if ok {
+		derr = c.doc.setFields(names, fields)
+	} else {
+		derr = json.Unmarshal(js, &c.doc)
+	}
+	if err := derr; err != nil {
 		return nil, diag.List{errAt(CodeInternal, diag.Position{}, "decoding the validated spec: %v", err)}
 	}
 	return c, nil
