@@ -640,15 +640,12 @@ func (c *resultCache) write(path string) {
 	_ = atomicfile.Write(path, e.B, 0o644)
 }
 
-// decodeBindings reads cached bindings back in the shapes rego returns.
-func decodeBindings(b []byte) (map[string]any, bool) {
-	d := json.NewDecoder(strings.NewReader(string(b)))
-	d.UseNumber()
-	var m map[string]any
-	if d.Decode(&m) != nil {
-		return nil, false
-	}
-	return m, true
+// rawBindings are a run's bindings, rule by rule, as JSON.
+type rawBindings map[string]json.RawMessage
+
+func parseBindings(b []byte) (rawBindings, bool) {
+	var m rawBindings
+	return m, json.Unmarshal(b, &m) == nil
 }
 
 var inputBundle = ast.MustParseRef("input.bundle")
@@ -670,7 +667,7 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 		err           error
 	}
 	var tasks []*task
-	got := make([][]map[string]any, len(e.policies)) // per policy, its parts' bindings
+	got := make([][]rawBindings, len(e.policies)) // per policy, its parts' bindings
 	// The split collections' objects and their hashes, side by side.
 	var split []string
 	for _, cs := range e.shards {
@@ -701,7 +698,7 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 		if len(split) == 0 {
 			key := parts.key(e.digests[p.ID], r)
 			if c, ok := cache.Entries[p.ID]; ok && key != "" && c.Key == key {
-				if m, ok := decodeBindings(c.Bindings); ok {
+				if m, ok := parseBindings(c.Bindings); ok {
 					got[i] = append(got[i], m)
 					kept.Entries[p.ID] = c
 					continue
@@ -717,7 +714,7 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 		for _, s := range parts.shardsOf(split) {
 			key, entry := parts.shardKey(base, split, s), p.ID+"#"+strconv.Itoa(s)
 			if c, ok := cache.Entries[entry]; ok && c.Key == key {
-				if m, ok := decodeBindings(c.Bindings); ok {
+				if m, ok := parseBindings(c.Bindings); ok {
 					got[i] = append(got[i], m)
 					kept.Entries[entry] = c
 					continue
@@ -782,12 +779,15 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 			}
 			continue
 		}
-		got[t.policy] = append(got[t.policy], t.bindings)
-		if t.key == "" {
+		js, err := json.Marshal(t.bindings)
+		m, ok := parseBindings(js)
+		if err != nil || !ok {
+			errs[t.policy] = fmt.Errorf("encoding the results of policy %s: %v", id, err)
 			continue
 		}
+		got[t.policy] = append(got[t.policy], m)
 		// A result quoting what looks like a credential is not kept.
-		if js, err := json.Marshal(t.bindings); err == nil && diag.Redact(string(js)) == string(js) {
+		if t.key != "" && diag.Redact(string(js)) == string(js) {
 			kept.Entries[t.entry] = cachedResult{Key: t.key, Bindings: js}
 		}
 	}
@@ -805,29 +805,57 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 	return out, errs
 }
 
-// union merges a split policy's bindings shard by shard: each rule's set is
-// the union of its sets, in the order of their JSON (as sets come).
-func union(rules []string, parts []map[string]any) map[string]any {
-	if len(parts) == 1 {
-		return parts[0]
-	}
+// union merges a policy's bindings part by part (a split policy's shard by
+// shard): each rule's set is the union of its sets, its members in the order
+// of their JSON (as sets come), decoded in the shapes rego returns. The
+// members are compared as JSON, which json.Marshal writes one way for one
+// value.
+func union(rules []string, parts []rawBindings) map[string]any {
 	out := map[string]any{}
 	for _, rule := range rules {
-		seen := map[string]any{}
+		seen := map[string]bool{}
+		var members []string
 		for _, b := range parts {
-			set, _ := b[rule].([]any)
+			raw, ok := b[rule]
+			if !ok {
+				continue
+			}
+			var set []json.RawMessage
+			if json.Unmarshal(raw, &set) != nil {
+				if len(parts) == 1 { // not a set: as rego returned it
+					out[rule] = decodeJSON(raw)
+				}
+				continue
+			}
 			for _, x := range set {
-				js, _ := json.Marshal(x)
-				seen[string(js)] = x
+				if !seen[string(x)] {
+					seen[string(x)] = true
+					members = append(members, string(x))
+				}
 			}
 		}
-		merged := make([]any, 0, len(seen))
-		for _, k := range slices.Sorted(maps.Keys(seen)) {
-			merged = append(merged, seen[k])
+		if len(members) == 0 && out[rule] != nil {
+			continue
+		}
+		slices.Sort(members)
+		merged := make([]any, len(members))
+		for i, x := range members {
+			merged[i] = decodeJSON([]byte(x))
 		}
 		out[rule] = merged
 	}
 	return out
+}
+
+// decodeJSON decodes a value as rego returns it (numbers as json.Number).
+func decodeJSON(b []byte) any {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if d.Decode(&v) != nil {
+		return nil
+	}
+	return v
 }
 
 // clockReads evaluates the policies' clocks (clock.go) and returns each
