@@ -153,32 +153,3 @@ func emptyJSON(v reflect.Value) bool {
 	}
 	return false
 }
-
-// setFields decodes top-level fields into the bundle, side by side: what
-// json.Unmarshal of the object {names[i]: fields[i], ...} does, one field
-// per goroutine (decoding the large repo's spec on one core was a tenth of
-// a warm check). Names the bundle has no field for are ignored, as
-// json.Unmarshal ignores them.
-func (b *Bundle) setFields(names []string, fields [][]byte) error {
-	v := reflect.ValueOf(b).Elem()
-	t := v.Type()
-	byName := map[string]reflect.Value{}
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name == "" || name == "-" || !t.Field(i).IsExported() {
-			continue
-		}
-		byName[name] = v.Field(i)
-	}
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		f, ok := byName[name]
-		if !ok {
-			continue
-		}
-		wg.Go(func() { errs[i] = json.Unmarshal(fields[i], f.Addr().Interface()) })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
