@@ -67,6 +67,7 @@ tools:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x -benchmem ./compiler
 	$(GO) test -run '^$$' -bench CheckLarge -benchtime 3x -benchmem ./policies
+	$(GO) test -run '^$$' -bench CheckAfterEdit -benchtime 5x ./pipeline
 	$(GO) test -run '^$$' -bench 'Eval1000|EvalFaults' -benchtime 1x ./evals
 	$(GO) test -run '^$$' -bench 10k -benchtime 5x -benchmem ./rag
 	$(GO) test -run '^$$' -bench ValidateAndDrift -benchtime 1x ./data
