@@ -502,7 +502,7 @@ func (s *store) save(path string, units []unit, values []json.RawMessage) {
 			}
 		}
 		slices.SortFunc(old, func(a, b string) int { return s.Entries[b].Gen - s.Entries[a].Gen })
-		for _, k := range old[max(0, limit-len(units)):] {
+		for _, k := range old[min(len(old), max(0, limit-len(units))):] {
 			delete(s.Entries, k)
 		}
 	}

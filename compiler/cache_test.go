@@ -315,3 +315,22 @@ func TestCompileStoreTorn(t *testing.T) {
 		t.Fatal("a foreign file: the bundle differs")
 	}
 }
+
+// TestSmallRepoCached: a repo of two objects and many fields no file writes
+// (their defaults are cached beside the objects) compiles cold and warm to
+// the uncached bundle.
+func TestSmallRepoCached(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "cairn.cue"), []byte(`package x
+
+project: {name: "small", owners: ["@acme/ml"]}
+features: f: {owner: "@acme/ml", dtype: "float", entity: "customer", source: "warehouse.customers"}
+`), 0o644)
+	want := bundleJSON(t, dir, Options{whole: true})
+	opts := Options{CacheDir: t.TempDir(), CacheSalt: "test"}
+	for _, run := range []string{"cold", "warm", "again"} {
+		if got := bundleJSON(t, dir, opts); !bytes.Equal(got, want) {
+			t.Fatalf("%s: the cached bundle differs", run)
+		}
+	}
+}
