@@ -282,7 +282,10 @@ func inputReads(ref ast.Ref) reads {
 		}
 		return reads{bundle: true}
 	}
-	return reads{} // a key the input does not have
+	// A key the input does not have (or input.__clock, which only a split
+	// run is given): read as everything, so such a policy is neither split
+	// nor given a partial input.
+	return reads{all: true}
 }
 
 // inputParts is the policy input split into the parts reads name, each

@@ -17,6 +17,7 @@ func TestReads(t *testing.T) {
 		{"the whole input", `deny contains "x" if { x := input; x.bundle.models.a }`, reads{all: true}},
 		{"the time", `deny contains "x" if { time.parse_rfc3339_ns(input.now) > 0 }`, reads{now: true}},
 		{"the context", `deny contains "x" if { input.context.pull_request }`, reads{ctx: true}},
+		{"a key the input does not have", `deny contains "x" if { input.__clock.c0 }`, reads{all: true}},
 		{"a helper's reads", `import data.cairn.util
 deny contains "x" if { some m in input.bundle.models; util.now_ns > 0 }`, reads{collections: []string{"models"}, now: true}},
 		{"a helper that reads nothing", `import data.cairn.util
