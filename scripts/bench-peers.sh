@@ -61,7 +61,7 @@ best() {
 mkdir -p "$work/rego"
 for f in policies/lib/*.rego; do
 	case $f in *_test.rego) continue ;; esac
-	sed 's/cairn\.match_strings(input\.bundle, any_secret)/[[q, t] | walk(input.bundle, [q, t]); is_string(t); regex.match(any_secret, t)]/' "$f" >"$work/rego/$(basename "$f")"
+	sed 's/cairn\.match_strings(\([a-z.]*\), any_secret)/[[q, t] | walk(\1, [q, t]); is_string(t); regex.match(any_secret, t)]/' "$f" >"$work/rego/$(basename "$f")"
 done
 printf '{"cairn":{"catalog":{"deprecations":' >"$work/data.json"
 cat policies/lib/deprecations.json >>"$work/data.json"
