@@ -19,17 +19,8 @@ import (
 // byte for byte, as evaluating the repo as one — cold, warm, and after one
 // file changes — and the diagnostics of a broken file are the same too.
 func TestCompileCacheAgrees(t *testing.T) {
-	gen := t.TempDir()
-	if err := specgen.Write(gen, specgen.Small); err != nil {
-		t.Fatal(err)
-	}
-	repos := map[string]string{"generated": gen}
-	for _, ex := range exampleDirs {
-		repos[ex] = filepath.Join("..", "examples", ex)
-	}
-	for _, a := range []string{"credit", "forecast", "summariser", "prompt-targets"} {
-		repos[a] = filepath.Join("..", "testdata", "acceptance", a)
-	}
+	repos := cacheTestRepos(t)
+	gen := repos["generated"]
 	for name, src := range repos {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -198,17 +189,8 @@ func TestCacheKeepsNoSecret(t *testing.T) {
 // file changes and when the cache file is torn; and the bundle's field
 // positions are the same with and without the cache.
 func TestParseCacheAgrees(t *testing.T) {
-	gen := t.TempDir()
-	if err := specgen.Write(gen, specgen.Small); err != nil {
-		t.Fatal(err)
-	}
-	repos := map[string]string{"generated": gen}
-	for _, ex := range exampleDirs {
-		repos[ex] = filepath.Join("..", "examples", ex)
-	}
-	for _, a := range []string{"credit", "forecast", "summariser", "prompt-targets"} {
-		repos[a] = filepath.Join("..", "testdata", "acceptance", a)
-	}
+	repos := cacheTestRepos(t)
+	gen := repos["generated"]
 	digests := func(t *testing.T, dir string, opts Options) []parsed {
 		t.Helper()
 		r, err := newRepoFS(dir)
@@ -333,4 +315,22 @@ features: f: {owner: "@acme/ml", dtype: "float", entity: "customer", source: "wa
 			t.Fatalf("%s: the cached bundle differs", run)
 		}
 	}
+}
+
+// cacheTestRepos are the repos the caches are checked on: a small generated
+// one ("generated"), the examples and the acceptance repos.
+func cacheTestRepos(t *testing.T) map[string]string {
+	t.Helper()
+	gen := t.TempDir()
+	if err := specgen.Write(gen, specgen.Small); err != nil {
+		t.Fatal(err)
+	}
+	repos := map[string]string{"generated": gen}
+	for _, ex := range exampleDirs {
+		repos[ex] = filepath.Join("..", "examples", ex)
+	}
+	for _, a := range []string{"credit", "forecast", "summariser", "prompt-targets"} {
+		repos[a] = filepath.Join("..", "testdata", "acceptance", a)
+	}
+	return repos
 }

@@ -60,31 +60,18 @@ type prefetched struct {
 func (r *repoFS) prefetch(rels []string) {
 	rels = slices.Compact(slices.Sorted(slices.Values(rels)))
 	got := make([]prefetched, len(rels))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				f, err := r.open(rels[i])
-				if err != nil {
-					got[i].err = err
-					continue
-				}
-				got[i].b, err = io.ReadAll(f)
-				f.Close()
-				if err != nil {
-					got[i] = prefetched{err: &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rels[i], err)}}
-				}
-			}
-		}()
-	}
-	for i := range rels {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	onCores(len(rels), func(i int) {
+		f, err := r.open(rels[i])
+		if err != nil {
+			got[i].err = err
+			return
+		}
+		got[i].b, err = io.ReadAll(f)
+		f.Close()
+		if err != nil {
+			got[i] = prefetched{err: &fileError{CodeUnreadable, fmt.Sprintf("file %q: %v", rels[i], err)}}
+		}
+	})
 	r.pre = map[string]prefetched{}
 	for i, rel := range rels {
 		r.pre[rel] = got[i]
@@ -456,4 +443,23 @@ func (r *repoFS) glob(pattern string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// onCores calls f(i) for i in [0, n) on as many goroutines as there are
+// cores, in order of i, and returns when all are done.
+func onCores(n int, f func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), n); w++ {
+		wg.Go(func() {
+			for i := range next {
+				f(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }

@@ -5,11 +5,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"cuelang.org/go/cue/ast"
@@ -98,37 +96,24 @@ func parseFiles(r *repoFS, rels []string, opts Options) ([]parsed, diag.List) {
 	// Files parse independently: spread them over the cores, keep the order.
 	results := make([]parsed, len(rels))
 	errs := make([]diag.List, len(rels))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if store == nil {
-					results[i], errs[i] = parseFile(r, rels[i])
-				} else {
-					var src []byte
-					if src, errs[i] = readSpec(r, rels[i]); len(errs[i]) > 0 {
-						continue
-					}
-					keys[i] = parseKey(opts.CacheSalt, rels[i], src)
-					if results[i], hits[i] = store.get(keys[i], rels[i], src); hits[i] {
-						continue
-					}
-					results[i], errs[i] = parseSrc(rels[i], src)
-				}
-				if len(errs[i]) == 0 {
-					results[i].digest()
-				}
+	onCores(len(rels), func(i int) {
+		if store == nil {
+			results[i], errs[i] = parseFile(r, rels[i])
+		} else {
+			var src []byte
+			if src, errs[i] = readSpec(r, rels[i]); len(errs[i]) > 0 {
+				return
 			}
-		}()
-	}
-	for i := range rels {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+			keys[i] = parseKey(opts.CacheSalt, rels[i], src)
+			if results[i], hits[i] = store.get(keys[i], rels[i], src); hits[i] {
+				return
+			}
+			results[i], errs[i] = parseSrc(rels[i], src)
+		}
+		if len(errs[i]) == 0 {
+			results[i].digest()
+		}
+	})
 	if store != nil {
 		for i := range rels {
 			switch {

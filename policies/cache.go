@@ -210,15 +210,8 @@ func nodeReads(x any) (reads, []string) {
 	handled := map[*ast.Term]bool{}
 	// object.get(input.bundle, "c" or ["c", ...], default) reads collection c.
 	objectGet := func(args []*ast.Term) {
-		if len(args) < 2 || args[0].Value.Compare(inputBundle) != 0 {
-			return
-		}
-		key := args[1].Value
-		if a, ok := key.(*ast.Array); ok && a.Len() > 0 {
-			key = a.Elem(0).Value
-		}
-		if c, ok := key.(ast.String); ok {
-			r = merge(r, reads{collections: []string{string(c)}})
+		if c, ok := objectGetCollection(args); ok && c != "" {
+			r = merge(r, reads{collections: []string{c}})
 			handled[args[0]] = true
 		}
 	}
@@ -258,6 +251,21 @@ func nodeReads(x any) (reads, []string) {
 		return false
 	})
 	return r, deps
+}
+
+// objectGetCollection reads the arguments of object.get: ok when it reads
+// input.bundle, with the collection it names ("" when the key is not a
+// constant).
+func objectGetCollection(args []*ast.Term) (string, bool) {
+	if len(args) < 2 || args[0].Value.Compare(inputBundle) != 0 {
+		return "", false
+	}
+	key := args[1].Value
+	if a, ok := key.(*ast.Array); ok && a.Len() > 0 {
+		key = a.Elem(0).Value
+	}
+	c, _ := key.(ast.String)
+	return string(c), true
 }
 
 func inputReads(ref ast.Ref) reads {

@@ -26,21 +26,8 @@ deny contains util.target("models", "a") if { input.bundle.models.a }`, reads{co
 		{"a non-deterministic built-in", `deny contains "x" if { rand.intn("x", 10) > 0 }`, reads{volatile: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srcs, err := Options{}.sources(false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			srcs = append(srcs, source{name: "policies/t.rego", text: "# METADATA\n# custom:\n#   id: t\npackage cairn.policy.t\n\n" + tc.rego})
-			mods, errs := parse(srcs)
-			if len(errs) > 0 {
-				t.Fatal(errs)
-			}
-			c := newCompiler()
-			if c.Compile(mods); c.Failed() {
-				t.Fatal(c.Errors)
-			}
-			pols, _ := discover(mods)
-			got := analyseReads(mods, c.Modules, pols)["t"]
+			mods, compiled, pols := compileTestPolicy(t, tc.rego)
+			got := analyseReads(mods, compiled, pols)["t"]
 			if got.all != tc.want.all || got.bundle != tc.want.bundle || got.others != tc.want.others || got.volatile != tc.want.volatile ||
 				got.now != tc.want.now || got.ctx != tc.want.ctx || len(got.collections) != len(tc.want.collections) {
 				t.Fatalf("reads = %+v, want %+v", got, tc.want)

@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"cmp"
 	"hash/fnv"
 	"maps"
 	"slices"
@@ -208,17 +209,8 @@ type entryRule struct {
 func wholeReads(rule *ast.Rule) []string {
 	var out []string
 	check := func(args []*ast.Term) {
-		if len(args) < 2 || args[0].Value.Compare(inputBundle) != 0 {
-			return
-		}
-		key := args[1].Value
-		if a, ok := key.(*ast.Array); ok && a.Len() > 0 {
-			key = a.Elem(0).Value
-		}
-		if c, ok := key.(ast.String); ok {
-			out = append(out, string(c))
-		} else {
-			out = append(out, "*")
+		if c, ok := objectGetCollection(args); ok {
+			out = append(out, cmp.Or(c, "*"))
 		}
 	}
 	ast.WalkTerms(rule, func(t *ast.Term) bool {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/internal/diag"
 )
@@ -54,22 +56,9 @@ deny contains n if { some n, m in input.bundle.models; m.a; g > 1 with data.z as
 deny contains name if { some name, d in input.bundle.deployments; util.is_llm(d) }`, []string{"deployments"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srcs, err := Options{}.sources(false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			srcs = append(srcs, source{name: "policies/t.rego", text: "# METADATA\n# custom:\n#   id: t\npackage cairn.policy.t\n\n" + tc.rego})
-			mods, errs := parse(srcs)
-			if len(errs) > 0 {
-				t.Fatal(errs)
-			}
-			c := newCompiler()
-			if c.Compile(mods); c.Failed() {
-				t.Fatal(c.Errors)
-			}
-			pols, _ := discover(mods)
-			rs := analyseReads(mods, c.Modules, pols)
-			got := shardable(mods, c.Modules, pols, rs, clocks(mods, c.Modules, pols, rs))["t"]
+			mods, compiled, pols := compileTestPolicy(t, tc.rego)
+			rs := analyseReads(mods, compiled, pols)
+			got := shardable(mods, compiled, pols, rs, clocks(mods, compiled, pols, rs))["t"]
 			if !slices.Equal(got, tc.want) {
 				t.Fatalf("split over %v, want %v", got, tc.want)
 			}
@@ -301,22 +290,9 @@ deny contains n if { some n, m in input.bundle.models; before(m.x) }`, nil},
 		{"the whole input", `deny contains n if { x := input; some n, m in x.bundle.models; m.a }`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srcs, err := Options{}.sources(false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			srcs = append(srcs, source{name: "policies/t.rego", text: "# METADATA\n# custom:\n#   id: t\npackage cairn.policy.t\n\n" + tc.rego})
-			mods, errs := parse(srcs)
-			if len(errs) > 0 {
-				t.Fatal(errs)
-			}
-			c := newCompiler()
-			if c.Compile(mods); c.Failed() {
-				t.Fatal(c.Errors)
-			}
-			pols, _ := discover(mods)
+			mods, compiled, pols := compileTestPolicy(t, tc.rego)
 			var got []string
-			if ck := clocks(mods, c.Modules, pols, analyseReads(mods, c.Modules, pols))["t"]; ck != nil {
+			if ck := clocks(mods, compiled, pols, analyseReads(mods, compiled, pols))["t"]; ck != nil {
 				got = ck.rules
 			}
 			if !slices.Equal(got, tc.want) {
@@ -373,4 +349,25 @@ func TestPolicyCacheTorn(t *testing.T) {
 		}
 		os.WriteFile(p, raw, 0o644)
 	}
+}
+
+// compileTestPolicy compiles the built-in library and one policy t of the
+// given rules, for the analyses' tests.
+func compileTestPolicy(t *testing.T, rego string) (parsed, compiled map[string]*ast.Module, pols []Policy) {
+	t.Helper()
+	srcs, err := Options{}.sources(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs = append(srcs, source{name: "policies/t.rego", text: "# METADATA\n# custom:\n#   id: t\npackage cairn.policy.t\n\n" + rego})
+	mods, errs := parse(srcs)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	c := newCompiler()
+	if c.Compile(mods); c.Failed() {
+		t.Fatal(c.Errors)
+	}
+	pols, _ = discover(mods)
+	return mods, c.Modules, pols
 }
