@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -98,6 +99,20 @@ func TestShardedAgrees(t *testing.T) {
 				json.Unmarshal(raw, &pctx)
 			}
 			cached := newEngine(t, Options{CacheDir: t.TempDir()})
+			agree := func(b *compiler.Bundle, at time.Time, what string) {
+				t.Helper()
+				want, err := plain.Evaluate(context.Background(), b, at, pctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := cached.Evaluate(context.Background(), b, at, pctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g, w := render(got), render(want); g != w {
+					t.Fatalf("%s: cached results differ from uncached:\ncached:\n%s\nuncached:\n%s", what, g, w)
+				}
+			}
 			doc := bundleDoc(t, b)
 			for round := 0; round < 8; round++ {
 				if round > 0 {
@@ -105,34 +120,12 @@ func TestShardedAgrees(t *testing.T) {
 				}
 				// The time moves too: by seconds, across a day, across
 				// catalog deprecation dates and the AI Act's dates.
-				at := times[rng.IntN(len(times))]
-				b := docBundle(t, doc)
-				want, err := plain.Evaluate(context.Background(), b, at, pctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := cached.Evaluate(context.Background(), b, at, pctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if g, w := render(got), render(want); g != w {
-					t.Fatalf("round %d: cached results differ from uncached:\ncached:\n%s\nuncached:\n%s", round, g, w)
-				}
+				agree(docBundle(t, doc), times[rng.IntN(len(times))], fmt.Sprintf("round %d", round))
 			}
 			// The same bundle at every time in turn.
 			b = docBundle(t, doc)
 			for _, at := range times {
-				want, err := plain.Evaluate(context.Background(), b, at, pctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := cached.Evaluate(context.Background(), b, at, pctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if g, w := render(got), render(want); g != w {
-					t.Fatalf("at %s: cached results differ from uncached:\ncached:\n%s\nuncached:\n%s", at, g, w)
-				}
+				agree(b, at, at.String())
 			}
 		})
 	}
