@@ -114,7 +114,8 @@ func New(opts Options) (*Engine, error) {
 			}
 			q, err := rego.New(rego.Compiler(c), rego.Store(store), rego.Query(strings.Join(terms, "; ")), matchStringsFunc).PrepareForEval(context.Background())
 			if err != nil {
-				return nil, fmt.Errorf("preparing the clock of policy %s: %w", id, err)
+				delete(e.clocks, id) // keyed by the time, as without a clock
+				continue
 			}
 			e.clockQ[id] = q
 		}
@@ -149,9 +150,10 @@ func New(opts Options) (*Engine, error) {
 			}
 			cq, err := rego.New(rego.Compiler(c), rego.Store(store), rego.Query(strings.Join(terms, "; ")), matchStringsFunc).PrepareForEval(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("preparing policy %s with its clock: %w", p.ID, err)
+				delete(e.shards, p.ID) // run whole, where its clock's rules compute their values
+			} else {
+				e.clocked[p.ID] = cq
 			}
-			e.clocked[p.ID] = cq
 		}
 		if p.ID == WaiversID && p.Builtin {
 			wq, err := rego.New(
