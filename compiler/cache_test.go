@@ -2,8 +2,11 @@ package compiler
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"maps"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -333,4 +336,34 @@ func cacheTestRepos(t *testing.T) map[string]string {
 		repos[a] = filepath.Join("..", "testdata", "acceptance", a)
 	}
 	return repos
+}
+
+// TestCacheReadersTakeGarbage: random bytes where a cache file or entry
+// should be read as nothing (or as a few entries), never as a panic.
+func TestCacheReadersTakeGarbage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	dir := t.TempDir()
+	src := []byte("package x\nmodels: m: {owner: \"@a\"}\n")
+	// A digest of one object whose length is the largest varint: read as an
+	// int it is negative.
+	huge := []byte{0, 0, 0, 0, 0, 0, 1, 0, 0, 0}
+	huge = binary.AppendUvarint(huge, math.MaxUint64)
+	if _, err := decodeDigest(huge, "x.cue", src); err == nil {
+		t.Fatal("a digest with an impossible length decoded")
+	}
+	for i := range 2000 {
+		b := make([]byte, rng.IntN(200))
+		for j := range b {
+			b[j] = byte(rng.IntN(256))
+		}
+		if i%2 == 0 { // past the format line, where the entries are
+			b = append([]byte(parseCacheFormat+"\n"), b...)
+		}
+		decodeDigest(b, "x.cue", src)
+		p := filepath.Join(dir, "f")
+		os.WriteFile(p, b, 0o644)
+		readParseStore(p)
+		os.WriteFile(p, append([]byte(cacheFormat+"\n"), b...), 0o644)
+		readStore(p)
+	}
 }

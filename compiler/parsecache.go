@@ -207,7 +207,7 @@ func decodeDigest(b []byte, rel string, src []byte) (parsed, error) {
 		}
 		u := unit{field: d.Str(), name: d.Str()}
 		off, l := d.Int(), d.Int()
-		if off+l > len(src) || off < 0 {
+		if off < 0 || l < 0 || off > len(src)-l {
 			return parsed{}, varenc.ErrCorrupt
 		}
 		u.src, u.off = src[off:off+l], off

@@ -342,6 +342,17 @@ func TestPolicyCacheTorn(t *testing.T) {
 		}
 		os.WriteFile(p, raw, 0o644)
 	}
+	// Random bytes after the format line: read as empty or as a few
+	// entries, never a panic.
+	rng := rand.New(rand.NewPCG(9, 9))
+	for range 500 {
+		junk := make([]byte, rng.IntN(120))
+		for j := range junk {
+			junk[j] = byte(rng.IntN(256))
+		}
+		os.WriteFile(p, append([]byte(policyCacheFormat+"\n"), junk...), 0o644)
+		readResults(p)
+	}
 }
 
 // compileTestPolicy compiles the built-in library and one policy t of the

@@ -7,6 +7,7 @@ package varenc
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 )
 
 // ErrCorrupt says the bytes end early or a length runs past them: a torn or
@@ -32,7 +33,7 @@ type Decoder struct {
 
 func (d *Decoder) Int() int {
 	n, w := binary.Uvarint(d.B)
-	if w <= 0 {
+	if w <= 0 || n > math.MaxInt32 { // no cache holds a count or length that large
 		d.fail()
 		return 0
 	}
