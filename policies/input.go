@@ -1,0 +1,231 @@
+package policies
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// The policy input of a cached check, in parts: a run is given only what
+// its policy reads, converted to OPA's values once, and a split policy's
+// shard only its shard's objects.
+
+// inputParts is the policy input split into the parts reads name, each
+// with its hash, converted to OPA's values only when a policy that runs
+// reads them; the split collections also object by object.
+type inputParts struct {
+	names  []string          // the bundle's fields, in order
+	raw    map[string][]byte // their JSON
+	hashes map[string]string // "bundle.<c>", "now", "context" → sha256
+	now    string
+	ctx    []byte
+
+	mu     sync.Mutex
+	values map[string]*lazyTerm       // a bundle field as OPA's value
+	ctxV   lazyTerm                   // the context
+	colls  map[string]*lazyCollection // split collections
+	shards map[[2]any]*lazyTerm       // {collection, shard} → that shard's object
+	clocks map[string]*ast.Term       // policy id → its clock's values (clockReads)
+}
+
+type lazyTerm struct {
+	once sync.Once
+	t    *ast.Term
+	err  error
+}
+
+func (l *lazyTerm) get(raw []byte) (*ast.Term, error) {
+	l.once.Do(func() {
+		v, err := jsonValue(raw)
+		l.t, l.err = ast.NewTerm(v), err
+	})
+	return l.t, l.err
+}
+
+// collection is one split collection: its objects' names, JSON and hashes.
+type collection struct {
+	names  []string
+	raw    [][]byte
+	hashes []string
+	shard  []int
+}
+
+func splitInput(enc *encoded, now string) (*inputParts, error) {
+	p := &inputParts{raw: map[string][]byte{}, hashes: map[string]string{}, now: now, ctx: enc.ctx,
+		values: map[string]*lazyTerm{}, colls: map[string]*lazyCollection{}, shards: map[[2]any]*lazyTerm{}, clocks: map[string]*ast.Term{}}
+	p.names = enc.names
+	sums := make([]string, len(enc.names))
+	idx := make([]int, len(enc.names))
+	for i := range idx {
+		idx[i] = i
+	}
+	onCores(idx, func(i int) { sums[i] = sum(enc.fields[i]) })
+	for i, k := range enc.names {
+		p.raw[k] = enc.fields[i]
+		p.values[k] = &lazyTerm{}
+		p.hashes["bundle."+k] = sums[i]
+	}
+	p.hashes["now"] = sum([]byte(now))
+	p.hashes["context"] = sum(enc.ctx)
+	return p, nil
+}
+
+func sum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// collection splits bundle field c into its objects; nil when it is not
+// an object. Safe to call from several goroutines.
+func (p *inputParts) collection(c string) *collection {
+	p.mu.Lock()
+	l := p.colls[c]
+	if l == nil {
+		l = &lazyCollection{}
+		p.colls[c] = l
+	}
+	p.mu.Unlock()
+	l.once.Do(func() {
+		raw, ok := p.raw[c]
+		if !ok {
+			return
+		}
+		names, vals, err := jsonMembers(raw)
+		if err != nil {
+			return
+		}
+		o := &collection{names: names, raw: vals, hashes: make([]string, len(names)), shard: make([]int, len(names))}
+		for i, n := range names {
+			o.hashes[i] = sum(vals[i])
+			o.shard[i] = shardOf(c, n)
+		}
+		l.c = o
+	})
+	return l.c
+}
+
+type lazyCollection struct {
+	once sync.Once
+	c    *collection
+}
+
+// shards lists the shards that hold an object of any of cs (shard 0 when
+// none does: the rules that read none of them still run once).
+func (p *inputParts) shardsOf(cs []string) []int {
+	var in [shardCount]bool
+	for _, c := range cs {
+		for _, s := range p.collection(c).shard {
+			in[s] = true
+		}
+	}
+	var out []int
+	for s, ok := range in {
+		if ok {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		out = []int{0}
+	}
+	return out
+}
+
+// shardKey names a split policy's result on one shard: base (its key over
+// what it reads besides the split collections) and the shard's objects.
+func (p *inputParts) shardKey(base string, cs []string, s int) string {
+	h := sha256.New()
+	h.Write([]byte(base))
+	h.Write([]byte{0})
+	h.Write([]byte(strconv.Itoa(s)))
+	for _, c := range cs {
+		o := p.collection(c)
+		h.Write([]byte{0})
+		h.Write([]byte(c))
+		for i, n := range o.names {
+			if o.shard[i] == s {
+				h.Write([]byte{0})
+				h.Write([]byte(n))
+				h.Write([]byte{0})
+				h.Write([]byte(o.hashes[i]))
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// input builds the input a policy that reads r sees: the bundle fields it
+// reads (all of them when it reads the bundle whole), with the split
+// collections cs holding only shard s's objects.
+func (p *inputParts) input(r reads, cs []string, s int) (ast.Value, error) {
+	var fields [][2]*ast.Term
+	for _, k := range p.names {
+		if !r.all && !r.bundle && !slices.Contains(r.collections, k) {
+			continue
+		}
+		var t *ast.Term
+		var err error
+		if slices.Contains(cs, k) {
+			t, err = p.shard(k, s)
+		} else {
+			t, err = p.values[k].get(p.raw[k])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("decoding bundle: %w", err)
+		}
+		fields = append(fields, [2]*ast.Term{ast.StringTerm(k), t})
+	}
+	ctxT, err := p.ctxV.get(p.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("decoding policy context: %w", err)
+	}
+	return ast.NewObject(
+		[2]*ast.Term{ast.StringTerm("bundle"), ast.NewTerm(ast.NewObject(fields...))},
+		[2]*ast.Term{ast.StringTerm("now"), ast.StringTerm(p.now)},
+		[2]*ast.Term{ast.StringTerm("context"), ctxT},
+	), nil
+}
+
+// shard is collection c's objects in shard s, as one OPA object.
+func (p *inputParts) shard(c string, s int) (*ast.Term, error) {
+	p.mu.Lock()
+	l := p.shards[[2]any{c, s}]
+	if l == nil {
+		l = &lazyTerm{}
+		p.shards[[2]any{c, s}] = l
+	}
+	p.mu.Unlock()
+	o := p.collection(c)
+	l.once.Do(func() {
+		var members [][2]*ast.Term
+		for i, n := range o.names {
+			if o.shard[i] != s {
+				continue
+			}
+			v, err := jsonValue(o.raw[i])
+			if err != nil {
+				l.err = err
+				return
+			}
+			members = append(members, [2]*ast.Term{ast.StringTerm(n), ast.NewTerm(v)})
+		}
+		l.t = ast.NewTerm(ast.NewObject(members...))
+	})
+	return l.t, l.err
+}
+
+// without is r less the collections cs.
+func (r reads) without(cs []string) reads {
+	out := r
+	out.collections = nil
+	for _, c := range r.collections {
+		if !slices.Contains(cs, c) {
+			out.collections = append(out.collections, c)
+		}
+	}
+	return out
+}
