@@ -178,7 +178,7 @@ func TestServedErrors(t *testing.T) {
 
 	wrong := servedFixture(t, srv.URL, false)
 	wrong.Evals["served"].Predictions.Server.Model = "nope"
-	ok, _ := oipServer(t, nil)
+	ok, okRequests := oipServer(t, nil)
 	wrong.Evals["served"].Predictions.Server.URL = ok.URL
 	var ce *provider.ConfigError
 	if _, err := RunPredictions(ctx, wrong, "served", ""); !errors.As(err, &ce) || ce.Code != "provider_not_found" {
@@ -200,9 +200,14 @@ func TestServedErrors(t *testing.T) {
 		t.Errorf("wrong version: %v", err)
 	}
 
+	// Found before any request, at the first row, whichever batch a worker takes first.
 	text := servedFixture(t, ok.URL, false)
 	text.Evals["served"].Predictions.Server.Inputs = []string{"region"}
+	before := okRequests.Load()
 	if _, err := RunPredictions(ctx, text, "served", ""); err == nil || !strings.Contains(err.Error(), `row 1: feature "region" is "north", not a number`) {
 		t.Errorf("text in a matrix: %v", err)
+	}
+	if sent := okRequests.Load() - before; sent != 0 {
+		t.Errorf("text in a matrix: %d requests sent before the refusal", sent)
 	}
 }

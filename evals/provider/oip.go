@@ -98,6 +98,17 @@ type Feature struct {
 // or one per class). version is the model version asked for when the
 // config is Versioned; a response naming another model_version is an error.
 func (o *OIP) Score(ctx context.Context, version string, inputs []string, rows [][]Feature) ([][]float64, error) {
+	// Text in a matrix tensor is the dataset's fault, not the server's: it is
+	// found before any request, at its first row, whatever the concurrency.
+	if o.cfg.Tensor != "columns" {
+		for i, r := range rows {
+			for j, f := range r {
+				if math.IsNaN(f.Num) {
+					return nil, fmt.Errorf("row %d: feature %q is %q, not a number: a matrix tensor takes numbers only (tensor: \"columns\" sends text as BYTES)", i+1, inputs[j], f.Text)
+				}
+			}
+		}
+	}
 	out := make([][]float64, len(rows))
 	type batch struct{ from, to int }
 	var batches []batch
@@ -220,12 +231,9 @@ func (o *OIP) body(inputs []string, rows [][]Feature, from int) ([]byte, error) 
 		return json.Marshal(req)
 	}
 	flat := make([]float64, 0, len(rows)*len(inputs))
-	for i, r := range rows {
-		for j, f := range r {
-			if math.IsNaN(f.Num) {
-				return nil, fmt.Errorf("row %d: feature %q is %q, not a number: a matrix tensor takes numbers only (tensor: \"columns\" sends text as BYTES)", from+i+1, inputs[j], f.Text)
-			}
-			flat = append(flat, f.Num)
+	for _, r := range rows {
+		for _, f := range r {
+			flat = append(flat, f.Num) // Score has refused text here
 		}
 	}
 	req.Inputs = []oipTensor{{Name: o.cfg.InputName, Shape: []int{len(rows), len(inputs)}, Datatype: "FP64", Data: flat}}
