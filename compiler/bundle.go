@@ -44,7 +44,7 @@ type Bundle struct {
 	// FieldPos maps "kind/name" + "." + field path to the position of that field
 	// in the user's file ("models/fraud.aliases.prod"). Not part of the JSON:
 	// positions do not change what a bundle means.
-	FieldPos map[string]Position `json:"-"`
+	FieldPos *FieldPositions `json:"-"`
 	// Root is the spec repo's directory on this machine; not part of the JSON.
 	Root string `json:"-"`
 }
@@ -582,9 +582,9 @@ func (b *Bundle) addSecret(f SecretFinding) {
 	i := len(b.SecretFindings)
 	b.SecretFindings = append(b.SecretFindings, f)
 	if b.FieldPos == nil {
-		b.FieldPos = map[string]Position{}
+		b.FieldPos = &FieldPositions{}
 	}
-	b.FieldPos[fmt.Sprintf("%s.secret_findings[%d]", f.Object, i)] = Position{File: f.File, Line: f.Line, Col: f.Col}
+	b.FieldPos.Set(fmt.Sprintf("%s.secret_findings[%d]", f.Object, i), Position{File: f.File, Line: f.Line, Col: f.Col})
 }
 
 // SecretsIn returns the credentials found in what the named objects send to

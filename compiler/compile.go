@@ -127,11 +127,7 @@ func load(dir string, opts Options) (*compilation, diag.List) {
 	if len(ds) > 0 {
 		return nil, ds
 	}
-	n := 0
-	for _, f := range files {
-		n += len(f.ix.pos)
-	}
-	ix := &posIndex{pos: make(map[string]diag.Position, n), defined: map[string][]diag.Position{}}
+	ix := &posIndex{defined: map[string][]diag.Position{}, fields: &FieldPositions{objects: map[string][]int{}}}
 	for i := range files {
 		ix.merge(files[i].ix)
 		files[i].ix = nil
@@ -143,7 +139,7 @@ func load(dir string, opts Options) (*compilation, diag.List) {
 	// Not in a repo so large that its evaluation outlasts the load anyway:
 	// there the tables only add 40 MB to the evaluation's peak (10,000
 	// models: no faster, 302–314 MiB peak against 263–285).
-	if _, ok := ix.pos["prompts"]; ok && len(ix.defined) <= warmObjects && (opts.CacheDir == "" || !fileExists(filepath.Join(opts.CacheDir, "tokens.gob"))) {
+	if _, ok := ix.fields.Get("prompts"); ok && len(ix.defined) <= warmObjects && (opts.CacheDir == "" || !fileExists(filepath.Join(opts.CacheDir, "tokens.gob"))) {
 		go tokens.Warm(tokens.O200k)
 	}
 	// The same object in two files is almost always a copy-paste mistake that
@@ -176,7 +172,7 @@ func load(dir string, opts Options) (*compilation, diag.List) {
 		ds = append(ds, diag.Diagnostic{Severity: diag.Error, Code: CodeUnknownField, Path: t.name, Pos: t.pos,
 			Message: fmt.Sprintf("unknown field %q%s", t.name, suggestField([]string{t.name}))})
 	}
-	if _, ok := ix.pos["project"]; !ok {
+	if _, ok := ix.fields.Get("project"); !ok {
 		ds = append(ds, errAt(CodeMissing, diag.Position{File: files[0].rel, Line: 1, Col: 1},
 			"missing required field \"project\" (project: {name: ..., owners: [...]})"))
 	}

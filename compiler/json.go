@@ -80,7 +80,7 @@ func stripPos(v any) {
 // ("models/x.aliases.prod"), falling back to the nearest enclosing field.
 func (b *Bundle) Position(key string) Position {
 	for {
-		if p, ok := b.FieldPos[key]; ok {
+		if p, ok := b.FieldPos.Get(key); ok {
 			return p
 		}
 		i := lastDot(key)

@@ -245,7 +245,9 @@ func parseSrc(rel string, src []byte) (parsed, diag.List) {
 // posIndex records where each field path is written in the user's files, from
 // the syntax: cheap, and exact even where CUE merges values from several files.
 type posIndex struct {
-	pos map[string]diag.Position // "models/fraud.aliases.prod" → first place written
+	pos map[string]diag.Position // one file's: "models/fraud.aliases.prod" → first place written
+	// fields is the repo's, over its files' pos (merge).
+	fields *FieldPositions
 	// top lists the top-level labels as written, in order: a label such as
 	// "models/x" or "a.b" cannot be told from a nested path by its key.
 	top []topLabel
@@ -271,14 +273,14 @@ func newPosIndex() *posIndex {
 }
 
 // merge adds o's positions after ix's (files in order: the first written wins).
+// merge adds a file's index to the repo's: its positions by reference
+// (FieldPositions), its objects and top-level labels by copy.
 func (ix *posIndex) merge(o *posIndex) {
-	for k, p := range o.pos {
-		if _, seen := ix.pos[k]; !seen {
-			ix.pos[k] = p
-		}
-	}
+	i := len(ix.fields.files)
+	ix.fields.files = append(ix.fields.files, o.pos)
 	for obj, where := range o.defined {
 		ix.defined[obj] = append(ix.defined[obj], where...)
+		ix.fields.objects[obj] = append(ix.fields.objects[obj], i)
 	}
 	ix.top = append(ix.top, o.top...)
 }
@@ -358,7 +360,7 @@ func (ix *posIndex) lookup(path []string) diag.Position {
 		if n >= 2 && isKind(path[0]) {
 			k = path[0] + "/" + k[len(path[0])+1:]
 		}
-		if p, ok := ix.pos[k]; ok {
+		if p, ok := ix.fields.Get(k); ok {
 			return p
 		}
 	}

@@ -102,7 +102,6 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 		Compliance:    d.Compliance,
 		Gating:        []GateRef{},
 		Files:         map[string]string{},
-		FieldPos:      map[string]Position{},
 		Root:          c.fs.root,
 	}
 	r := &resolver{c: c, b: b}
@@ -203,7 +202,7 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 	for k, v := range c.fs.hashes {
 		b.Files[k] = v
 	}
-	b.FieldPos = c.ix.pos // the index is keyed as FieldPos is
+	b.FieldPos = c.ix.fields
 	r.compliance(b)
 	// The compliance block's documents were hashed after the copy above.
 	for k, v := range c.fs.hashes {

@@ -66,11 +66,11 @@ func cleanBundle() *compiler.Bundle {
 			{Object: "models/fraud", Alias: "prod", Eval: "holdout"},
 			{Object: "prompts/answer", Alias: "prod", Eval: "qa"},
 		},
-		FieldPos: map[string]compiler.Position{
+		FieldPos: compiler.NewFieldPositions(map[string]compiler.Position{
 			"deployments/fraud-api.rollout.traffic_percent": {File: "deploy.cue", Line: 7, Col: 20},
 			"deployments/fraud-api.rollout":                 {File: "deploy.cue", Line: 6, Col: 3},
 			"models/fraud.risk":                             {File: "models.cue", Line: 4, Col: 3},
-		},
+		}),
 	}
 }
 

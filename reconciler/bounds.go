@@ -190,7 +190,7 @@ func JudgeBounds(ctx context.Context, b *compiler.Bundle, st state.Ops, dir stri
 	var out []BoundStatus
 	judge := func(key, object, metric, version string, first time.Time, firstWhat string) {
 		cur := bounds[key]
-		bs := BoundStatus{Object: object, Metric: metric, Bound: cur.String(), Version: version, Pos: b.FieldPos[cur.Field].String()}
+		bs := BoundStatus{Object: object, Metric: metric, Bound: cur.String(), Version: version, Pos: b.FieldPos.At(cur.Field).String()}
 		if first.IsZero() {
 			bs.Status, bs.Detail = BoundPrior, "no result yet for version "+version+": the bound is defined before any"
 			out = append(out, bs)
@@ -319,7 +319,7 @@ var errStopScan = errors.New("stop")
 // perGit dates a bound cairn never applied by the first-parent commit
 // that set its line, as the spec file has it now.
 func perGit(b *compiler.Bundle, dir string, cur Bound, first time.Time, firstWhat string) (string, string) {
-	pos, ok := b.FieldPos[cur.Field]
+	pos, ok := b.FieldPos.Get(cur.Field)
 	if !ok || pos.File == "" || dir == "" {
 		return BoundUnknown, "never applied, and its line in the specs is unknown"
 	}

@@ -87,13 +87,13 @@ func testBundle(promptVersion string) *compiler.Bundle {
 			Chunking: compiler.Chunking{Size: 600, Overlap: 80}, Embedding: compiler.Embedding{Provider: "builtin", Model: "hash-384"},
 			Pos: diag.Position{File: "specs/rag.cue", Line: 1, Col: 7}}},
 		Files: map[string]string{"kb/a.md": "sha256:k1"},
-		FieldPos: map[string]diag.Position{
+		FieldPos: compiler.NewFieldPositions(map[string]diag.Position{
 			"prompts/answer.version":        {File: "specs/prompts.cue", Line: 5, Col: 11},
 			"prompts/answer.labels.prod":    {File: "specs/prompts.cue", Line: 9, Col: 12},
 			"prompts/answer.labels.staging": {File: "specs/prompts.cue", Line: 10, Col: 12},
 			"models/fraud.aliases.prod":     {File: "specs/models.cue", Line: 20, Col: 12},
 			"models/fraud.aliases.staging":  {File: "specs/models.cue", Line: 21, Col: 12},
-		},
+		}),
 	}
 	return b
 }

@@ -37,10 +37,10 @@ func trainingBundle(root string, trigger *compiler.TrainingTrigger) *compiler.Bu
 		Project:     compiler.Project{Name: "demo", Owners: []string{"@acme/risk"}},
 		Models:      map[string]*compiler.Model{"fraud": m},
 		Deployments: map[string]*compiler.Deployment{"fraud-api": {Name: "fraud-api", Model: "fraud", Target: "kserve", Namespace: "risk", Alias: "prod"}},
-		FieldPos: map[string]diag.Position{
+		FieldPos: compiler.NewFieldPositions(map[string]diag.Position{
 			"models/fraud.training":         {File: "specs/models.cue", Line: 10, Col: 2},
 			"models/fraud.training.trigger": {File: "specs/models.cue", Line: 14, Col: 3},
-		},
+		}),
 	}
 }
 

@@ -80,9 +80,9 @@ func fixture() (*compiler.Bundle, View) {
 				SLI:    compiler.SLI{Kind: "latency", Metric: `http_request_duration_seconds{service="support"}`, ThresholdMS: 2000},
 				Budget: &compiler.Budget{USDPerMonth: floatp(500), USDPer1kRequests: floatp(0.25)}},
 		},
-		FieldPos: map[string]compiler.Position{
+		FieldPos: compiler.NewFieldPositions(map[string]compiler.Position{
 			"deployments/fraud-api.alias": {File: "specs/deploy.cue", Line: 12, Col: 10},
-		},
+		}),
 	}
 	v := View{
 		Models: map[string]map[string]ModelVersion{
