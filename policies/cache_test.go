@@ -1,6 +1,9 @@
 package policies
 
 import (
+	"bytes"
+	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -38,5 +41,50 @@ deny contains util.target("models", "a") if { input.bundle.models.a }`, reads{co
 				}
 			}
 		})
+	}
+}
+
+// decodeJSON and parseBindings (goccy/go-json first) decode what
+// encoding/json with UseNumber does, on the shapes policies return and on
+// JSON that leans on encoding/json's rules.
+func TestDecodeJSONAgrees(t *testing.T) {
+	std := func(b []byte) any {
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		var v any
+		if d.Decode(&v) != nil {
+			return nil
+		}
+		return v
+	}
+	docs := []string{
+		`{"msg": "model m has no owner", "target": "models/m", "path": "owner"}`,
+		`"a bare message"`,
+		`[{"msg": "x"}, "y", 3, null, true]`,
+		`{"n": 12345678901234567890, "f": -1.5e-300, "z": 0, "e": 1E+2}`,
+		`{"s": "\u00e9\ud83d\ude00 \"q\" \\ \/ \b\f\n\r\t", "lone": "\ud800"}`,
+		"{\"bad utf8\": \"a\xffb\"}",
+		`{"k": 1, "k": 2}`,
+		`{"deep": [[[[{"a": [{}]}]]]]}`,
+		`{"msg": "x"} trailing`,
+		`{"msg": `,
+		``,
+		`[1, 2,]`,
+		`  {"spaces" : [ 1 , 2 ] }  `,
+	}
+	for _, d := range docs {
+		if got, want := decodeJSON([]byte(d)), std([]byte(d)); !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: decodeJSON %#v, encoding/json %#v", d, got, want)
+		}
+		var want rawBindings
+		werr := json.Unmarshal([]byte(d), &want)
+		got, ok := parseBindings([]byte(d))
+		if ok != (werr == nil) || (ok && !reflect.DeepEqual(got, want)) {
+			t.Errorf("%q: parseBindings %v %v, encoding/json %v %v", d, got, ok, want, werr)
+		}
+	}
+	members := []string{`{"msg": "a"}`, `"b"`, `{"n": 1.0}`}
+	if got := decodeMembers(members); !reflect.DeepEqual(got, []any{std([]byte(members[0])), "b", std([]byte(members[2]))}) {
+		t.Errorf("members: %#v", got)
 	}
 }
