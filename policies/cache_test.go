@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // TestReads: what a policy reads of the input, read off its Rego.
@@ -86,5 +88,24 @@ func TestDecodeJSONAgrees(t *testing.T) {
 	members := []string{`{"msg": "a"}`, `"b"`, `{"n": 1.0}`}
 	if got := decodeMembers(members); !reflect.DeepEqual(got, []any{std([]byte(members[0])), "b", std([]byte(members[2]))}) {
 		t.Errorf("members: %#v", got)
+	}
+}
+
+// policyIDOf, which skips the parse for refs that cannot name a policy,
+// agrees with policyID of the parsed ref.
+func TestPolicyIDOf(t *testing.T) {
+	for _, ref := range []string{
+		"data.cairn.policy.owners.deny", `data.cairn.policy["x-y"].deny`, `data["cairn"]["policy"]["owners"].warn`,
+		`data.cairn["policy"].owners`, "data.cairn.util.today_ns", "data.cairn.catalog.deprecations",
+		"data.cairn.policy", "data.cairn.policyx.y.z", `data["cairn"].util.x`, "input.bundle.models",
+	} {
+		r := ast.MustParseRef(ref)
+		want, wok := "", false
+		if len(r) >= 4 {
+			want, wok = policyID(r[:4])
+		}
+		if got, ok := policyIDOf(r.String()); got != want || ok != wok {
+			t.Errorf("%s (%s): %q %v, want %q %v", ref, r.String(), got, ok, want, wok)
+		}
 	}
 }
