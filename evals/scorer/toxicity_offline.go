@@ -48,7 +48,9 @@ type hateNgram struct {
 // first. The others ("married to", "the female", "a white person", "trailer
 // park") are frequent in hateful tweets but ordinary words: matched alone
 // they would flag plain sentences, so they are left out.
-var hateNgrams = loadHateNgrams()
+// Built on first use: a process that scores nothing (a check) does not pay
+// for the lexicon at start.
+var hateNgrams = sync.OnceValue(loadHateNgrams)
 
 func loadHateNgrams() []hateNgram {
 	var out []hateNgram
@@ -64,7 +66,7 @@ func loadHateNgrams() []hateNgram {
 		}
 		known := false
 		for _, t := range toks {
-			if w, _ := lex.tokenWeight(t); w > 0 || targetOnly[t] > 0 {
+			if w, _ := l().tokenWeight(t); w > 0 || targetOnly[t] > 0 {
 				known = true
 			}
 		}
@@ -146,7 +148,7 @@ type toxLexicon struct {
 	strongSorted []string              // strong single terms of 4+ letters, for masked matching
 }
 
-var lex = buildLexicon()
+var lex = sync.OnceValue(buildLexicon)
 
 func buildLexicon() *toxLexicon {
 	l := &toxLexicon{single: map[string]float64{}, phrase: map[string][]lexEntry{}}
@@ -466,7 +468,7 @@ func ClassifyToxicity(text string) ToxicityResult {
 		}
 	}
 	// Davidson's hateful n-grams add their own evidence on top of their words.
-	for _, ng := range hateNgrams {
+	for _, ng := range hateNgrams() {
 		for i := 0; i+len(ng.toks) <= len(toks); i++ {
 			if phraseAt(toks[i:], ng.toks) {
 				take(strings.Join(ng.toks, " "), 0.5*ng.prob)
@@ -496,7 +498,7 @@ func ClassifyToxicity(text string) ToxicityResult {
 	return ToxicityResult{Score: score, Toxic: score > ToxicityThreshold, Matched: matched}
 }
 
-func l() *toxLexicon { return lex }
+func l() *toxLexicon { return lex() }
 
 // fold is Unicode case folding; a Caser is not safe for concurrent use, so
 // it is used through a pool.
@@ -542,7 +544,7 @@ func intensifier(toks []string, i int, term string) bool {
 			return true
 		}
 	}
-	if term == "ass" && i > 0 && i+1 < len(toks) && !possessive[toks[i-1]] && lex.single[toks[i-1]] == 0 {
+	if term == "ass" && i > 0 && i+1 < len(toks) && !possessive[toks[i-1]] && l().single[toks[i-1]] == 0 {
 		return true
 	}
 	return false
