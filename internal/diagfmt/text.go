@@ -1,6 +1,7 @@
 package diagfmt
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,17 +10,18 @@ import (
 )
 
 func writeText(w io.Writer, l diag.List) error {
+	// Written in large pieces: a repo's thousands of findings were as many
+	// writes to the terminal.
+	bw := bufio.NewWriterSize(w, 64<<10)
 	for _, d := range l {
-		line := d.String()
+		bw.WriteString(d.String())
 		if d.Waiver != "" {
-			line += " (" + d.Waiver + ")"
+			bw.WriteString(" (" + d.Waiver + ")")
 		}
-		if _, err := fmt.Fprintln(w, line); err != nil {
-			return err
-		}
+		bw.WriteByte('\n')
 	}
-	_, err := fmt.Fprintln(w, summarize(l).String())
-	return err
+	fmt.Fprintln(bw, summarize(l).String())
+	return bw.Flush()
 }
 
 // jsonFormatVersion is bumped when the JSON output's shape changes.
