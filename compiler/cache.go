@@ -489,6 +489,11 @@ func readStore(path string) *store {
 func (s *store) save(path string, units []unit, values []json.RawMessage) {
 	s.Gen++
 	for i, u := range units {
+		if e, ok := s.Entries[u.key]; ok { // a hit: its key is its source's, its value was checked when kept
+			e.Gen = s.Gen
+			s.Entries[u.key] = e
+			continue
+		}
 		if v := string(values[i]); diag.Redact(v) != v {
 			continue
 		}
