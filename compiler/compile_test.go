@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -353,6 +355,52 @@ func TestFieldsAgreeWithMarshal(t *testing.T) {
 			got.WriteByte('}')
 			if !bytes.Equal(got.Bytes(), want) {
 				t.Fatalf("%s: Fields differs from json.Marshal", dir)
+			}
+		}
+	}
+}
+
+// resolve answers from the directories it has resolved before (one lstat a
+// file) exactly as it does cold: a symlink beside a checked file, or a
+// directory symlink out of the repo, is still refused, in either order.
+func TestResolveRemembersDirectories(t *testing.T) {
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "x.txt"), []byte("x"), 0o644)
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "d", "sub"), 0o755)
+	os.WriteFile(filepath.Join(root, "d", "a.txt"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(root, "d", "sub", "b.txt"), []byte("b"), 0o644)
+	if err := os.Symlink(filepath.Join(outside, "x.txt"), filepath.Join(root, "d", "out.txt")); err != nil {
+		t.Skip("symlinks not supported:", err)
+	}
+	os.Symlink("a.txt", filepath.Join(root, "d", "in.txt"))
+	os.Symlink("d", filepath.Join(root, "alias"))
+	os.Symlink(outside, filepath.Join(root, "away"))
+	want := map[string]string{ // rel → real path under root, or the refusal's code
+		"d/a.txt": "d/a.txt", "d/out.txt": CodeEscape, "d/in.txt": "d/a.txt", "d/sub/b.txt": "d/sub/b.txt",
+		"alias/a.txt": "d/a.txt", "alias/out.txt": CodeEscape, "alias/sub/b.txt": "d/sub/b.txt",
+		"away/x.txt": CodeEscape, "d/none.txt": CodeFileMissing, "d/../d/a.txt": "d/a.txt", "d": "d",
+	}
+	rels := slices.Sorted(maps.Keys(want))
+	orders := [][]string{rels, append(slices.Clone(rels), rels...)}
+	rev := slices.Clone(rels)
+	slices.Reverse(rev)
+	orders = append(orders, append(rev, rev...))
+	for _, order := range orders {
+		r, err := newRepoFS(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rel := range order {
+			real, err := r.resolve(rel)
+			got := ""
+			if err != nil {
+				got = err.(*fileError).code
+			} else if got, err = filepath.Rel(r.root, real); err != nil {
+				t.Fatal(err)
+			}
+			if got != want[rel] {
+				t.Errorf("%s: %s, want %s", rel, got, want[rel])
 			}
 		}
 	}

@@ -47,6 +47,10 @@ type repoFS struct {
 	// pre holds referenced files read ahead, side by side (prefetch), by
 	// clean path: their bytes or why they could not be opened.
 	pre map[string]prefetched
+	// dirs holds directories already resolved inside the root: a file in
+	// one that is not itself a symlink needs one lstat, not one per
+	// element of its path (thousands of datasets and templates per check).
+	dirs sync.Map // clean rel dir → real path
 }
 
 type prefetched struct {
@@ -128,6 +132,12 @@ func (r *repoFS) resolve(rel string) (string, error) {
 		return "", &fileError{CodeEscape, fmt.Sprintf("path %q leaves the spec repo", rel)}
 	}
 	full := filepath.Join(r.root, filepath.FromSlash(clean))
+	dir, base := path.Split(clean)
+	if d, ok := r.dirs.Load(dir); ok && base != "" && base != "." {
+		if st, err := os.Lstat(filepath.Join(d.(string), base)); err == nil && st.Mode()&fs.ModeSymlink == 0 {
+			return filepath.Join(d.(string), base), nil
+		}
+	}
 	real, err := filepath.EvalSymlinks(full)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -137,6 +147,15 @@ func (r *repoFS) resolve(rel string) (string, error) {
 	}
 	if real != r.root && !strings.HasPrefix(real, r.root+string(filepath.Separator)) {
 		return "", &fileError{CodeEscape, fmt.Sprintf("path %q is a symlink that leaves the spec repo", rel)}
+	}
+	if base != "" && base != "." {
+		// real's directory is the real path of clean's: record it, if it
+		// is inside the root too.
+		if d := filepath.Dir(real); d == r.root || strings.HasPrefix(d, r.root+string(filepath.Separator)) {
+			if st, err := os.Lstat(full); err == nil && st.Mode()&fs.ModeSymlink == 0 {
+				r.dirs.Store(dir, d)
+			}
+		}
 	}
 	return real, nil
 }
