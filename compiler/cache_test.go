@@ -18,6 +18,7 @@ import (
 	"cuelang.org/go/cue/parser"
 
 	"github.com/cairn-dev/cairn/internal/specgen"
+	"github.com/cairn-dev/cairn/limits"
 )
 
 // TestCompileCacheAgrees: the per-file cached path gives the same bundle,
@@ -367,6 +368,8 @@ func TestCacheReadersTakeGarbage(t *testing.T) {
 		readParseStore(p)
 		os.WriteFile(p, append([]byte(cacheFormat+"\n"), b...), 0o644)
 		readStore(p)
+		os.WriteFile(filepath.Join(dir, "datasets.gob"), b, 0o644)
+		readDatasetCache(dir)
 	}
 }
 
@@ -417,6 +420,85 @@ func TestDecodeSpecAgrees(t *testing.T) {
 			w, _ := json.Marshal(want)
 			g, _ := json.Marshal(got)
 			t.Errorf("%s: decoded differently:\n%s\n%s", name, w, g)
+		}
+	}
+}
+
+// The dataset cache replays a scan exactly: after every change that alters
+// what an eval's dataset check finds — the file's rows (bad JSON, a repeated
+// id, a missing var, a credential), the vars its prompt needs, whether the
+// prompt's context comes from RAG, the row limit — a check with the cache,
+// cold and warm, says what a check without it says.
+func TestDatasetCacheAgrees(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, filepath.Join("..", "examples", "support-assistant"), dir, nil)
+	cache := t.TempDir()
+	opts := Options{CacheDir: cache, CacheSalt: "test"}
+	outcome := func(o Options) string {
+		b, ds := Compile(dir, o)
+		if len(ds) > 0 {
+			return list(ds)
+		}
+		js, err := b.JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(js)
+	}
+	edit := func(rel, old, new string) {
+		p := filepath.Join(dir, rel)
+		src, _ := os.ReadFile(p)
+		if !strings.Contains(string(src), old) {
+			t.Fatalf("%s holds no %q", rel, old)
+		}
+		os.WriteFile(p, []byte(strings.Replace(string(src), old, new, 1)), 0o644)
+	}
+	quality := "evals/support-quality.jsonl"
+	steps := []struct {
+		name   string
+		change func()
+		fails  bool
+	}{
+		{"as written", func() {}, false},
+		{"bad rows", func() {
+			f, _ := os.OpenFile(filepath.Join(dir, quality), os.O_APPEND|os.O_WRONLY, 0)
+			fmt.Fprintf(f, "{\"id\": \"q-refund-window\", \"vars\": {\"question\": \"q\", \"product\": \"p\"}}\n{\"id\": \"no-product\", \"vars\": {\"question\": \"q\"}}\n{\"id\": \n")
+			f.Close()
+		}, true},
+		{"rows fixed, a key in one", func() {
+			src, _ := os.ReadFile(filepath.Join(dir, quality))
+			lines := strings.Split(strings.TrimSpace(string(src)), "\n")
+			lines = append(lines[:len(lines)-3], `{"id": "leak", "vars": {"question": "my key is sk-`+strings.Repeat("a1B2", 10)+`", "product": "p"}}`)
+			os.WriteFile(filepath.Join(dir, quality), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+		}, false},
+		{"the prompt needs another var", func() {
+			edit("specs/prompts.cue", `inputs: ["question", "product"]`, `inputs: ["question", "product", "tier"]`)
+			edit("prompts/support-answer.tmpl", "{{ question }}", "{{ question }} {{ tier }}")
+		}, true},
+		{"and its context from the dataset", func() {
+			edit("specs/prompts.cue", `inputs: ["question", "product", "tier"]`, `inputs: ["question", "product", "context"]`)
+			edit("prompts/support-answer.tmpl", "{{ tier }}", "")
+			edit("specs/prompts.cue", `rag: "help-center"`+"\n", "\n")
+		}, true},
+		{"its context from RAG again", func() {
+			edit("specs/prompts.cue", "\tlabels: {", "\trag: \"help-center\"\n\tlabels: {")
+		}, false},
+		{"the row limit", func() { limits.Set(limits.Limits{Rows: 3}) }, true},
+	}
+	defer limits.Set(limits.Limits{})
+	for _, s := range steps {
+		s.change()
+		want := outcome(Options{})
+		if strings.HasPrefix(want, "{") == s.fails {
+			t.Fatalf("%s: fails %v, want %v:\n%.400s", s.name, !s.fails, s.fails, want)
+		}
+		for _, run := range []string{"cold", "warm"} {
+			if got := outcome(opts); got != want {
+				t.Errorf("%s, %s cache:\n%.2000s\nwithout the cache:\n%.2000s", s.name, run, got, want)
+			}
+		}
+		if n := len(readDatasetCache(cache).known); s.name == "as written" && n != 2 {
+			t.Errorf("%d dataset scans kept, want the two evals'", n)
 		}
 	}
 }

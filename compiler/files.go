@@ -82,6 +82,12 @@ func (r *repoFS) prefetch(rels []string) {
 	}
 }
 
+// peek returns a prefetched file's bytes, leaving them for take.
+func (r *repoFS) peek(rel string) (b []byte, err error, ok bool) {
+	p, ok := r.pre[rel]
+	return p.b, p.err, ok
+}
+
 // take returns a prefetched file's bytes once (ok is false if it was not).
 func (r *repoFS) take(rel string) (b []byte, err error, ok bool) {
 	p, ok := r.pre[rel]

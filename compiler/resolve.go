@@ -30,6 +30,9 @@ type resolver struct {
 	b      *Bundle
 	ds     diag.List
 	counts []*Prompt // prompts whose tokens are still to count
+	// datasets holds what earlier runs' dataset scans found (datasets.go).
+	datasets *datasetCache
+	salt     string
 }
 
 func (r *resolver) at(object string, field ...string) diag.Position {
@@ -159,8 +162,12 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 	// the evals, deployments and SLOs resolve meanwhile (they do not read
 	// the counts; the cost projection below does).
 	counted := r.countTokens(opts)
+	r.datasets, r.salt = readDatasetCache(opts.CacheDir), opts.CacheSalt
 	for _, n := range slices.Sorted(maps.Keys(b.Evals)) {
 		r.eval(n, b.Evals[n])
+	}
+	if opts.CacheDir != "" {
+		opts.background(r.datasets.save)
 	}
 	for _, n := range slices.Sorted(maps.Keys(b.Deployments)) {
 		r.deployment(n, b.Deployments[n])
@@ -823,6 +830,26 @@ func (r *resolver) eval(n string, e *Eval) {
 	if r.predictions(obj, e) {
 		return
 	}
+	ragContext := false
+	if p := b.Prompts[e.Target.Prompt]; e.Target.Prompt != "" && p != nil {
+		ragContext = p.RAG != ""
+	}
+	key := ""
+	if src, err, ok := r.c.fs.peek(e.Dataset); ok && err == nil && r.datasets != nil && r.datasets.path != "" {
+		var sum [32]byte
+		key, sum = datasetKey(r.salt, src, e.Target.Prompt, needs, ragContext)
+		if f, ok := r.datasets.get(key); ok {
+			r.c.fs.take(e.Dataset)
+			r.applyDataset(f, obj, e.Dataset, sum)
+			e.DatasetHash = r.c.fs.hashes[cleanRel(e.Dataset)]
+			if f.Cases == 0 && len(f.Rows) == 0 {
+				r.errf(CodeDataset, obj, "dataset", "dataset %s has no rows", e.Dataset)
+			}
+			e.Cases = f.Cases
+			return
+		}
+	}
+	ds0, secrets0 := len(r.ds), len(r.c.fs.secrets)
 	line := 0
 	ids := map[string]int{}
 	bad := 0
@@ -862,7 +889,7 @@ func (r *resolver) eval(n string, e *Eval) {
 		}
 		ids[*row.ID] = line
 		for _, need := range needs {
-			if need == "context" && b.Prompts[e.Target.Prompt].RAG != "" {
+			if need == "context" && ragContext {
 				continue
 			}
 			if _, ok := row.Vars[need]; !ok {
@@ -877,6 +904,16 @@ func (r *resolver) eval(n string, e *Eval) {
 	if err != nil {
 		r.fileErr(err, obj, "dataset")
 		return
+	}
+	if key != "" {
+		f := datasetFacts{Cases: len(ids)}
+		for _, d := range r.ds[ds0:] {
+			f.Rows = append(f.Rows, rowFinding{Code: d.Code, Message: d.Message, Line: d.Pos.Line, Col: d.Pos.Col})
+		}
+		for _, s := range r.c.fs.secrets[secrets0:] {
+			f.Secrets = append(f.Secrets, rowFinding{Code: s.Kind, Line: s.Line, Col: s.Col})
+		}
+		r.datasets.put(key, f)
 	}
 	e.DatasetHash = r.c.fs.hashes[cleanRel(e.Dataset)]
 	if len(ids) == 0 && bad == 0 {
