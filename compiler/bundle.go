@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cairn-dev/cairn/internal/diag"
 )
@@ -47,6 +48,29 @@ type Bundle struct {
 	FieldPos *FieldPositions `json:"-"`
 	// Root is the spec repo's directory on this machine; not part of the JSON.
 	Root string `json:"-"`
+
+	pending *pending // counting still under way (Options.DeferCounts)
+}
+
+// pending is the work a bundle compiled with DeferCounts still does.
+type pending struct {
+	wg sync.WaitGroup
+	ds diag.List
+}
+
+// Settle waits for the token counts of a bundle compiled with DeferCounts
+// and returns what went wrong counting them (nothing, for any other bundle).
+func (b *Bundle) Settle() diag.List {
+	if b == nil || b.pending == nil {
+		return nil
+	}
+	b.pending.wg.Wait()
+	ds := slices.Clone(b.pending.ds)
+	for i := range ds {
+		ds[i].Message = diag.Shorten(diag.Redact(ds[i].Message))
+	}
+	ds.Sort()
+	return ds
 }
 
 type Project struct {

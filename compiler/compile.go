@@ -35,6 +35,12 @@ type Options struct {
 	// SkipProjection leaves deployments' cost projections out (for callers
 	// that only need the structure).
 	SkipProjection bool
+	// DeferCounts, with SkipProjection, returns the bundle before its
+	// templates' token counts are in (loading the BPE tables is a quarter
+	// of a second on a cold cache): they are counted meanwhile, and the
+	// bundle's JSON, hash and fields wait for them; Settle reports how the
+	// counting went. cairn eval needs no count until it records the run.
+	DeferCounts bool
 	// CacheDir, when set, keeps each spec file's schema-checked value by
 	// the hash of its bytes (see cache.go); CacheSalt names the build that
 	// wrote it, so another cairn never reads this one's entries.

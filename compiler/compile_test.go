@@ -405,3 +405,40 @@ func TestResolveRemembersDirectories(t *testing.T) {
 		}
 	}
 }
+
+// A bundle compiled with DeferCounts returns before its token counts are in
+// and is, once they are, the bundle compiled without it: the same counts,
+// the same hash (which eval runs are recorded under), and while the counts
+// are under way its prompts can be read (go test -race holds that).
+func TestDeferCounts(t *testing.T) {
+	dir := filepath.Join("..", "examples", "support-assistant")
+	want, ds := Compile(dir, Options{SkipProjection: true})
+	if len(ds) > 0 {
+		t.Fatal(list(ds))
+	}
+	got, ds := Compile(dir, Options{SkipProjection: true, DeferCounts: true})
+	if len(ds) > 0 {
+		t.Fatal(list(ds))
+	}
+	if got.pending == nil {
+		t.Fatal("the counts were not deferred")
+	}
+	for _, p := range got.Prompts { // what eval reads while the counts go on
+		_ = p.Template + p.Model.ID + strings.Join(p.Inputs, ",")
+	}
+	if h, w := got.Hash(), want.Hash(); h != w {
+		t.Errorf("hash %s, without deferring %s", h, w)
+	}
+	for n, p := range want.Prompts {
+		if p.TemplateTokens == 0 || got.Prompts[n].TemplateTokens != p.TemplateTokens {
+			t.Errorf("%s: %d tokens, without deferring %d", n, got.Prompts[n].TemplateTokens, p.TemplateTokens)
+		}
+	}
+	if ds := got.Settle(); len(ds) > 0 {
+		t.Errorf("settle: %s", list(ds))
+	}
+	// With the projection asked for, nothing is deferred: it needs the counts.
+	if b, _ := Compile(dir, Options{DeferCounts: true}); b.pending != nil {
+		t.Error("counts deferred under a projection")
+	}
+}

@@ -25,6 +25,7 @@ func (b *Bundle) JSON() ([]byte, error) {
 // keys; struct fields are in declaration order, so encoding this value
 // sorts those too.
 func (b *Bundle) generic() (any, error) {
+	b.Settle()
 	raw, err := marshal(b)
 	if err != nil {
 		return nil, err
@@ -108,6 +109,7 @@ func lastDot(s string) int {
 // encoded side by side: the policy input is built from the bundle on every
 // check, and its collections are large.
 func (b *Bundle) Fields() (names []string, values [][]byte, err error) {
+	b.Settle()
 	v := reflect.ValueOf(b).Elem()
 	t := v.Type()
 	type field struct {

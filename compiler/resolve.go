@@ -201,7 +201,15 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 		}
 	}
 	r.gates()
-	counted()
+	if opts.DeferCounts && opts.SkipProjection && len(r.ds) == 0 {
+		b.pending = &pending{}
+		b.pending.wg.Go(func() {
+			counted()
+			b.pending.ds = r.ds
+		})
+	} else {
+		counted()
+	}
 	if len(r.ds) > 0 {
 		return nil, r.ds
 	}

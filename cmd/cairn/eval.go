@@ -55,7 +55,9 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 			if err := requireDir(dir); err != nil {
 				return err
 			}
-			b, ds := compiler.Compile(dir, compiler.Options{SkipProjection: true})
+			// The token counts are not needed until a run is recorded under
+			// the bundle's hash: the cases start while they are counted.
+			b, ds := compiler.Compile(dir, compiler.Options{SkipProjection: true, DeferCounts: true})
 			if len(ds) > 0 {
 				for _, d := range ds {
 					cmd.PrintErrln(d.String())
@@ -135,6 +137,12 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 					runs = append(runs, r)
 					failed = failed || !r.Passed
 				}
+			}
+			if ds := b.Settle(); len(ds) > 0 {
+				for _, d := range ds {
+					cmd.PrintErrln(d.String())
+				}
+				return exitf(exitUsage, "eval: counting the templates' tokens failed")
 			}
 			if err := write(cmd.OutOrStdout(), runs); err != nil {
 				return exitf(exitUsage, "eval: %v", err)
