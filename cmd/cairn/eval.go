@@ -57,7 +57,9 @@ Exit codes: 0 every suite passed, 1 a suite failed or had errors, 2 invalid spec
 			}
 			// The token counts are not needed until a run is recorded under
 			// the bundle's hash: the cases start while they are counted.
-			b, ds := compiler.Compile(dir, compiler.Options{SkipProjection: true, DeferCounts: true})
+			copts := compileOptions(dir) // the check cache: a rerun counts nothing and loads no BPE tables
+			copts.SkipProjection, copts.DeferCounts = true, true
+			b, ds := compiler.Compile(dir, copts)
 			if len(ds) > 0 {
 				for _, d := range ds {
 					cmd.PrintErrln(d.String())
