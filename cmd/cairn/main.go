@@ -10,9 +10,12 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 	"time"
+
+	"github.com/cairn-dev/cairn/internal/gctune"
 )
 
 func main() {
+	gctune.Start()
 	// CAIRN_CPUPROFILE=file writes a CPU profile of the run (for `go tool
 	// pprof`); CAIRN_TRACE=file an execution trace (for `go tool trace`),
 	// which shows where the wall time goes when phases share the cores.
