@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -332,6 +333,17 @@ func TestFieldsAgreeWithMarshal(t *testing.T) {
 		d := *b
 		d.SecretFindings = []SecretFinding{{File: "evals/x.jsonl", Line: 3, Col: 9, Kind: "an OpenAI API key"}}
 		variants = append(variants, &d)
+		// Values that lean on encoding/json's rules (Fields encodes with
+		// goccy/go-json): floats at the edges of each format, HTML and line
+		// separators, invalid UTF-8, map order, nil and empty.
+		e := *b
+		e.Project.Description = "<a href=\"x\">&amp;</a> \u2028\u2029 a\xffb \x00 é"
+		e.Features = maps.Clone(b.Features)
+		lo, hi := 1e-7, 1e21
+		e.Features["zz-edge"] = &Feature{Name: "zz-edge", Owner: "<o>", UsedBy: []string{}, Quality: &Quality{Min: &lo, Max: &hi,
+			Allowed: []any{1e-6, 1e-7, 1e20, 1e21, 123456789.0, -0.0, 5e-324, math.MaxFloat64, 0.1, 100.0, float32(0.1), -1.5e-10,
+				"<a&b>", "\u2028", "a\xffb", map[string]any{"z": 1, "a": []any{nil, true}, "<": ">"}, nil, json.Number("12.50"), []any{}}}}
+		variants = append(variants, &e)
 		for _, v := range variants {
 			want, err := json.Marshal(v)
 			if err != nil {

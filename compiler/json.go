@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // JSON returns the bundle's canonical JSON: keys sorted, no insignificant
@@ -107,7 +109,10 @@ func lastDot(s string) int {
 // Fields returns the bundle's JSON object member by member — the top-level
 // field names in order and each value's JSON, what json.Marshal(b) writes —
 // encoded side by side: the policy input is built from the bundle on every
-// check, and its collections are large.
+// check, and its collections are large. goccy/go-json encodes them (a
+// check after an edit 0.316 s against 0.334 s with encoding/json, twelve
+// alternating runs); TestFieldsAgreeWithMarshal holds its bytes to
+// encoding/json's, on values at the edges of encoding/json's rules too.
 func (b *Bundle) Fields() (names []string, values [][]byte, err error) {
 	b.Settle()
 	v := reflect.ValueOf(b).Elem()
@@ -137,7 +142,7 @@ func (b *Bundle) Fields() (names []string, values [][]byte, err error) {
 	var wg sync.WaitGroup
 	for i, f := range fs {
 		names[i] = f.name
-		wg.Go(func() { values[i], errs[i] = json.Marshal(f.v.Interface()) })
+		wg.Go(func() { values[i], errs[i] = gojson.Marshal(f.v.Interface()) })
 	}
 	wg.Wait()
 	return names, values, errors.Join(errs...)
