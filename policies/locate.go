@@ -24,10 +24,10 @@ func Locate(b *compiler.Bundle, target, path string) diag.Position {
 			break
 		}
 		// FieldPos keys write list indexes either way: "sources[0]" or "sources.0".
-		if pos, ok := b.FieldPos.Get(target+"."+p); ok {
+		if pos, ok := b.FieldPos.Get(target + "." + p); ok {
 			return pos
 		}
-		if pos, ok := b.FieldPos.Get(target+"."+dotIndexes(p)); ok {
+		if pos, ok := b.FieldPos.Get(target + "." + dotIndexes(p)); ok {
 			return pos
 		}
 		p = parent(p)

@@ -209,7 +209,7 @@ func served(b *compiler.Bundle, v View) (*compiler.Bundle, diag.List) {
 	out := *b
 	var notes diag.List
 	note := func(object, path string, pos diag.Position, format string, args ...any) {
-		if p, ok := b.FieldPos.Get(object+"."+path); ok {
+		if p, ok := b.FieldPos.Get(object + "." + path); ok {
 			pos = p
 		}
 		notes = append(notes, diag.Diagnostic{Severity: diag.Warn, Code: "render", Object: object, Path: path, Pos: pos, Message: fmt.Sprintf(format, args...)})
@@ -339,7 +339,7 @@ func (r *run) shortHash() string {
 
 // errorf records a diagnostic at a deployment's (or other object's) field.
 func (r *run) errorf(object, path, format string, args ...any) {
-	pos, ok := r.b.FieldPos.Get(object+"."+path)
+	pos, ok := r.b.FieldPos.Get(object + "." + path)
 	if !ok {
 		pos = r.objectPos(object)
 	}
@@ -355,7 +355,7 @@ func (r *run) errorf(object, path, format string, args ...any) {
 
 // notef records a note (severity warn) on what was not rendered and why.
 func (r *run) notef(object, path, format string, args ...any) {
-	pos, ok := r.b.FieldPos.Get(object+"."+path)
+	pos, ok := r.b.FieldPos.Get(object + "." + path)
 	if !ok {
 		pos = r.objectPos(object)
 	}
