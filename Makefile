@@ -19,10 +19,13 @@ demo: build
 	bash scripts/demo.sh $(abspath $(BIN))
 
 # Every test. CI sets CAIRN_REQUIRE_TOOLS=1 and CAIRN_REQUIRE_POSTGRES=1 so
-# that a missing promtool or PostgreSQL fails instead of skipping.
+# that a missing promtool or PostgreSQL fails instead of skipping. The race
+# detector runs on the one test whose point is a race: eval reading a bundle
+# while its token counts are still being written (compiler.DeferCounts).
 test: tools
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -run 'TestDeferCounts' ./compiler
 	$(MAKE) fuzz-short
 
 # The fuzz targets of the hostile-input readers, briefly (CI runs this too):

@@ -21,7 +21,7 @@ var layers = []struct {
 	// Below the foundations: helpers they may share, importing no cairn package.
 	{"internal/jsonpos", -1}, {"internal/gitfile", -1},
 	// Foundations: import no other cairn package but their own family.
-	{"internal/diag", 0}, {"internal/atomicfile", 0}, {"internal/varenc", 0}, {"internal/gctune", 0}, {"internal/md", 0}, {"internal/junit", 0}, {"internal/promql", 0}, {"internal/specgen", 0}, {"internal/chromiumtest", 0}, {"internal/tooltest", 0}, {"internal/promtest", 0},
+	{"internal/diag", 0}, {"internal/atomicfile", 0}, {"internal/varenc", 0}, {"internal/gctune", 0}, {"internal/jsondec", 0}, {"internal/md", 0}, {"internal/junit", 0}, {"internal/promql", 0}, {"internal/specgen", 0}, {"internal/chromiumtest", 0}, {"internal/tooltest", 0}, {"internal/promtest", 0},
 	{"specs", 0}, {"signing", 0}, {"prices", 0}, {"tokens", 0}, {"limits", 0}, {"state", 0}, {"prompts", 0}, {"examples", 0},
 	{"evals/evaltest", 0},
 	// The compiler: specs to a Bundle.

@@ -398,11 +398,7 @@ func TestDecodeSpecAgrees(t *testing.T) {
 		if len(ds) > 0 {
 			t.Fatal(name, ds)
 		}
-		ix := &posIndex{defined: map[string][]Position{}, fields: &FieldPositions{objects: map[string][]int{}}}
-		for _, f := range files {
-			ix.merge(f.ix)
-		}
-		js, ds := evaluate(r, rels, files, ix)
+		js, ds := evaluate(r, rels, files, repoIndex(files))
 		if len(ds) > 0 {
 			t.Fatal(name, ds)
 		}

@@ -43,15 +43,14 @@ models: "fraud.x": {kind: "classic", owner: "@o"}
 		t.Fatal(ds)
 	}
 	merged := map[string]Position{}
-	ix := &posIndex{defined: map[string][]Position{}, fields: &FieldPositions{objects: map[string][]int{}}}
 	for _, p := range ps {
 		for k, v := range p.ix.pos {
 			if _, ok := merged[k]; !ok {
 				merged[k] = v
 			}
 		}
-		ix.merge(p.ix)
 	}
+	ix := repoIndex(ps)
 	if len(merged) < 20 {
 		t.Fatalf("only %d keys indexed", len(merged))
 	}

@@ -273,6 +273,15 @@ func newPosIndex() *posIndex {
 }
 
 // merge adds o's positions after ix's (files in order: the first written wins).
+// repoIndex is the repo's index over its files' indexes, in order.
+func repoIndex(files []parsed) *posIndex {
+	ix := &posIndex{defined: map[string][]diag.Position{}, fields: &FieldPositions{objects: map[string][]int{}}}
+	for _, f := range files {
+		ix.merge(f.ix)
+	}
+	return ix
+}
+
 // merge adds a file's index to the repo's: its positions by reference
 // (FieldPositions), its objects and top-level labels by copy.
 func (ix *posIndex) merge(o *posIndex) {

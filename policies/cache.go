@@ -22,6 +22,7 @@ import (
 
 	"github.com/cairn-dev/cairn/internal/atomicfile"
 	"github.com/cairn-dev/cairn/internal/diag"
+	"github.com/cairn-dev/cairn/internal/jsondec"
 	"github.com/cairn-dev/cairn/internal/varenc"
 )
 
@@ -447,11 +448,7 @@ type rawBindings map[string]json.RawMessage
 
 func parseBindings(b []byte) (rawBindings, bool) {
 	var m rawBindings
-	if gojson.Unmarshal(b, &m) == nil {
-		return m, true
-	}
-	m = nil
-	return m, json.Unmarshal(b, &m) == nil
+	return m, jsondec.Unmarshal(b, &m) == nil
 }
 
 var inputBundle = ast.MustParseRef("input.bundle")
@@ -631,7 +628,7 @@ func union(rules []string, parts []rawBindings) map[string]any {
 				continue
 			}
 			var set []json.RawMessage
-			if gojson.Unmarshal(raw, &set) != nil && (func() bool { set = nil; return json.Unmarshal(raw, &set) != nil })() {
+			if jsondec.Unmarshal(raw, &set) != nil {
 				if len(parts) == 1 { // not a set: as rego returned it
 					out[rule] = decodeJSON(raw)
 				}
