@@ -369,7 +369,7 @@ func TestCacheReadersTakeGarbage(t *testing.T) {
 		os.WriteFile(p, append([]byte(cacheFormat+"\n"), b...), 0o644)
 		readStore(p)
 		os.WriteFile(filepath.Join(dir, "datasets.gob"), b, 0o644)
-		readDatasetCache(dir)
+		readDatasetCache(dir, "")
 	}
 }
 
@@ -493,7 +493,7 @@ func TestDatasetCacheAgrees(t *testing.T) {
 				t.Errorf("%s, %s cache:\n%.2000s\nwithout the cache:\n%.2000s", s.name, run, got, want)
 			}
 		}
-		if n := len(readDatasetCache(cache).known); s.name == "as written" && n != 2 {
+		if n := len(readDatasetCache(cache, "test").known); s.name == "as written" && n != 2 {
 			t.Errorf("%d dataset scans kept, want the two evals'", n)
 		}
 	}

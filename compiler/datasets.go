@@ -37,14 +37,15 @@ type rowFinding struct {
 }
 
 type datasetCache struct {
-	path  string
+	path  string // "" without a cache directory: nothing is read or kept
+	salt  string
 	known map[string]datasetFacts
 	used  map[string]datasetFacts
 	added bool
 }
 
-func readDatasetCache(dir string) *datasetCache {
-	c := &datasetCache{known: map[string]datasetFacts{}, used: map[string]datasetFacts{}}
+func readDatasetCache(dir, salt string) *datasetCache {
+	c := &datasetCache{salt: salt, known: map[string]datasetFacts{}, used: map[string]datasetFacts{}}
 	if dir == "" {
 		return c
 	}
@@ -58,12 +59,12 @@ func readDatasetCache(dir string) *datasetCache {
 	return c
 }
 
-// datasetKey names a scan of src for a prompt needing needs; sum is src's hash.
-func datasetKey(salt string, src []byte, prompt string, needs []string, ragContext bool) (key string, sum [32]byte) {
+// key names a scan of src for a prompt needing needs; sum is src's hash.
+func (c *datasetCache) key(src []byte, prompt string, needs []string, ragContext bool) (key string, sum [32]byte) {
 	lim := limits.Get()
 	h := sha256.New()
 	sum = sha256.Sum256(src)
-	for _, s := range append([]string{cacheFormat, "dataset", salt, hex.EncodeToString(sum[:]), prompt, strconv.FormatBool(ragContext),
+	for _, s := range append([]string{cacheFormat, "dataset", c.salt, hex.EncodeToString(sum[:]), prompt, strconv.FormatBool(ragContext),
 		strconv.FormatInt(lim.LineBytes, 10), strconv.FormatInt(lim.Rows, 10)}, needs...) {
 		h.Write([]byte(s))
 		h.Write([]byte{0})

@@ -32,7 +32,6 @@ type resolver struct {
 	counts []*Prompt // prompts whose tokens are still to count
 	// datasets holds what earlier runs' dataset scans found (datasets.go).
 	datasets *datasetCache
-	salt     string
 }
 
 func (r *resolver) at(object string, field ...string) diag.Position {
@@ -162,7 +161,7 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 	// the evals, deployments and SLOs resolve meanwhile (they do not read
 	// the counts; the cost projection below does).
 	counted := r.countTokens(opts)
-	r.datasets, r.salt = readDatasetCache(opts.CacheDir), opts.CacheSalt
+	r.datasets = readDatasetCache(opts.CacheDir, opts.CacheSalt)
 	for _, n := range slices.Sorted(maps.Keys(b.Evals)) {
 		r.eval(n, b.Evals[n])
 	}
@@ -843,9 +842,9 @@ func (r *resolver) eval(n string, e *Eval) {
 		ragContext = p.RAG != ""
 	}
 	key := ""
-	if src, err, ok := r.c.fs.peek(e.Dataset); ok && err == nil && r.datasets != nil && r.datasets.path != "" {
+	if src, err, ok := r.c.fs.peek(e.Dataset); ok && err == nil && r.datasets.path != "" {
 		var sum [32]byte
-		key, sum = datasetKey(r.salt, src, e.Target.Prompt, needs, ragContext)
+		key, sum = r.datasets.key(src, e.Target.Prompt, needs, ragContext)
 		if f, ok := r.datasets.get(key); ok {
 			r.c.fs.take(e.Dataset)
 			r.applyDataset(f, obj, e.Dataset, sum)
