@@ -1,24 +1,19 @@
 // Package tokens counts tokens the way OpenAI's models do, offline: the BPE
-// ranks are embedded (tiktoken-go-loader), so nothing is downloaded at run time.
+// ranks are embedded (tiktoken-go-loader), so nothing is downloaded at run
+// time, and packed for counting (bpe.go); tiktoken-go is the reference the
+// tests hold the counts to.
 package tokens
 
 import (
 	"fmt"
 	"strings"
 	"sync"
-
-	"github.com/pkoukk/tiktoken-go"
-	tiktoken_loader "github.com/pkoukk/tiktoken-go-loader"
 )
 
 const (
 	O200k  = "o200k_base"
 	Cl100k = "cl100k_base"
 )
-
-func init() {
-	tiktoken.SetBpeLoader(tiktoken_loader.NewOfflineLoader())
-}
 
 // EncodingFor returns the encoding a model id uses: o200k_base for the
 // gpt-4o, gpt-4.1, gpt-5 and o-series families, cl100k_base otherwise
@@ -38,23 +33,26 @@ func EncodingFor(modelID string) string {
 	return Cl100k
 }
 
-var (
-	mu    sync.Mutex
-	cache = map[string]*tiktoken.Tiktoken{}
-)
+// loaded holds each encoding's table, built once on first use; the two
+// encodings can load side by side.
+var loaded sync.Map // encoding → *lazyTable
 
-func get(encoding string) (*tiktoken.Tiktoken, error) {
-	mu.Lock()
-	defer mu.Unlock()
-	if t, ok := cache[encoding]; ok {
-		return t, nil
-	}
-	t, err := tiktoken.GetEncoding(encoding)
-	if err != nil {
-		return nil, fmt.Errorf("token encoding %q: %w", encoding, err)
-	}
-	cache[encoding] = t
-	return t, nil
+type lazyTable struct {
+	once sync.Once
+	t    *table
+	err  error
+}
+
+func get(encoding string) (*table, error) {
+	v, _ := loaded.LoadOrStore(encoding, &lazyTable{})
+	l := v.(*lazyTable)
+	l.once.Do(func() {
+		l.t, l.err = load(encoding)
+		if l.err != nil {
+			l.err = fmt.Errorf("token encoding %q: %w", encoding, l.err)
+		}
+	})
+	return l.t, l.err
 }
 
 // Warm loads an encoding's tables ahead of the first count (errors are
@@ -68,7 +66,9 @@ func Count(encoding, text string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return len(t.EncodeOrdinary(text)), nil
+	n := 0
+	t.encode(text, func(int) { n++ })
+	return n, nil
 }
 
 // Message is one chat message.

@@ -26,11 +26,7 @@ func TestCountKnownStrings(t *testing.T) {
 
 func TestCl100kIDs(t *testing.T) {
 	// The worked example in OpenAI's cookbook "How to count tokens with tiktoken".
-	tk, err := get(Cl100k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := tk.EncodeOrdinary("tiktoken is great!")
+	got := ids(t, Cl100k, "tiktoken is great!")
 	want := []int{83, 1609, 5963, 374, 2294, 0}
 	if len(got) != len(want) {
 		t.Fatalf("ids = %v, want %v", got, want)
