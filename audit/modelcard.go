@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cairn-dev/cairn/compiler"
@@ -124,7 +125,7 @@ func WriteModelCard(w io.Writer, c *ModelCard, format string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(c)
 	case "html":
-		return cardHTML.Execute(w, cardView(c))
+		return cardHTML().Execute(w, cardView(c))
 	case "markdown":
 		return writeCardMarkdown(w, c)
 	}
@@ -296,7 +297,8 @@ func cardView(c *ModelCard) cardPage {
 	return p
 }
 
-var cardHTML = template.Must(template.New("card").Parse(`<!DOCTYPE html>
+var cardHTML = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("card").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>Model card: {{.Model}}</title>
@@ -339,3 +341,4 @@ var cardHTML = template.Must(template.New("card").Parse(`<!DOCTYPE html>
 {{end}}</table>{{else}}<p>None apply to this model.</p>{{end}}
 </body></html>
 `))
+})

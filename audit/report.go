@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	ttemplate "text/template"
 	"time"
 
@@ -368,9 +369,9 @@ func WriteReport(w io.Writer, r *Report, format string) error {
 		_, err = w.Write(append(b, '\n'))
 		return err
 	case "md", "markdown", "":
-		return mdReport.Execute(w, r)
+		return mdReport().Execute(w, r)
 	case "html":
-		return htmlReport.Execute(w, r)
+		return htmlReport().Execute(w, r)
 	}
 	return fmt.Errorf("unknown report format %q (md, json, html)", format)
 }
@@ -378,7 +379,8 @@ func WriteReport(w io.Writer, r *Report, format string) error {
 var funcs = map[string]any{"md": md.Cell, "mark": reconciler.GateMark, "join": strings.Join}
 
 // Markdown is text: every spec/state value goes through md (md.Cell).
-var mdReport = ttemplate.Must(ttemplate.New("md").Funcs(funcs).Parse(`# cairn audit report: {{md .Project}}
+var mdReport = sync.OnceValue(func() *ttemplate.Template {
+	return ttemplate.Must(ttemplate.New("md").Funcs(funcs).Parse(`# cairn audit report: {{md .Project}}
 
 Generated {{.Now}} for bundle ` + "`{{.BundleHash}}`" + `.
 Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified (head ` + "`{{.Audit.Head}}`" + `) <!-- cairn-audit-head: #{{.Audit.Entries}} {{.Audit.Head}} -->{{else}}**CHAIN BROKEN**: {{md .Audit.Problem}}{{end}}.
@@ -419,9 +421,11 @@ Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified (hea
 {{range .Differences}}| {{md .Object}} | {{md .Field}} | {{md .Spec}} | {{md .State}} |
 {{end}}{{else}}State matches the specs.
 {{end}}`))
+})
 
 // html/template escapes every value it interpolates.
-var htmlReport = template.Must(template.New("html").Funcs(funcs).Parse(`<!DOCTYPE html>
+var htmlReport = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("html").Funcs(funcs).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>cairn audit report: {{.Project}}</title>
@@ -451,6 +455,7 @@ Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified (hea
 {{end}}</table>{{else}}<p>State matches the specs.</p>{{end}}
 </body></html>
 `))
+})
 
 // waiverInfo is a waiver with its status at now.
 func waiverInfo(w compiler.Waiver, now time.Time) WaiverInfo {

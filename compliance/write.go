@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"sync"
 	ttemplate "text/template"
 
 	"github.com/cairn-dev/cairn/internal/md"
@@ -23,9 +24,9 @@ func Write(w io.Writer, r *Report, format string) error {
 		_, err = w.Write(append(b, '\n'))
 		return err
 	case "md", "markdown", "":
-		return mdTmpl.Execute(w, r)
+		return mdTmpl().Execute(w, r)
 	case "html":
-		return htmlTmpl.Execute(w, r)
+		return htmlTmpl().Execute(w, r)
 	}
 	return fmt.Errorf("unknown report format %q (md, json, html)", format)
 }
@@ -66,7 +67,8 @@ var funcs = map[string]any{"md": md.Cell, "join": strings.Join, "counts": counts
 	},
 	"status": func(s string) string { return strings.ReplaceAll(s, "_", " ") }}
 
-var mdTmpl = ttemplate.Must(ttemplate.New("md").Funcs(funcs).Parse(`# Compliance report: {{md .Project}}
+var mdTmpl = sync.OnceValue(func() *ttemplate.Template {
+	return ttemplate.Must(ttemplate.New("md").Funcs(funcs).Parse(`# Compliance report: {{md .Project}}
 
 > {{.Disclaimer}}
 
@@ -120,8 +122,10 @@ The rows and the evidence that decides them (a row is evidenced when every kind 
 |---|---|---|---|---|---|
 {{range .Crosswalk.Rows}}| {{.Ref}} | {{.Title}} | {{if .File}}file {{.File}}; {{end}}{{if .Manual}}manual{{end}}{{join .Evidenced ", "}} | {{join .Partial ", "}} | {{join .NIST ", "}} | {{join .ISO ", "}} |
 {{end}}`))
+})
 
-var htmlTmpl = template.Must(template.Must(template.New("body").Funcs(funcs).Parse(`<h1>Compliance report: {{.Project}}</h1>
+var htmlTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.Must(template.New("body").Funcs(funcs).Parse(`<h1>Compliance report: {{.Project}}</h1>
 <p class="note">{{.Disclaimer}}</p>
 <p>Generated {{.Now}} for bundle <code>{{.BundleHash}}</code>, with crosswalk {{.CrosswalkVersion}} (report schema {{.SchemaVersion}}).
 Frameworks: {{range $i, $f := .Frameworks}}{{if $i}}; {{end}}{{$f.Title}} ({{$f.Version}}){{end}}.
@@ -162,6 +166,7 @@ Retention: {{.Log.RetainedDays}} days since {{.Log.First}} (six months is 184 da
 {{template "body" .}}
 </body></html>
 `))
+})
 
 // Style is the report's stylesheet, for documents that embed HTMLBody.
 const Style = "body{font-family:sans-serif;margin:2em;max-width:90em}table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}.evidenced{color:#060}.partial{color:#a60}.missing{color:#b00}.note{background:#f4f4f4;padding:.5em 1em}"
@@ -170,7 +175,7 @@ const Style = "body{font-family:sans-serif;margin:2em;max-width:90em}table{borde
 // document (the audit report), escaped like the whole document.
 func HTMLBody(r *Report) (template.HTML, error) {
 	var b strings.Builder
-	if err := htmlTmpl.ExecuteTemplate(&b, "body", r); err != nil {
+	if err := htmlTmpl().ExecuteTemplate(&b, "body", r); err != nil {
 		return "", err
 	}
 	return template.HTML(b.String()), nil //nolint:gosec // html/template output, escaped

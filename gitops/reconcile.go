@@ -684,13 +684,13 @@ func (ar *AuditReport) Write(w io.Writer, format string) error {
 			}
 			view.ComplianceHTML = body
 		}
-		return htmlAudit.Execute(w, view)
+		return htmlAudit().Execute(w, view)
 	case "md", "":
 		var buf bytes.Buffer
 		if err := audit.WriteReport(&buf, ar.Report, "md"); err != nil {
 			return err
 		}
-		if err := mdAudit.Execute(&buf, ar); err != nil {
+		if err := mdAudit().Execute(&buf, ar); err != nil {
 			return err
 		}
 		if ar.Compliance != nil {

@@ -2,6 +2,7 @@ package gitops
 
 import (
 	htemplate "html/template"
+	"sync"
 	"text/template"
 
 	"github.com/cairn-dev/cairn/internal/md"
@@ -9,7 +10,8 @@ import (
 
 // mdAudit follows audit.WriteReport's Markdown with the reconcile
 // sections; every repository value goes through md.
-var mdAudit = template.Must(template.New("md").Funcs(template.FuncMap{"md": md.Cell}).Parse(`{{if .Result}}
+var mdAudit = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("md").Funcs(template.FuncMap{"md": md.Cell}).Parse(`{{if .Result}}
 ## Reconciled commit
 
 Repository {{md .Source}}{{if .Ref}} at {{md .Ref}}{{end}}: commit ` + "`{{.Commit.SHA}}`" + ` by {{md .Commit.Author}} ({{md .Commit.Message}}).
@@ -32,9 +34,11 @@ From {{.From}} to {{.To}} (excluded){{if .Object}}, {{md .Object}}{{end}}.
 |---|---|---|---|---|
 {{range .Figures}}| {{.Name}} | {{md .Formatted}} | {{.N}} | {{.LeftOut}} | {{md .Definition}} |
 {{end}}{{end}}`))
+})
 
 // html/template escapes every value.
-var htmlAudit = htemplate.Must(htemplate.New("html").Parse(`<!DOCTYPE html>
+var htmlAudit = sync.OnceValue(func() *htemplate.Template {
+	return htemplate.Must(htemplate.New("html").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>cairn audit report: {{.Project}}</title><style>{{.Style}}</style></head><body>
@@ -65,3 +69,4 @@ Audit log: {{.Audit.Entries}} entries, {{if .Audit.Verified}}chain verified (hea
 {{.ComplianceHTML}}
 </body></html>
 `))
+})
