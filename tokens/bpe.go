@@ -1,10 +1,12 @@
 package tokens
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -23,8 +25,8 @@ import (
 // holds the counts to tiktoken-go's on every kind of text.
 type table struct {
 	arena []byte
-	ends  []uint32 // token i is arena[ends[i-1]:ends[i]] (ends[-1] = 0)
-	ranks []uint32
+	ends  []uint32 // token k is arena[ends[k-1]:ends[k]] (ends[-1] = 0)
+	ranks []uint32 // token k's rank; nil when every rank is its index
 	slots []uint32 // 0: empty; else token index + 1
 	mask  uint32
 	seed  maphash.Seed
@@ -57,57 +59,90 @@ func load(encoding string) (*table, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := assets.Assets.ReadFile(encoding + ".tiktoken")
+	f, err := assets.Assets.Open(encoding + ".tiktoken")
 	if err != nil {
 		return nil, err
 	}
-	n := bytes.Count(data, []byte{'\n'}) + 1
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	// Streamed, not read whole: a copy of the file (3.6 MB for o200k_base)
+	// would be garbage the moment the table is built.
+	return build(encoding+".tiktoken", f, info.Size(), split)
+}
+
+// build reads a ranks file of about size bytes from r.
+func build(name string, r io.Reader, size int64, split *regexp2.Regexp) (*table, error) {
+	// Sized from the file: a line is a token's base64, a space, its rank and
+	// a newline, about 12 bytes of which the token is 5 (both encodings).
+	n := int(size/12) + 1
 	t := &table{
-		arena: make([]byte, 0, len(data)/2),
+		arena: make([]byte, 0, size*5/12),
 		ends:  make([]uint32, 0, n),
-		ranks: make([]uint32, 0, n),
 		seed:  maphash.MakeSeed(),
 		split: split,
 	}
-	size := 1
-	for size < 2*n {
-		size <<= 1
-	}
-	t.slots = make([]uint32, size)
-	t.mask = uint32(size - 1)
-	for lineNo := 1; len(data) > 0; lineNo++ {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
+	var err error
+	sc := bufio.NewScanner(r)
+	var ranks []uint32 // only when a rank is not its line's index
+	for lineNo := 1; sc.Scan(); lineNo++ {
+		line := sc.Bytes()
 		if len(line) == 0 {
 			continue
 		}
 		sp := bytes.IndexByte(line, ' ')
 		if sp < 0 {
-			return nil, fmt.Errorf("%s.tiktoken:%d: no rank", encoding, lineNo)
+			return nil, fmt.Errorf("%s:%d: no rank after the token", name, lineNo)
 		}
-		start := len(t.arena)
 		t.arena, err = base64.StdEncoding.AppendDecode(t.arena, line[:sp])
 		if err != nil {
-			return nil, fmt.Errorf("%s.tiktoken:%d: %w", encoding, lineNo, err)
+			return nil, fmt.Errorf("%s:%d: %w", name, lineNo, err)
 		}
 		rank, err := strconv.ParseUint(string(line[sp+1:]), 10, 32)
 		if err != nil {
-			return nil, fmt.Errorf("%s.tiktoken:%d: %w", encoding, lineNo, err)
+			return nil, fmt.Errorf("%s:%d: %w", name, lineNo, err)
 		}
-		tok := t.arena[start:]
-		i := maphash.Bytes(t.seed, tok)
+		if ranks == nil && int(rank) != len(t.ends) {
+			ranks = make([]uint32, len(t.ends), cap(t.ends))
+			for i := range ranks {
+				ranks[i] = uint32(i)
+			}
+		}
+		if ranks != nil {
+			ranks = append(ranks, uint32(rank))
+		}
+		t.ends = append(t.ends, uint32(len(t.arena)))
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	t.ranks = ranks
+	// The index at about two thirds full: 1 MiB of slots for o200k_base.
+	slots := 1
+	for slots*2 < len(t.ends)*3 {
+		slots <<= 1
+	}
+	t.slots = make([]uint32, slots)
+	t.mask = uint32(slots - 1)
+	for k := range t.ends {
+		i := maphash.Bytes(t.seed, t.token(k))
 		for t.slots[uint32(i)&t.mask] != 0 {
 			i++
 		}
-		t.ends = append(t.ends, uint32(len(t.arena)))
-		t.ranks = append(t.ranks, uint32(rank))
-		t.slots[uint32(i)&t.mask] = uint32(len(t.ends))
+		t.slots[uint32(i)&t.mask] = uint32(k + 1)
 	}
 	return t, nil
+}
+
+// token is the k-th token's bytes.
+func (t *table) token(k int) []byte {
+	start := uint32(0)
+	if k > 0 {
+		start = t.ends[k-1]
+	}
+	return t.arena[start:t.ends[k]]
 }
 
 // rank returns the rank of the byte string b, if it is a token.
@@ -118,12 +153,11 @@ func (t *table) rank(b []byte) (int, bool) {
 		if s == 0 {
 			return 0, false
 		}
-		start := uint32(0)
-		if s > 1 {
-			start = t.ends[s-2]
-		}
-		if bytes.Equal(t.arena[start:t.ends[s-1]], b) {
-			return int(t.ranks[s-1]), true
+		if k := int(s - 1); bytes.Equal(t.token(k), b) {
+			if t.ranks != nil {
+				return int(t.ranks[k]), true
+			}
+			return k, true
 		}
 		i++
 	}

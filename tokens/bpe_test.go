@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dlclark/regexp2"
 	"github.com/pkoukk/tiktoken-go"
 	tiktoken_loader "github.com/pkoukk/tiktoken-go-loader"
 )
@@ -158,4 +159,40 @@ func BenchmarkCount(b *testing.B) {
 			ref.EncodeOrdinary(string(text))
 		}
 	})
+}
+
+// A ranks file whose ranks are not its line numbers keeps them, and a
+// malformed one is refused at its line.
+func TestBuild(t *testing.T) {
+	split := mustSplit(t, Cl100k)
+	// The bytes "a", "b", "ab" with ranks 7, 3, 5: "ab" is one token, rank 5.
+	tb, err := build("x.tiktoken", strings.NewReader("YQ== 7\nYg== 3\nYWI= 5\n"), 24, split)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	tb.encode("abba", func(r int) { got = append(got, r) })
+	// "abba" is not a token: "ab" merges (rank 5), nothing else does.
+	if want := []int{5, 3, 7}; !slices.Equal(got, want) {
+		t.Errorf("ids %v, want %v", got, want)
+	}
+	for _, c := range []struct{ in, want string }{
+		{"YQ== 0\nYg==\n", "x.tiktoken:2: no rank after the token"},
+		{"YQ== 0\n!!!! 1\n", "x.tiktoken:2: illegal base64"},
+		{"YQ== 0\nYg== one\n", `x.tiktoken:2: strconv.ParseUint: parsing "one"`},
+	} {
+		_, err := build("x.tiktoken", strings.NewReader(c.in), int64(len(c.in)), split)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v, want %q", c.in, err, c.want)
+		}
+	}
+}
+
+func mustSplit(t *testing.T, encoding string) *regexp2.Regexp {
+	t.Helper()
+	re, err := regexp2.Compile(patterns[encoding], regexp2.None)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return re
 }
