@@ -59,8 +59,10 @@ func TestIncrementalCheck(t *testing.T) {
 		{name: "a model's owner", change: edit("specs/models.cue", `owner:       "@acme/risk-ml"`, `owner:       "team:tbd"`),
 			// Not canary_traffic, prod_slo, rag_exposure, rag_sources: they read no model.
 			// Nor judge_independence: it reads the model id an eval's target
-			// calls off the eval (TestJudgedModelFollowsTheTarget).
-			ran: []string{"ai_act_monitoring", "deprecated_models", "drift_monitoring", "fairness_gated", "llm_budget",
+			// calls off the eval (TestJudgedModelFollowsTheTarget). Nor
+			// llm_budget: whether a deployment serves an LLM is its derived
+			// kind (util.is_llm), which a model's kind changes with it.
+			ran: []string{"ai_act_monitoring", "deprecated_models", "drift_monitoring", "fairness_gated",
 				"llm_prod_evals", "no_secrets", "owners", "pii_risk", "prod_gated", "protected_features", "sensitive_domains", "team_tier"}, differ: true},
 		{name: "a team policy", change: edit("policies/team.rego", "has no tier tag", "names no tier"),
 			ran: []string{"team_tier"}, differ: true},

@@ -53,11 +53,14 @@ deny contains "x" if { some m in input.bundle.models; f(input.bundle.models) > 2
 deny contains x if { some m in input.bundle.prompts; x := f with input.bundle.models as {"a": m} }`, []string{"prompts"}},
 		{"the collection as a with value", `g := count(data.z)
 deny contains n if { some n, m in input.bundle.models; m.a; g > 1 with data.z as input.bundle.models }`, nil},
-		{"a shared helper reading it", `import data.cairn.util
-deny contains name if { some name, d in input.bundle.deployments; util.is_llm(d) }`, []string{"deployments"}},
+		{"a shared helper reading it", `import data.cairn.helpers
+deny contains name if { some name, d in input.bundle.deployments; helpers.serves_llm(d) }`, []string{"deployments"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mods, compiled, pols := compileTestPolicy(t, tc.rego)
+			mods, compiled, pols := compileTestPolicy(t, tc.rego, source{name: "policies/helpers.rego", text: `package cairn.helpers
+
+serves_llm(d) if input.bundle.models[d.model].kind == "llm"
+`})
 			rs := analyseReads(mods, compiled, pols)
 			got := shardable(mods, compiled, pols, rs, clocks(mods, compiled, pols, rs))["t"]
 			if !slices.Equal(got, tc.want) {
@@ -357,12 +360,13 @@ func TestPolicyCacheTorn(t *testing.T) {
 
 // compileTestPolicy compiles the built-in library and one policy t of the
 // given rules, for the analyses' tests.
-func compileTestPolicy(t *testing.T, rego string) (parsed, compiled map[string]*ast.Module, pols []Policy) {
+func compileTestPolicy(t *testing.T, rego string, helpers ...source) (parsed, compiled map[string]*ast.Module, pols []Policy) {
 	t.Helper()
 	srcs, err := Options{}.sources(false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	srcs = append(srcs, helpers...)
 	srcs = append(srcs, source{name: "policies/t.rego", text: "# METADATA\n# custom:\n#   id: t\npackage cairn.policy.t\n\n" + rego})
 	mods, errs := parse(srcs)
 	if len(errs) > 0 {

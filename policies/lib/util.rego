@@ -32,18 +32,10 @@ _segment(i, e) := concat("", [".", e]) if {
 	i > 0
 }
 
-# is_llm says whether a deployment serves an LLM (a prompt, or a model of kind llm).
+# is_llm says whether a deployment serves an LLM (a prompt, or a model of kind llm). The
+# compiler derives every deployment's kind, so this reads the deployment alone: a policy that
+# calls it re-runs after a model edit only when a deployment's kind changed with it.
 is_llm(d) if d.kind == "llm"
-
-is_llm(d) if {
-	not d.kind
-	d.prompt != ""
-}
-
-is_llm(d) if {
-	not d.kind
-	input.bundle.models[d.model].kind == "llm"
-}
 
 # placeholder is true for values that only pretend to fill a field.
 placeholder(s) if trim_space(s) == ""
