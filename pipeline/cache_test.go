@@ -74,12 +74,13 @@ func TestIncrementalCheck(t *testing.T) {
 			// fields and read no eval.
 			ran: []string{"deprecated_models", "fairness_gated", "judge_independence", "judged_prod_gates", "llm_prod_evals",
 				"no_secrets", "protected_features"}},
-		// The AI Act policies judge their dates at the check's time.
-		// deprecated_models reads the time through which catalog models are
-		// past or near their date (policies/clock.go): unchanged over two days,
-		// changed over a year; waivers through which waivers have expired
-		// (the example has none).
-		{name: "the time", now: now.Add(48 * time.Hour), ran: []string{"ai_act_fria", "ai_act_monitoring", "ai_act_oversight", "ai_disclosure", "prior_defined_bounds"}},
+		// The AI Act policies judge their dates by the check's day, and so
+		// does deprecated_models a registry model's deprecated date (it
+		// also reads the time through which catalog models are past or near
+		// their date, policies/clock.go); waivers reads it through which
+		// waivers have expired (the example has none).
+		{name: "the time", now: now.Add(48 * time.Hour), ran: []string{"ai_act_fria", "ai_act_monitoring", "ai_act_oversight", "ai_disclosure", "deprecated_models", "prior_defined_bounds"}},
+		{name: "an hour on", now: now.Add(time.Hour)},
 		{name: "a year on", now: now.AddDate(1, 0, 0), ran: []string{"ai_act_fria", "ai_act_monitoring", "ai_act_oversight", "ai_disclosure", "deprecated_models", "prior_defined_bounds"}},
 		{name: "the cairn build", salt: "cairn 2.0", all: true},
 	} {

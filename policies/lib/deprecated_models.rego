@@ -18,8 +18,8 @@ catalog := data.cairn.catalog.deprecations.models
 # flag[id] is ["deny", date, 0] for a catalog id past its date and ["warn", date, days] for one
 # within warn_days of it: each catalog entry is judged once, and each place an id is used looks
 # it up (judging every use was most of this policy's time on a large repo). The time is read
-# here and in registry only, rules without arguments whose values change once a day at most:
-# cairn keeps this policy's results until they do (policies/clock.go).
+# here and through util.today_ns only, rules without arguments whose values change once a day
+# at most: cairn keeps this policy's results until they do (policies/clock.go).
 flag[id] := ["deny", date, 0] if {
 	some id, e in catalog
 	date := e.date
@@ -96,26 +96,16 @@ soon(target, path, id, date, days) := {
 	"path": path,
 }
 
-# A registry model's own deprecated date counts the same way while something still serves it:
-# registry[name] is ["deny", 0] for such a model past its date and ["warn", days] for one within
-# warn_days of it.
-registry[name] := ["deny", 0] if {
-	some name, m in input.bundle.models
-	count(object.get(m, "served_by", [])) > 0
-	util.now_ns >= date_or_time_ns(m.deprecated)
-}
-
-registry[name] := ["warn", ceil(left / util.day_ns)] if {
-	some name, m in input.bundle.models
-	count(object.get(m, "served_by", [])) > 0
-	left := date_or_time_ns(m.deprecated) - util.now_ns
-	left > 0
-	left <= warn_days * util.day_ns
-}
-
+# A registry model's own deprecated date counts the same way while something still serves it,
+# judged by the day (UTC), as the AI Act policies judge theirs: denied from the start of its
+# deprecated day, warned within warn_days of it. A date is a day already; a time counts from the
+# start of its day. Judged by the day, these rules read the time only through util.today_ns and
+# judge one model each, so cairn keeps their results per shard of models until the day changes
+# (judged by the instant, every check converted every model to evaluate them).
 deny contains v if {
 	some name, m in input.bundle.models
-	["deny", _] = registry[name]
+	count(object.get(m, "served_by", [])) > 0
+	util.today_ns >= day_of(m.deprecated)
 	v := {
 		"msg": sprintf("model %q was deprecated on %s but deployments %v still serve it", [name, m.deprecated, m.served_by]),
 		"target": util.target("models", name),
@@ -125,14 +115,21 @@ deny contains v if {
 
 warn contains v if {
 	some name, m in input.bundle.models
-	["warn", days] = registry[name]
+	count(object.get(m, "served_by", [])) > 0
+	left := day_of(m.deprecated) - util.today_ns
+	left > 0
+	left <= warn_days * util.day_ns
 	v := {
-		"msg": sprintf("model %q is deprecated on %s (in %d days) and still served by %v", [name, m.deprecated, days, m.served_by]),
+		"msg": sprintf("model %q is deprecated on %s (in %d days) and still served by %v", [name, m.deprecated, ceil(left / util.day_ns), m.served_by]),
 		"target": util.target("models", name),
 		"path": "deprecated",
 	}
 }
 
-date_or_time_ns(s) := util.date_ns(s)
+# day_of is the start (00:00 UTC) of a date's or an RFC 3339 time's day, in nanoseconds.
+day_of(s) := util.date_ns(s)
 
-date_or_time_ns(s) := time.parse_rfc3339_ns(s) if not util.date_ns(s)
+day_of(s) := t - (t % util.day_ns) if {
+	not util.date_ns(s)
+	t := time.parse_rfc3339_ns(s)
+}

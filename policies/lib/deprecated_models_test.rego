@@ -64,3 +64,21 @@ test_registry_model_deprecated_while_served if {
 	v.target == "models/fraud"
 	v.path == "deprecated"
 }
+
+test_registry_model_judged_by_the_day if {
+	b := {"models": {"fraud": {"kind": "classic", "deprecated": "2025-01-31T18:00:00Z", "served_by": ["api"]}}}
+
+	# From the start of the deprecated time's day, not its hour.
+	some v in p.deny with input as {"bundle": b, "now": "2025-01-31T09:00:00Z"}
+	v.msg == "model \"fraud\" was deprecated on 2025-01-31T18:00:00Z but deployments [\"api\"] still serve it"
+	count(p.deny) == 0 with input as {"bundle": b, "now": "2025-01-30T23:59:59Z"}
+
+	# Warned in whole days before it, whatever the hour.
+	some w in p.warn with input as {"bundle": b, "now": "2025-01-30T23:59:59Z"}
+	w.msg == "model \"fraud\" is deprecated on 2025-01-31T18:00:00Z (in 1 days) and still served by [\"api\"]"
+}
+
+test_registry_model_not_served_is_not_judged if {
+	b := {"models": {"fraud": {"kind": "classic", "deprecated": "2025-01-31", "served_by": []}}}
+	count(p.deny) == 0 with input as {"bundle": b, "now": "2025-02-01T00:00:00Z"}
+}
