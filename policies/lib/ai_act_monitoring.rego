@@ -17,23 +17,12 @@ package cairn.policy.ai_act_monitoring
 import data.cairn.ai_act
 import data.cairn.util
 
-# served are the [system, model] pairs of classic models high-risk systems serve.
-served contains [name, m] if {
-	some name, s in ai_act.high_risk_systems
-	some d in s.deployments
-	m := input.bundle.deployments[d].model
-	input.bundle.models[m].kind == "classic"
-}
+# Each model rule judges one model, through the deployments that serve it (served_by, which
+# the compiler derives), so cairn keeps its results per shard of models: a model edit re-runs it
+# on that model's shard, not over every model.
+unmonitored(name, system) := sprintf("model %s, served by high-risk AI system %s, declares no drift monitoring (monitoring.drift)", [name, system])
 
-findings contains [util.target("models", m), "monitoring", sprintf("model %s, served by high-risk AI system %s, declares no drift monitoring (monitoring.drift)", [m, name])] if {
-	some [name, m] in served
-	not input.bundle.models[m].monitoring.drift
-}
-
-findings contains ["project", "alert_webhook", sprintf("high-risk AI system %s is served, but the project declares no alert route (project.alert_webhook)", [name])] if {
-	some name, _ in ai_act.high_risk_systems
-	not input.bundle.project.alert_webhook
-}
+no_route(system) := sprintf("high-risk AI system %s is served, but the project declares no alert route (project.alert_webhook)", [system])
 
 violation(target, path, what) := {
 	"msg": sprintf("%s: Art 72 and 26(5); %s", [what, ai_act.when(ai_act.high_risk_from)]),
@@ -41,12 +30,34 @@ violation(target, path, what) := {
 	"path": path,
 }
 
-deny contains violation(target, path, what) if {
+deny contains violation(util.target("models", name), "monitoring", unmonitored(name, system)) if {
 	ai_act.applies(ai_act.high_risk_from)
-	some [target, path, what] in findings
+	some name, m in input.bundle.models
+	m.kind == "classic"
+	not m.monitoring.drift
+	some d in m.served_by
+	some system, s in ai_act.high_risk_systems
+	d in s.deployments
 }
 
-warn contains violation(target, path, what) if {
+warn contains violation(util.target("models", name), "monitoring", unmonitored(name, system)) if {
 	not ai_act.applies(ai_act.high_risk_from)
-	some [target, path, what] in findings
+	some name, m in input.bundle.models
+	m.kind == "classic"
+	not m.monitoring.drift
+	some d in m.served_by
+	some system, s in ai_act.high_risk_systems
+	d in s.deployments
+}
+
+deny contains violation("project", "alert_webhook", no_route(system)) if {
+	ai_act.applies(ai_act.high_risk_from)
+	some system, _ in ai_act.high_risk_systems
+	not input.bundle.project.alert_webhook
+}
+
+warn contains violation("project", "alert_webhook", no_route(system)) if {
+	not ai_act.applies(ai_act.high_risk_from)
+	some system, _ in ai_act.high_risk_systems
+	not input.bundle.project.alert_webhook
 }

@@ -6,7 +6,7 @@ bundle := {
 	"project": {"name": "credit", "alert_webhook": "https://cairn.example/v1/alertmanager"},
 	"compliance": {"frameworks": ["eu-ai-act"], "dates": "enacted", "systems": {"credit": {"deployments": ["credit-api"], "annex_iii": "5b", "high_risk": true}}},
 	"deployments": {"credit-api": {"model": "scorer"}},
-	"models": {"scorer": {"kind": "classic", "monitoring": {"drift": {"features": ["income"], "method": "psi", "threshold": 0.2}}}},
+	"models": {"scorer": {"kind": "classic", "served_by": ["credit-api"], "monitoring": {"drift": {"features": ["income"], "method": "psi", "threshold": 0.2}}}},
 }
 
 test_monitored_system_passes if {
@@ -31,4 +31,18 @@ test_no_alert_route_warned_under_omnibus if {
 test_not_high_risk_out_of_scope if {
 	b := json.patch(bundle, [{"op": "remove", "path": "/models/scorer/monitoring"}, {"op": "replace", "path": "/compliance/systems/credit/high_risk", "value": false}])
 	count(p.deny) == 0 with input as {"now": "2026-11-27T00:00:00Z", "bundle": b}
+}
+
+test_only_classic_models_the_system_serves if {
+	llm := json.patch(bundle, [{"op": "remove", "path": "/models/scorer/monitoring"}, {"op": "replace", "path": "/models/scorer/kind", "value": "llm"}])
+	count(p.deny) == 0 with input as {"now": "2026-11-27T00:00:00Z", "bundle": llm}
+	elsewhere := json.patch(bundle, [{"op": "remove", "path": "/models/scorer/monitoring"}, {"op": "replace", "path": "/models/scorer/served_by", "value": ["batch-scoring"]}])
+	count(p.deny) == 0 with input as {"now": "2026-11-27T00:00:00Z", "bundle": elsewhere}
+}
+
+test_unmonitored_model_warned_before_the_date if {
+	b := json.patch(bundle, [{"op": "remove", "path": "/models/scorer/monitoring"}])
+	count(p.deny) == 0 with input as {"now": "2026-07-01T00:00:00Z", "bundle": b}
+	ws := p.warn with input as {"now": "2026-07-01T00:00:00Z", "bundle": b}
+	ws == {{"msg": "model scorer, served by high-risk AI system credit, declares no drift monitoring (monitoring.drift): Art 72 and 26(5); applies from 2026-08-02; a warning until then", "target": "models/scorer", "path": "monitoring"}}
 }
