@@ -2,8 +2,10 @@
 # title: Deprecated LLM model ids
 # description: >-
 #   A model id past its provider's deprecation date (the embedded catalog at
-#   data.cairn.catalog.deprecations, or a model's own deprecated date) is denied; one within
-#   60 days of it is warned. Checked where ids are used: LLM models, prompts and eval judges.
+#   data.cairn.catalog.deprecations) is denied; one within 60 days of it is warned. Checked
+#   where ids are used: LLM models, prompts and eval judges. A model that deployments still
+#   serve is judged the same way by its own deprecated date, by the day (UTC): from the start
+#   of that day it is denied.
 # custom:
 #   id: deprecated_models
 #   severity: deny
