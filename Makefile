@@ -98,6 +98,7 @@ fuzz:
 	$(GO) test ./data -run '^$$' -fuzz FuzzCSV -fuzztime 60s
 	$(GO) test ./rag -run '^$$' -fuzz FuzzParse -fuzztime 60s
 	$(GO) test ./policies -run '^$$' -fuzz FuzzJSONValue -fuzztime 60s
+	$(GO) test ./tokens -run '^$$' -fuzz FuzzCountAgrees -fuzztime 60s
 
 vet:
 	$(GO) vet $(PKGS)
