@@ -39,9 +39,9 @@ func Redact(s string) string {
 	return passwordInURL.ReplaceAllString(s, "$1[redacted]@")
 }
 
-// markers are literal parts every secret pattern contains; a string with none
-// of them cannot match.
-var markers = []string{"sk-", "gh", "github_pat_", "AKIA", "ASIA", "AIza", "xox", "hf_", "eyJ", "PRIVATE KEY", "://"}
+// markers are literal parts every secret pattern contains ("gh" also
+// begins "github_pat_"); a string with none of them cannot match.
+var markers = []string{"sk-", "gh", "AKIA", "ASIA", "AIza", "xox", "hf_", "eyJ", "PRIVATE KEY", "://"}
 
 func mayHoldSecret(s string) bool {
 	for _, m := range markers {
@@ -49,7 +49,19 @@ func mayHoldSecret(s string) bool {
 			return true
 		}
 	}
-	return strings.Contains(strings.ToLower(s), "bearer") // the one case-insensitive pattern
+	return containsBearer(s) // the one case-insensitive pattern
+}
+
+// containsBearer reports whether s holds "bearer" in any case, as
+// strings.Contains(strings.ToLower(s), "bearer") does without the copy (no
+// character outside ASCII lowers to one of its letters).
+func containsBearer(s string) bool {
+	for i := 0; i+6 <= len(s); i++ {
+		if s[i]|0x20 == 'b' && strings.EqualFold(s[i:i+6], "bearer") {
+			return true
+		}
+	}
+	return false
 }
 
 // LooksSecret reports whether s contains something shaped like a credential.
