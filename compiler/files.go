@@ -46,7 +46,8 @@ type repoFS struct {
 	secrets []SecretFinding
 	// pre holds referenced files read ahead, side by side (prefetch), by
 	// clean path: their bytes or why they could not be opened.
-	pre map[string]prefetched
+	pre     map[string]prefetched
+	preDone chan struct{} // closed when pre is filled
 	// dirs holds directories already resolved inside the root: a file in
 	// one that is not itself a symlink needs one lstat, not one per
 	// element of its path (thousands of datasets and templates per check).
@@ -61,8 +62,33 @@ type prefetched struct {
 // prefetch reads the files rels name on all cores, for readText and scanLines
 // to take in turn: resolve checks objects one after another, and reading a
 // thousand small datasets and templates one at a time was most of its time.
+//
+// The reads run in the background: peek, take and done wait for them, so
+// the walk over the objects that do not read files overlaps them.
 func (r *repoFS) prefetch(rels []string) {
 	rels = slices.Compact(slices.Sorted(slices.Values(rels)))
+	done := make(chan struct{})
+	r.preDone = done
+	go func() {
+		defer close(done)
+		r.read(rels)
+	}()
+}
+
+// prefetched waits for the reads prefetch started.
+func (r *repoFS) prefetched() {
+	if r.preDone != nil {
+		<-r.preDone
+	}
+}
+
+// done drops what prefetch read and nothing took.
+func (r *repoFS) done() {
+	r.prefetched()
+	r.pre = nil
+}
+
+func (r *repoFS) read(rels []string) {
 	got := make([]prefetched, len(rels))
 	onCores(len(rels), func(i int) {
 		f, err := r.open(rels[i])
@@ -84,12 +110,14 @@ func (r *repoFS) prefetch(rels []string) {
 
 // peek returns a prefetched file's bytes, leaving them for take.
 func (r *repoFS) peek(rel string) (b []byte, err error, ok bool) {
+	r.prefetched()
 	p, ok := r.pre[rel]
 	return p.b, p.err, ok
 }
 
 // take returns a prefetched file's bytes once (ok is false if it was not).
 func (r *repoFS) take(rel string) (b []byte, err error, ok bool) {
+	r.prefetched()
 	p, ok := r.pre[rel]
 	if ok {
 		delete(r.pre, rel)
