@@ -246,7 +246,6 @@ func (c *compilation) resolve(opts Options) (*Bundle, diag.List) {
 		sensitive[s] = true
 	}
 
-
 	for _, n := range slices.Sorted(maps.Keys(b.Providers)) {
 		p := b.Providers[n]
 		p.Name, p.Pos = n, r.at("providers/"+n)
