@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"slices"
 	"strconv"
 	"sync"
@@ -53,6 +54,10 @@ type collection struct {
 	raw    [][]byte
 	hashes []string
 	shard  []int
+	// digest[s] hashes the names and hashes of the objects in shard s, in
+	// order: every split policy's key for shard s reads it, so the objects
+	// are hashed once per check, not once per policy.
+	digest [shardCount][sha256.Size]byte
 }
 
 func splitInput(enc *encoded, now string) (*inputParts, error) {
@@ -100,9 +105,21 @@ func (p *inputParts) collection(c string) *collection {
 			return
 		}
 		o := &collection{names: names, raw: vals, hashes: make([]string, len(names)), shard: make([]int, len(names))}
+		var hs [shardCount]hash.Hash
+		for i := range hs {
+			hs[i] = sha256.New()
+		}
 		for i, n := range names {
 			o.hashes[i] = sum(vals[i])
 			o.shard[i] = shardOf(c, n)
+			h := hs[o.shard[i]]
+			h.Write([]byte{0})
+			h.Write([]byte(n))
+			h.Write([]byte{0})
+			h.Write([]byte(o.hashes[i]))
+		}
+		for i, h := range hs {
+			h.Sum(o.digest[i][:0])
 		}
 		l.c = o
 	})
@@ -146,14 +163,8 @@ func (p *inputParts) shardKey(base string, cs []string, s int) string {
 		o := p.collection(c)
 		h.Write([]byte{0})
 		h.Write([]byte(c))
-		for i, n := range o.names {
-			if o.shard[i] == s {
-				h.Write([]byte{0})
-				h.Write([]byte(n))
-				h.Write([]byte{0})
-				h.Write([]byte(o.hashes[i]))
-			}
-		}
+		h.Write([]byte{0})
+		h.Write(o.digest[s][:])
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
