@@ -175,6 +175,11 @@ func evaluateCached(files []parsed, opts Options) (names []string, fields [][]by
 	for _, field := range slices.Sorted(maps.Keys(objects)) {
 		var out bytes.Buffer
 		m := objects[field]
+		size := 2
+		for name, v := range m {
+			size += len(name) + len(v) + 4
+		}
+		out.Grow(size)
 		out.WriteByte('{')
 		for j, name := range slices.Sorted(maps.Keys(m)) {
 			writeMember(&out, j, name, m[name])
@@ -183,6 +188,21 @@ func evaluateCached(files []parsed, opts Options) (names []string, fields [][]by
 		names, fields = append(names, field), append(fields, out.Bytes())
 	}
 	return names, fields, true
+}
+
+// writeKey writes key as json.Marshal quotes it; a name that needs no
+// escaping (almost every object name) without going through it.
+func writeKey(b *bytes.Buffer, key string) {
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
+			k, _ := json.Marshal(key)
+			b.Write(k)
+			return
+		}
+	}
+	b.WriteByte('"')
+	b.WriteString(key)
+	b.WriteByte('"')
 }
 
 // defaultKey names the schema's default of a top-level field no file writes.
@@ -201,8 +221,7 @@ func writeMember(b *bytes.Buffer, i int, key string, value json.RawMessage) {
 	if i > 0 {
 		b.WriteByte(',')
 	}
-	k, _ := json.Marshal(key)
-	b.Write(k)
+	writeKey(b, key)
 	b.WriteByte(':')
 	b.Write(value)
 }

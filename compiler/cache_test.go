@@ -498,3 +498,15 @@ func TestDatasetCacheAgrees(t *testing.T) {
 		}
 	}
 }
+
+// writeKey quotes a name exactly as json.Marshal does, escapes and all.
+func TestWriteKeyAgrees(t *testing.T) {
+	for _, k := range []string{"", "m-0001", "fraud.detector_v2", `a"b`, `a\b`, "<script>", "a&b", "tab\there", "ünïcode", "line\u2028sep", "bad\xffutf8", "emoji 😀"} {
+		var b bytes.Buffer
+		writeKey(&b, k)
+		want, _ := json.Marshal(k)
+		if b.String() != string(want) {
+			t.Errorf("writeKey(%q) = %s, json.Marshal %s", k, b.String(), want)
+		}
+	}
+}
