@@ -15,7 +15,7 @@ import (
 )
 
 func main() {
-	gctune.Start()
+	gctune.Start(gcMode(os.Args[1:]))
 	// CAIRN_CPUPROFILE=file writes a CPU profile of the run (for `go tool
 	// pprof`); CAIRN_TRACE=file an execution trace (for `go tool trace`),
 	// which shows where the wall time goes when phases share the cores.
@@ -35,6 +35,20 @@ func main() {
 		}
 	}
 	os.Exit(run(os.Args[1:]))
+}
+
+// batchCommands compile, check, plan or render a repo once and exit: they
+// run with the collector off under a soft limit (internal/gctune). The rest
+// keep working for a while (apply's and eval's cases, workers, servers).
+var batchCommands = map[string]bool{"check": true, "vet": true, "compile": true, "plan": true, "render": true, "pr": true}
+
+// gcMode is the collector's setting for the command args name.
+func gcMode(args []string) gctune.Mode {
+	root := newRootCmd()
+	if cmd, _, err := root.Find(terraformFlags(args)); err == nil && cmd.Parent() == root && batchCommands[cmd.Name()] {
+		return gctune.Batch
+	}
+	return gctune.Steady
 }
 
 // now is the CLI's clock, in UTC. Tests replace it in-process (the
