@@ -510,3 +510,30 @@ func TestWriteKeyAgrees(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaChangeInvalidates: a warm cache under one schema, then another
+// schema (a default changed) with the same build: the cached compile gives
+// what the new schema gives uncached, not what the old one gave.
+func TestSchemaChangeInvalidates(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, cacheTestRepos(t)["generated"], dir, nil)
+	cache := t.TempDir()
+	opts := Options{CacheDir: cache, CacheSalt: "test"}
+	before := bundleJSON(t, dir, opts)
+	bundleJSON(t, dir, opts) // warm
+
+	old := schemaText
+	defer func() { schemaText = old }()
+	changed := strings.Replace(old(), "max_waiver_days:   int & >=1 & <=3650 | *90", "max_waiver_days:   int & >=1 & <=3650 | *45", 1)
+	if changed == old() {
+		t.Fatal("the schema edit did not apply; the schema changed")
+	}
+	schemaText = func() string { return changed }
+	want := bundleJSON(t, dir, Options{whole: true})
+	if bytes.Equal(want, before) {
+		t.Fatal("the schema edit changes nothing in the bundle; the test edits the wrong default")
+	}
+	if got := bundleJSON(t, dir, opts); !bytes.Equal(got, want) {
+		t.Fatal("after a schema change, the warm cache gave the old schema's bundle")
+	}
+}

@@ -304,7 +304,7 @@ func evaluate(r *repoFS, rels []string, files []parsed, ix *posIndex) ([]byte, d
 				res.ds = cueDiags(err, CodeEval, ix)
 				return
 			}
-			schema := ctx.CompileString(specs.Schema(), cue.Filename(specs.SchemaFile))
+			schema := ctx.CompileString(schemaText(), cue.Filename(specs.SchemaFile))
 			if err := schema.Err(); err != nil {
 				res.ds = diag.List{errAt(CodeInternal, diag.Position{}, "embedded schema: %v", err)}
 				return
