@@ -32,9 +32,9 @@ type resolver struct {
 	counts []*Prompt // prompts whose tokens are still to count
 	// datasets holds what earlier runs' dataset scans found (datasets.go).
 	datasets *datasetCache
-	// objPos holds each object's position and templates its prompts'
-	// inline templates read, found on all cores before the serial walk
-	// (prepare).
+	// Made on all cores before the serial walk (prepare): each object's
+	// position, the parses of the prompts' inline templates, and each SLO
+	// query's window check.
 	objPos    map[string]diag.Position
 	templates map[string]parsedTemplate
 	windows   map[string]error // a PromQL query → promql.WindowTemplate's error
