@@ -90,3 +90,12 @@ func BenchmarkNew(b *testing.B) {
 		newEngine(b, Options{})
 	}
 }
+
+// BenchmarkNewWithCache adds, to BenchmarkNew, what a cache directory costs:
+// the reads, clocks and shards analysis and the clocked queries.
+func BenchmarkNewWithCache(b *testing.B) {
+	d := b.TempDir()
+	for b.Loop() {
+		newEngine(b, Options{CacheDir: d})
+	}
+}
