@@ -64,6 +64,12 @@ func TestIncrementalCheck(t *testing.T) {
 			// kind (util.is_llm), which a model's kind changes with it.
 			ran: []string{"ai_act_monitoring", "deprecated_models", "drift_monitoring", "fairness_gated",
 				"llm_prod_evals", "no_secrets", "owners", "pii_risk", "prod_gated", "protected_features", "sensitive_domains", "team_tier"}, differ: true},
+		// A line added above the models moves them: the built-ins read no
+		// position and re-run nothing; the team's policy is keyed with the
+		// positions (it could read them). The findings' positions move
+		// (the cached check is compared with an uncached one, positions and all).
+		{name: "a line added above the models", change: edit("specs/models.cue", "package fraud\n", "package fraud\n\n// The fraud models.\n"),
+			ran: []string{"team_tier"}, differ: true},
 		{name: "a team policy", change: edit("policies/team.rego", "has no tier tag", "names no tier"),
 			ran: []string{"team_tier"}, differ: true},
 		{name: "a waiver", change: edit("cairn.cue", "waivers: []",

@@ -49,6 +49,7 @@ type reads struct {
 	collections []string // input.bundle.<c>
 	now, ctx    bool
 	clock       string // the part standing for now (clock.go), when not ""
+	blind       bool   // reads no object's position (named in input.go)
 }
 
 // analyseReads computes each policy's reads: what its modules read of the
@@ -339,6 +340,14 @@ func (p *inputParts) key(base string, r reads) string {
 			}
 		}
 		for _, c := range r.collections {
+			if r.blind && named[c] && p.collection(c) != nil {
+				o := p.collection(c)
+				h.Write([]byte{0})
+				h.Write([]byte("bundle." + c + " without positions"))
+				h.Write([]byte{0})
+				h.Write([]byte(o.blindAll))
+				continue
+			}
 			write("bundle." + c)
 		}
 		switch {
@@ -480,6 +489,13 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 			}
 		}
 	}
+	// The named collections too: the built-ins are keyed by their objects
+	// without positions, read whole or split.
+	for c := range named {
+		if _, ok := parts.raw[c]; ok && !slices.Contains(split, c) {
+			split = append(split, c)
+		}
+	}
 	slices.SortFunc(split, func(a, b string) int { return len(parts.raw[b]) - len(parts.raw[a]) })
 	idx := make([]int, len(split))
 	for i := range idx {
@@ -489,6 +505,7 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 	reads := e.clockReads(ctx, parts)
 	for i, p := range e.policies {
 		r := reads[p.ID]
+		r.blind = p.Builtin
 		var split []string
 		for _, c := range e.shards[p.ID] {
 			if parts.collection(c) != nil {
@@ -515,7 +532,7 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 		}
 		base := parts.key(e.digests[p.ID], r.without(split))
 		for _, s := range parts.shardsOf(split) {
-			key, entry := parts.shardKey(base, split, s), p.ID+"#"+strconv.Itoa(s)
+			key, entry := parts.shardKey(base, split, s, r.blind), p.ID+"#"+strconv.Itoa(s)
 			if c, ok := cache.Entries[entry]; ok && c.Key == key {
 				if m, ok := parseBindings(c.Bindings); ok {
 					got[i] = append(got[i], m)

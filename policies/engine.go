@@ -64,8 +64,8 @@ type Engine struct {
 	clocks    map[string]*clock                 // by policy id (clock.go)
 	clockQ    map[string]rego.PreparedEvalQuery // their rules' values
 	clocked   map[string]rego.PreparedEvalQuery // split policies' queries given those values
-	shardRuns map[string]int
-	writes    sync.WaitGroup // the cache file being written                    // of a split policy, how many shards the last Evaluate ran
+	shardRuns map[string]int                    // of a split policy, how many shards the last Evaluate ran
+	writes    sync.WaitGroup                    // the cache file being written
 }
 
 // Ran lists the policies the last Evaluate ran rather than took from the

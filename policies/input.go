@@ -1,10 +1,12 @@
 package policies
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"regexp"
 	"slices"
 	"strconv"
 	"sync"
@@ -50,14 +52,102 @@ func (l *lazyTerm) get(raw []byte) (*ast.Term, error) {
 
 // collection is one split collection: its objects' names, JSON and hashes.
 type collection struct {
-	names  []string
-	raw    [][]byte
+	names []string
+	raw   [][]byte
+	shard []int
+	// The objects' hashes and, per shard, a digest of the names and hashes
+	// of the objects in it, in order: every split policy's key for shard s
+	// reads it, so the objects are hashed once per check, not once per
+	// policy. Made on first use (digests): only a policy that may read
+	// positions needs them for a named collection.
+	full   sync.Once
 	hashes []string
-	shard  []int
-	// digest[s] hashes the names and hashes of the objects in shard s, in
-	// order: every split policy's key for shard s reads it, so the objects
-	// are hashed once per check, not once per policy.
 	digest [shardCount][sha256.Size]byte
+	// The same without the objects' positions, for the policies that read
+	// none (blind), made with the split: blind[i] hashes object i but its
+	// "pos", blindAll the whole collection so.
+	blind       []string
+	blindDigest [shardCount][sha256.Size]byte
+	blindAll    string
+}
+
+// digests makes the hashes with positions.
+func (o *collection) digests() {
+	o.full.Do(func() {
+		o.hashes = make([]string, len(o.names))
+		var hs [shardCount]hash.Hash
+		for i := range hs {
+			hs[i] = sha256.New()
+		}
+		for i, n := range o.names {
+			o.hashes[i] = sum(o.raw[i])
+			h := hs[o.shard[i]]
+			h.Write([]byte{0})
+			h.Write([]byte(n))
+			h.Write([]byte{0})
+			h.Write([]byte(o.hashes[i]))
+		}
+		for i, h := range hs {
+			h.Sum(o.digest[i][:0])
+		}
+	})
+}
+
+// named are the collections of named objects, each with its source position
+// at its top ("pos"). A policy that reads no position is keyed by their
+// objects without it, so that a line added to a spec file does not re-run
+// it on every object below the line. The built-in policies read none
+// (TestBuiltinsReadNoPositions); a team policy is keyed with them.
+var named = map[string]bool{"providers": true, "features": true, "models": true, "prompts": true, "rag": true, "evals": true, "slos": true, "deployments": true}
+
+// posTail is how an object's JSON ends when its position is its last
+// member, as the compiler writes it (Bundle.Fields: struct order, Pos last).
+// In JSON it can only be a key: a '"' inside a string is escaped.
+var posTail = []byte(`,"pos":{"file":`)
+
+// posRest is the rest of that member after the file name, and the end of
+// the object: a nested object's position would end in a third brace.
+var posRest = regexp.MustCompile(`^,"line":-?[0-9]+,"col":-?[0-9]+\}\}$`)
+
+// isPosTail reports whether b, what follows posTail, is a JSON string and
+// then exactly posRest.
+func isPosTail(b []byte) bool {
+	if len(b) == 0 || b[0] != '"' {
+		return false
+	}
+	for i := 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return posRest.Match(b[i+1:])
+		}
+	}
+	return false
+}
+
+// blindSum hashes an object without its position: the bytes before its
+// last member when that member is the position, else its members but "pos".
+func blindSum(raw []byte) string {
+	if i := bytes.LastIndex(raw, posTail); i > 0 && isPosTail(raw[i+len(posTail):]) {
+		h := sha256.Sum256(raw[:i])
+		return hex.EncodeToString(h[:])
+	}
+	names, vals, err := jsonMembers(raw)
+	if err != nil {
+		return sum(raw)
+	}
+	h := sha256.New()
+	for i, n := range names {
+		if n == "pos" {
+			continue
+		}
+		h.Write([]byte{0})
+		h.Write([]byte(n))
+		h.Write([]byte{0})
+		h.Write(vals[i])
+	}
+	return "m" + hex.EncodeToString(h.Sum(nil))
 }
 
 func splitInput(enc *encoded, now string) (*inputParts, error) {
@@ -104,22 +194,32 @@ func (p *inputParts) collection(c string) *collection {
 		if err != nil {
 			return
 		}
-		o := &collection{names: names, raw: vals, hashes: make([]string, len(names)), shard: make([]int, len(names))}
-		var hs [shardCount]hash.Hash
-		for i := range hs {
-			hs[i] = sha256.New()
-		}
+		o := &collection{names: names, raw: vals, shard: make([]int, len(names))}
 		for i, n := range names {
-			o.hashes[i] = sum(vals[i])
 			o.shard[i] = shardOf(c, n)
-			h := hs[o.shard[i]]
-			h.Write([]byte{0})
-			h.Write([]byte(n))
-			h.Write([]byte{0})
-			h.Write([]byte(o.hashes[i]))
 		}
-		for i, h := range hs {
-			h.Sum(o.digest[i][:0])
+		if !named[c] {
+			o.digests()
+		} else {
+			o.blind = make([]string, len(names))
+			var hs [shardCount]hash.Hash
+			for i := range hs {
+				hs[i] = sha256.New()
+			}
+			all := sha256.New()
+			for i, n := range names {
+				o.blind[i] = blindSum(vals[i])
+				for _, h := range []hash.Hash{hs[o.shard[i]], all} {
+					h.Write([]byte{0})
+					h.Write([]byte(n))
+					h.Write([]byte{0})
+					h.Write([]byte(o.blind[i]))
+				}
+			}
+			for i, h := range hs {
+				h.Sum(o.blindDigest[i][:0])
+			}
+			o.blindAll = hex.EncodeToString(all.Sum(nil))
 		}
 		l.c = o
 	})
@@ -154,7 +254,7 @@ func (p *inputParts) shardsOf(cs []string) []int {
 
 // shardKey names a split policy's result on one shard: base (its key over
 // what it reads besides the split collections) and the shard's objects.
-func (p *inputParts) shardKey(base string, cs []string, s int) string {
+func (p *inputParts) shardKey(base string, cs []string, s int, blind bool) string {
 	h := sha256.New()
 	h.Write([]byte(base))
 	h.Write([]byte{0})
@@ -164,7 +264,12 @@ func (p *inputParts) shardKey(base string, cs []string, s int) string {
 		h.Write([]byte{0})
 		h.Write([]byte(c))
 		h.Write([]byte{0})
-		h.Write(o.digest[s][:])
+		if blind && o.blind != nil {
+			h.Write(o.blindDigest[s][:])
+		} else {
+			o.digests()
+			h.Write(o.digest[s][:])
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
