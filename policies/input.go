@@ -75,22 +75,33 @@ type collection struct {
 func (o *collection) digests() {
 	o.full.Do(func() {
 		o.hashes = make([]string, len(o.names))
-		var hs [shardCount]hash.Hash
-		for i := range hs {
-			hs[i] = sha256.New()
-		}
-		for i, n := range o.names {
+		for i := range o.names {
 			o.hashes[i] = sum(o.raw[i])
-			h := hs[o.shard[i]]
+		}
+		o.digest, _ = o.digestsOf(o.hashes)
+	})
+}
+
+// digestsOf hashes the objects' names and the given hashes of them, in
+// order, per shard and for the whole collection.
+func (o *collection) digestsOf(hashes []string) (shards [shardCount][sha256.Size]byte, all string) {
+	var hs [shardCount]hash.Hash
+	for i := range hs {
+		hs[i] = sha256.New()
+	}
+	whole := sha256.New()
+	for i, n := range o.names {
+		for _, h := range []hash.Hash{hs[o.shard[i]], whole} {
 			h.Write([]byte{0})
 			h.Write([]byte(n))
 			h.Write([]byte{0})
-			h.Write([]byte(o.hashes[i]))
+			h.Write([]byte(hashes[i]))
 		}
-		for i, h := range hs {
-			h.Sum(o.digest[i][:0])
-		}
-	})
+	}
+	for i, h := range hs {
+		h.Sum(shards[i][:0])
+	}
+	return shards, hex.EncodeToString(whole.Sum(nil))
 }
 
 // named are the collections of named objects, each with its source position
@@ -202,24 +213,10 @@ func (p *inputParts) collection(c string) *collection {
 			o.digests()
 		} else {
 			o.blind = make([]string, len(names))
-			var hs [shardCount]hash.Hash
-			for i := range hs {
-				hs[i] = sha256.New()
-			}
-			all := sha256.New()
-			for i, n := range names {
+			for i := range names {
 				o.blind[i] = blindSum(vals[i])
-				for _, h := range []hash.Hash{hs[o.shard[i]], all} {
-					h.Write([]byte{0})
-					h.Write([]byte(n))
-					h.Write([]byte{0})
-					h.Write([]byte(o.blind[i]))
-				}
 			}
-			for i, h := range hs {
-				h.Sum(o.blindDigest[i][:0])
-			}
-			o.blindAll = hex.EncodeToString(all.Sum(nil))
+			o.blindDigest, o.blindAll = o.digestsOf(o.blind)
 		}
 		l.c = o
 	})

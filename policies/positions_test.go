@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -55,74 +53,57 @@ func TestBuiltinsReadNoPositions(t *testing.T) {
 		}
 	}
 
-	entries, err := os.ReadDir(specsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	plain := newEngine(t, Options{})
 	rng := rand.New(rand.NewPCG(13, 17))
-	for _, ent := range entries {
-		if !ent.IsDir() {
-			continue
-		}
-		t.Run(ent.Name(), func(t *testing.T) {
-			dirs := []string{filepath.Join(specsDir, "base")}
-			if ent.Name() != "base" {
-				dirs = append(dirs, filepath.Join(specsDir, ent.Name()))
-			}
-			b, ds := compiler.Compile(overlay(t, dirs...), compiler.Options{})
-			if b == nil || ds.Count(diag.Error) > 0 {
-				t.Fatalf("spec does not compile:\n%s", render(ds))
-			}
-			doc := bundleDoc(t, b)
-			before := docBundle(t, doc)
-			moved := 0
-			for c := range named {
-				objs, _ := doc[c].(map[string]any)
-				for _, o := range objs {
-					if o, ok := o.(map[string]any); ok {
-						// A file name shaped like a credential too: a policy that
-						// searched positions for secrets would report it.
-						file := fmt.Sprintf("specs/moved-%d.cue", rng.IntN(9))
-						if rng.IntN(3) == 0 {
-							file = "specs/sk-proj-AbCdEf1234567890AbCdEf1234567890.cue"
-						}
-						o["pos"] = map[string]any{"file": file, "line": 1 + rng.IntN(5000), "col": 1 + rng.IntN(40)}
-						moved++
+	eachViolatingSpec(t, func(t *testing.T, _ string, b *compiler.Bundle) {
+		doc := bundleDoc(t, b)
+		before := docBundle(t, doc)
+		moved := 0
+		for c := range named {
+			objs, _ := doc[c].(map[string]any)
+			for _, o := range objs {
+				if o, ok := o.(map[string]any); ok {
+					// A file name shaped like a credential too: a policy that
+					// searched positions for secrets would report it.
+					file := fmt.Sprintf("specs/moved-%d.cue", rng.IntN(9))
+					if rng.IntN(3) == 0 {
+						file = "specs/sk-proj-AbCdEf1234567890AbCdEf1234567890.cue"
 					}
+					o["pos"] = map[string]any{"file": file, "line": 1 + rng.IntN(5000), "col": 1 + rng.IntN(40)}
+					moved++
 				}
 			}
-			if moved == 0 {
-				t.Fatal("the spec has no named objects to move")
-			}
-			after := docBundle(t, doc)
-			cached := newEngine(t, Options{CacheDir: t.TempDir()})
-			if _, err := cached.Evaluate(context.Background(), before, specNow, nil); err != nil {
-				t.Fatal(err)
-			}
-			want, err := plain.Evaluate(context.Background(), after, specNow, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := cached.Evaluate(context.Background(), after, specNow, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if g, w := render(got), render(want); g != w {
-				t.Fatalf("after moving every object, the warm cache reports\n%s\nand an uncached check\n%s", g, w)
-			}
-			if ran := cached.Ran(); len(ran) > 0 {
-				t.Errorf("moving objects re-ran %v", ran)
-			}
-			unmoved, err := plain.Evaluate(context.Background(), before, specNow, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if g, w := results(want), results(unmoved); !slices.Equal(g, w) {
-				t.Errorf("a built-in's results depend on positions:\nmoved:\n%s\nin place:\n%s", strings.Join(g, "\n"), strings.Join(w, "\n"))
-			}
-		})
-	}
+		}
+		if moved == 0 {
+			t.Fatal("the spec has no named objects to move")
+		}
+		after := docBundle(t, doc)
+		cached := newEngine(t, Options{CacheDir: t.TempDir()})
+		if _, err := cached.Evaluate(context.Background(), before, specNow, nil); err != nil {
+			t.Fatal(err)
+		}
+		want, err := plain.Evaluate(context.Background(), after, specNow, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := cached.Evaluate(context.Background(), after, specNow, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := render(got), render(want); g != w {
+			t.Fatalf("after moving every object, the warm cache reports\n%s\nand an uncached check\n%s", g, w)
+		}
+		if ran := cached.Ran(); len(ran) > 0 {
+			t.Errorf("moving objects re-ran %v", ran)
+		}
+		unmoved, err := plain.Evaluate(context.Background(), before, specNow, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := results(want), results(unmoved); !slices.Equal(g, w) {
+			t.Errorf("a built-in's results depend on positions:\nmoved:\n%s\nin place:\n%s", strings.Join(g, "\n"), strings.Join(w, "\n"))
+		}
+	})
 }
 
 // results are a check's findings without their positions.

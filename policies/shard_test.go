@@ -77,12 +77,53 @@ serves_llm(d) if input.bundle.models[d.model].kind == "llm"
 // ones by their clocks — reports exactly what a check without a cache
 // reports.
 func TestShardedAgrees(t *testing.T) {
+	plain := newEngine(t, Options{})
+	rng := rand.New(rand.NewPCG(7, 11))
+	eachViolatingSpec(t, func(t *testing.T, dir string, b *compiler.Bundle) {
+		var pctx map[string]any
+		if raw, err := os.ReadFile(filepath.Join(dir, "context.json")); err == nil {
+			json.Unmarshal(raw, &pctx)
+		}
+		cached := newEngine(t, Options{CacheDir: t.TempDir()})
+		agree := func(b *compiler.Bundle, at time.Time, what string) {
+			t.Helper()
+			want, err := plain.Evaluate(context.Background(), b, at, pctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := cached.Evaluate(context.Background(), b, at, pctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := render(got), render(want); g != w {
+				t.Fatalf("%s: cached results differ from uncached:\ncached:\n%s\nuncached:\n%s", what, g, w)
+			}
+		}
+		doc := bundleDoc(t, b)
+		for round := 0; round < 8; round++ {
+			if round > 0 {
+				mutate(rng, doc)
+			}
+			// The time moves too: by seconds, across a day, across
+			// catalog deprecation dates and the AI Act's dates.
+			agree(docBundle(t, doc), times[rng.IntN(len(times))], fmt.Sprintf("round %d", round))
+		}
+		// The same bundle at every time in turn.
+		b = docBundle(t, doc)
+		for _, at := range times {
+			agree(b, at, at.String())
+		}
+	})
+}
+
+// eachViolatingSpec runs f, as a subtest, on the bundle of every spec in
+// specsDir (each laid over the base spec) and the directory it compiled.
+func eachViolatingSpec(t *testing.T, f func(t *testing.T, dir string, b *compiler.Bundle)) {
+	t.Helper()
 	entries, err := os.ReadDir(specsDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain := newEngine(t, Options{})
-	rng := rand.New(rand.NewPCG(7, 11))
 	for _, ent := range entries {
 		if !ent.IsDir() {
 			continue
@@ -97,39 +138,7 @@ func TestShardedAgrees(t *testing.T) {
 			if b == nil || ds.Count(diag.Error) > 0 {
 				t.Fatalf("spec does not compile:\n%s", render(ds))
 			}
-			var pctx map[string]any
-			if raw, err := os.ReadFile(filepath.Join(dir, "context.json")); err == nil {
-				json.Unmarshal(raw, &pctx)
-			}
-			cached := newEngine(t, Options{CacheDir: t.TempDir()})
-			agree := func(b *compiler.Bundle, at time.Time, what string) {
-				t.Helper()
-				want, err := plain.Evaluate(context.Background(), b, at, pctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := cached.Evaluate(context.Background(), b, at, pctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if g, w := render(got), render(want); g != w {
-					t.Fatalf("%s: cached results differ from uncached:\ncached:\n%s\nuncached:\n%s", what, g, w)
-				}
-			}
-			doc := bundleDoc(t, b)
-			for round := 0; round < 8; round++ {
-				if round > 0 {
-					mutate(rng, doc)
-				}
-				// The time moves too: by seconds, across a day, across
-				// catalog deprecation dates and the AI Act's dates.
-				agree(docBundle(t, doc), times[rng.IntN(len(times))], fmt.Sprintf("round %d", round))
-			}
-			// The same bundle at every time in turn.
-			b = docBundle(t, doc)
-			for _, at := range times {
-				agree(b, at, at.String())
-			}
+			f(t, dir, b)
 		})
 	}
 }
