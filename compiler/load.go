@@ -21,6 +21,10 @@ import (
 // kinds are the top-level fields whose members are named objects.
 var kinds = []string{"providers", "features", "models", "prompts", "rag", "evals", "slos", "deployments"}
 
+// IsKind reports whether s is a kind of named object ("models", …): a
+// top-level map from names to objects, each with its source position.
+func IsKind(s string) bool { return isKind(s) }
+
 func isKind(s string) bool {
 	for _, k := range kinds {
 		if k == s {

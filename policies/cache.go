@@ -20,6 +20,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 
+	"github.com/cairn-dev/cairn/compiler"
 	"github.com/cairn-dev/cairn/internal/atomicfile"
 	"github.com/cairn-dev/cairn/internal/diag"
 	"github.com/cairn-dev/cairn/internal/jsondec"
@@ -340,7 +341,7 @@ func (p *inputParts) key(base string, r reads) string {
 			}
 		}
 		for _, c := range r.collections {
-			if r.blind && named[c] && p.collection(c) != nil {
+			if r.blind && compiler.IsKind(c) && p.collection(c) != nil {
 				o := p.collection(c)
 				h.Write([]byte{0})
 				h.Write([]byte("bundle." + c + " without positions"))
@@ -491,8 +492,8 @@ func (e *Engine) evaluateCached(ctx context.Context, parts *inputParts) ([]map[s
 	}
 	// The named collections too: the built-ins are keyed by their objects
 	// without positions, read whole or split.
-	for c := range named {
-		if _, ok := parts.raw[c]; ok && !slices.Contains(split, c) {
+	for _, c := range parts.names {
+		if compiler.IsKind(c) && !slices.Contains(split, c) {
 			split = append(split, c)
 		}
 	}

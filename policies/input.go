@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/cairn-dev/cairn/compiler"
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
@@ -104,12 +105,12 @@ func (o *collection) digestsOf(hashes []string) (shards [shardCount][sha256.Size
 	return shards, hex.EncodeToString(whole.Sum(nil))
 }
 
-// named are the collections of named objects, each with its source position
-// at its top ("pos"). A policy that reads no position is keyed by their
-// objects without it, so that a line added to a spec file does not re-run
-// it on every object below the line. The built-in policies read none
-// (TestBuiltinsReadNoPositions); a team policy is keyed with them.
-var named = map[string]bool{"providers": true, "features": true, "models": true, "prompts": true, "rag": true, "evals": true, "slos": true, "deployments": true}
+// A named collection (compiler.IsKind: models, prompts, …) holds objects
+// each with its source position at its top ("pos"). A policy that reads no
+// position is keyed by their objects without it, so that a line added to a
+// spec file does not re-run it on every object below the line. The built-in
+// policies read none (TestBuiltinsReadNoPositions); a team policy is keyed
+// with them.
 
 // posTail is how an object's JSON ends when its position is its last
 // member, as the compiler writes it (Bundle.Fields: struct order, Pos last).
@@ -209,7 +210,7 @@ func (p *inputParts) collection(c string) *collection {
 		for i, n := range names {
 			o.shard[i] = shardOf(c, n)
 		}
-		if !named[c] {
+		if !compiler.IsKind(c) {
 			o.digests()
 		} else {
 			o.blind = make([]string, len(names))
