@@ -135,8 +135,12 @@ func scriptParams(dir string, vars map[string]string) testscript.Params {
 			// replace FILE OLD NEW: edits a file in place (the first OLD must exist).
 			"replace": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 3 {
-					ts.Fatalf("usage: replace FILE OLD NEW")
+					ts.Fatalf("usage: replace FILE OLD NEW (\\n, \\t: a newline, a tab)")
 				}
+				// \n and \t in OLD and NEW are a newline and a tab, so that a
+				// script can add lines.
+				esc := strings.NewReplacer(`\n`, "\n", `\t`, "\t")
+				args[1], args[2] = esc.Replace(args[1]), esc.Replace(args[2])
 				b, err := os.ReadFile(ts.MkAbs(args[0]))
 				ts.Check(err)
 				if !strings.Contains(string(b), args[1]) {
