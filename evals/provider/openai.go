@@ -263,11 +263,10 @@ func (p *OpenAI) do(ctx context.Context, tokensEst int, call func(ctx context.Co
 			// one too, until then, and lets them go together.
 			continue
 		}
-		// Exponential backoff with full jitter, over the faults that gave no
-		// time: a throttle waited out is not one (counted, a call throttled
-		// twice then answered 500 waited 1–2 s, the last of a run's calls
-		// after the others had finished: 1.2 × the bound of the benchmark
-		// with faults, in one run of five).
+		// Exponential backoff with full jitter, growing with the faults that
+		// gave no time only. Throttles waited out do not count: when they
+		// did, a call throttled twice and then answered 500 waited 1–2 s,
+		// often as a run's last call, up to 1.23 × the Retry-After bound.
 		back := p.cfg.BackoffBase << min(backoffs, p.cfg.MaxRetries)
 		backoffs++
 		wait = min(back/2+time.Duration(rand.Int64N(int64(back/2)+1)), p.cfg.MaxBackoff)
