@@ -86,17 +86,7 @@ func TestBuiltinsReadNoPositions(t *testing.T) {
 		if _, err := cached.Evaluate(context.Background(), before, specNow, nil); err != nil {
 			t.Fatal(err)
 		}
-		want, err := plain.Evaluate(context.Background(), after, specNow, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := cached.Evaluate(context.Background(), after, specNow, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if g, w := render(got), render(want); g != w {
-			t.Fatalf("after moving every object, the warm cache reports\n%s\nand an uncached check\n%s", g, w)
-		}
+		want := agreeCached(t, plain, cached, after, specNow, nil, "after moving every object")
 		if ran := cached.Ran(); len(ran) > 0 {
 			t.Errorf("moving objects re-ran %v", ran)
 		}

@@ -87,17 +87,7 @@ func TestShardedAgrees(t *testing.T) {
 		cached := newEngine(t, Options{CacheDir: t.TempDir()})
 		agree := func(b *compiler.Bundle, at time.Time, what string) {
 			t.Helper()
-			want, err := plain.Evaluate(context.Background(), b, at, pctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := cached.Evaluate(context.Background(), b, at, pctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if g, w := render(got), render(want); g != w {
-				t.Fatalf("%s: cached results differ from uncached:\ncached:\n%s\nuncached:\n%s", what, g, w)
-			}
+			agreeCached(t, plain, cached, b, at, pctx, what)
 		}
 		doc := bundleDoc(t, b)
 		for round := 0; round < 8; round++ {
@@ -387,4 +377,22 @@ func compileTestPolicy(t *testing.T, rego string, helpers ...source) (parsed, co
 	}
 	pols, _ = discover(mods)
 	return mods, c.Modules, pols
+}
+
+// agreeCached fails t unless the cached engine reports on b what the plain
+// one does, positions included; it returns the plain engine's findings.
+func agreeCached(t *testing.T, plain, cached *Engine, b *compiler.Bundle, at time.Time, pctx map[string]any, what string) diag.List {
+	t.Helper()
+	want, err := plain.Evaluate(context.Background(), b, at, pctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cached.Evaluate(context.Background(), b, at, pctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := render(got), render(want); g != w {
+		t.Fatalf("%s: cached results differ from uncached:\ncached:\n%s\nuncached:\n%s", what, g, w)
+	}
+	return want
 }
